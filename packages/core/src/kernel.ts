@@ -1,0 +1,215 @@
+/**
+ * The kernel's routing objects as kroute sees them, and the Dataplane contract that
+ * both drivers (the in-memory fake and rtnetlink) implement.
+ *
+ * These are plain serialisable records: they appear in events, in the event log and
+ * in diffs. Every field is explicit; an absent optional field means "absent", never
+ * "zero", so two objects are equal exactly when their canonical JSON is equal.
+ */
+import type { Observable } from "rxjs";
+import type { Family, IpAddr, Prefix } from "./ip.ts";
+
+/** One gateway of a route written inline (RTA_GATEWAY, or one rtnexthop of RTA_MULTIPATH). */
+export interface InlineNexthop {
+  readonly gateway: IpAddr;
+  readonly dev: string;
+  /** 1..256, as `ip route ... weight N`. */
+  readonly weight: number;
+  /** The kernel marks nexthops whose link has no carrier (RTNH_F_LINKDOWN); read-only, never written. */
+  readonly linkdown?: true;
+}
+
+/** Where a route sends its traffic. */
+export type RouteTarget =
+  /** One gateway (a plain route) or several (a legacy multipath route). */
+  | { readonly kind: "gateways"; readonly nexthops: readonly InlineNexthop[] }
+  /** A nexthop object or group (RTA_NH_ID). */
+  | { readonly kind: "nexthop-object"; readonly id: number }
+  /** Directly connected through a device (no gateway); foreign routes mostly. */
+  | { readonly kind: "device"; readonly dev: string }
+  /** blackhole, unreachable, prohibit, local, broadcast...: not used by kroute, kept for foreign routes. */
+  | { readonly kind: "special"; readonly type: string };
+
+export interface KernelRoute {
+  readonly family: Family;
+  readonly table: number;
+  readonly dst: Prefix;
+  /** RTA_PRIORITY; Linux keys routes by (table, dst, tos, priority). */
+  readonly metric: number;
+  /** rtm_protocol: the owner tag. */
+  readonly protocol: number;
+  /** rtm_scope as a number (0 universe, 253 link, 254 host). */
+  readonly scope: number;
+  readonly target: RouteTarget;
+  /** RTA_PREFSRC, when set. */
+  readonly prefsrc?: IpAddr;
+}
+
+/** Identity of a route in the kernel. kroute never uses TOS, so it is not modelled. */
+export interface RouteKey {
+  readonly family: Family;
+  readonly table: number;
+  readonly dst: Prefix;
+  readonly metric: number;
+}
+
+export interface NexthopGroupMember {
+  readonly id: number;
+  readonly weight: number;
+}
+
+export interface ResilientParams {
+  readonly buckets: number;
+  /** Seconds a bucket must be idle before it may migrate to another nexthop. */
+  readonly idleTimer: number;
+  /** Seconds the group may stay unbalanced before buckets are forced to migrate. */
+  readonly unbalancedTimer: number;
+}
+
+export type KernelNexthop =
+  | {
+      readonly kind: "gateway";
+      readonly id: number;
+      readonly family: Family;
+      readonly protocol: number;
+      readonly gateway: IpAddr;
+      readonly dev: string;
+    }
+  | {
+      readonly kind: "group";
+      readonly id: number;
+      readonly protocol: number;
+      /** Sorted by id. */
+      readonly members: readonly NexthopGroupMember[];
+      /** `mpath` is hash-threshold; `resilient` keeps flows on surviving members. */
+      readonly groupType: "mpath" | "resilient";
+      readonly resilient?: ResilientParams;
+    };
+
+/** A policy routing rule: `from src lookup table priority N proto P`. */
+export interface KernelRule {
+  readonly family: Family;
+  readonly priority: number;
+  readonly src?: Prefix;
+  readonly dst?: Prefix;
+  readonly table: number;
+  readonly protocol: number;
+}
+
+export interface KernelLink {
+  readonly index: number;
+  readonly name: string;
+  /** Administratively up (IFF_UP). */
+  readonly up: boolean;
+  /** Carrier present (IFF_LOWER_UP). */
+  readonly carrier: boolean;
+}
+
+export interface KernelAddress {
+  readonly ip: IpAddr;
+  readonly prefixLength: number;
+  readonly dev: string;
+}
+
+/** What a dump covers. Absent fields mean "all". */
+export interface DumpScope {
+  readonly families?: readonly Family[];
+  readonly tables?: readonly number[];
+  readonly protocol?: number;
+}
+
+export interface KernelSnapshot {
+  readonly routes: readonly KernelRoute[];
+  readonly nexthops: readonly KernelNexthop[];
+  readonly rules: readonly KernelRule[];
+  readonly links: readonly KernelLink[];
+  readonly addresses: readonly KernelAddress[];
+  /** False when a dump was interrupted or truncated: nothing may be pruned on its basis. */
+  readonly complete: boolean;
+}
+
+type ObjectOps<Kind extends string, T> =
+  | { readonly object: Kind; readonly action: "add"; readonly to: T }
+  | { readonly object: Kind; readonly action: "replace"; readonly from: T; readonly to: T }
+  | { readonly object: Kind; readonly action: "delete"; readonly from: T };
+
+/**
+ * One change to the kernel, carrying the old and the new value (as FRR's dataplane
+ * work items do), so a driver can choose flags and a reader can see what changed.
+ * Rules have no replace in Linux: a changed rule is a delete and an add.
+ */
+export type Op =
+  | ObjectOps<"route", KernelRoute>
+  | ObjectOps<"nexthop", KernelNexthop>
+  | { readonly object: "rule"; readonly action: "add"; readonly to: KernelRule }
+  | { readonly object: "rule"; readonly action: "delete"; readonly from: KernelRule };
+
+/** A kernel refusal is a value: errno number, its name, and the kernel's own message (extack or strerror). */
+export type OpResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly errno: number; readonly code: string; readonly message: string };
+
+export type KernelChange =
+  | { readonly kind: "route"; readonly action: "new" | "del"; readonly route: KernelRoute }
+  | { readonly kind: "nexthop"; readonly action: "new" | "del"; readonly nexthop: KernelNexthop }
+  | { readonly kind: "rule"; readonly action: "new" | "del"; readonly rule: KernelRule }
+  | { readonly kind: "link"; readonly action: "new" | "del"; readonly link: KernelLink }
+  | { readonly kind: "address"; readonly action: "new" | "del"; readonly address: KernelAddress }
+  /** Notifications were lost (ENOBUFS): the only safe reaction is a full resync. */
+  | { readonly kind: "overflow" };
+
+/** A flow to look up, as `ip route get DST from SRC ipproto P sport S dport D`. */
+export interface FlowQuery {
+  readonly dst: IpAddr;
+  readonly src?: IpAddr;
+  readonly ipProto?: number;
+  readonly sport?: number;
+  readonly dport?: number;
+  readonly table?: number;
+}
+
+export type LookupResult =
+  | {
+      readonly ok: true;
+      readonly table: number;
+      readonly dst: Prefix;
+      readonly gateway?: IpAddr;
+      readonly dev: string;
+    }
+  | { readonly ok: false; readonly errno: number; readonly code: string; readonly message: string };
+
+export interface DataplaneFeatures {
+  /** Nexthop objects (5.3+). */
+  readonly nexthopObjects: boolean;
+  /** Resilient nexthop groups (5.13+). */
+  readonly resilientGroups: boolean;
+}
+
+/** net.ipv4.fib_multipath_hash_policy / net.ipv6.fib_multipath_hash_policy: 0 = L3, 1 = L4. */
+export type MultipathHashPolicy = 0 | 1 | 2;
+
+/**
+ * The one contract between the core and a kernel. One instance per network namespace;
+ * drivers hold no module-level state. A kernel errno is an OpResult, never a throw;
+ * methods reject only when the driver itself is broken (socket closed, say).
+ */
+export interface Dataplane {
+  features(): Promise<DataplaneFeatures>;
+  list(scope: DumpScope): Promise<KernelSnapshot>;
+  /** Applies ops in order; exactly one result per op, in the same order. */
+  apply(ops: readonly Op[]): Promise<OpResult[]>;
+  /** Kernel change notifications, hot; `overflow` when some were lost. */
+  watch(): Observable<KernelChange>;
+  lookup(query: FlowQuery): Promise<LookupResult>;
+  getMultipathHashPolicy(family: Family): Promise<MultipathHashPolicy>;
+  setMultipathHashPolicy(family: Family, policy: MultipathHashPolicy): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function routeKey(route: RouteKey): string {
+  return `${route.family}|${route.table}|${route.dst}|${route.metric}`;
+}
+
+export function ruleKey(rule: KernelRule): string {
+  return `${rule.family}|${rule.priority}|${rule.src ?? ""}|${rule.dst ?? ""}|${rule.table}|${rule.protocol}`;
+}

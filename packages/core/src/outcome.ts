@@ -1,0 +1,63 @@
+/**
+ * What the core concluded for each Route destination and each gateway on one node:
+ * the material for Route status, the NodeRouteTable, Events and metrics.
+ */
+import type { IpAddr, Prefix } from "./ip.ts";
+import type { KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
+
+export type DestinationState =
+  /** In the kernel as desired. */
+  | "programmed"
+  /** Desired, not yet confirmed by an apply. */
+  | "pending"
+  /** The kernel refused it; retried with backoff. */
+  | "failed"
+  /** Another Route won this (table, destination). */
+  | "conflicted"
+  /** Bad input, or a protected prefix, or no gateway of its family. */
+  | "invalid";
+
+export interface DestinationOutcome {
+  readonly route: string;
+  /** As written in the spec (before normalisation), for messages. */
+  readonly destination: string;
+  readonly prefix?: Prefix;
+  readonly table?: number;
+  readonly state: DestinationState;
+  readonly reason?: string;
+  /** Gateways in use for this destination (the healthy ones, or all when fail-static). */
+  readonly gateways?: readonly IpAddr[];
+  /** True when every gateway is down and the route keeps them all. */
+  readonly failStatic?: boolean;
+}
+
+export interface RouteOutcome {
+  readonly route: string;
+  readonly generation: number;
+  /** Whether the Route applies to this node at all. */
+  readonly selected: boolean;
+  /** False when the Route as a whole is unusable (no valid destination or gateway, bad selector). */
+  readonly accepted: boolean;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly destinations: readonly DestinationOutcome[];
+}
+
+export interface GatewayStatus {
+  readonly gateway: IpAddr;
+  /** `unknown` until the first probe result; counted as up. `unprobed` when every user has probe: false. */
+  readonly state: "up" | "down" | "unknown" | "unprobed";
+  readonly rttMs?: number;
+  /** ISO time of the last state change. */
+  readonly since?: string;
+  readonly usedBy: readonly string[];
+}
+
+/** The desired kroute-owned kernel state of one node, plus what it means for status. */
+export interface DesiredTable {
+  readonly routes: readonly KernelRoute[];
+  readonly nexthops: readonly KernelNexthop[];
+  readonly rules: readonly KernelRule[];
+  readonly outcomes: readonly RouteOutcome[];
+  readonly gateways: readonly GatewayStatus[];
+}
