@@ -1,1 +1,2 @@
+export * from "./netns.ts";
 export * from "./root.ts";

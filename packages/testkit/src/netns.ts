@@ -1,0 +1,111 @@
+/**
+ * Fresh network namespaces for kernel tests and benchmarks: `kr-<random>`, created
+ * with `ip netns add` (so it appears under /var/run/netns and drivers can bind to it
+ * by name), with helpers to run `ip` and other commands inside, and destroy it.
+ *
+ * Commands run through execFile (no shell), so arguments never need quoting.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Netns {
+  /** The namespace name, as under /var/run/netns. */
+  readonly name: string;
+  /** Runs `ip -n NAME ARGS...`; rejects with the command's stderr on failure. */
+  ip(...args: string[]): Promise<string>;
+  /** Runs `ip -n NAME -batch -` with the given lines on stdin. */
+  ipBatch(lines: readonly string[]): Promise<CommandResult>;
+  /** Runs any command inside the namespace (`ip netns exec NAME CMD ARGS...`). */
+  exec(command: string, args?: readonly string[], options?: { input?: string }): Promise<CommandResult>;
+  /** Runs `ip -n NAME -json ARGS...` and parses the output. */
+  ipJson<T = unknown>(...args: string[]): Promise<T>;
+  /** Deletes the namespace (and every link and route in it). Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** A namespace name no concurrent test will pick: `kr-` and 8 random hex digits. */
+export function randomNetnsName(prefix = "kr"): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+async function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
+  if (input === undefined) {
+    try {
+      const { stdout, stderr } = await execFileAsync(command, [...args], { maxBuffer: 512 * 1024 * 1024 });
+      return { stdout, stderr };
+    } catch (error) {
+      throw commandError(command, args, error);
+    }
+  }
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, [...args], { maxBuffer: 512 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(commandError(command, args, { ...error, stderr }));
+      else resolve({ stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
+function commandError(command: string, args: readonly string[], error: unknown): Error {
+  const stderr =
+    typeof error === "object" && error !== null && "stderr" in error
+      ? String(error.stderr).trim()
+      : String(error);
+  return new Error(`${command} ${args.join(" ")} failed: ${stderr}`);
+}
+
+/**
+ * Creates a fresh namespace with its loopback up. The caller must `destroy()` it
+ * (use afterAll / try-finally); a leaked `kr-*` namespace can be listed with `ip netns`.
+ */
+export async function createNetns(prefix = "kr"): Promise<Netns> {
+  const name = randomNetnsName(prefix);
+  await run("ip", ["netns", "add", name]);
+  const ns: Netns = {
+    name,
+    async ip(...args) {
+      return (await run("ip", ["-n", name, ...args])).stdout;
+    },
+    ipBatch(lines) {
+      return run("ip", ["-n", name, "-batch", "-"], `${lines.join("\n")}\n`);
+    },
+    exec(command, args = [], options = {}) {
+      return run("ip", ["netns", "exec", name, command, ...args], options.input);
+    },
+    async ipJson<T>(...args: string[]) {
+      const out = (await run("ip", ["-n", name, "-json", ...args])).stdout.trim();
+      return (out === "" ? [] : JSON.parse(out)) as T;
+    },
+    async destroy() {
+      try {
+        await run("ip", ["netns", "del", name]);
+      } catch (error) {
+        if (!String(error).includes("No such file")) throw error;
+      }
+    },
+  };
+  try {
+    await ns.ip("link", "set", "lo", "up");
+  } catch (error) {
+    await ns.destroy();
+    throw error;
+  }
+  return ns;
+}
+
+/** Synchronous best-effort removal, for process-exit handlers. */
+export function destroyNetnsSync(name: string): void {
+  try {
+    execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
+  } catch {
+    // already gone
+  }
+}
