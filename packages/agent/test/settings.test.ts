@@ -1,0 +1,171 @@
+import { DEFAULT_SETTINGS } from "@kroute/core";
+import { describe, expect, it } from "vitest";
+import { parseAgentSettings, parseCleanupSettings, parseDuration, SettingsError } from "../src/settings.ts";
+
+const env = { NODE_NAME: "worker-1" };
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a SettingsError");
+}
+
+describe("parseAgentSettings", () => {
+  it("gives production defaults with only NODE_NAME set", () => {
+    const s = parseAgentSettings([], env);
+    expect(s.nodeName).toBe("worker-1");
+    expect(s.apiGroup).toBe("networking.kroute.dev");
+    expect(s.engine.protocol).toBe(DEFAULT_SETTINGS.protocol);
+    expect(s.engine.metric).toBe(DEFAULT_SETTINGS.metric);
+    expect(s.engine.resilient).toEqual({ buckets: 128, idleTimer: 120, unbalancedTimer: 0 });
+    expect(s.nexthopMode).toBe("auto");
+    expect(s.multipathHashPolicy).toBe(1);
+    expect(s.probe).toEqual({ intervalMs: 1000, timeoutMs: 1000, fall: 3, rise: 2 });
+    expect(s.metadataAddress).toBe("169.254.169.254");
+    expect(s.healthAddress).toEqual({ host: "127.0.0.1", port: 9465 });
+    expect(s.metricsAddress).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(s.dryRun).toBe(false);
+    expect(s.recordFile).toBeUndefined();
+  });
+
+  it("reads every flag, flags winning over the environment", () => {
+    const s = parseAgentSettings(
+      [
+        "--api-group=networking.doks.digitalocean.com",
+        "--protocol",
+        "150",
+        "--metric=20",
+        "--table-reply=200",
+        "--nexthop-mode=groups",
+        "--resilient-buckets=64",
+        "--resilient-idle-timer=30s",
+        "--multipath-hash-policy=0",
+        "--probe-interval=100ms",
+        "--probe-timeout=80ms",
+        "--probe-fall=2",
+        "--probe-rise=1",
+        "--protect=10.244.0.0/16",
+        "--protect=fd00::/8",
+        "--metadata-address=169.254.169.253",
+        "--resync-interval=1m30s",
+        "--metrics-address=0.0.0.0:9000",
+        "--health-address=[::1]:9001",
+        "--dry-run",
+        "--record=/tmp/x.jsonl",
+        "--netns=kr-abc",
+        "--kubeconfig=/k",
+        "--node-name=other",
+      ],
+      { ...env, KROUTE_PROTOCOL: "99" },
+    );
+    expect(s.nodeName).toBe("other");
+    expect(s.apiGroup).toBe("networking.doks.digitalocean.com");
+    expect(s.engine.protocol).toBe(150);
+    expect(s.engine.metric).toBe(20);
+    expect(s.engine.replyTable).toBe(200);
+    expect(s.engine.nexthopMode).toBe("groups");
+    expect(s.engine.resilient).toEqual({ buckets: 64, idleTimer: 30, unbalancedTimer: 0 });
+    expect(s.engine.protectedPrefixes).toEqual(["10.244.0.0/16", "fd00::/8"]);
+    expect(s.multipathHashPolicy).toBe(0);
+    expect(s.probe).toEqual({ intervalMs: 100, timeoutMs: 80, fall: 2, rise: 1 });
+    expect(s.metadataAddress).toBe("169.254.169.253");
+    expect(s.resyncIntervalMs).toBe(90_000);
+    expect(s.metricsAddress).toEqual({ host: "0.0.0.0", port: 9000 });
+    expect(s.healthAddress).toEqual({ host: "::1", port: 9001 });
+    expect(s.dryRun).toBe(true);
+    expect(s.recordFile).toBe("/tmp/x.jsonl");
+    expect(s.netns).toBe("kr-abc");
+    expect(s.kubeconfig).toBe("/k");
+  });
+
+  it("reads KROUTE_* environment variables, comma lists for repeatable flags", () => {
+    const s = parseAgentSettings([], {
+      ...env,
+      KROUTE_PROTECT: "10.0.0.0/8, 192.168.0.0/16",
+      KROUTE_DRY_RUN: "true",
+      KROUTE_PROBE_FALL: "5",
+    });
+    expect(s.engine.protectedPrefixes).toEqual(["10.0.0.0/8", "192.168.0.0/16"]);
+    expect(s.dryRun).toBe(true);
+    expect(s.probe.fall).toBe(5);
+  });
+
+  it("turns off resilient groups with zero buckets, and uses multipath when asked", () => {
+    expect(parseAgentSettings(["--resilient-buckets=0"], env).engine.resilient).toBeUndefined();
+    const multipath = parseAgentSettings(["--nexthop-mode=multipath"], env);
+    expect(multipath.engine.nexthopMode).toBe("multipath");
+  });
+
+  it.each([
+    [["--protocol=4"], /--protocol: "4" is the well-known route protocol "static"/],
+    [["--protocol=300"], /--protocol: "300" is out of range \(1\.\.255\)/],
+    [["--protocol=abc"], /--protocol: "abc" is not a whole number/],
+    [["--table-reply=254"], /--table-reply: "254" is the kernel's "main" table/],
+    [["--nexthop-mode=ecmp"], /--nexthop-mode: "ecmp" is not one of auto, groups, multipath/],
+    [["--api-group=example.com"], /--api-group: "example.com" is not one of/],
+    [["--probe-interval=fast"], /--probe-interval: "fast" is not a duration/],
+    [["--probe-interval=1s", "--probe-timeout=2s"], /--probe-timeout: "2s" must not exceed --probe-interval/],
+    [
+      ["--protect=10.0.0.1/8"],
+      /--protect: "10.0.0.1\/8" has host bits set \(did you mean 10\.0\.0\.0\/8\?\)/,
+    ],
+    [["--protect=banana"], /--protect: "banana" is not a CIDR/],
+    [["--metadata-address=metadata"], /--metadata-address: "metadata" is not an IP address/],
+    [["--health-address=0.0.0.0:9465"], /--health-address: "0.0.0.0:9465" must be a loopback address/],
+    [["--metrics-address=localhost"], /--metrics-address: "localhost" is not HOST:PORT/],
+    [["--metrics-address=127.0.0.1:70000"], /port out of range/],
+    [["--resilient-idle-timer=1500ms"], /--resilient-idle-timer: "1500ms" must be whole seconds/],
+    [
+      ["--nexthop-mode=multipath", "--resilient-buckets=32"],
+      /--resilient-buckets: "32" needs nexthop groups/,
+    ],
+    [["--multipath-hash-policy=3"], /--multipath-hash-policy: "3" is out of range \(0\.\.2\)/],
+    [["--log-level=loud"], /--log-level: "loud" is not one of/],
+    [["--netns=a/b"], /--netns: "a\/b" is not a network namespace name/],
+    [["--bogus"], /Unknown option '--bogus'/],
+  ])("refuses %j with a clear error", (argv, message) => {
+    expect(errorOf(() => parseAgentSettings(argv, env))).toMatch(message);
+  });
+
+  it("requires a node name and says where it comes from", () => {
+    expect(errorOf(() => parseAgentSettings([], {}))).toMatch(/NODE_NAME is empty .*downward API/);
+    expect(errorOf(() => parseAgentSettings([], { NODE_NAME: "Bad_Name" }))).toMatch(
+      /--node-name: "Bad_Name" is not a valid Kubernetes node name/,
+    );
+  });
+
+  it("names the environment variable when a boolean from it is malformed", () => {
+    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_DRY_RUN: "maybe" }))).toMatch(
+      /--dry-run: "maybe" \(from KROUTE_DRY_RUN\) is not a boolean/,
+    );
+  });
+});
+
+describe("parseCleanupSettings", () => {
+  it("needs no node name and accepts only cleanup's flags", () => {
+    const s = parseCleanupSettings(["--protocol=150", "--netns=kr-x", "--dry-run"], {});
+    expect(s).toMatchObject({ protocol: 150, netns: "kr-x", dryRun: true, replyTable: 135 });
+    expect(errorOf(() => parseCleanupSettings(["--probe-fall=3"], {}))).toMatch(
+      /Unknown option '--probe-fall'/,
+    );
+  });
+});
+
+describe("parseDuration", () => {
+  it.each([
+    ["500ms", 500],
+    ["2s", 2000],
+    ["1m30s", 90_000],
+    ["1.5s", 1500],
+    ["1h", 3_600_000],
+  ])("%s = %i ms", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+  it.each(["", "5", "s", "1x", "-1s"])("refuses %j", (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
