@@ -2,5 +2,8 @@ export * from "./events.ts";
 export * from "./ip.ts";
 export * from "./kernel.ts";
 export * from "./outcome.ts";
+export * from "./protected.ts";
 export * from "./route.ts";
+export * from "./selector.ts";
 export * from "./settings.ts";
+export * from "./validate.ts";
