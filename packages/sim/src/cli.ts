@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * kroute-sim: replay event logs through the core and the in-memory kernel, generate
+ * synthetic logs, and run a cluster in a box. Data on stdout, errors and progress on
+ * stderr; exit status 0 ok, 1 invariant violated or bad input, 2 usage error.
+ */
+import { UsageError } from "./args.ts";
+import { runGenerate } from "./cmd-generate.ts";
+
+const USAGE = `usage: kroute-sim <command> [options]
+
+  demo                      replay the bundled example logs and print every node's table
+  replay LOG [--node NAME] [--until SEQ] [--verbose] [--json] [--report FILE]
+                            run an event log through the core and the fake kernel
+  generate --nodes N --routes R --events E --seed S [--pools P]
+                            write a synthetic event log to stdout
+  cluster [--nodes N] [--gateways G] [--report FILE] [ROUTES.yaml ...]
+                            a cluster in a box (network namespaces; needs root)
+`;
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  generate: runGenerate,
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`kroute-sim: unknown command ${JSON.stringify(name)}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`kroute-sim ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
