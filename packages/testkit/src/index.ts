@@ -1,2 +1,3 @@
 export * from "./netns.ts";
 export * from "./root.ts";
+export * from "./topology.ts";

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeAsRoot } from "../src/root.ts";
+import { createTopology, type Topology } from "../src/topology.ts";
+
+/** One ping from the node namespace; true when answered within a second. */
+async function pings(topology: Topology, target: string): Promise<boolean> {
+  try {
+    await topology.node.exec("ping", ["-c", "1", "-W", "1", "-q", target]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describeAsRoot("gateway topology", () => {
+  let topology: Topology;
+  beforeAll(async () => {
+    topology = await createTopology();
+  });
+  afterAll(async () => {
+    await topology?.destroy();
+  });
+
+  it("reaches the destination through each gateway, both families (needs forwarding and masquerade)", async () => {
+    expect(topology.gateways.map((g) => g.v4)).toEqual([
+      "192.0.2.11",
+      "192.0.2.12",
+      "192.0.2.13",
+      "192.0.2.14",
+    ]);
+    for (const gateway of topology.gateways) {
+      await topology.node.ip("route", "replace", topology.destinationV4, "via", gateway.v4);
+      await topology.node.ip("-6", "route", "replace", topology.destinationV6, "via", gateway.v6);
+      expect(await pings(topology, topology.targetV4)).toBe(true);
+      expect(await pings(topology, topology.targetV6)).toBe(true);
+    }
+  });
+
+  it("kills a gateway by dropping its traffic, link up, and recovers it", async () => {
+    await topology.node.ip("route", "replace", topology.destinationV4, "via", topology.gateways[0]!.v4);
+    await topology.kill(1);
+    expect(topology.isKilled(1)).toBe(true);
+    expect(await pings(topology, topology.targetV4)).toBe(false);
+    expect(await pings(topology, topology.gateways[0]!.v4)).toBe(false);
+    const links = await topology.gateways[0]!.ns.ipJson<{ ifname: string; operstate: string }[]>(
+      "link",
+      "show",
+      "lan",
+    );
+    expect(links[0]?.operstate).toBe("UP");
+    // The other gateways are unaffected.
+    await topology.node.ip("route", "replace", topology.destinationV4, "via", topology.gateways[1]!.v4);
+    expect(await pings(topology, topology.targetV4)).toBe(true);
+
+    await topology.recover(1);
+    await topology.recover(1); // idempotent
+    await topology.node.ip("route", "replace", topology.destinationV4, "via", topology.gateways[0]!.v4);
+    expect(await pings(topology, topology.targetV4)).toBe(true);
+  });
+
+  it("refuses an unknown gateway index by name", async () => {
+    await expect(topology.kill(9)).rejects.toThrow(/no gateway 9/);
+  });
+
+  it("destroys every namespace", async () => {
+    const names = [topology.node, topology.lan, topology.dst, ...topology.gateways.map((g) => g.ns)].map(
+      (n) => n.name,
+    );
+    await topology.destroy();
+    const { execFileSync } = await import("node:child_process");
+    const listed = execFileSync("ip", ["netns", "list"]).toString();
+    for (const name of names) expect(listed).not.toContain(name);
+  });
+});
