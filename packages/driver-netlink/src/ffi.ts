@@ -78,6 +78,9 @@ export const CLONE_NEWNET = 0x40000000;
 export const EAGAIN = 11;
 export const EINTR = 4;
 export const ENOBUFS = 105;
+export const EBADF = 9;
+export const EPROTO = 71;
+export const ENODEV = 19;
 
 // The first name wins where two share a number (EAGAIN before EWOULDBLOCK).
 const errnoNames = new Map<number, string>();
@@ -238,8 +241,11 @@ export interface ReadableWatch {
 
 /** Calls `onReadable` (on the JS thread) whenever `fd` has data, until stopped. */
 export function watchReadable(fd: number, onReadable: () => void): ReadableWatch {
-  const handle = koffi.node.poll(fd, { readable: true }, (events) => {
-    if (events.readable || events.disconnect) onReadable();
+  // koffi 3.3 calls back with (status, events), not (events) as its typings say
+  // (src/koffi/src/uv.cc, PollHandle::OnPoll): the events object is the last argument.
+  const handle = koffi.node.poll(fd, { readable: true }, (...args: unknown[]) => {
+    const events = args[args.length - 1] as { readable?: boolean; disconnect?: boolean } | undefined;
+    if (events?.readable || events?.disconnect) onReadable();
   });
   return {
     stop() {
