@@ -1,0 +1,3 @@
+export * from "./packet.ts";
+export * from "./prober.ts";
+export * from "./socket.ts";

@@ -1,0 +1,159 @@
+/**
+ * ICMP echo probing of gateways, IPv4 and IPv6, from inside a network namespace.
+ *
+ * One prober holds at most one socket per address family, opened on first use, and
+ * serves any number of gateways with any number of probes in flight: each probe gets
+ * its own sequence number and timer, and a reply counts only when its sequence,
+ * identifier (raw sockets) and source address all match. Nothing blocks: sockets are
+ * non-blocking and replies are read when libuv reports the socket readable.
+ */
+import { addressBits, type Family, familyOf, type IpAddr } from "@kroute/core";
+import {
+  close as closeFd,
+  EAGAIN,
+  errnoName,
+  type ReadableWatch,
+  recvfrom,
+  sendto,
+  watchReadable,
+} from "../ffi.ts";
+import { decodeEchoReply, encodeEchoRequest } from "./packet.ts";
+import { decodeSockaddr, encodeSockaddr, SOCKADDR_MAX } from "./sockaddr.ts";
+import { type IcmpSocket, type IcmpSocketKind, type IcmpSocketMode, openIcmpSocket } from "./socket.ts";
+
+export type EchoResult =
+  | { readonly ok: true; readonly rttMs: number }
+  /** `timeout`, or the errno name of a failed send (ENETUNREACH...), or `closed`. */
+  | { readonly ok: false; readonly reason: string };
+
+export interface IcmpProberOptions {
+  /** Network namespace name (as under /var/run/netns); absent: the process's own. */
+  readonly netns?: string;
+  /** Socket kind; `auto` (default) is raw, falling back to a ping socket without CAP_NET_RAW. */
+  readonly socket?: IcmpSocketMode;
+}
+
+export interface IcmpProber {
+  /** Sends one echo request to `gateway` and settles with its reply or a failure; never rejects. */
+  echo(gateway: IpAddr, timeoutMs: number): Promise<EchoResult>;
+  /** The socket kind in use for a family, once opened. */
+  socketKind(family: Family): IcmpSocketKind | undefined;
+  /** Closes the sockets; probes in flight settle as `closed`. */
+  close(): void;
+}
+
+interface Pending {
+  readonly gateway: IpAddr;
+  readonly sentAt: number;
+  readonly timer: NodeJS.Timeout;
+  readonly settle: (result: EchoResult) => void;
+}
+
+interface Channel {
+  readonly socket: IcmpSocket;
+  readonly identifier: number;
+  readonly pending: Map<number, Pending>;
+  readonly watch: ReadableWatch;
+  nextSequence: number;
+}
+
+export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
+  const mode = options.socket ?? "auto";
+  const channels = new Map<Family, Channel>();
+  const buffer = new Uint8Array(2048);
+  const from = new Uint8Array(SOCKADDR_MAX);
+  let closed = false;
+
+  const channel = (family: Family): Channel => {
+    const existing = channels.get(family);
+    if (existing !== undefined) return existing;
+    const socket = openIcmpSocket(family, options.netns, mode);
+    const created: Channel = {
+      socket,
+      // Raw sockets share every reply in the namespace: a random identifier tells ours apart.
+      identifier: (Math.random() * 0x10000) | 0,
+      pending: new Map(),
+      watch: watchReadable(socket.fd, () => drain(family)),
+      nextSequence: (Math.random() * 0x10000) | 0,
+    };
+    channels.set(family, created);
+    return created;
+  };
+
+  const drain = (family: Family) => {
+    const ch = channels.get(family);
+    if (ch === undefined) return;
+    for (;;) {
+      const { bytes, addressLength } = recvfrom(ch.socket.fd, buffer, from);
+      if (bytes < 0) return; // EAGAIN: drained (any other error: nothing to read either)
+      const now = performance.now();
+      const echo = decodeEchoReply(
+        family,
+        buffer.subarray(0, bytes),
+        family === 4 && ch.socket.kind === "raw",
+      );
+      if (echo === undefined) continue;
+      // The kernel owns a ping socket's identifier and only hands it its own replies.
+      if (ch.socket.kind === "raw" && echo.identifier !== ch.identifier) continue;
+      const pending = ch.pending.get(echo.sequence);
+      const source = decodeSockaddr(from, addressLength);
+      if (pending === undefined || source?.address !== pending.gateway) continue;
+      ch.pending.delete(echo.sequence);
+      clearTimeout(pending.timer);
+      pending.settle({ ok: true, rttMs: now - pending.sentAt });
+    }
+  };
+
+  return {
+    echo(gateway, timeoutMs) {
+      if (closed) return Promise.resolve({ ok: false, reason: "closed" });
+      if (addressBits(gateway) === undefined) {
+        return Promise.reject(new Error(`icmp: gateway is not an IP address: ${JSON.stringify(gateway)}`));
+      }
+      if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+        return Promise.reject(
+          new Error(`icmp: timeoutMs must be a positive number, got ${String(timeoutMs)}`),
+        );
+      }
+      const family = familyOf(gateway);
+      let ch: Channel;
+      try {
+        ch = channel(family);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      let sequence = ch.nextSequence;
+      while (ch.pending.has(sequence)) sequence = (sequence + 1) & 0xffff;
+      ch.nextSequence = (sequence + 1) & 0xffff;
+      const request = encodeEchoRequest(family, { identifier: ch.identifier, sequence });
+      return new Promise<EchoResult>((resolve) => {
+        const sentAt = performance.now();
+        const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway));
+        if (rc < 0) {
+          resolve({ ok: false, reason: rc === -EAGAIN ? "EAGAIN" : errnoName(-rc) });
+          return;
+        }
+        const timer = setTimeout(() => {
+          ch.pending.delete(sequence);
+          resolve({ ok: false, reason: "timeout" });
+        }, timeoutMs);
+        ch.pending.set(sequence, { gateway, sentAt, timer, settle: resolve });
+      });
+    },
+    socketKind: (family) => channels.get(family)?.socket.kind,
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const ch of channels.values()) {
+        ch.watch.stop();
+        closeFd(ch.socket.fd);
+        for (const pending of ch.pending.values()) {
+          clearTimeout(pending.timer);
+          pending.settle({ ok: false, reason: "closed" });
+        }
+        ch.pending.clear();
+      }
+      channels.clear();
+    },
+  };
+}

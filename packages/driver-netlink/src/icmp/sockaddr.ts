@@ -1,0 +1,45 @@
+/**
+ * sockaddr_in / sockaddr_in6 for the ICMP sockets: encoding a gateway to send to, and
+ * reading back who answered.
+ */
+import { addressBits, type Family, formatAddress, type IpAddr } from "@kroute/core";
+import { AF_INET, AF_INET6 } from "../ffi.ts";
+
+/** sizeof(struct sockaddr_in6): large enough for either family. */
+export const SOCKADDR_MAX = 28;
+
+export function encodeSockaddr(address: IpAddr): Uint8Array {
+  const parsed = addressBits(address);
+  if (parsed === undefined) throw new Error(`icmp: not an IP address: ${JSON.stringify(address)}`);
+  if (parsed.family === 4) {
+    const out = new Uint8Array(16);
+    const view = new DataView(out.buffer);
+    view.setUint16(0, AF_INET, true); // sa_family is host order (little endian here)
+    view.setUint32(4, parsed.bits, false);
+    return out;
+  }
+  const out = new Uint8Array(SOCKADDR_MAX);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, AF_INET6, true);
+  for (let i = 0; i < 16; i++) out[8 + i] = Number((parsed.bits >> BigInt(8 * (15 - i))) & 0xffn);
+  return out;
+}
+
+/** The address in a sockaddr filled by recvfrom, or undefined for another family. */
+export function decodeSockaddr(
+  data: Uint8Array,
+  length: number,
+): { family: Family; address: IpAddr } | undefined {
+  if (length < 2) return undefined;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const family = view.getUint16(0, true);
+  if (family === AF_INET && length >= 8) {
+    return { family: 4, address: formatAddress({ family: 4, bits: view.getUint32(4, false) }) };
+  }
+  if (family === AF_INET6 && length >= 24) {
+    let bits = 0n;
+    for (let i = 0; i < 16; i++) bits = (bits << 8n) | BigInt(data[8 + i] ?? 0);
+    return { family: 6, address: formatAddress({ family: 6, bits }) };
+  }
+  return undefined;
+}

@@ -1,0 +1,106 @@
+import type { IpAddr } from "@kroute/core";
+import { createTopology, describeAsRoot, type Topology } from "@kroute/testkit";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createIcmpProber, type IcmpProber } from "../../src/icmp/prober.ts";
+
+describeAsRoot("ICMP echo prober in a network namespace", () => {
+  let topology: Topology;
+  let prober: IcmpProber;
+  beforeAll(async () => {
+    topology = await createTopology({ gateways: 2 });
+    prober = createIcmpProber({ netns: topology.node.name });
+  });
+  afterAll(async () => {
+    prober?.close();
+    await topology?.destroy();
+  });
+
+  it("measures the round trip to live gateways, IPv4 and IPv6, on raw sockets as root", async () => {
+    for (const gateway of topology.gateways) {
+      for (const address of [gateway.v4, gateway.v6]) {
+        const result = await prober.echo(address, 1000);
+        expect(result.ok).toBe(true);
+        if (result.ok) expect(result.rttMs).toBeGreaterThan(0);
+        if (result.ok) expect(result.rttMs).toBeLessThan(1000);
+      }
+    }
+    expect(prober.socketKind(4)).toBe("raw");
+    expect(prober.socketKind(6)).toBe("raw");
+  });
+
+  it("times out on a gateway that drops everything, and sees it again once recovered", async () => {
+    await topology.kill(1);
+    try {
+      const started = performance.now();
+      expect(await prober.echo(topology.gateways[0]!.v4, 200)).toEqual({ ok: false, reason: "timeout" });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+      expect(await prober.echo(topology.gateways[0]!.v6, 200)).toEqual({ ok: false, reason: "timeout" });
+      // The other gateway still answers meanwhile.
+      expect((await prober.echo(topology.gateways[1]!.v4, 1000)).ok).toBe(true);
+    } finally {
+      await topology.recover(1);
+    }
+    expect((await prober.echo(topology.gateways[0]!.v4, 1000)).ok).toBe(true);
+  });
+
+  it("matches many concurrent probes to the right gateways while one is dead", async () => {
+    await topology.kill(2);
+    try {
+      const targets = Array.from({ length: 40 }, (_, i) =>
+        i % 2 === 0 ? topology.gateways[0]!.v4 : topology.gateways[1]!.v4,
+      );
+      const results = await Promise.all(targets.map((t) => prober.echo(t, 300)));
+      for (const [i, result] of results.entries()) expect(result.ok).toBe(i % 2 === 0);
+    } finally {
+      await topology.recover(2);
+    }
+  });
+
+  it("does not take replies meant for another prober in the same namespace", async () => {
+    const other = createIcmpProber({ netns: topology.node.name });
+    try {
+      const [mine, theirs] = await Promise.all([
+        prober.echo(topology.gateways[0]!.v4, 1000),
+        other.echo(topology.gateways[0]!.v4, 1000),
+      ]);
+      expect(mine.ok && theirs.ok).toBe(true);
+    } finally {
+      other.close();
+    }
+  });
+
+  it("fails at once, naming the errno, when there is no route", async () => {
+    expect(await prober.echo("203.0.113.200" as IpAddr, 1000)).toEqual({ ok: false, reason: "ENETUNREACH" });
+  });
+
+  it("uses ping sockets where asked, only inside ping_group_range", async () => {
+    const datagram = createIcmpProber({ netns: topology.node.name, socket: "datagram" });
+    try {
+      await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.ping_group_range=1 0"]);
+      await expect(datagram.echo(topology.gateways[0]!.v4, 1000)).rejects.toThrow(/ping_group_range/);
+      await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.ping_group_range=0 0"]);
+      const v4 = await datagram.echo(topology.gateways[0]!.v4, 1000);
+      const v6 = await datagram.echo(topology.gateways[0]!.v6, 1000);
+      expect([v4.ok, v6.ok]).toEqual([true, true]);
+      expect(datagram.socketKind(4)).toBe("datagram");
+    } finally {
+      datagram.close();
+    }
+  });
+
+  it("settles probes in flight as closed, and refuses bad input by name", async () => {
+    const closing = createIcmpProber({ netns: topology.node.name });
+    await topology.kill(1);
+    try {
+      const inFlight = closing.echo(topology.gateways[0]!.v4, 5000);
+      closing.close();
+      expect(await inFlight).toEqual({ ok: false, reason: "closed" });
+    } finally {
+      await topology.recover(1);
+    }
+    await expect(prober.echo("nope" as IpAddr, 100)).rejects.toThrow(/gateway is not an IP address: "nope"/);
+    await expect(prober.echo(topology.gateways[0]!.v4, 0)).rejects.toThrow(
+      /timeoutMs must be a positive number, got 0/,
+    );
+  });
+});
