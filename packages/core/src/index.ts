@@ -1,3 +1,4 @@
+export * from "./event-log.ts";
 export * from "./events.ts";
 export * from "./ip.ts";
 export * from "./kernel.ts";

@@ -31,6 +31,7 @@ import {
   parsePrefix,
   prefixContains,
 } from "./ip.ts";
+import { show } from "./json-reader.ts";
 import { BUILTIN_PROTECTED } from "./protected.ts";
 import type {
   FieldIssue,
@@ -68,24 +69,6 @@ type Json = Record<string, unknown>;
 
 function isRecord(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A value as it appears in a message; strings quoted, everything else by its kind. */
-export function show(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
-    case "number":
-    case "boolean":
-    case "bigint":
-      return String(value);
-    case "undefined":
-      return "nothing";
-    default:
-      if (value === null) return "null";
-      if (Array.isArray(value)) return "a list";
-      return typeof value === "object" ? "an object" : `a ${typeof value}`;
-  }
 }
 
 /** Collects problems while one Route is read. */

@@ -1,0 +1,249 @@
+import { describe, expect, it } from "vitest";
+import { createLogDecoder, decodeLine, decodeLog, encodeEvent, encodeLog } from "../src/event-log.ts";
+import type { EngineEvent } from "../src/events.ts";
+import type { IpAddr, Prefix } from "../src/ip.ts";
+
+const at = "2026-11-25T10:00:00Z";
+const probe = (seq: number, gateway: string): EngineEvent => ({
+  v: 1,
+  seq,
+  at,
+  type: "probe/result",
+  node: "node-a",
+  gateway: gateway as IpAddr,
+  up: true,
+});
+const line = (fields: Record<string, unknown>): string => JSON.stringify({ v: 1, seq: 1, at, ...fields });
+
+function errorOf(text: string): string {
+  const result = decodeLog(text);
+  if (result.ok) throw new Error("decoded, expected an error");
+  return result.error.message;
+}
+
+describe("encodeEvent", () => {
+  it("writes one line, envelope first", () => {
+    const text = encodeEvent({
+      type: "route/deleted",
+      name: "a\nb",
+      at,
+      seq: 3,
+      v: 1,
+    } as EngineEvent);
+    expect(text).toBe(`{"v":1,"seq":3,"at":"${at}","type":"route/deleted","name":"a\\nb"}`);
+    expect(text).not.toContain("\n");
+  });
+
+  it("encodeLog ends every event with a newline and decodes back", () => {
+    const events = [probe(1, "10.0.0.1"), probe(2, "fd00::1")];
+    const text = encodeLog(events);
+    expect(text.split("\n")).toHaveLength(3);
+    expect(decodeLog(text)).toEqual({ ok: true, events, warnings: [] });
+    expect(encodeLog([])).toBe("");
+  });
+});
+
+describe("decodeLine", () => {
+  it("canonicalises addresses and prefixes", () => {
+    const result = decodeLine(
+      line({
+        type: "host/observed",
+        node: "n",
+        defaultGateways: [{ via: "FD00:0::1", dev: "eth0" }],
+        addresses: [{ ip: "10.0.0.5", dev: "eth0", prefixLength: 20 }],
+        dns: ["2001:DB8::53"],
+        apiServers: ["10.0.0.10"],
+        protect: ["169.254.169.254", "10.1.2.3/8"],
+      }),
+      1,
+    );
+    expect(result).toMatchObject({
+      kind: "event",
+      event: {
+        defaultGateways: [{ via: "fd00::1", dev: "eth0" }],
+        dns: ["2001:db8::53"],
+        protect: ["169.254.169.254/32" as Prefix, "10.0.0.0/8" as Prefix],
+      },
+    });
+  });
+
+  it("skips blank lines", () => {
+    expect(decodeLine("   ", 3)).toEqual({ kind: "blank" });
+  });
+
+  it("reports an unknown kind as a warning naming line and kind", () => {
+    expect(decodeLine(line({ seq: 9, type: "gateway/renamed", x: 1 }), 9)).toEqual({
+      kind: "unknown",
+      seq: 9,
+      warning: {
+        line: 9,
+        kind: "gateway/renamed",
+        message: 'line 9: unknown event kind "gateway/renamed", skipped',
+      },
+    });
+  });
+
+  it("keeps a Route's spec as it came (validation happens later) but needs its name", () => {
+    const spec = { destinations: ["nonsense"], extra: [1, { a: null }] };
+    expect(decodeLine(line({ type: "route/upserted", route: { metadata: { name: "r" }, spec } }), 1)).toEqual(
+      {
+        kind: "event",
+        event: { v: 1, seq: 1, at, type: "route/upserted", route: { metadata: { name: "r" }, spec } },
+      },
+    );
+  });
+
+  it.each([
+    ["not json", "line 4: not JSON"],
+    ["[1]", "line 4: event: a list is not an object"],
+    [JSON.stringify({ seq: 1, at, type: "timer/fired" }), "line 4: event.v: required"],
+    [line({ v: 2, type: "timer/fired" }), "line 4: event log version 2 is not supported (only 1)"],
+    [line({ seq: -1, type: "timer/fired" }), "line 4: event.seq: -1 is not an integer 0..9007199254740991"],
+    [line({ seq: "1", type: "timer/fired" }), 'line 4: event.seq: "1" is not an integer'],
+    [line({ at: "yesterday", type: "timer/fired" }), 'line 4: event.at: "yesterday" is not an ISO-8601 time'],
+    [line({ at: "2026-13-45T00:00:00Z", type: "timer/fired" }), "is not an ISO-8601 time"],
+    [line({ type: 5 }), "line 4: event.type: 5 is not a non-empty string"],
+    [
+      line({ type: "probe/result", node: "n", gateway: "x", up: true }),
+      'line 4: probe/result.gateway: "x" is not an IP address',
+    ],
+    [line({ type: "probe/result", node: "n", gateway: "10.0.0.1" }), "line 4: probe/result.up: required"],
+    [
+      line({ type: "probe/result", node: "n", gateway: "10.0.0.1", up: true, rttMs: -1 }),
+      "line 4: probe/result.rttMs: -1 is not a number ≥ 0",
+    ],
+    [
+      line({ type: "probe/result", node: "", gateway: "10.0.0.1", up: true }),
+      'line 4: probe/result.node: "" is not a non-empty string',
+    ],
+    [
+      line({ type: "timer/fired", node: "n", timer: "lunch" }),
+      'line 4: timer/fired.timer: "lunch" is not one of "retry", "resync"',
+    ],
+    [
+      line({ type: "node/observed", node: "n", labels: { a: 1 } }),
+      "line 4: node/observed.labels.a: 1 is not a string",
+    ],
+    [
+      line({ type: "route/upserted", route: { spec: {} } }),
+      "line 4: route/upserted.route.metadata: required",
+    ],
+    [
+      line({ type: "route/resynced", routes: [{ metadata: { name: "a" } }, { metadata: {} }] }),
+      "line 4: route/resynced.routes[1].metadata.name: required",
+    ],
+    [
+      line({
+        type: "host/observed",
+        node: "n",
+        defaultGateways: [],
+        addresses: [{ ip: "10.0.0.1", dev: "eth0", prefixLength: 33 }],
+        dns: [],
+        apiServers: [],
+        protect: [],
+      }),
+      "line 4: host/observed.addresses[0].prefixLength: 33 is not an integer 0..32",
+    ],
+    [
+      line({
+        type: "kernel/changed",
+        node: "n",
+        change: {
+          kind: "route",
+          action: "new",
+          route: {
+            family: 4,
+            table: 254,
+            dst: "fd00::/8",
+            metric: 0,
+            protocol: 201,
+            scope: 0,
+            target: { kind: "device", dev: "eth0" },
+          },
+        },
+      }),
+      'line 4: kernel/changed.change.route.dst: "fd00::/8" is not an IPv4 value (family is 4)',
+    ],
+    [
+      line({
+        type: "dataplane/applied",
+        node: "n",
+        results: [{ op: { object: "rule", action: "replace", to: {} }, result: { ok: true } }],
+      }),
+      'line 4: dataplane/applied.results[0].op.action: "replace" is not one of "add", "delete"',
+    ],
+  ])("refuses %s naming the line and the field", (text, message) => {
+    const result = decodeLine(text, 4);
+    expect(result.kind).toBe("error");
+    if (result.kind === "error") {
+      expect(result.error.line).toBe(4);
+      expect(result.error.message).toContain(message);
+    }
+  });
+
+  it("never throws, whatever the line", () => {
+    for (const text of [
+      "{",
+      "null",
+      "1",
+      '"x"',
+      "{}",
+      '{"v":1,"seq":1,"at":"x","type":"__proto__"}',
+      "\u2028",
+    ]) {
+      expect(() => decodeLine(text, 1)).not.toThrow();
+    }
+  });
+});
+
+describe("decodeLog", () => {
+  it("numbers lines from 1, blank lines included, and refuses a seq that does not increase", () => {
+    const text = `${encodeEvent(probe(1, "10.0.0.1"))}\n\n${encodeEvent(probe(1, "10.0.0.2"))}\n`;
+    expect(errorOf(text)).toBe("line 3: seq 1 does not increase (previous was 1)");
+  });
+
+  it("stops at the first error and returns what came before it", () => {
+    const result = decodeLog(
+      `${encodeEvent(probe(1, "10.0.0.1"))}\n{oops\n${encodeEvent(probe(2, "10.0.0.2"))}`,
+    );
+    expect(result).toMatchObject({ ok: false, error: { line: 2 }, events: [probe(1, "10.0.0.1")] });
+  });
+
+  it("skips unknown kinds with a warning, still checking their seq", () => {
+    const unknown = line({ seq: 2, type: "gateway/renamed" });
+    const result = decodeLog(
+      [encodeEvent(probe(1, "10.0.0.1")), unknown, encodeEvent(probe(3, "10.0.0.3"))].join("\n"),
+    );
+    expect(result).toEqual({
+      ok: true,
+      events: [probe(1, "10.0.0.1"), probe(3, "10.0.0.3")],
+      warnings: [
+        {
+          line: 2,
+          kind: "gateway/renamed",
+          message: 'line 2: unknown event kind "gateway/renamed", skipped',
+        },
+      ],
+    });
+    expect(errorOf([encodeEvent(probe(5, "10.0.0.1")), unknown].join("\n"))).toBe(
+      "line 2: seq 2 does not increase (previous was 5)",
+    );
+  });
+
+  it("accepts CRLF line ends", () => {
+    const result = decodeLog(
+      `${encodeEvent(probe(1, "10.0.0.1"))}\r\n${encodeEvent(probe(2, "10.0.0.2"))}\r\n`,
+    );
+    expect(result.ok && result.events).toHaveLength(2);
+  });
+
+  it("the streaming decoder gives the same results line by line", () => {
+    const decoder = createLogDecoder();
+    expect(decoder.push(encodeEvent(probe(7, "10.0.0.1"))).kind).toBe("event");
+    expect(decoder.push("").kind).toBe("blank");
+    expect(decoder.push(encodeEvent(probe(3, "10.0.0.1")))).toEqual({
+      kind: "error",
+      error: { line: 3, message: "line 3: seq 3 does not increase (previous was 7)" },
+    });
+  });
+});
