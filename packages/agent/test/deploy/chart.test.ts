@@ -1,0 +1,301 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { DOKS_GROUP, generatedDeployFiles, KROUTE_GROUP, renderChart } from "../../src/deploy/chart.ts";
+import { parseAgentSettings } from "../../src/settings.ts";
+import { compileCrdSchema } from "./crd-schema.ts";
+import { type KubeObject, kubernetesSchemaProblems } from "./kube-schema.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../../../..");
+const chartDir = join(repoRoot, "deploy/helm/kroute");
+
+function objectsOf(text: string): KubeObject[] {
+  return parseAllDocuments(text).flatMap((doc) => {
+    if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join("; "));
+    const value = doc.toJS() as KubeObject | null;
+    return value === null ? [] : [value];
+  });
+}
+
+function rendered(values: Record<string, unknown> = {}): KubeObject[] {
+  const chart = renderChart(chartDir, { values });
+  return [...chart.crds, ...chart.templates].flatMap((f) => objectsOf(f.text));
+}
+
+function find(objects: readonly KubeObject[], kind: string, name?: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (found === undefined) throw new Error(`no ${kind} ${name ?? ""} rendered`);
+  return found;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered YAML is navigated dynamically in assertions
+type Loose = any;
+
+describe("the Helm chart", () => {
+  const variants: Record<string, Record<string, unknown>> = {
+    defaults: {},
+    doks: { apiGroup: DOKS_GROUP },
+    customised: {
+      protect: ["10.244.0.0/16", "10.96.0.0/12"],
+      extraArgs: ["--probe-interval=250ms", "--probe-timeout=200ms"],
+      image: { tag: "dev" },
+    },
+  };
+
+  it.each(Object.entries(variants))(
+    "renders objects that pass the Kubernetes schemas (%s)",
+    (_name, values) => {
+      const objects = rendered(values);
+      expect(objects.map((o) => o.kind).sort()).toEqual([
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "DaemonSet",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+      ]);
+      expect(objects.flatMap(kubernetesSchemaProblems)).toEqual([]);
+    },
+  );
+
+  it("the schema check catches a misspelt field and a wrong type (it can fail)", () => {
+    const ds = structuredClone(find(rendered(), "DaemonSet")) as Loose;
+    ds.spec.template.spec.hostNetwrok = true;
+    ds.spec.template.spec.containers[0].securityContext.capabilities.add = [7];
+    const problems = kubernetesSchemaProblems(ds);
+    expect(problems.join("\n")).toMatch(/unknown field \.spec\.template\.spec\.hostNetwrok/);
+    expect(problems.join("\n")).toMatch(/capabilities\/add\/0 must be string/);
+    const crd = structuredClone(find(rendered(), "CustomResourceDefinition")) as Loose;
+    crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.gateways.items.maxLenght = 3;
+    expect(kubernetesSchemaProblems(crd).join("\n")).toMatch(
+      /unknown schema keyword .*gateways\.items\.maxLenght/,
+    );
+  });
+
+  it("runs the DaemonSet as SPEC §4 says", () => {
+    const ds = find(rendered(), "DaemonSet") as Loose;
+    const pod = ds.spec.template.spec;
+    const [container] = pod.containers;
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.priorityClassName).toBe("system-node-critical");
+    expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
+    expect(pod.serviceAccountName).toBe("kroute-agent");
+    expect(container.env).toContainEqual({
+      name: "NODE_NAME",
+      valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
+    });
+    expect(container.securityContext).toMatchObject({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+    });
+    for (const probe of [container.livenessProbe, container.readinessProbe]) {
+      expect(probe.httpGet.host).toBe("127.0.0.1");
+      expect(probe.httpGet.port).toBe(9465);
+    }
+    expect(container.livenessProbe.httpGet.path).toBe("/livez");
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+  });
+
+  it("passes args and env that the agent's own settings parser accepts, probes on its health port", () => {
+    const ds = find(rendered(variants.customised), "DaemonSet") as Loose;
+    const [container] = ds.spec.template.spec.containers;
+    expect(container.image).toBe("ghcr.io/kroute/kroute-agent:dev");
+    const env: Record<string, string> = { NODE_NAME: "node-a" };
+    for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
+    const settings = parseAgentSettings(container.args, env);
+    expect(settings.engine.protectedPrefixes).toEqual(["10.244.0.0/16", "10.96.0.0/12"]);
+    expect(settings.probe.intervalMs).toBe(250);
+    expect(settings.healthAddress).toEqual({ host: "127.0.0.1", port: container.livenessProbe.httpGet.port });
+    const defaults = find(rendered(), "DaemonSet") as Loose;
+    expect(defaults.spec.template.spec.containers[0].image).toBe("ghcr.io/kroute/kroute-agent:0.1.0");
+  });
+
+  it.each([KROUTE_GROUP, DOKS_GROUP])("grants exactly the least privilege the agent needs (%s)", (group) => {
+    const objects = rendered({ apiGroup: group });
+    const grants = (o: Loose, scope: string) =>
+      o.rules.flatMap((r: Loose) =>
+        r.apiGroups.flatMap((g: string) =>
+          r.resources.flatMap((res: string) =>
+            r.verbs.map((v: string) => `${scope} ${g || "core"} ${res} ${v}`),
+          ),
+        ),
+      );
+    const role = find(objects, "Role") as Loose;
+    const all = [
+      ...grants(find(objects, "ClusterRole"), "cluster"),
+      ...grants(role, role.metadata.namespace),
+    ].sort();
+    expect(all).toEqual(
+      [
+        `cluster ${group} routes list`,
+        `cluster ${group} routes watch`,
+        `cluster ${group} routes/status patch`,
+        `cluster ${group} noderoutetables get`,
+        `cluster ${group} noderoutetables create`,
+        `cluster ${group} noderoutetables patch`,
+        `cluster ${group} noderoutetables/status get`,
+        `cluster ${group} noderoutetables/status create`,
+        `cluster ${group} noderoutetables/status patch`,
+        "cluster core nodes list",
+        "cluster core nodes watch",
+        "default discovery.k8s.io endpointslices get",
+        "default discovery.k8s.io endpointslices list",
+        "default discovery.k8s.io endpointslices watch",
+        "default events.k8s.io events create",
+        "default events.k8s.io events patch",
+      ].sort(),
+    );
+    const subjects = [find(objects, "ClusterRoleBinding"), find(objects, "RoleBinding")].map(
+      (b: Loose) => b.subjects,
+    );
+    for (const s of subjects)
+      expect(s).toEqual([{ kind: "ServiceAccount", name: "kroute-agent", namespace: "kroute-system" }]);
+  });
+});
+
+describe("the CRDs", () => {
+  const crdsOf = (group: string) =>
+    objectsOf(readFileSync(join(chartDir, "crds", `${group}.yaml`), "utf8")) as Loose[];
+
+  it("exist for both API groups, identical but for the group", () => {
+    const kroute = crdsOf(KROUTE_GROUP);
+    const doks = crdsOf(DOKS_GROUP);
+    expect(kroute.map((c) => c.metadata.name)).toEqual([
+      `routes.${KROUTE_GROUP}`,
+      `noderoutetables.${KROUTE_GROUP}`,
+    ]);
+    expect(JSON.stringify(kroute).replaceAll(KROUTE_GROUP, DOKS_GROUP)).toBe(JSON.stringify(doks));
+  });
+
+  it("declare cluster scope, short names, a status subresource and printer columns", () => {
+    const [route, table] = crdsOf(KROUTE_GROUP);
+    expect(route.spec.scope).toBe("Cluster");
+    expect(route.spec.names.shortNames).toEqual(["kr"]);
+    expect(table.spec.names.shortNames).toEqual(["nrt"]);
+    for (const crd of [route, table]) {
+      const [version] = crd.spec.versions;
+      expect(version.name).toBe("v1alpha1");
+      expect(version.subresources).toEqual({ status: {} });
+    }
+    expect(route.spec.versions[0].additionalPrinterColumns.map((c: Loose) => c.name)).toEqual([
+      "Destinations",
+      "Gateways",
+      "Accepted",
+      "Reason",
+      "Age",
+    ]);
+    expect(table.spec.versions[0].additionalPrinterColumns.map((c: Loose) => c.name)).toEqual([
+      "Programmed",
+      "Failed",
+      "Gateways-Up",
+      "Gateways-Down",
+      "Last-Sync",
+      "Age",
+    ]);
+  });
+
+  it("carry CEL rules for addresses and CIDRs", () => {
+    const [route] = crdsOf(KROUTE_GROUP);
+    const spec = route.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties;
+    expect(spec.destinations.items["x-kubernetes-validations"][0].rule).toBe("isCIDR(self) || isIP(self)");
+    expect(spec.gateways.items["x-kubernetes-validations"][0].rule).toBe("isIP(self)");
+  });
+
+  describe("admit the SPEC's examples and refuse bad input (OpenAPI part; CEL not evaluated)", () => {
+    const [route] = crdsOf(KROUTE_GROUP);
+    const check = compileCrdSchema(route.spec.versions[0].schema.openAPIV3Schema);
+    const make = (spec: unknown) => ({
+      apiVersion: `${KROUTE_GROUP}/v1alpha1`,
+      kind: "Route",
+      metadata: { name: "r" },
+      spec,
+    });
+    const basic = {
+      destinations: ["1.2.3.4/5"],
+      gateways: ["10.114.0.3", "10.114.0.4"],
+      nodeSelector: {
+        nodeSelectorTerms: [
+          {
+            matchExpressions: [
+              { key: "doks.digitalocean.com/node-pool", operator: "In", values: ["worker-pool"] },
+            ],
+          },
+        ],
+      },
+    };
+
+    it.each([
+      ["basic", basic],
+      ["single gateway", { destinations: ["192.0.2.0/24"], gateways: ["10.114.0.3"] }],
+      ["default override", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] }],
+      [
+        "dual stack, bare address",
+        { destinations: ["2001:db8::/32", "198.51.100.7"], gateways: ["fd00::1", "10.0.0.1"] },
+      ],
+      ["extensions", { destinations: ["10.1.0.0/16"], gateways: ["10.0.0.1"], probe: false, table: 100 }],
+    ])("admits %s", (_name, spec) => {
+      expect(check(make(spec))).toMatchObject({ ok: true, errors: [] });
+    });
+
+    it("defaults probe to true and table to main", () => {
+      const result = check(make({ destinations: ["10.1.0.0/16"], gateways: ["10.0.0.1"] })) as Loose;
+      expect(result.ok).toBe(true);
+      expect(result.defaulted.spec).toMatchObject({ probe: true, table: 254 });
+    });
+
+    it.each([
+      ["a bad CIDR", { destinations: ["10.0.0.0/33"], gateways: ["10.0.0.1"] }, /destinations\/0/],
+      ["a host name as gateway", { destinations: ["10.0.0.0/8"], gateways: ["gw.example"] }, /gateways\/0/],
+      ["no gateways", { destinations: ["10.0.0.0/8"], gateways: [] }, /gateways must NOT have fewer than 1/],
+      ["missing destinations", { gateways: ["10.0.0.1"] }, /must have required property 'destinations'/],
+      [
+        "1025 destinations",
+        {
+          destinations: Array.from({ length: 1025 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`),
+          gateways: ["10.0.0.1"],
+        },
+        /destinations must NOT have more than 1024 items/,
+      ],
+      [
+        "33 gateways",
+        { destinations: ["10.0.0.0/8"], gateways: Array.from({ length: 33 }, (_, i) => `10.1.0.${i + 1}`) },
+        /gateways must NOT have more than 32 items/,
+      ],
+      [
+        "an unknown operator",
+        {
+          destinations: ["10.0.0.0/8"],
+          gateways: ["10.0.0.1"],
+          nodeSelector: { nodeSelectorTerms: [{ matchExpressions: [{ key: "a", operator: "Is" }] }] },
+        },
+        /operator must be equal to one of the allowed values/,
+      ],
+      ["table 0", { destinations: ["10.0.0.0/8"], gateways: ["10.0.0.1"], table: 0 }, /table must be >= 1/],
+    ])("refuses %s", (_name, spec, message) => {
+      const result = check(make(spec));
+      expect(result.ok).toBe(false);
+      expect(result.errors.join("\n")).toMatch(message);
+    });
+  });
+});
+
+describe("generated deploy files", () => {
+  it("are up to date with the chart (run `pnpm --filter @kroute/agent manifests`)", () => {
+    for (const [file, text] of generatedDeployFiles(repoRoot)) {
+      expect(readFileSync(join(repoRoot, file), "utf8"), file).toBe(text);
+    }
+  });
+
+  it.each(["kroute.yaml", "kroute-doks.yaml"])("plain manifest %s passes the Kubernetes schemas", (file) => {
+    const objects = objectsOf(readFileSync(join(repoRoot, "deploy/manifests", file), "utf8"));
+    expect(objects.map((o) => o.kind)).toContain("Namespace");
+    expect(objects.flatMap(kubernetesSchemaProblems)).toEqual([]);
+  });
+});
