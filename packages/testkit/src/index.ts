@@ -2,4 +2,3 @@ export * from "./arbitraries.ts";
 export * from "./netns.ts";
 export * from "./root.ts";
 export * from "./topology.ts";
-export * from "./kube-api/index.ts";
