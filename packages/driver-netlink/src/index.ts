@@ -1,2 +1,1 @@
-export {};
-export * from "./icmp/index.ts";
+export * from "./dataplane.ts";

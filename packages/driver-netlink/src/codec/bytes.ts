@@ -23,6 +23,8 @@ export function decodeError(message: string, offset: number): { ok: false; error
   return { ok: false, error: { kind: "decode-error", message, offset } };
 }
 
+export const NLA_F_NESTED = 0x8000;
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class Writer {
@@ -105,6 +107,11 @@ export class Writer {
     this.u16(0);
     this.u16(type);
     return at;
+  }
+
+  /** Starts a nested attribute flagged NLA_F_NESTED, which strict validation demands of newer attributes. */
+  beginNested(type: number): number {
+    return this.beginAttr(type | NLA_F_NESTED);
   }
 
   endAttr(at: number): void {

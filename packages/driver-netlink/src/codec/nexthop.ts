@@ -80,7 +80,7 @@ export function encodeNexthop(w: Writer, m: NexthopMessage): void {
   if (m.fdb) w.attrFlag(NHA_FDB);
   if (m.groups) w.attrFlag(NHA_GROUPS);
   if (m.resGroup !== undefined) {
-    const at = w.beginAttr(NHA_RES_GROUP);
+    const at = w.beginNested(NHA_RES_GROUP);
     const r = m.resGroup;
     if (r.buckets !== undefined) w.attrU16(NHA_RES_GROUP_BUCKETS, r.buckets);
     if (r.idleTimer !== undefined) w.attrU32(NHA_RES_GROUP_IDLE_TIMER, r.idleTimer);

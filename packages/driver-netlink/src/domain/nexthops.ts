@@ -1,0 +1,97 @@
+/** KernelNexthop ↔ nhmsg. Resilient timers are seconds in kroute, clock_t (1/100 s) on the wire. */
+import type { KernelNexthop } from "@kroute/core";
+import { afOf, bytesToIp, familyOfAf, ipToBytes } from "../address.ts";
+import { NEXTHOP_GRP_TYPE_MPATH, NEXTHOP_GRP_TYPE_RES } from "../codec/constants.ts";
+import type { NexthopMessage } from "../codec/nexthop.ts";
+import { AF_INET6, AF_UNSPEC } from "../ffi.ts";
+import type { LinkNames } from "./names.ts";
+import { UnknownDeviceError } from "./routes.ts";
+
+const USER_HZ = 100;
+
+export function nexthopToMessage(nh: KernelNexthop, names: LinkNames): NexthopMessage {
+  switch (nh.kind) {
+    case "gateway": {
+      const oif = names.indexOf(nh.dev);
+      if (oif === undefined) throw new UnknownDeviceError(nh.dev);
+      return {
+        family: afOf(nh.family),
+        scope: 0,
+        protocol: nh.protocol,
+        flags: 0,
+        id: nh.id,
+        gateway: ipToBytes(nh.gateway),
+        oif,
+      };
+    }
+    case "group": {
+      const base: NexthopMessage = {
+        family: AF_UNSPEC,
+        scope: 0,
+        protocol: nh.protocol,
+        flags: 0,
+        id: nh.id,
+        group: nh.members.map((m) => ({ id: m.id, weight: m.weight })),
+      };
+      if (nh.groupType === "mpath") return { ...base, groupType: NEXTHOP_GRP_TYPE_MPATH };
+      const r = nh.resilient;
+      return {
+        ...base,
+        groupType: NEXTHOP_GRP_TYPE_RES,
+        ...(r !== undefined
+          ? {
+              resGroup: {
+                buckets: r.buckets,
+                idleTimer: Math.round(r.idleTimer * USER_HZ),
+                unbalancedTimer: Math.round(r.unbalancedTimer * USER_HZ),
+              },
+            }
+          : {}),
+      };
+    }
+  }
+}
+
+/** RTM_DELNEXTHOP by id. */
+export function nexthopKeyMessage(nh: KernelNexthop): NexthopMessage {
+  return { family: AF_UNSPEC, scope: 0, protocol: 0, flags: 0, id: nh.id };
+}
+
+/** A dumped nexthop; undefined for kinds kroute does not model (blackhole, device-only, fdb). */
+export function messageToNexthop(m: NexthopMessage, names: LinkNames): KernelNexthop | undefined {
+  if (m.id === undefined) return undefined;
+  if (m.group !== undefined) {
+    const members = [...m.group].sort((a, b) => a.id - b.id).map((g) => ({ id: g.id, weight: g.weight }));
+    if (m.groupType === NEXTHOP_GRP_TYPE_RES) {
+      const r = m.resGroup;
+      return {
+        kind: "group",
+        id: m.id,
+        protocol: m.protocol,
+        members,
+        groupType: "resilient",
+        ...(r !== undefined
+          ? {
+              resilient: {
+                buckets: r.buckets ?? 0,
+                idleTimer: (r.idleTimer ?? 0) / USER_HZ,
+                unbalancedTimer: (r.unbalancedTimer ?? 0) / USER_HZ,
+              },
+            }
+          : {}),
+      };
+    }
+    return { kind: "group", id: m.id, protocol: m.protocol, members, groupType: "mpath" };
+  }
+  const family = familyOfAf(m.family);
+  if (family === undefined || m.gateway === undefined || m.oif === undefined || m.blackhole || m.fdb)
+    return undefined;
+  return {
+    kind: "gateway",
+    id: m.id,
+    family: m.family === AF_INET6 ? 6 : family,
+    protocol: m.protocol,
+    gateway: bytesToIp(m.gateway),
+    dev: names.nameOf(m.oif),
+  };
+}

@@ -1,0 +1,196 @@
+/** KernelRoute ↔ rtmsg. */
+import type { FlowQuery, InlineNexthop, KernelRoute, RouteTarget } from "@kroute/core";
+import { afOf, bytesToIp, bytesToPrefix, familyOfAf, ipToBytes, prefixBytes } from "../address.ts";
+import {
+  RT_TABLE_UNSPEC,
+  RTM_F_FIB_MATCH,
+  RTN_ANYCAST,
+  RTN_BLACKHOLE,
+  RTN_BROADCAST,
+  RTN_LOCAL,
+  RTN_MULTICAST,
+  RTN_NAT,
+  RTN_PROHIBIT,
+  RTN_THROW,
+  RTN_UNICAST,
+  RTN_UNREACHABLE,
+  RTN_UNSPEC,
+  RTNH_F_LINKDOWN,
+} from "../codec/constants.ts";
+import type { RouteMessage, RtNexthop } from "../codec/route.ts";
+import type { LinkNames } from "./names.ts";
+
+const SPECIAL_TYPES: ReadonlyMap<number, string> = new Map([
+  [RTN_UNSPEC, "unspec"],
+  [RTN_LOCAL, "local"],
+  [RTN_BROADCAST, "broadcast"],
+  [RTN_ANYCAST, "anycast"],
+  [RTN_MULTICAST, "multicast"],
+  [RTN_BLACKHOLE, "blackhole"],
+  [RTN_UNREACHABLE, "unreachable"],
+  [RTN_PROHIBIT, "prohibit"],
+  [RTN_THROW, "throw"],
+  [RTN_NAT, "nat"],
+]);
+const SPECIAL_BY_NAME: ReadonlyMap<string, number> = new Map([...SPECIAL_TYPES].map(([k, v]) => [v, k]));
+
+/** RT_SCOPE_NOWHERE: in a delete request, "any scope". */
+const RT_SCOPE_NOWHERE = 255;
+
+export class UnknownDeviceError extends Error {
+  readonly dev: string;
+  constructor(dev: string) {
+    super(`device ${JSON.stringify(dev)} does not exist in this namespace`);
+    this.dev = dev;
+  }
+}
+
+function ifindex(names: LinkNames, dev: string): number {
+  const index = names.indexOf(dev);
+  if (index === undefined) throw new UnknownDeviceError(dev);
+  return index;
+}
+
+function rtmTable(table: number): number {
+  return table < 256 ? table : RT_TABLE_UNSPEC;
+}
+
+/** The rtmsg to create or replace `route`. Throws UnknownDeviceError for an unknown dev. */
+export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessage {
+  const dst = prefixBytes(route.dst);
+  const base = {
+    family: afOf(route.family),
+    dstLen: dst.length,
+    srcLen: 0,
+    tos: 0,
+    table: rtmTable(route.table),
+    protocol: route.protocol,
+    scope: route.scope,
+    flags: 0,
+    tableId: route.table,
+    dst: dst.bytes,
+    priority: route.metric,
+    ...(route.prefsrc !== undefined ? { prefsrc: ipToBytes(route.prefsrc) } : {}),
+  };
+  const target = route.target;
+  switch (target.kind) {
+    case "gateways": {
+      const [only, ...rest] = target.nexthops;
+      if (only !== undefined && rest.length === 0 && only.weight === 1) {
+        return {
+          ...base,
+          type: RTN_UNICAST,
+          gateway: ipToBytes(only.gateway),
+          oif: ifindex(names, only.dev),
+        };
+      }
+      const multipath: RtNexthop[] = target.nexthops.map((nh) => ({
+        flags: 0,
+        hops: nh.weight - 1,
+        ifindex: ifindex(names, nh.dev),
+        gateway: ipToBytes(nh.gateway),
+      }));
+      return { ...base, type: RTN_UNICAST, multipath };
+    }
+    case "nexthop-object":
+      return { ...base, type: RTN_UNICAST, nhId: target.id };
+    case "device":
+      return { ...base, type: RTN_UNICAST, oif: ifindex(names, target.dev) };
+    case "special": {
+      const type = SPECIAL_BY_NAME.get(target.type);
+      if (type === undefined)
+        throw new Error(`route target: unknown special type ${JSON.stringify(target.type)}`);
+      return { ...base, type };
+    }
+  }
+}
+
+/** RTM_DELROUTE by the full key (table, dst, metric) and owner protocol; any scope, any nexthop. */
+export function routeKeyMessage(route: KernelRoute): RouteMessage {
+  const dst = prefixBytes(route.dst);
+  return {
+    family: afOf(route.family),
+    dstLen: dst.length,
+    srcLen: 0,
+    tos: 0,
+    table: rtmTable(route.table),
+    protocol: route.protocol,
+    scope: RT_SCOPE_NOWHERE,
+    type: RTN_UNSPEC,
+    flags: 0,
+    tableId: route.table,
+    dst: dst.bytes,
+    priority: route.metric,
+  };
+}
+
+function inlineNexthop(
+  gateway: Uint8Array,
+  index: number,
+  weight: number,
+  flags: number,
+  names: LinkNames,
+): InlineNexthop {
+  const nh = { gateway: bytesToIp(gateway), dev: names.nameOf(index), weight };
+  return (flags & RTNH_F_LINKDOWN) !== 0 ? { ...nh, linkdown: true } : nh;
+}
+
+/** A dumped or notified route; undefined for families kroute does not model. */
+export function messageToRoute(m: RouteMessage, names: LinkNames): KernelRoute | undefined {
+  const family = familyOfAf(m.family);
+  if (family === undefined) return undefined;
+  let target: RouteTarget;
+  if (m.type !== RTN_UNICAST) {
+    target = { kind: "special", type: SPECIAL_TYPES.get(m.type) ?? `type-${m.type}` };
+  } else if (m.nhId !== undefined) {
+    target = { kind: "nexthop-object", id: m.nhId };
+  } else if (m.multipath !== undefined && m.multipath.length > 0) {
+    const hops = m.multipath.filter((nh) => nh.gateway !== undefined);
+    if (hops.length === 0) {
+      target = { kind: "device", dev: names.nameOf(m.multipath[0]?.ifindex ?? 0) };
+    } else {
+      target = {
+        kind: "gateways",
+        nexthops: hops.map((nh) =>
+          inlineNexthop(nh.gateway ?? new Uint8Array(), nh.ifindex, nh.hops + 1, nh.flags, names),
+        ),
+      };
+    }
+  } else if (m.gateway !== undefined) {
+    target = { kind: "gateways", nexthops: [inlineNexthop(m.gateway, m.oif ?? 0, 1, m.flags, names)] };
+  } else {
+    target = { kind: "device", dev: names.nameOf(m.oif ?? 0) };
+  }
+  const route: KernelRoute = {
+    family,
+    table: m.tableId ?? m.table,
+    dst: bytesToPrefix(family, m.dst, m.dstLen),
+    metric: m.priority ?? 0,
+    protocol: m.protocol,
+    scope: m.scope,
+    target,
+  };
+  return m.prefsrc !== undefined ? { ...route, prefsrc: bytesToIp(m.prefsrc) } : route;
+}
+
+/** RTM_GETROUTE for a flow, as `ip route get`; `fibMatch` asks for the matching route instead. */
+export function lookupMessage(query: FlowQuery, fibMatch: boolean): RouteMessage {
+  const family = query.dst.includes(":") ? 6 : 4;
+  const full = family === 4 ? 32 : 128;
+  return {
+    family: afOf(family),
+    dstLen: full,
+    srcLen: query.src !== undefined ? full : 0,
+    tos: 0,
+    table: 0,
+    protocol: 0,
+    scope: 0,
+    type: 0,
+    flags: fibMatch ? RTM_F_FIB_MATCH : 0,
+    dst: ipToBytes(query.dst),
+    ...(query.src !== undefined ? { src: ipToBytes(query.src) } : {}),
+    ...(query.ipProto !== undefined ? { ipProto: query.ipProto } : {}),
+    ...(query.sport !== undefined ? { sport: query.sport } : {}),
+    ...(query.dport !== undefined ? { dport: query.dport } : {}),
+  };
+}
