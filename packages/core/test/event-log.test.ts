@@ -1,7 +1,10 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createLogDecoder, decodeLine, decodeLog, encodeEvent, encodeLog } from "../src/event-log.ts";
 import type { EngineEvent } from "../src/events.ts";
 import type { IpAddr, Prefix } from "../src/ip.ts";
+import { nodeSelectorMatches } from "../src/selector.ts";
+import { formatIssue, validateRoute } from "../src/validate.ts";
 
 const at = "2026-11-25T10:00:00Z";
 const probe = (seq: number, gateway: string): EngineEvent => ({
@@ -245,5 +248,57 @@ describe("decodeLog", () => {
       kind: "error",
       error: { line: 3, message: "line 3: seq 3 does not increase (previous was 7)" },
     });
+  });
+});
+
+describe("the bundled examples", () => {
+  const dir = new URL("../../../examples/", import.meta.url);
+  const read = (name: string) => {
+    const result = decodeLog(readFileSync(new URL(name, dir), "utf8"));
+    if (!result.ok) throw new Error(`${name}: ${result.error.message}`);
+    return result;
+  };
+  const routes = (events: EngineEvent[]) =>
+    events.flatMap((e) => (e.type === "route/upserted" ? [validateRoute(e.route)] : []));
+
+  it.each(readdirSync(dir).filter((f) => f.endsWith(".jsonl")))("%s decodes without warnings", (name) => {
+    const { events, warnings } = read(name);
+    expect(warnings).toEqual([]);
+    expect(events.length).toBeGreaterThan(0);
+    // Hand-written files stay in canonical form: re-encoding changes nothing.
+    expect(encodeLog(events)).toBe(readFileSync(new URL(name, dir), "utf8"));
+  });
+
+  it("basic.jsonl: every Route is valid and `basic` selects only the worker-pool node", () => {
+    const { events } = read("basic.jsonl");
+    const results = routes(events);
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    const basic = results[0];
+    if (!basic?.ok) throw new Error("basic refused");
+    expect(basic.route.destinations.map((d) => d.prefix)).toEqual(["0.0.0.0/5"]);
+    const nodes = events.flatMap((e) =>
+      e.type === "node/observed" ? [{ name: e.node, labels: e.labels }] : [],
+    );
+    expect(nodes.filter((n) => nodeSelectorMatches(basic.route.nodeSelector, n)).map((n) => n.name)).toEqual([
+      "node-a",
+    ]);
+  });
+
+  it("edge-cases.jsonl: `broken` is refused whole, `mixed` keeps its good destinations", () => {
+    const results = routes(read("edge-cases.jsonl").events);
+    const byName = new Map(results.map((r) => [r.ok ? r.route.name : r.name, r]));
+    expect(byName.get("broken")?.ok).toBe(false);
+    const mixed = byName.get("mixed");
+    if (!mixed?.ok) throw new Error("mixed refused");
+    expect(mixed.route.destinations.map((d) => d.prefix)).toEqual([
+      "172.16.0.0/12",
+      "127.0.0.0/8",
+      "10.244.1.0/24",
+      "fd00:300::/48",
+    ]);
+    expect(mixed.route.issues.map(formatIssue)).toEqual([
+      'spec.destinations[1]: "10.0.0.300/8" is not an IPv4 or IPv6 CIDR',
+    ]);
+    expect(mixed.route.gateways).toEqual(["10.114.0.5"]);
   });
 });
