@@ -1,0 +1,266 @@
+/**
+ * What one Route contributes to one node's table (SPEC §3 items 2, 5, 7, 13): its
+ * claims on route keys, the gateway set of each, its policy rules, and a plan per
+ * destination. It depends on the Route and the node's context only, never on other
+ * Routes (conflicts are settled per key) nor on gateway health (settled per set),
+ * so an update of one Route recomputes exactly one contribution.
+ */
+import type { DefaultGateway } from "./events.ts";
+import {
+  compareAddresses,
+  type Family,
+  familyOf,
+  hostPrefix,
+  type IpAddr,
+  type Prefix,
+  parsePrefix,
+  prefixContains,
+  prefixLength,
+} from "./ip.ts";
+import { type KernelRule, routeKey } from "./kernel.ts";
+import { protectedReason } from "./protected.ts";
+import type { RouteValidation, ValidRoute } from "./route.ts";
+import { nodeSelectorMatches } from "./selector.ts";
+import type { Claim, Contribution, DestinationPlan, NodeState, SetMember } from "./state.ts";
+import { MAIN_TABLE } from "./validate.ts";
+
+/** The parts of the state a contribution depends on; changing any of them recomputes every contribution. */
+export type ContributionContext = Pick<NodeState, "nodeName" | "node" | "host" | "settings"> & {
+  readonly kernel: Pick<NodeState["kernel"], "addresses" | "observed">;
+};
+
+const DESTINATION_FIELD = /^spec\.destinations\[(\d+)\]$/;
+
+function familyName(family: Family): string {
+  return family === 4 ? "IPv4" : "IPv6";
+}
+
+interface Network {
+  readonly prefix: Prefix;
+  readonly dev: string;
+}
+
+function connectedNetworks(ctx: ContributionContext): Network[] {
+  const networks: Network[] = [];
+  const add = (ip: IpAddr, length: number, dev: string) => {
+    const masked = maskedPrefix(ip, length);
+    if (masked !== undefined) networks.push({ prefix: masked, dev });
+  };
+  for (const a of ctx.host.facts?.addresses ?? [])
+    add(a.ip, a.prefixLength ?? (familyOf(a.ip) === 4 ? 24 : 64), a.dev);
+  for (const a of ctx.kernel.addresses) add(a.ip, a.prefixLength, a.dev);
+  return networks;
+}
+
+function maskedPrefix(ip: IpAddr, length: number): Prefix | undefined {
+  const parsed = parsePrefix(`${ip}/${length}`);
+  return parsed.ok ? parsed.value : undefined;
+}
+
+/** The device of the connected network containing `gateway` (longest match, then device name). */
+export function gatewayDevice(gateway: IpAddr, networks: readonly Network[]): string | undefined {
+  let best: { length: number; dev: string } | undefined;
+  for (const network of networks) {
+    if (!prefixContains(network.prefix, gateway)) continue;
+    const length = prefixLength(network.prefix);
+    if (best === undefined || length > best.length || (length === best.length && network.dev < best.dev)) {
+      best = { length, dev: network.dev };
+    }
+  }
+  return best?.dev;
+}
+
+function originalDefault(ctx: ContributionContext, family: Family): DefaultGateway | undefined {
+  const candidates = (ctx.host.facts?.defaultGateways ?? []).filter((g) => familyOf(g.via) === family);
+  return [...candidates].sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+}
+
+export function setKeyOf(family: Family, probe: boolean, members: readonly SetMember[]): string {
+  return `${family}|${probe ? 1 : 0}|${members.map((m) => `${m.gateway}@${m.dev}`).join(",")}`;
+}
+
+export function parseSetKey(key: string): { family: Family; probe: boolean; members: SetMember[] } {
+  const [family, probe, list] = key.split("|");
+  const members = (list ?? "")
+    .split(",")
+    .filter((m) => m !== "")
+    .map((m) => {
+      const at = m.indexOf("@");
+      return { gateway: m.slice(0, at) as IpAddr, dev: m.slice(at + 1) };
+    });
+  return { family: family === "6" ? 6 : 4, probe: probe === "1", members };
+}
+
+function unselected(validation: RouteValidation): Contribution {
+  const route = validation.ok ? validation.route : undefined;
+  return {
+    name: validation.ok ? validation.route.name : validation.name,
+    generation: validation.ok ? validation.route.generation : validation.generation,
+    selected: false,
+    accepted: validation.ok,
+    ...(validation.ok
+      ? {}
+      : { message: validation.issues.map((i) => `${i.field}: ${i.message}`).join("; ") }),
+    destinations: [],
+    claims: [],
+    rules: [],
+    probe: route?.probe ?? true,
+    gateways: route?.gateways ?? [],
+  };
+}
+
+export function isSelected(route: ValidRoute, ctx: ContributionContext): boolean {
+  return (
+    ctx.node.observed &&
+    nodeSelectorMatches(route.nodeSelector, { name: ctx.nodeName, labels: ctx.node.labels })
+  );
+}
+
+/**
+ * Destinations as their author wrote them, for messages: normalised ones carry their
+ * original text in a warning; the others were written in canonical form already.
+ */
+function writtenDestinations(route: ValidRoute): Map<number, string> {
+  const written = new Map<number, string>();
+  for (const finding of [...route.warnings, ...route.issues]) {
+    const match = DESTINATION_FIELD.exec(finding.field);
+    if (match !== null && typeof finding.value === "string") written.set(Number(match[1]), finding.value);
+  }
+  return written;
+}
+
+/** The Route's contribution on this node. */
+export function computeContribution(validation: RouteValidation, ctx: ContributionContext): Contribution {
+  if (!validation.ok || !isSelected(validation.route, ctx)) return unselected(validation);
+  const route = validation.route;
+  const written = writtenDestinations(route);
+  const { settings } = ctx;
+  const networks = connectedNetworks(ctx);
+  const addressesKnown = ctx.host.observed || ctx.kernel.observed;
+  const rank = `1|${route.creationTimestamp}|${route.name}`;
+  const systemRank = `0|${route.name}`;
+
+  const families: Record<Family, { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[] }> = {
+    4: { gateways: [], members: [], offLink: [] },
+    6: { gateways: [], members: [], offLink: [] },
+  };
+  for (const gateway of [...new Set(route.gateways)].sort(compareAddresses)) {
+    const slot = families[familyOf(gateway)];
+    slot.gateways.push(gateway);
+    const dev = gatewayDevice(gateway, networks);
+    if (dev === undefined) slot.offLink.push(gateway);
+    else slot.members.push({ gateway, dev });
+  }
+
+  const destinations: DestinationPlan[] = [];
+  const claims: Claim[] = [];
+  const claimed = new Set<string>();
+  const rules = new Map<string, KernelRule>();
+  const claim = (ownerRank: string, family: Family, table: number, dst: Prefix, set: string): string => {
+    const key = routeKey({ family, table, dst, metric: settings.metric });
+    const id = `${ownerRank}#${key}`;
+    if (!claimed.has(id)) {
+      claimed.add(id);
+      claims.push({ owner: route.name, rank: ownerRank, key, family, table, dst, set });
+    }
+    return key;
+  };
+
+  for (const destination of route.destinations) {
+    const text = written.get(destination.index) ?? destination.prefix;
+    const base = { destination: text, prefix: destination.prefix, table: route.table };
+    const family = destination.family;
+    const slot = families[family];
+    const refused = protectedReason(destination.prefix, settings.protectedPrefixes);
+    if (refused !== undefined) {
+      destinations.push({ ...base, invalid: refused });
+      continue;
+    }
+    if (slot.gateways.length === 0) {
+      destinations.push({
+        ...base,
+        invalid: `no ${familyName(family)} gateway: spec.gateways has none of the destination's family`,
+      });
+      continue;
+    }
+    if (!addressesKnown) {
+      destinations.push({ ...base, pending: "waiting for the node's addresses to resolve gateway devices" });
+      continue;
+    }
+    if (slot.members.length === 0) {
+      destinations.push({
+        ...base,
+        invalid: `gateway ${slot.offLink[0]} is not on-link: no connected network of the node contains it`,
+      });
+      continue;
+    }
+    const set = setKeyOf(family, route.probe, slot.members);
+    const isDefault = prefixLength(destination.prefix) === 0;
+    if (isDefault) {
+      if (!ctx.host.observed) {
+        destinations.push({
+          ...base,
+          pending: "waiting for the node's host facts before overriding its default route",
+        });
+        continue;
+      }
+      const original = originalDefault(ctx, family);
+      if (original !== undefined) {
+        const originalMetric = original.metric ?? 0;
+        if (route.table === MAIN_TABLE && !(settings.metric < originalMetric)) {
+          destinations.push({
+            ...base,
+            invalid: `the original default route has metric ${originalMetric}; an override needs the original's metric above kroute's metric ${settings.metric}`,
+          });
+          continue;
+        }
+        const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
+        for (const dst of protectedDestinations(ctx, family))
+          claim(systemRank, family, route.table, dst, via);
+        claim(systemRank, family, settings.replyTable, destination.prefix, via);
+        for (const address of ctx.host.facts?.addresses ?? []) {
+          if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
+          const rule: KernelRule = {
+            family,
+            priority: settings.replyRulePriority,
+            src: hostPrefix(address.ip),
+            table: settings.replyTable,
+            protocol: settings.protocol,
+          };
+          rules.set(`${rule.src}`, rule);
+        }
+      }
+    }
+    const key = claim(rank, family, route.table, destination.prefix, set);
+    destinations.push({ ...base, key, set });
+  }
+
+  for (const issue of route.issues) {
+    const match = DESTINATION_FIELD.exec(issue.field);
+    if (match === null) continue;
+    destinations.push({
+      destination: written.get(Number(match[1])) ?? JSON.stringify(issue.value),
+      invalid: issue.message,
+    });
+  }
+
+  return {
+    name: route.name,
+    generation: route.generation,
+    selected: true,
+    accepted: true,
+    destinations,
+    claims,
+    rules: [...rules.values()],
+    probe: route.probe,
+    gateways: [...new Set(route.gateways)].sort(compareAddresses),
+  };
+}
+
+/** Host routes an override must keep on the original gateway: API servers, DNS, metadata and extras. */
+function protectedDestinations(ctx: ContributionContext, family: Family): Prefix[] {
+  const facts = ctx.host.facts;
+  if (facts === undefined) return [];
+  const all = [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
+  return [...new Set(all.filter((p) => familyOf(p) === family && prefixLength(p) > 0))];
+}

@@ -1,0 +1,367 @@
+/**
+ * Incremental maintenance of the desired table (state.derived). Each function
+ * changes only what one contribution, one gateway's health or one kernel object
+ * touches: claims per route key, gateway sets with their shared nexthop objects,
+ * ids, rules, and the set of keys where desired and observed differ.
+ *
+ * Works on a local mutable record of immutable maps; callers pass a fresh copy and
+ * keep the result, so the reducer stays pure.
+ */
+import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
+import { parseSetKey } from "./contribution.ts";
+import { emptyHashMap, hmDelete, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
+import { compareAddresses, type IpAddr } from "./ip.ts";
+import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
+import { allocateId, type IdMove, releaseId } from "./nexthop-ids.ts";
+import type { EngineSettings } from "./settings.ts";
+import type {
+  Claim,
+  Contribution,
+  DerivedState,
+  GatewaySet,
+  OwnedKernelState,
+  ProbeState,
+  SetMember,
+} from "./state.ts";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export interface Work {
+  readonly d: Mutable<DerivedState>;
+  readonly settings: EngineSettings;
+  readonly probes: Readonly<Record<string, ProbeState>>;
+  readonly kernel: OwnedKernelState;
+}
+
+export function startWork(
+  derived: DerivedState,
+  settings: EngineSettings,
+  probes: Readonly<Record<string, ProbeState>>,
+  kernel: OwnedKernelState,
+): Work {
+  return { d: { ...derived }, settings, probes, kernel };
+}
+
+function groupsMode(w: Work): boolean {
+  return w.settings.nexthopMode === "groups";
+}
+
+export function gatewayObjectKey(member: SetMember): string {
+  return `gw|${member.gateway}|${member.dev}`;
+}
+
+/** Gateways of a set that carry traffic now: the healthy ones (unknown counts as up), or all when none is. */
+export function usableMembers(
+  set: { readonly probe: boolean; readonly members: readonly SetMember[] },
+  probes: Readonly<Record<string, ProbeState>>,
+): { members: readonly SetMember[]; failStatic: boolean } {
+  if (!set.probe) return { members: set.members, failStatic: false };
+  const healthy = set.members.filter((m) => probes[m.gateway]?.up !== false);
+  return healthy.length > 0
+    ? { members: healthy, failStatic: false }
+    : { members: set.members, failStatic: true };
+}
+
+// ---- mismatch tracking ------------------------------------------------------------
+
+/** Re-checks one object key ("r|…", "n|…", "u|…") against the kernel. */
+export function touch(w: Work, objectKey: string): void {
+  const key = objectKey.slice(2);
+  let equal: boolean;
+  switch (objectKey[0]) {
+    case "r":
+      equal = sameRoute(hmGet(w.d.routes, key), hmGet(w.kernel.routes, key));
+      break;
+    case "n":
+      equal = sameNexthop(hmGet(w.d.nexthops, key), hmGet(w.kernel.nexthops, key));
+      break;
+    default:
+      equal = sameRule(hmGet(w.d.rules, key)?.rule, hmGet(w.kernel.rules, key));
+  }
+  w.d.mismatch = equal ? hmDelete(w.d.mismatch, objectKey) : hmSet(w.d.mismatch, objectKey, true);
+}
+
+/** Re-checks every key of both sides (after a full kernel dump or a rebuild). */
+export function touchAll(w: Work): void {
+  w.d.mismatch = emptyHashMap();
+  for (const key of hmKeys(w.d.routes)) touch(w, `r|${key}`);
+  for (const key of hmKeys(w.kernel.routes)) touch(w, `r|${key}`);
+  for (const key of hmKeys(w.d.nexthops)) touch(w, `n|${key}`);
+  for (const key of hmKeys(w.kernel.nexthops)) touch(w, `n|${key}`);
+  for (const key of hmKeys(w.d.rules)) touch(w, `u|${key}`);
+  for (const key of hmKeys(w.kernel.rules)) touch(w, `u|${key}`);
+}
+
+// ---- nexthop objects ---------------------------------------------------------------
+
+function desiredObject(w: Work, objectKey: string, id: number): KernelNexthop | undefined {
+  if (objectKey.startsWith("gw|")) {
+    const [, gateway, dev] = objectKey.split("|") as [string, IpAddr, string];
+    return {
+      kind: "gateway",
+      id,
+      family: gateway.includes(":") ? 6 : 4,
+      protocol: w.settings.protocol,
+      gateway,
+      dev,
+    };
+  }
+  const set = hmGet(w.d.sets, objectKey);
+  if (set === undefined) return undefined;
+  const members = usableMembers(set, w.probes)
+    .members.map((m) => hmGet(w.d.ids.byKey, gatewayObjectKey(m)))
+    .filter((memberId) => memberId !== undefined)
+    .sort((a, b) => a - b)
+    .map((memberId) => ({ id: memberId, weight: 1 }));
+  if (members.length === 0) return undefined;
+  const resilient = w.settings.resilient;
+  return resilient === undefined
+    ? { kind: "group", id, protocol: w.settings.protocol, members, groupType: "mpath" }
+    : { kind: "group", id, protocol: w.settings.protocol, members, groupType: "resilient", resilient };
+}
+
+/** Puts the desired object of `objectKey` at its current id (or removes it when it has none). */
+function placeObject(w: Work, objectKey: string): void {
+  const was = hmGet(w.d.placed, objectKey);
+  const id = hmGet(w.d.ids.byKey, objectKey);
+  if (was !== undefined && was !== id && hmGet(w.d.ids.byId, String(was)) === undefined) {
+    w.d.nexthops = hmDelete(w.d.nexthops, String(was));
+    touch(w, `n|${was}`);
+  }
+  const object = id === undefined ? undefined : desiredObject(w, objectKey, id);
+  if (id === undefined || object === undefined) {
+    if (id !== undefined) {
+      w.d.nexthops = hmDelete(w.d.nexthops, String(id));
+      touch(w, `n|${id}`);
+    }
+    w.d.placed = hmDelete(w.d.placed, objectKey);
+    return;
+  }
+  w.d.nexthops = hmSet(w.d.nexthops, String(id), object);
+  w.d.placed = hmSet(w.d.placed, objectKey, id);
+  touch(w, `n|${id}`);
+}
+
+/** After ids moved: vacate old slots first (another object may take them), then place and refresh users. */
+function applyMoves(w: Work, moves: readonly IdMove[]): void {
+  for (const move of moves) {
+    if (move.from === undefined) continue;
+    const there = hmGet(w.d.ids.byId, String(move.from));
+    if (there === undefined) {
+      w.d.nexthops = hmDelete(w.d.nexthops, String(move.from));
+      touch(w, `n|${move.from}`);
+    }
+    if (hmGet(w.d.placed, move.key) === move.from) w.d.placed = hmDelete(w.d.placed, move.key);
+  }
+  for (const move of moves) {
+    if (move.to === undefined) continue;
+    placeObject(w, move.key);
+    if (move.key.startsWith("gw|")) {
+      const [, gateway, dev] = move.key.split("|") as [string, string, string];
+      for (const setKey of hmKeys(hmGet(w.d.gatewaySets, gateway) ?? emptyHashMap<true>())) {
+        const set = hmGet(w.d.sets, setKey);
+        if (set === undefined || !set.members.some((m) => m.dev === dev)) continue;
+        if (set.members.length > 1) placeObject(w, setKey);
+        else refreshUsers(w, set);
+      }
+    } else {
+      const set = hmGet(w.d.sets, move.key);
+      if (set !== undefined) refreshUsers(w, set);
+    }
+  }
+}
+
+function allocate(w: Work, objectKey: string): void {
+  const result = allocateId(w.d.ids, objectKey, w.settings);
+  w.d.ids = result.ids;
+  applyMoves(
+    w,
+    result.moves.filter((m) => m.key !== objectKey),
+  );
+  placeObject(w, objectKey);
+}
+
+function release(w: Work, objectKey: string): void {
+  const id = hmGet(w.d.ids.byKey, objectKey);
+  const result = releaseId(w.d.ids, objectKey, w.settings);
+  w.d.ids = result.ids;
+  w.d.placed = hmDelete(w.d.placed, objectKey);
+  if (id !== undefined && hmGet(w.d.ids.byId, String(id)) === undefined) {
+    w.d.nexthops = hmDelete(w.d.nexthops, String(id));
+    touch(w, `n|${id}`);
+  }
+  applyMoves(
+    w,
+    result.moves.filter((m) => m.key !== objectKey),
+  );
+}
+
+// ---- gateway sets ------------------------------------------------------------------
+
+function activateSet(w: Work, setKey: string): GatewaySet {
+  const parsed = parseSetKey(setKey);
+  const set: GatewaySet = { key: setKey, ...parsed, users: emptyHashMap() };
+  w.d.sets = hmSet(w.d.sets, setKey, set);
+  for (const member of set.members) {
+    const users = hmGet(w.d.gatewaySets, member.gateway) ?? emptyHashMap<true>();
+    w.d.gatewaySets = hmSet(w.d.gatewaySets, member.gateway, hmSet(users, setKey, true));
+    if (!groupsMode(w)) continue;
+    const objectKey = gatewayObjectKey(member);
+    const refs = hmGet(w.d.gatewayRefs, objectKey) ?? 0;
+    w.d.gatewayRefs = hmSet(w.d.gatewayRefs, objectKey, refs + 1);
+    if (refs === 0) allocate(w, objectKey);
+  }
+  if (groupsMode(w) && set.members.length > 1) allocate(w, setKey);
+  return set;
+}
+
+function deactivateSet(w: Work, set: GatewaySet): void {
+  if (groupsMode(w) && set.members.length > 1) release(w, set.key);
+  w.d.sets = hmDelete(w.d.sets, set.key);
+  for (const member of set.members) {
+    const users = hmDelete(hmGet(w.d.gatewaySets, member.gateway) ?? emptyHashMap<true>(), set.key);
+    w.d.gatewaySets = hmPut(w.d.gatewaySets, member.gateway, users.size === 0 ? undefined : users);
+    if (!groupsMode(w)) continue;
+    const objectKey = gatewayObjectKey(member);
+    const refs = (hmGet(w.d.gatewayRefs, objectKey) ?? 1) - 1;
+    w.d.gatewayRefs = hmPut(w.d.gatewayRefs, objectKey, refs === 0 ? undefined : refs);
+    if (refs === 0) release(w, objectKey);
+  }
+}
+
+function useSet(w: Work, setKey: string, key: string): void {
+  const set = hmGet(w.d.sets, setKey) ?? activateSet(w, setKey);
+  w.d.sets = hmSet(w.d.sets, setKey, { ...set, users: hmSet(set.users, key, true) });
+}
+
+function unuseSet(w: Work, setKey: string, key: string): void {
+  const set = hmGet(w.d.sets, setKey);
+  if (set === undefined) return;
+  const users = hmDelete(set.users, key);
+  if (users.size === 0) deactivateSet(w, set);
+  else w.d.sets = hmSet(w.d.sets, setKey, { ...set, users });
+}
+
+function refreshUsers(w: Work, set: GatewaySet): void {
+  for (const key of hmKeys(set.users)) refreshRoute(w, key);
+}
+
+/** A gateway's health changed: its groups change (one op each); inline multipath routes change too. */
+export function gatewayHealthChanged(w: Work, gateway: string): void {
+  for (const setKey of hmKeys(hmGet(w.d.gatewaySets, gateway) ?? emptyHashMap<true>())) {
+    const set = hmGet(w.d.sets, setKey);
+    if (set === undefined || !set.probe || set.members.length < 2) continue;
+    if (groupsMode(w)) placeObject(w, setKey);
+    else refreshUsers(w, set);
+  }
+}
+
+// ---- routes --------------------------------------------------------------------------
+
+function buildRoute(w: Work, claim: Claim, set: GatewaySet): KernelRoute | undefined {
+  const base = {
+    family: claim.family,
+    table: claim.table,
+    dst: claim.dst,
+    metric: w.settings.metric,
+    protocol: w.settings.protocol,
+    scope: 0,
+  };
+  if (groupsMode(w)) {
+    const only = set.members.length === 1 ? set.members[0] : undefined;
+    const id = hmGet(w.d.ids.byKey, only === undefined ? set.key : gatewayObjectKey(only));
+    if (id === undefined || hmGet(w.d.nexthops, String(id)) === undefined) return undefined;
+    return { ...base, target: { kind: "nexthop-object", id } };
+  }
+  const nexthops = [...usableMembers(set, w.probes).members]
+    .sort((a, b) => compareAddresses(a.gateway, b.gateway))
+    .map((m) => ({ gateway: m.gateway, dev: m.dev, weight: 1 }));
+  return { ...base, target: { kind: "gateways", nexthops } };
+}
+
+/** Recomputes the desired route of one key from its winning claim. */
+function refreshRoute(w: Work, key: string): void {
+  const winner = hmGet(w.d.contenders, key)?.[0];
+  const previousSet = hmGet(w.d.using, key);
+  if (previousSet !== winner?.set) {
+    w.d.using = hmPut(w.d.using, key, winner?.set);
+    if (winner !== undefined) useSet(w, winner.set, key);
+    if (previousSet !== undefined) unuseSet(w, previousSet, key);
+  }
+  const set = winner === undefined ? undefined : hmGet(w.d.sets, winner.set);
+  const route = winner === undefined || set === undefined ? undefined : buildRoute(w, winner, set);
+  const before = hmGet(w.d.routes, key);
+  if (before !== undefined && route !== undefined && canonicalRoute(before) === canonicalRoute(route)) return;
+  w.d.routes = hmPut(w.d.routes, key, route);
+  touch(w, `r|${key}`);
+}
+
+function claimId(claim: Claim): string {
+  return `${claim.rank}#${claim.key}#${claim.set}`;
+}
+
+function addClaim(w: Work, claim: Claim): void {
+  const contenders = [...(hmGet(w.d.contenders, claim.key) ?? []), claim].sort((a, b) =>
+    a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.set < b.set ? -1 : a.set > b.set ? 1 : 0,
+  );
+  w.d.contenders = hmSet(w.d.contenders, claim.key, contenders);
+  if (contenders[0] === claim) refreshRoute(w, claim.key);
+}
+
+function removeClaim(w: Work, claim: Claim): void {
+  const before = hmGet(w.d.contenders, claim.key) ?? [];
+  const id = claimId(claim);
+  const after = before.filter((c) => claimId(c) !== id);
+  w.d.contenders = hmPut(w.d.contenders, claim.key, after.length === 0 ? undefined : after);
+  if (before[0] !== undefined && claimId(before[0]) === id) refreshRoute(w, claim.key);
+}
+
+function addRule(w: Work, rule: KernelRule, owner: string): void {
+  const key = ruleKey(rule);
+  const entry = hmGet(w.d.rules, key);
+  const owners = [...new Set([...(entry?.owners ?? []), owner])].sort();
+  w.d.rules = hmSet(w.d.rules, key, { rule: entry?.rule ?? rule, owners });
+  touch(w, `u|${key}`);
+}
+
+function removeRule(w: Work, rule: KernelRule, owner: string): void {
+  const key = ruleKey(rule);
+  const owners = (hmGet(w.d.rules, key)?.owners ?? []).filter((o) => o !== owner);
+  w.d.rules = hmPut(w.d.rules, key, owners.length === 0 ? undefined : { rule, owners });
+  touch(w, `u|${key}`);
+}
+
+/** Replaces one Route's contribution (undefined removes it), touching only what differs. */
+export function setContribution(w: Work, name: string, next: Contribution | undefined): void {
+  const previous = hmGet(w.d.contributions, name);
+  w.d.contributions = hmPut(w.d.contributions, name, next);
+  const nextClaims = new Set((next?.claims ?? []).map(claimId));
+  const previousClaims = new Set((previous?.claims ?? []).map(claimId));
+  for (const claim of previous?.claims ?? []) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
+  for (const claim of next?.claims ?? []) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
+  const nextRules = new Set((next?.rules ?? []).map(ruleKey));
+  const previousRules = new Set((previous?.rules ?? []).map(ruleKey));
+  for (const rule of previous?.rules ?? []) if (!nextRules.has(ruleKey(rule))) removeRule(w, rule, name);
+  for (const rule of next?.rules ?? []) if (!previousRules.has(ruleKey(rule))) addRule(w, rule, name);
+}
+
+/** Derived state built from scratch from every contribution (sorted, so the result is order-free). */
+export function rebuild(w: Work, contributions: readonly Contribution[]): void {
+  const empty = w.d;
+  empty.contributions = emptyHashMap();
+  empty.contenders = emptyHashMap();
+  empty.routes = emptyHashMap();
+  empty.using = emptyHashMap();
+  empty.sets = emptyHashMap();
+  empty.gatewaySets = emptyHashMap();
+  empty.gatewayRefs = emptyHashMap();
+  empty.ids = { byKey: emptyHashMap(), byId: emptyHashMap() };
+  empty.placed = emptyHashMap();
+  empty.nexthops = emptyHashMap();
+  empty.rules = emptyHashMap();
+  for (const contribution of [...contributions].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  ))
+    setContribution(w, contribution.name, contribution);
+  touchAll(w);
+}

@@ -1,0 +1,175 @@
+/**
+ * The desired table of one node, read out of the incrementally maintained state,
+ * and what it means for status: an outcome per Route and destination, and the
+ * state of every gateway in use. O(table) — for status and tests, not the hot path
+ * (plan() works from the mismatch set instead).
+ */
+
+import { sameRoute } from "./canonical.ts";
+import { usableMembers } from "./derive.ts";
+import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
+import { compareAddresses, comparePrefixes, type IpAddr } from "./ip.ts";
+import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
+import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
+import type { DestinationPlan, NodeState } from "./state.ts";
+
+export function compareRoutes(a: KernelRoute, b: KernelRoute): number {
+  return a.family - b.family || a.table - b.table || comparePrefixes(a.dst, b.dst) || a.metric - b.metric;
+}
+
+export function compareRules(a: KernelRule, b: KernelRule): number {
+  const src =
+    a.src === undefined
+      ? b.src === undefined
+        ? 0
+        : -1
+      : b.src === undefined
+        ? 1
+        : comparePrefixes(a.src, b.src);
+  const ka = ruleKey(a);
+  const kb = ruleKey(b);
+  return a.priority - b.priority || src || (ka < kb ? -1 : ka > kb ? 1 : 0);
+}
+
+export function desiredRoutes(state: NodeState): KernelRoute[] {
+  return [...hmValues(state.derived.routes)].sort(compareRoutes);
+}
+
+export function desiredNexthops(state: NodeState): KernelNexthop[] {
+  return [...hmValues(state.derived.nexthops)].sort((a, b) => a.id - b.id);
+}
+
+export function desiredRules(state: NodeState): KernelRule[] {
+  return [...hmValues(state.derived.rules)].map((entry) => entry.rule).sort(compareRules);
+}
+
+function destinationOutcome(state: NodeState, route: string, plan: DestinationPlan): DestinationOutcome {
+  const base = {
+    route,
+    destination: plan.destination,
+    ...(plan.prefix === undefined ? {} : { prefix: plan.prefix }),
+    ...(plan.table === undefined ? {} : { table: plan.table }),
+  };
+  if (plan.invalid !== undefined) return { ...base, state: "invalid", reason: plan.invalid };
+  if (plan.pending !== undefined || plan.key === undefined) {
+    return { ...base, state: "pending", reason: plan.pending ?? "not yet computed" };
+  }
+  const winner = hmGet(state.derived.contenders, plan.key)?.[0];
+  const mine =
+    winner !== undefined && winner.owner === route && winner.rank.startsWith("1|") && winner.set === plan.set;
+  if (!mine) {
+    const reason =
+      winner === undefined
+        ? "no claim recorded"
+        : winner.rank.startsWith("0|")
+          ? `reserved by the default-route override of Route ${winner.owner}: protected addresses keep the original gateway`
+          : `conflicts with Route ${winner.owner}, which wins ${plan.prefix} in table ${plan.table} (older creationTimestamp, then name)`;
+    return { ...base, state: "conflicted", reason };
+  }
+  const set = plan.set === undefined ? undefined : hmGet(state.derived.sets, plan.set);
+  const usable = set === undefined ? undefined : usableMembers(set, state.probes);
+  const gateways = usable?.members.map((m) => m.gateway) ?? [];
+  const extra = { gateways, ...(usable?.failStatic ? { failStatic: true } : {}) };
+  const desired = hmGet(state.derived.routes, plan.key);
+  if (desired === undefined) {
+    return { ...base, ...extra, state: "invalid", reason: "no nexthop id left in kroute's id range" };
+  }
+  const failure =
+    state.failures[`r|${plan.key}`] ??
+    (desired.target.kind === "nexthop-object" ? state.failures[`n|${desired.target.id}`] : undefined);
+  if (failure !== undefined) return { ...base, ...extra, state: "failed", reason: failure.message };
+  const programmed = sameRoute(desired, hmGet(state.kernel.routes, plan.key));
+  return {
+    ...base,
+    ...extra,
+    state: programmed ? "programmed" : "pending",
+    ...(programmed ? {} : { reason: "not yet applied" }),
+  };
+}
+
+/** The outcome of one Route on this node, or undefined when the Route is unknown. */
+export function routeOutcome(state: NodeState, name: string): RouteOutcome | undefined {
+  const validation = hmGet(state.routes.byName, name);
+  if (validation === undefined) return undefined;
+  if (!validation.ok) {
+    return {
+      route: name,
+      generation: validation.generation,
+      selected: false,
+      accepted: false,
+      reason: "Invalid",
+      message: validation.issues.map((i) => `${i.field}: ${i.message}`).join("; "),
+      destinations: [],
+    };
+  }
+  const contribution = hmGet(state.derived.contributions, name);
+  if (contribution === undefined || !contribution.selected) {
+    return {
+      route: name,
+      generation: validation.route.generation,
+      selected: false,
+      accepted: true,
+      reason: state.node.observed ? "NotSelected" : "NodeNotObserved",
+      destinations: [],
+    };
+  }
+  const destinations = contribution.destinations.map((plan) => destinationOutcome(state, name, plan));
+  const usable = destinations.some((d) => d.state !== "invalid");
+  const invalid = destinations.filter((d) => d.state === "invalid");
+  return {
+    route: name,
+    generation: validation.route.generation,
+    selected: true,
+    accepted: usable,
+    reason: usable ? "Accepted" : "NoUsableDestination",
+    ...(invalid.length === 0
+      ? {}
+      : { message: invalid.map((d) => `${d.destination}: ${d.reason}`).join("; ") }),
+    destinations,
+  };
+}
+
+export function gatewayStatuses(state: NodeState): GatewayStatus[] {
+  const users = new Map<IpAddr, { usedBy: Set<string>; probed: boolean }>();
+  for (const contribution of hmValues(state.derived.contributions)) {
+    if (!contribution.selected) continue;
+    for (const gateway of contribution.gateways) {
+      const entry = users.get(gateway) ?? { usedBy: new Set<string>(), probed: false };
+      entry.usedBy.add(contribution.name);
+      entry.probed ||= contribution.probe;
+      users.set(gateway, entry);
+    }
+  }
+  return [...users.entries()]
+    .sort(([a], [b]) => compareAddresses(a, b))
+    .map(([gateway, entry]) => {
+      const usedBy = [...entry.usedBy].sort();
+      const probe = state.probes[gateway];
+      if (!entry.probed) return { gateway, state: "unprobed", usedBy };
+      if (probe === undefined) return { gateway, state: "unknown", usedBy };
+      return {
+        gateway,
+        state: probe.up ? "up" : "down",
+        ...(probe.rttMs === undefined ? {} : { rttMs: probe.rttMs }),
+        since: probe.since,
+        usedBy,
+      };
+    });
+}
+
+export function routeOutcomes(state: NodeState): RouteOutcome[] {
+  return [...hmKeys(state.routes.byName)]
+    .sort()
+    .map((name) => routeOutcome(state, name))
+    .filter((o) => o !== undefined);
+}
+
+export function desiredTable(state: NodeState): DesiredTable {
+  return {
+    routes: desiredRoutes(state),
+    nexthops: desiredNexthops(state),
+    rules: desiredRules(state),
+    outcomes: routeOutcomes(state),
+    gateways: gatewayStatuses(state),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * diff(desired, observed): the ops that turn kroute's owned kernel state into the
+ * desired one, in an order the kernel accepts and that never leaves a route pointing
+ * at a missing nexthop: gateway nexthops, then groups, then routes, then rules are
+ * added or replaced; then rules, routes, groups and gateway nexthops are deleted.
+ *
+ * Only objects in the owned state (kroute's protocol, its id range) or in the desired
+ * table are ever named. Nothing is deleted unless `prune` (every source synced and
+ * the kernel dump complete).
+ */
+import { sameNexthop, sameRoute } from "./canonical.ts";
+import { compareRoutes, compareRules } from "./desired.ts";
+import { hmGet, hmKeys } from "./hashmap.ts";
+import {
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type Op,
+  routeKey,
+  ruleKey,
+} from "./kernel.ts";
+import type { DesiredTable } from "./outcome.ts";
+import type { OwnedKernelState } from "./state.ts";
+
+export interface DiffOptions {
+  /** False until every input source has synced and the kernel dump was complete: no deletes at all. */
+  readonly prune: boolean;
+}
+
+export function routeOps(
+  desired: KernelRoute | undefined,
+  observed: KernelRoute | undefined,
+  prune: boolean,
+): Op[] {
+  if (desired === undefined)
+    return observed !== undefined && prune ? [{ object: "route", action: "delete", from: observed }] : [];
+  if (observed === undefined) return [{ object: "route", action: "add", to: desired }];
+  return sameRoute(desired, observed)
+    ? []
+    : [{ object: "route", action: "replace", from: observed, to: desired }];
+}
+
+/** The kernel cannot turn a gateway into a group (or change a group's type or bucket count) in place. */
+function replaceable(from: KernelNexthop, to: KernelNexthop): boolean {
+  if (from.kind !== to.kind) return false;
+  if (from.kind === "group" && to.kind === "group") {
+    return from.groupType === to.groupType && from.resilient?.buckets === to.resilient?.buckets;
+  }
+  return true;
+}
+
+export function nexthopOps(
+  desired: KernelNexthop | undefined,
+  observed: KernelNexthop | undefined,
+  prune: boolean,
+): Op[] {
+  if (desired === undefined)
+    return observed !== undefined && prune ? [{ object: "nexthop", action: "delete", from: observed }] : [];
+  if (observed === undefined) return [{ object: "nexthop", action: "add", to: desired }];
+  if (sameNexthop(desired, observed)) return [];
+  if (replaceable(observed, desired))
+    return [{ object: "nexthop", action: "replace", from: observed, to: desired }];
+  return prune
+    ? [
+        { object: "nexthop", action: "delete", from: observed },
+        { object: "nexthop", action: "add", to: desired },
+      ]
+    : [];
+}
+
+export function ruleOps(
+  desired: KernelRule | undefined,
+  observed: KernelRule | undefined,
+  prune: boolean,
+): Op[] {
+  if (desired === undefined)
+    return observed !== undefined && prune ? [{ object: "rule", action: "delete", from: observed }] : [];
+  // A rule's key is all of its fields: a changed rule is another key, so a delete and an add
+  // (Linux has no replace for rules).
+  return observed === undefined ? [{ object: "rule", action: "add", to: desired }] : [];
+}
+
+/**
+ * Phase of an op in the kernel-safe order. A nexthop deleted to be re-added as another
+ * kind goes first (the kernel flushes the routes using it; they are re-added below).
+ */
+function phase(op: Op, recreated: ReadonlySet<number>): number {
+  switch (op.object) {
+    case "nexthop":
+      if (op.action === "delete") {
+        if (recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
+        return op.from.kind === "group" ? 8 : 9;
+      }
+      return op.to.kind === "gateway" ? 2 : 3;
+    case "route":
+      return op.action === "delete" ? 7 : 4;
+    case "rule":
+      return op.action === "delete" ? 6 : 5;
+  }
+}
+
+function subject(op: Op) {
+  return op.action === "delete" ? op.from : op.to;
+}
+
+function compareWithinPhase(a: Op, b: Op): number {
+  if (a.object === "route" && b.object === "route")
+    return compareRoutes(subject(a) as KernelRoute, subject(b) as KernelRoute);
+  if (a.object === "nexthop" && b.object === "nexthop")
+    return (subject(a) as KernelNexthop).id - (subject(b) as KernelNexthop).id;
+  if (a.object === "rule" && b.object === "rule")
+    return compareRules(subject(a) as KernelRule, subject(b) as KernelRule);
+  return 0;
+}
+
+/** Sorts ops into the kernel-safe order, deterministically. */
+export function orderOps(ops: readonly Op[]): Op[] {
+  const recreated = new Set<number>();
+  for (const op of ops) if (op.object === "nexthop" && op.action === "add") recreated.add(op.to.id);
+  for (const id of [...recreated]) {
+    if (!ops.some((op) => op.object === "nexthop" && op.action === "delete" && op.from.id === id))
+      recreated.delete(id);
+  }
+  return [...ops].sort((a, b) => phase(a, recreated) - phase(b, recreated) || compareWithinPhase(a, b));
+}
+
+export function diff(
+  desired: Pick<DesiredTable, "routes" | "nexthops" | "rules">,
+  observed: OwnedKernelState,
+  options: DiffOptions,
+): Op[] {
+  const ops: Op[] = [];
+  const routes = new Map(desired.routes.map((r) => [routeKey(r), r]));
+  for (const [key, route] of routes) ops.push(...routeOps(route, hmGet(observed.routes, key), options.prune));
+  for (const key of hmKeys(observed.routes)) {
+    if (!routes.has(key)) ops.push(...routeOps(undefined, hmGet(observed.routes, key), options.prune));
+  }
+  const nexthops = new Map(desired.nexthops.map((n) => [String(n.id), n]));
+  for (const [key, nexthop] of nexthops)
+    ops.push(...nexthopOps(nexthop, hmGet(observed.nexthops, key), options.prune));
+  for (const key of hmKeys(observed.nexthops)) {
+    if (!nexthops.has(key)) ops.push(...nexthopOps(undefined, hmGet(observed.nexthops, key), options.prune));
+  }
+  const rules = new Map(desired.rules.map((r) => [ruleKey(r), r]));
+  for (const [key, rule] of rules) ops.push(...ruleOps(rule, hmGet(observed.rules, key), options.prune));
+  for (const key of hmKeys(observed.rules)) {
+    if (!rules.has(key)) ops.push(...ruleOps(undefined, hmGet(observed.rules, key), options.prune));
+  }
+  return orderOps(ops);
+}

@@ -1,0 +1,174 @@
+/**
+ * kroute's own slice of the kernel: which objects it owns, and how ops and change
+ * notifications change that slice. Pure; this is the model the reducer keeps of
+ * the kernel, and what property tests apply diffs to.
+ */
+import { routeObjectKey } from "./canonical.ts";
+import { hmDelete, hmEntries, hmFromEntries, hmGet, hmSet, hmValues } from "./hashmap.ts";
+import {
+  type KernelChange,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type KernelSnapshot,
+  type Op,
+  routeKey,
+  ruleKey,
+} from "./kernel.ts";
+import type { EngineSettings } from "./settings.ts";
+import type { OwnedKernelState } from "./state.ts";
+
+type Ownership = Pick<EngineSettings, "protocol" | "nexthopIdBase" | "nexthopIdCount">;
+
+export function ownsRoute(route: KernelRoute, settings: Ownership): boolean {
+  return route.protocol === settings.protocol;
+}
+
+export function nexthopIdInRange(id: number, settings: Ownership): boolean {
+  return id >= settings.nexthopIdBase && id < settings.nexthopIdBase + settings.nexthopIdCount;
+}
+
+export function ownsNexthop(nexthop: KernelNexthop, settings: Ownership): boolean {
+  return nexthop.protocol === settings.protocol || nexthopIdInRange(nexthop.id, settings);
+}
+
+export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
+  return rule.protocol === settings.protocol;
+}
+
+/** The owned state seen in a full dump; foreign objects are dropped here and never looked at again. */
+export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership): OwnedKernelState {
+  return {
+    routes: hmFromEntries(snapshot.routes.filter((r) => ownsRoute(r, settings)).map((r) => [routeKey(r), r])),
+    nexthops: hmFromEntries(
+      snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
+    ),
+    rules: hmFromEntries(snapshot.rules.filter((r) => ownsRule(r, settings)).map((r) => [ruleKey(r), r])),
+    links: snapshot.links,
+    addresses: snapshot.addresses,
+    complete: snapshot.complete,
+    observed: true,
+  };
+}
+
+/** Object keys (see canonical.ts) an op or a change may have altered, so the reducer can re-check them. */
+export type Touched = string[];
+
+/**
+ * Deleting a nexthop object makes Linux drop it from its groups (a group left empty
+ * goes too) and flush the routes that used any of them, without notifications.
+ */
+function deleteNexthopCascade(kernel: OwnedKernelState, id: number, touched: Touched): OwnedKernelState {
+  const gone = new Set<number>([id]);
+  let nexthops = hmDelete(kernel.nexthops, String(id));
+  touched.push(`n|${id}`);
+  for (const [key, nexthop] of hmEntries(nexthops)) {
+    if (nexthop.kind !== "group" || !nexthop.members.some((m) => m.id === id)) continue;
+    const members = nexthop.members.filter((m) => m.id !== id);
+    touched.push(`n|${key}`);
+    if (members.length === 0) {
+      nexthops = hmDelete(nexthops, key);
+      gone.add(nexthop.id);
+    } else nexthops = hmSet(nexthops, key, { ...nexthop, members });
+  }
+  let routes = kernel.routes;
+  for (const [key, route] of hmEntries(routes)) {
+    if (route.target.kind === "nexthop-object" && gone.has(route.target.id)) {
+      routes = hmDelete(routes, key);
+      touched.push(routeObjectKey(route));
+    }
+  }
+  return { ...kernel, nexthops, routes };
+}
+
+function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
+  const key = routeKey(route);
+  return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
+}
+
+function putRule(kernel: OwnedKernelState, rule: KernelRule, present: boolean): OwnedKernelState {
+  const key = ruleKey(rule);
+  return { ...kernel, rules: present ? hmSet(kernel.rules, key, rule) : hmDelete(kernel.rules, key) };
+}
+
+/** Applies one successful op to the owned state. */
+export function applyOp(kernel: OwnedKernelState, op: Op, touched: Touched = []): OwnedKernelState {
+  switch (op.object) {
+    case "route": {
+      const route = op.action === "delete" ? op.from : op.to;
+      touched.push(routeObjectKey(route));
+      return putRoute(kernel, route, op.action !== "delete");
+    }
+    case "nexthop":
+      if (op.action === "delete") return deleteNexthopCascade(kernel, op.from.id, touched);
+      touched.push(`n|${op.to.id}`);
+      return { ...kernel, nexthops: hmSet(kernel.nexthops, String(op.to.id), op.to) };
+    case "rule": {
+      const rule = op.action === "delete" ? op.from : op.to;
+      touched.push(`u|${ruleKey(rule)}`);
+      return putRule(kernel, rule, op.action === "add");
+    }
+  }
+}
+
+/** Applies ops in order, as a kernel that accepts them all would. */
+export function applyOps(kernel: OwnedKernelState, ops: readonly Op[]): OwnedKernelState {
+  return ops.reduce((state, op) => applyOp(state, op), kernel);
+}
+
+/**
+ * Applies one change notification. Foreign objects are ignored; link and address
+ * changes update the lists; an overflow marks the state incomplete (a resync is due).
+ */
+export function applyKernelChange(
+  kernel: OwnedKernelState,
+  change: KernelChange,
+  settings: Ownership,
+  touched: Touched = [],
+): OwnedKernelState {
+  switch (change.kind) {
+    case "route":
+      if (!ownsRoute(change.route, settings)) return kernel;
+      touched.push(routeObjectKey(change.route));
+      if (change.action === "new") return putRoute(kernel, change.route, true);
+      // A delete for a route we hold with other contents is stale news about an older version.
+      return hmGet(kernel.routes, routeKey(change.route)) === undefined
+        ? kernel
+        : putRoute(kernel, change.route, false);
+    case "nexthop":
+      if (!ownsNexthop(change.nexthop, settings)) return kernel;
+      if (change.action === "del") return deleteNexthopCascade(kernel, change.nexthop.id, touched);
+      touched.push(`n|${change.nexthop.id}`);
+      return { ...kernel, nexthops: hmSet(kernel.nexthops, String(change.nexthop.id), change.nexthop) };
+    case "rule":
+      if (!ownsRule(change.rule, settings)) return kernel;
+      touched.push(`u|${ruleKey(change.rule)}`);
+      return putRule(kernel, change.rule, change.action === "new");
+    case "link": {
+      const links = kernel.links.filter((l) => l.index !== change.link.index);
+      return { ...kernel, links: change.action === "new" ? [...links, change.link] : links };
+    }
+    case "address": {
+      const a = change.address;
+      const addresses = kernel.addresses.filter(
+        (x) => !(x.ip === a.ip && x.dev === a.dev && x.prefixLength === a.prefixLength),
+      );
+      return { ...kernel, addresses: change.action === "new" ? [...addresses, a] : addresses };
+    }
+    case "overflow":
+      return { ...kernel, complete: false };
+  }
+}
+
+/** Every owned object as arrays (for tests, the simulator and status). */
+export function ownedObjects(kernel: OwnedKernelState): {
+  routes: KernelRoute[];
+  nexthops: KernelNexthop[];
+  rules: KernelRule[];
+} {
+  return {
+    routes: [...hmValues(kernel.routes)],
+    nexthops: [...hmValues(kernel.nexthops)],
+    rules: [...hmValues(kernel.rules)],
+  };
+}

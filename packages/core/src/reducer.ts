@@ -1,0 +1,250 @@
+/**
+ * The reducer: one pure step from a state and an event to the next state. Each
+ * slice is replaced or updated from its own source; the desired table in
+ * `derived` is maintained incrementally for Route, probe and kernel events, and
+ * rebuilt whole only when something every Route depends on changes (the node's
+ * labels, host facts, settings, the node's addresses).
+ */
+import { produce } from "immer";
+import { canonicalOp, opObjectKey } from "./canonical.ts";
+import { type ContributionContext, computeContribution } from "./contribution.ts";
+import {
+  gatewayHealthChanged,
+  rebuild,
+  setContribution,
+  startWork,
+  touch,
+  touchAll,
+  type Work,
+} from "./derive.ts";
+import type { EngineEvent, EventOf } from "./events.ts";
+import { hmDelete, hmFromEntries, hmSet, hmValues } from "./hashmap.ts";
+import type { KernelAddress } from "./kernel.ts";
+import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
+import type { RouteValidation } from "./route.ts";
+import type { EngineSettings } from "./settings.ts";
+import { emptyKernelState, type NodeState, type OpFailure, type OwnedKernelState } from "./state.ts";
+import { validateRoute } from "./validate.ts";
+
+/** Retry backoff after a kernel refusal: 1 s doubling per attempt, at most 5 min. */
+export const RETRY_INITIAL_MS = 1000;
+export const RETRY_MAX_MS = 300_000;
+
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_INITIAL_MS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);
+}
+
+function validationName(validation: RouteValidation): string {
+  return validation.ok ? validation.route.name : validation.name;
+}
+
+function contextOf(state: NodeState): ContributionContext {
+  return state;
+}
+
+function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
+  return startWork(state.derived, state.settings, state.probes, kernel);
+}
+
+/** Every contribution recomputed (a context change) and the derived state rebuilt from them. */
+function rebuilt(state: NodeState): NodeState["derived"] {
+  const w = work(state);
+  const ctx = contextOf(state);
+  rebuild(
+    w,
+    [...hmValues(state.routes.byName)].map((v) => computeContribution(v, ctx)),
+  );
+  return w.d;
+}
+
+function sameAddresses(a: readonly KernelAddress[], b: readonly KernelAddress[]): boolean {
+  const form = (list: readonly KernelAddress[]) =>
+    list
+      .map((x) => `${x.ip}/${x.prefixLength}@${x.dev}`)
+      .sort()
+      .join(",");
+  return form(a) === form(b);
+}
+
+function ownershipChanged(a: EngineSettings, b: EngineSettings): boolean {
+  return (
+    a.protocol !== b.protocol || a.nexthopIdBase !== b.nexthopIdBase || a.nexthopIdCount !== b.nexthopIdCount
+  );
+}
+
+function failureAfter(
+  previous: OpFailure | undefined,
+  op: string,
+  result: { errno: number; code: string; message: string },
+  at: string,
+): OpFailure {
+  const attempts = previous?.op === op ? previous.attempts + 1 : 1;
+  return {
+    errno: result.errno,
+    code: result.code,
+    message: result.message,
+    attempts,
+    at,
+    retryAt: new Date(Date.parse(at) + retryDelayMs(attempts)).toISOString(),
+    gated: true,
+    op,
+  };
+}
+
+function isNodeScoped(event: EngineEvent): event is Extract<EngineEvent, { node: string }> {
+  return "node" in event;
+}
+
+/**
+ * Slices are replaced whole with values computed from the previous state (the big maps
+ * inside are persistent, see hashmap.ts), so the recipe only assigns top-level slices.
+ */
+type Writable = { -readonly [K in keyof NodeState]: NodeState[K] };
+
+export function reduce(state: NodeState, event: EngineEvent): NodeState {
+  if (isNodeScoped(event) && event.node !== state.nodeName) return state;
+  return produce<NodeState, Writable>(state, (draft) => {
+    draft.now = event.at;
+    switch (event.type) {
+      case "route/upserted": {
+        const validation = validateRoute(event.route);
+        const name = validationName(validation);
+        const w = work(state);
+        setContribution(w, name, computeContribution(validation, contextOf(state)));
+        draft.routes = { ...state.routes, byName: hmSet(state.routes.byName, name, validation) };
+        draft.derived = w.d;
+        return;
+      }
+      case "route/deleted": {
+        const w = work(state);
+        setContribution(w, event.name, undefined);
+        draft.routes = { ...state.routes, byName: hmDelete(state.routes.byName, event.name) };
+        draft.derived = w.d;
+        return;
+      }
+      case "route/resynced": {
+        const byName = hmFromEntries(
+          event.routes.map((r) => validateRoute(r)).map((v) => [validationName(v), v] as const),
+        );
+        const next = { ...state, routes: { synced: true, byName } };
+        draft.routes = next.routes;
+        draft.derived = rebuilt(next);
+        return;
+      }
+      case "node/observed":
+        return observeNode(state, draft, event);
+      case "host/observed": {
+        const facts = {
+          defaultGateways: event.defaultGateways,
+          addresses: event.addresses,
+          dns: event.dns,
+          apiServers: event.apiServers,
+          protect: event.protect,
+        };
+        if (state.host.observed && JSON.stringify(state.host.facts) === JSON.stringify(facts)) return;
+        const next = { ...state, host: { observed: true, facts } };
+        draft.host = next.host;
+        draft.derived = rebuilt(next);
+        return;
+      }
+      case "probe/result": {
+        const previous = state.probes[event.gateway];
+        const since = previous !== undefined && previous.up === event.up ? previous.since : event.at;
+        const probes = {
+          ...state.probes,
+          [event.gateway]: {
+            up: event.up,
+            since,
+            ...(event.rttMs === undefined ? {} : { rttMs: event.rttMs }),
+          },
+        };
+        draft.probes = probes;
+        const wasUp = previous?.up !== false;
+        if (wasUp === event.up) return;
+        const w = startWork(state.derived, state.settings, probes, state.kernel);
+        gatewayHealthChanged(w, event.gateway);
+        draft.derived = w.d;
+        return;
+      }
+      case "agent/configured": {
+        if (JSON.stringify(state.settings) === JSON.stringify(event.settings)) return;
+        const kernel = ownershipChanged(state.settings, event.settings)
+          ? { ...emptyKernelState(), links: state.kernel.links, addresses: state.kernel.addresses }
+          : state.kernel;
+        const next = { ...state, settings: event.settings, kernel };
+        draft.settings = event.settings;
+        draft.kernel = kernel;
+        draft.derived = rebuilt(next);
+        return;
+      }
+      case "kernel/observed": {
+        const kernel = ownedFromSnapshot(event.snapshot, state.settings);
+        draft.kernel = kernel;
+        const next = { ...state, kernel };
+        if (!sameAddresses(state.kernel.addresses, kernel.addresses)) {
+          draft.derived = rebuilt(next);
+          return;
+        }
+        const w = work(state, kernel);
+        touchAll(w);
+        draft.derived = w.d;
+        return;
+      }
+      case "kernel/changed": {
+        const touched: string[] = [];
+        const kernel = applyKernelChange(state.kernel, event.change, state.settings, touched);
+        if (kernel === state.kernel) return;
+        draft.kernel = kernel;
+        if (!sameAddresses(state.kernel.addresses, kernel.addresses)) {
+          draft.derived = rebuilt({ ...state, kernel });
+          return;
+        }
+        const w = work(state, kernel);
+        for (const key of touched) touch(w, key);
+        draft.derived = w.d;
+        return;
+      }
+      case "dataplane/applied":
+        return applied(state, draft, event);
+      case "timer/fired": {
+        if (event.timer !== "retry") return;
+        const now = Date.parse(event.at);
+        const failures = { ...state.failures };
+        for (const [key, failure] of Object.entries(failures)) {
+          if (failure.gated && Date.parse(failure.retryAt) <= now)
+            failures[key] = { ...failure, gated: false };
+        }
+        draft.failures = failures;
+        return;
+      }
+    }
+  });
+}
+
+function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/observed">): void {
+  const node = { observed: true, labels: event.labels };
+  if (state.node.observed && JSON.stringify(state.node.labels) === JSON.stringify(event.labels)) return;
+  const next = { ...state, node };
+  draft.node = node;
+  draft.derived = rebuilt(next);
+}
+
+function applied(state: NodeState, draft: Writable, event: EventOf<"dataplane/applied">): void {
+  let kernel = state.kernel;
+  const touched: string[] = [];
+  const failures: Record<string, OpFailure> = { ...state.failures };
+  for (const { op, result } of event.results) {
+    const key = opObjectKey(op);
+    if (result.ok) {
+      kernel = applyOp(kernel, op, touched);
+      delete failures[key];
+    } else {
+      failures[key] = failureAfter(failures[key], canonicalOp(op), result, event.at);
+    }
+  }
+  draft.failures = failures;
+  draft.kernel = kernel;
+  const w = work(state, kernel);
+  for (const key of touched) touch(w, key);
+  draft.derived = w.d;
+}

@@ -1,0 +1,224 @@
+/**
+ * The state of one node's engine: a plain serialisable record with one slice per
+ * input source, plus `derived`, the desired table maintained incrementally by the
+ * reducer (so that one event costs in proportion to what it touches).
+ */
+import type { DefaultGateway, HostAddress } from "./events.ts";
+import { emptyHashMap, type HashMap } from "./hashmap.ts";
+import type { Family, IpAddr, Prefix } from "./ip.ts";
+import type { KernelAddress, KernelLink, KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
+import type { RouteValidation } from "./route.ts";
+import type { EngineSettings } from "./settings.ts";
+
+export interface RoutesSlice {
+  /** True once a full snapshot (`route/resynced`) has arrived: only then may anything be pruned. */
+  readonly synced: boolean;
+  /** Every Route by name, valid or not. */
+  readonly byName: HashMap<RouteValidation>;
+}
+
+export interface NodeSlice {
+  readonly observed: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface HostFacts {
+  readonly defaultGateways: readonly DefaultGateway[];
+  readonly addresses: readonly HostAddress[];
+  readonly dns: readonly IpAddr[];
+  readonly apiServers: readonly IpAddr[];
+  readonly protect: readonly Prefix[];
+}
+
+export interface HostSlice {
+  readonly observed: boolean;
+  readonly facts?: HostFacts;
+}
+
+export interface ProbeState {
+  readonly up: boolean;
+  readonly rttMs?: number;
+  /** ISO time of the last up/down change. */
+  readonly since: string;
+}
+
+/** What the kernel holds of kroute's own objects (its protocol, its nexthop id range). */
+export interface OwnedKernelState {
+  /** By routeKey(). */
+  readonly routes: HashMap<KernelRoute>;
+  /** By String(id). */
+  readonly nexthops: HashMap<KernelNexthop>;
+  /** By ruleKey(). */
+  readonly rules: HashMap<KernelRule>;
+  readonly links: readonly KernelLink[];
+  readonly addresses: readonly KernelAddress[];
+  /** False until a complete dump, and again after a notification overflow (a resync is due). */
+  readonly complete: boolean;
+  readonly observed: boolean;
+}
+
+/** The last kernel refusal of one op, and when it may be tried again. */
+export interface OpFailure {
+  readonly errno: number;
+  readonly code: string;
+  readonly message: string;
+  readonly attempts: number;
+  /** When it last failed (the `at` of the dataplane/applied event). */
+  readonly at: string;
+  /** Earliest time of the next attempt. */
+  readonly retryAt: string;
+  /** True until a retry timer at or after retryAt has fired. */
+  readonly gated: boolean;
+  /** Canonical form of the refused op: a different op on the same object is not held back. */
+  readonly op: string;
+}
+
+/** One Route's claim on one kernel route key; the lowest rank wins the key. */
+export interface Claim {
+  readonly owner: string;
+  /** "0|name" for protected/reply routes of an override, "1|creationTimestamp|name" for destinations. */
+  readonly rank: string;
+  /** routeKey() of the route claimed. */
+  readonly key: string;
+  readonly family: Family;
+  readonly table: number;
+  readonly dst: Prefix;
+  /** Key of the gateway set the route goes through. */
+  readonly set: string;
+}
+
+/** A destination as concluded from its Route and the node's context, before conflicts and health. */
+export interface DestinationPlan {
+  /** As written in the spec. */
+  readonly destination: string;
+  readonly prefix?: Prefix;
+  readonly table?: number;
+  /** routeKey() of its claim, when it has one. */
+  readonly key?: string;
+  /** Set key of its gateways, when routable. */
+  readonly set?: string;
+  readonly invalid?: string;
+  readonly pending?: string;
+}
+
+/** What one Route contributes on this node (independent of gateway health and of other Routes). */
+export interface Contribution {
+  readonly name: string;
+  readonly generation: number;
+  readonly selected: boolean;
+  readonly accepted: boolean;
+  readonly message?: string;
+  readonly destinations: readonly DestinationPlan[];
+  readonly claims: readonly Claim[];
+  readonly rules: readonly KernelRule[];
+  readonly probe: boolean;
+  readonly gateways: readonly IpAddr[];
+}
+
+export interface SetMember {
+  readonly gateway: IpAddr;
+  readonly dev: string;
+}
+
+/** A distinct configured gateway set in use (one shared nexthop group when it has ≥ 2 members). */
+export interface GatewaySet {
+  readonly key: string;
+  readonly family: Family;
+  readonly probe: boolean;
+  /** Sorted by address. */
+  readonly members: readonly SetMember[];
+  /** Route keys whose desired route goes through this set. */
+  readonly users: HashMap<true>;
+}
+
+export interface NexthopIds {
+  /** Object identity key → id. */
+  readonly byKey: HashMap<number>;
+  /** String(id) → object identity key. */
+  readonly byId: HashMap<string>;
+}
+
+export interface DerivedState {
+  readonly contributions: HashMap<Contribution>;
+  /** Route key → claims sorted by rank; the first wins. */
+  readonly contenders: HashMap<readonly Claim[]>;
+  /** Route key → desired route. */
+  readonly routes: HashMap<KernelRoute>;
+  /** Route key → key of the gateway set its desired route goes through. */
+  readonly using: HashMap<string>;
+  /** Set key → set, for sets with at least one user. */
+  readonly sets: HashMap<GatewaySet>;
+  /** Gateway address → keys of live sets that contain it. */
+  readonly gatewaySets: HashMap<HashMap<true>>;
+  /** Gateway object key ("gw|family|ip|dev") → number of live sets containing it. */
+  readonly gatewayRefs: HashMap<number>;
+  readonly ids: NexthopIds;
+  /** Object key → id where its desired nexthop currently sits. */
+  readonly placed: HashMap<number>;
+  /** String(id) → desired nexthop object. */
+  readonly nexthops: HashMap<KernelNexthop>;
+  /** Rule key → rule and the Routes asking for it. */
+  readonly rules: HashMap<{ readonly rule: KernelRule; readonly owners: readonly string[] }>;
+  /** Object keys ("r|…", "n|…", "u|…") where desired and observed differ: what plan() looks at. */
+  readonly mismatch: HashMap<true>;
+}
+
+export interface NodeState {
+  /** The node this engine runs for; node-scoped events for other nodes are ignored. */
+  readonly nodeName: string;
+  readonly settings: EngineSettings;
+  readonly routes: RoutesSlice;
+  readonly node: NodeSlice;
+  readonly host: HostSlice;
+  /** Gateway address → last probe verdict. */
+  readonly probes: Readonly<Record<string, ProbeState>>;
+  readonly kernel: OwnedKernelState;
+  /** Op key ("r|…", "n|…", "u|…") → last refusal. */
+  readonly failures: Readonly<Record<string, OpFailure>>;
+  /** `at` of the last event reduced: the only clock the core has. */
+  readonly now?: string;
+  readonly derived: DerivedState;
+}
+
+export function emptyKernelState(): OwnedKernelState {
+  return {
+    routes: emptyHashMap(),
+    nexthops: emptyHashMap(),
+    rules: emptyHashMap(),
+    links: [],
+    addresses: [],
+    complete: false,
+    observed: false,
+  };
+}
+
+export function emptyDerivedState(): DerivedState {
+  return {
+    contributions: emptyHashMap(),
+    contenders: emptyHashMap(),
+    routes: emptyHashMap(),
+    using: emptyHashMap(),
+    sets: emptyHashMap(),
+    gatewaySets: emptyHashMap(),
+    gatewayRefs: emptyHashMap(),
+    ids: { byKey: emptyHashMap(), byId: emptyHashMap() },
+    placed: emptyHashMap(),
+    nexthops: emptyHashMap(),
+    rules: emptyHashMap(),
+    mismatch: emptyHashMap(),
+  };
+}
+
+export function initialNodeState(node: string, settings: EngineSettings): NodeState {
+  return {
+    nodeName: node,
+    settings,
+    routes: { synced: false, byName: emptyHashMap() },
+    node: { observed: false, labels: {} },
+    host: { observed: false },
+    probes: {},
+    kernel: emptyKernelState(),
+    failures: {},
+    derived: emptyDerivedState(),
+  };
+}

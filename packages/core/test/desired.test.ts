@@ -1,0 +1,444 @@
+import { describe, expect, it } from "vitest";
+import { desiredTable, routeOutcome } from "../src/desired.ts";
+import type { KernelNexthop, KernelRoute } from "../src/kernel.ts";
+import { reduce } from "../src/reducer.ts";
+import { DEFAULT_SETTINGS } from "../src/settings.ts";
+import { initialNodeState, type NodeState } from "../src/state.ts";
+import { ev, hostFacts, MULTIPATH, NODE, readyState, reduceAll, route } from "./fixtures.ts";
+
+function upsert(state: NodeState, ...routes: ReturnType<typeof route>[]): NodeState {
+  return reduceAll(
+    state,
+    routes.map((r) => ev({ type: "route/upserted", route: r })),
+  );
+}
+
+function probe(state: NodeState, gateway: string, up: boolean, ms = 0): NodeState {
+  return reduce(
+    state,
+    ev({ type: "probe/result", node: NODE, gateway: gateway as never, up, rttMs: 1.5 }, ms),
+  );
+}
+
+function routeTo(state: NodeState, dst: string, table = 254): KernelRoute | undefined {
+  return desiredTable(state).routes.find((r) => r.dst === dst && r.table === table);
+}
+
+function nexthop(state: NodeState, id: number): KernelNexthop | undefined {
+  return desiredTable(state).nexthops.find((n) => n.id === id);
+}
+
+/** Gateways a desired route sends traffic to, whatever its target kind. */
+function gatewaysOf(state: NodeState, r: KernelRoute | undefined): string[] {
+  if (r === undefined) return [];
+  if (r.target.kind === "gateways") return r.target.nexthops.map((n) => n.gateway);
+  if (r.target.kind !== "nexthop-object") return [];
+  const object = nexthop(state, r.target.id);
+  if (object?.kind === "gateway") return [object.gateway];
+  return (object?.members ?? []).map((m) => {
+    const member = nexthop(state, m.id);
+    return member?.kind === "gateway" ? member.gateway : "?";
+  });
+}
+
+const twoGateways = { destinations: ["1.2.3.4/5"], gateways: ["10.114.0.3", "10.114.0.4"] };
+
+describe("desiredTable: routes via healthy gateways (SPEC §3.2, §3.3)", () => {
+  for (const [mode, settings] of [
+    ["groups", DEFAULT_SETTINGS],
+    ["multipath", MULTIPATH],
+  ] as const) {
+    it(`${mode}: ECMP over both gateways, host bits cleared, kroute protocol and metric`, () => {
+      const state = upsert(readyState(settings), route("basic", twoGateways));
+      const r = routeTo(state, "0.0.0.0/5");
+      expect(r).toMatchObject({ family: 4, table: 254, metric: 50, protocol: 201, scope: 0 });
+      expect(gatewaysOf(state, r).sort()).toEqual(["10.114.0.3", "10.114.0.4"]);
+      expect(routeOutcome(state, "basic")?.destinations[0]).toMatchObject({
+        destination: "1.2.3.4/5",
+        prefix: "0.0.0.0/5",
+        state: "pending",
+        gateways: ["10.114.0.3", "10.114.0.4"],
+      });
+    });
+
+    it(`${mode}: a down gateway leaves the set; unknown counts as up; it returns when up`, () => {
+      let state = upsert(readyState(settings), route("basic", twoGateways));
+      state = probe(state, "10.114.0.3", false);
+      expect(gatewaysOf(state, routeTo(state, "0.0.0.0/5"))).toEqual(["10.114.0.4"]);
+      state = probe(state, "10.114.0.3", true);
+      expect(gatewaysOf(state, routeTo(state, "0.0.0.0/5")).sort()).toEqual(["10.114.0.3", "10.114.0.4"]);
+    });
+
+    it(`${mode}: all gateways down keeps all of them, reported as fail-static`, () => {
+      let state = upsert(readyState(settings), route("basic", twoGateways));
+      state = probe(probe(state, "10.114.0.3", false), "10.114.0.4", false);
+      expect(gatewaysOf(state, routeTo(state, "0.0.0.0/5")).sort()).toEqual(["10.114.0.3", "10.114.0.4"]);
+      expect(routeOutcome(state, "basic")?.destinations[0]).toMatchObject({ failStatic: true });
+      expect(desiredTable(state).gateways.map((g) => g.state)).toEqual(["down", "down"]);
+    });
+  }
+
+  it("groups: a gateway failure changes only the shared group, whatever the number of routes", () => {
+    const many = Array.from({ length: 50 }, (_, i) => `192.168.${i}.0/24`);
+    let state = upsert(
+      readyState(),
+      route("many", { destinations: many, gateways: ["10.114.0.3", "10.114.0.4"] }),
+    );
+    const before = desiredTable(state);
+    state = probe(state, "10.114.0.4", false);
+    const after = desiredTable(state);
+    expect(after.routes).toEqual(before.routes);
+    const changed = after.nexthops.filter(
+      (n) => !before.nexthops.some((b) => JSON.stringify(b) === JSON.stringify(n)),
+    );
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatchObject({ kind: "group", groupType: "resilient" });
+  });
+
+  it("probe: false trusts the gateways; another Route probing the same set still sees real health", () => {
+    let state = upsert(
+      readyState(),
+      route("trusting", { ...twoGateways, probe: false }),
+      route("probing", { destinations: ["172.16.0.0/12"], gateways: ["10.114.0.3", "10.114.0.4"] }),
+    );
+    state = probe(state, "10.114.0.3", false);
+    expect(gatewaysOf(state, routeTo(state, "0.0.0.0/5")).sort()).toEqual(["10.114.0.3", "10.114.0.4"]);
+    expect(gatewaysOf(state, routeTo(state, "172.16.0.0/12"))).toEqual(["10.114.0.4"]);
+  });
+
+  it("one gateway: the route points at the gateway nexthop itself, no group", () => {
+    const state = upsert(
+      readyState(),
+      route("single", { destinations: ["10.200.0.0/16"], gateways: ["10.114.0.3"] }),
+    );
+    const r = routeTo(state, "10.200.0.0/16");
+    expect(r?.target.kind).toBe("nexthop-object");
+    if (r?.target.kind !== "nexthop-object") return;
+    expect(nexthop(state, r.target.id)).toMatchObject({
+      kind: "gateway",
+      gateway: "10.114.0.3",
+      dev: "eth1",
+    });
+  });
+
+  it("distinct gateway sets get distinct groups; the same set is shared by Routes", () => {
+    const state = upsert(
+      readyState(),
+      route("a", { destinations: ["10.201.0.0/16"], gateways: ["10.114.0.3", "10.114.0.4"] }),
+      route("b", { destinations: ["10.202.0.0/16"], gateways: ["10.114.0.4", "10.114.0.3"] }),
+      route("c", { destinations: ["10.203.0.0/16"], gateways: ["10.114.0.3", "10.114.0.5"] }),
+    );
+    const id = (dst: string) => {
+      const t = routeTo(state, dst)?.target;
+      return t?.kind === "nexthop-object" ? t.id : undefined;
+    };
+    expect(id("10.201.0.0/16")).toBe(id("10.202.0.0/16"));
+    expect(id("10.203.0.0/16")).not.toBe(id("10.201.0.0/16"));
+    const ids = desiredTable(state).nexthops.map((n) => n.id);
+    for (const n of ids)
+      expect(n - DEFAULT_SETTINGS.nexthopIdBase).toBeLessThan(DEFAULT_SETTINGS.nexthopIdCount);
+  });
+
+  it("nexthop ids are stable: the same objects get the same ids in a fresh state", () => {
+    const a = upsert(readyState(), route("a", twoGateways));
+    const b = upsert(readyState(), route("zzz", { ...twoGateways, destinations: ["9.9.9.0/24"] }));
+    expect(desiredTable(a).nexthops.map((n) => n.id)).toEqual(desiredTable(b).nexthops.map((n) => n.id));
+  });
+});
+
+describe("desiredTable: selection and validity", () => {
+  it("nothing is selected until the node has been observed", () => {
+    let state = initialNodeState(NODE, DEFAULT_SETTINGS);
+    state = upsert(reduce(state, ev(hostFacts())), route("basic", twoGateways));
+    expect(desiredTable(state).routes).toEqual([]);
+    expect(routeOutcome(state, "basic")).toMatchObject({ selected: false, reason: "NodeNotObserved" });
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: {} }));
+    expect(routeTo(state, "0.0.0.0/5")).toBeDefined();
+  });
+
+  it("a nodeSelector is re-evaluated when the node's labels change", () => {
+    const selector = {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["workers"] }] }],
+    };
+    let state = upsert(readyState(), route("pinned", { ...twoGateways, nodeSelector: selector }));
+    expect(desiredTable(state).routes).toEqual([]);
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: { pool: "workers" } }));
+    expect(routeTo(state, "0.0.0.0/5")).toBeDefined();
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: { pool: "other" } }));
+    expect(desiredTable(state).routes).toEqual([]);
+  });
+
+  it("events for another node are ignored", () => {
+    const state = readyState();
+    const other = reduce(state, ev({ type: "node/observed", node: "node-b", labels: { x: "y" } }));
+    expect(other).toBe(state);
+  });
+
+  it("protected destinations are refused for that destination only (SPEC §3.7)", () => {
+    const settings = { ...DEFAULT_SETTINGS, protectedPrefixes: ["10.96.0.0/12" as never] };
+    const state = upsert(
+      readyState(settings),
+      route("mixed", {
+        destinations: [
+          "127.0.0.1/32",
+          "169.254.1.0/24",
+          "224.0.0.0/8",
+          "10.96.1.0/24",
+          "10.0.0.0/8",
+          "0.0.0.0/5",
+        ],
+        gateways: ["10.114.0.3"],
+      }),
+    );
+    const outcome = routeOutcome(state, "mixed");
+    expect(outcome?.destinations.map((d) => d.state)).toEqual([
+      "invalid",
+      "invalid",
+      "invalid",
+      "invalid",
+      "pending",
+      "pending",
+    ]);
+    expect(outcome?.destinations[3]?.reason).toContain("10.96.0.0/12");
+    expect(
+      desiredTable(state)
+        .routes.map((r) => r.dst)
+        .sort(),
+    ).toEqual(["0.0.0.0/5", "10.0.0.0/8"]);
+  });
+
+  it("dual stack: each destination goes via gateways of its own family (SPEC §3.13)", () => {
+    const state = upsert(
+      readyState(),
+      route("dual", {
+        destinations: ["10.50.0.0/16", "fd50::/48"],
+        gateways: ["10.114.0.3", "fd00::1", "fd00::2"],
+      }),
+    );
+    expect(gatewaysOf(state, routeTo(state, "10.50.0.0/16"))).toEqual(["10.114.0.3"]);
+    expect(gatewaysOf(state, routeTo(state, "fd50::/48")).sort()).toEqual(["fd00::1", "fd00::2"]);
+    expect(routeTo(state, "fd50::/48")?.family).toBe(6);
+  });
+
+  it("a destination with no gateway of its family is an error for that destination only", () => {
+    const state = upsert(
+      readyState(),
+      route("v4only", { destinations: ["10.50.0.0/16", "fd50::/48"], gateways: ["10.114.0.3"] }),
+    );
+    const [v4, v6] = routeOutcome(state, "v4only")?.destinations ?? [];
+    expect(v4?.state).toBe("pending");
+    expect(v6).toMatchObject({ state: "invalid" });
+    expect(v6?.reason).toContain("IPv6");
+  });
+
+  it("a gateway on no connected network is not on-link", () => {
+    const state = upsert(
+      readyState(),
+      route("far", { destinations: ["10.50.0.0/16"], gateways: ["192.0.2.1"] }),
+    );
+    expect(routeOutcome(state, "far")?.destinations[0]).toMatchObject({
+      state: "invalid",
+      reason: "gateway 192.0.2.1 is not on-link: no connected network of the node contains it",
+    });
+    expect(desiredTable(state).routes).toEqual([]);
+  });
+
+  it("an off-link gateway leaves the set when another gateway of the family is on-link", () => {
+    const state = upsert(
+      readyState(),
+      route("partly", { destinations: ["10.50.0.0/16"], gateways: ["192.0.2.1", "10.114.0.3"] }),
+    );
+    expect(gatewaysOf(state, routeTo(state, "10.50.0.0/16"))).toEqual(["10.114.0.3"]);
+  });
+
+  it("a gateway's device is the longest connected network containing it (kernel addresses count too)", () => {
+    let state = readyState();
+    state = reduce(
+      state,
+      ev({
+        type: "kernel/observed",
+        node: NODE,
+        snapshot: {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [{ ip: "10.114.0.200" as never, prefixLength: 28, dev: "wg0" }],
+          complete: true,
+        },
+      }),
+    );
+    state = upsert(
+      state,
+      route("narrow", { destinations: ["10.60.0.0/16"], gateways: ["10.114.0.193"] }),
+      route("wide", { destinations: ["10.61.0.0/16"], gateways: ["10.114.0.3"] }),
+    );
+    const devOf = (dst: string) => {
+      const t = routeTo(state, dst)?.target;
+      const o = t?.kind === "nexthop-object" ? nexthop(state, t.id) : undefined;
+      return o?.kind === "gateway" ? o.dev : undefined;
+    };
+    expect(devOf("10.60.0.0/16")).toBe("wg0");
+    expect(devOf("10.61.0.0/16")).toBe("eth1");
+  });
+
+  it("an invalid Route is reported and affects nothing else", () => {
+    const state = upsert(
+      readyState(),
+      route("bad", { destinations: ["10.1.0.0/16"], gateways: ["not-an-ip"] }),
+      route("good", { destinations: ["10.2.0.0/16"], gateways: ["10.114.0.3"] }),
+    );
+    expect(routeOutcome(state, "bad")).toMatchObject({ accepted: false, reason: "Invalid" });
+    expect(desiredTable(state).routes.map((r) => r.dst)).toEqual(["10.2.0.0/16"]);
+  });
+
+  it("a bad destination is reported; the rest of its Route is routed", () => {
+    const state = upsert(
+      readyState(),
+      route("partial", { destinations: ["10.3.0.0/16", "nonsense"], gateways: ["10.114.0.3"] }),
+    );
+    expect(routeOutcome(state, "partial")?.destinations.map((d) => [d.destination, d.state])).toEqual([
+      ["10.3.0.0/16", "pending"],
+      ["nonsense", "invalid"],
+    ]);
+  });
+
+  it("deleting a Route removes its routes", () => {
+    let state = upsert(readyState(), route("basic", twoGateways));
+    state = reduce(state, ev({ type: "route/deleted", name: "basic" }));
+    expect(desiredTable(state)).toMatchObject({ routes: [], nexthops: [], rules: [] });
+  });
+});
+
+describe("desiredTable: conflicts (SPEC §3.6)", () => {
+  const older = route(
+    "zeta",
+    { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"] },
+    "2025-01-01T00:00:00Z",
+  );
+  const newer = route(
+    "alpha",
+    { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"] },
+    "2025-06-01T00:00:00Z",
+  );
+
+  it("the oldest Route wins, whatever the arrival order; the loser names the winner", () => {
+    for (const order of [
+      [older, newer],
+      [newer, older],
+    ]) {
+      const state = upsert(readyState(), ...order);
+      expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.3"]);
+      const lost = routeOutcome(state, "alpha")?.destinations[0];
+      expect(lost?.state).toBe("conflicted");
+      expect(lost?.reason).toContain("zeta");
+    }
+  });
+
+  it("equal timestamps: the name decides", () => {
+    const a = route("a", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"] });
+    const b = route("b", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"] });
+    const state = upsert(readyState(), b, a);
+    expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.3"]);
+    expect(routeOutcome(state, "b")?.destinations[0]?.state).toBe("conflicted");
+  });
+
+  it("the same prefix in different tables does not conflict", () => {
+    const state = upsert(
+      readyState(),
+      older,
+      route("other-table", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"], table: 100 }),
+    );
+    expect(routeTo(state, "10.9.0.0/16", 254)).toBeDefined();
+    expect(routeTo(state, "10.9.0.0/16", 100)).toBeDefined();
+  });
+
+  it("when the winner goes, the runner-up takes over", () => {
+    let state = upsert(readyState(), older, newer);
+    state = reduce(state, ev({ type: "route/deleted", name: "zeta" }));
+    expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.4"]);
+  });
+});
+
+describe("desiredTable: default-route override (SPEC §3.5)", () => {
+  const override = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] });
+
+  it("protected host routes go via the original gateway, the override is a second default route", () => {
+    const state = upsert(readyState(MULTIPATH), override);
+    const via = (dst: string, table = 254) => {
+      const t = routeTo(state, dst, table)?.target;
+      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
+    };
+    for (const dst of ["10.0.0.100/32", "10.0.0.53/32", "169.254.169.254/32"])
+      expect(via(dst)).toEqual(["10.0.0.1@eth0"]);
+    expect(via("0.0.0.0/0")).toEqual(["10.114.0.3@eth1", "10.114.0.4@eth1"]);
+    expect(routeTo(state, "0.0.0.0/0")).toMatchObject({ metric: 50, protocol: 201 });
+  });
+
+  it("replies from the node's addresses on the original interface use the reply table", () => {
+    const state = upsert(readyState(MULTIPATH), override);
+    const reply = routeTo(state, "0.0.0.0/0", 135);
+    expect(reply?.target).toEqual({
+      kind: "gateways",
+      nexthops: [{ gateway: "10.0.0.1", dev: "eth0", weight: 1 }],
+    });
+    expect(desiredTable(state).rules).toEqual([
+      { family: 4, priority: 1350, src: "10.0.0.10/32", table: 135, protocol: 201 },
+    ]);
+  });
+
+  it("wider protected CIDRs from the host facts are routed via the original gateway too", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(
+      state,
+      ev(hostFacts({ protect: ["169.254.169.254/32" as never, "100.64.0.0/10" as never] })),
+    );
+    state = upsert(state, override);
+    expect(routeTo(state, "100.64.0.0/10")).toBeDefined();
+  });
+
+  it("refuses an override when the original default route's metric is not above kroute's", () => {
+    let state = readyState();
+    state = reduce(state, ev(hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0" }] })));
+    state = upsert(state, override);
+    expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
+      state: "invalid",
+      reason:
+        "the original default route has metric 0; an override needs the original's metric above kroute's metric 50",
+    });
+    expect(desiredTable(state)).toMatchObject({ routes: [], rules: [] });
+  });
+
+  it("waits for host facts before overriding", () => {
+    let state = initialNodeState(NODE, DEFAULT_SETTINGS);
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: {} }));
+    state = reduce(
+      state,
+      ev({
+        type: "kernel/observed",
+        node: NODE,
+        snapshot: {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [{ ip: "10.114.0.10" as never, prefixLength: 20, dev: "eth1" }],
+          complete: true,
+        },
+      }),
+    );
+    state = upsert(state, override);
+    expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("pending");
+    expect(desiredTable(state).routes).toEqual([]);
+  });
+
+  it("a user Route naming a protected address loses it to the override", () => {
+    const pin = route(
+      "pin-api",
+      { destinations: ["10.0.0.100/32"], gateways: ["10.114.0.4"] },
+      "2020-01-01T00:00:00Z",
+    );
+    const state = upsert(readyState(MULTIPATH), pin, override);
+    expect(routeOutcome(state, "pin-api")?.destinations[0]?.state).toBe("conflicted");
+  });
+});
