@@ -1,1 +1,2 @@
 export * from "./dataplane.ts";
+export * from "./icmp/index.ts";
