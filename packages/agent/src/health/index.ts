@@ -1,0 +1,3 @@
+export * from "./debounce.ts";
+export * from "./presets.ts";
+export * from "./tracker.ts";
