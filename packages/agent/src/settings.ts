@@ -46,6 +46,10 @@ export interface AgentSettings {
   readonly multipathHashPolicy: MultipathHashPolicy;
   readonly probe: ProbeSettings;
   readonly metadataAddress: IpAddr;
+  /** Extra destinations kept on the original default gateway under a default-route override. */
+  readonly keepOriginal: readonly Prefix[];
+  /** The host's resolv.conf files (mounted from the node): their nameservers stay on the original gateway. */
+  readonly resolvConf: readonly string[];
   readonly resyncIntervalMs: number;
   readonly metricsAddress: ListenAddress;
   readonly healthAddress: ListenAddress;
@@ -127,6 +131,8 @@ const FLAGS = {
   "probe-fall": { type: "string" },
   "probe-rise": { type: "string" },
   protect: { type: "string", multiple: true },
+  "keep-original": { type: "string", multiple: true },
+  "resolv-conf": { type: "string", multiple: true },
   "metadata-address": { type: "string" },
   "resync-interval": { type: "string" },
   "metrics-address": { type: "string" },
@@ -159,7 +165,11 @@ flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --probe-timeout DUR          (default 1s; at most the interval)
   --probe-fall N               failures to mark a gateway down (default 3)
   --probe-rise N               successes to mark it up again (default 2)
-  --protect CIDR               a prefix no Route may target; repeatable (env: comma-separated)
+  --protect CIDR               a prefix no Route may target (pod, service CIDRs); repeatable
+                               (env: comma-separated)
+  --keep-original CIDR         also kept via the original gateway under a default-route override; repeatable
+  --resolv-conf FILE           the host's resolv.conf (its nameservers are protected); repeatable
+                               (default /etc/resolv.conf)
   --metadata-address IP        cloud metadata address kept via the original gateway (default 169.254.169.254)
   --resync-interval DUR        periodic full kernel resync (default 5m)
   --metrics-address HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464)
@@ -298,14 +308,13 @@ function oneOf<T extends string>(raw: RawFlags, flag: FlagName, choices: readonl
   return found;
 }
 
-function protectedPrefixes(raw: RawFlags): Prefix[] {
-  const values = raw.protect;
+function prefixList(raw: RawFlags, flag: "protect" | "keep-original"): Prefix[] {
+  const values = raw[flag];
   const list = Array.isArray(values) ? values : [];
   return list.map((text) => {
     const parsed = parsePrefix(text);
-    if (!parsed.ok) fail("protect", text, `is not a CIDR: ${parsed.error}`);
-    if (parsed.warning !== undefined)
-      fail("protect", text, `has host bits set (did you mean ${parsed.value}?)`);
+    if (!parsed.ok) fail(flag, text, `is not a CIDR: ${parsed.error}`);
+    if (parsed.warning !== undefined) fail(flag, text, `has host bits set (did you mean ${parsed.value}?)`);
     return parsed.value;
   });
 }
@@ -360,7 +369,7 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
     replyTable: replyTable(raw),
     nexthopMode: nexthopMode === "multipath" ? "multipath" : "groups",
     ...(buckets > 0 ? { resilient: { buckets, idleTimer: idleTimerMs / 1000, unbalancedTimer: 0 } } : {}),
-    protectedPrefixes: protectedPrefixes(raw),
+    protectedPrefixes: prefixList(raw, "protect"),
   };
 
   const record = str(raw, "record");
@@ -378,6 +387,8 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
     multipathHashPolicy: integer(raw, "multipath-hash-policy", 1, 0, 2) as MultipathHashPolicy,
     probe,
     metadataAddress: metadataIp.value,
+    keepOriginal: prefixList(raw, "keep-original"),
+    resolvConf: Array.isArray(raw["resolv-conf"]) ? raw["resolv-conf"] : ["/etc/resolv.conf"],
     resyncIntervalMs: duration(raw, "resync-interval", 300_000, 1000, 86_400_000),
     metricsAddress: listenAddress(raw, "metrics-address", { host: "127.0.0.1", port: 9464 }, false),
     healthAddress: listenAddress(raw, "health-address", { host: "127.0.0.1", port: 9465 }, true),

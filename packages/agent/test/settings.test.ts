@@ -26,6 +26,8 @@ describe("parseAgentSettings", () => {
     expect(s.multipathHashPolicy).toBe(1);
     expect(s.probe).toEqual({ intervalMs: 1000, timeoutMs: 1000, fall: 3, rise: 2 });
     expect(s.metadataAddress).toBe("169.254.169.254");
+    expect(s.keepOriginal).toEqual([]);
+    expect(s.resolvConf).toEqual(["/etc/resolv.conf"]);
     expect(s.healthAddress).toEqual({ host: "127.0.0.1", port: 9465 });
     expect(s.metricsAddress).toEqual({ host: "127.0.0.1", port: 9464 });
     expect(s.dryRun).toBe(false);
@@ -51,6 +53,9 @@ describe("parseAgentSettings", () => {
         "--protect=10.244.0.0/16",
         "--protect=fd00::/8",
         "--metadata-address=169.254.169.253",
+        "--keep-original=203.0.113.0/24",
+        "--resolv-conf=/host/etc/resolv.conf",
+        "--resolv-conf=/host/run/resolv.conf",
         "--resync-interval=1m30s",
         "--metrics-address=0.0.0.0:9000",
         "--health-address=[::1]:9001",
@@ -73,6 +78,8 @@ describe("parseAgentSettings", () => {
     expect(s.multipathHashPolicy).toBe(0);
     expect(s.probe).toEqual({ intervalMs: 100, timeoutMs: 80, fall: 2, rise: 1 });
     expect(s.metadataAddress).toBe("169.254.169.253");
+    expect(s.keepOriginal).toEqual(["203.0.113.0/24"]);
+    expect(s.resolvConf).toEqual(["/host/etc/resolv.conf", "/host/run/resolv.conf"]);
     expect(s.resyncIntervalMs).toBe(90_000);
     expect(s.metricsAddress).toEqual({ host: "0.0.0.0", port: 9000 });
     expect(s.healthAddress).toEqual({ host: "::1", port: 9001 });
@@ -114,6 +121,7 @@ describe("parseAgentSettings", () => {
       /--protect: "10.0.0.1\/8" has host bits set \(did you mean 10\.0\.0\.0\/8\?\)/,
     ],
     [["--protect=banana"], /--protect: "banana" is not a CIDR/],
+    [["--keep-original=10.0.0.0/40"], /--keep-original: "10.0.0.0\/40" is not a CIDR/],
     [["--metadata-address=metadata"], /--metadata-address: "metadata" is not an IP address/],
     [["--health-address=0.0.0.0:9465"], /--health-address: "0.0.0.0:9465" must be a loopback address/],
     [["--metrics-address=localhost"], /--metrics-address: "localhost" is not HOST:PORT/],

@@ -1,0 +1,150 @@
+/**
+ * What the agent learns about its host for `host/observed`: the ORIGINAL default
+ * gateway(s) (default routes not tagged with kroute's protocol: kroute's own override
+ * must never be mistaken for the original), the node's addresses, its DNS resolvers,
+ * the API servers' real endpoints, the metadata address and the configured protected
+ * prefixes.
+ */
+import { readFile } from "node:fs/promises";
+import {
+  compareAddresses,
+  type Dataplane,
+  type DefaultGateway,
+  type EventOf,
+  familyOf,
+  type HostAddress,
+  hostPrefix,
+  type IpAddr,
+  type KernelAddress,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelSnapshot,
+  type Prefix,
+  parseIp,
+  prefixLength,
+} from "@kroute/core";
+
+export type HostObservedBody = Omit<EventOf<"host/observed">, "v" | "seq" | "at">;
+
+const MAIN_TABLE = 254;
+
+function gatewaysOfNexthop(
+  nexthop: KernelNexthop | undefined,
+  byId: Map<number, KernelNexthop>,
+): DefaultGateway[] {
+  if (nexthop === undefined) return [];
+  if (nexthop.kind === "gateway") return [{ via: nexthop.gateway, dev: nexthop.dev }];
+  return nexthop.members.flatMap((m) => gatewaysOfNexthop(byId.get(m.id), byId));
+}
+
+function gatewaysOfRoute(route: KernelRoute, byId: Map<number, KernelNexthop>): DefaultGateway[] {
+  const target = route.target;
+  switch (target.kind) {
+    case "gateways":
+      return target.nexthops.map((n) => ({ via: n.gateway, dev: n.dev }));
+    case "nexthop-object":
+      return gatewaysOfNexthop(byId.get(target.id), byId);
+    case "device":
+    case "special":
+      return [];
+  }
+}
+
+/**
+ * The original default gateways: per family, the foreign default route in the main
+ * table with the lowest metric (the one the kernel uses), each of its gateways.
+ */
+export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: number): DefaultGateway[] {
+  const byId = new Map(snapshot.nexthops.map((n) => [n.id, n]));
+  const result: DefaultGateway[] = [];
+  for (const family of [4, 6] as const) {
+    const candidates = snapshot.routes
+      .filter(
+        (r) =>
+          r.family === family &&
+          r.table === MAIN_TABLE &&
+          prefixLength(r.dst) === 0 &&
+          r.protocol !== ownProtocol &&
+          gatewaysOfRoute(r, byId).length > 0,
+      )
+      .sort((a, b) => a.metric - b.metric);
+    const best = candidates[0];
+    if (best === undefined) continue;
+    for (const gateway of gatewaysOfRoute(best, byId)) {
+      result.push(best.metric === 0 ? gateway : { ...gateway, metric: best.metric });
+    }
+  }
+  return result;
+}
+
+function isHostLocal(ip: IpAddr): boolean {
+  return familyOf(ip) === 4 ? ip.startsWith("127.") : ip === "::1" || /^fe[89ab][0-9a-f]:/.test(ip);
+}
+
+/** The node's own addresses, without loopback and IPv6 link-local ones. */
+export function nodeAddresses(addresses: readonly KernelAddress[]): HostAddress[] {
+  return addresses
+    .filter((a) => a.dev !== "lo" && !isHostLocal(a.ip))
+    .map((a) => ({ ip: a.ip, dev: a.dev, prefixLength: a.prefixLength }))
+    .sort((a, b) => compareAddresses(a.ip, b.ip) || a.dev.localeCompare(b.dev));
+}
+
+/**
+ * Nameservers of resolv.conf files, in order, without duplicates or loopback stubs
+ * (a local stub such as systemd-resolved's 127.0.0.53 needs no route). Missing files
+ * are skipped: not every host has every file.
+ */
+export async function resolvConfNameservers(paths: readonly string[]): Promise<IpAddr[]> {
+  const found: IpAddr[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n")) {
+      const match = /^\s*nameserver\s+(\S+)/.exec(line);
+      if (match === null) continue;
+      const parsed = parseIp((match[1] ?? "").replace(/%.*$/, ""));
+      if (parsed.ok && !isHostLocal(parsed.value) && !found.includes(parsed.value)) found.push(parsed.value);
+    }
+  }
+  return found;
+}
+
+export interface HostFactsOptions {
+  readonly nodeName: string;
+  readonly metadataAddress: IpAddr;
+  /** Configured extras (--keep-original) that stay on the original gateway under an override. */
+  readonly keepOriginal: readonly Prefix[];
+}
+
+/** Reads the kernel's main table and addresses: the kernel part of the host facts. */
+export async function kernelHostFacts(
+  dataplane: Dataplane,
+  protocol: number,
+): Promise<{ defaultGateways: DefaultGateway[]; addresses: HostAddress[] }> {
+  const snapshot = await dataplane.list({ tables: [MAIN_TABLE] });
+  return {
+    defaultGateways: originalDefaultGateways(snapshot, protocol),
+    addresses: nodeAddresses(snapshot.addresses),
+  };
+}
+
+export function hostObserved(
+  options: HostFactsOptions,
+  kernel: { defaultGateways: readonly DefaultGateway[]; addresses: readonly HostAddress[] },
+  dns: readonly IpAddr[],
+  apiServers: readonly IpAddr[],
+): HostObservedBody {
+  return {
+    type: "host/observed",
+    node: options.nodeName,
+    defaultGateways: kernel.defaultGateways,
+    addresses: kernel.addresses,
+    dns,
+    apiServers: [...new Set(apiServers)].sort(compareAddresses),
+    protect: [hostPrefix(options.metadataAddress), ...options.keepOriginal],
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The agent's Prometheus metrics, prefix `kroute_`, in a registry of their own (no
+ * global state: several agents can run in one process, as tests and the simulator do).
+ */
+import type { DesiredTable, DestinationState, GatewayStatus, Op, OpResult } from "@kroute/core";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const DESTINATION_STATES: readonly DestinationState[] = [
+  "programmed",
+  "pending",
+  "failed",
+  "conflicted",
+  "invalid",
+];
+const GATEWAY_STATES: readonly GatewayStatus["state"][] = ["up", "down", "unknown", "unprobed"];
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  /** Routes (destinations) and gateways by state, from the latest desired table. */
+  observeTable(table: DesiredTable): void;
+  observeReconcile(seconds: number): void;
+  observeApply(ops: readonly Op[], results: readonly OpResult[]): void;
+  watchRestarted(source: string): void;
+  eventConsumed(type: string, atMs: number): void;
+  resync(reason: "start" | "periodic" | "overflow"): void;
+}
+
+export function createMetrics(options: { processMetrics?: boolean } = {}): AgentMetrics {
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "kroute_" });
+  const routes = new Gauge({
+    name: "kroute_routes",
+    help: "Route destinations on this node by state (programmed, pending, failed, conflicted, invalid).",
+    labelNames: ["state"],
+    registers: [registry],
+  });
+  const gateways = new Gauge({
+    name: "kroute_gateways",
+    help: "Distinct gateways on this node by health state.",
+    labelNames: ["state"],
+    registers: [registry],
+  });
+  const reconcile = new Histogram({
+    name: "kroute_reconcile_duration_seconds",
+    help: "Time from consuming an event to the kernel having applied the resulting ops.",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const netlinkOps = new Counter({
+    name: "kroute_netlink_operations_total",
+    help: "Kernel operations applied, by object, action and result (ok, or the errno name).",
+    labelNames: ["object", "action", "result"],
+    registers: [registry],
+  });
+  const watchRestarts = new Counter({
+    name: "kroute_watch_restarts_total",
+    help: "Restarts of a Kubernetes watch or the kernel notification stream, by source.",
+    labelNames: ["source"],
+    registers: [registry],
+  });
+  const lastEvent = new Gauge({
+    name: "kroute_last_event_timestamp_seconds",
+    help: "Unix time of the last event the engine consumed.",
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "kroute_events_total",
+    help: "Events consumed by the engine, by type.",
+    labelNames: ["type"],
+    registers: [registry],
+  });
+  const resyncs = new Counter({
+    name: "kroute_kernel_resyncs_total",
+    help: "Full kernel dumps, by reason (start, periodic, overflow).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  for (const state of DESTINATION_STATES) routes.set({ state }, 0);
+  for (const state of GATEWAY_STATES) gateways.set({ state }, 0);
+
+  return {
+    registry,
+    observeTable(table) {
+      const byState = new Map<string, number>();
+      for (const outcome of table.outcomes) {
+        if (!outcome.selected) continue;
+        for (const d of outcome.destinations) byState.set(d.state, (byState.get(d.state) ?? 0) + 1);
+      }
+      for (const state of DESTINATION_STATES) routes.set({ state }, byState.get(state) ?? 0);
+      const gatewayStates = new Map<string, number>();
+      for (const g of table.gateways) gatewayStates.set(g.state, (gatewayStates.get(g.state) ?? 0) + 1);
+      for (const state of GATEWAY_STATES) gateways.set({ state }, gatewayStates.get(state) ?? 0);
+    },
+    observeReconcile(seconds) {
+      reconcile.observe(seconds);
+    },
+    observeApply(ops, results) {
+      ops.forEach((op, i) => {
+        const result = results[i];
+        const label = result === undefined ? "missing" : result.ok ? "ok" : result.code;
+        netlinkOps.inc({ object: op.object, action: op.action, result: label });
+      });
+    },
+    watchRestarted(source) {
+      watchRestarts.inc({ source });
+    },
+    eventConsumed(type, atMs) {
+      events.inc({ type });
+      lastEvent.set(atMs / 1000);
+    },
+    resync(reason) {
+      resyncs.inc({ reason });
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { IpAddr, KernelRoute, KernelSnapshot, Prefix } from "@kroute/core";
+import { createFakeKernel } from "@kroute/driver-fake";
+import { describe, expect, it } from "vitest";
+import {
+  hostObserved,
+  kernelHostFacts,
+  nodeAddresses,
+  originalDefaultGateways,
+  resolvConfNameservers,
+} from "../src/host-facts.ts";
+
+const ip = (s: string) => s as IpAddr;
+const prefix = (s: string) => s as Prefix;
+
+function route(
+  dst: string,
+  metric: number,
+  protocol: number,
+  gateways: [string, string][],
+  family: 4 | 6 = 4,
+): KernelRoute {
+  return {
+    family,
+    table: 254,
+    dst: prefix(dst),
+    metric,
+    protocol,
+    scope: 0,
+    target: { kind: "gateways", nexthops: gateways.map(([g, dev]) => ({ gateway: ip(g), dev, weight: 1 })) },
+  };
+}
+
+function snapshot(routes: KernelRoute[], extra: Partial<KernelSnapshot> = {}): KernelSnapshot {
+  return { routes, nexthops: [], rules: [], links: [], addresses: [], complete: true, ...extra };
+}
+
+describe("originalDefaultGateways", () => {
+  it("takes the foreign default with the lowest metric, never kroute's own override", () => {
+    const facts = originalDefaultGateways(
+      snapshot([
+        route("0.0.0.0/0", 100, 4, [["10.0.0.1", "eth0"]]),
+        route("0.0.0.0/0", 600, 16, [["192.168.1.1", "wlan0"]]),
+        route("0.0.0.0/0", 50, 201, [["10.114.0.3", "eth1"]]), // kroute's override
+        route("10.0.0.0/8", 0, 4, [["10.0.0.254", "eth0"]]),
+      ]),
+      201,
+    );
+    expect(facts).toEqual([{ via: "10.0.0.1", dev: "eth0", metric: 100 }]);
+  });
+
+  it("lists every gateway of a multipath default, both families, omitting metric 0", () => {
+    const facts = originalDefaultGateways(
+      snapshot([
+        route("0.0.0.0/0", 0, 3, [
+          ["10.0.0.1", "eth0"],
+          ["10.0.0.2", "eth0"],
+        ]),
+        route("::/0", 1024, 9, [["fe80::1", "eth0"]], 6),
+      ]),
+      201,
+    );
+    expect(facts).toEqual([
+      { via: "10.0.0.1", dev: "eth0" },
+      { via: "10.0.0.2", dev: "eth0" },
+      { via: "fe80::1", dev: "eth0", metric: 1024 },
+    ]);
+  });
+
+  it("follows a default route through a nexthop object and its group", () => {
+    const facts = originalDefaultGateways(
+      snapshot([{ ...route("0.0.0.0/0", 10, 4, []), target: { kind: "nexthop-object", id: 7 } }], {
+        nexthops: [
+          {
+            kind: "group",
+            id: 7,
+            protocol: 4,
+            groupType: "mpath",
+            members: [
+              { id: 1, weight: 1 },
+              { id: 2, weight: 1 },
+            ],
+          },
+          { kind: "gateway", id: 1, family: 4, protocol: 4, gateway: ip("10.0.0.1"), dev: "eth0" },
+          { kind: "gateway", id: 2, family: 4, protocol: 4, gateway: ip("10.0.0.2"), dev: "eth1" },
+        ],
+      }),
+      201,
+    );
+    expect(facts).toEqual([
+      { via: "10.0.0.1", dev: "eth0", metric: 10 },
+      { via: "10.0.0.2", dev: "eth1", metric: 10 },
+    ]);
+  });
+
+  it("ignores device-only defaults (nothing to route protected addresses via)", () => {
+    const devOnly: KernelRoute = { ...route("0.0.0.0/0", 0, 4, []), target: { kind: "device", dev: "ppp0" } };
+    expect(originalDefaultGateways(snapshot([devOnly]), 201)).toEqual([]);
+  });
+});
+
+describe("nodeAddresses", () => {
+  it("keeps global addresses with prefix lengths, drops loopback and link-local", () => {
+    expect(
+      nodeAddresses([
+        { ip: ip("127.0.0.1"), prefixLength: 8, dev: "lo" },
+        { ip: ip("::1"), prefixLength: 128, dev: "lo" },
+        { ip: ip("fe80::1"), prefixLength: 64, dev: "eth0" },
+        { ip: ip("10.0.0.5"), prefixLength: 20, dev: "eth0" },
+        { ip: ip("2001:db8::5"), prefixLength: 64, dev: "eth0" },
+        { ip: ip("10.114.0.9"), prefixLength: 20, dev: "eth1" },
+      ]),
+    ).toEqual([
+      { ip: "10.0.0.5", dev: "eth0", prefixLength: 20 },
+      { ip: "10.114.0.9", dev: "eth1", prefixLength: 20 },
+      { ip: "2001:db8::5", dev: "eth0", prefixLength: 64 },
+    ]);
+  });
+});
+
+describe("resolvConfNameservers", () => {
+  it("reads nameservers in order, once each, without loopback stubs or missing files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-resolv-"));
+    writeFileSync(
+      join(dir, "a"),
+      "# comment\nsearch example.com\nnameserver 127.0.0.53\nnameserver 67.207.67.2\n  nameserver 2001:4860::8888\noptions edns0\n",
+    );
+    writeFileSync(
+      join(dir, "b"),
+      "nameserver 67.207.67.2\nnameserver fe80::1%eth0\nnameserver 67.207.67.3\nnameserver bogus\n",
+    );
+    expect(await resolvConfNameservers([join(dir, "a"), join(dir, "missing"), join(dir, "b")])).toEqual([
+      "67.207.67.2",
+      "2001:4860::8888",
+      "67.207.67.3",
+    ]);
+  });
+});
+
+describe("kernelHostFacts and hostObserved", () => {
+  it("reads a host's original default and addresses from a dataplane and builds host/observed", async () => {
+    const kernel = createFakeKernel({
+      links: [{ name: "eth0" }],
+      addresses: [{ dev: "eth0", ip: ip("10.0.0.5"), prefixLength: 24 }],
+      routes: [route("0.0.0.0/0", 0, 3, [["10.0.0.1", "eth0"]])],
+    });
+    const kernelFacts = await kernelHostFacts(kernel, 201);
+    const body = hostObserved(
+      { nodeName: "n1", metadataAddress: ip("169.254.169.254"), keepOriginal: [prefix("203.0.113.0/24")] },
+      kernelFacts,
+      [ip("10.0.0.53")],
+      [ip("10.0.0.12"), ip("10.0.0.11"), ip("10.0.0.12")],
+    );
+    expect(body).toEqual({
+      type: "host/observed",
+      node: "n1",
+      defaultGateways: [{ via: "10.0.0.1", dev: "eth0" }],
+      addresses: [{ ip: "10.0.0.5", dev: "eth0", prefixLength: 24 }],
+      dns: ["10.0.0.53"],
+      apiServers: ["10.0.0.11", "10.0.0.12"],
+      protect: ["169.254.169.254/32", "203.0.113.0/24"],
+    });
+  });
+});

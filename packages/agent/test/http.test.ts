@@ -1,0 +1,117 @@
+import type { DesiredTable, IpAddr, Op } from "@kroute/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { type HttpEndpoints, startHttp } from "../src/http.ts";
+import { createMetrics } from "../src/metrics.ts";
+
+let endpoints: HttpEndpoints | undefined;
+afterEach(async () => {
+  await endpoints?.close();
+  endpoints = undefined;
+});
+
+async function get(
+  address: { host: string; port: number },
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${address.host}:${address.port}${path}`);
+  return { status: response.status, body: await response.text() };
+}
+
+describe("health and metrics endpoints", () => {
+  it("report liveness, readiness with its reason, and 404 elsewhere", async () => {
+    let ready = { ready: false, reason: "waiting for: routes" };
+    const metrics = createMetrics({ processMetrics: false });
+    endpoints = await startHttp({
+      health: { host: "127.0.0.1", port: 0 },
+      metrics: { host: "127.0.0.1", port: 0 },
+      state: { live: () => true, ready: () => ready },
+      registry: metrics.registry,
+    });
+    expect(await get(endpoints.health, "/livez")).toEqual({ status: 200, body: "ok\n" });
+    expect(await get(endpoints.health, "/readyz")).toEqual({ status: 503, body: "waiting for: routes\n" });
+    ready = { ready: true, reason: "ready" };
+    expect(await get(endpoints.health, "/readyz")).toEqual({ status: 200, body: "ready\n" });
+    expect((await get(endpoints.health, "/metrics")).status).toBe(404);
+    expect((await get(endpoints.metrics, "/readyz")).status).toBe(404);
+    expect(endpoints.health.port).not.toBe(endpoints.metrics.port);
+  });
+
+  it("serve kroute_ metrics from the latest table, applies and events", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    endpoints = await startHttp({
+      health: { host: "127.0.0.1", port: 0 },
+      metrics: { host: "127.0.0.1", port: 0 },
+      state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
+      registry: metrics.registry,
+    });
+    const table: DesiredTable = {
+      routes: [],
+      nexthops: [],
+      rules: [],
+      gateways: [
+        { gateway: "10.0.0.1" as IpAddr, state: "up", usedBy: ["a"] },
+        { gateway: "10.0.0.2" as IpAddr, state: "down", usedBy: ["a"] },
+      ],
+      outcomes: [
+        {
+          route: "a",
+          generation: 1,
+          selected: true,
+          accepted: true,
+          destinations: [
+            { route: "a", destination: "10.1.0.0/16", state: "programmed" },
+            { route: "a", destination: "10.2.0.0/16", state: "programmed" },
+            { route: "a", destination: "127.0.0.0/8", state: "invalid" },
+          ],
+        },
+        {
+          route: "b",
+          generation: 1,
+          selected: false,
+          accepted: true,
+          destinations: [{ route: "b", destination: "10.3.0.0/16", state: "pending" }],
+        },
+      ],
+    };
+    metrics.observeTable(table);
+    const op = {
+      object: "rule",
+      action: "add",
+      to: { family: 4, priority: 1, table: 135, protocol: 201 },
+    } as Op;
+    metrics.observeApply(
+      [op, op],
+      [{ ok: true }, { ok: false, errno: 17, code: "EEXIST", message: "File exists" }],
+    );
+    metrics.eventConsumed("route/upserted", Date.parse("2026-01-01T00:00:00Z"));
+    metrics.watchRestarted("routes");
+    const { body } = await get(endpoints.metrics, "/metrics");
+    expect(body).toContain('kroute_routes{state="programmed"} 2');
+    expect(body).toContain('kroute_routes{state="invalid"} 1');
+    expect(body).toContain('kroute_routes{state="pending"} 0');
+    expect(body).toContain('kroute_gateways{state="down"} 1');
+    expect(body).toContain('kroute_netlink_operations_total{object="rule",action="add",result="EEXIST"} 1');
+    expect(body).toContain('kroute_events_total{type="route/upserted"} 1');
+    expect(body).toContain("kroute_last_event_timestamp_seconds 1767225600");
+    expect(body).toContain('kroute_watch_restarts_total{source="routes"} 1');
+  });
+
+  it("fails to start on an address in use, naming it", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const state = { live: () => true, ready: () => ({ ready: true, reason: "ready" }) };
+    endpoints = await startHttp({
+      health: { host: "127.0.0.1", port: 0 },
+      metrics: { host: "127.0.0.1", port: 0 },
+      state,
+      registry: metrics.registry,
+    });
+    await expect(
+      startHttp({
+        health: endpoints.health,
+        metrics: { host: "127.0.0.1", port: 0 },
+        state,
+        registry: metrics.registry,
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+  });
+});
