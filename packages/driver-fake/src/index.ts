@@ -1,1 +1,3 @@
-export {};
+export * from "./errno.ts";
+export * from "./fake-kernel.ts";
+export * from "./host-description.ts";

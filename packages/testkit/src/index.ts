@@ -1,4 +1,5 @@
 export * from "./arbitraries.ts";
+export * from "./conformance/index.ts";
 export * from "./kube-api/index.ts";
 export * from "./netns.ts";
 export * from "./root.ts";

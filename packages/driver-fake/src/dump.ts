@@ -1,0 +1,59 @@
+/**
+ * Filtered dumps, as a netlink client gets them. Families filter routes, rules,
+ * addresses and gateway nexthops (groups have no family and always come); tables
+ * filter routes and rules; a protocol filters routes, nexthops and rules. Links
+ * always come whole. The order is deterministic; readers must not rely on it.
+ */
+import type { DumpScope, Family, KernelNexthop, KernelRoute, KernelRule, KernelSnapshot } from "@kroute/core";
+import { type KernelState, observedRoute } from "./state.ts";
+
+function inFamilies(scope: DumpScope, family: Family): boolean {
+  return scope.families === undefined || scope.families.includes(family);
+}
+
+function inTables(scope: DumpScope, table: number): boolean {
+  return scope.tables === undefined || scope.tables.includes(table);
+}
+
+function ofProtocol(scope: DumpScope, protocol: number): boolean {
+  return scope.protocol === undefined || scope.protocol === protocol;
+}
+
+function byRouteKey(a: KernelRoute, b: KernelRoute): number {
+  return (
+    a.family - b.family ||
+    a.table - b.table ||
+    (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0) ||
+    a.metric - b.metric
+  );
+}
+
+export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
+  const routes: KernelRoute[] = [];
+  for (const route of state.routes.values()) {
+    if (
+      inFamilies(scope, route.family) &&
+      inTables(scope, route.table) &&
+      ofProtocol(scope, route.protocol)
+    ) {
+      routes.push(observedRoute(state, route));
+    }
+  }
+  routes.sort(byRouteKey);
+  const nexthops: KernelNexthop[] = [...state.nexthops.values()]
+    .filter((nexthop) => ofProtocol(scope, nexthop.protocol))
+    .filter((nexthop) => nexthop.kind === "group" || inFamilies(scope, nexthop.family))
+    .sort((a, b) => a.id - b.id);
+  const rules: KernelRule[] = state.rules.filter(
+    (rule) =>
+      inFamilies(scope, rule.family) && inTables(scope, rule.table) && ofProtocol(scope, rule.protocol),
+  );
+  return {
+    routes,
+    nexthops,
+    rules,
+    links: [...state.links.values()].sort((a, b) => a.index - b.index),
+    addresses: state.addresses.filter((address) => inFamilies(scope, address.ip.includes(":") ? 6 : 4)),
+    complete: true,
+  };
+}

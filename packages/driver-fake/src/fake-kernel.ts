@@ -1,0 +1,225 @@
+/**
+ * An in-memory Linux kernel, one per simulated node: the Dataplane contract plus
+ * host control (links, carrier, addresses), fault injection, a manual clock for
+ * resilient groups' idle timers, and synchronous fast paths for the simulator.
+ */
+import type {
+  Dataplane,
+  DataplaneFeatures,
+  DumpScope,
+  Family,
+  FlowQuery,
+  IpAddr,
+  KernelChange,
+  KernelRoute,
+  KernelSnapshot,
+  LookupResult,
+  MultipathHashPolicy,
+  Op,
+  OpResult,
+} from "@kroute/core";
+import { type Observable, Subject } from "rxjs";
+import { dump } from "./dump.ts";
+import { type ErrnoCode, errnoCode, kernelError } from "./errno.ts";
+import type { HostDescription } from "./host-description.ts";
+import * as links from "./link-events.ts";
+import { lookupFlow } from "./lookup.ts";
+import { addNexthop, deleteNexthop, replaceNexthop } from "./nexthop-ops.ts";
+import { rebalance } from "./resilient-buckets.ts";
+import { addRoute, changeRoute, deleteRoute, replaceRoute } from "./route-ops.ts";
+import { addRule, defaultRules, deleteRule } from "./rule-ops.ts";
+import type { KernelState } from "./state.ts";
+
+export interface FakeKernel extends Dataplane {
+  applySync(ops: readonly Op[]): OpResult[];
+  listSync(scope?: DumpScope): KernelSnapshot;
+  lookupSync(query: FlowQuery): LookupResult;
+  /** `ip route change`: NLM_F_REPLACE without NLM_F_CREATE (ENOENT when the key is absent). */
+  changeRouteSync(route: KernelRoute): OpResult;
+
+  // Host control: what an operator, a cable or a DHCP client does. Misuse throws.
+  addLink(name: string): void;
+  deleteLink(name: string): void;
+  setCarrier(name: string, carrier: boolean): void;
+  setAdminUp(name: string, up: boolean): void;
+  addAddress(dev: string, ip: IpAddr, prefixLength: number): void;
+
+  // Fault injection.
+  /** The next `count` ops fail with this errno (number or name), changing nothing. */
+  failNext(count: number, errno: number | string): void;
+  /** The next dump returns part of the state and `complete: false`. */
+  interruptNextDump(): void;
+  /** The next `count` notifications are lost; watchers get one `overflow` instead. */
+  dropNotifications(count: number): void;
+
+  // Time, for resilient groups: it advances only when told.
+  now(): number;
+  advanceClock(seconds: number): void;
+  /** The member id serving each bucket of a resilient group (for tests). */
+  bucketsOf(groupId: number): readonly number[] | undefined;
+}
+
+const DEFAULT_FEATURES: DataplaneFeatures = { nexthopObjects: true, resilientGroups: true };
+
+export function createFakeKernel(host: HostDescription = {}): FakeKernel {
+  const changes = new Subject<KernelChange>();
+  let pendingFailures: { count: number; code: ErrnoCode } = { count: 0, code: "EINVAL" };
+  let interruptDump = false;
+  let notificationsToDrop = 0;
+  let closed = false;
+
+  const emit = (change: KernelChange): void => {
+    if (notificationsToDrop > 0) {
+      notificationsToDrop--;
+      return;
+    }
+    changes.next(change);
+  };
+
+  const state: KernelState = {
+    links: new Map(),
+    nextLinkIndex: 1,
+    addresses: [],
+    routes: new Map(),
+    byDestination: new Map(),
+    prefixLengths: new Map(),
+    deviceRoutes: new Map(),
+    nexthops: new Map(),
+    buckets: new Map(),
+    rules: defaultRules(),
+    hashPolicy: { 4: host.multipathHashPolicy?.[4] ?? 0, 6: host.multipathHashPolicy?.[6] ?? 0 },
+    features: host.features ?? DEFAULT_FEATURES,
+    now: 0,
+    emit,
+  };
+
+  links.addLink(state, "lo");
+  for (const link of host.links ?? []) links.addLink(state, link.name, link.up ?? true, link.carrier ?? true);
+  for (const address of host.addresses ?? [])
+    links.addAddress(state, address.dev, address.ip, address.prefixLength);
+  for (const route of host.routes ?? []) {
+    const result = addRoute(state, route);
+    if (!result.ok) throw new Error(`host description: route ${route.dst} refused: ${result.message}`);
+  }
+  for (const rule of host.rules ?? []) {
+    const result = addRule(state, rule);
+    if (!result.ok) throw new Error(`host description: rule ${rule.priority} refused: ${result.message}`);
+  }
+
+  const applyOne = (op: Op): OpResult => {
+    if (pendingFailures.count > 0) {
+      pendingFailures = { ...pendingFailures, count: pendingFailures.count - 1 };
+      return kernelError(pendingFailures.code);
+    }
+    switch (op.object) {
+      case "route":
+        switch (op.action) {
+          case "add":
+            return addRoute(state, op.to);
+          case "replace":
+            return replaceRoute(state, op.to);
+          case "delete":
+            return deleteRoute(state, op.from);
+        }
+        break;
+      case "nexthop":
+        switch (op.action) {
+          case "add":
+            return addNexthop(state, op.to);
+          case "replace":
+            return replaceNexthop(state, op.to);
+          case "delete":
+            return deleteNexthop(state, op.from);
+        }
+        break;
+      case "rule":
+        switch (op.action) {
+          case "add":
+            return addRule(state, op.to);
+          case "delete":
+            return deleteRule(state, op.from);
+        }
+    }
+  };
+
+  const listSync = (scope: DumpScope = {}): KernelSnapshot => {
+    const snapshot = dump(state, scope);
+    if (!interruptDump) return snapshot;
+    interruptDump = false;
+    // NLM_F_DUMP_INTR: the reader got some of the objects and must not trust the rest.
+    const half = <T>(items: readonly T[]): T[] => items.filter((_, index) => index % 2 === 0);
+    return {
+      ...snapshot,
+      routes: half(snapshot.routes),
+      nexthops: half(snapshot.nexthops),
+      rules: half(snapshot.rules),
+      complete: false,
+    };
+  };
+
+  const live = async <T>(work: () => T): Promise<T> => {
+    if (closed) throw new Error("fake kernel: dataplane is closed");
+    return work();
+  };
+
+  return {
+    applySync: (ops) => ops.map(applyOne),
+    listSync,
+    lookupSync: (query) => lookupFlow(state, query),
+    changeRouteSync: (route) => changeRoute(state, route),
+
+    features: () => live(() => state.features),
+    list: (scope) => live(() => listSync(scope)),
+    apply: (ops) => live(() => ops.map(applyOne)),
+    watch: (): Observable<KernelChange> => changes.asObservable(),
+    lookup: (query) => live(() => lookupFlow(state, query)),
+    getMultipathHashPolicy: (family: Family) => live(() => state.hashPolicy[family]),
+    setMultipathHashPolicy: (family: Family, policy: MultipathHashPolicy) =>
+      live(() => {
+        if (policy !== 0 && policy !== 1 && policy !== 2) {
+          throw new Error(`multipath hash policy must be 0, 1 or 2: ${JSON.stringify(policy)}`);
+        }
+        state.hashPolicy[family] = policy;
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      changes.complete();
+    },
+
+    addLink: (name) => links.addLink(state, name),
+    deleteLink: (name) => links.deleteLink(state, name),
+    setCarrier: (name, carrier) => links.setCarrier(state, name, carrier),
+    setAdminUp: (name, up) => links.setAdminUp(state, name, up),
+    addAddress: (dev, ip, prefixLength) => links.addAddress(state, dev, ip, prefixLength),
+
+    failNext: (count, errno) => {
+      if (!Number.isInteger(count) || count < 0) throw new Error(`failNext: count must be >= 0: ${count}`);
+      pendingFailures = { count, code: errnoCode(errno) };
+    },
+    interruptNextDump: () => {
+      interruptDump = true;
+    },
+    dropNotifications: (count) => {
+      if (!Number.isInteger(count) || count < 1)
+        throw new Error(`dropNotifications: count must be >= 1: ${count}`);
+      notificationsToDrop += count;
+      // The socket reports ENOBUFS once; the listener learns it lost something, not what.
+      changes.next({ kind: "overflow" });
+    },
+
+    now: () => state.now,
+    advanceClock: (seconds) => {
+      if (!(seconds >= 0)) throw new Error(`advanceClock: seconds must be >= 0: ${seconds}`);
+      state.now += seconds;
+      // The kernel's periodic upkeep of resilient groups.
+      for (const [id, table] of state.buckets) {
+        const group = state.nexthops.get(id);
+        if (group?.kind === "group" && group.resilient !== undefined) {
+          rebalance(table, group.members, group.resilient, state.now);
+        }
+      }
+    },
+    bucketsOf: (groupId) => state.buckets.get(groupId)?.buckets.map((bucket) => bucket.nexthop),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * How a simulated node starts: its links, addresses and pre-existing routes (the
+ * default route a DHCP client or cloud-init installed, say), so the fake begins
+ * like a real host rather than empty.
+ */
+import type {
+  DataplaneFeatures,
+  Family,
+  IpAddr,
+  KernelRoute,
+  KernelRule,
+  MultipathHashPolicy,
+} from "@kroute/core";
+
+export interface HostLink {
+  readonly name: string;
+  /** Administratively up; default true. */
+  readonly up?: boolean;
+  /** Carrier present; default true. */
+  readonly carrier?: boolean;
+}
+
+export interface HostAddress {
+  readonly dev: string;
+  readonly ip: IpAddr;
+  readonly prefixLength: number;
+}
+
+export interface HostDescription {
+  /** `lo` always exists (index 1) and need not be listed. */
+  readonly links?: readonly HostLink[];
+  readonly addresses?: readonly HostAddress[];
+  /** Installed after links and addresses, with the same checks as any route add. */
+  readonly routes?: readonly KernelRoute[];
+  /** Rules beyond Linux's defaults (local, main, default). */
+  readonly rules?: readonly KernelRule[];
+  /** Default: a 6.x kernel, with nexthop objects and resilient groups. */
+  readonly features?: DataplaneFeatures;
+  /** Default 0 (L3) for both families, as Linux. */
+  readonly multipathHashPolicy?: Partial<Record<Family, MultipathHashPolicy>>;
+}

@@ -1,0 +1,182 @@
+/**
+ * What happens to routes when links change, as Linux 6.x does it (each case checked
+ * with `ip` in a namespace):
+ *
+ * - Carrier loss: nexthop objects on the device are flushed (no notification), with
+ *   the groups and routes depending on them; legacy routes stay, flagged linkdown.
+ * - Administratively down: the same flush; IPv4 routes out of the device go silently
+ *   (a multipath route only when all its nexthops are down); IPv6 loses the device's
+ *   addresses and routes, each announced, multipath routes keeping a dead nexthop.
+ * - Deleted: everything on it goes; an IPv4 multipath route with any nexthop there
+ *   goes whole and silently, an IPv6 one loses just that nexthop (announced as a
+ *   deletion of a route through it).
+ */
+import {
+  type IpAddr,
+  type KernelAddress,
+  type KernelRoute,
+  maxPrefixLength,
+  parseIp,
+  parsePrefix,
+  routeKey,
+} from "@kroute/core";
+import { removeNexthops } from "./nexthop-ops.ts";
+import {
+  dropRoute,
+  type KernelState,
+  observedRoute,
+  putRoute,
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  RTPROT_KERNEL,
+} from "./state.ts";
+
+function requireLink(state: KernelState, name: string): void {
+  if (!state.links.has(name)) throw new Error(`no such link: ${JSON.stringify(name)}`);
+}
+
+function setLink(state: KernelState, name: string, change: { up?: boolean; carrier?: boolean }): void {
+  const link = state.links.get(name);
+  if (link === undefined) throw new Error(`no such link: ${JSON.stringify(name)}`);
+  const next = { ...link, ...change };
+  state.links.set(name, next);
+  state.emit({ kind: "link", action: "new", link: next });
+}
+
+export function addLink(state: KernelState, name: string, up = true, carrier = true): void {
+  if (!/^[^\s/]{1,15}$/.test(name)) throw new Error(`invalid link name: ${JSON.stringify(name)}`);
+  if (state.links.has(name)) throw new Error(`link exists: ${JSON.stringify(name)}`);
+  const link = { index: state.nextLinkIndex++, name, up, carrier };
+  state.links.set(name, link);
+  state.emit({ kind: "link", action: "new", link });
+}
+
+function connectedRoute(address: KernelAddress): KernelRoute | undefined {
+  const family = address.ip.includes(":") ? 6 : 4;
+  if (address.prefixLength >= maxPrefixLength(family)) return undefined;
+  const network = parsePrefix(`${address.ip}/${address.prefixLength}`);
+  if (!network.ok) return undefined;
+  const common = {
+    family,
+    table: RT_TABLE_MAIN,
+    dst: network.value,
+    protocol: RTPROT_KERNEL,
+    target: { kind: "device", dev: address.dev },
+  } as const;
+  // IPv4 connected routes are scope link with metric 0 and a preferred source;
+  // IPv6 ones are scope universe with metric 256 and none.
+  return family === 4
+    ? { ...common, metric: 0, scope: RT_SCOPE_LINK, prefsrc: address.ip }
+    : { ...common, metric: 256, scope: RT_SCOPE_UNIVERSE };
+}
+
+function installConnected(state: KernelState, address: KernelAddress): void {
+  const route = connectedRoute(address);
+  if (route === undefined || !state.links.get(address.dev)?.up) return;
+  // A second address in the same subnet adds no second connected route.
+  if (state.routes.has(routeKey(route))) return;
+  putRoute(state, route);
+  state.emit({ kind: "route", action: "new", route });
+}
+
+export function addAddress(state: KernelState, dev: string, ip: IpAddr, prefixLength: number): void {
+  requireLink(state, dev);
+  const parsed = parseIp(ip);
+  if (!parsed.ok || parsed.value !== ip) throw new Error(`invalid address: ${JSON.stringify(ip)}`);
+  const family = ip.includes(":") ? 6 : 4;
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > maxPrefixLength(family)) {
+    throw new Error(`invalid prefix length for ${ip}: ${prefixLength}`);
+  }
+  if (state.addresses.some((a) => a.dev === dev && a.ip === ip)) {
+    throw new Error(`address exists: ${ip} on ${dev}`);
+  }
+  const address: KernelAddress = { ip, prefixLength, dev };
+  state.addresses.push(address);
+  state.emit({ kind: "address", action: "new", address });
+  installConnected(state, address);
+}
+
+function devicesOf(route: KernelRoute): string[] {
+  switch (route.target.kind) {
+    case "gateways":
+      return route.target.nexthops.map((nexthop) => nexthop.dev);
+    case "device":
+      return [route.target.dev];
+    case "nexthop-object":
+    case "special":
+      return [];
+  }
+}
+
+function flushNexthops(state: KernelState, dev: string): void {
+  const ids: number[] = [];
+  for (const nexthop of state.nexthops.values()) {
+    if (nexthop.kind === "gateway" && nexthop.dev === dev) ids.push(nexthop.id);
+  }
+  removeNexthops(state, ids, false);
+}
+
+function removeAddresses(state: KernelState, keep: (address: KernelAddress) => boolean): void {
+  const removed = state.addresses.filter((address) => !keep(address));
+  state.addresses = state.addresses.filter(keep);
+  for (const address of removed) state.emit({ kind: "address", action: "del", address });
+}
+
+export function setCarrier(state: KernelState, dev: string, carrier: boolean): void {
+  requireLink(state, dev);
+  if (state.links.get(dev)?.carrier === carrier) return;
+  setLink(state, dev, { carrier });
+  if (!carrier) flushNexthops(state, dev);
+}
+
+export function setAdminUp(state: KernelState, dev: string, up: boolean): void {
+  requireLink(state, dev);
+  if (state.links.get(dev)?.up === up) return;
+  setLink(state, dev, { up });
+  if (up) {
+    for (const address of state.addresses) if (address.dev === dev) installConnected(state, address);
+    return;
+  }
+  flushNexthops(state, dev);
+  removeAddresses(state, (address) => address.dev !== dev || !address.ip.includes(":"));
+  for (const route of [...state.routes.values()]) {
+    const devices = devicesOf(route);
+    if (devices.length === 0 || !devices.includes(dev)) continue;
+    // A multipath route stays while one of its nexthops is still up.
+    if (devices.some((other) => state.links.get(other)?.up === true)) continue;
+    dropRoute(state, route);
+  }
+}
+
+export function deleteLink(state: KernelState, dev: string): void {
+  requireLink(state, dev);
+  flushNexthops(state, dev);
+  removeAddresses(state, (address) => address.dev !== dev);
+  for (const route of [...state.routes.values()]) {
+    if (!devicesOf(route).includes(dev)) continue;
+    if (route.family === 6 && route.target.kind === "gateways" && route.target.nexthops.length > 1) {
+      const [through, others] = partition(route.target.nexthops, (nexthop) => nexthop.dev === dev);
+      if (others.length > 0) {
+        state.emit({
+          kind: "route",
+          action: "del",
+          route: observedRoute(state, { ...route, target: { kind: "gateways", nexthops: through } }),
+        });
+        putRoute(state, { ...route, target: { kind: "gateways", nexthops: others } });
+        continue;
+      }
+    }
+    dropRoute(state, route);
+  }
+  const link = state.links.get(dev);
+  state.links.delete(dev);
+  if (link !== undefined) state.emit({ kind: "link", action: "del", link });
+}
+
+function partition<T>(items: readonly T[], predicate: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (predicate(item) ? yes : no).push(item);
+  return [yes, no];
+}

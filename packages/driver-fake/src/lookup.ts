@@ -1,0 +1,132 @@
+/**
+ * `ip route get`: the policy rules in priority order choose tables; in a table the
+ * longest matching prefix wins, then the lowest metric; a multipath route or group
+ * then picks one nexthop by the flow's hash. Special routes answer with Linux's
+ * errnos (blackhole EINVAL, unreachable EHOSTUNREACH, prohibit EACCES; throw moves on
+ * to the next rule).
+ */
+import {
+  type AddressBits,
+  addressBits,
+  type FlowQuery,
+  formatAddress,
+  type IpAddr,
+  type KernelRoute,
+  type LookupResult,
+  parseIp,
+  prefixContains,
+} from "@kroute/core";
+import { kernelError } from "./errno.ts";
+import { flowHash } from "./flow-hash.ts";
+import { selectHashThreshold } from "./hash-threshold.ts";
+import { selectBucket } from "./resilient-buckets.ts";
+import { destinationKey, type KernelState } from "./state.ts";
+
+type Hop = { readonly gateway?: IpAddr; readonly dev: string };
+
+function masked(address: AddressBits, length: number): string {
+  if (address.family === 4) {
+    const bits = length === 0 ? 0 : (address.bits & (0xffffffff << (32 - length))) >>> 0;
+    return `${formatAddress({ family: 4, bits })}/${length}`;
+  }
+  const keep = length === 0 ? 0n : ((1n << BigInt(length)) - 1n) << BigInt(128 - length);
+  return `${formatAddress({ family: 6, bits: address.bits & keep })}/${length}`;
+}
+
+function bestRoute(state: KernelState, table: number, address: AddressBits): KernelRoute | undefined {
+  const lengths = state.prefixLengths.get(`${address.family}|${table}`);
+  if (lengths === undefined) return undefined;
+  for (const length of [...lengths.keys()].sort((a, b) => b - a)) {
+    const byMetric = state.byDestination.get(destinationKey(address.family, table, masked(address, length)));
+    if (byMetric === undefined) continue;
+    let best: KernelRoute | undefined;
+    for (const route of byMetric.values()) if (best === undefined || route.metric < best.metric) best = route;
+    if (best !== undefined) return best;
+  }
+  return undefined;
+}
+
+function chooseHop(state: KernelState, route: KernelRoute, query: FlowQuery): Hop | "throw" | LookupResult {
+  const hash = (): number => flowHash(query, state.hashPolicy[route.family]);
+  const target = route.target;
+  switch (target.kind) {
+    case "device":
+      return { dev: target.dev };
+    case "special":
+      switch (target.type) {
+        case "blackhole":
+          return kernelError("EINVAL");
+        case "unreachable":
+          return kernelError("EHOSTUNREACH");
+        case "prohibit":
+          return kernelError("EACCES");
+        case "throw":
+          return "throw";
+        default:
+          return { dev: "lo" };
+      }
+    case "gateways": {
+      // Nexthops on administratively down links are dead; linkdown ones still count.
+      const live = target.nexthops.filter((nexthop) => state.links.get(nexthop.dev)?.up === true);
+      const index = selectHashThreshold(
+        live.map((nexthop) => nexthop.weight),
+        hash(),
+      );
+      const chosen = index === undefined ? undefined : live[index];
+      return chosen === undefined ? kernelError("ENETUNREACH") : { gateway: chosen.gateway, dev: chosen.dev };
+    }
+    case "nexthop-object": {
+      const nexthop = state.nexthops.get(target.id);
+      if (nexthop === undefined) return kernelError("ENETUNREACH");
+      if (nexthop.kind === "gateway") return { gateway: nexthop.gateway, dev: nexthop.dev };
+      let memberId: number | undefined;
+      const buckets = state.buckets.get(nexthop.id);
+      if (nexthop.groupType === "resilient" && buckets !== undefined) {
+        memberId = selectBucket(buckets, hash(), state.now);
+      } else {
+        const index = selectHashThreshold(
+          nexthop.members.map((member) => member.weight),
+          hash(),
+        );
+        memberId = index === undefined ? undefined : nexthop.members[index]?.id;
+      }
+      const member = memberId === undefined ? undefined : state.nexthops.get(memberId);
+      if (member?.kind !== "gateway") return kernelError("ENETUNREACH");
+      return { gateway: member.gateway, dev: member.dev };
+    }
+  }
+}
+
+function ruleMatches(prefix: string | undefined, address: IpAddr | undefined): boolean {
+  if (prefix === undefined) return true;
+  if (address === undefined) return prefix.endsWith("/0");
+  return prefixContains(prefix as Parameters<typeof prefixContains>[0], address);
+}
+
+export function lookupFlow(state: KernelState, query: FlowQuery): LookupResult {
+  const parsed = parseIp(query.dst);
+  const address = parsed.ok ? addressBits(parsed.value) : undefined;
+  if (address === undefined) return kernelError("EINVAL");
+  const tables =
+    query.table !== undefined
+      ? [query.table]
+      : state.rules
+          .filter((rule) => rule.family === address.family)
+          .filter((rule) => ruleMatches(rule.src, query.src) && ruleMatches(rule.dst, query.dst))
+          .map((rule) => rule.table);
+  for (const table of tables) {
+    const route = bestRoute(state, table, address);
+    if (route === undefined) continue;
+    const hop = chooseHop(state, route, query);
+    if (hop === "throw") continue;
+    if ("ok" in hop) return hop;
+    return {
+      ok: true,
+      table,
+      dst: route.dst,
+      dev: hop.dev,
+      ...(hop.gateway === undefined ? {} : { gateway: hop.gateway }),
+    };
+  }
+  return kernelError("ENETUNREACH");
+}

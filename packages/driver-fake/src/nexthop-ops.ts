@@ -1,0 +1,193 @@
+/**
+ * Nexthop objects (`ip nexthop`), with the kernel's checks and side effects:
+ * a gateway nexthop needs a device and an on-link gateway; a group holds existing
+ * single nexthops only; deleting a nexthop shrinks the groups holding it (a group
+ * left empty goes too) and removes every route using what went. Messages are the
+ * kernel's extack texts.
+ */
+import { familyOf, type KernelNexthop, type KernelRoute, type OpResult } from "@kroute/core";
+import { type KernelError, kernelError, OK } from "./errno.ts";
+import { checkGateway } from "./onlink.ts";
+import { createBucketTable, rebalance } from "./resilient-buckets.ts";
+import { dropRoute, type KernelState, observedRoute, RT_TABLE_MAIN } from "./state.ts";
+
+function isNexthopId(id: number): boolean {
+  return Number.isInteger(id) && id > 0 && id <= 0xffffffff;
+}
+
+function validateGroup(
+  state: KernelState,
+  group: Extract<KernelNexthop, { kind: "group" }>,
+): KernelError | undefined {
+  if (group.members.length === 0) return kernelError("EINVAL", "Invalid length for nexthop group attribute");
+  const seen = new Set<number>();
+  for (const member of group.members) {
+    const nexthop = state.nexthops.get(member.id);
+    if (nexthop === undefined || member.id === group.id) return kernelError("EINVAL", "Invalid nexthop id");
+    if (seen.has(member.id)) return kernelError("EINVAL", "Nexthop id can not be used twice in a group");
+    seen.add(member.id);
+    if (!Number.isInteger(member.weight) || member.weight < 1 || member.weight > 256) {
+      return kernelError("EINVAL", "Invalid value for weight");
+    }
+    if (nexthop.kind === "group") {
+      return kernelError(
+        "EINVAL",
+        nexthop.groupType === "mpath"
+          ? "Hash-threshold group can not be a nexthop within a group"
+          : "Resilient group can not be a nexthop within a group",
+      );
+    }
+  }
+  if (group.groupType === "resilient") {
+    if (!state.features.resilientGroups) return kernelError("EINVAL", "Unknown attribute");
+    const params = group.resilient;
+    if (params === undefined) return kernelError("EINVAL", "Resilient group requires NHA_RES_GROUP");
+    if (!Number.isInteger(params.buckets) || params.buckets < 1 || params.buckets > 0xffff) {
+      return kernelError("EINVAL", "Invalid number of buckets");
+    }
+    if (params.idleTimer < 0 || params.unbalancedTimer < 0) return kernelError("EINVAL");
+  }
+  return undefined;
+}
+
+function validateNexthop(state: KernelState, nexthop: KernelNexthop): KernelError | undefined {
+  if (!state.features.nexthopObjects) return kernelError("EOPNOTSUPP");
+  if (!isNexthopId(nexthop.id)) return kernelError("EINVAL", "Invalid nexthop id");
+  if (!Number.isInteger(nexthop.protocol) || nexthop.protocol < 0 || nexthop.protocol > 255) {
+    return kernelError("EINVAL");
+  }
+  if (nexthop.kind === "group") return validateGroup(state, nexthop);
+  if (familyOf(nexthop.gateway) !== nexthop.family) return kernelError("EINVAL");
+  const error = checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev);
+  if (error !== undefined) return error;
+  // Unlike a route, a nexthop object refuses a device without carrier.
+  if (state.links.get(nexthop.dev)?.carrier !== true) {
+    return kernelError("ENETDOWN", "Carrier for nexthop device is down");
+  }
+  return undefined;
+}
+
+/** Members sorted by id, as the contract and the kernel's dumps have them. */
+function normalised(nexthop: KernelNexthop): KernelNexthop {
+  if (nexthop.kind === "gateway") return nexthop;
+  return { ...nexthop, members: [...nexthop.members].sort((a, b) => a.id - b.id) };
+}
+
+function store(state: KernelState, nexthop: KernelNexthop): void {
+  state.nexthops.set(nexthop.id, nexthop);
+  if (nexthop.kind === "group" && nexthop.groupType === "resilient" && nexthop.resilient !== undefined) {
+    const table = state.buckets.get(nexthop.id);
+    if (table === undefined) {
+      state.buckets.set(nexthop.id, createBucketTable(nexthop.members, nexthop.resilient, state.now));
+    } else {
+      rebalance(table, nexthop.members, nexthop.resilient, state.now);
+    }
+  } else {
+    state.buckets.delete(nexthop.id);
+  }
+}
+
+/** Routes pointing at a nexthop, directly or through a group holding it. */
+function routesUsing(state: KernelState, ids: ReadonlySet<number>): KernelRoute[] {
+  const routes: KernelRoute[] = [];
+  for (const route of state.routes.values()) {
+    if (route.target.kind === "nexthop-object" && ids.has(route.target.id)) routes.push(route);
+  }
+  return routes;
+}
+
+export function addNexthop(state: KernelState, nexthop: KernelNexthop): OpResult {
+  if (state.features.nexthopObjects && state.nexthops.has(nexthop.id)) return kernelError("EEXIST");
+  const error = validateNexthop(state, nexthop);
+  if (error !== undefined) return error;
+  const value = normalised(nexthop);
+  store(state, value);
+  state.emit({ kind: "nexthop", action: "new", nexthop: value });
+  return OK;
+}
+
+export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpResult {
+  const old = state.nexthops.get(nexthop.id);
+  if (old === undefined) return addNexthop(state, nexthop);
+  if (old.kind === "gateway" && nexthop.kind === "group") {
+    return kernelError("EINVAL", "Can not replace a nexthop with a nexthop group");
+  }
+  if (old.kind === "group" && nexthop.kind === "gateway") {
+    return kernelError("EINVAL", "Can not replace a nexthop group with a nexthop");
+  }
+  if (old.kind === "group" && nexthop.kind === "group") {
+    if (old.groupType !== nexthop.groupType) {
+      return kernelError("EINVAL", "Can not replace a nexthop group with one of a different type");
+    }
+    if (old.resilient !== undefined && nexthop.resilient?.buckets !== old.resilient.buckets) {
+      return kernelError("EINVAL", "Can not change number of buckets of a resilient nexthop group");
+    }
+  }
+  if (old.kind === "gateway" && nexthop.kind === "gateway" && old.family !== nexthop.family) {
+    const inGroup = [...state.nexthops.values()].some(
+      (other) => other.kind === "group" && other.members.some((member) => member.id === nexthop.id),
+    );
+    if (inGroup)
+      return kernelError("EINVAL", "Can not replace a nexthop in a group with one of a different family");
+  }
+  const error = validateNexthop(state, nexthop);
+  if (error !== undefined) return error;
+  const value = normalised(nexthop);
+  store(state, value);
+  state.emit({ kind: "nexthop", action: "new", nexthop: value });
+  // nexthop_compat_mode (on by default) re-announces every route using a replaced nexthop.
+  const affected = new Set([nexthop.id, ...groupsHolding(state, nexthop.id)]);
+  for (const route of routesUsing(state, affected)) {
+    state.emit({ kind: "route", action: "new", route: observedRoute(state, route) });
+  }
+  return OK;
+}
+
+function groupsHolding(state: KernelState, id: number): number[] {
+  const groups: number[] = [];
+  for (const nexthop of state.nexthops.values()) {
+    if (nexthop.kind === "group" && nexthop.members.some((member) => member.id === id))
+      groups.push(nexthop.id);
+  }
+  return groups;
+}
+
+/**
+ * Removes nexthops with Linux's cascade. `announce` is false when the kernel flushes
+ * them itself (link down, carrier loss, link deleted): it sends no RTM_DELNEXTHOP
+ * nor group updates then, and IPv4 routes vanish silently in either case; only IPv6
+ * route removals are announced (nexthop_compat_mode).
+ */
+export function removeNexthops(state: KernelState, ids: readonly number[], announce: boolean): void {
+  const gone = new Set<number>();
+  const queue = [...ids];
+  while (queue.length > 0) {
+    const id = queue.shift() as number;
+    const nexthop = state.nexthops.get(id);
+    if (nexthop === undefined || gone.has(id)) continue;
+    state.nexthops.delete(id);
+    state.buckets.delete(id);
+    gone.add(id);
+    if (announce) state.emit({ kind: "nexthop", action: "del", nexthop });
+    for (const groupId of groupsHolding(state, id)) {
+      const group = state.nexthops.get(groupId);
+      if (group?.kind !== "group") continue;
+      const members = group.members.filter((member) => member.id !== id);
+      if (members.length === 0) {
+        queue.push(groupId);
+        continue;
+      }
+      const shrunk: KernelNexthop = { ...group, members };
+      store(state, shrunk);
+      if (announce) state.emit({ kind: "nexthop", action: "new", nexthop: shrunk });
+    }
+  }
+  for (const route of routesUsing(state, gone)) dropRoute(state, route);
+}
+
+export function deleteNexthop(state: KernelState, nexthop: KernelNexthop): OpResult {
+  if (!state.features.nexthopObjects) return kernelError("EOPNOTSUPP");
+  if (!state.nexthops.has(nexthop.id)) return kernelError("ENOENT");
+  removeNexthops(state, [nexthop.id], true);
+  return OK;
+}

@@ -1,0 +1,37 @@
+/**
+ * Linux accepts a gateway only when it is reachable straight out of the named
+ * device: some route in the route's table (or main, where connected routes live)
+ * sends the gateway's address out of that device without a gateway of its own.
+ * The refusal differs by the gateway's family: IPv4 says ENETUNREACH with an
+ * extack, IPv6 EHOSTUNREACH without one (checked with `ip` on 6.18).
+ */
+import { familyOf, type IpAddr, prefixContains } from "@kroute/core";
+import { type KernelError, kernelError } from "./errno.ts";
+import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
+
+/** The device must exist and be administratively up. */
+export function checkDevice(state: KernelState, dev: string): KernelError | undefined {
+  if (dev === "")
+    return kernelError("EINVAL", "Device attribute required for non-blackhole and non-fdb nexthops");
+  if (!state.links.has(dev)) return kernelError("ENODEV");
+  if (!linkIsUp(state, dev)) return kernelError("ENETDOWN", "Nexthop device is not up");
+  return undefined;
+}
+
+export function checkGateway(
+  state: KernelState,
+  table: number,
+  gateway: IpAddr,
+  dev: string,
+): KernelError | undefined {
+  const deviceError = checkDevice(state, dev);
+  if (deviceError !== undefined) return deviceError;
+  for (const route of state.deviceRoutes.values()) {
+    if (route.target.kind !== "device" || route.target.dev !== dev) continue;
+    if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;
+    if (prefixContains(route.dst, gateway)) return undefined;
+  }
+  return familyOf(gateway) === 4
+    ? kernelError("ENETUNREACH", "Nexthop has invalid gateway")
+    : kernelError("EHOSTUNREACH");
+}

@@ -1,0 +1,134 @@
+/**
+ * Route requests with Linux's flag semantics. Ops map to flags as a driver sends
+ * them: add = NLM_F_CREATE|NLM_F_EXCL, replace = NLM_F_CREATE|NLM_F_REPLACE, delete;
+ * `change` (NLM_F_REPLACE alone, `ip route change`) exists for conformance only.
+ */
+import {
+  familyOf,
+  type InlineNexthop,
+  type KernelNexthop,
+  type KernelRoute,
+  maxPrefixLength,
+  type OpResult,
+  parsePrefix,
+  prefixLength,
+  routeKey,
+} from "@kroute/core";
+import { type KernelError, kernelError, OK } from "./errno.ts";
+import { checkDevice, checkGateway } from "./onlink.ts";
+import { type KernelState, observedRoute, putRoute, removeRoute } from "./state.ts";
+
+const SPECIAL_TYPES = new Set([
+  "blackhole",
+  "unreachable",
+  "prohibit",
+  "local",
+  "broadcast",
+  "throw",
+  "anycast",
+]);
+
+function isUint32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+function nexthopFamilies(state: KernelState, nexthop: KernelNexthop): number[] {
+  if (nexthop.kind === "gateway") return [nexthop.family];
+  return nexthop.members.flatMap((member) => {
+    const inner = state.nexthops.get(member.id);
+    return inner === undefined ? [] : nexthopFamilies(state, inner);
+  });
+}
+
+function checkInline(
+  state: KernelState,
+  route: KernelRoute,
+  nexthop: InlineNexthop,
+): KernelError | undefined {
+  if (!Number.isInteger(nexthop.weight) || nexthop.weight < 1 || nexthop.weight > 256) {
+    return kernelError("EINVAL");
+  }
+  if (route.family === 6 && familyOf(nexthop.gateway) === 4) return kernelError("EINVAL");
+  return checkGateway(state, route.table, nexthop.gateway, nexthop.dev);
+}
+
+export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
+  const dst = parsePrefix(route.dst);
+  if (!dst.ok || dst.value !== route.dst || familyOf(route.dst) !== route.family)
+    return kernelError("EINVAL");
+  if (prefixLength(route.dst) > maxPrefixLength(route.family)) return kernelError("EINVAL");
+  if (!isUint32(route.table) || route.table === 0 || !isUint32(route.metric)) return kernelError("EINVAL");
+  if (!Number.isInteger(route.protocol) || route.protocol < 0 || route.protocol > 255)
+    return kernelError("EINVAL");
+  const target = route.target;
+  switch (target.kind) {
+    case "gateways": {
+      if (target.nexthops.length === 0) return kernelError("EINVAL");
+      for (const nexthop of target.nexthops) {
+        const error = checkInline(state, route, nexthop);
+        if (error !== undefined) return error;
+      }
+      return undefined;
+    }
+    case "nexthop-object": {
+      if (!state.features.nexthopObjects) return kernelError("EINVAL", "Unknown attribute");
+      const nexthop = state.nexthops.get(target.id);
+      if (nexthop === undefined) return kernelError("EINVAL", "Nexthop id does not exist");
+      if (route.family === 6 && nexthopFamilies(state, nexthop).includes(4)) {
+        return kernelError("EINVAL", "IPv6 routes can not use an IPv4 nexthop");
+      }
+      return undefined;
+    }
+    case "device":
+      return checkDevice(state, target.dev);
+    case "special":
+      return SPECIAL_TYPES.has(target.type) ? undefined : kernelError("EINVAL");
+  }
+}
+
+/** The stored form: linkdown is the kernel's to set, never the writer's. */
+function stored(route: KernelRoute): KernelRoute {
+  if (route.target.kind !== "gateways") return route;
+  const nexthops = route.target.nexthops.map(({ linkdown: _ignored, ...nexthop }) => nexthop);
+  return { ...route, target: { kind: "gateways", nexthops } };
+}
+
+function install(state: KernelState, route: KernelRoute): OpResult {
+  const error = validateRoute(state, route);
+  if (error !== undefined) return error;
+  const value = stored(route);
+  putRoute(state, value);
+  state.emit({ kind: "route", action: "new", route: observedRoute(state, value) });
+  return OK;
+}
+
+export function addRoute(state: KernelState, route: KernelRoute): OpResult {
+  if (state.routes.has(routeKey(route))) return kernelError("EEXIST");
+  return install(state, route);
+}
+
+export function replaceRoute(state: KernelState, route: KernelRoute): OpResult {
+  return install(state, route);
+}
+
+/** NLM_F_REPLACE without NLM_F_CREATE: IPv4 answers plain ENOENT, IPv6 adds an extack. */
+export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
+  if (!state.routes.has(routeKey(route))) {
+    return route.family === 4
+      ? kernelError("ENOENT")
+      : kernelError("ENOENT", "Can not replace route - no match found");
+  }
+  return install(state, route);
+}
+
+/**
+ * Deletes the route at the key. The request names the protocol, as Linux matches
+ * it when given: a route another owner put at the same key is not deleted (ESRCH).
+ */
+export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
+  const existing = state.routes.get(routeKey(route));
+  if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
+  removeRoute(state, existing);
+  state.emit({ kind: "route", action: "del", route: observedRoute(state, existing) });
+  return OK;
+}

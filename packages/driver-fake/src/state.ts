@@ -1,0 +1,121 @@
+/**
+ * The fake kernel's mutable state and the small helpers every operation shares.
+ * Routes are stored keyed as Linux keys them (family, table, dst, priority) and also
+ * indexed by destination for lookups.
+ */
+import type {
+  DataplaneFeatures,
+  Family,
+  InlineNexthop,
+  KernelAddress,
+  KernelChange,
+  KernelLink,
+  KernelNexthop,
+  KernelRoute,
+  KernelRule,
+  MultipathHashPolicy,
+} from "@kroute/core";
+import { prefixLength, routeKey } from "@kroute/core";
+import type { BucketTable } from "./resilient-buckets.ts";
+
+export const RTPROT_KERNEL = 2;
+export const RT_TABLE_MAIN = 254;
+export const RT_TABLE_LOCAL = 255;
+export const RT_TABLE_DEFAULT = 253;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+
+export interface KernelState {
+  readonly links: Map<string, KernelLink>;
+  nextLinkIndex: number;
+  addresses: KernelAddress[];
+  readonly routes: Map<string, KernelRoute>;
+  /** `family|table|dst` to the routes of that destination, by metric. */
+  readonly byDestination: Map<string, Map<number, KernelRoute>>;
+  /** `family|table` to how many destinations there are of each prefix length: lookups try only these. */
+  readonly prefixLengths: Map<string, Map<number, number>>;
+  /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
+  readonly deviceRoutes: Map<string, KernelRoute>;
+  readonly nexthops: Map<number, KernelNexthop>;
+  readonly buckets: Map<number, BucketTable>;
+  rules: KernelRule[];
+  readonly hashPolicy: Record<Family, MultipathHashPolicy>;
+  readonly features: DataplaneFeatures;
+  /** Seconds; advances only when told. */
+  now: number;
+  readonly emit: (change: KernelChange) => void;
+}
+
+export function destinationKey(family: Family, table: number, dst: string): string {
+  return `${family}|${table}|${dst}`;
+}
+
+function countPrefixLength(state: KernelState, route: KernelRoute, delta: 1 | -1): void {
+  const tableKey = `${route.family}|${route.table}`;
+  let counts = state.prefixLengths.get(tableKey);
+  if (counts === undefined) {
+    counts = new Map();
+    state.prefixLengths.set(tableKey, counts);
+  }
+  const length = prefixLength(route.dst);
+  const count = (counts.get(length) ?? 0) + delta;
+  if (count === 0) counts.delete(length);
+  else counts.set(length, count);
+}
+
+/** Stores a route, replacing whatever held its key. */
+export function putRoute(state: KernelState, route: KernelRoute): void {
+  const key = routeKey(route);
+  const previous = state.routes.get(key);
+  if (previous !== undefined) removeRoute(state, previous);
+  state.routes.set(key, route);
+  if (route.target.kind === "device") state.deviceRoutes.set(key, route);
+  const destination = destinationKey(route.family, route.table, route.dst);
+  let byMetric = state.byDestination.get(destination);
+  if (byMetric === undefined) {
+    byMetric = new Map();
+    state.byDestination.set(destination, byMetric);
+    countPrefixLength(state, route, 1);
+  }
+  byMetric.set(route.metric, route);
+}
+
+export function removeRoute(state: KernelState, route: KernelRoute): void {
+  const key = routeKey(route);
+  state.routes.delete(key);
+  state.deviceRoutes.delete(key);
+  const destination = destinationKey(route.family, route.table, route.dst);
+  const byMetric = state.byDestination.get(destination);
+  byMetric?.delete(route.metric);
+  if (byMetric?.size === 0) {
+    state.byDestination.delete(destination);
+    countPrefixLength(state, route, -1);
+  }
+}
+
+/** A link that can carry traffic at all: it exists and is administratively up. */
+export function linkIsUp(state: KernelState, dev: string): boolean {
+  return state.links.get(dev)?.up === true;
+}
+
+/** Linux flags a nexthop linkdown when its device lacks carrier or is down (then also dead). */
+function linkIsDown(state: KernelState, dev: string): boolean {
+  const link = state.links.get(dev);
+  return link === undefined || !link.up || !link.carrier;
+}
+
+/** A route as a dump or notification shows it: inline nexthops carry the current linkdown flag. */
+export function observedRoute(state: KernelState, route: KernelRoute): KernelRoute {
+  if (route.target.kind !== "gateways") return route;
+  const nexthops = route.target.nexthops.map((nexthop): InlineNexthop => {
+    const { linkdown: _ignored, ...rest } = nexthop;
+    return linkIsDown(state, nexthop.dev) ? { ...rest, linkdown: true } : rest;
+  });
+  return { ...route, target: { kind: "gateways", nexthops } };
+}
+
+/** IPv4 routes leave silently when the kernel flushes them; IPv6 announces each removal. */
+export function dropRoute(state: KernelState, route: KernelRoute): void {
+  removeRoute(state, route);
+  if (route.family === 6) state.emit({ kind: "route", action: "del", route: observedRoute(state, route) });
+}

@@ -1,0 +1,20 @@
+import { BASELINE_TOPOLOGY, type ConformanceHarness, dataplaneConformance } from "@kroute/testkit";
+import { createFakeKernel } from "../src/index.ts";
+import { BASELINE_HOST } from "./baseline-host.ts";
+
+dataplaneConformance("fake kernel", async (): Promise<ConformanceHarness> => {
+  const kernel = createFakeKernel(BASELINE_HOST);
+  return {
+    dataplane: kernel,
+    topology: BASELINE_TOPOLOGY,
+    host: {
+      addLink: async (name) => kernel.addLink(name),
+      deleteLink: async (name) => kernel.deleteLink(name),
+      setCarrier: async (name, carrier) => kernel.setCarrier(name, carrier),
+      setAdminUp: async (name, up) => kernel.setAdminUp(name, up),
+      addAddress: async (dev, ip, prefixLength) => kernel.addAddress(dev, ip, prefixLength),
+    },
+    replaceWithoutCreate: async (route) => kernel.changeRouteSync(route),
+    cleanup: () => kernel.close(),
+  };
+});

@@ -1,0 +1,190 @@
+/**
+ * Nexthop objects and groups (Linux 5.3+, resilient groups 5.13+): creation checks,
+ * routes pointing at them, and the cascade when one is deleted.
+ */
+import type { KernelNexthop, KernelRoute } from "@kroute/core";
+import { describe, expect, it } from "vitest";
+import type { ConformanceHarness } from "./harness.ts";
+import {
+  expectErrno,
+  expectOk,
+  gatewayNexthop,
+  groupNexthop,
+  nexthopRoute,
+  ourNexthops,
+  ourRoutes,
+  sortRoutes,
+} from "./support.ts";
+
+const add = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
+const replace = (from: KernelNexthop, to: KernelNexthop) =>
+  ({ object: "nexthop", action: "replace", from, to }) as const;
+const del = (from: KernelNexthop) => ({ object: "nexthop", action: "delete", from }) as const;
+const addRoute = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
+
+const A = gatewayNexthop(1, "10.10.0.2", "kr0");
+const B = gatewayNexthop(2, "10.11.0.2", "kr1");
+const A6 = gatewayNexthop(6, "fd10::2", "kr0");
+const B6 = gatewayNexthop(7, "fd11::2", "kr1");
+
+export function nexthopConformance(harness: () => ConformanceHarness): void {
+  describe("nexthop objects", () => {
+    it("adds gateway nexthops of both families and dumps them back", async () => {
+      const h = harness();
+      expectOk(await h.dataplane.apply([add(A), add(B), add(A6)]));
+      expect(await ourNexthops(h)).toEqual([A, B, A6]);
+    });
+
+    it("refuses an existing id with EEXIST; replace changes it", async () => {
+      const h = harness();
+      const moved = gatewayNexthop(1, "10.10.0.3", "kr0");
+      expectOk(await h.dataplane.apply([add(A)]));
+      const [again] = await h.dataplane.apply([add(moved)]);
+      expectErrno(again, "EEXIST", "File exists");
+      expectOk(await h.dataplane.apply([replace(A, moved)]));
+      expect(await ourNexthops(h)).toEqual([moved]);
+    });
+
+    it("refuses a gateway that is not on-link through its device", async () => {
+      const h = harness();
+      const [offLink] = await h.dataplane.apply([add(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
+      expectErrno(offLink, "ENETUNREACH", "Nexthop has invalid gateway");
+      const [wrongDev] = await h.dataplane.apply([add(gatewayNexthop(1, "10.10.0.2", "kr1"))]);
+      expectErrno(wrongDev, "ENETUNREACH", "Nexthop has invalid gateway");
+      const [offLink6] = await h.dataplane.apply([add(gatewayNexthop(6, "fd99::2", "kr0"))]);
+      expectErrno(offLink6, "EHOSTUNREACH", "No route to host");
+      expect(await ourNexthops(h)).toEqual([]);
+    });
+
+    it("refuses a nexthop on a device without carrier", async () => {
+      const h = harness();
+      await h.host.setCarrier("kr1", false);
+      const [result] = await h.dataplane.apply([add(B)]);
+      expectErrno(result, "ENETDOWN", "Carrier for nexthop device is down");
+    });
+
+    it("adds hash-threshold and resilient groups, members sorted by id", async () => {
+      const h = harness();
+      const mpath = groupNexthop(100, [2, [1, 3]]);
+      const resilient = groupNexthop(101, [1, 2], { buckets: 32, idleTimer: 120, unbalancedTimer: 0 });
+      expectOk(await h.dataplane.apply([add(A), add(B), add(mpath), add(resilient)]));
+      expect(await ourNexthops(h)).toEqual([A, B, groupNexthop(100, [[1, 3], 2]), resilient]);
+    });
+
+    it("refuses groups of missing members or of groups", async () => {
+      const h = harness();
+      expectOk(await h.dataplane.apply([add(A)]));
+      const [missing] = await h.dataplane.apply([add(groupNexthop(100, [1, 99]))]);
+      expectErrno(missing, "EINVAL", "Invalid nexthop id");
+      expectOk(await h.dataplane.apply([add(groupNexthop(100, [1]))]));
+      const [nested] = await h.dataplane.apply([add(groupNexthop(101, [100]))]);
+      expectErrno(nested, "EINVAL", "Hash-threshold group can not be a nexthop within a group");
+    });
+
+    it("refuses replacing across kinds, group types or bucket counts", async () => {
+      const h = harness();
+      const mpath = groupNexthop(100, [1, 2]);
+      const resilient = groupNexthop(101, [1, 2], { buckets: 16, idleTimer: 0 });
+      expectOk(await h.dataplane.apply([add(A), add(B), add(mpath), add(resilient)]));
+      const toResilient = groupNexthop(100, [1, 2], { buckets: 16, idleTimer: 0 });
+      expectErrno(
+        (await h.dataplane.apply([replace(mpath, toResilient)]))[0],
+        "EINVAL",
+        "Can not replace a nexthop group with one of a different type",
+      );
+      expectErrno(
+        (
+          await h.dataplane.apply([
+            replace(resilient, groupNexthop(101, [1, 2], { buckets: 32, idleTimer: 0 })),
+          ])
+        )[0],
+        "EINVAL",
+        "Can not change number of buckets of a resilient nexthop group",
+      );
+      expectErrno(
+        (await h.dataplane.apply([replace(A, { ...groupNexthop(1, [2]) })]))[0],
+        "EINVAL",
+        "Can not replace a nexthop with a nexthop group",
+      );
+      expectErrno(
+        (await h.dataplane.apply([replace(mpath, gatewayNexthop(100, "10.10.0.3", "kr0"))]))[0],
+        "EINVAL",
+        "Can not replace a nexthop group with a nexthop",
+      );
+      // A resilient group may lose a member in place.
+      const shrunk = groupNexthop(101, [1], { buckets: 16, idleTimer: 0 });
+      expectOk(await h.dataplane.apply([replace(resilient, shrunk)]));
+      expect((await ourNexthops(h)).find((nexthop) => nexthop.id === 101)).toEqual(shrunk);
+    });
+
+    it("routes point at nexthop objects; a missing id is EINVAL", async () => {
+      const h = harness();
+      const group = groupNexthop(100, [1, 2]);
+      const viaGroup = nexthopRoute("192.0.2.0/24", 100);
+      const viaSingle = nexthopRoute("198.51.100.0/24", 1);
+      const v6 = nexthopRoute("2001:db8:1::/64", 6);
+      expectOk(
+        await h.dataplane.apply([
+          add(A),
+          add(B),
+          add(A6),
+          add(group),
+          addRoute(viaGroup),
+          addRoute(viaSingle),
+          addRoute(v6),
+        ]),
+      );
+      expect(await ourRoutes(h)).toEqual(sortRoutes([viaGroup, viaSingle, v6]));
+      const [missing] = await h.dataplane.apply([addRoute(nexthopRoute("203.0.113.0/24", 77))]);
+      expectErrno(missing, "EINVAL", "Nexthop id does not exist");
+    });
+
+    it("refuses an IPv6 route through an IPv4 nexthop", async () => {
+      const h = harness();
+      expectOk(await h.dataplane.apply([add(A)]));
+      const [result] = await h.dataplane.apply([addRoute(nexthopRoute("2001:db8:5::/64", 1))]);
+      expectErrno(result, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
+    });
+
+    it("deleting a nexthop removes the routes using it and shrinks the groups holding it", async () => {
+      const h = harness();
+      const group = groupNexthop(100, [1, 2]);
+      const onlyA = groupNexthop(101, [1]);
+      const viaA = nexthopRoute("198.51.100.0/24", 1);
+      const viaGroup = nexthopRoute("192.0.2.0/24", 100);
+      const viaOnlyA = nexthopRoute("203.0.113.0/24", 101);
+      const viaA6 = nexthopRoute("2001:db8:1::/64", 6);
+      expectOk(
+        await h.dataplane.apply([
+          add(A),
+          add(B),
+          add(A6),
+          add(group),
+          add(onlyA),
+          addRoute(viaA),
+          addRoute(viaGroup),
+          addRoute(viaOnlyA),
+          addRoute(viaA6),
+        ]),
+      );
+      expectOk(await h.dataplane.apply([del(A), del(A6)]));
+      // The group left empty went with its route; the other group lost a member.
+      expect(await ourNexthops(h)).toEqual([B, groupNexthop(100, [2])]);
+      expect(await ourRoutes(h)).toEqual([viaGroup]);
+    });
+
+    it("deleting a missing nexthop is ENOENT", async () => {
+      const h = harness();
+      const [result] = await h.dataplane.apply([del(A)]);
+      expectErrno(result, "ENOENT", "No such file or directory");
+    });
+
+    it("a resilient group of IPv6 gateways serves IPv6 routes", async () => {
+      const h = harness();
+      const group = groupNexthop(102, [6, 7], { buckets: 64, idleTimer: 60 });
+      const route = nexthopRoute("2001:db8:9::/64", 102);
+      expectOk(await h.dataplane.apply([add(A6), add(B6), add(group), addRoute(route)]));
+      expect(await ourRoutes(h, [6])).toEqual([route]);
+    });
+  });
+}

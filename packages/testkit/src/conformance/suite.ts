@@ -1,0 +1,38 @@
+/**
+ * The Dataplane conformance suite: the same behaviours, checked against the fake
+ * kernel and against Linux in a fresh network namespace. Any difference is a bug in
+ * the fake (Linux is the reference) or in the netlink driver's translation.
+ *
+ * Each test gets a fresh harness in the baseline topology and cleans it up.
+ */
+import { afterEach, beforeEach, describe } from "vitest";
+import type { ConformanceHarness } from "./harness.ts";
+import { linkConformance } from "./links.ts";
+import { lookupConformance } from "./lookups.ts";
+import { nexthopConformance } from "./nexthops.ts";
+import { notificationConformance } from "./notifications.ts";
+import { routeConformance } from "./routes.ts";
+import { ruleConformance } from "./rules.ts";
+
+export function dataplaneConformance(name: string, setup: () => Promise<ConformanceHarness>): void {
+  describe(`Dataplane conformance: ${name}`, () => {
+    let current: ConformanceHarness | undefined;
+    beforeEach(async () => {
+      current = await setup();
+    });
+    afterEach(async () => {
+      await current?.cleanup();
+      current = undefined;
+    });
+    const harness = (): ConformanceHarness => {
+      if (current === undefined) throw new Error("conformance harness used outside a test");
+      return current;
+    };
+    routeConformance(harness);
+    nexthopConformance(harness);
+    linkConformance(harness);
+    ruleConformance(harness);
+    lookupConformance(harness);
+    notificationConformance(harness);
+  });
+}
