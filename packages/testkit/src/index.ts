@@ -4,3 +4,4 @@ export * from "./kube-api/index.ts";
 export * from "./netns.ts";
 export * from "./root.ts";
 export * from "./topology.ts";
+export * from "./udp-flows.ts";

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeAsRoot } from "../src/root.ts";
 import { createTopology, type Topology } from "../src/topology.ts";
+import { sendUdpFlows, startUdpEcho } from "../src/udp-flows.ts";
 
 /** One ping from the node namespace; true when answered within a second. */
 async function pings(topology: Topology, target: string): Promise<boolean> {
@@ -56,6 +57,30 @@ describeAsRoot("gateway topology", () => {
     await topology.recover(1); // idempotent
     await topology.node.ip("route", "replace", topology.destinationV4, "via", topology.gateways[0]!.v4);
     expect(await pings(topology, topology.targetV4)).toBe(true);
+  });
+
+  it("carries UDP flows through the gateways, and the echo names the gateway each flow took", async () => {
+    const server = await startUdpEcho(topology.dst, topology.targetV4, 7007);
+    try {
+      await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.fib_multipath_hash_policy=1"]);
+      const hops = topology.gateways.flatMap((g) => ["nexthop", "via", g.v4]);
+      await topology.node.ip("route", "replace", topology.destinationV4, ...hops);
+      const result = await sendUdpFlows(topology.node, topology.targetV4, 7007, { count: 64 });
+      expect(result.sent).toBe(64);
+      expect(result.answered).toBe(64);
+      const wans: string[] = topology.gateways.map((g) => g.wanV4);
+      expect(Object.keys(result.via).every((seen) => wans.includes(seen))).toBe(true);
+      // Layer-4 hashing spreads 64 flows over more than one gateway.
+      expect(Object.keys(result.via).length).toBeGreaterThan(1);
+
+      await topology.kill(1);
+      const lossy = await sendUdpFlows(topology.node, topology.targetV4, 7007, { count: 64, timeoutMs: 500 });
+      expect(lossy.answered).toBeLessThan(64);
+      expect(lossy.via[topology.gateways[0]!.wanV4]).toBeUndefined();
+    } finally {
+      await topology.recover(1);
+      await server.stop();
+    }
   });
 
   it("refuses an unknown gateway index by name", async () => {

@@ -1,0 +1,66 @@
+/**
+ * Real traffic through a namespace topology: a UDP echo server that tells each
+ * client which source address it saw (with masquerading gateways, that names the
+ * gateway the flow went through), and a client sending one datagram per source port.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import type { Netns } from "./netns.ts";
+
+const MAIN = fileURLToPath(new URL("./udp-echo-main.ts", import.meta.url));
+
+export interface UdpEchoServer {
+  stop(): Promise<void>;
+}
+
+export interface FlowsResult {
+  readonly sent: number;
+  readonly answered: number;
+  /** Source address the server saw → number of flows. */
+  readonly via: Readonly<Record<string, number>>;
+}
+
+export async function startUdpEcho(ns: Netns, address: string, port: number): Promise<UdpEchoServer> {
+  const child = spawn(
+    "ip",
+    ["netns", "exec", ns.name, process.execPath, MAIN, "serve", address, String(port)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await waitForLine(child, "ready");
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Sends `count` flows (source ports firstPort, firstPort+1, ...) and counts the echoes. */
+export async function sendUdpFlows(
+  ns: Netns,
+  address: string,
+  port: number,
+  options: { count: number; timeoutMs?: number; firstPort?: number },
+): Promise<FlowsResult> {
+  const args = [String(options.count), String(options.timeoutMs ?? 1000), String(options.firstPort ?? 20000)];
+  const { stdout } = await ns.exec(process.execPath, [MAIN, "send", address, String(port), ...args]);
+  return JSON.parse(stdout.trim()) as FlowsResult;
+}
+
+async function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  let buffer = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      if (buffer.split("\n").includes(line)) resolve();
+    });
+    child.on("exit", (code) =>
+      reject(new Error(`udp echo server exited (${String(code)}) before it was ready`)),
+    );
+  });
+}
