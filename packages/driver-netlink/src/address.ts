@@ -24,6 +24,20 @@ export function familyOfAf(af: number): Family | undefined {
 }
 
 export function ipToBytes(ip: IpAddr): Uint8Array {
+  if (!ip.includes(":")) {
+    // Fast path for canonical dotted quads: this runs once per route in big batches.
+    const parts = ip.split(".");
+    if (parts.length === 4) {
+      const out = new Uint8Array(4);
+      let valid = true;
+      for (let i = 0; i < 4; i++) {
+        const n = Number(parts[i]);
+        if (!(n >= 0 && n <= 255) || !Number.isInteger(n) || parts[i] === "") valid = false;
+        out[i] = n;
+      }
+      if (valid) return out;
+    }
+  }
   const parsed = addressBits(ip);
   if (parsed === undefined) throw new Error(`not an IP address: ${JSON.stringify(ip)}`);
   if (parsed.family === 4) {

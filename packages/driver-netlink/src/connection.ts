@@ -46,8 +46,8 @@ export interface ConnectionOptions {
 }
 
 /** Bytes per send: keeps each kernel pass short and the error backlog bounded. */
-const CHUNK_BYTES = 256 * 1024;
-const CHUNK_MESSAGES = 4096;
+const CHUNK_BYTES = 64 * 1024;
+const CHUNK_MESSAGES = 1024;
 
 export class NetlinkConnection {
   private readonly fd: number;
@@ -170,61 +170,81 @@ export class NetlinkConnection {
   /**
    * Sends requests in chunks, each with NLM_F_ACK on its last message only: the
    * kernel answers failures individually and the last message's ACK is the barrier
-   * proving every earlier one was handled. One entry per request: undefined when it
-   * succeeded, else the kernel's error (errno, extack).
+   * proving every earlier one was handled. `onError(i, error)` reports the kernel's
+   * refusal of the i-th request; silence means success.
+   *
+   * Pipelined: rtnetlink handles a request inside sendmsg, so once a chunk's send
+   * returns the kernel has applied it (order is kept), and the next chunk, encoded
+   * on the JS thread while the worker thread was in the kernel, goes straight out.
    */
-  async batch(requests: readonly Request[]): Promise<(ErrorMessage | undefined)[]> {
-    const results: (ErrorMessage | undefined)[] = new Array(requests.length).fill(undefined);
-    const w = new Writer(CHUNK_BYTES + 64 * 1024);
-    let start = 0;
-    while (start < requests.length) {
-      w.reset();
+  async batch(
+    requests: Iterable<Request>,
+    onError: (index: number, error: ErrorMessage) => void,
+  ): Promise<number> {
+    const source = requests[Symbol.iterator]();
+    let next = source.next();
+    let count = 0;
+    let inFlight: Promise<void> = Promise.resolve();
+    const barriers: Promise<void>[] = [];
+    while (!next.done) {
+      const w = new Writer(CHUNK_BYTES + 16 * 1024);
+      const chunkStart = count;
       const first = this.nextSeq();
       let seq = first;
-      let end = start;
-      while (end < requests.length && end - start < CHUNK_MESSAGES && w.offset < CHUNK_BYTES) {
-        if (end > start) seq = this.nextSeq();
-        const r = requests[end] as Request;
+      let lastAt = 0;
+      let n = 0;
+      const kinds: Request[] = [];
+      while (!next.done && n < CHUNK_MESSAGES && w.offset < CHUNK_BYTES) {
+        if (n > 0) seq = this.nextSeq();
+        const r = next.value;
+        lastAt = w.offset;
         encodeMessage(w, { type: r.type, flags: r.flags | NLM_F_REQUEST, seq, pid: 0, body: r.body });
-        end++;
+        kinds.push(r);
+        n++;
+        next = source.next();
       }
-      // Flag the last message for an ACK: the barrier.
-      const lastAt = lastMessageOffset(w.view_());
-      const bytes = w.finish();
-      const view = new DataView(bytes.buffer);
+      count += n;
+      const bytes = w.view_();
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       view.setUint16(lastAt + 6, view.getUint16(lastAt + 6, true) | NLM_F_ACK, true);
-      const chunkStart = start;
-      const done = new Promise<void>((resolve) => {
-        const p: Pending = {
-          first,
-          last: seq,
-          onMessage: (m) => {
-            if (m.body.kind === "error") {
-              const index = chunkStart + ((m.seq - first) >>> 0);
-              if (m.body.error.error !== 0) results[index] = m.body.error;
-              if (m.seq === seq) {
+      const last = seq;
+      const reported = new Set<number>();
+      barriers.push(
+        new Promise<void>((resolve) => {
+          const p: Pending = {
+            first,
+            last,
+            onMessage: (m) => {
+              if (m.body.kind !== "error") return;
+              const offset = (m.seq - first) >>> 0;
+              if (m.body.error.error !== 0) {
+                reported.add(offset);
+                onError(chunkStart + offset, m.body.error);
+              }
+              if (m.seq === last) {
                 this.remove(p);
                 resolve();
               }
-            }
-          },
-          onFailure: (errno) => {
-            for (let i = chunkStart; i < chunkStart + ((seq - first) >>> 0) + 1; i++) {
-              results[i] ??= syntheticError(errno, requests[i] as Request);
-            }
-            resolve();
-          },
-        };
-        this.add(p);
+            },
+            onFailure: (errno) => {
+              // Outcome unknown for everything the kernel did not answer about.
+              for (let i = 0; i < n; i++) {
+                if (!reported.has(i)) onError(chunkStart + i, syntheticError(errno, kinds[i] as Request));
+              }
+              resolve();
+            },
+          };
+          this.add(p);
+        }),
+      );
+      await inFlight;
+      inFlight = this.sendAll(bytes).then((sent) => {
+        if (sent < 0) this.failPending(first, -sent);
       });
-      const sent = await this.sendAll(bytes);
-      if (sent < 0) {
-        this.failPending(first, -sent);
-      }
-      await done;
-      start = end;
     }
-    return results;
+    await inFlight;
+    await Promise.all(barriers);
+    return count;
   }
 
   private failPending(seq: number, errno: number): void {
@@ -333,17 +353,6 @@ export class NetlinkConnection {
 
 function inRange(seq: number, first: number, last: number): boolean {
   return (seq - first) >>> 0 <= (last - first) >>> 0;
-}
-
-function lastMessageOffset(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  let last = 0;
-  while (at < bytes.byteLength) {
-    last = at;
-    at += (view.getUint32(at, true) + 3) & ~3;
-  }
-  return last;
 }
 
 function syntheticError(errno: number, request: Request): ErrorMessage {

@@ -75,6 +75,7 @@ const ENOENT = 2;
 const EOPNOTSUPP = 95;
 const EINVAL = 22;
 
+const OK: OpResult = { ok: true };
 const CREATE_EXCL = NLM_F_CREATE | NLM_F_EXCL;
 const CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
 
@@ -351,26 +352,29 @@ export async function createNetlinkDataplane(
     live();
     if (ops.some((op) => opDevices(op).some((dev) => links.indexOf(dev) === undefined))) await dumpLinks();
     const results: (OpResult | undefined)[] = new Array(ops.length).fill(undefined);
-    const requests: Request[] = [];
     const owners: number[] = [];
-    ops.forEach((op, index) => {
-      try {
-        for (const request of opRequests(op, links)) {
-          requests.push(request);
-          owners.push(index);
+    function* requests(): Generator<Request> {
+      for (let index = 0; index < ops.length; index++) {
+        let built: Request[];
+        try {
+          built = opRequests(ops[index] as Op, links);
+        } catch (error) {
+          if (!(error instanceof UnknownDeviceError)) throw error;
+          results[index] = { ok: false, errno: ENODEV, code: "ENODEV", message: error.message };
+          continue;
         }
-      } catch (error) {
-        if (!(error instanceof UnknownDeviceError)) throw error;
-        results[index] = { ok: false, errno: ENODEV, code: "ENODEV", message: error.message };
+        for (const request of built) {
+          owners.push(index);
+          yield request;
+        }
       }
-    });
-    const replies = await connection.batch(requests);
-    replies.forEach((reply, i) => {
+    }
+    await connection.batch(requests(), (i, error) => {
       const owner = owners[i] as number;
-      // The first failure of an op's requests is its result.
-      if (reply !== undefined && results[owner] === undefined) results[owner] = errorResult(reply);
+      // The first failure among an op's requests is its result.
+      if (results[owner] === undefined) results[owner] = errorResult(error);
     });
-    return results.map((r) => r ?? { ok: true });
+    return results.map((r) => r ?? OK);
   };
 
   const routeGet = async (query: FlowQuery, fibMatch: boolean): Promise<Message | ErrorMessage> => {

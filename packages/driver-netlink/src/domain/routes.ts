@@ -45,6 +45,21 @@ export class UnknownDeviceError extends Error {
   }
 }
 
+/**
+ * Gateways repeat across thousands of routes: their wire bytes are parsed once.
+ * Shared arrays are only ever read (encoders copy them into the message).
+ */
+const gatewayBytes = new Map<string, Uint8Array>();
+function gatewayToBytes(gateway: string): Uint8Array {
+  let bytes = gatewayBytes.get(gateway);
+  if (bytes === undefined) {
+    if (gatewayBytes.size >= 4096) gatewayBytes.clear();
+    bytes = ipToBytes(gateway as Parameters<typeof ipToBytes>[0]);
+    gatewayBytes.set(gateway, bytes);
+  }
+  return bytes;
+}
+
 function ifindex(names: LinkNames, dev: string): number {
   const index = names.indexOf(dev);
   if (index === undefined) throw new UnknownDeviceError(dev);
@@ -80,7 +95,7 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
         return {
           ...base,
           type: RTN_UNICAST,
-          gateway: ipToBytes(only.gateway),
+          gateway: gatewayToBytes(only.gateway),
           oif: ifindex(names, only.dev),
         };
       }
@@ -88,7 +103,7 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
         flags: 0,
         hops: nh.weight - 1,
         ifindex: ifindex(names, nh.dev),
-        gateway: ipToBytes(nh.gateway),
+        gateway: gatewayToBytes(nh.gateway),
       }));
       return { ...base, type: RTN_UNICAST, multipath };
     }

@@ -1,0 +1,277 @@
+/**
+ * `pnpm bench netlink-install`: installs 100,000 single-gateway /32 routes in a fresh
+ * network namespace with kroute's netlink driver, with `ip -batch` and with pyroute2
+ * (Debian's python3-pyroute2 under /usr/bin/python3), 3 runs each, medians of wall
+ * clock. Then 100,000 routes sharing one nexthop group: one group replace (a gateway
+ * set change) against replacing every route's gateway. Meanwhile a 1 ms interval
+ * timer measures the longest event-loop stall during the kroute installs.
+ *
+ * Ends with one JSON line. Needs root.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { IpAddr, KernelNexthop, KernelRoute, Op, Prefix } from "../../packages/core/src/index.ts";
+import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
+import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
+
+const execFileAsync = promisify(execFile);
+const ROUTES = Number(process.env.KROUTE_BENCH_ROUTES ?? 100_000);
+const RUNS = 3;
+const PROTOCOL = 200;
+const PYTHON = "/usr/bin/python3";
+
+if (process.getuid?.() !== 0) {
+  console.error("netlink-install: needs root (network namespaces)");
+  process.exit(1);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** 100.64.0.0 + i: distinct /32s. */
+function dstOf(i: number): string {
+  const v = (100 << 24) + (64 << 16) + i;
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** A namespace with one veth link kr0 (10.0.0.1/16) whose peer is up, so gateways 10.0.0.x are on-link. */
+async function freshNamespace(): Promise<Netns> {
+  const ns = await createNetns("kr-bench");
+  await ns.ip("link", "add", "kr0", "type", "veth", "peer", "name", "kr0p");
+  await ns.ip("link", "set", "kr0p", "up");
+  await ns.ip("link", "set", "kr0", "up");
+  await ns.ip("address", "add", "10.0.0.1/16", "dev", "kr0");
+  return ns;
+}
+
+function gatewayRoute(i: number, gateway: string, table = 254): KernelRoute {
+  return {
+    family: 4,
+    table,
+    dst: `${dstOf(i)}/32` as Prefix,
+    metric: 0,
+    protocol: PROTOCOL,
+    scope: 0,
+    target: { kind: "gateways", nexthops: [{ gateway: gateway as IpAddr, dev: "kr0", weight: 1 }] },
+  };
+}
+
+async function countRoutes(ns: Netns, table = "main"): Promise<number> {
+  const { stdout } = await ns.exec("sh", ["-c", `ip route show table ${table} proto ${PROTOCOL} | wc -l`]);
+  return Number(stdout.trim());
+}
+
+function failIfNot(expected: number, got: number, what: string): void {
+  if (got !== expected) throw new Error(`${what}: expected ${expected} routes installed, found ${got}`);
+}
+
+async function kroute(): Promise<{ seconds: number; maxGapMs: number }> {
+  const ns = await freshNamespace();
+  try {
+    const dp = await createNetlinkDataplane({ netns: ns.name });
+    const ops: Op[] = [];
+    for (let i = 0; i < ROUTES; i++)
+      ops.push({ object: "route", action: "add", to: gatewayRoute(i, "10.0.0.2") });
+    let last = performance.now();
+    let maxGapMs = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
+    }, 1);
+    const start = performance.now();
+    const results = await dp.apply(ops);
+    const seconds = (performance.now() - start) / 1000;
+    clearInterval(timer);
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0)
+      throw new Error(`kroute: ${failed.length} ops failed, first: ${JSON.stringify(failed[0])}`);
+    await dp.close();
+    failIfNot(ROUTES, await countRoutes(ns), "kroute");
+    return { seconds, maxGapMs };
+  } finally {
+    await ns.destroy();
+  }
+}
+
+async function ipBatch(dir: string): Promise<number> {
+  const ns = await freshNamespace();
+  try {
+    const file = join(dir, "routes.batch");
+    const lines: string[] = [];
+    for (let i = 0; i < ROUTES; i++)
+      lines.push(`route add ${dstOf(i)}/32 via 10.0.0.2 dev kr0 proto ${PROTOCOL}`);
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const start = performance.now();
+    await execFileAsync("ip", ["-n", ns.name, "-batch", file]);
+    const seconds = (performance.now() - start) / 1000;
+    failIfNot(ROUTES, await countRoutes(ns), "ip -batch");
+    return seconds;
+  } finally {
+    await ns.destroy();
+  }
+}
+
+const PYROUTE2_SCRIPT = `
+import sys, time
+from pyroute2 import IPRoute
+n = int(sys.argv[1])
+ipr = IPRoute()
+oif = ipr.link_lookup(ifname="kr0")[0]
+dsts = []
+for i in range(n):
+    v = (100 << 24) + (64 << 16) + i
+    dsts.append("%d.%d.%d.%d/32" % (v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255))
+start = time.monotonic()
+for dst in dsts:
+    ipr.route("add", dst=dst, gateway="10.0.0.2", oif=oif, proto=${PROTOCOL})
+print(time.monotonic() - start)
+ipr.close()
+`;
+
+async function pyroute2(dir: string): Promise<number> {
+  const ns = await freshNamespace();
+  try {
+    const script = join(dir, "pyroute2_install.py");
+    writeFileSync(script, PYROUTE2_SCRIPT);
+    // Runs inside the namespace with its own netlink socket, timing only the install loop.
+    const { stdout } = await ns.exec(PYTHON, [script, String(ROUTES)]);
+    failIfNot(ROUTES, await countRoutes(ns), "pyroute2");
+    return Number(stdout.trim());
+  } finally {
+    await ns.destroy();
+  }
+}
+
+/** 100k routes on one nexthop group: one group replace vs rewriting every route. */
+async function groupChange(): Promise<{ groupMs: number; perRouteSeconds: number }> {
+  const ns = await freshNamespace();
+  try {
+    const dp = await createNetlinkDataplane({ netns: ns.name });
+    const nh = (id: number, gateway: string): KernelNexthop => ({
+      kind: "gateway",
+      id,
+      family: 4,
+      protocol: PROTOCOL,
+      gateway: gateway as IpAddr,
+      dev: "kr0",
+    });
+    const group = (members: number[]): KernelNexthop => ({
+      kind: "group",
+      id: 100,
+      protocol: PROTOCOL,
+      members: members.map((id) => ({ id, weight: 1 })),
+      groupType: "mpath",
+    });
+    const setup: Op[] = [
+      { object: "nexthop", action: "add", to: nh(1, "10.0.0.2") },
+      { object: "nexthop", action: "add", to: nh(2, "10.0.0.3") },
+      { object: "nexthop", action: "add", to: nh(3, "10.0.0.4") },
+      { object: "nexthop", action: "add", to: group([1, 2]) },
+    ];
+    for (let i = 0; i < ROUTES; i++) {
+      setup.push({
+        object: "route",
+        action: "add",
+        to: { ...gatewayRoute(i, "10.0.0.2"), target: { kind: "nexthop-object", id: 100 } },
+      });
+      setup.push({ object: "route", action: "add", to: gatewayRoute(i, "10.0.0.2", 1000) });
+    }
+    const setupResults = await dp.apply(setup);
+    if (setupResults.some((r) => !r.ok))
+      throw new Error(`group setup failed: ${JSON.stringify(setupResults.find((r) => !r.ok))}`);
+
+    const groupTimes: number[] = [];
+    let members = [1, 2];
+    for (let run = 0; run < RUNS; run++) {
+      const next = members[1] === 2 ? [1, 3] : [1, 2];
+      const start = performance.now();
+      const [result] = await dp.apply([
+        { object: "nexthop", action: "replace", from: group(members), to: group(next) },
+      ]);
+      groupTimes.push(performance.now() - start);
+      if (!result?.ok) throw new Error(`group replace failed: ${JSON.stringify(result)}`);
+      members = next;
+    }
+    const nhShown = await ns.ip("nexthop", "show", "id", "100");
+    if (!nhShown.includes(`group 1/${members[1]}`)) throw new Error(`group 100 not changed: ${nhShown}`);
+
+    const perRouteTimes: number[] = [];
+    let gateway = "10.0.0.2";
+    for (let run = 0; run < RUNS; run++) {
+      const next = gateway === "10.0.0.2" ? "10.0.0.3" : "10.0.0.2";
+      const ops: Op[] = [];
+      for (let i = 0; i < ROUTES; i++) {
+        ops.push({
+          object: "route",
+          action: "replace",
+          from: gatewayRoute(i, gateway, 1000),
+          to: gatewayRoute(i, next, 1000),
+        });
+      }
+      const start = performance.now();
+      const results = await dp.apply(ops);
+      perRouteTimes.push((performance.now() - start) / 1000);
+      if (results.some((r) => !r.ok))
+        throw new Error(`route rewrite failed: ${JSON.stringify(results.find((r) => !r.ok))}`);
+      gateway = next;
+    }
+    const { stdout } = await ns.exec("sh", ["-c", `ip route show table 1000 | grep -c 'via ${gateway}'`]);
+    failIfNot(ROUTES, Number(stdout.trim()), "per-route rewrite");
+    await dp.close();
+    return { groupMs: median(groupTimes), perRouteSeconds: median(perRouteTimes) };
+  } finally {
+    await ns.destroy();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "kroute-bench-"));
+try {
+  const krouteRuns: number[] = [];
+  const gaps: number[] = [];
+  const ipRuns: number[] = [];
+  const pyRuns: number[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const k = await kroute();
+    krouteRuns.push(k.seconds);
+    gaps.push(k.maxGapMs);
+    ipRuns.push(await ipBatch(dir));
+    pyRuns.push(await pyroute2(dir));
+    console.log(
+      `run ${run}: kroute ${k.seconds.toFixed(3)} s (max event-loop gap ${k.maxGapMs.toFixed(1)} ms), ` +
+        `ip -batch ${ipRuns.at(-1)?.toFixed(3)} s, pyroute2 ${pyRuns.at(-1)?.toFixed(3)} s`,
+    );
+  }
+  const group = await groupChange();
+  const kroute_s = median(krouteRuns);
+  const ip_batch_s = median(ipRuns);
+  const pyroute2_s = median(pyRuns);
+  console.log(
+    `kroute ${Math.round(ROUTES / kroute_s)} routes/s; longest event-loop stall ${Math.max(...gaps).toFixed(1)} ms; ` +
+      `group change ${group.groupMs.toFixed(2)} ms vs ${group.perRouteSeconds.toFixed(3)} s rewriting every route`,
+  );
+  const round = (x: number, digits: number): number => Number(x.toFixed(digits));
+  console.log(
+    JSON.stringify({
+      bench: "netlink-install",
+      routes: ROUTES,
+      kroute_s: round(kroute_s, 4),
+      ip_batch_s: round(ip_batch_s, 4),
+      pyroute2_s: round(pyroute2_s, 4),
+      speedup_vs_ip_batch: round(ip_batch_s / kroute_s, 2),
+      speedup_vs_pyroute2: round(pyroute2_s / kroute_s, 2),
+      group_change_ms: round(group.groupMs, 3),
+      per_route_change_s: round(group.perRouteSeconds, 4),
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
