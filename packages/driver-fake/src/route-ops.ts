@@ -16,7 +16,7 @@ import {
 } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { checkDevice, checkGateway } from "./onlink.ts";
-import { type KernelState, observedRoute, putRoute, removeRoute } from "./state.ts";
+import { type KernelState, observedRoute, putRoute, removeRoute, tableKey } from "./state.ts";
 
 const SPECIAL_TYPES = new Set([
   "blackhole",
@@ -93,6 +93,13 @@ function stored(route: KernelRoute): KernelRoute {
   return { ...route, target: { kind: "gateways", nexthops } };
 }
 
+/** Linux creates the table before it checks the route: even a refused request leaves its table behind. */
+function createTable(state: KernelState, route: KernelRoute): void {
+  if (isUint32(route.table) && route.table > 0 && (route.family === 4 || route.family === 6)) {
+    state.tables.add(tableKey(route.family, route.table));
+  }
+}
+
 function install(state: KernelState, route: KernelRoute): OpResult {
   const error = validateRoute(state, route);
   if (error !== undefined) return error;
@@ -103,16 +110,19 @@ function install(state: KernelState, route: KernelRoute): OpResult {
 }
 
 export function addRoute(state: KernelState, route: KernelRoute): OpResult {
+  createTable(state, route);
   if (state.routes.has(routeKey(route))) return kernelError("EEXIST");
   return install(state, route);
 }
 
 export function replaceRoute(state: KernelState, route: KernelRoute): OpResult {
+  createTable(state, route);
   return install(state, route);
 }
 
 /** NLM_F_REPLACE without NLM_F_CREATE: IPv4 answers plain ENOENT, IPv6 adds an extack. */
 export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
+  createTable(state, route);
   if (!state.routes.has(routeKey(route))) {
     return route.family === 4
       ? kernelError("ENOENT")
@@ -126,6 +136,8 @@ export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
  * it when given: a route another owner put at the same key is not deleted (ESRCH).
  */
 export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
+  if (!state.tables.has(tableKey(route.family, route.table)))
+    return kernelError("ESRCH", "FIB table does not exist");
   const existing = state.routes.get(routeKey(route));
   if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
   removeRoute(state, existing);

@@ -36,6 +36,8 @@ export interface KernelState {
   readonly prefixLengths: Map<string, Map<number, number>>;
   /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
+  /** `family|table` of every table that exists: main and local from the start, others from their first request. */
+  readonly tables: Set<string>;
   readonly nexthops: Map<number, KernelNexthop>;
   readonly buckets: Map<number, BucketTable>;
   rules: KernelRule[];
@@ -44,6 +46,10 @@ export interface KernelState {
   /** Seconds; advances only when told. */
   now: number;
   readonly emit: (change: KernelChange) => void;
+}
+
+export function tableKey(family: Family, table: number): string {
+  return `${family}|${table}`;
 }
 
 export function destinationKey(family: Family, table: number, dst: string): string {

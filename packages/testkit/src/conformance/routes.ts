@@ -102,13 +102,23 @@ export function routeConformance(harness: () => ConformanceHarness): void {
           expect(await ourRoutes(h, [family])).toEqual([route]);
         });
 
-        it("deleting a missing route is ESRCH", async () => {
+        it("deleting a missing route is ESRCH, with an extack when its table does not exist", async () => {
           const h = harness();
-          const [result] = await h.dataplane.apply([del(route)]);
-          expectErrno(result, "ESRCH", "No such process");
+          const [noTable] = await h.dataplane.apply([del(route)]);
+          expectErrno(noTable, "ESRCH", "FIB table does not exist");
           expectOk(await h.dataplane.apply([add(route)]));
           const [wrongMetric] = await h.dataplane.apply([del({ ...route, metric: 5 })]);
-          expectErrno(wrongMetric, "ESRCH");
+          expectErrno(wrongMetric, "ESRCH", "No such process");
+        });
+
+        it("a refused add still creates its table (Linux creates it before checking)", async () => {
+          const h = harness();
+          const offLink = viaRoute(dst, [[family === 4 ? "10.99.0.1" : "fd99::1", "kr0"]], {
+            table: TABLE + 7,
+          });
+          expect((await h.dataplane.apply([add(offLink)]))[0]?.ok).toBe(false);
+          const [result] = await h.dataplane.apply([del(offLink)]);
+          expectErrno(result, "ESRCH", "No such process");
         });
 
         it("deletes a route", async () => {
