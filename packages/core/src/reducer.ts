@@ -5,7 +5,7 @@
  * rebuilt whole only when something every Route depends on changes (the node's
  * labels, host facts, settings, the node's addresses).
  */
-import { produce } from "immer";
+import { Immer } from "immer";
 import { canonicalOp, opObjectKey } from "./canonical.ts";
 import { type ContributionContext, computeContribution } from "./contribution.ts";
 import {
@@ -94,6 +94,13 @@ function failureAfter(
 function isNodeScoped(event: EngineEvent): event is Extract<EngineEvent, { node: string }> {
   return "node" in event;
 }
+
+/**
+ * A private immer without auto-freeze: freezing every copied path of the persistent
+ * maps cost four times the update itself (measured, scripts/bench/core-scale.ts).
+ * States are still never mutated: every slice is replaced, never written in place.
+ */
+const { produce } = new Immer({ autoFreeze: false });
 
 /**
  * Slices are replaced whole with values computed from the previous state (the big maps
