@@ -85,14 +85,15 @@ function relayout(
 ) {
   const before = new Map<string, number>();
   let run = runAround(ids, slot, range);
-  let keys = new Set<string>();
+  const keys = new Set<string>();
   if (add !== undefined) keys.add(add);
   let next = ids;
   for (;;) {
     for (const s of run) {
       const key = keyAt(next, s, range);
       if (key !== undefined && key !== remove) keys.add(key);
-      if (key !== undefined) before.set(key, range.nexthopIdBase + s);
+      const was = key === undefined ? undefined : hmGet(ids.byKey, key);
+      if (key !== undefined && was !== undefined) before.set(key, was);
     }
     next = place(clearSlots(next, run, range), [...keys], range);
     // Grew into a neighbouring run? Then that run's keys must be laid out together with ours.
@@ -100,7 +101,6 @@ function relayout(
     const absorbed = grown.filter((s) => !keys.has(keyAt(next, s, range) ?? ""));
     if (absorbed.length === 0 || grown.length >= range.nexthopIdCount) break;
     run = grown;
-    keys = new Set([...keys]);
   }
   const moves: IdMove[] = [];
   for (const key of new Set([...before.keys(), ...keys])) {

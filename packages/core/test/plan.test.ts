@@ -1,0 +1,372 @@
+import { describe, expect, it } from "vitest";
+import { desiredTable, routeOutcome } from "../src/desired.ts";
+import { diff } from "../src/diff.ts";
+import type { EngineEvent } from "../src/events.ts";
+import { emptyHashMap, hmFromEntries } from "../src/hashmap.ts";
+import type { KernelNexthop, KernelRoute, Op, OpResult } from "../src/kernel.ts";
+import { applyOps, ownedObjects } from "../src/owned.ts";
+import { canPrune, nextRetryAt, plan } from "../src/plan.ts";
+import { reduce } from "../src/reducer.ts";
+import { DEFAULT_SETTINGS } from "../src/settings.ts";
+import { emptyKernelState, initialNodeState, type NodeState } from "../src/state.ts";
+import { emptySnapshot, ev, hostFacts, NODE, readyState, reduceAll, route } from "./fixtures.ts";
+
+const basic = route("basic", {
+  destinations: ["10.9.0.0/16", "10.10.0.0/16"],
+  gateways: ["10.114.0.3", "10.114.0.4"],
+});
+
+function applyAll(state: NodeState, ops: readonly Op[], results?: OpResult[], ms = 0): NodeState {
+  return reduce(
+    state,
+    ev(
+      {
+        type: "dataplane/applied",
+        node: NODE,
+        results: ops.map((op, i) => ({ op, result: results?.[i] ?? { ok: true } })),
+      },
+      ms,
+    ),
+  );
+}
+
+function converge(state: NodeState): NodeState {
+  return applyAll(state, plan(state));
+}
+
+const foreign: KernelRoute = {
+  family: 4,
+  table: 254,
+  dst: "10.99.0.0/16" as never,
+  metric: 0,
+  protocol: 4,
+  scope: 0,
+  target: { kind: "gateways", nexthops: [{ gateway: "10.0.0.1" as never, dev: "eth0", weight: 1 }] },
+};
+
+const stale: KernelRoute = {
+  ...foreign,
+  dst: "10.98.0.0/16" as never,
+  protocol: DEFAULT_SETTINGS.protocol,
+  metric: 50,
+};
+
+describe("plan", () => {
+  it("applying the plan converges: programmed outcomes and nothing left to do", () => {
+    let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
+    const ops = plan(state);
+    expect(ops.map((o) => `${o.object}/${o.action}`)).toEqual([
+      "nexthop/add",
+      "nexthop/add",
+      "nexthop/add",
+      "route/add",
+      "route/add",
+    ]);
+    state = applyAll(state, ops);
+    expect(plan(state)).toEqual([]);
+    expect(routeOutcome(state, "basic")?.destinations.map((d) => d.state)).toEqual([
+      "programmed",
+      "programmed",
+    ]);
+  });
+
+  it("equals diff(desiredTable, kernel) when nothing is held back", () => {
+    const state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
+    expect(plan(state)).toEqual(diff(desiredTable(state), state.kernel, { prune: canPrune(state) }));
+  });
+
+  it("adopts its own routes after a restart without touching them (zero churn)", () => {
+    const before = converge(reduce(readyState(), ev({ type: "route/upserted", route: basic })));
+    const { routes, nexthops, rules } = ownedObjects(before.kernel);
+    let restarted = initialNodeState(NODE, DEFAULT_SETTINGS);
+    restarted = reduceAll(restarted, [
+      ev({
+        type: "kernel/observed",
+        node: NODE,
+        snapshot: { ...emptySnapshot, routes: [...routes, foreign], nexthops, rules },
+      }),
+      ev({ type: "node/observed", node: NODE, labels: {} }),
+      ev(hostFacts()),
+      ev({ type: "route/resynced", routes: [basic] }),
+    ]);
+    expect(plan(restarted)).toEqual([]);
+  });
+
+  it("prunes stale owned routes only once every source has synced and the dump was complete", () => {
+    const snapshot = { ...emptySnapshot, routes: [foreign, stale] };
+    let state = initialNodeState(NODE, DEFAULT_SETTINGS);
+    state = reduce(state, ev({ type: "kernel/observed", node: NODE, snapshot }));
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: {} }));
+    state = reduce(state, ev(hostFacts()));
+    expect(canPrune(state)).toBe(false);
+    expect(plan(state)).toEqual([]);
+    state = reduce(state, ev({ type: "route/resynced", routes: [] }));
+    expect(canPrune(state)).toBe(true);
+    expect(plan(state)).toEqual([{ object: "route", action: "delete", from: stale }]);
+    // An incomplete dump (or a notification overflow) stops pruning again.
+    state = reduce(
+      state,
+      ev({ type: "kernel/observed", node: NODE, snapshot: { ...snapshot, complete: false } }),
+    );
+    expect(plan(state)).toEqual([]);
+    state = reduce(state, ev({ type: "kernel/observed", node: NODE, snapshot }));
+    state = reduce(state, ev({ type: "kernel/changed", node: NODE, change: { kind: "overflow" } }));
+    expect(canPrune(state)).toBe(false);
+  });
+
+  it("never names a foreign route, even one at a key kroute wants", () => {
+    const clash: KernelRoute = { ...foreign, dst: "10.9.0.0/16" as never, metric: 50 };
+    let state = reduce(
+      readyState(),
+      ev({ type: "kernel/observed", node: NODE, snapshot: { ...emptySnapshot, routes: [foreign, clash] } }),
+    );
+    state = reduce(state, ev({ type: "route/upserted", route: basic }));
+    const ops = plan(state);
+    for (const op of ops) {
+      if (op.object === "route") expect(op.action).toBe("add");
+      if (op.action !== "add") expect(op.from.protocol).toBe(DEFAULT_SETTINGS.protocol);
+    }
+  });
+
+  it("repairs drift reported by change notifications", () => {
+    let state = converge(reduce(readyState(), ev({ type: "route/upserted", route: basic })));
+    const [first] = desiredTable(state).routes;
+    if (first === undefined) throw new Error("no route");
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "del", route: first } }),
+    );
+    expect(plan(state)).toEqual([{ object: "route", action: "add", to: first }]);
+    const tampered = { ...first, target: { kind: "device", dev: "eth9" } } as KernelRoute;
+    state = converge(state);
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "new", route: tampered } }),
+    );
+    expect(plan(state)).toEqual([{ object: "route", action: "replace", from: tampered, to: first }]);
+  });
+
+  it("a nexthop lost with its link leaves its group, and takes the routes using it directly", () => {
+    const single = route("single", { destinations: ["10.11.0.0/16"], gateways: ["10.114.0.3"] });
+    let state = converge(
+      reduceAll(readyState(), [
+        ev({ type: "route/upserted", route: basic }),
+        ev({ type: "route/upserted", route: single }),
+      ]),
+    );
+    const gateway = desiredTable(state).nexthops.find(
+      (n) => n.kind === "gateway" && n.gateway === "10.114.0.3",
+    );
+    if (gateway === undefined) throw new Error("no gateway nexthop");
+    state = reduce(
+      state,
+      ev({
+        type: "kernel/changed",
+        node: NODE,
+        change: { kind: "nexthop", action: "del", nexthop: gateway },
+      }),
+    );
+    const ops = plan(state);
+    expect(ops.map((o) => `${o.object}/${o.action}`)).toEqual([
+      "nexthop/add",
+      "nexthop/replace",
+      "route/add",
+    ]);
+    expect(ops[0]).toEqual({ object: "nexthop", action: "add", to: gateway });
+    expect(ops[2]).toMatchObject({ to: { dst: "10.11.0.0/16" } });
+    expect(plan(applyAll(state, ops))).toEqual([]);
+  });
+
+  it("a kernel refusal marks the route failed with the kernel's message and backs off", () => {
+    let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
+    const ops = plan(state);
+    const refusal: OpResult = {
+      ok: false,
+      errno: 101,
+      code: "ENETUNREACH",
+      message: "Nexthop has invalid gateway",
+    };
+    state = applyAll(
+      state,
+      ops,
+      ops.map((o) => (o.object === "route" && o.to?.dst === "10.9.0.0/16" ? refusal : { ok: true })),
+      0,
+    );
+    const outcome = routeOutcome(state, "basic");
+    expect(outcome?.destinations[0]).toMatchObject({
+      state: "failed",
+      reason: "Nexthop has invalid gateway",
+    });
+    expect(outcome?.destinations[1]?.state).toBe("programmed");
+    expect(plan(state)).toEqual([]);
+    expect(nextRetryAt(state)).toBe("2026-01-01T00:00:01.000Z");
+
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 500));
+    expect(plan(state)).toEqual([]);
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 1000));
+    const retry = plan(state);
+    expect(retry).toHaveLength(1);
+
+    state = applyAll(state, retry, [refusal], 1000);
+    expect(state.failures[`r|4|254|10.9.0.0/16|50`]?.attempts).toBe(2);
+    expect(nextRetryAt(state)).toBe("2026-01-01T00:00:03.000Z");
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 3000));
+    state = applyAll(state, plan(state), undefined, 3000);
+    expect(state.failures).toEqual({});
+    expect(routeOutcome(state, "basic")?.destinations[0]?.state).toBe("programmed");
+  });
+
+  it("a changed desire is tried at once, even while the old op is backing off", () => {
+    let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
+    const ops = plan(state);
+    const refusal: OpResult = { ok: false, errno: 17, code: "EEXIST", message: "File exists" };
+    state = applyAll(
+      state,
+      ops,
+      ops.map((o) => (o.object === "route" ? refusal : { ok: true })),
+    );
+    expect(plan(state)).toEqual([]);
+    state = reduce(
+      state,
+      ev({
+        type: "route/upserted",
+        route: route("basic", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.5"] }),
+      }),
+    );
+    expect(plan(state).some((o) => o.object === "route" && o.action === "add")).toBe(true);
+  });
+});
+
+describe("diff", () => {
+  const nh = (id: number, gateway: string): KernelNexthop => ({
+    kind: "gateway",
+    id,
+    family: 4,
+    protocol: 201,
+    gateway: gateway as never,
+    dev: "eth1",
+  });
+  const group = (id: number, members: number[]): KernelNexthop => ({
+    kind: "group",
+    id,
+    protocol: 201,
+    members: members.map((m) => ({ id: m, weight: 1 })),
+    groupType: "mpath",
+  });
+  const viaObject = (dst: string, id: number): KernelRoute => ({
+    ...stale,
+    dst: dst as never,
+    target: { kind: "nexthop-object", id },
+  });
+  const observedOf = (routes: KernelRoute[], nexthops: KernelNexthop[]) => ({
+    ...emptyKernelState(),
+    routes: hmFromEntries(routes.map((r) => [`${r.family}|${r.table}|${r.dst}|${r.metric}`, r] as const)),
+    nexthops: hmFromEntries(nexthops.map((n) => [String(n.id), n] as const)),
+    observed: true,
+    complete: true,
+  });
+
+  it("orders adds bottom-up and deletes top-down", () => {
+    const observed = observedOf(
+      [viaObject("10.1.0.0/16", 12)],
+      [nh(10, "10.114.0.3"), nh(11, "10.114.0.4"), group(12, [10, 11])],
+    );
+    const desired = {
+      routes: [viaObject("10.2.0.0/16", 22)],
+      nexthops: [nh(20, "10.114.0.5"), nh(21, "10.114.0.6"), group(22, [20, 21])],
+      rules: [],
+    };
+    const ops = diff(desired, observed, { prune: true });
+    expect(
+      ops.map((o) => `${o.object}/${o.action}/${o.action === "delete" ? (o.from.id ?? "") : ""}`),
+    ).toEqual([
+      "nexthop/add/",
+      "nexthop/add/",
+      "nexthop/add/",
+      "route/add/",
+      "route/delete/",
+      "nexthop/delete/12",
+      "nexthop/delete/10",
+      "nexthop/delete/11",
+    ]);
+    expect(applyOps(observed, ops)).toMatchObject({
+      routes: observedOf(desired.routes, desired.nexthops).routes,
+    });
+  });
+
+  it("without prune, nothing is deleted; replaces still happen", () => {
+    const observed = observedOf(
+      [viaObject("10.1.0.0/16", 10), viaObject("10.2.0.0/16", 10)],
+      [nh(10, "10.114.0.3")],
+    );
+    const desired = {
+      routes: [viaObject("10.1.0.0/16", 11)],
+      nexthops: [nh(10, "10.114.0.3"), nh(11, "10.114.0.4")],
+      rules: [],
+    };
+    expect(diff(desired, observed, { prune: false }).map((o) => `${o.object}/${o.action}`)).toEqual([
+      "nexthop/add",
+      "route/replace",
+    ]);
+  });
+
+  it("a nexthop that changes kind is deleted first and re-added; its routes are re-added after it", () => {
+    const observed = observedOf(
+      [viaObject("10.1.0.0/16", 10)],
+      [nh(10, "10.114.0.3"), nh(11, "10.114.0.4"), nh(12, "10.114.0.5")],
+    );
+    const desired = {
+      routes: [viaObject("10.1.0.0/16", 10)],
+      nexthops: [group(10, [11, 12]), nh(11, "10.114.0.4"), nh(12, "10.114.0.5")],
+      rules: [],
+    };
+    const ops = diff(desired, observed, { prune: true });
+    expect(ops.map((o) => `${o.object}/${o.action}`)).toEqual(["nexthop/delete", "nexthop/add"]);
+    // The kernel flushed the route with its nexthop: the next round re-adds it.
+    const after = applyOps(observed, ops);
+    expect(diff(desired, after, { prune: true })).toEqual([
+      { object: "route", action: "add", to: desired.routes[0] },
+    ]);
+  });
+
+  it("a route moving between inline gateways and a nexthop object is one replace", () => {
+    const inline: KernelRoute = { ...stale, dst: "10.1.0.0/16" as never };
+    const observed = observedOf([inline], [nh(10, "10.114.0.3")]);
+    const desired = { routes: [viaObject("10.1.0.0/16", 10)], nexthops: [nh(10, "10.114.0.3")], rules: [] };
+    expect(diff(desired, observed, { prune: true }).map((o) => `${o.object}/${o.action}`)).toEqual([
+      "route/replace",
+    ]);
+  });
+
+  it("an empty desired table and an empty kernel give nothing", () => {
+    expect(
+      diff(
+        { routes: [], nexthops: [], rules: [] },
+        { ...emptyKernelState(), routes: emptyHashMap() },
+        { prune: true },
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("reduce: settings and kernel", () => {
+  it("agent/configured replaces the settings and recomputes everything with them", () => {
+    let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
+    const settings = { ...DEFAULT_SETTINGS, metric: 77, nexthopMode: "multipath" as const };
+    state = reduce(state, ev({ type: "agent/configured", node: NODE, settings } as EngineEvent));
+    expect(state.settings).toEqual(settings);
+    expect(desiredTable(state).routes.every((r) => r.metric === 77 && r.target.kind === "gateways")).toBe(
+      true,
+    );
+    expect(desiredTable(state).nexthops).toEqual([]);
+  });
+
+  it("keeps only owned objects from a dump", () => {
+    const mine = { ...stale };
+    const state = reduce(
+      readyState(),
+      ev({ type: "kernel/observed", node: NODE, snapshot: { ...emptySnapshot, routes: [foreign, mine] } }),
+    );
+    expect(ownedObjects(state.kernel).routes).toEqual([mine]);
+  });
+});
