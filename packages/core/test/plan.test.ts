@@ -189,7 +189,9 @@ describe("plan", () => {
     state = applyAll(
       state,
       ops,
-      ops.map((o) => (o.object === "route" && o.to?.dst === "10.9.0.0/16" ? refusal : { ok: true })),
+      ops.map((o) =>
+        o.object === "route" && o.action === "add" && o.to.dst === "10.9.0.0/16" ? refusal : { ok: true },
+      ),
       0,
     );
     const outcome = routeOutcome(state, "basic");
@@ -278,7 +280,9 @@ describe("diff", () => {
     };
     const ops = diff(desired, observed, { prune: true });
     expect(
-      ops.map((o) => `${o.object}/${o.action}/${o.action === "delete" ? (o.from.id ?? "") : ""}`),
+      ops.map(
+        (o) => `${o.object}/${o.action}/${o.object === "nexthop" && o.action === "delete" ? o.from.id : ""}`,
+      ),
     ).toEqual([
       "nexthop/add/",
       "nexthop/add/",
