@@ -66,10 +66,10 @@ export interface NetlinkDataplaneOptions {
 
 export interface NetlinkDataplane extends Dataplane {
   readonly netns: string | undefined;
+  /** `ip route change`: NLM_F_REPLACE without NLM_F_CREATE, which no Op sends (ENOENT when absent). */
+  changeRoute(route: KernelRoute): Promise<OpResult>;
 }
 
-/** RTM_F_LOOKUP_TABLE: a route-get reply names the table that answered. */
-const RTM_F_LOOKUP_TABLE = 0x1000;
 const DUMP_ATTEMPTS = 3;
 const ENOENT = 2;
 const EOPNOTSUPP = 95;
@@ -82,6 +82,14 @@ const CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
 function errorResult(error: ErrorMessage): OpResult & { ok: false } {
   const errno = -error.error;
   return { ok: false, errno, code: errnoName(errno), message: error.extackMessage ?? strerror(errno) };
+}
+
+function protocolError(message: string): ErrorMessage {
+  return {
+    error: -EINVAL,
+    request: { length: 16, type: RTM_GETROUTE, flags: 0, seq: 0, pid: 0 },
+    extackMessage: message,
+  };
 }
 
 function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
@@ -378,29 +386,14 @@ export async function createNetlinkDataplane(
   };
 
   const routeGet = async (query: FlowQuery, fibMatch: boolean): Promise<Message | ErrorMessage> => {
-    const request: Request = {
+    const { replies, error } = await connection.request({
       type: RTM_GETROUTE,
       flags: 0,
       body: { kind: "route", route: lookupMessage(query, fibMatch) },
-    };
-    const route = request.body.kind === "route" ? request.body.route : undefined;
-    const withTable: Request =
-      route === undefined
-        ? request
-        : {
-            ...request,
-            body: { kind: "route", route: { ...route, flags: route.flags | RTM_F_LOOKUP_TABLE } },
-          };
-    const { replies, error } = await connection.request(withTable);
+    });
     if (error !== undefined) return error;
     const reply = replies.find((m) => m.body.kind === "route");
-    return (
-      reply ?? {
-        error: -EINVAL,
-        request: { length: 16, type: RTM_GETROUTE, flags: 0, seq: 0, pid: 0 },
-        extackMessage: "route get: no reply",
-      }
-    );
+    return reply ?? protocolError("route get: the kernel sent no route");
   };
 
   const lookup = async (query: FlowQuery): Promise<LookupResult> => {
@@ -468,8 +461,23 @@ export async function createNetlinkDataplane(
     return features;
   };
 
+  const changeRoute = async (route: KernelRoute): Promise<OpResult> => {
+    live();
+    let result: OpResult = OK;
+    const request: Request = {
+      type: RTM_NEWROUTE,
+      flags: NLM_F_REPLACE,
+      body: { kind: "route", route: routeToMessage(route, links) },
+    };
+    await connection.batch([request], (_, error) => {
+      result = errorResult(error);
+    });
+    return result;
+  };
+
   return {
     netns,
+    changeRoute,
     features: detectFeatures,
     list,
     apply,

@@ -34,6 +34,8 @@ const SPECIAL_TYPES: ReadonlyMap<number, string> = new Map([
 ]);
 const SPECIAL_BY_NAME: ReadonlyMap<string, number> = new Map([...SPECIAL_TYPES].map(([k, v]) => [v, k]));
 
+const RTM_F_LOOKUP_TABLE = 0x1000;
+
 /** RT_SCOPE_NOWHERE: in a delete request, "any scope". */
 const RT_SCOPE_NOWHERE = 255;
 
@@ -201,7 +203,9 @@ export function lookupMessage(query: FlowQuery, fibMatch: boolean): RouteMessage
     protocol: 0,
     scope: 0,
     type: 0,
-    flags: fibMatch ? RTM_F_FIB_MATCH : 0,
+    // IPv4 reports the table that answered only when asked (RTM_F_LOOKUP_TABLE); IPv6 always
+    // does, and its strict checking refuses that flag.
+    flags: (fibMatch ? RTM_F_FIB_MATCH : 0) | (family === 4 ? RTM_F_LOOKUP_TABLE : 0),
     dst: ipToBytes(query.dst),
     ...(query.src !== undefined ? { src: ipToBytes(query.src) } : {}),
     ...(query.ipProto !== undefined ? { ipProto: query.ipProto } : {}),
