@@ -75,8 +75,8 @@ export interface KubeApiDouble {
   readonly url: string;
   /** A kubeconfig (JSON, which is YAML) for this server, for KubeConfig.loadFromString. */
   kubeconfig(): string;
-  /** Make an object exactly this (create or replace, status included), as some controller would. */
-  apply(obj: JsonObject): JsonObject;
+  /** Make an object exactly this (create or replace, status included), as some controller would. JSON values only. */
+  apply(obj: { readonly [key: string]: unknown }): JsonObject;
   get(ref: TypeRef, name: string, namespace?: string): JsonObject | undefined;
   list(ref: TypeRef, namespace?: string): JsonObject[];
   delete(ref: TypeRef, name: string, namespace?: string): JsonObject;
@@ -447,7 +447,8 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
         "current-context": "double",
       });
     },
-    apply(obj) {
+    apply(input) {
+      const obj = structuredClone(input) as JsonObject;
       const apiVersion = String(obj.apiVersion ?? "");
       const kind = String(obj.kind ?? "");
       const type = resolve({ apiVersion, kind });

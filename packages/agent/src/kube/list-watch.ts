@@ -1,0 +1,249 @@
+/**
+ * A supervised list+watch loop on client-node's `Watch`, because client-node's own
+ * informer stops for good on any error other than 410. Every failure leads back here:
+ *
+ * - list fails → retry with jittered exponential backoff;
+ * - each successful list → a full snapshot (`synced`), readiness after the first;
+ * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
+ *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
+ *   last resourceVersion seen;
+ * - 410 Gone (as an ERROR event or an HTTP status) → relist at once;
+ * - any other watch error → backoff, then watch again from the last resourceVersion;
+ * - the server ending a watch normally → watch again at once.
+ */
+import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import { Observable } from "rxjs";
+import {
+  type BackoffOptions,
+  backoffDelay,
+  cancellableSleep,
+  type Random,
+  realTimers,
+  type Timers,
+} from "./timing.ts";
+
+/** The fields of any Kubernetes object the loop itself reads. */
+export interface KubeObject {
+  readonly metadata?: { readonly name?: string; readonly resourceVersion?: string };
+}
+
+export type RestartReason = "error" | "stalled" | "expired";
+
+export interface WatchHooks {
+  /** A list or watch failed or stalled and is being restarted (for kroute_watch_restarts_total). */
+  readonly restarted?: (watch: string, reason: RestartReason, error?: unknown) => void;
+  /** A list completed: a full snapshot was emitted. */
+  readonly synced?: (watch: string) => void;
+  /** Anything arrived on a watch, bookmarks included (for the time of the last event). */
+  readonly activity?: (watch: string) => void;
+}
+
+export interface SupervisorOptions {
+  readonly backoff?: BackoffOptions;
+  /** No event or bookmark for this long means the watch is stuck. Default 150 s (bookmarks come about every 60 s). */
+  readonly stallTimeoutMs?: number;
+  /** Server-side watch timeout, drawn at random in this range to spread reconnects. Default 300..600 s. */
+  readonly watchTimeoutSeconds?: readonly [number, number];
+  readonly hooks?: WatchHooks;
+  readonly timers?: Timers;
+  readonly random?: Random;
+}
+
+export interface ListWatchSpec<T extends KubeObject> {
+  /** Names this watch in hooks and metrics: "routes", "node", "apiserver-endpoints". */
+  readonly name: string;
+  /** The collection path to watch, e.g. `/api/v1/nodes`. */
+  readonly path: string;
+  readonly fieldSelector?: string;
+  readonly labelSelector?: string;
+  /** The same collection, listed (with the same selectors). */
+  readonly list: () => Promise<{ readonly items: readonly T[]; readonly resourceVersion: string }>;
+}
+
+export type ListWatchEvent<T> =
+  | { readonly type: "synced"; readonly items: readonly T[] }
+  | { readonly type: "added" | "modified" | "deleted"; readonly object: T };
+
+type WatchOutcome =
+  | { readonly kind: "closed"; readonly rv: string; readonly delivered: number }
+  | { readonly kind: "stalled"; readonly rv: string }
+  | { readonly kind: "expired" }
+  | { readonly kind: "error"; readonly rv: string; readonly error: unknown }
+  | { readonly kind: "stopped" };
+
+interface StatusLike {
+  readonly code?: number;
+  readonly message?: string;
+}
+
+function statusCodeOf(err: unknown): number | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const e = err as { statusCode?: unknown; code?: unknown };
+  if (typeof e.statusCode === "number") return e.statusCode;
+  return typeof e.code === "number" ? e.code : undefined;
+}
+
+/** A watch ended by the server faster than this, having delivered nothing, counts as a failure (no hot loop). */
+const MIN_HEALTHY_WATCH_MS = 1000;
+
+export function superviseListWatch<T extends KubeObject>(
+  kc: KubeConfig,
+  spec: ListWatchSpec<T>,
+  options: SupervisorOptions = {},
+): Observable<ListWatchEvent<T>> {
+  const timers = options.timers ?? realTimers;
+  const random = options.random ?? Math.random;
+  const stallTimeoutMs = options.stallTimeoutMs ?? 150_000;
+  const [minTimeout, maxTimeout] = options.watchTimeoutSeconds ?? [300, 600];
+  const hooks = options.hooks ?? {};
+
+  return new Observable<ListWatchEvent<T>>((subscriber) => {
+    let stopped = false;
+    let cancelWait: (() => void) | undefined;
+    let failures = 0;
+
+    const wait = async (ms: number): Promise<boolean> => {
+      const sleep = cancellableSleep(timers, ms);
+      cancelWait = sleep.cancel;
+      const slept = await sleep.promise;
+      cancelWait = undefined;
+      return slept && !stopped;
+    };
+    const restartAfterBackoff = (reason: RestartReason, error?: unknown): Promise<boolean> => {
+      hooks.restarted?.(spec.name, reason, error);
+      return wait(backoffDelay(failures++, options.backoff ?? {}, random));
+    };
+
+    const watchOnce = (rv: string): Promise<WatchOutcome> =>
+      new Promise<WatchOutcome>((resolve) => {
+        let lastRv = rv;
+        let delivered = 0;
+        let settled = false;
+        let controller: AbortController | undefined;
+        let watchdog: unknown;
+        const finish = (outcome: WatchOutcome) => {
+          if (settled) return;
+          settled = true;
+          timers.clearTimeout(watchdog);
+          cancelWait = undefined;
+          controller?.abort();
+          resolve(outcome);
+        };
+        const arm = () => {
+          timers.clearTimeout(watchdog);
+          watchdog = timers.setTimeout(() => finish({ kind: "stalled", rv: lastRv }), stallTimeoutMs);
+        };
+        cancelWait = () => finish({ kind: "stopped" });
+        arm();
+        const watch = new Watch(kc);
+        // client-node aborts a watch silent for 30 s on its own; the watchdog above decides instead.
+        const tunable = watch as unknown as { requestTimeoutMs?: number };
+        if (typeof tunable.requestTimeoutMs === "number") tunable.requestTimeoutMs = stallTimeoutMs + 10_000;
+        const query: Record<string, string | number | boolean> = {
+          resourceVersion: rv,
+          allowWatchBookmarks: true,
+          timeoutSeconds: Math.round(minTimeout + (maxTimeout - minTimeout) * random()),
+        };
+        if (spec.fieldSelector !== undefined) query.fieldSelector = spec.fieldSelector;
+        if (spec.labelSelector !== undefined) query.labelSelector = spec.labelSelector;
+        const onEvent = (phase: string, obj: unknown) => {
+          if (settled) return;
+          arm();
+          hooks.activity?.(spec.name);
+          const object = obj as T & StatusLike;
+          switch (phase) {
+            case "ADDED":
+            case "MODIFIED":
+            case "DELETED": {
+              lastRv = object.metadata?.resourceVersion ?? lastRv;
+              delivered++;
+              failures = 0;
+              const type = phase === "ADDED" ? "added" : phase === "MODIFIED" ? "modified" : "deleted";
+              subscriber.next({ type, object });
+              return;
+            }
+            case "BOOKMARK":
+              lastRv = object.metadata?.resourceVersion ?? lastRv;
+              return;
+            case "ERROR":
+              if (object.code === 410) finish({ kind: "expired" });
+              else
+                finish({
+                  kind: "error",
+                  rv: lastRv,
+                  error: new Error(`watch ${spec.name}: ${object.message ?? "error event"}`),
+                });
+              return;
+            default:
+              return;
+          }
+        };
+        const onDone = (err: unknown) => {
+          if (err === null || err === undefined) {
+            finish({ kind: "closed", rv: lastRv, delivered });
+          } else if (statusCodeOf(err) === 410) finish({ kind: "expired" });
+          else if (err instanceof Error && err.name === "TimeoutError")
+            finish({ kind: "stalled", rv: lastRv });
+          else finish({ kind: "error", rv: lastRv, error: err });
+        };
+        watch.watch(spec.path, query, onEvent, onDone).then(
+          (c) => {
+            controller = c;
+            if (settled) c.abort();
+          },
+          (err: unknown) => finish({ kind: "error", rv: lastRv, error: err }),
+        );
+      });
+
+    const run = async (): Promise<void> => {
+      while (!stopped) {
+        let rv: string;
+        try {
+          const list = await spec.list();
+          if (stopped) return;
+          rv = list.resourceVersion;
+          failures = 0;
+          subscriber.next({ type: "synced", items: list.items });
+          hooks.synced?.(spec.name);
+        } catch (err) {
+          if (stopped || !(await restartAfterBackoff("error", err))) return;
+          continue;
+        }
+        let relist = false;
+        while (!stopped && !relist) {
+          const startedAt = timers.now();
+          const outcome = await watchOnce(rv);
+          switch (outcome.kind) {
+            case "stopped":
+              return;
+            case "closed":
+              rv = outcome.rv;
+              if (outcome.delivered === 0 && timers.now() - startedAt < MIN_HEALTHY_WATCH_MS) {
+                if (!(await restartAfterBackoff("error", new Error(`watch ${spec.name} closed at once`))))
+                  return;
+              }
+              break;
+            case "stalled":
+              rv = outcome.rv;
+              hooks.restarted?.(spec.name, "stalled");
+              break;
+            case "expired":
+              hooks.restarted?.(spec.name, "expired");
+              relist = true;
+              break;
+            case "error":
+              rv = outcome.rv;
+              if (!(await restartAfterBackoff("error", outcome.error))) return;
+              break;
+          }
+        }
+      }
+    };
+
+    run().catch((err: unknown) => subscriber.error(err));
+    return () => {
+      stopped = true;
+      cancelWait?.();
+    };
+  });
+}

@@ -1,0 +1,173 @@
+/** Routes from the API double, through the supervised list+watch loop, as engine events. */
+import type { EventBody } from "@kroute/core";
+import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RouteCache } from "../../src/kube/route-cache.ts";
+import { watchRoutes } from "../../src/kube/routes.ts";
+import { collect, fastSupervisor, GROUP, route, startApi, until, VERSION } from "./support.ts";
+
+type Collected = ReturnType<typeof collect<EventBody>>;
+
+function names(event: EventBody | undefined): string[] {
+  return event?.type === "route/resynced" ? event.routes.map((r) => r.metadata.name) : [];
+}
+
+function resyncs(c: Collected): EventBody[] {
+  return c.items.filter((e) => e.type === "route/resynced");
+}
+
+describe("watchRoutes", () => {
+  let api: KubeApiDouble;
+  let kc: KubeConfig;
+  let running: Collected | undefined;
+
+  beforeEach(async () => {
+    ({ api, kc } = await startApi());
+  });
+  afterEach(async () => {
+    running?.stop();
+    await api.close();
+  });
+
+  it("emits a snapshot after the list, then upserts and deletes, never status-only changes", async () => {
+    api.apply(route("a"));
+    api.apply(route("b"));
+    const cache = new RouteCache();
+    running = collect(
+      watchRoutes(kc, { group: GROUP, version: VERSION, cache, ...fastSupervisor().options }),
+    );
+    await until(() => running!.items.length === 1, "the first snapshot");
+    expect(names(running.items[0])).toEqual(["a", "b"]);
+    const first = running.items[0];
+    if (first?.type !== "route/resynced") throw new Error("expected a snapshot first");
+    expect(first.routes[0]).toMatchObject({ metadata: { name: "a", generation: 1 }, spec: route("a").spec });
+    expect(first.routes[0]).not.toHaveProperty("status");
+
+    api.apply(route("c"));
+    api.apply({ ...route("a"), status: { conditions: [{ type: "Accepted", status: "True" }] } });
+    api.apply(route("b", { destinations: ["10.2.0.0/16"], gateways: ["192.168.1.1"] }));
+    api.delete("Route", "c");
+    await until(() => running!.items.length === 4, "three more events");
+    expect(
+      running.items.slice(1).map((e) => [e.type, e.type === "route/upserted" ? e.route.metadata.name : ""]),
+    ).toEqual([
+      ["route/upserted", "c"],
+      ["route/upserted", "b"],
+      ["route/deleted", ""],
+    ]);
+    const upsertedB = running.items[2];
+    expect(upsertedB?.type === "route/upserted" && upsertedB.route.metadata.generation).toBe(2);
+    // The status-only change did reach the cache, for the status writer.
+    expect(cache.condition("a", "Accepted")?.status).toBe("True");
+    expect(cache.get("c")).toBeUndefined();
+  });
+
+  it("recovers from a dropped watch without losing changes", async () => {
+    api.apply(route("a"));
+    const { options, restarts } = fastSupervisor();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.faults.dropWatches("abrupt");
+    api.apply(route("b"));
+    await until(
+      () => running!.items.some((e) => e.type === "route/upserted"),
+      "the change made while the watch was down",
+    );
+    expect(restarts).toContainEqual({ watch: "routes", reason: "error" });
+    // Resumed from the last resourceVersion: no relist was needed.
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
+  });
+
+  it("restarts a stalled watch from its watchdog", async () => {
+    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 300 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.faults.stallWatches();
+    api.apply(route("late"));
+    await until(
+      () => running!.items.some((e) => e.type === "route/upserted"),
+      "the change after the stall",
+      3000,
+    );
+    expect(restarts).toContainEqual({ watch: "routes", reason: "stalled" });
+    expect(api.requests((r) => r.verb === "watch").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("does not mistake bookmarks on a quiet watch for a stall", async () => {
+    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 400 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    await new Promise((r) => setTimeout(r, 1000)); // bookmarks every 100 ms, nothing else
+    expect(restarts).toEqual([]);
+    expect(api.requests((r) => r.verb === "watch")).toHaveLength(1);
+  });
+
+  it("relists on 410 Gone and emits a fresh snapshot", async () => {
+    api.apply(route("a"));
+    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 300 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    // The watch misses changes, then history is compacted: resuming must fail with 410.
+    api.faults.stallWatches();
+    api.apply(route("b"));
+    api.delete("Route", "a");
+    api.compact();
+    await until(() => resyncs(running!).length === 2, "a second snapshot");
+    expect(names(resyncs(running)[1])).toEqual(["b"]);
+    expect(restarts).toContainEqual({ watch: "routes", reason: "expired" });
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(2);
+    // Events after the relist still flow.
+    api.apply(route("c"));
+    await until(
+      () => running!.items.some((e) => e.type === "route/upserted" && e.route.metadata.name === "c"),
+      "c",
+    );
+  });
+
+  it("retries failing lists with growing backoff, then syncs", async () => {
+    api.apply(route("a"));
+    api.faults.failNext(3, { match: (r) => r.verb === "list" });
+    const { options, restarts } = fastSupervisor({ backoff: { initialMs: 50, maxMs: 1000, jitter: 0 } });
+    const started = Date.now();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => resyncs(running!).length === 1, "the snapshot after the failures");
+    // 50 + 100 + 200 ms of backoff between the four attempts.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(340);
+    expect(restarts).toEqual([
+      { watch: "routes", reason: "error" },
+      { watch: "routes", reason: "error" },
+      { watch: "routes", reason: "error" },
+    ]);
+    expect(api.requests((r) => r.verb === "list").map((r) => r.status)).toEqual([500, 500, 500, 200]);
+    expect(names(resyncs(running)[0])).toEqual(["a"]);
+  });
+
+  it("retries a failing watch request with backoff, from the same resourceVersion", async () => {
+    api.faults.failNext(2, { match: (r) => r.verb === "watch" });
+    const { options, restarts } = fastSupervisor();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open after the failures");
+    const watches = api.requests((r) => r.verb === "watch");
+    expect(watches.map((r) => r.status)).toEqual([500, 500, 200]);
+    expect(new Set(watches.map((r) => r.query.resourceVersion)).size).toBe(1);
+    expect(restarts.filter((r) => r.reason === "error")).toHaveLength(2);
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
+  });
+
+  it("watches the configured API group", async () => {
+    const doks = "networking.doks.digitalocean.com";
+    api.apply({ ...route("d"), apiVersion: `${doks}/${VERSION}` });
+    api.apply(route("k"));
+    running = collect(watchRoutes(kc, { group: doks, version: VERSION, ...fastSupervisor().options }));
+    await until(() => running!.items.length === 1, "the snapshot");
+    expect(names(running.items[0])).toEqual(["d"]);
+  });
+
+  it("stops its requests when unsubscribed", async () => {
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...fastSupervisor().options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    running.stop();
+    await until(() => api.openWatches() === 0, "the watch to close");
+  });
+});
