@@ -271,7 +271,7 @@ function listenAddress(
   if (match === null) fail(flag, text, "is not HOST:PORT (e.g. 127.0.0.1:9465, [::1]:9465)");
   const host = match[1] ?? "";
   const port = Number(match[2]);
-  if (port < 1 || port > 65535) fail(flag, text, "has a port out of range (1..65535)");
+  if (port > 65535) fail(flag, text, "has a port out of range (0..65535; 0 = any free port)");
   const ip = parseIp(host);
   if (!ip.ok) fail(flag, text, "must name an IP address, not a host name");
   if (loopbackOnly && !(ip.value.startsWith("127.") || ip.value === "::1")) {

@@ -1,0 +1,281 @@
+/**
+ * startAgent: the whole node agent in-process, wired from its parts. Tests and the
+ * simulator run it this way (with an injected dataplane and cluster sources); main.ts
+ * runs it with the netlink driver and the Kubernetes API.
+ *
+ * Order at start matters for zero churn across restarts: the kernel is dumped before
+ * the engine starts, and `agent/configured` then `kernel/observed` are its first
+ * events, so the engine adopts what the kernel already holds before any Route arrives;
+ * core prunes stale routes only once every source has synced (canPrune).
+ */
+import {
+  type Dataplane,
+  desiredTable,
+  type EventBody,
+  gatewayStatuses,
+  type IpAddr,
+  type NodeState,
+  type Op,
+} from "@kroute/core";
+import { createIcmpProber, createNetlinkDataplane } from "@kroute/driver-netlink";
+import {
+  auditTime,
+  BehaviorSubject,
+  concat,
+  merge,
+  type Observable,
+  of,
+  type Subscription,
+  share,
+} from "rxjs";
+import { type ProbeFn, trackGatewayHealth } from "../health/index.ts";
+import { type HttpEndpoints, startHttp } from "../http.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { type AgentMetrics, createMetrics } from "../metrics.ts";
+import type { AgentSettings } from "../settings.ts";
+import { dryRunDataplane } from "./dry-run.ts";
+import { type EngineStep, engineLoop } from "./engine-loop.ts";
+import { chooseEngineSettings } from "./features.ts";
+import { hostSource } from "./host-source.ts";
+import { kernelSource } from "./kernel-source.ts";
+import { type EventRecorder, openEventRecorder } from "./recorder.ts";
+import type { StatusSink } from "./status.ts";
+
+/** What the agent needs from the Kubernetes side, as event streams. */
+export interface ClusterSources {
+  /** route/upserted, route/deleted and route/resynced (after every list). */
+  readonly routes: Observable<EventBody>;
+  /** node/observed for this node. */
+  readonly node: Observable<EventBody>;
+  /** The API servers' real endpoint addresses (latest list). */
+  readonly apiServers: Observable<readonly IpAddr[]>;
+}
+
+export interface AgentDeps {
+  readonly cluster: ClusterSources;
+  /** Default: the netlink driver in settings.netns (or this process's namespace). */
+  readonly dataplane?: Dataplane;
+  /** Default: ICMP echo through the netlink driver's prober. */
+  readonly probe?: ProbeFn;
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+  /** Route status, NodeRouteTable, Events: fed the desired table after changes. */
+  readonly status?: readonly StatusSink[];
+  /** How often at most status, metrics and the probed gateway list follow the engine. Default 100 ms. */
+  readonly reportEveryMs?: number;
+}
+
+export interface AgentHandle {
+  readonly endpoints: HttpEndpoints;
+  readonly metrics: AgentMetrics;
+  /** Resolves once every source has delivered its first sync. */
+  readonly ready: Promise<void>;
+  readonly steps$: Observable<EngineStep>;
+  state(): NodeState;
+  /** Ops handed to the kernel so far (zero on a restart with nothing to change). */
+  opsWritten(): number;
+  /** Leaves every route in place and releases sockets, servers and files. */
+  stop(): Promise<void>;
+}
+
+function isReady(state: NodeState): boolean {
+  return state.routes.synced && state.node.observed && state.host.observed && state.kernel.observed;
+}
+
+function missingSources(state: NodeState): string {
+  const missing = [
+    state.routes.synced ? undefined : "routes",
+    state.node.observed ? undefined : "node",
+    state.host.observed ? undefined : "host facts",
+    state.kernel.observed ? undefined : "kernel",
+  ].filter((s) => s !== undefined);
+  return `waiting for the first sync of: ${missing.join(", ")}`;
+}
+
+export async function startAgent(settings: AgentSettings, deps: AgentDeps): Promise<AgentHandle> {
+  const node = settings.nodeName;
+  const log = deps.logger ?? createLogger({ level: settings.logLevel, node });
+  const clock = deps.clock ?? (() => new Date());
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
+
+  try {
+    const kernel =
+      deps.dataplane ??
+      (await createNetlinkDataplane(settings.netns !== undefined ? { netns: settings.netns } : {}));
+    if (deps.dataplane === undefined) cleanups.push(() => kernel.close());
+
+    const choice = chooseEngineSettings(settings, await kernel.features());
+    for (const note of choice.notes) log.warn(note);
+    const engineSettings = choice.engine;
+    log.info({ settings: engineSettings, dryRun: settings.dryRun }, "kroute agent starting");
+
+    if (!settings.dryRun) {
+      for (const family of [4, 6] as const) {
+        await kernel.setMultipathHashPolicy(family, settings.multipathHashPolicy).catch((error: unknown) => {
+          // A read-only /proc/sys (an unprivileged container) cannot take it: set it on the host then.
+          log.warn(
+            { family, policy: settings.multipathHashPolicy, err: String(error) },
+            "cannot set the multipath hash policy",
+          );
+        });
+      }
+    }
+
+    const dataplane = settings.dryRun
+      ? dryRunDataplane(kernel, (ops) => log.info({ ops }, "dry run: would apply %d ops", ops.length))
+      : kernel;
+
+    let recorder: EventRecorder | undefined;
+    if (settings.recordFile !== undefined) {
+      recorder = await openEventRecorder(settings.recordFile);
+      const opened = recorder;
+      cleanups.push(() => opened.close());
+    }
+
+    const metrics = createMetrics();
+    let state: NodeState | undefined;
+    let ready = false;
+    let live = true;
+    let written = 0;
+    let markReady: () => void = () => {};
+    const readyPromise = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+
+    const endpoints = await startHttp({
+      health: settings.healthAddress,
+      metrics: settings.metricsAddress,
+      registry: metrics.registry,
+      state: {
+        live: () => live,
+        ready: () =>
+          ready
+            ? { ready: true, reason: "ready" }
+            : { ready: false, reason: state ? missingSources(state) : "starting" },
+      },
+    });
+    cleanups.push(() => endpoints.close());
+
+    const scope = { protocol: engineSettings.protocol };
+    const initial = await kernel.list(scope);
+
+    let prober: ReturnType<typeof createIcmpProber> | undefined;
+    const probe: ProbeFn =
+      deps.probe ??
+      ((gateway, timeoutMs) => {
+        prober ??= createIcmpProber(settings.netns !== undefined ? { netns: settings.netns } : {});
+        return prober.echo(gateway, timeoutMs);
+      });
+    cleanups.push(() => prober?.close());
+
+    const probedGateways$ = new BehaviorSubject<readonly IpAddr[]>([]);
+    const sources: Observable<EventBody> = concat(
+      of<EventBody>({ type: "agent/configured", node, settings: engineSettings }),
+      merge(
+        kernelSource(kernel, {
+          node,
+          scope,
+          initial,
+          resyncIntervalMs: settings.resyncIntervalMs,
+          onResync: (reason) => metrics.resync(reason),
+          onError: (error) =>
+            log.error({ err: String(error) }, "kernel dump failed; retrying at the next resync"),
+        }),
+        hostSource(kernel, {
+          nodeName: node,
+          protocol: engineSettings.protocol,
+          metadataAddress: settings.metadataAddress,
+          keepOriginal: settings.keepOriginal,
+          resolvConf: settings.resolvConf,
+          apiServers$: deps.cluster.apiServers,
+          dnsRefreshMs: settings.resyncIntervalMs,
+        }),
+        deps.cluster.routes,
+        deps.cluster.node,
+        trackGatewayHealth(probedGateways$, { node, settings: settings.probe, probe }),
+      ),
+    );
+
+    const steps$ = engineLoop({
+      node,
+      settings: engineSettings,
+      sources,
+      clock,
+      apply: (ops: readonly Op[]) => {
+        written += ops.length;
+        return dataplane.apply(ops);
+      },
+      onApplied: (ops, results, seconds) => {
+        metrics.observeApply(ops, results);
+        metrics.observeReconcile(seconds);
+        ops.forEach((op, i) => {
+          const result = results[i];
+          if (result !== undefined && !result.ok)
+            log.warn({ op, errno: result.code, message: result.message }, "kernel refused an op");
+        });
+        log.debug({ ops: ops.length, seconds }, "applied");
+      },
+    }).pipe(share());
+
+    const subscriptions: Subscription[] = [];
+    subscriptions.push(
+      steps$.subscribe({
+        next: (step) => {
+          state = step.state;
+          recorder?.record(step.event);
+          metrics.eventConsumed(step.event.type, Date.parse(step.event.at));
+          if (!ready && isReady(step.state)) {
+            ready = true;
+            log.info("every source has synced: ready");
+            markReady();
+          }
+        },
+        error: (error: unknown) => {
+          live = false;
+          log.fatal({ err: String(error) }, "engine stopped");
+        },
+      }),
+    );
+    subscriptions.push(
+      steps$.pipe(auditTime(deps.reportEveryMs ?? 100)).subscribe((step) => {
+        const table = desiredTable(step.state);
+        metrics.observeTable(table);
+        for (const sink of deps.status ?? []) sink.update(table, step.state, step.event.at);
+      }),
+    );
+    subscriptions.push(
+      steps$.pipe(auditTime(deps.reportEveryMs ?? 100)).subscribe((step) =>
+        probedGateways$.next(
+          gatewayStatuses(step.state)
+            .filter((g) => g.state !== "unprobed")
+            .map((g) => g.gateway),
+        ),
+      ),
+    );
+    cleanups.push(() => {
+      for (const s of subscriptions) s.unsubscribe();
+    });
+
+    return {
+      endpoints,
+      metrics,
+      ready: readyPromise,
+      steps$,
+      state: () => {
+        if (state === undefined) throw new Error("agent: no event consumed yet");
+        return state;
+      },
+      opsWritten: () => written,
+      async stop() {
+        log.info("stopping; routes stay in place");
+        await stopAll();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `host/observed` as a stream: the kernel part (original default gateways, node
+ * addresses) is read at start and again shortly after any change that can alter it;
+ * the resolvers are re-read periodically; the API server endpoints come from the
+ * Kubernetes side. A new event leaves only when the facts actually changed.
+ */
+import type { Dataplane, IpAddr, KernelChange } from "@kroute/core";
+import {
+  asyncScheduler,
+  combineLatest,
+  debounceTime,
+  distinctUntilChanged,
+  filter,
+  from,
+  map,
+  type Observable,
+  type SchedulerLike,
+  startWith,
+  switchMap,
+  timer,
+} from "rxjs";
+import {
+  type HostFactsOptions,
+  type HostObservedBody,
+  hostObserved,
+  kernelHostFacts,
+  resolvConfNameservers,
+} from "../host-facts.ts";
+
+export interface HostSourceOptions extends HostFactsOptions {
+  readonly protocol: number;
+  readonly resolvConf: readonly string[];
+  readonly apiServers$: Observable<readonly IpAddr[]>;
+  /** How often resolv.conf is re-read. */
+  readonly dnsRefreshMs: number;
+  /** Quiet time after a relevant kernel change before re-reading the main table. */
+  readonly settleMs?: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+/** Changes that can move the original default route or the node's addresses. */
+function affectsHostFacts(change: KernelChange, protocol: number): boolean {
+  switch (change.kind) {
+    case "address":
+    case "link":
+    case "overflow":
+      return true;
+    case "route":
+      return (
+        change.route.table === 254 && change.route.dst.endsWith("/0") && change.route.protocol !== protocol
+      );
+    case "nexthop":
+      return change.nexthop.protocol !== protocol;
+    case "rule":
+      return false;
+  }
+}
+
+export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Observable<HostObservedBody> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const kernel$ = dataplane.watch().pipe(
+    filter((change) => affectsHostFacts(change, options.protocol)),
+    debounceTime(options.settleMs ?? 200, scheduler),
+    startWith(undefined),
+    switchMap(() => from(kernelHostFacts(dataplane, options.protocol))),
+  );
+  const dns$ = timer(0, options.dnsRefreshMs, scheduler).pipe(
+    switchMap(() => from(resolvConfNameservers(options.resolvConf))),
+  );
+  return combineLatest([kernel$, dns$, options.apiServers$]).pipe(
+    map(([kernel, dns, apiServers]) => hostObserved(options, kernel, dns, apiServers)),
+    distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
+  );
+}

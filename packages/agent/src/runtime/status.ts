@@ -1,0 +1,10 @@
+/**
+ * Where the agent reports what the engine concluded: Route status, the node's
+ * NodeRouteTable, Kubernetes Events. Each sink gets the latest desired table (at most
+ * every report interval) and decides itself what changed and what to write.
+ */
+import type { DesiredTable, NodeState } from "@kroute/core";
+
+export interface StatusSink {
+  update(table: DesiredTable, state: NodeState, at: string): void;
+}

@@ -1,0 +1,223 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeLog, type KernelRoute } from "@kroute/core";
+import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup } from "../../src/cleanup.ts";
+import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
+import { parseCleanupSettings } from "../../src/settings.ts";
+import { eventually, HandCluster, NODE_HOST, quietLogger, routeObject, testSettings } from "./harness.ts";
+
+const up = () => Promise.resolve({ ok: true as const, rttMs: 1 });
+
+const agents: AgentHandle[] = [];
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+});
+
+async function start(kernel: FakeKernel, cluster: HandCluster, extra: string[] = []): Promise<AgentHandle> {
+  const agent = await startAgent(testSettings(extra), {
+    cluster,
+    dataplane: kernel,
+    probe: up,
+    logger: quietLogger,
+  });
+  agents.push(agent);
+  return agent;
+}
+
+function owned(kernel: FakeKernel): KernelRoute[] {
+  return [...kernel.listSync({ protocol: 201 }).routes].sort((a, b) => a.dst.localeCompare(b.dst));
+}
+
+function gatewaysOf(kernel: FakeKernel, route: KernelRoute): string[] {
+  if (route.target.kind === "gateways") return route.target.nexthops.map((n) => n.gateway).sort();
+  if (route.target.kind !== "nexthop-object") return [];
+  const { nexthops } = kernel.listSync({ protocol: 201 });
+  const byId = new Map(nexthops.map((n) => [n.id, n]));
+  const resolve = (id: number): string[] => {
+    const nh = byId.get(id);
+    if (nh === undefined) return [];
+    return nh.kind === "gateway" ? [nh.gateway] : nh.members.flatMap((m) => resolve(m.id));
+  };
+  return resolve(route.target.id).sort();
+}
+
+const twoGateways = { destinations: ["192.0.2.0/24", "198.51.100.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] };
+
+describe("the agent runtime on the fake kernel", () => {
+  it("programs selected Routes, becomes ready after every source synced", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    await eventually(() => {
+      const routes = owned(kernel);
+      expect(routes.map((r) => r.dst)).toEqual(["192.0.2.0/24", "198.51.100.0/24"]);
+      for (const r of routes) expect(gatewaysOf(kernel, r)).toEqual(["10.0.0.3", "10.0.0.4"]);
+    });
+    const ready = await fetch(`http://127.0.0.1:${agent.endpoints.health.port}/readyz`);
+    expect(ready.status).toBe(200);
+  });
+
+  it("is not ready before the Routes have synced, and says what it waits for", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const agent = await start(kernel, new HandCluster());
+    await eventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${agent.endpoints.health.port}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.text()).toBe("waiting for the first sync of: routes\n");
+    });
+  });
+
+  it("restarts with unchanged Routes without a single kernel write", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const first = new HandCluster();
+    const a = await start(kernel, first);
+    first.resync([routeObject("egress", twoGateways)]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    await eventually(() => expect(a.state().derived.mismatch.size).toBe(0));
+    const before = JSON.stringify(kernel.listSync({}));
+    await a.stop();
+    agents.splice(agents.indexOf(a), 1);
+
+    const second = new HandCluster();
+    const b = await start(kernel, second);
+    second.resync([routeObject("egress", twoGateways)]);
+    await b.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.opsWritten()).toBe(0);
+    expect(JSON.stringify(kernel.listSync({}))).toBe(before);
+  });
+
+  it("prunes a Route deleted while it was down, only after every source synced", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const first = new HandCluster();
+    const a = await start(kernel, first);
+    first.resync([
+      routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }),
+      routeObject("gone", { destinations: ["203.0.113.0/24"], gateways: ["10.0.0.3"] }),
+    ]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    await a.stop();
+    agents.splice(agents.indexOf(a), 1);
+
+    const second = new HandCluster();
+    const b = await start(kernel, second);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(owned(kernel)).toHaveLength(2); // Routes not synced yet: nothing may be pruned
+    second.resync([routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] })]);
+    await b.ready;
+    await eventually(() => expect(owned(kernel).map((r) => r.dst)).toEqual(["192.0.2.0/24"]));
+  });
+
+  it("repairs an owned route deleted by someone else, from the change notification", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster);
+    cluster.resync([routeObject("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] })]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(1));
+    const [route] = owned(kernel);
+    const seen: string[] = [];
+    const watching = kernel.watch().subscribe((c) => {
+      if (c.kind === "route" && c.route.dst === "192.0.2.0/24") seen.push(c.action);
+    });
+    const written = agent.opsWritten();
+    kernel.applySync([{ object: "route", action: "delete", from: route! }]);
+    // The fake kernel notifies synchronously, so the repair can reach a later subscriber first.
+    await eventually(() => expect([...seen].sort()).toEqual(["del", "new"]));
+    watching.unsubscribe();
+    expect(owned(kernel)).toHaveLength(1);
+    expect(agent.opsWritten()).toBe(written + 1);
+  });
+
+  it("writes nothing under --dry-run, yet reports the routes it would program", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster, ["--dry-run"]);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    await eventually(() => {
+      const outcome = agent.state().derived.contributions.size;
+      expect(outcome).toBe(1);
+      expect(agent.opsWritten()).toBeGreaterThan(0);
+    });
+    expect(owned(kernel)).toEqual([]);
+  });
+
+  it("records every consumed event as an event log that decodes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-record-"));
+    const file = join(dir, "events.jsonl");
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster, [`--record=${file}`]);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+    const decoded = decodeLog(readFileSync(file, "utf8"));
+    expect(decoded.ok).toBe(true);
+    const types = decoded.events.map((e) => e.type);
+    expect(types[0]).toBe("agent/configured");
+    expect(types[1]).toBe("kernel/observed");
+    expect(types).toContain("route/resynced");
+    expect(types).toContain("host/observed");
+    expect(types).toContain("node/observed");
+    expect(types).toContain("dataplane/applied");
+    expect(decoded.events.map((e) => e.seq)).toEqual(decoded.events.map((_, i) => i + 1));
+  });
+
+  it("picks multipath routes on a kernel without nexthop objects", async () => {
+    const kernel = createFakeKernel({
+      ...NODE_HOST,
+      features: { nexthopObjects: false, resilientGroups: false },
+    });
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    expect(agent.state().settings.nexthopMode).toBe("multipath");
+    for (const r of owned(kernel)) expect(r.target.kind).toBe("gateways");
+  });
+});
+
+describe("kroute-agent cleanup", () => {
+  it("removes every route, nexthop and rule kroute owns, and nothing else", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster);
+    cluster.resync([
+      routeObject("egress", {
+        destinations: ["0.0.0.0/0", "192.0.2.0/24"],
+        gateways: ["10.0.0.3", "10.0.0.4"],
+      }),
+    ]);
+    await agent.ready;
+    await eventually(() => expect(agent.state().derived.mismatch.size).toBe(0));
+    const before = kernel.listSync({});
+    expect(before.routes.filter((r) => r.protocol === 201).length).toBeGreaterThan(2);
+    expect(before.nexthops.length).toBeGreaterThan(0);
+    expect(before.rules.filter((r) => r.protocol === 201).length).toBeGreaterThan(0);
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+
+    const settings = parseCleanupSettings([], {});
+    const dry = await cleanup(kernel, { ...settings, dryRun: true });
+    expect(dry.ops.length).toBeGreaterThan(0);
+    expect(JSON.stringify(kernel.listSync({}))).toBe(JSON.stringify(before));
+
+    const report = await cleanup(kernel, settings);
+    expect(report.results.every((r) => r.ok)).toBe(true);
+    const after = kernel.listSync({});
+    expect(after.routes.filter((r) => r.protocol === 201)).toEqual([]);
+    expect(after.rules.filter((r) => r.protocol === 201)).toEqual([]);
+    expect(after.nexthops).toEqual([]);
+    const foreign = (s: typeof before) =>
+      JSON.stringify([s.routes.filter((r) => r.protocol !== 201), s.rules.filter((r) => r.protocol !== 201)]);
+    expect(foreign(after)).toBe(foreign(before));
+    expect((await cleanup(kernel, settings)).ops).toEqual([]);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Test harness for the agent in-process: settings for tests (free ports, fast timers)
+ * and cluster sources driven by hand.
+ */
+import type { EventBody, IpAddr, RouteObject } from "@kroute/core";
+import type { HostDescription } from "@kroute/driver-fake";
+import { pino } from "pino";
+import { BehaviorSubject, Subject } from "rxjs";
+import type { ClusterSources } from "../../src/runtime/agent.ts";
+import { type AgentSettings, parseAgentSettings } from "../../src/settings.ts";
+
+export const quietLogger = pino({ level: "silent" });
+
+export function testSettings(extra: readonly string[] = [], node = "node-a"): AgentSettings {
+  return parseAgentSettings(
+    [
+      "--health-address=127.0.0.1:0",
+      "--metrics-address=127.0.0.1:0",
+      "--resolv-conf=/nonexistent",
+      "--probe-interval=50ms",
+      "--probe-timeout=40ms",
+      "--probe-fall=1",
+      "--probe-rise=1",
+      ...extra,
+    ],
+    { NODE_NAME: node },
+  );
+}
+
+/** Routes, node labels and API server endpoints, pushed by the test. */
+export class HandCluster implements ClusterSources {
+  readonly routes: Subject<EventBody> = new Subject<EventBody>();
+  readonly node: BehaviorSubject<EventBody>;
+  readonly apiServers: BehaviorSubject<readonly IpAddr[]> = new BehaviorSubject<readonly IpAddr[]>([
+    "10.0.0.100" as IpAddr,
+  ]);
+
+  constructor(nodeName = "node-a", labels: Record<string, string> = {}) {
+    this.node = new BehaviorSubject<EventBody>({ type: "node/observed", node: nodeName, labels });
+  }
+
+  resync(routes: readonly RouteObject[]): void {
+    this.routes.next({ type: "route/resynced", routes });
+  }
+}
+
+let generation = 0;
+
+export function routeObject(name: string, spec: unknown, created = "2026-01-01T00:00:00Z"): RouteObject {
+  return { metadata: { name, generation: ++generation, creationTimestamp: created }, spec };
+}
+
+/** A node with eth0 10.0.0.5/24 and its original default route via 10.0.0.1. */
+export const NODE_HOST: HostDescription = {
+  links: [{ name: "eth0" }],
+  addresses: [{ dev: "eth0", ip: "10.0.0.5" as IpAddr, prefixLength: 24 }],
+  routes: [
+    {
+      family: 4,
+      table: 254,
+      dst: "0.0.0.0/0" as never,
+      metric: 100,
+      protocol: 4,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.0.0.1" as IpAddr, dev: "eth0", weight: 1 }] },
+    },
+  ],
+};
+
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
