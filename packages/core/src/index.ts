@@ -17,3 +17,4 @@ export * from "./owned.ts";
 export * from "./plan.ts";
 export * from "./reducer.ts";
 export * from "./state.ts";
+export * from "./engine.ts";

@@ -1,0 +1,186 @@
+import { map, type Observable } from "rxjs";
+import { TestScheduler } from "rxjs/testing";
+import { describe, expect, it } from "vitest";
+import { routeOutcome } from "../src/desired.ts";
+import { createEngine, type EngineStep } from "../src/engine.ts";
+import type { EventBody } from "../src/events.ts";
+import type { Op, OpResult } from "../src/kernel.ts";
+import { DEFAULT_SETTINGS } from "../src/settings.ts";
+import { emptySnapshot, hostFacts, NODE, route } from "./fixtures.ts";
+
+const setup: EventBody[] = [
+  { type: "node/observed", node: NODE, labels: {} },
+  hostFacts(),
+  { type: "route/resynced", routes: [] },
+  { type: "kernel/observed", node: NODE, snapshot: emptySnapshot },
+];
+
+const upsert = (name: string, destinations: string[]): EventBody => ({
+  type: "route/upserted",
+  route: route(name, { destinations, gateways: ["10.114.0.3"] }),
+});
+
+const ok = (ops: readonly Op[]): OpResult[] => ops.map(() => ({ ok: true }));
+
+function summary(step: EngineStep): string {
+  return `${step.event.type}${step.ops === undefined ? "" : `+${step.ops.length}`}`;
+}
+
+function newScheduler() {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+}
+
+describe("createEngine (marbles)", () => {
+  it("reduces, plans, applies and feeds the results back", () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const sources = [
+        cold("(abcd)", { a: setup[0], b: setup[1], c: setup[2], d: setup[3] }),
+        cold("10ms r", { r: upsert("one", ["10.9.0.0/16"]) }),
+      ];
+      const applied: (readonly Op[])[] = [];
+      const engine = createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources,
+        scheduler,
+        apply: (ops) => {
+          applied.push(ops);
+          return cold<OpResult[]>("10ms (x|)", { x: ok(ops) });
+        },
+      });
+      expectObservable(engine.pipe(map(summary))).toBe("(abcd) 4ms e 9ms f", {
+        a: "node/observed",
+        b: "host/observed",
+        c: "route/resynced",
+        d: "kernel/observed",
+        e: "route/upserted+2",
+        f: "dataplane/applied",
+      });
+      scheduler.flush();
+      expect(applied.map((ops) => ops.map((o) => `${o.object}/${o.action}`))).toEqual([
+        ["nexthop/add", "route/add"],
+      ]);
+    });
+  });
+
+  it("keeps one apply in flight and batches what arrived meanwhile against the latest state", () => {
+    const scheduler = newScheduler();
+    const steps: EngineStep[] = [];
+    scheduler.run(({ cold }) => {
+      const sources = [
+        cold("(abcd)", { a: setup[0], b: setup[1], c: setup[2], d: setup[3] }),
+        cold("10ms x 2ms y 2ms z", {
+          x: upsert("one", ["10.9.0.0/16"]),
+          y: upsert("two", ["10.10.0.0/16"]),
+          z: upsert("three", ["10.11.0.0/16", "10.12.0.0/16"]),
+        }),
+      ];
+      createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources,
+        scheduler,
+        apply: (ops) => cold<OpResult[]>("20ms (x|)", { x: ok(ops) }),
+      }).subscribe((step) => steps.push(step));
+    });
+    expect(steps.map((s) => `${s.event.seq}@${Date.parse(s.event.at)} ${summary(s)}`)).toEqual([
+      "1@0 node/observed",
+      "2@0 host/observed",
+      "3@0 route/resynced",
+      "4@0 kernel/observed",
+      "5@10 route/upserted+2",
+      "6@13 route/upserted",
+      "7@16 route/upserted",
+      "8@30 dataplane/applied+3",
+      "9@50 dataplane/applied",
+    ]);
+    const last = steps.at(-1)?.state;
+    expect(last && routeOutcome(last, "three")?.destinations.map((d) => d.state)).toEqual([
+      "programmed",
+      "programmed",
+    ]);
+  });
+
+  it("retries a refused op after its backoff, through a timer event", () => {
+    const scheduler = newScheduler();
+    const steps: EngineStep[] = [];
+    let attempts = 0;
+    scheduler.run(({ cold }) => {
+      const sources: Observable<EventBody>[] = [
+        cold("(abcd) 10ms r", {
+          a: setup[0],
+          b: setup[1],
+          c: setup[2],
+          d: setup[3],
+          r: upsert("one", ["10.9.0.0/16"]),
+        }),
+      ];
+      createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources,
+        scheduler,
+        apply: (ops) => {
+          attempts += 1;
+          const results: OpResult[] = ops.map((op) =>
+            op.object === "route" && attempts < 3
+              ? { ok: false, errno: 101, code: "ENETUNREACH", message: "Network is unreachable" }
+              : { ok: true },
+          );
+          return cold<OpResult[]>("(x|)", { x: results });
+        },
+      }).subscribe((step) => steps.push(step));
+    });
+    expect(steps.slice(4).map((s) => `${Date.parse(s.event.at)} ${summary(s)}`)).toEqual([
+      "16 route/upserted+2",
+      "16 dataplane/applied",
+      "1016 timer/fired+1",
+      "1016 dataplane/applied",
+      "3016 timer/fired+1",
+      "3016 dataplane/applied",
+    ]);
+    const last = steps.at(-1)?.state;
+    expect(last && routeOutcome(last, "one")?.destinations[0]?.state).toBe("programmed");
+  });
+
+  it("surfaces a broken driver as an error, and completes when its sources do", () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const broken = createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources: [
+          cold("(abcd) r", {
+            a: setup[0],
+            b: setup[1],
+            c: setup[2],
+            d: setup[3],
+            r: upsert("one", ["10.9.0.0/16"]),
+          }),
+        ],
+        scheduler,
+        apply: () => cold<OpResult[]>("#", {}, new Error("socket closed")),
+      });
+      expectObservable(broken.pipe(map(summary))).toBe(
+        "(abcd) (e#)",
+        {
+          a: "node/observed",
+          b: "host/observed",
+          c: "route/resynced",
+          d: "kernel/observed",
+          e: "route/upserted+2",
+        },
+        new Error("socket closed"),
+      );
+      const quiet = createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources: [cold("a|", { a: setup[0] })],
+        scheduler,
+        apply: (ops) => cold<OpResult[]>("(x|)", { x: ok(ops) }),
+      });
+      expectObservable(quiet.pipe(map(summary))).toBe("a|", { a: "node/observed" });
+    });
+  });
+});
