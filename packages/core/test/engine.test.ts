@@ -8,12 +8,13 @@ import type { Op, OpResult } from "../src/kernel.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { emptySnapshot, hostFacts, NODE, route } from "./fixtures.ts";
 
-const setup: EventBody[] = [
-  { type: "node/observed", node: NODE, labels: {} },
-  hostFacts(),
-  { type: "route/resynced", routes: [] },
-  { type: "kernel/observed", node: NODE, snapshot: emptySnapshot },
-];
+/** Node, host, Routes and kernel all synced, as marble values a..d. */
+const setup: Record<"a" | "b" | "c" | "d", EventBody> = {
+  a: { type: "node/observed", node: NODE, labels: {} },
+  b: hostFacts(),
+  c: { type: "route/resynced", routes: [] },
+  d: { type: "kernel/observed", node: NODE, snapshot: emptySnapshot },
+};
 
 const upsert = (name: string, destinations: string[]): EventBody => ({
   type: "route/upserted",
@@ -35,8 +36,8 @@ describe("createEngine (marbles)", () => {
     const scheduler = newScheduler();
     scheduler.run(({ cold, expectObservable }) => {
       const sources = [
-        cold("(abcd)", { a: setup[0], b: setup[1], c: setup[2], d: setup[3] }),
-        cold("10ms r", { r: upsert("one", ["10.9.0.0/16"]) }),
+        cold<EventBody>("(abcd)", setup),
+        cold<EventBody>("10ms r", { r: upsert("one", ["10.9.0.0/16"]) }),
       ];
       const applied: (readonly Op[])[] = [];
       const engine = createEngine({
@@ -69,8 +70,8 @@ describe("createEngine (marbles)", () => {
     const steps: EngineStep[] = [];
     scheduler.run(({ cold }) => {
       const sources = [
-        cold("(abcd)", { a: setup[0], b: setup[1], c: setup[2], d: setup[3] }),
-        cold("10ms x 2ms y 2ms z", {
+        cold<EventBody>("(abcd)", setup),
+        cold<EventBody>("10ms x 2ms y 2ms z", {
           x: upsert("one", ["10.9.0.0/16"]),
           y: upsert("two", ["10.10.0.0/16"]),
           z: upsert("three", ["10.11.0.0/16", "10.12.0.0/16"]),
@@ -108,13 +109,7 @@ describe("createEngine (marbles)", () => {
     let attempts = 0;
     scheduler.run(({ cold }) => {
       const sources: Observable<EventBody>[] = [
-        cold("(abcd) 10ms r", {
-          a: setup[0],
-          b: setup[1],
-          c: setup[2],
-          d: setup[3],
-          r: upsert("one", ["10.9.0.0/16"]),
-        }),
+        cold<EventBody>("(abcd) 10ms r", { ...setup, r: upsert("one", ["10.9.0.0/16"]) }),
       ];
       createEngine({
         node: NODE,
@@ -150,15 +145,7 @@ describe("createEngine (marbles)", () => {
       const broken = createEngine({
         node: NODE,
         settings: DEFAULT_SETTINGS,
-        sources: [
-          cold("(abcd) r", {
-            a: setup[0],
-            b: setup[1],
-            c: setup[2],
-            d: setup[3],
-            r: upsert("one", ["10.9.0.0/16"]),
-          }),
-        ],
+        sources: [cold<EventBody>("(abcd) r", { ...setup, r: upsert("one", ["10.9.0.0/16"]) })],
         scheduler,
         apply: () => cold<OpResult[]>("#", {}, new Error("socket closed")),
       });
@@ -176,7 +163,7 @@ describe("createEngine (marbles)", () => {
       const quiet = createEngine({
         node: NODE,
         settings: DEFAULT_SETTINGS,
-        sources: [cold("a|", { a: setup[0] })],
+        sources: [cold<EventBody>("a|", setup)],
         scheduler,
         apply: (ops) => cold<OpResult[]>("(x|)", { x: ok(ops) }),
       });
