@@ -52,7 +52,8 @@ export interface ClusterSources {
 }
 
 export interface AgentDeps {
-  readonly cluster: ClusterSources;
+  /** The cluster side: streams, or a factory given the agent's metrics (for watch restart counts). */
+  readonly cluster: ClusterSources | ((metrics: AgentMetrics) => ClusterSources);
   /** Default: the netlink driver in settings.netns (or this process's namespace). */
   readonly dataplane?: Dataplane;
   /** Default: ICMP echo through the netlink driver's prober. */
@@ -136,6 +137,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     }
 
     const metrics = createMetrics();
+    const cluster = typeof deps.cluster === "function" ? deps.cluster(metrics) : deps.cluster;
     let state: NodeState | undefined;
     let ready = false;
     let live = true;
@@ -190,11 +192,11 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           metadataAddress: settings.metadataAddress,
           keepOriginal: settings.keepOriginal,
           resolvConf: settings.resolvConf,
-          apiServers$: deps.cluster.apiServers,
+          apiServers$: cluster.apiServers,
           dnsRefreshMs: settings.resyncIntervalMs,
         }),
-        deps.cluster.routes,
-        deps.cluster.node,
+        cluster.routes,
+        cluster.node,
         trackGatewayHealth(probedGateways$, { node, settings: settings.probe, probe }),
       ),
     );

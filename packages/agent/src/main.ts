@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * kroute-agent: the DaemonSet process.
+ *
+ *   kroute-agent [flags]          run the agent until SIGTERM (routes stay in place)
+ *   kroute-agent cleanup [flags]  remove everything kroute owns on this node
+ *
+ * Exit status: 0 on a clean stop, 2 for bad settings (named on stderr), 1 otherwise.
+ */
+import { createNetlinkDataplane } from "@kroute/driver-netlink";
+import { cleanup } from "./cleanup.ts";
+import { createLogger } from "./log.ts";
+import { startAgent } from "./runtime/agent.ts";
+import { kubeClusterSources, loadKubeConfig } from "./runtime/kube-sources.ts";
+import { parseAgentSettings, parseCleanupSettings, SettingsError, USAGE } from "./settings.ts";
+
+function settingsOrExit<T>(parse: () => T): T | number {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    process.stderr.write(`kroute-agent: ${error.message}\n(run kroute-agent --help for every flag)\n`);
+    return 2;
+  }
+}
+
+async function runCleanup(argv: readonly string[]): Promise<number> {
+  const settings = settingsOrExit(() => parseCleanupSettings(argv, process.env));
+  if (typeof settings === "number") return settings;
+  const dataplane = await createNetlinkDataplane(
+    settings.netns !== undefined ? { netns: settings.netns } : {},
+  );
+  try {
+    const report = await cleanup(dataplane, settings);
+    const failed = report.results.filter((r) => !r.ok);
+    for (const [i, op] of report.ops.entries()) {
+      const result = report.results[i];
+      const outcome = settings.dryRun
+        ? "would delete"
+        : result?.ok
+          ? "deleted"
+          : `FAILED (${result?.ok === false ? result.message : "no result"})`;
+      const target = op.action === "delete" ? op.from : op.to;
+      process.stdout.write(`${outcome} ${op.object} ${JSON.stringify(target)}\n`);
+    }
+    process.stdout.write(
+      `${report.ops.length} kroute objects ${settings.dryRun ? "found" : "removed"}, ${failed.length} failed\n`,
+    );
+    return failed.length === 0 ? 0 : 1;
+  } finally {
+    await dataplane.close();
+  }
+}
+
+async function runAgent(argv: readonly string[]): Promise<number> {
+  const settings = settingsOrExit(() => parseAgentSettings(argv, process.env));
+  if (typeof settings === "number") return settings;
+  const log = createLogger({ level: settings.logLevel, node: settings.nodeName });
+  const kc = loadKubeConfig(settings);
+  const agent = await startAgent(settings, {
+    cluster: (metrics) => kubeClusterSources(kc, settings, metrics),
+    logger: log,
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  log.info({ signal }, "signal received");
+  await agent.stop();
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command === "cleanup") return runCleanup(rest);
+  return runAgent(argv);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `kroute-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
