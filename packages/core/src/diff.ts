@@ -10,7 +10,7 @@
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
 import { compareRoutes, compareRules } from "./desired.ts";
-import { hmGet, hmKeys } from "./hashmap.ts";
+import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
 import {
   type KernelNexthop,
   type KernelRoute,
@@ -113,15 +113,73 @@ function compareWithinPhase(a: Op, b: Op): number {
   return 0;
 }
 
+/** Ids of nexthops that the ops delete and add again (a change of kind the kernel cannot replace). */
+export function recreatedIds(ops: readonly Op[]): Set<number> {
+  const deleted = new Set<number>();
+  for (const op of ops) if (op.object === "nexthop" && op.action === "delete") deleted.add(op.from.id);
+  const recreated = new Set<number>();
+  for (const op of ops)
+    if (op.object === "nexthop" && op.action === "add" && deleted.has(op.to.id)) recreated.add(op.to.id);
+  return recreated;
+}
+
 /** Sorts ops into the kernel-safe order, deterministically. */
 export function orderOps(ops: readonly Op[]): Op[] {
-  const recreated = new Set<number>();
-  for (const op of ops) if (op.object === "nexthop" && op.action === "add") recreated.add(op.to.id);
-  for (const id of [...recreated]) {
-    if (!ops.some((op) => op.object === "nexthop" && op.action === "delete" && op.from.id === id))
-      recreated.delete(id);
-  }
+  const recreated = recreatedIds(ops);
   return [...ops].sort((a, b) => phase(a, recreated) - phase(b, recreated) || compareWithinPhase(a, b));
+}
+
+interface DesiredLookup {
+  route(key: string): KernelRoute | undefined;
+  nexthop(id: number): KernelNexthop | undefined;
+}
+
+/**
+ * Deleting a nexthop makes the kernel drop groups left without members and flush
+ * every route using either: such routes and groups are added again (when desired),
+ * and ops on what is already gone are dropped. Only needed when a nexthop changes
+ * kind, so the scan of the observed routes is rare.
+ */
+export function withCascade(ops: readonly Op[], desired: DesiredLookup, observed: OwnedKernelState): Op[] {
+  const recreated = recreatedIds(ops);
+  if (recreated.size === 0) return [...ops];
+  const gone = new Set(recreated);
+  for (const nexthop of hmValues(observed.nexthops)) {
+    if (nexthop.kind === "group" && nexthop.members.every((m) => recreated.has(m.id))) gone.add(nexthop.id);
+  }
+  const flushed = (route: KernelRoute | undefined) =>
+    route?.target.kind === "nexthop-object" && gone.has(route.target.id);
+  const result: Op[] = [];
+  const handled = new Set<string>();
+  for (const op of ops) {
+    if (op.object === "nexthop") {
+      const id = op.action === "delete" ? op.from.id : op.to.id;
+      if (gone.has(id) && !recreated.has(id)) {
+        handled.add(`n|${id}`);
+        if (op.action !== "delete") result.push({ object: "nexthop", action: "add", to: op.to });
+        continue;
+      }
+    }
+    if (op.object === "route") {
+      const key = routeKey(op.action === "delete" ? op.from : op.to);
+      if (flushed(hmGet(observed.routes, key))) {
+        handled.add(`r|${key}`);
+        if (op.action !== "delete") result.push({ object: "route", action: "add", to: op.to });
+        continue;
+      }
+    }
+    result.push(op);
+  }
+  for (const id of gone) {
+    const wanted = recreated.has(id) || handled.has(`n|${id}`) ? undefined : desired.nexthop(id);
+    if (wanted !== undefined) result.push({ object: "nexthop", action: "add", to: wanted });
+  }
+  for (const [key, route] of hmEntries(observed.routes)) {
+    if (!flushed(route) || handled.has(`r|${key}`)) continue;
+    const wanted = desired.route(key);
+    if (wanted !== undefined) result.push({ object: "route", action: "add", to: wanted });
+  }
+  return result;
 }
 
 export function diff(
@@ -146,5 +204,9 @@ export function diff(
   for (const key of hmKeys(observed.rules)) {
     if (!rules.has(key)) ops.push(...ruleOps(undefined, hmGet(observed.rules, key), options.prune));
   }
-  return orderOps(ops);
+  const lookup = {
+    route: (key: string) => routes.get(key),
+    nexthop: (id: number) => nexthops.get(String(id)),
+  };
+  return orderOps(withCascade(ops, lookup, observed));
 }

@@ -5,7 +5,7 @@
  * so its cost follows what changed, not the size of the table.
  */
 import { canonicalOp, opObjectKey } from "./canonical.ts";
-import { nexthopOps, orderOps, routeOps, ruleOps } from "./diff.ts";
+import { nexthopOps, orderOps, routeOps, ruleOps, withCascade } from "./diff.ts";
 import { hmGet, hmKeys } from "./hashmap.ts";
 import type { Op } from "./kernel.ts";
 import type { NodeState } from "./state.ts";
@@ -49,7 +49,14 @@ export function isHeldBack(state: NodeState, op: Op): boolean {
 }
 
 export function plan(state: NodeState): Op[] {
-  return orderOps(pendingOps(state).filter((op) => !isHeldBack(state, op)));
+  const pending = pendingOps(state);
+  const { derived } = state;
+  const lookup = {
+    route: (key: string) => hmGet(derived.routes, key),
+    nexthop: (id: number) => hmGet(derived.nexthops, String(id)),
+  };
+  // A nexthop changing kind flushes routes that are not in the mismatch set: withCascade re-adds them.
+  return orderOps(withCascade(pending, lookup, state.kernel).filter((op) => !isHeldBack(state, op)));
 }
 
 /** Earliest time a held-back op may be retried: when the engine should fire a `retry` timer. */

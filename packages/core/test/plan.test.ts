@@ -325,12 +325,9 @@ describe("diff", () => {
       rules: [],
     };
     const ops = diff(desired, observed, { prune: true });
-    expect(ops.map((o) => `${o.object}/${o.action}`)).toEqual(["nexthop/delete", "nexthop/add"]);
-    // The kernel flushed the route with its nexthop: the next round re-adds it.
-    const after = applyOps(observed, ops);
-    expect(diff(desired, after, { prune: true })).toEqual([
-      { object: "route", action: "add", to: desired.routes[0] },
-    ]);
+    // The kernel flushes the route with its nexthop, so the route is added again after the new group.
+    expect(ops.map((o) => `${o.object}/${o.action}`)).toEqual(["nexthop/delete", "nexthop/add", "route/add"]);
+    expect(diff(desired, applyOps(observed, ops), { prune: true })).toEqual([]);
   });
 
   it("a route moving between inline gateways and a nexthop object is one replace", () => {
