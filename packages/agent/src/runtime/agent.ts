@@ -9,8 +9,10 @@
  * core prunes stale routes only once every source has synced (canPrune).
  */
 import {
+  createEngine,
   type Dataplane,
   desiredTable,
+  type EngineStep,
   type EventBody,
   gatewayStatuses,
   type IpAddr,
@@ -34,7 +36,6 @@ import { createLogger, type Logger } from "../log.ts";
 import { type AgentMetrics, createMetrics } from "../metrics.ts";
 import type { AgentSettings } from "../settings.ts";
 import { dryRunDataplane } from "./dry-run.ts";
-import { type EngineStep, engineLoop } from "./engine-loop.ts";
 import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
 import { kernelSource } from "./kernel-source.ts";
@@ -201,25 +202,28 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       ),
     );
 
-    const steps$ = engineLoop({
+    const apply = async (ops: readonly Op[]) => {
+      written += ops.length;
+      const started = performance.now();
+      const results = await dataplane.apply(ops);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observeApply(ops, results);
+      metrics.observeReconcile(seconds);
+      ops.forEach((op, i) => {
+        const result = results[i];
+        if (result !== undefined && !result.ok) {
+          log.warn({ op, errno: result.code, message: result.message }, "kernel refused an op");
+        }
+      });
+      log.debug({ ops: ops.length, seconds }, "applied");
+      return results;
+    };
+    const steps$ = createEngine({
       node,
       settings: engineSettings,
-      sources,
-      clock,
-      apply: (ops: readonly Op[]) => {
-        written += ops.length;
-        return dataplane.apply(ops);
-      },
-      onApplied: (ops, results, seconds) => {
-        metrics.observeApply(ops, results);
-        metrics.observeReconcile(seconds);
-        ops.forEach((op, i) => {
-          const result = results[i];
-          if (result !== undefined && !result.ok)
-            log.warn({ op, errno: result.code, message: result.message }, "kernel refused an op");
-        });
-        log.debug({ ops: ops.length, seconds }, "applied");
-      },
+      sources: [sources],
+      clock: () => clock().getTime(),
+      apply,
     }).pipe(share());
 
     const subscriptions: Subscription[] = [];
