@@ -193,6 +193,7 @@ describe("the CRDs", () => {
     ]);
     expect(table.spec.versions[0].additionalPrinterColumns.map((c: Loose) => c.name)).toEqual([
       "Programmed",
+      "Pending",
       "Failed",
       "Gateways-Up",
       "Gateways-Down",
