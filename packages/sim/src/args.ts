@@ -1,13 +1,18 @@
 /** Command-line flags: parsed strictly, with errors naming the flag and its value. */
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 export class UsageError extends Error {}
 
-export type FlagSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+type Options = NonNullable<ParseArgsConfig["options"]>;
 
-export function parseFlags(argv: readonly string[], flags: FlagSpec) {
+export function parseFlags<T extends Options>(argv: readonly string[], options: T) {
   try {
-    return parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
+    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({
+      args: [...argv],
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

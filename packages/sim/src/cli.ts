@@ -5,7 +5,9 @@
  * stderr; exit status 0 ok, 1 invariant violated or bad input, 2 usage error.
  */
 import { UsageError } from "./args.ts";
+import { runDemo } from "./cmd-demo.ts";
 import { runGenerate } from "./cmd-generate.ts";
+import { runReplay } from "./cmd-replay.ts";
 
 const USAGE = `usage: kroute-sim <command> [options]
 
@@ -21,7 +23,9 @@ const USAGE = `usage: kroute-sim <command> [options]
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  demo: runDemo,
   generate: runGenerate,
+  replay: runReplay,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

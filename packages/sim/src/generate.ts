@@ -35,7 +35,7 @@ const CHURN_WEIGHTS = {
 type ChurnKind = keyof typeof CHURN_WEIGHTS;
 
 export function bootstrapEventCount(options: Pick<GenerateOptions, "nodes" | "routes">): number {
-  return options.nodes * 2 + options.routes;
+  return options.nodes * 2 + 1;
 }
 
 /** Checks the arguments; returns an error naming the flag and value, or undefined. */
@@ -133,7 +133,7 @@ export function* generateLog(options: GenerateOptions): Generator<string> {
   const hostObserved = (i: number): string =>
     line("host/observed", {
       node: nodeName(i),
-      defaultGateways: [{ via: "10.114.0.1", dev: "eth0" }],
+      defaultGateways: [{ via: "10.114.0.1", dev: "eth0", metric: 100 }],
       addresses: [
         { ip: nodeV4(i), dev: "eth0", prefixLength: 16 },
         { ip: nodeV6(i), dev: "eth0", prefixLength: 64 },
@@ -164,36 +164,30 @@ export function* generateLog(options: GenerateOptions): Generator<string> {
       v6,
     };
   };
-  const upserted = (route: LiveRoute): string =>
-    line("route/upserted", {
-      route: {
-        apiVersion: "networking.kroute.dev/v1alpha1",
-        kind: "Route",
-        metadata: { name: route.name, generation: route.generation, creationTimestamp: route.createdAt },
-        spec: {
-          destinations: route.destinations,
-          gateways: route.gateways.map((k) =>
-            route.v6 ? gatewayV6(route.pool, k) : gatewayV4(route.pool, k),
-          ),
-          nodeSelector: {
-            nodeSelectorTerms: [
-              { matchExpressions: [{ key: POOL_LABEL, operator: "In", values: [poolName(route.pool)] }] },
-            ],
-          },
-        },
+  const routeObject = (route: LiveRoute) => ({
+    apiVersion: "networking.kroute.dev/v1alpha1",
+    kind: "Route",
+    metadata: { name: route.name, generation: route.generation, creationTimestamp: route.createdAt },
+    spec: {
+      destinations: route.destinations,
+      gateways: route.gateways.map((k) => (route.v6 ? gatewayV6(route.pool, k) : gatewayV4(route.pool, k))),
+      nodeSelector: {
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: POOL_LABEL, operator: "In", values: [poolName(route.pool)] }] },
+        ],
       },
-    });
+    },
+  });
+  const upserted = (route: LiveRoute): string => line("route/upserted", { route: routeObject(route) });
 
   for (let i = 0; i < options.nodes; i++) {
     yield nodeObserved(i);
     yield hostObserved(i);
   }
+  // The agents' initial list: one snapshot, after which stale routes may be pruned.
   const bootAt = new Date(START_MS).toISOString();
-  for (let r = 0; r < options.routes; r++) {
-    const route = newRoute(bootAt);
-    live.push(route);
-    yield upserted(route);
-  }
+  for (let r = 0; r < options.routes; r++) live.push(newRoute(bootAt));
+  yield line("route/resynced", { routes: live.map(routeObject) });
 
   // Probe state per node and gateway (index pool*4+k, v4 and v6 share it): all start up.
   const gatewayDown = new Uint8Array(options.nodes * pools * GATEWAYS_PER_POOL);

@@ -1,0 +1,104 @@
+/** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
+import { writeFileSync } from "node:fs";
+import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { formatOp } from "./format.ts";
+import { MalformedLogError, readLog } from "./log-reader.ts";
+import { progressOnStderr, writeLines } from "./output.ts";
+import { type NodeResult, renderJson, renderText, violationText } from "./render.ts";
+import { Replayer } from "./replay.ts";
+import { renderReport } from "./report.ts";
+import { Timeline } from "./timeline.ts";
+
+export interface ReplayRun {
+  readonly results: NodeResult[];
+  readonly verbose: string[];
+  readonly timeline: Timeline;
+  readonly violations: number;
+}
+
+export interface ReplayFileOptions {
+  readonly node?: string;
+  readonly until?: number;
+  readonly verbose?: boolean;
+  readonly report?: boolean;
+}
+
+/** Replays one log file; verbose lines are collected in order. Throws MalformedLogError. */
+export async function replayFile(path: string, options: ReplayFileOptions = {}): Promise<ReplayRun> {
+  const timeline = new Timeline(options.report === true);
+  const verbose: string[] = [];
+  const replayer = new Replayer({
+    ...(options.node === undefined ? {} : { node: options.node }),
+    ...(options.until === undefined ? {} : { until: options.until }),
+    timeline,
+    ...(options.verbose === true
+      ? {
+          onStep: (node, step) => {
+            for (const { op, result } of step.results) {
+              const outcome = result.ok ? "" : `  => ${result.code}: ${result.message}`;
+              verbose.push(`seq ${step.seq} ${node}: ${formatOp(op)}${outcome}`);
+            }
+            for (const v of step.violations) verbose.push(`seq ${step.seq} ${node}: !! ${v.message}`);
+          },
+        }
+      : {}),
+  });
+  const progress = progressOnStderr(`replay ${path}`);
+  for await (const event of readLog(path, (w) => process.stderr.write(`warning: ${path}: ${w.message}\n`))) {
+    if (!replayer.push(event)) break;
+    progress.update(replayer.events);
+  }
+  progress.done();
+  replayer.finish();
+  const results = [...replayer.nodes.values()].map((sim) => ({
+    node: sim.name,
+    snapshot: sim.snapshot(),
+    violations: sim.violations,
+  }));
+  return { results, verbose, timeline, violations: results.reduce((n, r) => n + r.violations.length, 0) };
+}
+
+export async function runReplay(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    node: { type: "string" },
+    until: { type: "string" },
+    verbose: { type: "boolean", short: "v" },
+    json: { type: "boolean" },
+    report: { type: "string" },
+  });
+  const [path, ...extra] = positionals;
+  if (path === undefined) throw new UsageError("replay needs a LOG file");
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  let run: ReplayRun;
+  try {
+    run = await replayFile(path, {
+      ...(values.node === undefined ? {} : { node: values.node }),
+      ...(values.until === undefined ? {} : { until: intFlag(values, "until", undefined) }),
+      verbose: values.verbose === true && values.json !== true,
+      report: values.report !== undefined,
+    });
+  } catch (error) {
+    if (error instanceof MalformedLogError || (error as NodeJS.ErrnoException).code === "ENOENT") {
+      process.stderr.write(`kroute-sim replay: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  if (values.report !== undefined)
+    writeFileSync(values.report, renderReport(`kroute-sim replay ${path}`, run.timeline));
+  if (values.json === true) {
+    process.stdout.write(`${renderJson(run.results)}\n`);
+  } else {
+    await writeLines(process.stdout, run.verbose.length > 0 ? ["-- ops applied", ...run.verbose, ""] : []);
+    await writeLines(process.stdout, renderText(run.results));
+  }
+  if (run.violations > 0) {
+    process.stderr.write(`kroute-sim replay: ${run.violations} invariant violations\n`);
+    for (const result of run.results) {
+      for (const v of result.violations.slice(0, 5))
+        process.stderr.write(`  ${result.node}: ${violationText(v)}\n`);
+    }
+    return 1;
+  }
+  return 0;
+}

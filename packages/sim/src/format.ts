@@ -1,0 +1,163 @@
+/**
+ * Kernel objects as `ip route` / `ip rule` / `ip nexthop` style lines, and routes
+ * resolved to the gateways they actually use (nexthop groups followed to their
+ * members) for `--json`. Sorted so that output is deterministic.
+ */
+import {
+  compareAddresses,
+  comparePrefixes,
+  type IpAddr,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type Op,
+} from "@kroute/core";
+
+export type NexthopIndex = ReadonlyMap<number, KernelNexthop>;
+
+export function indexNexthops(nexthops: readonly KernelNexthop[]): NexthopIndex {
+  return new Map(nexthops.map((nh) => [nh.id, nh]));
+}
+
+export function compareRoutes(a: KernelRoute, b: KernelRoute): number {
+  return a.table - b.table || a.family - b.family || comparePrefixes(a.dst, b.dst) || a.metric - b.metric;
+}
+
+interface Hop {
+  readonly gateway: IpAddr;
+  readonly dev: string;
+  readonly weight: number;
+}
+
+/** The gateways a route forwards to; undefined members of a group are skipped. */
+export function routeHops(route: KernelRoute, nexthops: NexthopIndex): Hop[] {
+  const target = route.target;
+  switch (target.kind) {
+    case "gateways":
+      return target.nexthops.map((nh) => ({ gateway: nh.gateway, dev: nh.dev, weight: nh.weight }));
+    case "nexthop-object": {
+      const nh = nexthops.get(target.id);
+      if (nh === undefined) return [];
+      if (nh.kind === "gateway") return [{ gateway: nh.gateway, dev: nh.dev, weight: 1 }];
+      const hops: Hop[] = [];
+      for (const member of nh.members) {
+        const leaf = nexthops.get(member.id);
+        if (leaf?.kind === "gateway")
+          hops.push({ gateway: leaf.gateway, dev: leaf.dev, weight: member.weight });
+      }
+      return hops;
+    }
+    case "device":
+    case "special":
+      return [];
+    default: {
+      const unreachable: never = target;
+      return unreachable;
+    }
+  }
+}
+
+export function routeGateways(route: KernelRoute, nexthops: NexthopIndex): IpAddr[] {
+  return [...new Set(routeHops(route, nexthops).map((h) => h.gateway))].sort(compareAddresses);
+}
+
+function tail(route: KernelRoute): string {
+  const table = route.table === 254 ? "" : ` table ${route.table}`;
+  const scope =
+    route.scope === 0
+      ? ""
+      : ` scope ${route.scope === 253 ? "link" : route.scope === 254 ? "host" : route.scope}`;
+  const src = route.prefsrc === undefined ? "" : ` src ${route.prefsrc}`;
+  return `${table} proto ${route.protocol}${scope}${src} metric ${route.metric}`;
+}
+
+/** One route as `ip route` prints it: a head line, plus one line per member for multipath. */
+export function formatRoute(route: KernelRoute, nexthops: NexthopIndex): string[] {
+  const target = route.target;
+  switch (target.kind) {
+    case "gateways": {
+      const [only] = target.nexthops;
+      if (target.nexthops.length === 1 && only !== undefined) {
+        return [`${route.dst} via ${only.gateway} dev ${only.dev}${tail(route)}`];
+      }
+      return [
+        `${route.dst}${tail(route)}`,
+        ...target.nexthops.map((nh) => `\tnexthop via ${nh.gateway} dev ${nh.dev} weight ${nh.weight}`),
+      ];
+    }
+    case "nexthop-object": {
+      const nh = nexthops.get(target.id);
+      if (nh?.kind === "gateway")
+        return [`${route.dst} nhid ${target.id} via ${nh.gateway} dev ${nh.dev}${tail(route)}`];
+      const members = routeHops(route, nexthops).map(
+        (h) => `\tnexthop via ${h.gateway} dev ${h.dev} weight ${h.weight}`,
+      );
+      const missing = nh === undefined ? " (nexthop missing)" : "";
+      return [`${route.dst} nhid ${target.id}${tail(route)}${missing}`, ...members];
+    }
+    case "device":
+      return [`${route.dst} dev ${target.dev}${tail(route)}`];
+    case "special":
+      return [`${target.type} ${route.dst}${tail(route)}`];
+    default: {
+      const unreachable: never = target;
+      return unreachable;
+    }
+  }
+}
+
+export function formatRule(rule: KernelRule): string {
+  const from = rule.src === undefined ? "all" : rule.src;
+  const to = rule.dst === undefined ? "" : ` to ${rule.dst}`;
+  return `${rule.priority}:\tfrom ${from}${to} lookup ${rule.table} proto ${rule.protocol}`;
+}
+
+export function formatNexthop(nh: KernelNexthop): string {
+  if (nh.kind === "gateway") return `id ${nh.id} via ${nh.gateway} dev ${nh.dev} proto ${nh.protocol}`;
+  const group = nh.members.map((m) => (m.weight === 1 ? String(m.id) : `${m.id},${m.weight}`)).join("/");
+  const type = nh.groupType === "resilient" ? " type resilient" : "";
+  const buckets =
+    nh.resilient === undefined ? "" : ` buckets ${nh.resilient.buckets} idle_timer ${nh.resilient.idleTimer}`;
+  return `id ${nh.id} group ${group}${type}${buckets} proto ${nh.protocol}`;
+}
+
+function objectLine(op: Op, which: "from" | "to"): string {
+  switch (op.object) {
+    case "route": {
+      const route = which === "to" && "to" in op ? op.to : "from" in op ? op.from : undefined;
+      if (route === undefined) return "";
+      // An op names the nexthop object by id only; its members are in the nexthop ops.
+      if (route.target.kind === "nexthop-object") return `${route.dst} nhid ${route.target.id}${tail(route)}`;
+      return formatRoute(route, new Map()).join(" ").replaceAll("\t", "");
+    }
+    case "nexthop": {
+      const nh = which === "to" && "to" in op ? op.to : "from" in op ? op.from : undefined;
+      return nh === undefined ? "" : formatNexthop(nh);
+    }
+    case "rule": {
+      const rule = which === "to" && "to" in op ? op.to : "from" in op ? op.from : undefined;
+      return rule === undefined ? "" : formatRule(rule).replace("\t", " ");
+    }
+    default: {
+      const unreachable: never = op;
+      return unreachable;
+    }
+  }
+}
+
+/** One op as an `ip` command line would say it. */
+export function formatOp(op: Op): string {
+  const verb = op.object === "route" ? "route" : op.object === "nexthop" ? "nexthop" : "rule";
+  switch (op.action) {
+    case "add":
+      return `${verb} add ${objectLine(op, "to")}`;
+    case "replace":
+      return `${verb} replace ${objectLine(op, "to")}`;
+    case "delete":
+      return `${verb} del ${objectLine(op, "from")}`;
+    default: {
+      const unreachable: never = op;
+      return unreachable;
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * A node's fake kernel starts as its `host/observed` facts describe the host: the
+ * links named by its addresses and default routes, the addresses (the fake adds their
+ * connected routes as Linux does) and the original default routes.
+ */
+import { defaultPrefix, type EventOf, familyOf, type KernelRoute } from "@kroute/core";
+import type { HostDescription } from "@kroute/driver-fake";
+
+/** rtm_protocol of the original default routes: `proto dhcp`, as a cloud VM has them. */
+export const RTPROT_DHCP = 16;
+
+export function hostDescription(event: EventOf<"host/observed">): HostDescription {
+  const devs = new Set<string>();
+  for (const address of event.addresses) devs.add(address.dev);
+  for (const gateway of event.defaultGateways) devs.add(gateway.dev);
+  devs.delete("lo");
+  const routes: KernelRoute[] = event.defaultGateways.map((gateway) => {
+    const family = familyOf(gateway.via);
+    return {
+      family,
+      table: 254,
+      dst: defaultPrefix(family),
+      metric: gateway.metric ?? 0,
+      protocol: RTPROT_DHCP,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: gateway.via, dev: gateway.dev, weight: 1 }] },
+    };
+  });
+  return {
+    links: [...devs].sort().map((name) => ({ name })),
+    addresses: event.addresses.map((address) => ({
+      dev: address.dev,
+      ip: address.ip,
+      prefixLength: address.prefixLength ?? (familyOf(address.ip) === 4 ? 24 : 64),
+    })),
+    routes,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Reads an event log line by line (never the whole file in memory), decoding with the
+ * core's codec: an error names the line; unknown kinds are skipped with a warning.
+ */
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
+
+export class MalformedLogError extends Error {}
+
+export async function* readLog(
+  path: string,
+  onWarning: (warning: LogWarning) => void,
+): AsyncGenerator<EngineEvent> {
+  const decoder = createLogDecoder();
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    const result = decoder.push(line);
+    switch (result.kind) {
+      case "event":
+        yield result.event;
+        break;
+      case "unknown":
+        onWarning(result.warning);
+        break;
+      case "blank":
+        break;
+      case "error":
+        lines.close();
+        throw new MalformedLogError(`${path}: ${result.error.message}`);
+      default: {
+        const unreachable: never = result;
+        throw new Error(`unexpected line result ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+}

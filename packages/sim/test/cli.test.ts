@@ -1,0 +1,89 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
+
+async function sim(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("kroute-sim CLI", () => {
+  const dir = mkdtempSync(join(tmpdir(), "kroute-sim-"));
+
+  it("replay --json prints one sorted document and exits 0 when every invariant holds", async () => {
+    const { code, stdout } = await sim("replay", `${EXAMPLES}sim/ecmp-failover.jsonl`, "--json");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      nodes: {
+        "worker-1": {
+          routes: [{ dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] }],
+          violations: [],
+        },
+      },
+    });
+  });
+
+  it("replay prints ip-route style tables and, with --verbose, the ops of each step", async () => {
+    const { stdout } = await sim("replay", `${EXAMPLES}sim/ecmp-failover.jsonl`, "--verbose", "--until", "6");
+    expect(stdout).toContain("seq 6 worker-1: nexthop replace id");
+    expect(stdout).toMatch(/^0\.0\.0\.0\/5 nhid \d+ proto 201 metric 50$/m);
+    expect(stdout).toContain("\tnexthop via 10.114.0.3 dev eth1 weight 1");
+    expect(stdout).not.toContain("\tnexthop via 10.114.0.4");
+  });
+
+  it("refuses a malformed log naming the line, with a non-zero exit", async () => {
+    const log = readFileSync(`${EXAMPLES}sim/ecmp-failover.jsonl`, "utf8").split("\n");
+    log[3] = log[3]?.replace('"gateway":"10.114.0.3"', '"gateway":"10.114.0.300"') ?? "";
+    const path = join(dir, "bad.jsonl");
+    writeFileSync(path, log.join("\n"));
+    const { code, stderr } = await sim("replay", path);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/line 4: .*gateway.*10\.114\.0\.300/);
+  });
+
+  it("generate then replay is byte-identical run after run", async () => {
+    const args = ["generate", "--nodes", "5", "--routes", "20", "--events", "300", "--seed", "11"];
+    const a = await sim(...args);
+    const b = await sim(...args);
+    expect(a.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const path = join(dir, "gen.jsonl");
+    writeFileSync(path, a.stdout);
+    const one = await sim("replay", path, "--verbose");
+    const two = await sim("replay", path, "--verbose");
+    expect(two.stdout).toBe(one.stdout);
+    expect(one.stdout.length).toBeGreaterThan(1000);
+  });
+
+  it("writes a self-contained HTML report with a timeline per node", async () => {
+    const report = join(dir, "report.html");
+    await sim("replay", `${EXAMPLES}sim/pools-and-conflicts.jsonl`, "--report", report);
+    const html = readFileSync(report, "utf8");
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    expect(html).toContain("<h2>infra-1");
+    expect(html).toContain("<h2>worker-1");
+    expect(html).toContain("<svg");
+    expect(html).not.toMatch(/<script|<link|src=|https?:\/\//);
+  });
+
+  it("explains usage errors with exit status 2", async () => {
+    expect((await sim("replay")).code).toBe(2);
+    const bad = await sim("generate", "--nodes", "x");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--nodes must be an integer >= 1, got "x"');
+    expect((await sim("frobnicate")).code).toBe(2);
+  });
+});

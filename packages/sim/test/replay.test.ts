@@ -1,0 +1,190 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { EngineEvent, KernelRoute, Op, OpResult } from "@kroute/core";
+import { describe, expect, it } from "vitest";
+import { renderJson, renderText } from "../src/render.ts";
+import { decode, generated, json, replay } from "./helpers.ts";
+
+const example = (name: string): EngineEvent[] =>
+  decode(readFileSync(fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url)), "utf8"));
+
+describe("replay", () => {
+  it("follows ECMP failover, fail-static and recovery step by step (SPEC basic example)", () => {
+    const log = example("sim/ecmp-failover.jsonl");
+    const at = (until: number) => json(replay(log, { until }).results).nodes["worker-1"]?.routes;
+    const route = (gateways: string[]) => [{ dst: "0.0.0.0/5", table: 254, gateways }];
+    expect(at(5)).toEqual(route(["10.114.0.3", "10.114.0.4"]));
+    expect(at(6)).toEqual(route(["10.114.0.3"])); // .4 down: it leaves the set
+    expect(at(7)).toEqual(route(["10.114.0.3", "10.114.0.4"])); // both down: fail-static keeps both
+    expect(at(8)).toEqual(route(["10.114.0.4"])); // .4 back: only the healthy one
+    expect(at(9)).toEqual(route(["10.114.0.3", "10.114.0.4"]));
+    expect(json(replay(log).results).nodes["worker-1"]?.violations).toEqual([]);
+  });
+
+  it("applies selectors, conflicts and pool moves per node, and prints sorted JSON", () => {
+    const { results } = replay(example("sim/pools-and-conflicts.jsonl"));
+    const doc = json(results);
+    expect(Object.keys(doc.nodes)).toEqual(["infra-1", "worker-1"]);
+    // After `vpn` is deleted, the newer `vpn-copy` takes 172.16.0.0/12; the protected and malformed
+    // destinations of `mixed` are refused while its good one is routed.
+    const expected = [
+      { dst: "10.20.0.0/16", table: 254, gateways: ["10.114.0.5"] },
+      { dst: "172.16.0.0/12", table: 254, gateways: ["10.114.0.6"] },
+      { dst: "192.168.50.0/24", table: 254, gateways: ["10.114.0.5"] },
+    ];
+    expect(doc.nodes["infra-1"]).toEqual({ routes: expected, violations: [] });
+    expect(doc.nodes["worker-1"]).toEqual({ routes: expected, violations: [] });
+    // Before the pool move, only worker-1 had the pool's Route (ECMP over two gateways, plus IPv6).
+    const early = json(replay(example("sim/pools-and-conflicts.jsonl"), { until: 7 }).results);
+    expect(early.nodes["worker-1"]?.routes.map((r) => r.dst)).toEqual([
+      "10.20.0.0/16",
+      "172.16.0.0/12",
+      "192.168.50.0/24",
+      "fd10::/48",
+    ]);
+    expect(early.nodes["worker-1"]?.routes[1]?.gateways).toEqual(["10.114.0.3", "10.114.0.4"]);
+    expect(early.nodes["infra-1"]?.routes[1]?.gateways).toEqual(["10.114.0.6"]);
+  });
+
+  it("replays only the named node with --node", () => {
+    const { results } = replay(example("sim/pools-and-conflicts.jsonl"), { node: "infra-1" });
+    expect(results.map((r) => r.node)).toEqual(["infra-1"]);
+  });
+
+  it("is deterministic: the same log gives byte-identical output", () => {
+    const log = generated({ nodes: 8, routes: 40, events: 800, seed: 9 });
+    const one = replay(log).results;
+    const two = replay(log).results;
+    expect(renderJson(two)).toBe(renderJson(one));
+    expect(renderText(two).join("\n")).toBe(renderText(one).join("\n"));
+  });
+
+  it("installs a default-route override in SPEC order: protected routes and the reply rule first", () => {
+    const { results } = replay(example("sim/default-route.jsonl"));
+    expect(results.flatMap((r) => r.violations.map((v) => v.message))).toEqual([]);
+  });
+
+  it("replays generated logs without violating any invariant", () => {
+    for (const seed of [1, 2]) {
+      const { results, replayer } = replay(generated({ nodes: 6, routes: 30, events: 600, seed }));
+      // Transient override ordering within one apply is the test above's subject; here, everything else.
+      const violations = results
+        .flatMap((r) => r.violations.map((v) => v.message))
+        .filter((m) => !m.includes("during the apply"));
+      expect(violations).toEqual([]);
+      // Every node did get routes from its pool.
+      for (const r of results) expect(r.snapshot?.routes.length ?? 0).toBeGreaterThan(0);
+      expect(replayer.nodeEvents).toBeGreaterThan(600);
+    }
+  });
+
+  it("repairs an owned route deleted behind kroute's back, and leaves a foreign route alone", () => {
+    const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
+    const before = replay(log).results[0]?.snapshot?.routes[0] as KernelRoute;
+    const foreign: KernelRoute = {
+      family: 4,
+      table: 254,
+      dst: "10.99.0.0/16" as KernelRoute["dst"],
+      metric: 0,
+      protocol: 4,
+      scope: 0,
+      target: {
+        kind: "gateways",
+        nexthops: [{ gateway: "10.114.0.9" as KernelRoute["dst"] as never, dev: "eth1", weight: 1 }],
+      },
+    };
+    const envelope = (seq: number) => ({
+      v: 1 as const,
+      seq,
+      at: "2025-11-25T10:01:00.000Z",
+      node: "worker-1",
+    });
+    const drift: EngineEvent[] = [
+      ...log,
+      { ...envelope(10), type: "kernel/changed", change: { kind: "route", action: "del", route: before } },
+      { ...envelope(11), type: "kernel/changed", change: { kind: "route", action: "new", route: foreign } },
+    ];
+    const steps: { seq: number; ops: Op[] }[] = [];
+    const { replayer, results } = replay(drift, {
+      onStep: (_node, step) => steps.push({ seq: step.seq, ops: step.results.map((r) => r.op) }),
+    });
+    expect(steps.find((s) => s.seq === 10)?.ops).toEqual([{ object: "route", action: "add", to: before }]);
+    expect(steps.find((s) => s.seq === 11)).toBeUndefined();
+    expect(results[0]?.violations).toEqual([]);
+    expect(json(results).nodes["worker-1"]?.routes).toEqual([
+      { dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] },
+    ]);
+    expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(1);
+  });
+});
+
+describe("replay of a recorded agent log", () => {
+  /** Turns a log into what an agent with --record writes: its dump at start and its apply results. */
+  function record(
+    events: readonly EngineEvent[],
+    tamper?: (results: { op: Op; result: OpResult }[]) => void,
+  ): EngineEvent[] {
+    const applied = new Map<string, { op: Op; result: OpResult }[]>();
+    replay(events, {
+      onStep: (node, step) => {
+        if (step.results.length > 0) applied.set(`${node}|${step.seq}`, [...step.results]);
+      },
+    });
+    const out: EngineEvent[] = [];
+    let seq = 0;
+    const emptyDump = { routes: [], nexthops: [], rules: [], links: [], addresses: [], complete: true };
+    for (const event of events) {
+      out.push({ ...event, seq: ++seq });
+      if (event.type === "host/observed") {
+        out.push({
+          v: 1,
+          seq: ++seq,
+          at: event.at,
+          type: "kernel/observed",
+          node: event.node,
+          snapshot: emptyDump,
+        });
+      }
+      for (const [key, results] of applied) {
+        const [node, at] = key.split("|");
+        if (Number(at) !== event.seq || node === undefined) continue;
+        tamper?.(results);
+        out.push({ v: 1, seq: ++seq, at: event.at, type: "dataplane/applied", node, results });
+      }
+    }
+    return out;
+  }
+
+  it("replays to the table the recording agent held, re-deriving ops instead of re-applying recorded ones", () => {
+    const original = example("sim/pools-and-conflicts.jsonl");
+    const recorded = record(original);
+    expect(recorded.some((e) => e.type === "dataplane/applied")).toBe(true);
+    const { results } = replay(recorded);
+    expect(results.flatMap((r) => r.violations)).toEqual([]);
+    expect(json(results)).toEqual(json(replay(original).results));
+  });
+
+  it("reports a recording whose applied ops end elsewhere than the replay", () => {
+    // The recording says its kernel refused the update that took 10.114.0.4 out of the group (event 6),
+    // so the recorded kernel kept both gateways while the replay's kernel has one.
+    let tampered = false;
+    const recorded = record(example("sim/ecmp-failover.jsonl"), (results) => {
+      const first = results[0];
+      if (!tampered && first?.op.object === "nexthop" && first.op.action === "replace") {
+        results[0] = {
+          op: first.op,
+          result: { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" },
+        };
+        tampered = true;
+      }
+    });
+    const appliedAfter6 = recorded.find((e) => e.type === "dataplane/applied" && e.seq > 7);
+    const { results } = replay(recorded, { until: appliedAfter6?.seq ?? 0 });
+    const violations = results.flatMap((r) => r.violations.map((v) => v.message));
+    expect(tampered).toBe(true);
+    expect(violations).toEqual([
+      "recorded agent held 0.0.0.0/5 table 254 metric 50 via 10.114.0.3,10.114.0.4; the replay does not",
+      "the replay holds 0.0.0.0/5 table 254 metric 50 via 10.114.0.3; the recorded agent did not",
+    ]);
+  });
+});
