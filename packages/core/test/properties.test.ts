@@ -1,0 +1,392 @@
+/**
+ * Properties of the reconciliation core (issue 2), each one able to fail:
+ * idempotence, convergence from any kernel state, ownership, determinism and order
+ * independence, and healthy same-family gateways.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalNexthop, canonicalRoute, canonicalRule } from "../src/canonical.ts";
+import { desiredTable } from "../src/desired.ts";
+import { diff } from "../src/diff.ts";
+import type { EngineEvent, EventBody } from "../src/events.ts";
+import { hmGet } from "../src/hashmap.ts";
+import { familyOf, type IpAddr, type Prefix } from "../src/ip.ts";
+import type { KernelNexthop, KernelRoute, KernelRule, KernelSnapshot, Op } from "../src/kernel.ts";
+import { applyOps, nexthopIdInRange, ownedObjects } from "../src/owned.ts";
+import { canPrune, plan } from "../src/plan.ts";
+import { reduce } from "../src/reducer.ts";
+import type { RouteObject } from "../src/route.ts";
+import { DEFAULT_SETTINGS, type EngineSettings } from "../src/settings.ts";
+import { initialNodeState, type NodeState } from "../src/state.ts";
+import { hostFacts, NODE } from "./fixtures.ts";
+
+const V4_GATEWAYS = ["10.114.0.3", "10.114.0.4", "10.114.0.5", "192.0.2.9"];
+const V6_GATEWAYS = ["fd00::1", "fd00::2"];
+const DESTINATIONS = [
+  "10.9.0.0/16",
+  "10.10.0.0/16",
+  "10.0.0.100",
+  "172.16.0.0/12",
+  "1.2.3.4/5",
+  "0.0.0.0/0",
+  "127.0.0.0/8",
+  "fd50::/48",
+  "::/0",
+  "nonsense",
+];
+const NAMES = ["alpha", "beta", "gamma", "delta"];
+const TIMES = ["2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z"];
+
+const selectorArb = fc.constantFrom(
+  undefined,
+  { nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["a"] }] }] },
+  { nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [NODE] }] }] },
+);
+
+const routeArb = (name: fc.Arbitrary<string>): fc.Arbitrary<RouteObject> =>
+  fc
+    .record({
+      name,
+      time: fc.constantFrom(...TIMES),
+      destinations: fc.uniqueArray(fc.constantFrom(...DESTINATIONS), { minLength: 1, maxLength: 4 }),
+      gateways: fc.uniqueArray(fc.constantFrom(...V4_GATEWAYS, ...V6_GATEWAYS), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      probe: fc.boolean(),
+      table: fc.constantFrom(254, 254, 100),
+      selector: selectorArb,
+    })
+    .map(({ name, time, selector, ...spec }) => ({
+      metadata: { name, generation: 1, creationTimestamp: time },
+      spec: { ...spec, ...(selector === undefined ? {} : { nodeSelector: selector }) },
+    }));
+
+const settingsArb: fc.Arbitrary<EngineSettings> = fc
+  .record({
+    mode: fc.constantFrom("groups" as const, "multipath" as const),
+    tiny: fc.boolean(),
+    resilient: fc.boolean(),
+  })
+  .map(({ mode, tiny, resilient }) => {
+    const { resilient: params, ...rest } = DEFAULT_SETTINGS;
+    return {
+      ...rest,
+      nexthopMode: mode,
+      // A tiny id range forces collisions and linear probing.
+      ...(tiny ? { nexthopIdCount: 16 } : {}),
+      ...(resilient && params !== undefined ? { resilient: params } : {}),
+    };
+  });
+
+const probeArb = fc
+  .record({ gateway: fc.constantFrom(...V4_GATEWAYS, ...V6_GATEWAYS), up: fc.boolean() })
+  .map(
+    ({ gateway, up }): EventBody => ({ type: "probe/result", node: NODE, gateway: gateway as IpAddr, up }),
+  );
+
+const eventArb: fc.Arbitrary<EventBody> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: routeArb(fc.constantFrom(...NAMES)).map(
+      (route): EventBody => ({ type: "route/upserted", route }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(...NAMES).map((name): EventBody => ({ type: "route/deleted", name })),
+  },
+  { weight: 3, arbitrary: probeArb },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom({}, { pool: "a" }, { pool: "b" })
+      .map((labels): EventBody => ({ type: "node/observed", node: NODE, labels })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(100, 0)
+      .map((metric) => hostFacts({ defaultGateways: [{ via: "10.0.0.1" as IpAddr, dev: "eth0", metric }] })),
+  },
+);
+
+// ---- kernel states: foreign objects, stale and damaged owned ones ------------------
+
+const prefixArb = fc
+  .constantFrom(...["10.9.0.0/16", "10.10.0.0/16", "0.0.0.0/5", "10.0.0.100/32", "10.77.0.0/16", "0.0.0.0/0"])
+  .map((p) => p as Prefix);
+const protocolArb = (owned: boolean) =>
+  owned ? fc.constant(DEFAULT_SETTINGS.protocol) : fc.constantFrom(2, 3, 4, 16, 186);
+const ownedIdArb = fc.integer({ min: 0, max: 15 }).map((i) => DEFAULT_SETTINGS.nexthopIdBase + i);
+const kernelRouteArb = (owned: boolean): fc.Arbitrary<KernelRoute> =>
+  fc.record({
+    family: fc.constant(4 as const),
+    table: fc.constantFrom(254, 100, 135),
+    dst: prefixArb,
+    metric: fc.constantFrom(0, 50, 100),
+    protocol: protocolArb(owned),
+    scope: fc.constant(0),
+    target: fc.oneof(
+      fc.record({ kind: fc.constant("nexthop-object" as const), id: ownedIdArb }),
+      fc.record({
+        kind: fc.constant("gateways" as const),
+        nexthops: fc.constant([{ gateway: "10.114.0.3" as IpAddr, dev: "eth1", weight: 1 }]),
+      }),
+      fc.record({ kind: fc.constant("device" as const), dev: fc.constant("eth9") }),
+    ),
+  });
+const kernelNexthopArb: fc.Arbitrary<KernelNexthop> = fc.oneof(
+  fc.record({
+    kind: fc.constant("gateway" as const),
+    id: ownedIdArb,
+    family: fc.constant(4 as const),
+    protocol: fc.constant(DEFAULT_SETTINGS.protocol),
+    gateway: fc.constantFrom(...V4_GATEWAYS.slice(0, 3)).map((g) => g as IpAddr),
+    dev: fc.constantFrom("eth1", "eth0"),
+  }),
+  fc.record({
+    kind: fc.constant("group" as const),
+    id: ownedIdArb,
+    protocol: fc.constant(DEFAULT_SETTINGS.protocol),
+    members: fc
+      .uniqueArray(ownedIdArb, { minLength: 1, maxLength: 2 })
+      .map((ids) => ids.sort((a, b) => a - b).map((id) => ({ id, weight: 1 }))),
+    groupType: fc.constant("mpath" as const),
+  }),
+);
+const kernelRuleArb = (owned: boolean): fc.Arbitrary<KernelRule> =>
+  fc.record({
+    family: fc.constant(4 as const),
+    priority: fc.constantFrom(1350, 1000),
+    src: fc.constantFrom("10.0.0.10/32", "10.0.0.11/32").map((p) => p as Prefix),
+    table: fc.constant(135),
+    protocol: protocolArb(owned),
+  });
+
+/** A kernel with foreign objects and owned ones that are stale or damaged (groups naming missing ids included). */
+const snapshotArb: fc.Arbitrary<KernelSnapshot> = fc
+  .record({
+    foreign: fc.array(kernelRouteArb(false), { maxLength: 4 }),
+    owned: fc.array(kernelRouteArb(true), { maxLength: 4 }),
+    nexthops: fc.uniqueArray(kernelNexthopArb, { maxLength: 4, selector: (n) => n.id }),
+    rules: fc.array(fc.oneof(kernelRuleArb(true), kernelRuleArb(false)), { maxLength: 3 }),
+  })
+  .map(({ foreign, owned, nexthops, rules }) => ({
+    routes: [...foreign, ...owned],
+    nexthops,
+    rules,
+    links: [],
+    addresses: [{ ip: "10.114.0.10" as IpAddr, prefixLength: 20, dev: "eth1" }],
+    complete: true,
+  }));
+
+// ---- helpers ----------------------------------------------------------------------------
+
+function run(settings: EngineSettings, bodies: readonly EventBody[]): NodeState {
+  let seq = 0;
+  return bodies.reduce(
+    (state, body) => {
+      seq += 1;
+      return reduce(state, {
+        v: 1,
+        seq,
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+        ...body,
+      } as EngineEvent);
+    },
+    initialNodeState(NODE, settings),
+  );
+}
+
+function synced(snapshot: KernelSnapshot, routes: readonly RouteObject[] = []): EventBody[] {
+  return [
+    { type: "kernel/observed", node: NODE, snapshot },
+    { type: "node/observed", node: NODE, labels: { pool: "a" } },
+    hostFacts(),
+    { type: "route/resynced", routes },
+  ];
+}
+
+function canonicalOwned(kernel: NodeState["kernel"]) {
+  const owned = ownedObjects(kernel);
+  return {
+    routes: owned.routes.map(canonicalRoute).sort(),
+    nexthops: owned.nexthops.map(canonicalNexthop).sort(),
+    rules: owned.rules.map(canonicalRule).sort(),
+  };
+}
+
+function canonicalDesired(state: NodeState) {
+  const table = desiredTable(state);
+  return {
+    routes: table.routes.map(canonicalRoute).sort(),
+    nexthops: table.nexthops.map(canonicalNexthop).sort(),
+    rules: table.rules.map(canonicalRule).sort(),
+  };
+}
+
+function applyAllOk(state: NodeState, ops: readonly Op[]): NodeState {
+  return reduce(state, {
+    v: 1,
+    seq: 1_000_000,
+    at: "2026-06-01T00:00:00.000Z",
+    type: "dataplane/applied",
+    node: NODE,
+    results: ops.map((op) => ({ op, result: { ok: true } })),
+  });
+}
+
+const opSubjects = (op: Op) =>
+  op.action === "add" ? [op.to] : op.action === "delete" ? [op.from] : [op.from, op.to];
+
+describe("core properties", () => {
+  it("(1) applying a diff and diffing again gives no ops", () => {
+    fc.assert(
+      fc.property(
+        settingsArb,
+        snapshotArb,
+        fc.array(eventArb, { maxLength: 25 }),
+        (settings, snapshot, events) => {
+          const state = run(settings, [...synced(snapshot), ...events]);
+          const desired = desiredTable(state);
+          const ops = diff(desired, state.kernel, { prune: true });
+          expect(diff(desired, applyOps(state.kernel, ops), { prune: true })).toEqual([]);
+          // The same through the reducer and the incremental plan.
+          expect(plan(applyAllOk(state, plan(state)))).toEqual([]);
+        },
+      ),
+    );
+  });
+
+  it("(2) from any kernel state, one apply makes the owned state equal the desired state", () => {
+    fc.assert(
+      fc.property(
+        settingsArb,
+        snapshotArb,
+        fc.array(eventArb, { maxLength: 25 }),
+        (settings, snapshot, events) => {
+          const state = run(settings, [...synced(snapshot), ...events]);
+          expect(canPrune(state)).toBe(true);
+          const after = applyAllOk(state, plan(state));
+          expect(canonicalOwned(after.kernel)).toEqual(canonicalDesired(after));
+        },
+      ),
+    );
+  });
+
+  it("(3) no op ever names a foreign object", () => {
+    fc.assert(
+      fc.property(
+        settingsArb,
+        snapshotArb,
+        fc.array(eventArb, { maxLength: 25 }),
+        (settings, snapshot, events) => {
+          const state = run(settings, [...synced(snapshot), ...events]);
+          const ops = [...plan(state), ...diff(desiredTable(state), state.kernel, { prune: true })];
+          for (const op of ops) {
+            for (const subject of opSubjects(op)) {
+              if (op.object === "nexthop")
+                expect(nexthopIdInRange((subject as KernelNexthop).id, settings)).toBe(true);
+              else expect((subject as KernelRoute | KernelRule).protocol).toBe(settings.protocol);
+            }
+            if (op.action !== "add") {
+              const from = op.from;
+              const known =
+                op.object === "route"
+                  ? snapshot.routes.some((r) => canonicalRoute(r) === canonicalRoute(from as KernelRoute))
+                  : op.object === "nexthop"
+                    ? snapshot.nexthops.some((n) => n.id === (from as KernelNexthop).id)
+                    : snapshot.rules.some((r) => canonicalRule(r) === canonicalRule(from as KernelRule));
+              expect(known).toBe(true);
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  it("(4) same events, same table; the final table depends only on the final version of each Route", () => {
+    const finalRoutes = fc.uniqueArray(routeArb(fc.constantFrom(...NAMES)), {
+      minLength: 1,
+      maxLength: 4,
+      selector: (r) => r.metadata.name,
+    });
+    fc.assert(
+      fc.property(
+        settingsArb,
+        finalRoutes,
+        fc.array(routeArb(fc.constantFrom(...NAMES)), { maxLength: 6 }),
+        fc.array(probeArb, { maxLength: 6 }),
+        fc.func(fc.integer()),
+        (settings, finals, earlier, probes, shuffleKey) => {
+          const upsert = (route: RouteObject): EventBody => ({ type: "route/upserted", route });
+          const finalNames = new Set(finals.map((r) => r.metadata.name));
+          // Earlier versions of the same names, and Routes deleted in the end.
+          const history = earlier.map(upsert);
+          const deletions = NAMES.filter((n) => !finalNames.has(n)).map(
+            (name): EventBody => ({ type: "route/deleted", name }),
+          );
+          const lastVersions = [...finals.map(upsert), ...deletions];
+          const shuffled = [...lastVersions].sort(
+            (a, b) => shuffleKey(JSON.stringify(a)) - shuffleKey(JSON.stringify(b)),
+          );
+          const base = synced({
+            routes: [],
+            nexthops: [],
+            rules: [],
+            links: [],
+            addresses: [],
+            complete: true,
+          });
+          const one = run(settings, [...base, ...probes, ...history, ...lastVersions]);
+          const again = run(settings, [...base, ...probes, ...history, ...lastVersions]);
+          const reordered = run(settings, [...base, ...probes, ...history, ...shuffled]);
+          // The level-based snapshot of the same final Routes, built from scratch.
+          const resynced = run(settings, [...base, ...probes, { type: "route/resynced", routes: finals }]);
+          const table = desiredTable(one);
+          expect(desiredTable(again)).toEqual(table);
+          expect(desiredTable(reordered)).toEqual(table);
+          expect(desiredTable(resynced)).toEqual(table);
+        },
+      ),
+    );
+  });
+
+  it("(5) every desired route's gateways share its family and are healthy, unless all are down", () => {
+    fc.assert(
+      fc.property(settingsArb, fc.array(eventArb, { maxLength: 30 }), (settings, events) => {
+        const state = run(settings, [
+          ...synced({ routes: [], nexthops: [], rules: [], links: [], addresses: [], complete: true }),
+          ...events,
+        ]);
+        const table = desiredTable(state);
+        const byId = new Map(table.nexthops.map((n) => [n.id, n]));
+        const gatewaysOf = (route: KernelRoute): string[] => {
+          if (route.target.kind === "gateways") return route.target.nexthops.map((n) => n.gateway);
+          if (route.target.kind !== "nexthop-object") return [];
+          const object = byId.get(route.target.id);
+          if (object?.kind === "gateway") return [object.gateway];
+          return (object?.members ?? []).map((m) => {
+            const member = byId.get(m.id);
+            return member?.kind === "gateway" ? member.gateway : "missing";
+          });
+        };
+        for (const route of table.routes) {
+          const gateways = gatewaysOf(route);
+          expect(gateways.length).toBeGreaterThan(0);
+          for (const gateway of gateways) expect(familyOf(gateway as IpAddr)).toBe(route.family);
+          const set = hmGet(
+            state.derived.sets,
+            hmGet(state.derived.using, `${route.family}|${route.table}|${route.dst}|${route.metric}`) ?? "",
+          );
+          expect(set).toBeDefined();
+          if (set === undefined) continue;
+          const members = set.members.map((m) => m.gateway);
+          const healthy = set.probe ? members.filter((g) => state.probes[g]?.up !== false) : members;
+          expect([...gateways].sort()).toEqual([...(healthy.length > 0 ? healthy : members)].sort());
+        }
+      }),
+    );
+  });
+});
