@@ -49,7 +49,7 @@ export interface FakeKernel extends Dataplane {
   failNext(count: number, errno: number | string): void;
   /** The next dump returns part of the state and `complete: false`. */
   interruptNextDump(): void;
-  /** The next `count` notifications are lost; watchers get one `overflow` instead. */
+  /** Up to `count` notifications of the next burst (one request or host event) are lost; watchers get one `overflow` after it. */
   dropNotifications(count: number): void;
 
   // Time, for resilient groups: it advances only when told.
@@ -68,12 +68,30 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
   let notificationsToDrop = 0;
   let closed = false;
 
+  let droppedInBurst = 0;
   const emit = (change: KernelChange): void => {
     if (notificationsToDrop > 0) {
       notificationsToDrop--;
+      droppedInBurst++;
       return;
     }
     changes.next(change);
+  };
+  /**
+   * Notifications caused by one request or host event form a burst. When some of a
+   * burst were dropped, the listener learns it after the burst (as recv() returns
+   * ENOBUFS once the socket buffer has overflowed), and later ones flow again.
+   */
+  const burst = <T>(work: () => T): T => {
+    try {
+      return work();
+    } finally {
+      notificationsToDrop = 0;
+      if (droppedInBurst > 0) {
+        droppedInBurst = 0;
+        changes.next({ kind: "overflow" });
+      }
+    }
   };
 
   const state: KernelState = {
@@ -164,14 +182,14 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
   };
 
   return {
-    applySync: (ops) => ops.map(applyOne),
+    applySync: (ops) => burst(() => ops.map(applyOne)),
     listSync,
     lookupSync: (query) => lookupFlow(state, query),
-    changeRouteSync: (route) => changeRoute(state, route),
+    changeRouteSync: (route) => burst(() => changeRoute(state, route)),
 
     features: () => live(() => state.features),
     list: (scope) => live(() => listSync(scope)),
-    apply: (ops) => live(() => ops.map(applyOne)),
+    apply: (ops) => live(() => burst(() => ops.map(applyOne))),
     watch: (): Observable<KernelChange> => changes.asObservable(),
     lookup: (query) => live(() => lookupFlow(state, query)),
     getMultipathHashPolicy: (family: Family) => live(() => state.hashPolicy[family]),
@@ -188,11 +206,11 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
       changes.complete();
     },
 
-    addLink: (name) => links.addLink(state, name),
-    deleteLink: (name) => links.deleteLink(state, name),
-    setCarrier: (name, carrier) => links.setCarrier(state, name, carrier),
-    setAdminUp: (name, up) => links.setAdminUp(state, name, up),
-    addAddress: (dev, ip, prefixLength) => links.addAddress(state, dev, ip, prefixLength),
+    addLink: (name) => burst(() => links.addLink(state, name)),
+    deleteLink: (name) => burst(() => links.deleteLink(state, name)),
+    setCarrier: (name, carrier) => burst(() => links.setCarrier(state, name, carrier)),
+    setAdminUp: (name, up) => burst(() => links.setAdminUp(state, name, up)),
+    addAddress: (dev, ip, prefixLength) => burst(() => links.addAddress(state, dev, ip, prefixLength)),
 
     failNext: (count, errno) => {
       if (!Number.isInteger(count) || count < 0) throw new Error(`failNext: count must be >= 0: ${count}`);
@@ -204,9 +222,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     dropNotifications: (count) => {
       if (!Number.isInteger(count) || count < 1)
         throw new Error(`dropNotifications: count must be >= 1: ${count}`);
-      notificationsToDrop += count;
-      // The socket reports ENOBUFS once; the listener learns it lost something, not what.
-      changes.next({ kind: "overflow" });
+      notificationsToDrop = count;
     },
 
     now: () => state.now,

@@ -48,16 +48,26 @@ describe("fault injection", () => {
     expect(full.routes).toHaveLength(4);
   });
 
-  it("dropped notifications are lost behind one overflow signal", () => {
+  it("dropped notifications are lost, and an overflow signal follows their burst", () => {
     const kernel = createFakeKernel(BASELINE_HOST);
     const seen: KernelChange[] = [];
     kernel.watch().subscribe((change) => seen.push(change));
+    const summary = () => seen.map((change) => (change.kind === "route" ? change.route.dst : change.kind));
     kernel.dropNotifications(2);
     kernel.applySync(["192.0.2.0/24", "192.0.3.0/24", "192.0.4.0/24"].map((dst) => add(route(dst))));
-    expect(seen.map((change) => (change.kind === "route" ? change.route.dst : change.kind))).toEqual([
-      "overflow",
-      "192.0.4.0/24",
-    ]);
+    expect(summary()).toEqual(["192.0.4.0/24", "overflow"]);
+    // Only one burst loses anything: the next request is announced normally.
+    kernel.applySync([add(route("192.0.5.0/24"))]);
+    expect(summary()).toEqual(["192.0.4.0/24", "overflow", "192.0.5.0/24"]);
+  });
+
+  it("a carrier loss whose link notification is dropped still signals overflow", () => {
+    const kernel = createFakeKernel(BASELINE_HOST);
+    const seen: KernelChange[] = [];
+    kernel.watch().subscribe((change) => seen.push(change));
+    kernel.dropNotifications(1);
+    kernel.setCarrier("kr0", false);
+    expect(seen).toEqual([{ kind: "overflow" }]);
   });
 
   it("a closed kernel rejects calls and completes its notifications", async () => {
