@@ -11,6 +11,7 @@ import {
   eventually,
   expectOk,
   gatewayNexthop,
+  groupNexthop,
   nexthopRoute,
   notificationBarrier,
   PROTO,
@@ -108,6 +109,34 @@ export function notificationConformance(harness: () => ConformanceHarness): void
       recorder.stop();
       expect(recorder.changes.filter(isOurs).map(summary)).toEqual([]);
       expect((await h.dataplane.list({ protocol: PROTO })).nexthops).toEqual([]);
+    });
+
+    it("replacing a nexthop re-announces the routes using it, through groups too (nexthop_compat_mode)", async () => {
+      const h = harness();
+      const a = gatewayNexthop(1, "10.10.0.2", "kr0");
+      const b = gatewayNexthop(2, "10.11.0.2", "kr1");
+      const group = groupNexthop(100, [1, 2]);
+      expectOk(
+        await h.dataplane.apply([
+          { object: "nexthop", action: "add", to: a },
+          { object: "nexthop", action: "add", to: b },
+          { object: "nexthop", action: "add", to: group },
+          { object: "route", action: "add", to: nexthopRoute("192.0.2.0/24", 1) },
+          { object: "route", action: "add", to: nexthopRoute("192.0.3.0/24", 100) },
+          { object: "route", action: "add", to: nexthopRoute("192.0.4.0/24", 2) },
+        ]),
+      );
+      const recorder = recordChanges(h);
+      const moved = gatewayNexthop(1, "10.10.0.3", "kr0");
+      expectOk(await h.dataplane.apply([{ object: "nexthop", action: "replace", from: a, to: moved }]));
+      await notificationBarrier(h, recorder.changes);
+      recorder.stop();
+      const ours = recorder.changes.filter(isOurs).map(summary);
+      expect(ours[0]).toBe("nexthop new 1");
+      expect(ours.slice(1).sort()).toEqual([
+        "route new 192.0.2.0/24 metric 100",
+        "route new 192.0.3.0/24 metric 100",
+      ]);
     });
 
     it("deleting a nexthop announces IPv6 route removals but not IPv4 ones", async () => {
