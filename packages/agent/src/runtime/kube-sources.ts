@@ -4,7 +4,13 @@
  * under the kube helpers' supervisor, with watch restarts counted in the metrics.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { type RouteCache, watchApiServerEndpoints, watchOwnNode, watchRoutes } from "../kube/index.ts";
+import {
+  type RouteCache,
+  type SupervisorOptions,
+  watchApiServerEndpoints,
+  watchOwnNode,
+  watchRoutes,
+} from "../kube/index.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import type { AgentSettings } from "../settings.ts";
 import type { ClusterSources } from "./agent.ts";
@@ -22,17 +28,18 @@ export function kubeClusterSources(
   kc: KubeConfig,
   settings: Pick<AgentSettings, "apiGroup" | "apiVersion" | "nodeName">,
   metrics: AgentMetrics,
-  cache?: RouteCache,
+  options: { cache?: RouteCache; supervisor?: SupervisorOptions } = {},
 ): ClusterSources {
   const hooks = { restarted: (watch: string) => metrics.watchRestarted(watch) };
+  const supervisor = { ...options.supervisor, hooks };
   return {
     routes: watchRoutes(kc, {
+      ...supervisor,
       group: settings.apiGroup,
       version: settings.apiVersion,
-      hooks,
-      ...(cache !== undefined ? { cache } : {}),
+      ...(options.cache !== undefined ? { cache: options.cache } : {}),
     }),
-    node: watchOwnNode(kc, settings.nodeName, { hooks }),
-    apiServers: watchApiServerEndpoints(kc, { hooks }),
+    node: watchOwnNode(kc, settings.nodeName, supervisor),
+    apiServers: watchApiServerEndpoints(kc, supervisor),
   };
 }

@@ -1,0 +1,249 @@
+/**
+ * The agent end to end: Kubernetes API double (real HTTP) → agent in-process →
+ * netlink driver → a real kernel in a fresh network namespace, checked with `ip`.
+ */
+import { describeAsRoot } from "@kroute/testkit";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { AgentHandle } from "../../src/runtime/agent.ts";
+import {
+  createWorld,
+  destroyWorld,
+  eventually,
+  kernelRoutes,
+  NODE,
+  route,
+  routeGet,
+  runAgent,
+  type World,
+} from "./e2e-support.ts";
+
+describeAsRoot("agent end to end (API double + kernel namespace)", () => {
+  let world: World | undefined;
+  let agent: AgentHandle | undefined;
+  const w = () => world!;
+
+  beforeEach(async () => {
+    world = await createWorld();
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await destroyWorld(world);
+    world = undefined;
+  });
+
+  it("creates, updates gateways, destinations and selector, and deletes a Route", async () => {
+    w().api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"] }),
+    );
+
+    w().api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.4", "10.0.0.6"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.4", "10.0.0.6"] }),
+    );
+
+    w().api.apply(
+      route("egress", {
+        destinations: ["198.51.100.0/24", "203.0.113.7"],
+        gateways: ["10.0.0.4", "10.0.0.6"],
+      }),
+    );
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main 198.51.100.0/24": ["10.0.0.4", "10.0.0.6"],
+        "main 203.0.113.7": ["10.0.0.4", "10.0.0.6"],
+      }),
+    );
+
+    const elsewhere = {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["b"] }] }],
+    };
+    w().api.apply(
+      route("egress", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"], nodeSelector: elsewhere }),
+    );
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+
+    const here = {
+      nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [NODE] }] }],
+    };
+    w().api.apply(
+      route("egress", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"], nodeSelector: here }),
+    );
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.51.100.0/24": ["10.0.0.4"] }),
+    );
+    expect(await routeGet(w().ns, "198.51.100.20")).toBe("10.0.0.4");
+
+    w().api.delete("Route", "egress");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+  });
+
+  it("moves a Route on and off the node as the node's labels change", async () => {
+    const pool = (value: string) => ({
+      nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: [value] }] }],
+    });
+    w().api.apply(
+      route("pool-b", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], nodeSelector: pool("b") }),
+    );
+    agent = await runAgent(w());
+    await agent.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await kernelRoutes(w().ns)).toEqual({});
+
+    w().api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { pool: "b" } } });
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+
+    w().api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { pool: "c" } } });
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+  });
+
+  it("restarts with unchanged Routes without one kernel write, and prunes what was deleted meanwhile", async () => {
+    w().api.apply(
+      route("a", {
+        destinations: ["192.0.2.0/24", "2001:db8::/48"],
+        gateways: ["10.0.0.3", "10.0.0.4", "fd00::3"],
+      }),
+    );
+    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.3"] }));
+    await w().ns.ip("-6", "addr", "add", "fd00::5/64", "dev", "eth0", "nodad");
+    agent = await runAgent(w());
+    await agent.ready;
+    const expected = {
+      "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
+      "main 198.51.100.0/24": ["10.0.0.3"],
+      "main 2001:db8::/48": ["fd00::3"],
+    };
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual(expected));
+    const dump = await w().ns.ip("-d", "route", "show", "table", "all");
+    const nexthops = await w().ns.ip("nexthop", "show");
+    await agent.stop();
+
+    agent = await runAgent(w());
+    await agent.ready;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(agent.opsWritten()).toBe(0);
+    expect(await w().ns.ip("-d", "route", "show", "table", "all")).toBe(dump);
+    expect(await w().ns.ip("nexthop", "show")).toBe(nexthops);
+    await agent.stop();
+
+    w().api.delete("Route", "b");
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
+        "main 2001:db8::/48": ["fd00::3"],
+      }),
+    );
+  });
+
+  it("keeps the kernel as it is through an API outage, and catches up after it", async () => {
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+
+    w().api.faults.failNext(1_000_000, { status: 503 });
+    w().api.faults.dropWatches("abrupt");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+
+    w().api.faults.clear();
+    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main 192.0.2.0/24": ["10.0.0.3"],
+        "main 198.51.100.0/24": ["10.0.0.4"],
+      }),
+    );
+  });
+
+  it("recovers from stalled watches and expired resourceVersions", async () => {
+    agent = await runAgent(w());
+    await agent.ready;
+    w().api.faults.stallWatches();
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+
+    w().api.compact();
+    w().api.faults.dropWatches("clean");
+    // The double's WatchStream.end() leaves the stream writable until its close event.
+    await new Promise((r) => setTimeout(r, 100));
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.4"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.4"] }),
+    );
+    const metrics = await agent.metrics.registry.getSingleMetricAsString("kroute_watch_restarts_total");
+    expect(metrics).toMatch(/kroute_watch_restarts_total\{source="routes"\} [1-9]/);
+  });
+
+  it("reports invalid input and isolates it: other destinations and Routes are programmed", async () => {
+    w().api.apply(
+      route("mixed", {
+        destinations: ["192.0.2.0/24", "127.0.0.0/8", "2001:db8::/32"],
+        gateways: ["10.0.0.3"],
+      }),
+    );
+    w().api.apply(route("broken", { destinations: "not-a-list", gateways: ["10.0.0.3"] }));
+    w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main 192.0.2.0/24": ["10.0.0.3"],
+        "main 198.51.100.0/24": ["10.0.0.4"],
+      }),
+    );
+    const { desiredTable } = await import("@kroute/core");
+    const outcomes = desiredTable(agent.state()).outcomes;
+    const mixed = outcomes.find((o) => o.route === "mixed");
+    expect(mixed?.accepted).toBe(true);
+    expect(mixed?.destinations.map((d) => [d.destination, d.state])).toEqual([
+      ["192.0.2.0/24", "programmed"],
+      ["127.0.0.0/8", "invalid"],
+      ["2001:db8::/32", "invalid"],
+    ]);
+    const broken = outcomes.find((o) => o.route === "broken");
+    expect(broken?.accepted).toBe(false);
+    expect(broken?.message ?? "").toMatch(/destinations/);
+  });
+
+  it("overrides the default route, keeping protected addresses and replies on the original gateway", async () => {
+    w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    agent = await runAgent(w(), ["--keep-original=203.0.113.0/24"]);
+    await agent.ready;
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main default"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+      expect(routes["main 192.0.2.10"]).toEqual(["10.0.0.1"]); // API server endpoint
+      expect(routes["main 198.51.100.53"]).toEqual(["10.0.0.1"]); // node resolver
+      expect(routes["main 169.254.169.254"]).toEqual(["10.0.0.1"]); // metadata
+      expect(routes["main 203.0.113.0/24"]).toEqual(["10.0.0.1"]); // --keep-original
+    });
+    expect(["10.0.0.3", "10.0.0.4"]).toContain(await routeGet(w().ns, "8.8.8.8"));
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "198.51.100.53")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "169.254.169.254")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "203.0.113.99")).toBe("10.0.0.1");
+    // Replies sourced from the node's address keep the original gateway (policy rule + reply table).
+    expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+    // The original default route is untouched.
+    const original = await w().ns.ipJson<
+      { dst: string; gateway: string; metric: number; protocol: string }[]
+    >("route", "show", "default", "proto", "boot");
+    expect(original).toEqual([expect.objectContaining({ dst: "default", gateway: "10.0.0.1", metric: 100 })]);
+
+    w().api.delete("Route", "egress");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
+  });
+});

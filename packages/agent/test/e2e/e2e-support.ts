@@ -1,0 +1,162 @@
+/**
+ * End-to-end support: the agent in-process against the Kubernetes API double and a
+ * real kernel in a fresh network namespace (a veth eth0 10.0.0.5/24 with the node's
+ * original default route via 10.0.0.1, metric 100).
+ */
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createKubeApiDouble, createNetns, type KubeApiDouble, type Netns } from "@kroute/testkit";
+import { KubeConfig } from "@kubernetes/client-node";
+import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
+import { kubeClusterSources } from "../../src/runtime/kube-sources.ts";
+import { parseAgentSettings } from "../../src/settings.ts";
+import { quietLogger } from "../runtime/harness.ts";
+
+export const GROUP = "networking.kroute.dev";
+export const NODE = "node-a";
+
+export interface World {
+  readonly api: KubeApiDouble;
+  readonly kc: KubeConfig;
+  readonly ns: Netns;
+  readonly resolvConf: string;
+}
+
+export async function createWorld(labels: Record<string, string> = { pool: "a" }): Promise<World> {
+  const api = await createKubeApiDouble({ bookmarkIntervalMs: 200 });
+  const kc = new KubeConfig();
+  kc.loadFromString(api.kubeconfig());
+  api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels } });
+  api.apply({
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: "kubernetes",
+      namespace: "default",
+      labels: { "kubernetes.io/service-name": "kubernetes" },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["192.0.2.10"], conditions: { ready: true } }],
+    ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+  });
+  const ns = await createNetns();
+  await ns.ipBatch([
+    // A veth pair inside the namespace: eth0 has carrier, as a node's uplink does.
+    "link add eth0 type veth peer name uplink0",
+    "link set uplink0 up",
+    "link set eth0 up",
+    "addr add 10.0.0.5/24 dev eth0",
+    "route add default via 10.0.0.1 dev eth0 metric 100",
+  ]);
+  const resolvConf = join(tmpdir(), `kroute-e2e-resolv-${ns.name}`);
+  writeFileSync(resolvConf, "nameserver 198.51.100.53\nnameserver 127.0.0.53\n");
+  return { api, kc, ns, resolvConf };
+}
+
+export async function destroyWorld(world: World | undefined): Promise<void> {
+  if (world === undefined) return;
+  await world.api.close();
+  await world.ns.destroy();
+}
+
+export async function runAgent(world: World, extra: readonly string[] = []): Promise<AgentHandle> {
+  const settings = parseAgentSettings(
+    [
+      `--netns=${world.ns.name}`,
+      "--health-address=127.0.0.1:0",
+      "--metrics-address=127.0.0.1:0",
+      `--resolv-conf=${world.resolvConf}`,
+      "--resync-interval=2s",
+      ...extra,
+    ],
+    { NODE_NAME: NODE },
+  );
+  return startAgent(settings, {
+    cluster: (metrics) =>
+      kubeClusterSources(world.kc, settings, metrics, {
+        supervisor: { backoff: { initialMs: 50, maxMs: 300, jitter: 0 }, stallTimeoutMs: 1500 },
+      }),
+    // Gateways here are addresses behind a veth with nothing on the other end: nothing answers. Probing is the
+    // health helper's own end-to-end subject; these tests trust the gateways.
+    probe: () => Promise.resolve({ ok: true as const, rttMs: 1 }),
+    logger: quietLogger,
+  });
+}
+
+export function route(
+  name: string,
+  spec: Record<string, unknown>,
+  created?: string,
+): Record<string, unknown> {
+  return {
+    apiVersion: `${GROUP}/v1alpha1`,
+    kind: "Route",
+    metadata: { name, ...(created !== undefined ? { creationTimestamp: created } : {}) },
+    spec,
+  };
+}
+
+interface IpRoute {
+  dst: string;
+  table?: string;
+  gateway?: string;
+  nhid?: number;
+  nexthops?: { gateway: string }[];
+  protocol?: string;
+}
+
+interface IpNexthop {
+  id: number;
+  gateway?: string;
+  group?: { id: number }[];
+}
+
+/** kroute's routes in the namespace as `ip` sees them: "table dst" → sorted gateways. */
+export async function kernelRoutes(ns: Netns): Promise<Record<string, string[]>> {
+  const routes = [
+    ...(await ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "all", "proto", "201")),
+    ...(await ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "all", "proto", "201")),
+  ];
+  const nexthops = await ns.ipJson<IpNexthop[]>("nexthop", "show");
+  const byId = new Map(nexthops.map((n) => [n.id, n]));
+  const resolve = (id: number): string[] => {
+    const nh = byId.get(id);
+    if (nh === undefined) return [`missing nexthop ${id}`];
+    if (nh.group !== undefined) return nh.group.flatMap((m) => resolve(m.id));
+    return nh.gateway !== undefined ? [nh.gateway] : [];
+  };
+  const out: Record<string, string[]> = {};
+  for (const r of routes) {
+    const gateways =
+      r.nhid !== undefined
+        ? resolve(r.nhid)
+        : r.nexthops !== undefined
+          ? r.nexthops.map((n) => n.gateway)
+          : r.gateway !== undefined
+            ? [r.gateway]
+            : [];
+    out[`${r.table ?? "main"} ${r.dst}`] = gateways.sort();
+  }
+  return out;
+}
+
+/** The gateway `ip route get` picks for a destination (and source), or the device when on-link. */
+export async function routeGet(ns: Netns, dst: string, from?: string): Promise<string> {
+  const args = ["route", "get", dst, ...(from !== undefined ? ["from", from] : [])];
+  const [hop] = await ns.ipJson<{ gateway?: string; dev: string }[]>(...args);
+  return hop?.gateway ?? `dev ${hop?.dev}`;
+}
+
+export async function eventually(check: () => Promise<void> | void, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
