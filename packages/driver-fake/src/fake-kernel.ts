@@ -102,6 +102,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     byDestination: new Map(),
     prefixLengths: new Map(),
     deviceRoutes: new Map(),
+    onlinkVerdicts: new Map(),
     tables: new Set(["4|254", "4|255", "6|254", "6|255"]),
     nexthops: new Map(),
     buckets: new Map(),

@@ -41,6 +41,7 @@ function setLink(state: KernelState, name: string, change: { up?: boolean; carri
   if (link === undefined) throw new Error(`no such link: ${JSON.stringify(name)}`);
   const next = { ...link, ...change };
   state.links.set(name, next);
+  state.onlinkVerdicts.clear();
   state.emit({ kind: "link", action: "new", link: next });
 }
 
@@ -49,6 +50,7 @@ export function addLink(state: KernelState, name: string, up = true, carrier = t
   if (state.links.has(name)) throw new Error(`link exists: ${JSON.stringify(name)}`);
   const link = { index: state.nextLinkIndex++, name, up, carrier };
   state.links.set(name, link);
+  state.onlinkVerdicts.clear();
   state.emit({ kind: "link", action: "new", link });
 }
 
@@ -171,6 +173,7 @@ export function deleteLink(state: KernelState, dev: string): void {
   }
   const link = state.links.get(dev);
   state.links.delete(dev);
+  state.onlinkVerdicts.clear();
   if (link !== undefined) state.emit({ kind: "link", action: "del", link });
 }
 

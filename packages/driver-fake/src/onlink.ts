@@ -24,6 +24,19 @@ export function checkGateway(
   gateway: IpAddr,
   dev: string,
 ): KernelError | undefined {
+  const key = `${table}|${gateway}|${dev}`;
+  if (state.onlinkVerdicts.has(key)) return state.onlinkVerdicts.get(key);
+  const verdict = judgeGateway(state, table, gateway, dev);
+  state.onlinkVerdicts.set(key, verdict);
+  return verdict;
+}
+
+function judgeGateway(
+  state: KernelState,
+  table: number,
+  gateway: IpAddr,
+  dev: string,
+): KernelError | undefined {
   const deviceError = checkDevice(state, dev);
   if (deviceError !== undefined) return deviceError;
   for (const route of state.deviceRoutes.values()) {

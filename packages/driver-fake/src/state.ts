@@ -16,6 +16,7 @@ import type {
   MultipathHashPolicy,
 } from "@kroute/core";
 import { prefixLength, routeKey } from "@kroute/core";
+import type { KernelError } from "./errno.ts";
 import type { BucketTable } from "./resilient-buckets.ts";
 
 export const RTPROT_KERNEL = 2;
@@ -36,6 +37,8 @@ export interface KernelState {
   readonly prefixLengths: Map<string, Map<number, number>>;
   /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
+  /** Answers of the on-link check, valid until a device route or a link changes. */
+  readonly onlinkVerdicts: Map<string, KernelError | undefined>;
   /** `family|table` of every table that exists: main and local from the start, others from their first request. */
   readonly tables: Set<string>;
   readonly nexthops: Map<number, KernelNexthop>;
@@ -75,7 +78,10 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
   const previous = state.routes.get(key);
   if (previous !== undefined) removeRoute(state, previous);
   state.routes.set(key, route);
-  if (route.target.kind === "device") state.deviceRoutes.set(key, route);
+  if (route.target.kind === "device") {
+    state.deviceRoutes.set(key, route);
+    state.onlinkVerdicts.clear();
+  }
   const destination = destinationKey(route.family, route.table, route.dst);
   let byMetric = state.byDestination.get(destination);
   if (byMetric === undefined) {
@@ -89,7 +95,7 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
 export function removeRoute(state: KernelState, route: KernelRoute): void {
   const key = routeKey(route);
   state.routes.delete(key);
-  state.deviceRoutes.delete(key);
+  if (state.deviceRoutes.delete(key)) state.onlinkVerdicts.clear();
   const destination = destinationKey(route.family, route.table, route.dst);
   const byMetric = state.byDestination.get(destination);
   byMetric?.delete(route.metric);
