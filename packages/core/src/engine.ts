@@ -51,6 +51,8 @@ export interface EngineStep {
   readonly state: NodeState;
   /** Ops handed to the dataplane after this event; absent when none (or an apply was in flight). */
   readonly ops?: readonly Op[];
+  /** For a `dataplane/applied` step: each op with its result (as in the event). */
+  readonly results?: readonly { readonly op: Op; readonly result: OpResult }[];
   readonly desired?: ReturnType<typeof desiredTable>;
 }
 
@@ -118,6 +120,7 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
         event,
         state,
         ...(ops.length === 0 ? {} : { ops }),
+        ...(event.type === "dataplane/applied" ? { results: event.results } : {}),
         ...(options.withDesired ? { desired: desiredTable(state) } : {}),
       });
       if (ops.length > 0) startApply(ops);

@@ -125,24 +125,28 @@ export function hmPut<V>(map: HashMap<V>, key: string, value: V | undefined): Ha
 }
 
 /** Every entry, in an order fixed by the hash (callers sort when order matters). */
-export function* hmEntries<V>(map: HashMap<V>): Generator<[string, V]> {
-  function* walk(node: Node, level: number): Generator<[string, V]> {
+export function hmEntries<V>(map: HashMap<V>): [string, V][] {
+  const out: [string, V][] = [];
+  const walk = (node: Node, level: number): void => {
     if (level === DEPTH) {
-      for (let i = 0; i < node.length; i += 2) yield [node[i] as string, node[i + 1] as V];
+      for (let i = 0; i < node.length; i += 2) out.push([node[i] as string, node[i + 1] as V]);
       return;
     }
-    for (const child of node)
-      if (child !== null && child !== undefined) yield* walk(child as Node, level + 1);
-  }
-  yield* walk(map.root, 0);
+    for (let i = 0; i < node.length; i++) {
+      const child = node[i];
+      if (child !== null && child !== undefined) walk(child as Node, level + 1);
+    }
+  };
+  if (map.size > 0) walk(map.root, 0);
+  return out;
 }
 
-export function* hmValues<V>(map: HashMap<V>): Generator<V> {
-  for (const [, value] of hmEntries(map)) yield value;
+export function hmValues<V>(map: HashMap<V>): V[] {
+  return hmEntries(map).map(([, value]) => value);
 }
 
-export function* hmKeys<V>(map: HashMap<V>): Generator<string> {
-  for (const [key] of hmEntries(map)) yield key;
+export function hmKeys<V>(map: HashMap<V>): string[] {
+  return hmEntries(map).map(([key]) => key);
 }
 
 export function hmFromEntries<V>(entries: Iterable<readonly [string, V]>): HashMap<V> {

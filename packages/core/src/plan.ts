@@ -21,6 +21,11 @@ export function canPrune(state: NodeState): boolean {
   );
 }
 
+/** True when the kernel slice cannot be trusted whole (an interrupted dump, lost notifications): dump again. */
+export function kernelResyncNeeded(state: NodeState): boolean {
+  return state.kernel.observed && !state.kernel.complete;
+}
+
 /** Ops for every object whose desired and observed forms differ, before backoff gating. */
 export function pendingOps(state: NodeState): Op[] {
   const prune = canPrune(state);

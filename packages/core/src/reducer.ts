@@ -18,7 +18,7 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
-import { hmDelete, hmFromEntries, hmSet, hmValues } from "./hashmap.ts";
+import { hmDelete, hmFromEntries, hmHas, hmSet, hmValues } from "./hashmap.ts";
 import type { KernelAddress } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
@@ -110,6 +110,21 @@ type Writable = { -readonly [K in keyof NodeState]: NodeState[K] };
 
 export function reduce(state: NodeState, event: EngineEvent): NodeState {
   if (isNodeScoped(event) && event.node !== state.nodeName) return state;
+  return settleFailures(reduceSlices(state, event));
+}
+
+/** A refusal is forgotten once its object no longer differs from the desired state (converged or no longer wanted). */
+function settleFailures(state: NodeState): NodeState {
+  const keys = Object.keys(state.failures);
+  const kept = keys.filter((key) => hmHas(state.derived.mismatch, key));
+  if (kept.length === keys.length) return state;
+  return {
+    ...state,
+    failures: Object.fromEntries(kept.map((key) => [key, state.failures[key] as OpFailure])),
+  };
+}
+
+function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
   return produce<NodeState, Writable>(state, (draft) => {
     draft.now = event.at;
     switch (event.type) {

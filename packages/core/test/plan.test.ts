@@ -5,7 +5,7 @@ import type { EngineEvent } from "../src/events.ts";
 import { emptyHashMap, hmFromEntries } from "../src/hashmap.ts";
 import type { KernelNexthop, KernelRoute, Op, OpResult } from "../src/kernel.ts";
 import { applyOps, ownedObjects } from "../src/owned.ts";
-import { canPrune, nextRetryAt, plan } from "../src/plan.ts";
+import { canPrune, kernelResyncNeeded, nextRetryAt, plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { emptyKernelState, initialNodeState, type NodeState } from "../src/state.ts";
@@ -112,6 +112,7 @@ describe("plan", () => {
     state = reduce(state, ev({ type: "kernel/observed", node: NODE, snapshot }));
     state = reduce(state, ev({ type: "kernel/changed", node: NODE, change: { kind: "overflow" } }));
     expect(canPrune(state)).toBe(false);
+    expect(kernelResyncNeeded(state)).toBe(true);
   });
 
   it("never names a foreign route, even one at a key kroute wants", () => {
@@ -236,6 +237,8 @@ describe("plan", () => {
       }),
     );
     expect(plan(state).some((o) => o.object === "route" && o.action === "add")).toBe(true);
+    // The refusal of the route no longer wanted is forgotten; the one still wanted stays until it succeeds.
+    expect(Object.keys(state.failures).filter((k) => k.startsWith("r|"))).toEqual(["r|4|254|10.9.0.0/16|50"]);
   });
 });
 
