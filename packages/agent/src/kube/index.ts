@@ -1,4 +1,5 @@
 export { type ApiServerEndpointsOptions, watchApiServerEndpoints } from "./api-server-endpoints.ts";
+export { EventRecorder, type EventRecorderOptions, type Transition } from "./event-recorder.ts";
 export {
   type KubeObject,
   type ListWatchEvent,
@@ -8,7 +9,23 @@ export {
   superviseListWatch,
   type WatchHooks,
 } from "./list-watch.ts";
+export {
+  MAX_PROBLEMS,
+  type NodeRouteTableGateway,
+  type NodeRouteTableProblem,
+  type NodeRouteTableStatus,
+  NodeRouteTableWriter,
+  type NodeRouteTableWriterOptions,
+  nodeRouteTableStatus,
+} from "./node-route-table.ts";
 export { watchOwnNode } from "./own-node.ts";
 export { type KubeCondition, type KubeRoute, RouteCache } from "./route-cache.ts";
+export {
+  acceptedCondition,
+  conditionIsCurrent,
+  RouteStatusWriter,
+  type RouteStatusWriterOptions,
+} from "./route-status.ts";
 export { type RouteWatchOptions, toRouteObject, watchRoutes } from "./routes.ts";
+export { FIELD_MANAGER } from "./ssa.ts";
 export { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";

@@ -75,7 +75,10 @@ export interface KubeApiDouble {
   readonly url: string;
   /** A kubeconfig (JSON, which is YAML) for this server, for KubeConfig.loadFromString. */
   kubeconfig(): string;
-  /** Make an object exactly this (create or replace, status included), as some controller would. JSON values only. */
+  /**
+   * Make an object this (create or replace), as some controller would; `status` is
+   * replaced when the object carries one, kept otherwise. JSON values only.
+   */
   apply(obj: { readonly [key: string]: unknown }): JsonObject;
   get(ref: TypeRef, name: string, namespace?: string): JsonObject | undefined;
   list(ref: TypeRef, namespace?: string): JsonObject[];

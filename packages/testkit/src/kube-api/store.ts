@@ -294,7 +294,7 @@ export class ObjectStore {
     return deleted;
   }
 
-  /** Test helper: make the object exactly `body` (status included), as if some controller wrote it. */
+  /** Test helper: make the object `body`, as if some controller wrote it; a body without status keeps the current one. */
   put(type: ResourceType, namespace: string, body: JsonObject): JsonObject {
     const name = String(metadataOf(body).name ?? "");
     const entry = this.#entry(type, namespace, name);
@@ -305,7 +305,12 @@ export class ObjectStore {
       if (type.statusSubresource) this.#claimChanged(type, created, {}, obj, "kube-api-double", "status");
       return this.#commit(type, namespace, name, created, undefined);
     }
-    const next = { ...body, metadata: { ...metadataOf(entry.obj), ...pickSpecMetadata(metadataOf(body)) } };
+    const next: JsonObject = {
+      ...body,
+      metadata: { ...metadataOf(entry.obj), ...pickSpecMetadata(metadataOf(body)) },
+      // Without a status of its own, the object keeps its current one (as a user's apply of a spec would).
+      ...(body.status === undefined && entry.obj.status !== undefined ? { status: entry.obj.status } : {}),
+    };
     this.#claimChanged(type, entry, entry.obj, next, "kube-api-double", "");
     if (type.statusSubresource) this.#claimChanged(type, entry, entry.obj, next, "kube-api-double", "status");
     return this.#finish(type, namespace, name, entry, next);

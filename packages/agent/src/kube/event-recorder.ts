@@ -1,0 +1,274 @@
+/**
+ * Kubernetes Events (events.k8s.io/v1) on transitions only: a gateway going down or
+ * coming back, a destination failing or recovering, a conflict, an invalid
+ * destination. The caller reports transitions (or hands over desired tables, from
+ * which they are derived); the recorder remembers the last state it reported per
+ * subject and writes only changes, so a state repeated on every reconcile makes one
+ * Event. A small per-subject token bucket caps a flapping gateway's Events.
+ */
+
+import type { DesiredTable } from "@kroute/core";
+import { EventsV1Api, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
+import { realTimers, type Timers } from "./timing.ts";
+
+export type Transition =
+  | { readonly kind: "gateway-down"; readonly gateway: string; readonly message?: string }
+  | { readonly kind: "gateway-up"; readonly gateway: string; readonly rttMs?: number }
+  | {
+      readonly kind: "route-failed";
+      readonly route: string;
+      readonly destination: string;
+      readonly reason: string;
+    }
+  | { readonly kind: "route-recovered"; readonly route: string; readonly destination: string }
+  | {
+      readonly kind: "conflict";
+      readonly route: string;
+      readonly destination: string;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: "invalid-destination";
+      readonly route: string;
+      readonly destination: string;
+      readonly reason: string;
+    };
+
+export interface EventRecorderOptions {
+  readonly kc: KubeConfig;
+  readonly nodeName: string;
+  /** Where Events about cluster-scoped objects go. Default "default". */
+  readonly namespace?: string;
+  /** apiVersion of the Route objects Events refer to, e.g. networking.kroute.dev/v1alpha1. */
+  readonly routeApiVersion: string;
+  /** Events per subject before throttling, and how fast that allowance comes back. Default 5, one per minute. */
+  readonly burst?: number;
+  readonly refillMs?: number;
+  readonly timers?: Timers;
+  readonly onError?: (error: unknown) => void;
+  /** An Event was dropped by the per-subject limit. */
+  readonly onThrottled?: (transition: Transition) => void;
+}
+
+interface EventSpec {
+  readonly subject: string;
+  readonly state: string;
+  readonly reason: string;
+  readonly type: "Normal" | "Warning";
+  readonly action: string;
+  readonly note: string;
+  readonly regarding: { apiVersion: string; kind: string; name: string };
+  /** Reported only after its opposite: "up" is news only after "down". */
+  readonly onlyAfter?: readonly string[];
+}
+
+const MAX_NOTE = 1024;
+
+export class EventRecorder {
+  readonly #o: EventRecorderOptions;
+  readonly #api: EventsV1Api;
+  readonly #timers: Timers;
+  /** Last state reported per subject. */
+  readonly #reported = new Map<string, string>();
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #sequence = 0;
+
+  constructor(options: EventRecorderOptions) {
+    this.#o = options;
+    this.#api = options.kc.makeApiClient(EventsV1Api);
+    this.#timers = options.timers ?? realTimers;
+  }
+
+  /** Report one transition; written only if it changes what was last reported for its subject. */
+  record(transition: Transition): void {
+    const spec = this.#spec(transition);
+    const last = this.#reported.get(spec.subject);
+    if (last === spec.state) return;
+    if (spec.onlyAfter !== undefined && (last === undefined || !spec.onlyAfter.includes(last))) {
+      // The normal state, first seen or seen again: nothing happened worth an Event.
+      this.#reported.set(spec.subject, spec.state);
+      return;
+    }
+    this.#reported.set(spec.subject, spec.state);
+    if (!this.#take(spec.subject)) {
+      this.#o.onThrottled?.(transition);
+      return;
+    }
+    const write = this.#write(spec).finally(() => this.#inFlight.delete(write));
+    this.#inFlight.add(write);
+  }
+
+  /** A StatusSink: derive the transitions from the latest desired table. */
+  update(table: DesiredTable): void {
+    for (const g of table.gateways) {
+      if (g.state === "down") this.record({ kind: "gateway-down", gateway: g.gateway });
+      else if (g.state === "up")
+        this.record({
+          kind: "gateway-up",
+          gateway: g.gateway,
+          ...(g.rttMs === undefined ? {} : { rttMs: g.rttMs }),
+        });
+    }
+    const seen = new Set<string>();
+    for (const outcome of table.outcomes) {
+      if (!outcome.selected) continue;
+      for (const d of outcome.destinations) {
+        const base = { route: d.route, destination: d.destination };
+        seen.add(destinationSubject(d.route, d.destination));
+        switch (d.state) {
+          case "programmed":
+            this.record({ kind: "route-recovered", ...base });
+            break;
+          case "failed":
+            this.record({
+              kind: "route-failed",
+              ...base,
+              reason: d.reason ?? "the kernel refused the route",
+            });
+            break;
+          case "conflicted":
+            this.record({
+              kind: "conflict",
+              ...base,
+              reason: d.reason ?? "another Route has this destination",
+            });
+            break;
+          case "invalid":
+            this.record({ kind: "invalid-destination", ...base, reason: d.reason ?? "invalid" });
+            break;
+          case "pending":
+            break;
+        }
+      }
+    }
+    // Destinations that went away (Route deleted or no longer selected) start afresh if they come back.
+    for (const subject of [...this.#reported.keys()]) {
+      if (subject.startsWith("destination/") && !seen.has(subject)) this.#reported.delete(subject);
+    }
+  }
+
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  }
+
+  #take(subject: string): boolean {
+    const burst = this.#o.burst ?? 5;
+    const refillMs = this.#o.refillMs ?? 60_000;
+    const now = this.#timers.now();
+    const bucket = this.#buckets.get(subject) ?? { tokens: burst, at: now };
+    const refilled = Math.min(burst, bucket.tokens + Math.floor((now - bucket.at) / refillMs));
+    const at = refilled > bucket.tokens ? now : bucket.at;
+    if (refilled < 1) {
+      this.#buckets.set(subject, { tokens: refilled, at });
+      return false;
+    }
+    this.#buckets.set(subject, { tokens: refilled - 1, at });
+    return true;
+  }
+
+  #spec(t: Transition): EventSpec {
+    const node = { apiVersion: "v1", kind: "Node", name: this.#o.nodeName };
+    const route = (name: string) => ({ apiVersion: this.#o.routeApiVersion, kind: "Route", name });
+    switch (t.kind) {
+      case "gateway-down":
+        return {
+          subject: `gateway/${t.gateway}`,
+          state: "down",
+          reason: "GatewayDown",
+          type: "Warning",
+          action: "Probe",
+          note: `gateway ${t.gateway} stopped answering probes on node ${this.#o.nodeName}${t.message === undefined ? "" : `: ${t.message}`}; taken out of its routes`,
+          regarding: node,
+        };
+      case "gateway-up":
+        return {
+          subject: `gateway/${t.gateway}`,
+          state: "up",
+          reason: "GatewayUp",
+          type: "Normal",
+          action: "Probe",
+          note: `gateway ${t.gateway} answers probes again on node ${this.#o.nodeName}${t.rttMs === undefined ? "" : ` (rtt ${t.rttMs.toFixed(1)} ms)`}`,
+          regarding: node,
+          onlyAfter: ["down"],
+        };
+      case "route-failed":
+        return {
+          subject: destinationSubject(t.route, t.destination),
+          state: "failed",
+          reason: "RouteFailed",
+          type: "Warning",
+          action: "Program",
+          note: `destination ${t.destination} on node ${this.#o.nodeName}: ${t.reason}`,
+          regarding: route(t.route),
+        };
+      case "route-recovered":
+        return {
+          subject: destinationSubject(t.route, t.destination),
+          state: "programmed",
+          reason: "RouteRecovered",
+          type: "Normal",
+          action: "Program",
+          note: `destination ${t.destination} is programmed on node ${this.#o.nodeName} again`,
+          regarding: route(t.route),
+          onlyAfter: ["failed", "conflicted", "invalid"],
+        };
+      case "conflict":
+        return {
+          subject: destinationSubject(t.route, t.destination),
+          state: "conflicted",
+          reason: "DestinationConflict",
+          type: "Warning",
+          action: "Select",
+          note: `destination ${t.destination} is not programmed on node ${this.#o.nodeName}: ${t.reason}`,
+          regarding: route(t.route),
+        };
+      case "invalid-destination":
+        return {
+          subject: destinationSubject(t.route, t.destination),
+          state: "invalid",
+          reason: "InvalidDestination",
+          type: "Warning",
+          action: "Validate",
+          note: `destination ${JSON.stringify(t.destination)} refused: ${t.reason}`,
+          regarding: route(t.route),
+        };
+    }
+  }
+
+  async #write(spec: EventSpec): Promise<void> {
+    const namespace = this.#o.namespace ?? "default";
+    const now = this.#timers.now();
+    // Unique per Event, like client-go's `<object>.<hex timestamp>`.
+    const salt = Math.floor(Math.random() * 0xffff)
+      .toString(16)
+      .padStart(4, "0");
+    const name = `${spec.regarding.name}.${now.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
+    try {
+      await this.#api.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          eventTime: new V1MicroTime(now),
+          reportingController: "kroute.dev/agent",
+          reportingInstance: `kroute-agent-${this.#o.nodeName}`,
+          action: spec.action,
+          reason: spec.reason,
+          type: spec.type,
+          note: spec.note.slice(0, MAX_NOTE),
+          regarding: spec.regarding,
+          ...(spec.regarding.kind === "Node"
+            ? {}
+            : { related: { apiVersion: "v1", kind: "Node", name: this.#o.nodeName } }),
+        },
+      });
+    } catch (err) {
+      // Events are best effort: a lost one is not retried (the next transition reports the state anyway).
+      this.#o.onError?.(err);
+    }
+  }
+}
+
+function destinationSubject(route: string, destination: string): string {
+  return `destination/${route}/${destination}`;
+}

@@ -1,0 +1,298 @@
+/**
+ * The node's NodeRouteTable (SPEC §2): one cluster-scoped object named after the node,
+ * owned by its Node (garbage-collected with it), written only by this node's agent by
+ * server-side apply. The object is created once (apply to the main resource, with its
+ * ownerReference), then only its status is applied.
+ *
+ * Writes are coalesced and rate-limited: at most one per `minIntervalMs`, always the
+ * latest table; a table that differs only in its sync time is written no more often
+ * than `syncRefreshMs`, so a quiet node costs the API server almost nothing.
+ */
+
+import type { DesiredTable, DestinationState, GatewayStatus } from "@kroute/core";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { FIELD_MANAGER, httpStatusOf, SERVER_SIDE_APPLY } from "./ssa.ts";
+import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
+
+export interface NodeRouteTableGateway {
+  readonly address: string;
+  readonly state: GatewayStatus["state"];
+  readonly rttMs?: number;
+  readonly since?: string;
+  readonly usedBy: readonly string[];
+}
+
+export interface NodeRouteTableProblem {
+  readonly route: string;
+  readonly destination: string;
+  readonly state: Exclude<DestinationState, "programmed">;
+  readonly reason: string;
+}
+
+/** `.status` of a NodeRouteTable, as the CRD's schema and printer columns name it. */
+export interface NodeRouteTableStatus {
+  /** Destinations programmed in the kernel. */
+  readonly programmed: number;
+  /** Destinations desired but not yet confirmed. */
+  readonly pending: number;
+  /** Destinations failed, conflicting or invalid. */
+  readonly failed: number;
+  readonly gatewaysUp: number;
+  readonly gatewaysDown: number;
+  readonly gateways: readonly NodeRouteTableGateway[];
+  readonly problems: readonly NodeRouteTableProblem[];
+  /** Problems left out to keep the object small. */
+  readonly problemsOmitted?: number;
+  /** When the agent last reconciled with its kernel (ISO time). */
+  readonly lastSync: string;
+}
+
+/** At most this many problems are listed: objects stay far below etcd's size limit. */
+export const MAX_PROBLEMS = 256;
+
+/** Summarise a desired table for the NodeRouteTable; only Routes selected for this node count. */
+export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): NodeRouteTableStatus {
+  const counts: Record<DestinationState, number> = {
+    programmed: 0,
+    pending: 0,
+    failed: 0,
+    conflicted: 0,
+    invalid: 0,
+  };
+  const problems: NodeRouteTableProblem[] = [];
+  for (const outcome of table.outcomes) {
+    if (!outcome.selected) continue;
+    for (const d of outcome.destinations) {
+      counts[d.state]++;
+      if (d.state === "programmed" || d.state === "pending") continue;
+      problems.push({
+        route: d.route,
+        destination: d.destination,
+        state: d.state,
+        reason: d.reason ?? d.state,
+      });
+    }
+    if (!outcome.accepted && outcome.destinations.length === 0) {
+      problems.push({
+        route: outcome.route,
+        destination: "",
+        state: "invalid",
+        reason: outcome.message ?? outcome.reason ?? "invalid",
+      });
+    }
+  }
+  problems.sort((a, b) => (a.route === b.route ? cmp(a.destination, b.destination) : cmp(a.route, b.route)));
+  const gateways = [...table.gateways]
+    .sort((a, b) => cmp(a.gateway, b.gateway))
+    .map(
+      (g): NodeRouteTableGateway => ({
+        address: g.gateway,
+        state: g.state,
+        ...(g.rttMs === undefined ? {} : { rttMs: Math.round(g.rttMs * 1000) / 1000 }),
+        ...(g.since === undefined ? {} : { since: g.since }),
+        usedBy: [...g.usedBy].sort(cmp),
+      }),
+    );
+  return {
+    programmed: counts.programmed,
+    pending: counts.pending,
+    failed: counts.failed + counts.conflicted + counts.invalid,
+    gatewaysUp: gateways.filter((g) => g.state === "up").length,
+    gatewaysDown: gateways.filter((g) => g.state === "down").length,
+    gateways,
+    problems: problems.slice(0, MAX_PROBLEMS),
+    ...(problems.length > MAX_PROBLEMS ? { problemsOmitted: problems.length - MAX_PROBLEMS } : {}),
+    lastSync,
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Everything but the sync time: what makes a write worth doing. */
+function contentKey(status: NodeRouteTableStatus): string {
+  const { lastSync: _ignored, ...content } = status;
+  return JSON.stringify(content);
+}
+
+export interface NodeRouteTableWriterOptions {
+  readonly kc: KubeConfig;
+  readonly nodeName: string;
+  /** API group of the NodeRouteTable CRD; default networking.kroute.dev. */
+  readonly group?: string;
+  readonly version?: string;
+  /** The Node's uid for the ownerReference; looked up (list by field selector) when absent. */
+  readonly nodeUid?: string;
+  readonly fieldManager?: string;
+  /** At most one write per this interval. Default 5 s. */
+  readonly minIntervalMs?: number;
+  /** A write that would only move lastSync waits this long. Default 5 min. */
+  readonly syncRefreshMs?: number;
+  readonly backoff?: BackoffOptions;
+  readonly timers?: Timers;
+  readonly random?: Random;
+  readonly onError?: (error: unknown) => void;
+}
+
+export class NodeRouteTableWriter {
+  readonly #o: NodeRouteTableWriterOptions;
+  readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
+  readonly #timers: Timers;
+  readonly #group: string;
+  readonly #version: string;
+  #latest: NodeRouteTableStatus | undefined;
+  #written: NodeRouteTableStatus | undefined;
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  #created = false;
+  #nodeUid: string | undefined;
+  #timer: unknown;
+  #writing: Promise<void> | undefined;
+  #failures = 0;
+  #closed = false;
+
+  constructor(options: NodeRouteTableWriterOptions) {
+    if (options.nodeName === "") throw new Error("NodeRouteTableWriter: nodeName is empty");
+    this.#o = options;
+    this.#custom = options.kc.makeApiClient(CustomObjectsApi);
+    this.#core = options.kc.makeApiClient(CoreV1Api);
+    this.#timers = options.timers ?? realTimers;
+    this.#group = options.group ?? "networking.kroute.dev";
+    this.#version = options.version ?? "v1alpha1";
+    this.#nodeUid = options.nodeUid;
+  }
+
+  /** A StatusSink: `at` is the time of the engine step, the node's last sync with its kernel. */
+  update(table: DesiredTable, _state: unknown, at: string): void {
+    this.updateStatus(nodeRouteTableStatus(table, at));
+  }
+
+  updateStatus(status: NodeRouteTableStatus): void {
+    if (this.#closed) return;
+    this.#latest = status;
+    this.#schedule(0);
+  }
+
+  /** Resolves once nothing is waiting or being written (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.#timer !== undefined || this.#writing !== undefined) {
+      if (this.#writing !== undefined) await this.#writing;
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #needsWrite(): boolean {
+    const latest = this.#latest;
+    if (latest === undefined) return false;
+    const written = this.#written;
+    if (written === undefined || contentKey(latest) !== contentKey(written)) return true;
+    const age = Date.parse(latest.lastSync) - Date.parse(written.lastSync);
+    return age >= (this.#o.syncRefreshMs ?? 300_000);
+  }
+
+  #schedule(extraDelayMs: number): void {
+    if (this.#timer !== undefined || this.#writing !== undefined || !this.#needsWrite()) return;
+    const interval = Math.max(0, this.#lastWriteAt + (this.#o.minIntervalMs ?? 5000) - this.#timers.now());
+    this.#timer = this.#timers.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#writing = this.#flush().finally(() => {
+          this.#writing = undefined;
+          if (!this.#closed) this.#schedule(0);
+        });
+      },
+      Math.max(interval, extraDelayMs),
+    );
+  }
+
+  async #flush(): Promise<void> {
+    const status = this.#latest;
+    if (this.#closed || status === undefined || !this.#needsWrite()) return;
+    this.#lastWriteAt = this.#timers.now();
+    try {
+      if (!this.#created) await this.#create();
+      try {
+        await this.#applyStatus(status);
+      } catch (err) {
+        if (httpStatusOf(err) !== 404) throw err;
+        // Deleted behind our back (or never there): create it again, then write.
+        await this.#create();
+        await this.#applyStatus(status);
+      }
+      this.#written = status;
+      this.#failures = 0;
+    } catch (err) {
+      this.#o.onError?.(err);
+      const delay = backoffDelay(this.#failures++, this.#o.backoff ?? {}, this.#o.random ?? Math.random);
+      // Retry after the backoff; #schedule after this flush would otherwise retry at once.
+      this.#timer = this.#timers.setTimeout(() => {
+        this.#timer = undefined;
+        this.#schedule(0);
+      }, delay);
+    }
+  }
+
+  async #create(): Promise<void> {
+    const name = this.#o.nodeName;
+    this.#nodeUid ??= await this.#lookUpNodeUid();
+    await this.#custom.patchClusterCustomObject(
+      {
+        group: this.#group,
+        version: this.#version,
+        plural: "noderoutetables",
+        name,
+        body: {
+          apiVersion: `${this.#group}/${this.#version}`,
+          kind: "NodeRouteTable",
+          metadata: {
+            name,
+            labels: { "app.kubernetes.io/managed-by": "kroute-agent" },
+            ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: this.#nodeUid }],
+          },
+        },
+        fieldManager: this.#o.fieldManager ?? FIELD_MANAGER,
+        force: true,
+      },
+      SERVER_SIDE_APPLY,
+    );
+    this.#created = true;
+  }
+
+  async #applyStatus(status: NodeRouteTableStatus): Promise<void> {
+    await this.#custom.patchClusterCustomObjectStatus(
+      {
+        group: this.#group,
+        version: this.#version,
+        plural: "noderoutetables",
+        name: this.#o.nodeName,
+        body: {
+          apiVersion: `${this.#group}/${this.#version}`,
+          kind: "NodeRouteTable",
+          metadata: { name: this.#o.nodeName },
+          status,
+        },
+        fieldManager: this.#o.fieldManager ?? FIELD_MANAGER,
+        force: true,
+      },
+      SERVER_SIDE_APPLY,
+    );
+  }
+
+  async #lookUpNodeUid(): Promise<string> {
+    const fieldSelector = `metadata.name=${this.#o.nodeName}`;
+    const list = await this.#core.listNode({ fieldSelector });
+    const uid = list.items[0]?.metadata?.uid;
+    if (uid === undefined)
+      throw new Error(
+        `NodeRouteTable: Node ${JSON.stringify(this.#o.nodeName)} not found for its ownerReference`,
+      );
+    return uid;
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The Route's `Accepted` condition (metav1.Condition conventions), by server-side apply
+ * to the status subresource with one field manager shared by every agent.
+ *
+ * Acceptance is about the Route itself, the same truth on every node, so any node may
+ * write it and the write is idempotent. To keep thousands of nodes from writing at once,
+ * each write waits a random delay first and is dropped if, meanwhile, the watch shows
+ * the condition already right (another node got there first). A generation is written
+ * at most once per process unless the write fails.
+ */
+
+import type { DesiredTable, RouteOutcome } from "@kroute/core";
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeCondition, RouteCache } from "./route-cache.ts";
+import { FIELD_MANAGER, httpStatusOf, SERVER_SIDE_APPLY } from "./ssa.ts";
+import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
+
+export interface RouteStatusWriterOptions {
+  readonly kc: KubeConfig;
+  readonly group: string;
+  readonly version: string;
+  /** The Routes as watched (see watchRoutes' `cache` option): tells whether a write is needed. */
+  readonly cache: RouteCache;
+  readonly fieldManager?: string;
+  /** Writes wait a random delay up to this. Default 5 s. */
+  readonly jitterMs?: number;
+  /** Retries of failed writes. */
+  readonly backoff?: BackoffOptions;
+  readonly timers?: Timers;
+  readonly random?: Random;
+  /** A write failed (it is retried with backoff unless the Route is gone). */
+  readonly onError?: (route: string, error: unknown) => void;
+}
+
+const REASON_RE = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+const MAX_MESSAGE = 32_768;
+
+/** The Accepted condition for an outcome; lastTransitionTime kept when the status did not change. */
+export function acceptedCondition(
+  outcome: RouteOutcome,
+  current: KubeCondition | undefined,
+  now: string,
+): KubeCondition {
+  const status = outcome.accepted ? "True" : "False";
+  const fallback = outcome.accepted ? "Accepted" : "Invalid";
+  const reason = outcome.reason !== undefined && REASON_RE.test(outcome.reason) ? outcome.reason : fallback;
+  const message = (
+    outcome.message ?? (outcome.accepted ? "The Route is valid." : "The Route is not valid.")
+  ).slice(0, MAX_MESSAGE);
+  return {
+    type: "Accepted",
+    status,
+    reason,
+    message,
+    observedGeneration: outcome.generation,
+    lastTransitionTime:
+      current?.status === status && current.lastTransitionTime !== undefined
+        ? current.lastTransitionTime
+        : now,
+  };
+}
+
+/** True when the condition on the Route already says this (or describes a newer generation). */
+export function conditionIsCurrent(current: KubeCondition | undefined, wanted: KubeCondition): boolean {
+  if (current === undefined) return false;
+  const observed = current.observedGeneration ?? 0;
+  const generation = wanted.observedGeneration ?? 0;
+  if (observed > generation) return true;
+  return (
+    observed === generation &&
+    current.status === wanted.status &&
+    current.reason === wanted.reason &&
+    current.message === wanted.message
+  );
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+interface Pending {
+  readonly handle: unknown;
+  readonly key: string;
+}
+
+export class RouteStatusWriter {
+  readonly #options: RouteStatusWriterOptions;
+  readonly #api: CustomObjectsApi;
+  readonly #timers: Timers;
+  readonly #random: Random;
+  readonly #pending = new Map<string, Pending>();
+  /** Per Route, what this process last wrote successfully. */
+  readonly #written = new Map<string, string>();
+  readonly #failures = new Map<string, number>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #latest = new Map<string, RouteOutcome>();
+  #closed = false;
+
+  constructor(options: RouteStatusWriterOptions) {
+    this.#options = options;
+    this.#api = options.kc.makeApiClient(CustomObjectsApi);
+    this.#timers = options.timers ?? realTimers;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** A StatusSink: the latest desired table's Route outcomes. */
+  update(table: DesiredTable): void {
+    this.updateOutcomes(table.outcomes);
+  }
+
+  updateOutcomes(outcomes: readonly RouteOutcome[]): void {
+    if (this.#closed) return;
+    this.#latest = new Map(outcomes.map((o) => [o.route, o]));
+    for (const [route, pending] of this.#pending) {
+      if (!this.#latest.has(route)) {
+        this.#timers.clearTimeout(pending.handle);
+        this.#pending.delete(route);
+      }
+    }
+    for (const outcome of outcomes) this.#consider(outcome, 0);
+  }
+
+  /** Resolves once no write is waiting or running (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0 || this.#inFlight.size > 0) {
+      await Promise.all(this.#inFlight);
+      if (this.#pending.size > 0) await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const pending of this.#pending.values()) this.#timers.clearTimeout(pending.handle);
+    this.#pending.clear();
+  }
+
+  #wanted(outcome: RouteOutcome): { condition: KubeCondition; key: string; needed: boolean } {
+    const current = this.#options.cache.condition(outcome.route, "Accepted");
+    const condition = acceptedCondition(outcome, current, isoSeconds(this.#timers.now()));
+    const key = JSON.stringify([
+      condition.observedGeneration,
+      condition.status,
+      condition.reason,
+      condition.message,
+    ]);
+    const needed = !conditionIsCurrent(current, condition) && this.#written.get(outcome.route) !== key;
+    return { condition, key, needed };
+  }
+
+  #consider(outcome: RouteOutcome, delayFloorMs: number): void {
+    const { key, needed } = this.#wanted(outcome);
+    const pending = this.#pending.get(outcome.route);
+    if (pending !== undefined) {
+      if (pending.key === key) return;
+      this.#timers.clearTimeout(pending.handle);
+      this.#pending.delete(outcome.route);
+    }
+    if (!needed) return;
+    const delay = Math.max(delayFloorMs, this.#random() * (this.#options.jitterMs ?? 5000));
+    const handle = this.#timers.setTimeout(() => this.#fire(outcome.route), delay);
+    this.#pending.set(outcome.route, { handle, key });
+  }
+
+  #fire(route: string): void {
+    this.#pending.delete(route);
+    const outcome = this.#latest.get(route);
+    if (this.#closed || outcome === undefined) return;
+    // Re-check: during the delay another node may have written the same condition.
+    const { condition, key, needed } = this.#wanted(outcome);
+    if (!needed) return;
+    const write = this.#write(route, condition, key).finally(() => this.#inFlight.delete(write));
+    this.#inFlight.add(write);
+  }
+
+  async #write(route: string, condition: KubeCondition, key: string): Promise<void> {
+    const { group, version } = this.#options;
+    try {
+      await this.#api.patchClusterCustomObjectStatus(
+        {
+          group,
+          version,
+          plural: "routes",
+          name: route,
+          body: {
+            apiVersion: `${group}/${version}`,
+            kind: "Route",
+            metadata: { name: route },
+            status: { conditions: [condition] },
+          },
+          fieldManager: this.#options.fieldManager ?? FIELD_MANAGER,
+          // The Accepted condition is kroute's by definition: take it over from anyone else.
+          force: true,
+        },
+        SERVER_SIDE_APPLY,
+      );
+      this.#written.set(route, key);
+      this.#failures.delete(route);
+    } catch (err) {
+      this.#options.onError?.(route, err);
+      if (httpStatusOf(err) === 404) return; // the Route is gone; its deletion will reach the engine
+      const attempt = this.#failures.get(route) ?? 0;
+      this.#failures.set(route, attempt + 1);
+      const outcome = this.#latest.get(route);
+      if (outcome !== undefined && !this.#closed) {
+        this.#consider(outcome, backoffDelay(attempt, this.#options.backoff ?? {}, this.#random));
+      }
+    }
+  }
+}

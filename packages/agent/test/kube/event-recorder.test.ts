@@ -1,0 +1,147 @@
+/** Kubernetes Events on transitions only, deduplicated and throttled per subject. */
+import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EventRecorder, type EventRecorderOptions, type Transition } from "../../src/kube/event-recorder.ts";
+import { realTimers } from "../../src/kube/timing.ts";
+import { destination, gateway, outcome, table } from "./fixtures.ts";
+import { GROUP, startApi, VERSION } from "./support.ts";
+
+interface RecordedEvent {
+  reason: string;
+  type: string;
+  note: string;
+  eventTime: string;
+  regarding: { kind: string; name: string; apiVersion: string };
+  related?: { kind: string; name: string };
+  reportingController: string;
+  reportingInstance: string;
+}
+
+describe("EventRecorder", () => {
+  let api: KubeApiDouble;
+  let kc: KubeConfig;
+  const errors: unknown[] = [];
+
+  beforeEach(async () => {
+    ({ api, kc } = await startApi());
+    errors.length = 0;
+  });
+  afterEach(async () => {
+    expect(errors).toEqual([]);
+    await api.close();
+  });
+
+  const recorder = (extra: Partial<EventRecorderOptions> = {}) =>
+    new EventRecorder({
+      kc,
+      nodeName: "n1",
+      routeApiVersion: `${GROUP}/${VERSION}`,
+      onError: (e) => errors.push(e),
+      ...extra,
+    });
+  const events = () => api.list("Event", "default") as unknown as RecordedEvent[];
+  const reasons = () =>
+    events()
+      .map((e) => e.reason)
+      .sort();
+
+  it("writes a gateway going down once, and its return once; a first-seen healthy gateway is no news", async () => {
+    const r = recorder();
+    r.record({ kind: "gateway-up", gateway: "10.0.0.2" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1", message: "3 probes lost" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    await r.settled();
+    expect(events()).toHaveLength(1);
+    const down = events()[0]!;
+    expect(down).toMatchObject({
+      reason: "GatewayDown",
+      type: "Warning",
+      regarding: { apiVersion: "v1", kind: "Node", name: "n1" },
+      reportingController: "kroute.dev/agent",
+      reportingInstance: "kroute-agent-n1",
+    });
+    expect(down.note).toContain("10.0.0.1");
+    expect(down.eventTime).toMatch(/\.\d{6}Z$/); // MicroTime
+    r.record({ kind: "gateway-up", gateway: "10.0.0.1", rttMs: 1.25 });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.1", rttMs: 1.3 });
+    await r.settled();
+    expect(reasons()).toEqual(["GatewayDown", "GatewayUp"]);
+  });
+
+  it("derives route transitions from desired tables: failed, conflict, invalid, recovered", async () => {
+    const r = recorder();
+    const step = (state: "programmed" | "failed" | "conflicted" | "invalid", reason?: string) =>
+      r.update(
+        table([
+          outcome("egress", 1, true, { destinations: [destination("egress", "10.1.0.0/16", state, reason)] }),
+        ]),
+      );
+    step("programmed");
+    step("failed", "Network is unreachable");
+    step("failed", "Network is unreachable");
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailed"]);
+    const failed = events()[0]!;
+    expect(failed.regarding).toEqual({ apiVersion: `${GROUP}/${VERSION}`, kind: "Route", name: "egress" });
+    expect(failed.related).toMatchObject({ kind: "Node", name: "n1" });
+    expect(failed.note).toContain("Network is unreachable");
+    step("programmed");
+    step("conflicted", "route vpn owns 10.1.0.0/16 in table 254");
+    step("invalid", "protected prefix");
+    step("invalid", "protected prefix");
+    await r.settled();
+    expect(reasons()).toEqual(["DestinationConflict", "InvalidDestination", "RouteFailed", "RouteRecovered"]);
+  });
+
+  it("forgets destinations that went away, so they report afresh when they return", async () => {
+    const r = recorder();
+    const failing = table([
+      outcome("egress", 1, true, { destinations: [destination("egress", "10.1.0.0/16", "failed", "x")] }),
+    ]);
+    r.update(failing);
+    r.update(table([]));
+    r.update(failing);
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailed", "RouteFailed"]);
+  });
+
+  it("ignores Routes not selected for this node, and derives gateway transitions too", async () => {
+    const r = recorder();
+    r.update(
+      table(
+        [
+          outcome("elsewhere", 1, true, {
+            selected: false,
+            destinations: [destination("elsewhere", "10.2.0.0/16", "invalid", "x")],
+          }),
+        ],
+        [gateway("10.0.0.1", "down")],
+      ),
+    );
+    await r.settled();
+    expect(reasons()).toEqual(["GatewayDown"]);
+  });
+
+  it("throttles a flapping subject", async () => {
+    let now = 0;
+    const throttled: Transition[] = [];
+    const r = recorder({
+      burst: 2,
+      refillMs: 60_000,
+      timers: { ...realTimers, now: () => now },
+      onThrottled: (t) => throttled.push(t),
+    });
+    for (let i = 0; i < 3; i++) {
+      r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+      r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
+    }
+    await r.settled();
+    expect(events()).toHaveLength(2);
+    expect(throttled).toHaveLength(4);
+    now = 60_000;
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    await r.settled();
+    expect(events()).toHaveLength(3);
+  });
+});

@@ -1,0 +1,196 @@
+/** The node's NodeRouteTable: created owned by its Node, then its status applied, coalesced. */
+import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  MAX_PROBLEMS,
+  type NodeRouteTableStatus,
+  NodeRouteTableWriter,
+  nodeRouteTableStatus,
+} from "../../src/kube/node-route-table.ts";
+import { destination, gateway, outcome, table } from "./fixtures.ts";
+import { GROUP, sleep, startApi, until, VERSION } from "./support.ts";
+
+const NRT = { apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable" };
+
+const sample = table(
+  [
+    outcome("egress", 3, true, {
+      destinations: [
+        destination("egress", "10.0.0.0/8", "programmed"),
+        destination("egress", "10.1.0.0/16", "failed", "Network is unreachable"),
+        destination("egress", "127.0.0.1", "invalid", "protected prefix 127.0.0.0/8"),
+      ],
+    }),
+    outcome("other", 1, true, {
+      selected: false,
+      destinations: [destination("other", "10.9.0.0/16", "pending")],
+    }),
+    outcome("vpn", 1, true, {
+      destinations: [
+        destination("vpn", "172.16.0.0/12", "programmed"),
+        destination("vpn", "192.168.0.0/16", "pending"),
+      ],
+    }),
+  ],
+  [
+    gateway("10.114.0.4", "down", { since: "2026-01-01T00:00:00Z", usedBy: ["egress"] }),
+    gateway("10.114.0.3", "up", { rttMs: 0.4123, since: "2026-01-01T00:00:00Z", usedBy: ["vpn", "egress"] }),
+  ],
+);
+
+describe("nodeRouteTableStatus", () => {
+  it("counts the selected Routes' destinations and lists gateways and problems, sorted", () => {
+    expect(nodeRouteTableStatus(sample, "2026-01-01T00:01:00Z")).toEqual({
+      programmed: 2,
+      pending: 1,
+      failed: 2,
+      gatewaysUp: 1,
+      gatewaysDown: 1,
+      gateways: [
+        {
+          address: "10.114.0.3",
+          state: "up",
+          rttMs: 0.412,
+          since: "2026-01-01T00:00:00Z",
+          usedBy: ["egress", "vpn"],
+        },
+        { address: "10.114.0.4", state: "down", since: "2026-01-01T00:00:00Z", usedBy: ["egress"] },
+      ],
+      problems: [
+        { route: "egress", destination: "10.1.0.0/16", state: "failed", reason: "Network is unreachable" },
+        {
+          route: "egress",
+          destination: "127.0.0.1",
+          state: "invalid",
+          reason: "protected prefix 127.0.0.0/8",
+        },
+      ],
+      lastSync: "2026-01-01T00:01:00Z",
+    });
+  });
+
+  it("caps the problem list and says how many were left out", () => {
+    const many = Array.from({ length: MAX_PROBLEMS + 7 }, (_, i) =>
+      destination("big", `10.${i >> 8}.${i & 255}.0/24`, "invalid", "x"),
+    );
+    const status = nodeRouteTableStatus(
+      table([outcome("big", 1, true, { destinations: many })]),
+      "2026-01-01T00:00:00Z",
+    );
+    expect(status.problems).toHaveLength(MAX_PROBLEMS);
+    expect(status.problemsOmitted).toBe(7);
+    expect(status.failed).toBe(MAX_PROBLEMS + 7);
+  });
+});
+
+describe("NodeRouteTableWriter", () => {
+  let api: KubeApiDouble;
+  let kc: KubeConfig;
+  let writer: NodeRouteTableWriter | undefined;
+
+  beforeEach(async () => {
+    ({ api, kc } = await startApi());
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n2" } });
+  });
+  afterEach(async () => {
+    writer?.close();
+    await api.close();
+  });
+
+  const nrtWrites = () => api.requests((r) => r.resource === `${GROUP}/${VERSION}/noderoutetables`);
+
+  it("creates the table owned by its Node, then updates its status by server-side apply", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
+    writer.update(sample, undefined, "2026-01-01T00:01:00Z");
+    await writer.settled();
+    const nodeUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+    const created = api.get(NRT, "n1");
+    expect(created?.metadata).toMatchObject({
+      name: "n1",
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: nodeUid }],
+    });
+    expect(created?.status).toEqual(nodeRouteTableStatus(sample, "2026-01-01T00:01:00Z"));
+    // The uid came from a list of this node only.
+    const nodeLists = api.requests((r) => r.resource === "/v1/nodes");
+    expect(nodeLists.map((r) => r.query.fieldSelector)).toEqual(["metadata.name=n1"]);
+    expect(nrtWrites().map((r) => [r.verb, r.subresource, r.query.fieldManager])).toEqual([
+      ["apply", "", "kroute-agent"],
+      ["apply", "status", "kroute-agent"],
+    ]);
+
+    const healed = table(sample.outcomes, [gateway("10.114.0.3", "up", { usedBy: ["vpn"] })]);
+    writer.update(healed, undefined, "2026-01-01T00:02:00Z");
+    await writer.settled();
+    expect(api.get(NRT, "n1")?.status).toMatchObject({
+      gatewaysDown: 0,
+      gatewaysUp: 1,
+      lastSync: "2026-01-01T00:02:00Z",
+    });
+    // Only the status was written the second time: the object exists.
+    expect(nrtWrites().map((r) => r.subresource)).toEqual(["", "status", "status"]);
+    expect(api.get(NRT, "n1")?.metadata).toHaveProperty("ownerReferences");
+  });
+
+  it("coalesces a burst of updates into few writes carrying the latest", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", nodeUid: "uid-n1", minIntervalMs: 300 });
+    for (let i = 0; i < 20; i++) {
+      const destinations = Array.from({ length: i + 1 }, (_, j) =>
+        destination("r", `10.${j}.0.0/16`, "programmed"),
+      );
+      writer.update(
+        table([outcome("r", 1, true, { destinations })]),
+        undefined,
+        `2026-01-01T00:00:${String(i).padStart(2, "0")}Z`,
+      );
+      await sleep(10);
+    }
+    await writer.settled();
+    const statusWrites = nrtWrites().filter((r) => r.subresource === "status");
+    expect(statusWrites.length).toBeGreaterThanOrEqual(1);
+    expect(statusWrites.length).toBeLessThanOrEqual(2);
+    const written = api.get(NRT, "n1")?.status as unknown as NodeRouteTableStatus;
+    expect(written).toMatchObject({ programmed: 20, lastSync: "2026-01-01T00:00:19Z" });
+  });
+
+  it("leaves a table that changed only its sync time alone until the refresh interval", async () => {
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      nodeUid: "uid-n1",
+      minIntervalMs: 0,
+      syncRefreshMs: 60_000,
+    });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    writer.update(sample, undefined, "2026-01-01T00:00:30Z");
+    await writer.settled();
+    expect(nrtWrites().filter((r) => r.subresource === "status")).toHaveLength(1);
+    writer.update(sample, undefined, "2026-01-01T00:01:00Z");
+    await writer.settled();
+    expect(nrtWrites().filter((r) => r.subresource === "status")).toHaveLength(2);
+    expect(api.get(NRT, "n1")?.status).toMatchObject({ lastSync: "2026-01-01T00:01:00Z" });
+  });
+
+  it("recreates the table when it was deleted, and retries failed writes", async () => {
+    const errors: unknown[] = [];
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      nodeUid: "uid-n1",
+      minIntervalMs: 0,
+      backoff: { initialMs: 20, jitter: 0 },
+      onError: (e) => errors.push(e),
+    });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    api.delete(NRT, "n1");
+    api.faults.failNext(1, { match: (r) => r.verb === "apply" });
+    writer.update(table([]), undefined, "2026-01-01T00:00:10Z");
+    await until(() => api.get(NRT, "n1") !== undefined, "the table to be recreated");
+    await writer.settled();
+    expect(errors).toHaveLength(1);
+    expect(api.get(NRT, "n1")?.status).toMatchObject({ programmed: 0, lastSync: "2026-01-01T00:00:10Z" });
+  });
+});
