@@ -7,11 +7,8 @@
  *
  * Exit status: 0 on a clean stop, 2 for bad settings (named on stderr), 1 otherwise.
  */
-import { createNetlinkDataplane } from "@kroute/driver-netlink";
-import { cleanup } from "./cleanup.ts";
-import { createLogger } from "./log.ts";
-import { startAgent } from "./runtime/agent.ts";
-import { kubeClusterSources, loadKubeConfig } from "./runtime/kube-sources.ts";
+// Heavy modules (the Kubernetes client, the FFI driver) load only after the settings
+// are valid, so a typo in a flag is answered at once.
 import { parseAgentSettings, parseCleanupSettings, SettingsError, USAGE } from "./settings.ts";
 
 function settingsOrExit<T>(parse: () => T): T | number {
@@ -27,6 +24,8 @@ function settingsOrExit<T>(parse: () => T): T | number {
 async function runCleanup(argv: readonly string[]): Promise<number> {
   const settings = settingsOrExit(() => parseCleanupSettings(argv, process.env));
   if (typeof settings === "number") return settings;
+  const { createNetlinkDataplane } = await import("@kroute/driver-netlink");
+  const { cleanup } = await import("./cleanup.ts");
   const dataplane = await createNetlinkDataplane(
     settings.netns !== undefined ? { netns: settings.netns } : {},
   );
@@ -55,6 +54,9 @@ async function runCleanup(argv: readonly string[]): Promise<number> {
 async function runAgent(argv: readonly string[]): Promise<number> {
   const settings = settingsOrExit(() => parseAgentSettings(argv, process.env));
   if (typeof settings === "number") return settings;
+  const { createLogger } = await import("./log.ts");
+  const { startAgent } = await import("./runtime/agent.ts");
+  const { kubeClusterSources, loadKubeConfig } = await import("./runtime/kube-sources.ts");
   const log = createLogger({ level: settings.logLevel, node: settings.nodeName });
   const kc = loadKubeConfig(settings);
   const agent = await startAgent(settings, {

@@ -1,0 +1,116 @@
+/**
+ * The real `kroute-agent` bin as a process: starts against the API double and a
+ * kernel namespace, programs a Route, answers /readyz, and on SIGTERM exits 0 leaving
+ * the route in place; then `kroute-agent cleanup` removes it.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { describeAsRoot } from "@kroute/testkit";
+import { afterEach, expect, it } from "vitest";
+import {
+  createWorld,
+  destroyWorld,
+  eventually,
+  kernelRoutes,
+  NODE,
+  route,
+  type World,
+} from "./e2e-support.ts";
+
+const bin = resolve(import.meta.dirname, "../../src/main.ts");
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+describeAsRoot("kroute-agent bin", () => {
+  let world: World | undefined;
+  let child: ChildProcess | undefined;
+
+  afterEach(async () => {
+    if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
+    child = undefined;
+    await destroyWorld(world);
+    world = undefined;
+  });
+
+  it("runs until SIGTERM, leaves routes in place, and cleanup removes them", async () => {
+    world = await createWorld();
+    const kubeconfig = join(tmpdir(), `kroute-kubeconfig-${world.ns.name}.json`);
+    writeFileSync(kubeconfig, world.api.kubeconfig());
+    world.api.apply(
+      route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], probe: false }),
+    );
+    const port = await freePort();
+    let stdout = "";
+    let stderr = "";
+    child = spawn(
+      process.execPath,
+      [
+        bin,
+        `--netns=${world.ns.name}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--health-address=127.0.0.1:${port}`,
+        "--metrics-address=127.0.0.1:0",
+        `--resolv-conf=${world.resolvConf}`,
+      ],
+      { env: { ...process.env, NODE_NAME: NODE }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const ns = world.ns;
+    await eventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(response.status).toBe(200);
+    }, 15_000);
+    await eventually(async () =>
+      expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+
+    const exited = new Promise<number | null>((done) => child?.once("exit", (code) => done(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toBe("");
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; node: string; level: string });
+    expect(lines.every((l) => l.node === NODE)).toBe(true);
+    expect(lines.map((l) => l.msg)).toContain("stopping; routes stay in place");
+    expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+
+    const { stdout: report } = await promisify(execFile)(process.execPath, [
+      bin,
+      "cleanup",
+      `--netns=${ns.name}`,
+    ]);
+    expect(report).toMatch(/kroute objects removed, 0 failed/);
+    expect(await kernelRoutes(ns)).toEqual({});
+    expect(await ns.ipJson("route", "show", "default")).toEqual([
+      expect.objectContaining({ gateway: "10.0.0.1" }),
+    ]);
+  });
+
+  it("exits with status 2 and names the flag on bad settings", async () => {
+    const result = await promisify(execFile)(process.execPath, [bin, "--probe-fall=zero"], {
+      env: { ...process.env, NODE_NAME: NODE },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect("code" in result ? result.code : 0).toBe(2);
+    expect(result.stderr).toMatch(/--probe-fall: "zero" is not a whole number/);
+  });
+});
