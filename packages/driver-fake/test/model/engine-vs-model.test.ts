@@ -24,6 +24,8 @@ import { World } from "./world.ts";
 
 const NAMES = ["r1", "r2", "r3", "r4"];
 const DESTINATIONS = [
+  "0.0.0.0/0",
+  "::/0",
   "10.9.0.0/16",
   "10.10.0.0/16",
   "192.168.50.0/24",

@@ -13,7 +13,7 @@ import {
   plan,
 } from "@kroute/core";
 import { expect } from "vitest";
-import { expectedRouting, type Model, observedRouting } from "./model.ts";
+import { expectedRouting, expectedRules, type Model, observedRouting } from "./model.ts";
 import type { World } from "./world.ts";
 
 const sorted = (items: readonly string[]): string[] => [...items].sort();
@@ -28,7 +28,11 @@ export function checkInvariants(model: Model, world: World): void {
   );
   expect(sorted(owned.rules.map(canonicalRule))).toEqual(sorted(desired.rules.map(canonicalRule)));
 
-  expect(observedRouting(snapshot, world.settings.protocol)).toEqual(expectedRouting(model));
+  const routing = [...observedRouting(snapshot, world.settings.protocol)].sort();
+  expect(routing).toEqual([...expectedRouting(model, world.settings)].sort());
+  expect(sorted(owned.rules.map(canonicalRule))).toEqual(
+    sorted(expectedRules(model, world.settings).map(canonicalRule)),
+  );
 
   const protocol = world.settings.protocol;
   const foreign = {

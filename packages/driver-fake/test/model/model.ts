@@ -4,7 +4,8 @@
  * must route where, computed without any of the engine's machinery: per
  * (table, destination), the oldest Route naming it wins; its gateways of the
  * destination's family, minus those probed down when it probes (all of them when
- * every one is down: fail-static).
+ * every one is down: fail-static). An IPv4 default destination also brings the
+ * override's protected routes and reply rule.
  */
 import {
   familyOf,
@@ -39,8 +40,57 @@ export function emptyModel(): Model {
   return { routes: new Map(), down: new Set(), foreignRoutes: [], foreignNexthops: [], foreignRules: [] };
 }
 
+/**
+ * The node the model assumes (see world.ts): its original IPv4 default route goes
+ * via 10.0.0.1 on eth0, where the node has 10.0.0.10; IPv6 has no default route.
+ */
+const ORIGINAL_GATEWAY = "10.0.0.1";
+const NODE_ADDRESS_ON_ORIGINAL_DEV = "10.0.0.10/32" as Prefix;
+/** The API server, the resolver and the metadata address keep using the original gateway. */
+const PROTECTED = ["10.0.0.100/32", "10.0.0.53/32", "169.254.169.254/32"];
+
+function overridesDefault(route: ModelRoute): boolean {
+  return (
+    route.destinations.includes("0.0.0.0/0") && route.gateways.some((gateway) => familyOf(gateway) === 4)
+  );
+}
+
+/**
+ * An IPv4 default-route override keeps protected host routes on the original
+ * gateway in the override's table, a default route via it in the reply table, and
+ * a rule sending replies from the node's own address there.
+ */
+function overrideRouting(model: Model, settings: OverrideSettings): Map<string, string[]> {
+  const routing = new Map<string, string[]>();
+  for (const route of model.routes.values()) {
+    if (!overridesDefault(route)) continue;
+    for (const dst of PROTECTED) routing.set(`4|${route.table ?? 254}|${dst}`, [ORIGINAL_GATEWAY]);
+    routing.set(`4|${settings.replyTable}|0.0.0.0/0`, [ORIGINAL_GATEWAY]);
+  }
+  return routing;
+}
+
+export interface OverrideSettings {
+  readonly replyTable: number;
+  readonly replyRulePriority: number;
+  readonly protocol: number;
+}
+
+export function expectedRules(model: Model, settings: OverrideSettings): KernelRule[] {
+  if (![...model.routes.values()].some(overridesDefault)) return [];
+  return [
+    {
+      family: 4,
+      priority: settings.replyRulePriority,
+      src: NODE_ADDRESS_ON_ORIGINAL_DEV,
+      table: settings.replyTable,
+      protocol: settings.protocol,
+    },
+  ];
+}
+
 /** `family|table|dst` → the gateways traffic must be able to take there, sorted. */
-export function expectedRouting(model: Model): Map<string, string[]> {
+export function expectedRouting(model: Model, settings: OverrideSettings): Map<string, string[]> {
   const winners = new Map<string, ModelRoute>();
   const ordered = [...model.routes.values()].sort((a, b) =>
     a.creationTimestamp === b.creationTimestamp
@@ -51,7 +101,7 @@ export function expectedRouting(model: Model): Map<string, string[]> {
         ? -1
         : 1,
   );
-  const routing = new Map<string, string[]>();
+  const routing = overrideRouting(model, settings);
   for (const route of ordered) {
     for (const destination of route.destinations) {
       const parsed = parsePrefix(destination);
@@ -60,7 +110,7 @@ export function expectedRouting(model: Model): Map<string, string[]> {
       const gateways = route.gateways.filter((gateway) => familyOf(gateway) === family);
       if (gateways.length === 0) continue;
       const key = `${family}|${route.table ?? 254}|${parsed.value}`;
-      if (winners.has(key)) continue;
+      if (winners.has(key) || routing.has(key)) continue;
       winners.set(key, route);
       const up = route.probe ? gateways.filter((gateway) => !model.down.has(gateway)) : gateways;
       routing.set(key, [...new Set(up.length > 0 ? up : gateways)].sort());
