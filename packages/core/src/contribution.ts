@@ -40,7 +40,7 @@ interface Network {
   readonly dev: string;
 }
 
-function connectedNetworks(ctx: ContributionContext): Network[] {
+export function connectedNetworks(ctx: ContributionContext): Network[] {
   const networks: Network[] = [];
   const add = (ip: IpAddr, length: number, dev: string) => {
     const masked = maskedPrefix(ip, length);
@@ -263,4 +263,33 @@ function protectedDestinations(ctx: ContributionContext, family: Family): Prefix
   if (facts === undefined) return [];
   const all = [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
   return [...new Set(all.filter((p) => familyOf(p) === family && prefixLength(p) > 0))];
+}
+
+/**
+ * Whether a context change can change any contribution. Address churn is frequent on
+ * a node (pod interfaces come and go), so it counts only when it moves a gateway in
+ * use to another device (or on or off link), or changes the addresses the reply rules
+ * are made of; anything else in the host facts counts.
+ */
+export function contextAffects(
+  previous: ContributionContext,
+  next: ContributionContext,
+  gateways: Iterable<string>,
+): boolean {
+  if (previous.host.observed !== next.host.observed || previous.kernel.observed !== next.kernel.observed)
+    return true;
+  const rest = (ctx: ContributionContext) => {
+    const facts = ctx.host.facts;
+    if (facts === undefined) return "";
+    const devs = new Set(facts.defaultGateways.map((g) => g.dev));
+    const replySources = facts.addresses.filter((a) => devs.has(a.dev));
+    return JSON.stringify([facts.defaultGateways, facts.dns, facts.apiServers, facts.protect, replySources]);
+  };
+  if (rest(previous) !== rest(next)) return true;
+  const before = connectedNetworks(previous);
+  const after = connectedNetworks(next);
+  for (const gateway of gateways) {
+    if (gatewayDevice(gateway as IpAddr, before) !== gatewayDevice(gateway as IpAddr, after)) return true;
+  }
+  return false;
 }

@@ -339,6 +339,13 @@ export function setContribution(w: Work, name: string, next: Contribution | unde
   const previousClaims = new Set((previous?.claims ?? []).map(claimId));
   for (const claim of previous?.claims ?? []) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
   for (const claim of next?.claims ?? []) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
+  for (const gateway of previous?.selected ? previous.gateways : []) {
+    const count = (hmGet(w.d.gatewayUse, gateway) ?? 1) - 1;
+    w.d.gatewayUse = hmPut(w.d.gatewayUse, gateway, count === 0 ? undefined : count);
+  }
+  for (const gateway of next?.selected ? next.gateways : []) {
+    w.d.gatewayUse = hmSet(w.d.gatewayUse, gateway, (hmGet(w.d.gatewayUse, gateway) ?? 0) + 1);
+  }
   const nextRules = new Set((next?.rules ?? []).map(ruleKey));
   const previousRules = new Set((previous?.rules ?? []).map(ruleKey));
   for (const rule of previous?.rules ?? []) if (!nextRules.has(ruleKey(rule))) removeRule(w, rule, name);
@@ -354,6 +361,7 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.using = emptyHashMap();
   empty.sets = emptyHashMap();
   empty.gatewaySets = emptyHashMap();
+  empty.gatewayUse = emptyHashMap();
   empty.gatewayRefs = emptyHashMap();
   empty.ids = { byKey: emptyHashMap(), byId: emptyHashMap() };
   empty.placed = emptyHashMap();

@@ -7,7 +7,7 @@
  */
 import { Immer } from "immer";
 import { canonicalOp, opObjectKey } from "./canonical.ts";
-import { type ContributionContext, computeContribution } from "./contribution.ts";
+import { type ContributionContext, computeContribution, contextAffects } from "./contribution.ts";
 import {
   gatewayHealthChanged,
   rebuild,
@@ -18,8 +18,7 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
-import { hmDelete, hmFromEntries, hmHas, hmSet, hmValues } from "./hashmap.ts";
-import type { KernelAddress } from "./kernel.ts";
+import { hmDelete, hmFromEntries, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -55,15 +54,6 @@ function rebuilt(state: NodeState): NodeState["derived"] {
     [...hmValues(state.routes.byName)].map((v) => computeContribution(v, ctx)),
   );
   return w.d;
-}
-
-function sameAddresses(a: readonly KernelAddress[], b: readonly KernelAddress[]): boolean {
-  const form = (list: readonly KernelAddress[]) =>
-    list
-      .map((x) => `${x.ip}/${x.prefixLength}@${x.dev}`)
-      .sort()
-      .join(",");
-  return form(a) === form(b);
 }
 
 function ownershipChanged(a: EngineSettings, b: EngineSettings): boolean {
@@ -166,7 +156,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         if (state.host.observed && JSON.stringify(state.host.facts) === JSON.stringify(facts)) return;
         const next = { ...state, host: { observed: true, facts } };
         draft.host = next.host;
-        draft.derived = rebuilt(next);
+        if (contextAffects(state, next, hmKeys(state.derived.gatewayUse))) draft.derived = rebuilt(next);
         return;
       }
       case "probe/result": {
@@ -203,7 +193,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         const kernel = ownedFromSnapshot(event.snapshot, state.settings);
         draft.kernel = kernel;
         const next = { ...state, kernel };
-        if (!sameAddresses(state.kernel.addresses, kernel.addresses)) {
+        if (contextAffects(state, next, hmKeys(state.derived.gatewayUse))) {
           draft.derived = rebuilt(next);
           return;
         }
@@ -217,7 +207,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         const kernel = applyKernelChange(state.kernel, event.change, state.settings, touched);
         if (kernel === state.kernel) return;
         draft.kernel = kernel;
-        if (!sameAddresses(state.kernel.addresses, kernel.addresses)) {
+        if (contextAffects(state, { ...state, kernel }, hmKeys(state.derived.gatewayUse))) {
           draft.derived = rebuilt({ ...state, kernel });
           return;
         }

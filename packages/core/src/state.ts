@@ -148,6 +148,8 @@ export interface DerivedState {
   readonly using: HashMap<string>;
   /** Set key → set, for sets with at least one user. */
   readonly sets: HashMap<GatewaySet>;
+  /** Gateway address → number of selected Routes naming it (on-link or not). */
+  readonly gatewayUse: HashMap<number>;
   /** Gateway address → keys of live sets that contain it. */
   readonly gatewaySets: HashMap<HashMap<true>>;
   /** Gateway object key ("gw|family|ip|dev") → number of live sets containing it. */
@@ -199,6 +201,7 @@ export function emptyDerivedState(): DerivedState {
     routes: emptyHashMap(),
     using: emptyHashMap(),
     sets: emptyHashMap(),
+    gatewayUse: emptyHashMap(),
     gatewaySets: emptyHashMap(),
     gatewayRefs: emptyHashMap(),
     ids: { byKey: emptyHashMap(), byId: emptyHashMap() },

@@ -282,6 +282,27 @@ describe("desiredTable: selection and validity", () => {
     expect(devOf("10.61.0.0/16")).toBe("eth1");
   });
 
+  it("address churn recomputes nothing unless it moves a gateway in use on or off link", () => {
+    let state = upsert(
+      readyState(),
+      route("far", { destinations: ["10.50.0.0/16"], gateways: ["192.0.2.1"] }),
+    );
+    const address = (ip: string, dev: string, action: "new" | "del") =>
+      ev({
+        type: "kernel/changed",
+        node: NODE,
+        change: { kind: "address", action, address: { ip: ip as never, prefixLength: 24, dev } },
+      });
+    const before = state.derived;
+    state = reduce(state, address("172.30.0.1", "veth123", "new"));
+    expect(state.derived).toBe(before);
+    state = reduce(state, address("192.0.2.10", "wg0", "new"));
+    expect(routeOutcome(state, "far")?.destinations[0]?.state).toBe("pending");
+    expect(desiredTable(state).routes.map((r) => r.dst)).toEqual(["10.50.0.0/16"]);
+    state = reduce(state, address("192.0.2.10", "wg0", "del"));
+    expect(desiredTable(state).routes).toEqual([]);
+  });
+
   it("an invalid Route is reported and affects nothing else", () => {
     const state = upsert(
       readyState(),
