@@ -211,6 +211,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
           draft.derived = rebuilt({ ...state, kernel });
           return;
         }
+        if (touched.length === 0) return;
         const w = work(state, kernel);
         for (const key of touched) touch(w, key);
         draft.derived = w.d;
