@@ -62,6 +62,8 @@ import * as sysctl from "./sysctl.ts";
 export interface NetlinkDataplaneOptions {
   /** A name under /var/run/netns; absent means the namespace of this process. */
   readonly netns?: string;
+  /** Receive buffer of the notification socket (bytes); default 32 MiB. Small values are for tests of overflow. */
+  readonly notificationBufferBytes?: number;
 }
 
 export interface NetlinkDataplane extends Dataplane {
@@ -435,6 +437,9 @@ export async function createNetlinkDataplane(
       monitor = NetlinkConnection.open({
         ...(netns !== undefined ? { netns } : {}),
         groups: NOTIFICATION_GROUPS,
+        ...(options.notificationBufferBytes !== undefined
+          ? { receiveBuffer: options.notificationBufferBytes }
+          : {}),
         onNotification: (message) => {
           const change = notificationToChange(message, links);
           if (change !== undefined) changes.next(change);

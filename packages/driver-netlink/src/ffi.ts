@@ -239,16 +239,22 @@ export interface ReadableWatch {
   stop(): void;
 }
 
-/** Calls `onReadable` (on the JS thread) whenever `fd` has data, until stopped. */
+/**
+ * Calls `onReadable` (on the JS thread) whenever `fd` has data or a pending error,
+ * until stopped. A socket error (a netlink ENOBUFS overflow) shows as POLLERR, on
+ * which libuv stops the poll handle: it is restarted here, since the error is
+ * something the reader must see (recv returns it once) and data may follow.
+ */
 export function watchReadable(fd: number, onReadable: () => void): ReadableWatch {
-  // koffi 3.3 calls back with (status, events), not (events) as its typings say
-  // (src/koffi/src/uv.cc, PollHandle::OnPoll): the events object is the last argument.
-  const handle = koffi.node.poll(fd, { readable: true }, (...args: unknown[]) => {
-    const events = args[args.length - 1] as { readable?: boolean; disconnect?: boolean } | undefined;
-    if (events?.readable || events?.disconnect) onReadable();
-  });
+  let stopped = false;
+  const callback = (events: { readable: boolean; disconnect: boolean }): void => {
+    onReadable();
+    if (!events.readable && !events.disconnect && !stopped) handle.start({ readable: true }, callback);
+  };
+  const handle = koffi.node.poll(fd, { readable: true }, callback);
   return {
     stop() {
+      stopped = true;
       handle.stop();
       handle.close();
     },

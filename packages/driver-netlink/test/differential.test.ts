@@ -1,0 +1,257 @@
+/**
+ * Differential test: random operation sequences applied to the fake kernel and to
+ * Linux (a fresh namespace per run, both starting from the conformance baseline)
+ * must give the same result codes, the same dumps of what kroute writes, and the
+ * same answers to sample lookups. Linux is the reference: a disagreement is a bug in
+ * the fake (or in this driver's translation), and fails with both sides printed.
+ */
+import type {
+  FlowQuery,
+  IpAddr,
+  KernelNexthop,
+  KernelRoute,
+  KernelRule,
+  KernelSnapshot,
+  LookupResult,
+  Op,
+  OpResult,
+  Prefix,
+} from "@kroute/core";
+import { createFakeKernel } from "@kroute/driver-fake";
+import { BASELINE_TOPOLOGY, describeAsRoot } from "@kroute/testkit";
+import fc from "fast-check";
+import { expect, it } from "vitest";
+import { createNetlinkDataplane } from "../src/index.ts";
+import { baselineNetns } from "./netns-host.ts";
+
+const PROTO = 250;
+const [kr0, kr1] = BASELINE_TOPOLOGY.links;
+
+const v4Prefixes = ["198.51.100.0/24", "198.51.100.0/25", "198.51.100.128/25", "203.0.113.0/24", "0.0.0.0/0"];
+const v6Prefixes = ["2001:db8::/32", "2001:db8::/48", "2001:db8:1::/48", "::/0"];
+const v4Gateways = [
+  ...kr0.peersV4.slice(0, 2).map((g) => [g, kr0.name] as const),
+  ...kr1.peersV4.slice(0, 2).map((g) => [g, kr1.name] as const),
+  ["192.0.2.77", kr0.name] as const, // not on-link: Linux refuses it
+];
+const v6Gateways = [
+  ...kr0.peersV6.slice(0, 2).map((g) => [g, kr0.name] as const),
+  ...kr1.peersV6.slice(0, 1).map((g) => [g, kr1.name] as const),
+];
+
+const family = fc.constantFrom(4 as const, 6 as const);
+const table = fc.constantFrom(100, 101, 254);
+const metric = fc.constantFrom(0, 10, 1024);
+
+function routeArb(fam: 4 | 6): fc.Arbitrary<KernelRoute> {
+  const gateways = fam === 4 ? v4Gateways : v6Gateways;
+  const hop = fc
+    .tuple(fc.constantFrom(...gateways), fc.integer({ min: 1, max: 3 }))
+    .map(([[gateway, dev], weight]) => ({
+      gateway: gateway as IpAddr,
+      dev,
+      weight,
+    }));
+  const target = fc.oneof(
+    hop.map((h) => ({ kind: "gateways" as const, nexthops: [{ ...h, weight: 1 }] })),
+    fc
+      .uniqueArray(hop, { minLength: 2, maxLength: 3, selector: (h) => h.gateway })
+      .map((nexthops) => ({ kind: "gateways" as const, nexthops })),
+    fc.constantFrom(1, 2, 3, 10, 11).map((id) => ({ kind: "nexthop-object" as const, id })),
+    fc.constantFrom("blackhole", "unreachable").map((type) => ({ kind: "special" as const, type })),
+  );
+  return fc.record({
+    family: fc.constant(fam),
+    table,
+    dst: fc.constantFrom(...(fam === 4 ? v4Prefixes : v6Prefixes)).map((p) => p as Prefix),
+    metric,
+    protocol: fc.constant(PROTO),
+    scope: fc.constant(0),
+    target,
+  });
+}
+
+const route = family.chain(routeArb);
+
+const nexthop: fc.Arbitrary<KernelNexthop> = fc.oneof(
+  fc.tuple(fc.constantFrom(1, 2), fc.constantFrom(...v4Gateways)).map(([id, [gateway, dev]]) => ({
+    kind: "gateway" as const,
+    id,
+    family: 4 as const,
+    protocol: PROTO,
+    gateway: gateway as IpAddr,
+    dev,
+  })),
+  fc.tuple(fc.constant(3), fc.constantFrom(...v6Gateways)).map(([id, [gateway, dev]]) => ({
+    kind: "gateway" as const,
+    id,
+    family: 6 as const,
+    protocol: PROTO,
+    gateway: gateway as IpAddr,
+    dev,
+  })),
+  fc
+    .tuple(fc.constantFrom(10, 11), fc.subarray([1, 2], { minLength: 1 }), fc.integer({ min: 1, max: 4 }))
+    .map(([id, members, weight]) => ({
+      kind: "group" as const,
+      id,
+      protocol: PROTO,
+      members: members.map((m, i) => ({ id: m, weight: i === 0 ? weight : 1 })),
+      groupType: "mpath" as const,
+    })),
+);
+
+const rule: fc.Arbitrary<KernelRule> = fc.record({
+  family: fc.constant(4 as const),
+  priority: fc.constantFrom(1000, 1001),
+  src: fc.constantFrom(`${kr1.v4.ip.replace(/\.1$/, ".0")}/24`, "10.10.0.0/24").map((p) => p as Prefix),
+  table: fc.constantFrom(100, 101),
+  protocol: fc.constant(PROTO),
+});
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: route.map((to): Op => ({ object: "route", action: "add", to })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(route, route)
+      .map(
+        ([from, to]): Op => ({
+          object: "route",
+          action: "replace",
+          from: { ...to, target: from.target },
+          to,
+        }),
+      ),
+  },
+  { weight: 2, arbitrary: route.map((from): Op => ({ object: "route", action: "delete", from })) },
+  { weight: 3, arbitrary: nexthop.map((to): Op => ({ object: "nexthop", action: "add", to })) },
+  { weight: 1, arbitrary: nexthop.map((to): Op => ({ object: "nexthop", action: "replace", from: to, to })) },
+  { weight: 1, arbitrary: nexthop.map((from): Op => ({ object: "nexthop", action: "delete", from })) },
+  { weight: 1, arbitrary: rule.map((to): Op => ({ object: "rule", action: "add", to })) },
+  { weight: 1, arbitrary: rule.map((from): Op => ({ object: "rule", action: "delete", from })) },
+);
+
+const flow: fc.Arbitrary<FlowQuery> = fc.oneof(
+  fc.record(
+    {
+      dst: fc
+        .constantFrom("198.51.100.7", "198.51.100.200", "203.0.113.9", "8.8.8.8")
+        .map((a) => a as IpAddr),
+      src: fc.constantFrom(kr0.v4.ip, kr1.v4.ip),
+      ipProto: fc.constant(17),
+      sport: fc.integer({ min: 1024, max: 65535 }),
+      dport: fc.constantFrom(53, 443),
+    },
+    { requiredKeys: ["dst", "ipProto", "sport", "dport"] },
+  ),
+  fc.record(
+    {
+      dst: fc.constantFrom("2001:db8::5", "2001:db8:1::9", "2001:db9::1").map((a) => a as IpAddr),
+      src: fc.constantFrom(kr0.v6.ip, kr1.v6.ip),
+      ipProto: fc.constant(6),
+      sport: fc.integer({ min: 1024, max: 65535 }),
+      dport: fc.constantFrom(80, 443),
+    },
+    { requiredKeys: ["dst", "ipProto", "sport", "dport"] },
+  ),
+);
+
+/** JSON with keys sorted, so field order never counts as a difference. */
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+function code(result: OpResult): string {
+  return result.ok ? "ok" : result.code;
+}
+
+function canonical(snapshot: KernelSnapshot): unknown {
+  const routes = snapshot.routes
+    .map((r) =>
+      r.target.kind === "gateways"
+        ? {
+            ...r,
+            target: {
+              kind: "gateways",
+              nexthops: [...r.target.nexthops].sort((a, b) => (a.gateway < b.gateway ? -1 : 1)),
+            },
+          }
+        : r,
+    )
+    .map(stable)
+    .sort();
+  const nexthops = snapshot.nexthops.map(stable).sort();
+  const rules = snapshot.rules.map(stable).sort();
+  return { routes, nexthops, rules };
+}
+
+/** A lookup answer as both sides can agree on it: a multipath choice depends on each kernel's hash seed. */
+function lookupView(result: LookupResult, multipath: boolean): unknown {
+  if (!result.ok) return { ok: false, code: result.code };
+  return multipath ? { ok: true, table: result.table, dst: result.dst } : result;
+}
+
+function isMultipath(snapshot: KernelSnapshot, result: LookupResult): boolean {
+  if (!result.ok) return false;
+  const matched = snapshot.routes.find((r) => r.table === result.table && r.dst === result.dst);
+  if (matched === undefined) return false;
+  if (matched.target.kind === "gateways") return matched.target.nexthops.length > 1;
+  if (matched.target.kind === "nexthop-object") {
+    const id = matched.target.id;
+    return snapshot.nexthops.some((n) => n.id === id && n.kind === "group" && n.members.length > 1);
+  }
+  return false;
+}
+
+describeAsRoot("differential: fake kernel vs Linux", () => {
+  it("random op sequences give the same results, dumps and lookups", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        fc.array(flow, { minLength: 4, maxLength: 8 }),
+        async (batches, flows) => {
+          const { ns } = await baselineNetns();
+          const linux = await createNetlinkDataplane({ netns: ns.name });
+          const fake = createFakeKernel({
+            links: BASELINE_TOPOLOGY.links.map((l) => ({ name: l.name })),
+            addresses: BASELINE_TOPOLOGY.links.flatMap((l) => [
+              { dev: l.name, ...l.v4 },
+              { dev: l.name, ...l.v6 },
+            ]),
+          });
+          try {
+            for (const batch of batches) {
+              const real = (await linux.apply(batch)).map(code);
+              const modelled = (await fake.apply(batch)).map(code);
+              expect({ batch, results: modelled }).toEqual({ batch, results: real });
+              const realDump = await linux.list({ protocol: PROTO });
+              const fakeDump = await fake.list({ protocol: PROTO });
+              expect(realDump.complete).toBe(true);
+              expect({ batch, dump: canonical(fakeDump) }).toEqual({ batch, dump: canonical(realDump) });
+            }
+            const realDump = await linux.list({ protocol: PROTO });
+            for (const query of flows) {
+              const real = await linux.lookup(query);
+              const modelled = await fake.lookup(query);
+              const multipath = isMultipath(realDump, real);
+              expect({ query, lookup: lookupView(modelled, multipath) }).toEqual({
+                query,
+                lookup: lookupView(real, multipath),
+              });
+            }
+          } finally {
+            await linux.close();
+            await fake.close();
+            await ns.destroy();
+          }
+        },
+      ),
+      { numRuns: Number(process.env.KROUTE_DIFFERENTIAL_RUNS ?? 25) },
+    );
+  }, 240_000);
+});
