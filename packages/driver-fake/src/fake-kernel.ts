@@ -3,20 +3,21 @@
  * host control (links, carrier, addresses), fault injection, a manual clock for
  * resilient groups' idle timers, and synchronous fast paths for the simulator.
  */
-import type {
-  Dataplane,
-  DataplaneFeatures,
-  DumpScope,
-  Family,
-  FlowQuery,
-  IpAddr,
-  KernelChange,
-  KernelRoute,
-  KernelSnapshot,
-  LookupResult,
-  MultipathHashPolicy,
-  Op,
-  OpResult,
+import {
+  type Dataplane,
+  type DataplaneFeatures,
+  type DumpScope,
+  type Family,
+  type FlowQuery,
+  type IpAddr,
+  type KernelChange,
+  type KernelRoute,
+  type KernelSnapshot,
+  type LookupResult,
+  type MultipathHashPolicy,
+  type Op,
+  type OpResult,
+  routeKey,
 } from "@kroute/core";
 import { type Observable, Subject } from "rxjs";
 import { dump } from "./dump.ts";
@@ -57,6 +58,11 @@ export interface FakeKernel extends Dataplane {
   advanceClock(seconds: number): void;
   /** The member id serving each bucket of a resilient group (for tests). */
   bucketsOf(groupId: number): readonly number[] | undefined;
+}
+
+/** Both requests of a move are made; the op reports the first refusal. */
+function firstFailure(first: OpResult, second: OpResult): OpResult {
+  return first.ok ? second : first;
 }
 
 const DEFAULT_FEATURES: DataplaneFeatures = { nexthopObjects: true, resilientGroups: true };
@@ -137,7 +143,10 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
           case "add":
             return addRoute(state, op.to);
           case "replace":
-            return replaceRoute(state, op.to);
+            // A replace naming another key is a move, as the netlink driver sends it.
+            return routeKey(op.from) === routeKey(op.to)
+              ? replaceRoute(state, op.to)
+              : firstFailure(deleteRoute(state, op.from), addRoute(state, op.to));
           case "delete":
             return deleteRoute(state, op.from);
         }
@@ -147,7 +156,9 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
           case "add":
             return addNexthop(state, op.to);
           case "replace":
-            return replaceNexthop(state, op.to);
+            return op.from.id === op.to.id
+              ? replaceNexthop(state, op.to)
+              : firstFailure(deleteNexthop(state, op.from), addNexthop(state, op.to));
           case "delete":
             return deleteNexthop(state, op.from);
         }

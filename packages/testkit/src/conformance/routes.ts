@@ -9,6 +9,7 @@ import {
   canonicalRoute,
   expectErrno,
   expectOk,
+  ip,
   MAIN,
   OTHER_PROTO,
   ourRoutes,
@@ -163,6 +164,52 @@ export function routeConformance(harness: () => ConformanceHarness): void {
           const [wrongDev] = await h.dataplane.apply([add(viaRoute(dst, [[gateway, "kr1"]]))]);
           expectErrno(wrongDev, family === 4 ? "ENETUNREACH" : "EHOSTUNREACH");
           expect(await ourRoutes(h, [family])).toEqual([]);
+        });
+
+        it("replace reshapes a route in place: one gateway, several, fewer, a nexthop object", async () => {
+          const h = harness();
+          const [peer, third] = family === 4 ? ["10.11.0.2", "10.10.0.4"] : ["fd11::2", "fd10::4"];
+          const single = viaRoute(dst, [[gateway, "kr0"]]);
+          const three = viaRoute(dst, [
+            [gateway, "kr0"],
+            [peer, "kr1"],
+            [third, "kr0"],
+          ]);
+          const two = viaRoute(dst, [
+            [gateway, "kr0"],
+            [peer, "kr1"],
+          ]);
+          const nexthop = {
+            kind: "gateway",
+            id: 9,
+            family,
+            protocol: PROTO,
+            gateway: ip(other),
+            dev: "kr0",
+          } as const;
+          const viaObject: KernelRoute = { ...single, target: { kind: "nexthop-object", id: 9 } };
+          expectOk(await h.dataplane.apply([add(single), replace(single, three)]));
+          expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(three)]);
+          expectOk(await h.dataplane.apply([replace(three, two)]));
+          expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(two)]);
+          expectOk(await h.dataplane.apply([replace(two, single)]));
+          expect(await ourRoutes(h, [family])).toEqual([single]);
+          expectOk(
+            await h.dataplane.apply([
+              { object: "nexthop", action: "add", to: nexthop },
+              replace(single, viaObject),
+            ]),
+          );
+          expect(await ourRoutes(h, [family])).toEqual([viaObject]);
+          expectOk(await h.dataplane.apply([replace(viaObject, two)]));
+          expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(two)]);
+        });
+
+        it("a replace naming another key moves the route: the old key is gone", async () => {
+          const h = harness();
+          const moved = viaRoute(dst, [[other, "kr0"]], { metric: 300 });
+          expectOk(await h.dataplane.apply([add(route), replace(route, moved)]));
+          expect(await ourRoutes(h, [family])).toEqual([moved]);
         });
 
         it("adds a multipath route with weights", async () => {
