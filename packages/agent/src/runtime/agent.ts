@@ -50,6 +50,10 @@ export interface ClusterSources {
   readonly node: Observable<EventBody>;
   /** The API servers' real endpoint addresses (latest list). */
   readonly apiServers: Observable<readonly IpAddr[]>;
+  /** Where outcomes go back to the cluster (Route status, NodeRouteTable, Events). */
+  readonly status?: readonly StatusSink[];
+  /** Flushes and stops the status writers. */
+  close?(): Promise<void>;
 }
 
 export interface AgentDeps {
@@ -139,6 +143,8 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
 
     const metrics = createMetrics();
     const cluster = typeof deps.cluster === "function" ? deps.cluster(metrics) : deps.cluster;
+    const sinks = [...(deps.status ?? []), ...(cluster.status ?? [])];
+    cleanups.push(() => cluster.close?.());
     let state: NodeState | undefined;
     let ready = false;
     let live = true;
@@ -249,7 +255,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       steps$.pipe(auditTime(deps.reportEveryMs ?? 100)).subscribe((step) => {
         const table = desiredTable(step.state);
         metrics.observeTable(table);
-        for (const sink of deps.status ?? []) sink.update(table, step.state, step.event.at);
+        for (const sink of sinks) sink.update(table, step.state, step.event.at);
       }),
     );
     subscriptions.push(

@@ -1,11 +1,15 @@
 /**
  * The cluster side of the agent from the Kubernetes API: Routes (cluster-wide, in the
  * configured API group), the agent's own Node, and the API servers' endpoints, each
- * under the kube helpers' supervisor, with watch restarts counted in the metrics.
+ * under the kube helpers' supervisor, with watch restarts counted in the metrics; and
+ * what goes back: Route status, the node's NodeRouteTable, Events.
  */
 import { KubeConfig } from "@kubernetes/client-node";
 import {
-  type RouteCache,
+  EventRecorder,
+  NodeRouteTableWriter,
+  RouteCache,
+  RouteStatusWriter,
   type SupervisorOptions,
   watchApiServerEndpoints,
   watchOwnNode,
@@ -24,22 +28,69 @@ export function loadKubeConfig(settings: Pick<AgentSettings, "kubeconfig">): Kub
   return kc;
 }
 
+/** How long a stop waits for status writes in flight. */
+const CLOSE_GRACE_MS = 2000;
+
+export interface KubeSideOptions {
+  readonly supervisor?: SupervisorOptions;
+  /** Status writers' pacing, shorter in tests. */
+  readonly statusJitterMs?: number;
+  readonly tableMinIntervalMs?: number;
+  /** A status write failed (it is retried by the writer). */
+  readonly onStatusError?: (what: string, error: unknown) => void;
+}
+
 export function kubeClusterSources(
   kc: KubeConfig,
   settings: Pick<AgentSettings, "apiGroup" | "apiVersion" | "nodeName">,
   metrics: AgentMetrics,
-  options: { cache?: RouteCache; supervisor?: SupervisorOptions } = {},
+  options: KubeSideOptions = {},
 ): ClusterSources {
   const hooks = { restarted: (watch: string) => metrics.watchRestarted(watch) };
   const supervisor = { ...options.supervisor, hooks };
+  const group = settings.apiGroup;
+  const version = settings.apiVersion;
+  const cache = new RouteCache();
+  const onError = options.onStatusError ?? (() => {});
+  const routeStatus = new RouteStatusWriter({
+    kc,
+    group,
+    version,
+    cache,
+    onError: (route, error) => onError(`Route ${route} status`, error),
+    ...(options.statusJitterMs !== undefined ? { jitterMs: options.statusJitterMs } : {}),
+  });
+  const table = new NodeRouteTableWriter({
+    kc,
+    nodeName: settings.nodeName,
+    group,
+    version,
+    onError: (error) => onError("NodeRouteTable", error),
+    ...(options.tableMinIntervalMs !== undefined ? { minIntervalMs: options.tableMinIntervalMs } : {}),
+  });
+  const events = new EventRecorder({
+    kc,
+    nodeName: settings.nodeName,
+    routeApiVersion: `${group}/${version}`,
+    onError: (error) => onError("Event", error),
+  });
   return {
-    routes: watchRoutes(kc, {
-      ...supervisor,
-      group: settings.apiGroup,
-      version: settings.apiVersion,
-      ...(options.cache !== undefined ? { cache: options.cache } : {}),
-    }),
+    routes: watchRoutes(kc, { ...supervisor, group, version, cache }),
     node: watchOwnNode(kc, settings.nodeName, supervisor),
     apiServers: watchApiServerEndpoints(kc, supervisor),
+    status: [routeStatus, table, events],
+    async close() {
+      // Finish what is being written, then stop; but never hold up a shutdown for long
+      // (during an API outage the writers would retry forever).
+      const settled = Promise.all([routeStatus.settled(), table.settled(), events.settled()]);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise((done) => {
+        timer = setTimeout(done, CLOSE_GRACE_MS);
+      });
+      await Promise.race([settled, deadline]);
+      clearTimeout(timer);
+      routeStatus.close();
+      table.close();
+    },
   };
 }

@@ -2,9 +2,14 @@
  * The agent end to end: Kubernetes API double (real HTTP) → agent in-process →
  * netlink driver → a real kernel in a fresh network namespace, checked with `ip`.
  */
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describeAsRoot } from "@kroute/testkit";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import type { AgentHandle } from "../../src/runtime/agent.ts";
+import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import {
   createWorld,
   destroyWorld,
@@ -16,6 +21,20 @@ import {
   runAgent,
   type World,
 } from "./e2e-support.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: objects read back from the API double are navigated dynamically
+type Loose = any;
+
+const crds = parseAllDocuments(
+  readFileSync(
+    join(import.meta.dirname, "../../../../deploy/helm/kroute/crds/networking.kroute.dev.yaml"),
+    "utf8",
+  ),
+).map((d) => d.toJS() as Loose);
+/** The NodeRouteTable as the CRD's schema sees it: what the agent writes must pass admission. */
+const nodeRouteTableSchema = compileCrdSchema(
+  crds.find((c) => c.spec.names.kind === "NodeRouteTable").spec.versions[0].schema.openAPIV3Schema,
+);
 
 describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   let world: World | undefined;
@@ -215,6 +234,33 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const broken = outcomes.find((o) => o.route === "broken");
     expect(broken?.accepted).toBe(false);
     expect(broken?.message ?? "").toMatch(/destinations/);
+
+    // Reported to the cluster: Route conditions, the NodeRouteTable, Events.
+    const accepted = (name: string) =>
+      ((w().api.get("Route", name)?.status as Loose)?.conditions ?? []).find(
+        (c: Loose) => c.type === "Accepted",
+      );
+    await eventually(() => {
+      expect(accepted("broken")).toMatchObject({ status: "False" });
+      expect(accepted("broken").message).toMatch(/destinations/);
+      expect(accepted("mixed")).toMatchObject({ status: "True" });
+      expect(accepted("good")).toMatchObject({ status: "True" });
+    });
+    await eventually(() => {
+      const table = w().api.get("NodeRouteTable", NODE) as Loose;
+      expect(table?.status).toMatchObject({ programmed: 2 });
+      expect(table.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Node", name: NODE })]);
+      expect(table.status.problems).toContainEqual(
+        expect.objectContaining({ route: "mixed", destination: "127.0.0.0/8", state: "invalid" }),
+      );
+      expect(nodeRouteTableSchema(table)).toMatchObject({ ok: true, errors: [] });
+    });
+    await eventually(() => {
+      const notes = w()
+        .api.list("Event", "default")
+        .map((e) => (e as Loose).note as string);
+      expect(notes.some((n) => n.includes("127.0.0.0/8"))).toBe(true);
+    });
   });
 
   it("overrides the default route, keeping protected addresses and replies on the original gateway", async () => {

@@ -76,6 +76,8 @@ export async function runAgent(world: World, extra: readonly string[] = []): Pro
     cluster: (metrics) =>
       kubeClusterSources(world.kc, settings, metrics, {
         supervisor: { backoff: { initialMs: 50, maxMs: 300, jitter: 0 }, stallTimeoutMs: 1500 },
+        statusJitterMs: 0,
+        tableMinIntervalMs: 100,
       }),
     // Gateways here are addresses behind a veth with nothing on the other end: nothing answers. Probing is the
     // health helper's own end-to-end subject; these tests trust the gateways.
