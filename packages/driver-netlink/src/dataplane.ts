@@ -70,6 +70,13 @@ export interface NetlinkDataplane extends Dataplane {
   readonly netns: string | undefined;
   /** `ip route change`: NLM_F_REPLACE without NLM_F_CREATE, which no Op sends (ENOENT when absent). */
   changeRoute(route: KernelRoute): Promise<OpResult>;
+  /** A net.* sysctl of this namespace, e.g. "net.ipv4.nexthop_compat_mode". */
+  getSysctl(name: string): Promise<string>;
+  /**
+   * Sets a net.* sysctl of this namespace. `net.ipv4.nexthop_compat_mode=0` makes a
+   * nexthop group change cost O(1) instead of one route notification per route using it.
+   */
+  setSysctl(name: string, value: string): Promise<void>;
 }
 
 const DUMP_ATTEMPTS = 3;
@@ -495,6 +502,14 @@ export async function createNetlinkDataplane(
     setMultipathHashPolicy: async (family: Family, policy: MultipathHashPolicy) => {
       live();
       sysctl.setMultipathHashPolicy(netns, family, policy);
+    },
+    getSysctl: async (name) => {
+      live();
+      return sysctl.readSysctl(netns, sysctl.netSysctlPath(name));
+    },
+    setSysctl: async (name, value) => {
+      live();
+      sysctl.writeSysctl(netns, sysctl.netSysctlPath(name), value);
     },
     close: async () => {
       if (closed) return;

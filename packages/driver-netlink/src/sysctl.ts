@@ -20,6 +20,19 @@ export function writeSysctl(netns: string | undefined, path: string, value: stri
   inNetns(netns, () => writeFileSync(path, `${value}\n`));
 }
 
+/**
+ * /proc/sys path of a per-namespace sysctl named as `sysctl` names it. Only net.*
+ * sysctls are per network namespace; anything else is refused, naming it.
+ */
+export function netSysctlPath(name: string): string {
+  if (!/^net(\.[A-Za-z0-9_-]+)+$/.test(name)) {
+    throw new Error(
+      `sysctl name must be a net.* sysctl like net.ipv4.nexthop_compat_mode: ${JSON.stringify(name)}`,
+    );
+  }
+  return `/proc/sys/${name.replaceAll(".", "/")}`;
+}
+
 export function getMultipathHashPolicy(netns: string | undefined, family: Family): MultipathHashPolicy {
   const text = readSysctl(netns, hashPolicyPath(family));
   const value = Number(text);

@@ -113,16 +113,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: route.map((to): Op => ({ object: "route", action: "add", to })) },
   {
     weight: 2,
-    arbitrary: fc
-      .tuple(route, route)
-      .map(
-        ([from, to]): Op => ({
-          object: "route",
-          action: "replace",
-          from: { ...to, target: from.target },
-          to,
-        }),
-      ),
+    arbitrary: fc.tuple(route, route).map(
+      ([from, to]): Op => ({
+        object: "route",
+        action: "replace",
+        from: { ...to, target: from.target },
+        to,
+      }),
+    ),
   },
   { weight: 2, arbitrary: route.map((from): Op => ({ object: "route", action: "delete", from })) },
   { weight: 3, arbitrary: nexthop.map((to): Op => ({ object: "nexthop", action: "add", to })) },

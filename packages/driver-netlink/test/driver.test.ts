@@ -190,6 +190,17 @@ describeAsRoot("netlink driver", () => {
     }
   });
 
+  it("reads and sets net.* sysctls of its namespace only, refusing other names", async () => {
+    const hostValue = readFileSync("/proc/sys/net/ipv4/nexthop_compat_mode", "utf8").trim();
+    const value = hostValue === "0" ? "1" : "0";
+    await dp.setSysctl("net.ipv4.nexthop_compat_mode", value);
+    expect(await dp.getSysctl("net.ipv4.nexthop_compat_mode")).toBe(value);
+    expect((await ns.exec("sysctl", ["-n", "net.ipv4.nexthop_compat_mode"])).stdout.trim()).toBe(value);
+    expect(readFileSync("/proc/sys/net/ipv4/nexthop_compat_mode", "utf8").trim()).toBe(hostValue);
+    await expect(dp.getSysctl("kernel.hostname")).rejects.toThrow(/net\.\* sysctl.*"kernel.hostname"/);
+    await expect(dp.setSysctl("net.ipv4/../../kernel", "1")).rejects.toThrow(/net\.\* sysctl/);
+  });
+
   it("refuses a namespace that does not exist, naming it", async () => {
     await expect(createNetlinkDataplane({ netns: "kr-does-not-exist" })).rejects.toThrow(
       /kr-does-not-exist.*ENOENT/,
