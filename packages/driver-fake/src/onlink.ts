@@ -3,18 +3,27 @@
  * device: some route in the route's table (or main, where connected routes live)
  * sends the gateway's address out of that device without a gateway of its own.
  * The refusal differs by the gateway's family: IPv4 says ENETUNREACH with an
- * extack, IPv6 EHOSTUNREACH without one (checked with `ip` on 6.18).
+ * extack, IPv6 EHOSTUNREACH without one (checked with `ip` on 6.18). A link that is
+ * administratively down has lost its connected routes, so a route through it fails
+ * that same check; a nexthop object checks the device first.
  */
 import { familyOf, type IpAddr, prefixContains } from "@kroute/core";
 import { type KernelError, kernelError } from "./errno.ts";
 import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
 
-/** The device must exist and be administratively up. */
-export function checkDevice(state: KernelState, dev: string): KernelError | undefined {
+export type DeviceCheck = "route" | "nexthop";
+
+/** The device must exist and, for a nexthop object or a device route, be administratively up. */
+export function checkDevice(state: KernelState, dev: string, check: DeviceCheck): KernelError | undefined {
   if (dev === "")
     return kernelError("EINVAL", "Device attribute required for non-blackhole and non-fdb nexthops");
   if (!state.links.has(dev)) return kernelError("ENODEV");
-  if (!linkIsUp(state, dev)) return kernelError("ENETDOWN", "Nexthop device is not up");
+  if (!linkIsUp(state, dev)) {
+    return kernelError(
+      "ENETDOWN",
+      check === "nexthop" ? "Nexthop device is not up" : "Device for nexthop is not up",
+    );
+  }
   return undefined;
 }
 
@@ -23,10 +32,11 @@ export function checkGateway(
   table: number,
   gateway: IpAddr,
   dev: string,
+  check: DeviceCheck,
 ): KernelError | undefined {
-  const key = `${table}|${gateway}|${dev}`;
+  const key = `${check}|${table}|${gateway}|${dev}`;
   if (state.onlinkVerdicts.has(key)) return state.onlinkVerdicts.get(key);
-  const verdict = judgeGateway(state, table, gateway, dev);
+  const verdict = judgeGateway(state, table, gateway, dev, check);
   state.onlinkVerdicts.set(key, verdict);
   return verdict;
 }
@@ -36,9 +46,14 @@ function judgeGateway(
   table: number,
   gateway: IpAddr,
   dev: string,
+  check: DeviceCheck,
 ): KernelError | undefined {
-  const deviceError = checkDevice(state, dev);
-  if (deviceError !== undefined) return deviceError;
+  if (check === "nexthop") {
+    const deviceError = checkDevice(state, dev, check);
+    if (deviceError !== undefined) return deviceError;
+  } else if (!state.links.has(dev)) {
+    return kernelError("ENODEV");
+  }
   for (const route of state.deviceRoutes.values()) {
     if (route.target.kind !== "device" || route.target.dev !== dev) continue;
     if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;

@@ -49,7 +49,7 @@ function checkInline(
     return kernelError("EINVAL");
   }
   if (route.family === 6 && familyOf(nexthop.gateway) === 4) return kernelError("EINVAL");
-  return checkGateway(state, route.table, nexthop.gateway, nexthop.dev);
+  return checkGateway(state, route.table, nexthop.gateway, nexthop.dev, "route");
 }
 
 export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
@@ -80,7 +80,7 @@ export function validateRoute(state: KernelState, route: KernelRoute): KernelErr
       return undefined;
     }
     case "device":
-      return checkDevice(state, target.dev);
+      return checkDevice(state, target.dev, "route");
     case "special":
       return SPECIAL_TYPES.has(target.type) ? undefined : kernelError("EINVAL");
   }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
 import {
   canonicalRoute,
+  expectErrno,
   expectOk,
   gatewayNexthop,
   groupNexthop,
@@ -140,6 +141,33 @@ export function linkConformance(harness: () => ConformanceHarness): void {
       const snapshot = await h.dataplane.list({});
       expect(snapshot.links.map((link) => link.name)).not.toContain("kr1");
       expect(snapshot.addresses.filter((address) => address.dev === "kr1")).toEqual([]);
+    });
+
+    it("accepts routes through a link without carrier, flagged linkdown", async () => {
+      const h = harness();
+      await h.host.setCarrier("kr1", false);
+      const routes = [
+        viaRoute("192.0.2.0/24", [["10.11.0.2", "kr1"]]),
+        viaRoute("2001:db8:3::/64", [["fd11::2", "kr1"]]),
+      ];
+      expectOk(await h.dataplane.apply(routes.map(addRoute)));
+      expect(await ourRoutes(h)).toEqual(sortRoutes(routes.map(linkdownOnKr1)));
+    });
+
+    it("refuses routes and nexthops through an administratively down link", async () => {
+      const h = harness();
+      await h.host.setAdminUp("kr1", false);
+      const [v4] = await h.dataplane.apply([addRoute(viaRoute("192.0.2.0/24", [["10.11.0.2", "kr1"]]))]);
+      // Its connected route went with it, so the gateway is no longer on-link.
+      expectErrno(v4, "ENETUNREACH", "Nexthop has invalid gateway");
+      const [v6] = await h.dataplane.apply([addRoute(viaRoute("2001:db8:3::/64", [["fd11::2", "kr1"]]))]);
+      expectErrno(v6, "EHOSTUNREACH");
+      const [device] = await h.dataplane.apply([
+        addRoute({ ...viaRoute("192.0.3.0/24", []), scope: 253, target: { kind: "device", dev: "kr1" } }),
+      ]);
+      expectErrno(device, "ENETDOWN", "Device for nexthop is not up");
+      const [nexthop] = await h.dataplane.apply([addNexthop(B)]);
+      expectErrno(nexthop, "ENETDOWN", "Nexthop device is not up");
     });
 
     it("a new link with an address makes its subnet's gateways usable", async () => {
