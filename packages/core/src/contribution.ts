@@ -276,8 +276,8 @@ export function contextAffects(
   next: ContributionContext,
   gateways: Iterable<string>,
 ): boolean {
-  if (previous.host.observed !== next.host.observed || previous.kernel.observed !== next.kernel.observed)
-    return true;
+  const known = (ctx: ContributionContext) => ctx.host.observed || ctx.kernel.observed;
+  if (previous.host.observed !== next.host.observed || known(previous) !== known(next)) return true;
   const rest = (ctx: ContributionContext) => {
     const facts = ctx.host.facts;
     if (facts === undefined) return "";

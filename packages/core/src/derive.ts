@@ -28,6 +28,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface Work {
   readonly d: Mutable<DerivedState>;
+  /** Set while rebuilding: every key is checked once at the end instead of on each change. */
+  deferTouch?: boolean;
   readonly settings: EngineSettings;
   readonly probes: Readonly<Record<string, ProbeState>>;
   readonly kernel: OwnedKernelState;
@@ -66,6 +68,7 @@ export function usableMembers(
 
 /** Re-checks one object key ("r|…", "n|…", "u|…") against the kernel. */
 export function touch(w: Work, objectKey: string): void {
+  if (w.deferTouch) return;
   const key = objectKey.slice(2);
   let equal: boolean;
   switch (objectKey[0]) {
@@ -367,9 +370,11 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.placed = emptyHashMap();
   empty.nexthops = emptyHashMap();
   empty.rules = emptyHashMap();
+  w.deferTouch = true;
   for (const contribution of [...contributions].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   ))
     setContribution(w, contribution.name, contribution);
+  w.deferTouch = false;
   touchAll(w);
 }

@@ -8,7 +8,14 @@
 import { sameRoute } from "./canonical.ts";
 import { usableMembers } from "./derive.ts";
 import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
-import { compareAddresses, comparePrefixes, type IpAddr } from "./ip.ts";
+import {
+  addressBits,
+  compareAddresses,
+  comparePrefixes,
+  type IpAddr,
+  prefixAddress,
+  prefixLength,
+} from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
 import type { DestinationPlan, NodeState } from "./state.ts";
@@ -31,8 +38,22 @@ export function compareRules(a: KernelRule, b: KernelRule): number {
   return a.priority - b.priority || src || (ka < kb ? -1 : ka > kb ? 1 : 0);
 }
 
+/** A string that sorts like compareRoutes, computed once per route instead of once per comparison. */
+function routeSortKey(route: KernelRoute): string {
+  const address = addressBits(prefixAddress(route.dst));
+  const hex =
+    address === undefined
+      ? route.dst
+      : address.bits.toString(16).padStart(address.family === 4 ? 8 : 32, "0");
+  const pad = (n: number, width: number) => String(n).padStart(width, "0");
+  return `${route.family}|${pad(route.table, 10)}|${hex}|${pad(prefixLength(route.dst), 3)}|${pad(route.metric, 10)}`;
+}
+
 export function desiredRoutes(state: NodeState): KernelRoute[] {
-  return [...hmValues(state.derived.routes)].sort(compareRoutes);
+  return hmValues(state.derived.routes)
+    .map((route) => [routeSortKey(route), route] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, route]) => route);
 }
 
 export function desiredNexthops(state: NodeState): KernelNexthop[] {
