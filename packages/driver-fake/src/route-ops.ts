@@ -16,7 +16,7 @@ import {
 } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { checkDevice, checkGateway } from "./onlink.ts";
-import { type KernelState, observedRoute, putRoute, removeRoute, tableKey } from "./state.ts";
+import { destinationKey, type KernelState, observedRoute, putRoute, removeRoute, tableKey } from "./state.ts";
 
 const SPECIAL_TYPES = new Set([
   "blackhole",
@@ -93,6 +93,13 @@ function stored(route: KernelRoute): KernelRoute {
   return { ...route, target: { kind: "gateways", nexthops } };
 }
 
+/** IPv6 stores metric 0 as 1024 (IP6_RT_PRIO_USER), so the two are one key there. */
+const IP6_RT_PRIO_USER = 1024;
+
+function withKernelMetric(route: KernelRoute): KernelRoute {
+  return route.family === 6 && route.metric === 0 ? { ...route, metric: IP6_RT_PRIO_USER } : route;
+}
+
 /** Linux creates the table before it checks the route: even a refused request leaves its table behind. */
 function createTable(state: KernelState, route: KernelRoute): void {
   if (isUint32(route.table) && route.table > 0 && (route.family === 4 || route.family === 6)) {
@@ -109,19 +116,22 @@ function install(state: KernelState, route: KernelRoute): OpResult {
   return OK;
 }
 
-export function addRoute(state: KernelState, route: KernelRoute): OpResult {
+export function addRoute(state: KernelState, request: KernelRoute): OpResult {
+  const route = withKernelMetric(request);
   createTable(state, route);
   if (state.routes.has(routeKey(route))) return kernelError("EEXIST");
   return install(state, route);
 }
 
-export function replaceRoute(state: KernelState, route: KernelRoute): OpResult {
+export function replaceRoute(state: KernelState, request: KernelRoute): OpResult {
+  const route = withKernelMetric(request);
   createTable(state, route);
   return install(state, route);
 }
 
 /** NLM_F_REPLACE without NLM_F_CREATE: IPv4 answers plain ENOENT, IPv6 adds an extack. */
-export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
+export function changeRoute(state: KernelState, request: KernelRoute): OpResult {
+  const route = withKernelMetric(request);
   createTable(state, route);
   if (!state.routes.has(routeKey(route))) {
     return route.family === 4
@@ -134,13 +144,23 @@ export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
 /**
  * Deletes the route at the key. The request names the protocol, as Linux matches
  * it when given: a route another owner put at the same key is not deleted (ESRCH).
+ * IPv6 reads metric 0 in a delete as "any metric".
  */
 export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
   if (!state.tables.has(tableKey(route.family, route.table)))
     return kernelError("ESRCH", "FIB table does not exist");
-  const existing = state.routes.get(routeKey(route));
+  const existing =
+    route.family === 6 && route.metric === 0 ? anyMetric(state, route) : state.routes.get(routeKey(route));
   if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
   removeRoute(state, existing);
   state.emit({ kind: "route", action: "del", route: observedRoute(state, existing) });
   return OK;
+}
+
+/** The first (lowest-metric) route of the request's owner at its IPv6 destination. */
+function anyMetric(state: KernelState, route: KernelRoute): KernelRoute | undefined {
+  const candidates = [
+    ...(state.byDestination.get(destinationKey(6, route.table, route.dst))?.values() ?? []),
+  ];
+  return candidates.filter((c) => c.protocol === route.protocol).sort((a, b) => a.metric - b.metric)[0];
 }

@@ -225,6 +225,16 @@ export function routeConformance(harness: () => ConformanceHarness): void {
       });
     }
 
+    it("IPv6 stores metric 0 as 1024, and reads metric 0 in a delete as any metric", async () => {
+      const h = harness();
+      const zero = viaRoute("2001:db8:5::/64", [["fd10::2", "kr0"]], { metric: 0 });
+      expectOk(await h.dataplane.apply([add(zero)]));
+      expect(await ourRoutes(h, [6])).toEqual([{ ...zero, metric: 1024 }]);
+      expectErrno((await h.dataplane.apply([add({ ...zero, metric: 1024 })]))[0], "EEXIST");
+      expectOk(await h.dataplane.apply([del(zero)]));
+      expect(await ourRoutes(h, [6])).toEqual([]);
+    });
+
     it("filters dumps by family, table and protocol", async () => {
       const h = harness();
       const a = viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]], { table: TABLE });
