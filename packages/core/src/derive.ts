@@ -156,8 +156,8 @@ function applyMoves(w: Work, moves: readonly IdMove[]): void {
     }
     if (hmGet(w.d.placed, move.key) === move.from) w.d.placed = hmDelete(w.d.placed, move.key);
   }
+  // Moved objects, and any that found no free id (its users then lose their route, reported as such).
   for (const move of moves) {
-    if (move.to === undefined) continue;
     placeObject(w, move.key);
     if (move.key.startsWith("gw|")) {
       const [, gateway, dev] = move.key.split("|") as [string, string, string];
@@ -181,15 +181,18 @@ function allocate(w: Work, objectKey: string): void {
     w,
     result.moves.filter((m) => m.key !== objectKey),
   );
+  if (hmGet(w.d.ids.byKey, objectKey) === undefined) w.d.starved = hmSet(w.d.starved, objectKey, true);
   placeObject(w, objectKey);
 }
 
 function release(w: Work, objectKey: string): void {
+  w.d.starved = hmDelete(w.d.starved, objectKey);
   const id = hmGet(w.d.ids.byKey, objectKey);
+  if (id === undefined) return;
   const result = releaseId(w.d.ids, objectKey, w.settings);
   w.d.ids = result.ids;
   w.d.placed = hmDelete(w.d.placed, objectKey);
-  if (id !== undefined && hmGet(w.d.ids.byId, String(id)) === undefined) {
+  if (hmGet(w.d.ids.byId, String(id)) === undefined) {
     w.d.nexthops = hmDelete(w.d.nexthops, String(id));
     touch(w, `n|${id}`);
   }
@@ -197,6 +200,13 @@ function release(w: Work, objectKey: string): void {
     w,
     result.moves.filter((m) => m.key !== objectKey),
   );
+  // A freed id goes to the first object that was waiting for one (in key order, for determinism).
+  const waiting = hmKeys(w.d.starved).sort()[0];
+  if (waiting === undefined) return;
+  w.d.starved = hmDelete(w.d.starved, waiting);
+  const granted = allocateId(w.d.ids, waiting, w.settings);
+  w.d.ids = granted.ids;
+  applyMoves(w, granted.moves);
 }
 
 // ---- gateway sets ------------------------------------------------------------------
@@ -368,6 +378,7 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.gatewayRefs = emptyHashMap();
   empty.ids = { byKey: emptyHashMap(), byId: emptyHashMap() };
   empty.placed = emptyHashMap();
+  empty.starved = emptyHashMap();
   empty.nexthops = emptyHashMap();
   empty.rules = emptyHashMap();
   w.deferTouch = true;

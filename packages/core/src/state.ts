@@ -155,6 +155,8 @@ export interface DerivedState {
   /** Gateway object key ("gw|family|ip|dev") → number of live sets containing it. */
   readonly gatewayRefs: HashMap<number>;
   readonly ids: NexthopIds;
+  /** Object keys that need an id but found the owned range full; they get one as soon as one frees up. */
+  readonly starved: HashMap<true>;
   /** Object key → id where its desired nexthop currently sits. */
   readonly placed: HashMap<number>;
   /** String(id) → desired nexthop object. */
@@ -205,6 +207,7 @@ export function emptyDerivedState(): DerivedState {
     gatewaySets: emptyHashMap(),
     gatewayRefs: emptyHashMap(),
     ids: { byKey: emptyHashMap(), byId: emptyHashMap() },
+    starved: emptyHashMap(),
     placed: emptyHashMap(),
     nexthops: emptyHashMap(),
     rules: emptyHashMap(),

@@ -146,6 +146,31 @@ describe("desiredTable: routes via healthy gateways (SPEC §3.2, §3.3)", () => 
   });
 });
 
+describe("desiredTable: nexthop id range", () => {
+  it("reports routes left without an id when the owned range is full, and recovers when room returns", () => {
+    const settings = { ...DEFAULT_SETTINGS, nexthopIdCount: 2 };
+    let state = upsert(
+      readyState(settings),
+      route("a", { destinations: ["10.1.0.0/16"], gateways: ["10.114.0.3"] }),
+      route("b", { destinations: ["10.2.0.0/16"], gateways: ["10.114.0.4"] }),
+      route("c", { destinations: ["10.3.0.0/16"], gateways: ["10.114.0.5"] }),
+    );
+    const states = ["a", "b", "c"].map((name) => routeOutcome(state, name)?.destinations[0]?.state);
+    expect(states.filter((s) => s === "pending")).toHaveLength(2);
+    expect(states.filter((s) => s === "invalid")).toHaveLength(1);
+    expect(desiredTable(state).routes).toHaveLength(2);
+    const ids = desiredTable(state).nexthops.map((n) => n.id);
+    expect(ids.every((id) => id >= settings.nexthopIdBase && id < settings.nexthopIdBase + 2)).toBe(true);
+    const starved = ["a", "b", "c"].find(
+      (name) => routeOutcome(state, name)?.destinations[0]?.state === "invalid",
+    );
+    const other = ["a", "b", "c"].find((name) => name !== starved) ?? "";
+    state = reduce(state, ev({ type: "route/deleted", name: other }));
+    expect(routeOutcome(state, starved ?? "")?.destinations[0]?.state).toBe("pending");
+    expect(desiredTable(state).routes).toHaveLength(2);
+  });
+});
+
 describe("desiredTable: selection and validity", () => {
   it("nothing is selected until the node has been observed", () => {
     let state = initialNodeState(NODE, DEFAULT_SETTINGS);
