@@ -36,7 +36,9 @@ export class ForeignObjectCommand implements fc.Command<Model, World> {
           },
         };
         const [result] = world.kernel.applySync([{ object: "route", action: "add", to: route }]);
-        if (result?.ok) model.foreignRoutes.push(route);
+        // IPv6 keeps metric 0 as 1024: the model holds what the kernel holds.
+        if (result?.ok)
+          model.foreignRoutes.push(v6 && route.metric === 0 ? { ...route, metric: 1024 } : route);
         break;
       }
       case "nexthop": {
