@@ -106,6 +106,26 @@ describe("desiredTable: routes via healthy gateways (SPEC §3.2, §3.3)", () => 
     expect(gatewaysOf(state, routeTo(state, "172.16.0.0/12"))).toEqual(["10.114.0.4"]);
   });
 
+  it("gateway status: up or down with rtt and since, unknown before a probe, unprobed when nobody probes it", () => {
+    let state = upsert(
+      readyState(),
+      route("probing", { destinations: ["10.20.0.0/16"], gateways: ["10.114.0.3", "10.114.0.4"] }),
+      route("trusting", { destinations: ["10.21.0.0/16"], gateways: ["10.114.0.5"], probe: false }),
+    );
+    state = probe(state, "10.114.0.3", false, 2000);
+    expect(desiredTable(state).gateways).toEqual([
+      {
+        gateway: "10.114.0.3",
+        state: "down",
+        rttMs: 1.5,
+        since: "2026-01-01T00:00:02.000Z",
+        usedBy: ["probing"],
+      },
+      { gateway: "10.114.0.4", state: "unknown", usedBy: ["probing"] },
+      { gateway: "10.114.0.5", state: "unprobed", usedBy: ["trusting"] },
+    ]);
+  });
+
   it("one gateway: the route points at the gateway nexthop itself, no group", () => {
     const state = upsert(
       readyState(),
@@ -476,6 +496,41 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     state = upsert(state, override);
     expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("pending");
     expect(desiredTable(state).routes).toEqual([]);
+  });
+
+  it("IPv6: ::/0 is overridden beside the original IPv6 default, with its own host routes and reply rule", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(
+      state,
+      ev(
+        hostFacts({
+          defaultGateways: [
+            { via: "10.0.0.1" as never, dev: "eth0", metric: 100 },
+            { via: "fe80::1" as never, dev: "eth0", metric: 1024 },
+          ],
+          addresses: [
+            { ip: "10.0.0.10" as never, dev: "eth0", prefixLength: 24 },
+            { ip: "2001:db8::10" as never, dev: "eth0", prefixLength: 64 },
+            { ip: "fd00::10" as never, dev: "eth1", prefixLength: 64 },
+          ],
+          dns: ["2001:db8::53" as never],
+          apiServers: [],
+          protect: [],
+        }),
+      ),
+    );
+    state = upsert(state, route("v6-egress", { destinations: ["::/0"], gateways: ["fd00::1", "fd00::2"] }));
+    const via = (dst: string, table = 254) => {
+      const t = routeTo(state, dst, table)?.target;
+      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
+    };
+    expect(via("::/0")).toEqual(["fd00::1@eth1", "fd00::2@eth1"]);
+    expect(via("2001:db8::53/128")).toEqual(["fe80::1@eth0"]);
+    expect(via("::/0", 135)).toEqual(["fe80::1@eth0"]);
+    expect(desiredTable(state).rules).toEqual([
+      { family: 6, priority: 1350, src: "2001:db8::10/128", table: 135, protocol: 201 },
+    ]);
+    expect(routeTo(state, "0.0.0.0/0")).toBeUndefined();
   });
 
   it("a user Route naming a protected address loses it to the override", () => {
