@@ -128,7 +128,14 @@ export function applyKernelChange(
 ): OwnedKernelState {
   switch (change.kind) {
     case "route":
-      if (!ownsRoute(change.route, settings)) return kernel;
+      if (!ownsRoute(change.route, settings)) {
+        // Someone replaced our route with theirs (same key): ours is gone. Their route is never touched.
+        const replaced =
+          change.action === "new" && hmGet(kernel.routes, routeKey(change.route)) !== undefined;
+        if (!replaced) return kernel;
+        touched.push(routeObjectKey(change.route));
+        return putRoute(kernel, change.route, false);
+      }
       touched.push(routeObjectKey(change.route));
       if (change.action === "new") return putRoute(kernel, change.route, true);
       // A delete for a route we hold with other contents is stale news about an older version.

@@ -147,6 +147,24 @@ describe("plan", () => {
     expect(plan(state)).toEqual([{ object: "route", action: "replace", from: tampered, to: first }]);
   });
 
+  it("a route of ours replaced by a foreign one is reported failed by the kernel, never overwritten", () => {
+    let state = converge(reduce(readyState(), ev({ type: "route/upserted", route: basic })));
+    const [ours] = desiredTable(state).routes;
+    if (ours === undefined) throw new Error("no route");
+    const theirs: KernelRoute = { ...ours, protocol: 4, target: { kind: "device", dev: "eth9" } };
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "new", route: theirs } }),
+    );
+    const ops = plan(state);
+    expect(ops).toEqual([{ object: "route", action: "add", to: ours }]);
+    state = applyAll(state, ops, [{ ok: false, errno: 17, code: "EEXIST", message: "File exists" }]);
+    expect(routeOutcome(state, "basic")?.destinations[0]).toMatchObject({
+      state: "failed",
+      reason: "File exists",
+    });
+  });
+
   it("a nexthop lost with its link leaves its group, and takes the routes using it directly", () => {
     const single = route("single", { destinations: ["10.11.0.0/16"], gateways: ["10.114.0.3"] });
     let state = converge(
