@@ -249,7 +249,11 @@ describeAsRoot("differential: fake kernel vs Linux", () => {
           }
         },
       ),
-      { numRuns: Number(process.env.KROUTE_DIFFERENTIAL_RUNS ?? 25) },
+      {
+        numRuns: Number(process.env.KROUTE_DIFFERENTIAL_RUNS ?? 25),
+        // Each run builds a namespace: bound the shrinking of a failure, keeping its best counterexample.
+        interruptAfterTimeLimit: 60_000,
+      },
     );
   }, 240_000);
 });

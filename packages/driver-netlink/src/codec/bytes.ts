@@ -88,8 +88,7 @@ export class Writer {
   pad(): void {
     const target = align4(this.offset);
     this.reserve(target - this.offset);
-    this.buffer.fill(0, this.offset, target);
-    this.offset = target;
+    while (this.offset < target) this.buffer[this.offset++] = 0;
   }
 
   /** Overwrites a u32 already written at `at` (message and attribute lengths). */
