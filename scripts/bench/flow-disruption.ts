@@ -1,0 +1,118 @@
+/**
+ * `pnpm bench flow-disruption`: how many flows change gateway when one of four
+ * gateways dies, and again when it comes back. 4,000 UDP flows (distinct source
+ * ports) are looked up with `ip route get ... ipproto udp sport N dport 7` (one
+ * `ip -batch` per pass) in the node namespace before the gateway dies, after kroute
+ * has taken it out, and after kroute has put it back.
+ *
+ * The same kroute (driver, core, ICMP health tracker with the fast preset, layer-4
+ * multipath hash) runs twice on a fresh topology: once writing plain multipath routes
+ * (the peer: what kernels without nexthop objects get, and what other route agents
+ * write), once with its default, a shared resilient nexthop group.
+ * Targets for kroute: at most 26% of flows move on failure (the dead gateway's
+ * quarter), at most 1% on recovery. Ends with one JSON line.
+ */
+import { FAST_PROBE_SETTINGS } from "../../packages/agent/src/health/presets.ts";
+import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
+import { routeObject, startKrouteNode } from "../../packages/agent/test/health/kroute-node.ts";
+import type { Netns } from "../../packages/testkit/src/netns.ts";
+import { createTopology } from "../../packages/testkit/src/topology.ts";
+
+const FLOWS = 4000;
+const FIRST_PORT = 10_000;
+
+/** The gateway each flow takes, by source port, from one `ip -batch` of route lookups. */
+async function lookupFlows(ns: Netns, target: string, source: string): Promise<string[]> {
+  const lines = Array.from(
+    { length: FLOWS },
+    (_, i) => `route get ${target} from ${source} ipproto udp sport ${FIRST_PORT + i} dport 7`,
+  );
+  const { stdout } = await ns.ipBatch(lines);
+  const gateways = stdout
+    .split("\n")
+    .filter((line) => line.startsWith(target))
+    .map((line) => /\bvia (\S+)/.exec(line)?.[1] ?? "direct");
+  if (gateways.length !== FLOWS) throw new Error(`expected ${FLOWS} lookups, parsed ${gateways.length}`);
+  return gateways;
+}
+
+function movedPct(before: readonly string[], after: readonly string[]): number {
+  const moved = before.filter((gateway, i) => gateway !== after[i]).length;
+  return Math.round((moved / before.length) * 10_000) / 100;
+}
+
+interface Disruption {
+  readonly failMovedPct: number;
+  readonly recoverMovedPct: number;
+  /** Flows that moved on failure although their gateway was alive. */
+  readonly needlessMoves: number;
+}
+
+async function measure(mode: "multipath" | "auto"): Promise<Disruption> {
+  const topology = await createTopology();
+  try {
+    const node = await startKrouteNode({
+      netns: topology.node.name,
+      addresses: [{ ip: topology.nodeV4, dev: topology.nodeDev, prefixLength: 24 }],
+      routes: [
+        routeObject(
+          "egress",
+          [topology.destinationV4],
+          topology.gateways.map((g) => g.v4),
+        ),
+      ],
+      probe: FAST_PROBE_SETTINGS,
+      mode,
+    });
+    try {
+      const gateways = () => routeGateways(topology.node, topology.destinationV4);
+      const victim = topology.gateways[1];
+      if (victim === undefined) throw new Error("topology without a second gateway");
+      await waitUntil("four gateways", async () => (await gateways()).length === 4, 15_000);
+      const lookup = () => lookupFlows(topology.node, topology.targetV4, topology.nodeV4);
+
+      const before = await lookup();
+      await topology.kill(victim.index);
+      await waitUntil(
+        "the dead gateway to leave",
+        async () => !(await gateways()).includes(victim.v4),
+        15_000,
+      );
+      const after = await lookup();
+      await topology.recover(victim.index);
+      await waitUntil("the gateway to return", async () => (await gateways()).includes(victim.v4), 15_000);
+      const recovered = await lookup();
+
+      const result = {
+        failMovedPct: movedPct(before, after),
+        recoverMovedPct: movedPct(after, recovered),
+        needlessMoves: before.filter((g, i) => g !== victim.v4 && g !== after[i]).length,
+      };
+      const share = (before.filter((g) => g === victim.v4).length / FLOWS) * 100;
+      console.log(
+        `${mode === "auto" ? `kroute (${node.settings.nexthopMode}${node.settings.resilient ? ", resilient" : ""})` : "plain multipath"}: ` +
+          `dead gateway carried ${share.toFixed(1)}% of flows; ${result.failMovedPct}% moved on failure ` +
+          `(${result.needlessMoves} of them from live gateways), ${result.recoverMovedPct}% on recovery`,
+      );
+      return result;
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await topology.destroy();
+  }
+}
+
+const multipath = await measure("multipath");
+const kroute = await measure("auto");
+console.log(
+  JSON.stringify({
+    bench: "flow-disruption",
+    gateways: 4,
+    flows: FLOWS,
+    multipath_fail_moved_pct: multipath.failMovedPct,
+    multipath_recover_moved_pct: multipath.recoverMovedPct,
+    kroute_fail_moved_pct: kroute.failMovedPct,
+    kroute_recover_moved_pct: kroute.recoverMovedPct,
+  }),
+);
