@@ -107,49 +107,64 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
-/** Median microseconds of one Route update (reduce + plan + its outcome) from the same converged state. */
-function measure(state: NodeState, routes: number): { us: number; ops: number } {
+interface Peer {
+  readonly state: NodeState;
+  readonly updates: EngineEvent[];
+  readonly times: number[];
+  ops: number;
+}
+
+/** The same kind of update for each size: a random Route of that state replaced by a new random version. */
+function peer(state: NodeState, routes: number): Peer {
   const random = generator(7);
   const updates = Array.from({ length: SAMPLES }, (_, i) => {
     const name = `route-${Math.floor(random() * routes)}`;
     return event({ type: "route/upserted", route: randomRoute(name, random, 2 + i) });
   });
-  const times: number[] = [];
-  let ops = 0;
-  for (let round = 0; round < 2; round++) {
-    times.length = 0;
-    for (const update of updates) {
-      const start = process.hrtime.bigint();
-      const next = reduce(state, update);
-      ops += plan(next).length;
-      routeOutcome(next, update.type === "route/upserted" ? update.route.metadata.name : "");
-      times.push(Number(process.hrtime.bigint() - start) / 1000);
-    }
-  }
-  return { us: median(times), ops: ops / (2 * SAMPLES) };
+  return { state, updates, times: [], ops: 0 };
+}
+
+/** One Route update (reduce, plan, its outcome) from the same converged state, in microseconds. */
+function time(peer: Peer, i: number): void {
+  const update = peer.updates[i];
+  if (update?.type !== "route/upserted") return;
+  const start = process.hrtime.bigint();
+  const next = reduce(peer.state, update);
+  peer.ops += plan(next).length;
+  routeOutcome(next, update.route.metadata.name);
+  peer.times.push(Number(process.hrtime.bigint() - start) / 1000);
 }
 
 const setupStart = Date.now();
-const small = convergedState(SMALL);
-const large = convergedState(LARGE);
+const small = peer(convergedState(SMALL), SMALL);
+const large = peer(convergedState(LARGE), LARGE);
 console.log(`setup: ${SMALL} and ${LARGE} Routes converged in ${Date.now() - setupStart} ms`);
-// Interleave so that both sizes see the same machine conditions.
-const smallFirst = measure(small, SMALL);
-const largeResult = measure(large, LARGE);
-const smallResult = measure(small, SMALL);
-const smallUs = Math.min(smallFirst.us, smallResult.us);
-console.log(
-  `${SMALL} Routes: median ${smallUs.toFixed(1)} µs per update (${smallResult.ops.toFixed(1)} ops on average)`,
-);
-console.log(
-  `${LARGE} Routes: median ${largeResult.us.toFixed(1)} µs per update (${largeResult.ops.toFixed(1)} ops on average)`,
-);
-const ratio = largeResult.us / smallUs;
+// A warm-up round, then samples alternating between the sizes so both see the same machine conditions.
+for (let round = 0; round < 2; round++) {
+  for (const p of [small, large]) {
+    p.times.length = 0;
+    p.ops = 0;
+  }
+  for (let i = 0; i < SAMPLES; i++) {
+    time(small, i);
+    time(large, i);
+  }
+}
+const smallUs = median(small.times);
+const largeUs = median(large.times);
+for (const [size, p, us] of [
+  [SMALL, small, smallUs],
+  [LARGE, large, largeUs],
+] as const) {
+  console.log(
+    `${size} Routes: median ${us.toFixed(1)} µs per update (${(p.ops / SAMPLES).toFixed(1)} ops on average)`,
+  );
+}
 console.log(
   JSON.stringify({
     bench: "core-scale",
     small_us: Number(smallUs.toFixed(1)),
-    large_us: Number(largeResult.us.toFixed(1)),
-    ratio: Number(ratio.toFixed(2)),
+    large_us: Number(largeUs.toFixed(1)),
+    ratio: Number((largeUs / smallUs).toFixed(2)),
   }),
 );
