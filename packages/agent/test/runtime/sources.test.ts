@@ -1,0 +1,155 @@
+import type { EventBody, IpAddr, KernelRoute, Prefix } from "@kroute/core";
+import { createFakeKernel } from "@kroute/driver-fake";
+import { BehaviorSubject, type Subscription } from "rxjs";
+import { afterEach, describe, expect, it } from "vitest";
+import { chooseEngineSettings, UnsupportedFeatureError } from "../../src/runtime/features.ts";
+import { hostSource } from "../../src/runtime/host-source.ts";
+import { kernelSource, type ResyncReason } from "../../src/runtime/kernel-source.ts";
+import { parseAgentSettings } from "../../src/settings.ts";
+import { eventually, NODE_HOST } from "./harness.ts";
+
+const subscriptions: Subscription[] = [];
+afterEach(() => {
+  for (const s of subscriptions.splice(0)) s.unsubscribe();
+});
+
+function foreignRoute(dst: string, via: string, metric: number): KernelRoute {
+  return {
+    family: 4,
+    table: 254,
+    dst: dst as Prefix,
+    metric,
+    protocol: 4,
+    scope: 0,
+    target: { kind: "gateways", nexthops: [{ gateway: via as IpAddr, dev: "eth0", weight: 1 }] },
+  };
+}
+
+describe("kernelSource", () => {
+  it("starts with the given dump, then relays changes, and relists after an overflow", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const events: EventBody[] = [];
+    const resyncs: ResyncReason[] = [];
+    subscriptions.push(
+      kernelSource(kernel, {
+        node: "n",
+        scope: { protocol: 201 },
+        initial: kernel.listSync({ protocol: 201 }),
+        resyncIntervalMs: 60_000,
+        onResync: (reason) => resyncs.push(reason),
+      }).subscribe((e) => events.push(e)),
+    );
+    expect(events.map((e) => e.type)).toEqual(["kernel/observed"]);
+
+    kernel.applySync([{ object: "route", action: "add", to: foreignRoute("192.0.2.0/24", "10.0.0.9", 5) }]);
+    expect(events.at(-1)).toMatchObject({ type: "kernel/changed", change: { kind: "route", action: "new" } });
+
+    kernel.dropNotifications(1);
+    kernel.applySync([
+      { object: "route", action: "add", to: foreignRoute("198.51.100.0/24", "10.0.0.9", 5) },
+    ]);
+    await eventually(() => expect(events.filter((e) => e.type === "kernel/observed")).toHaveLength(2));
+    expect(events.some((e) => e.type === "kernel/changed" && e.change.kind === "overflow")).toBe(true);
+    expect(resyncs).toEqual(["start", "overflow"]);
+  });
+
+  it("fires the resync timer and takes a fresh full dump each period", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const events: EventBody[] = [];
+    subscriptions.push(
+      kernelSource(kernel, { node: "n", scope: { protocol: 201 }, resyncIntervalMs: 40 }).subscribe((e) =>
+        events.push(e),
+      ),
+    );
+    await eventually(() =>
+      expect(events.filter((e) => e.type === "kernel/observed").length).toBeGreaterThanOrEqual(3),
+    );
+    const timers = events.filter((e) => e.type === "timer/fired");
+    expect(timers.length).toBeGreaterThanOrEqual(2);
+    expect(timers[0]).toEqual({ type: "timer/fired", node: "n", timer: "resync" });
+  });
+});
+
+describe("hostSource", () => {
+  it("emits host facts, and again when the original default route changes", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const apiServers = new BehaviorSubject<readonly IpAddr[]>(["192.0.2.10" as IpAddr]);
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(kernel, {
+        nodeName: "n",
+        protocol: 201,
+        metadataAddress: "169.254.169.254" as IpAddr,
+        keepOriginal: [],
+        resolvConf: [],
+        apiServers$: apiServers,
+        dnsRefreshMs: 60_000,
+        settleMs: 10,
+      }).subscribe((e) => events.push(e)),
+    );
+    await eventually(() => expect(events).toHaveLength(1));
+    expect(events[0]).toMatchObject({
+      type: "host/observed",
+      defaultGateways: [{ via: "10.0.0.1", dev: "eth0", metric: 100 }],
+      apiServers: ["192.0.2.10"],
+      protect: ["169.254.169.254/32"],
+    });
+
+    kernel.applySync([{ object: "route", action: "add", to: foreignRoute("0.0.0.0/0", "10.0.0.2", 10) }]);
+    await eventually(() => expect(events).toHaveLength(2));
+    expect(events[1]).toMatchObject({ defaultGateways: [{ via: "10.0.0.2", dev: "eth0", metric: 10 }] });
+
+    apiServers.next(["192.0.2.10" as IpAddr, "192.0.2.11" as IpAddr]);
+    await eventually(() => expect(events).toHaveLength(3));
+    expect(events[2]).toMatchObject({ apiServers: ["192.0.2.10", "192.0.2.11"] });
+
+    // A change that alters nothing leaves no event.
+    apiServers.next(["192.0.2.11" as IpAddr, "192.0.2.10" as IpAddr]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toHaveLength(3);
+  });
+});
+
+describe("chooseEngineSettings", () => {
+  const settings = (...argv: string[]) => parseAgentSettings(argv, { NODE_NAME: "n" });
+  const modern = { nexthopObjects: true, resilientGroups: true };
+
+  it("uses resilient nexthop groups on a modern kernel", () => {
+    const { engine, notes } = chooseEngineSettings(settings(), modern);
+    expect(engine.nexthopMode).toBe("groups");
+    expect(engine.resilient).toEqual({ buckets: 128, idleTimer: 120, unbalancedTimer: 0 });
+    expect(notes).toEqual([]);
+  });
+
+  it("falls back to hash-threshold groups without resilient groups, and says so", () => {
+    const { engine, notes } = chooseEngineSettings(settings(), {
+      nexthopObjects: true,
+      resilientGroups: false,
+    });
+    expect(engine.nexthopMode).toBe("groups");
+    expect(engine.resilient).toBeUndefined();
+    expect(notes.join()).toMatch(/resilient/);
+  });
+
+  it("falls back to multipath routes without nexthop objects in auto mode", () => {
+    const { engine } = chooseEngineSettings(settings(), { nexthopObjects: false, resilientGroups: false });
+    expect(engine.nexthopMode).toBe("multipath");
+    expect(engine.resilient).toBeUndefined();
+  });
+
+  it("refuses explicit groups on a kernel without nexthop objects", () => {
+    expect(() =>
+      chooseEngineSettings(settings("--nexthop-mode=groups"), {
+        nexthopObjects: false,
+        resilientGroups: false,
+      }),
+    ).toThrow(UnsupportedFeatureError);
+  });
+
+  it("honours multipath when asked, even on a modern kernel", () => {
+    expect(
+      chooseEngineSettings(settings("--nexthop-mode=multipath", "--resilient-buckets=0"), modern).engine
+        .nexthopMode,
+    ).toBe("multipath");
+  });
+});

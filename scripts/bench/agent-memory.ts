@@ -1,0 +1,166 @@
+/**
+ * `pnpm bench agent-memory`: resident memory of the real kroute-agent process with
+ * 10,000 destinations programmed (1,000 Routes of 10 destinations) and after it has
+ * been idle, against the Kubernetes API double (in this process) and a real kernel in
+ * a fresh network namespace. Without root it runs the agent with --dry-run in this
+ * namespace instead (computes everything, writes nothing) and says so.
+ *
+ * Peer in the same run: a bare `node` process (the runtime's own floor), so the
+ * agent's own cost is visible. For scale: DigitalOcean's Python operator was given
+ * 512 MiB for 2,000 CIDRs. Target: under 100 MiB.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createKubeApiDouble } from "../../packages/testkit/src/kube-api/index.ts";
+import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
+
+const isRoot = process.getuid?.() === 0;
+
+const ROUTES = Number(process.env.KROUTE_BENCH_ROUTES ?? 1000);
+const PER_ROUTE = 10;
+const DESTINATIONS = ROUTES * PER_ROUTE;
+const IDLE_MS = Number(process.env.KROUTE_BENCH_IDLE_MS ?? 20_000);
+const bin = resolve(import.meta.dirname, "../../packages/agent/src/main.ts");
+
+function rssMib(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function programmed(metricsPort: number, healthPort: number): Promise<number> {
+  try {
+    if ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status !== 200) return -1;
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return Number(/kroute_routes\{state="programmed"\} (\d+)/.exec(text)?.[1] ?? -1);
+  } catch {
+    return -1; // not listening yet
+  }
+}
+
+async function baselineNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  await sleep(1000);
+  const rss = rssMib(child.pid ?? 0);
+  child.kill();
+  return rss;
+}
+
+async function main(): Promise<void> {
+  const mode = isRoot ? "kernel" : "dry-run";
+  if (!isRoot) console.error("agent-memory: not root, so the agent runs with --dry-run (no kernel writes)");
+  const api = await createKubeApiDouble({ bookmarkIntervalMs: 60_000 });
+  let ns: Netns | undefined;
+  let child: ChildProcess | undefined;
+  const kubeconfig = join(tmpdir(), `kroute-bench-kubeconfig-${process.pid}.json`);
+  try {
+    writeFileSync(kubeconfig, api.kubeconfig());
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "bench-node", labels: { pool: "a" } } });
+    for (let r = 0; r < ROUTES; r++) {
+      const destinations = Array.from({ length: PER_ROUTE }, (_, d) => {
+        const n = r * PER_ROUTE + d;
+        return `10.${100 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`;
+      });
+      api.apply({
+        apiVersion: "networking.kroute.dev/v1alpha1",
+        kind: "Route",
+        metadata: { name: `route-${r}` },
+        spec: { destinations, gateways: r % 2 === 0 ? ["10.0.0.3", "10.0.0.4"] : ["10.0.0.4"], probe: false },
+      });
+    }
+    const args = [bin, `--kubeconfig=${kubeconfig}`, "--log-level=warn", "--resolv-conf=/nonexistent"];
+    if (isRoot) {
+      ns = await createNetns("kr-bench");
+      await ns.ipBatch([
+        "link add eth0 type veth peer name uplink0",
+        "link set uplink0 up",
+        "link set eth0 up",
+        "addr add 10.0.0.5/24 dev eth0",
+        "route add default via 10.0.0.1 dev eth0 metric 100",
+      ]);
+      args.push(`--netns=${ns.name}`);
+    } else {
+      args.push("--dry-run");
+    }
+    const healthPort = await freePort();
+    const metricsPort = await freePort();
+    args.push(`--health-address=127.0.0.1:${healthPort}`, `--metrics-address=127.0.0.1:${metricsPort}`);
+
+    const started = performance.now();
+    const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+    child = spawn(process.execPath, [...nodeFlags, ...args], {
+      env: { ...process.env, NODE_NAME: "bench-node" },
+      stdio: "inherit",
+    });
+    const pid = child.pid ?? 0;
+    while ((await programmed(metricsPort, healthPort)) < DESTINATIONS) {
+      if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+      if (performance.now() - started > 300_000)
+        throw new Error("agent did not program 10,000 destinations in 5 min");
+      await sleep(200);
+    }
+    const programSeconds = (performance.now() - started) / 1000;
+    if (ns !== undefined) {
+      const count = (await ns.ip("route", "show", "proto", "201")).trim().split("\n").length;
+      if (count < DESTINATIONS)
+        throw new Error(`kernel holds ${count} kroute routes, expected ${DESTINATIONS}`);
+    }
+    const rss = rssMib(pid);
+    if (process.env.KROUTE_BENCH_DEBUG === "1") {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      console.error(
+        text
+          .split("\n")
+          .filter((l) => /heap_size|external|gc_duration_seconds_sum/.test(l) && !l.startsWith("#"))
+          .join("\n"),
+      );
+    }
+    const peak = rssMib(pid, "VmHWM");
+    await sleep(IDLE_MS);
+    const idle = rssMib(pid);
+    const baseline = await baselineNodeRss();
+    console.error(
+      `agent-memory (${mode}): ${DESTINATIONS} destinations programmed in ${programSeconds.toFixed(1)} s; ` +
+        `RSS ${rss} MiB (peak ${peak}), after ${IDLE_MS / 1000} s idle ${idle} MiB; bare node ${baseline} MiB`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: "agent-memory",
+        destinations: DESTINATIONS,
+        rss_mib: rss,
+        idle_rss_mib: idle,
+        peak_rss_mib: peak,
+        bare_node_rss_mib: baseline,
+        mode,
+        program_s: Math.round(programSeconds * 10) / 10,
+      }),
+    );
+  } finally {
+    if (child !== undefined && child.exitCode === null) {
+      const exited = new Promise((done) => child?.once("exit", done));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    await ns?.destroy();
+    await api.close();
+    rmSync(kubeconfig, { force: true });
+  }
+}
+
+await main();
