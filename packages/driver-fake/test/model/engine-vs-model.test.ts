@@ -79,7 +79,8 @@ const commands = [
   fc.constant(new ResyncCommand()),
 ];
 
-const withCarrierFlaps = [...commands, fc.constant(new CarrierFlapCommand("eth1"))];
+const withCarrierFlaps = [...commands, fc.constant(new CarrierFlapCommand("eth1", false))];
+const withCarrierFlapsThenResync = [...commands, fc.constant(new CarrierFlapCommand("eth1", true))];
 
 function runModel(settings: EngineSettings, commandSet = commands): void {
   fc.assert(
@@ -115,6 +116,10 @@ describe("engine + fake kernel against a simple model", () => {
 describe("carrier flaps on the gateways' link", () => {
   it("plain multipath routes survive (Linux keeps them, flagged linkdown)", () => {
     runModel({ ...DEFAULT_SETTINGS, nexthopMode: "multipath" }, withCarrierFlaps);
+  });
+
+  it("nexthop groups are re-created by the next periodic resync", () => {
+    runModel(DEFAULT_SETTINGS, withCarrierFlapsThenResync);
   });
 
   // KNOWN GAP (reported): Linux flushes nexthop objects on carrier loss without a

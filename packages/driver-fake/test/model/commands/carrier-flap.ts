@@ -10,8 +10,11 @@ import type { World } from "../world.ts";
  */
 export class CarrierFlapCommand implements fc.Command<Model, World> {
   readonly dev: string;
-  constructor(dev: string) {
+  /** Whether the agent's periodic resync runs before the check (the only thing that sees the flush today). */
+  readonly resync: boolean;
+  constructor(dev: string, resync: boolean) {
     this.dev = dev;
+    this.resync = resync;
   }
   check(): boolean {
     return true;
@@ -25,9 +28,10 @@ export class CarrierFlapCommand implements fc.Command<Model, World> {
     model.foreignNexthops.splice(0, model.foreignNexthops.length, ...survivors);
     world.reconcile(true);
     world.kernel.setCarrier(this.dev, true);
+    if (this.resync) world.dump();
     settle(model, world);
   }
   toString(): string {
-    return `carrier-flap(${this.dev})`;
+    return `carrier-flap(${this.dev}${this.resync ? ", then resync" : ""})`;
   }
 }
