@@ -55,6 +55,7 @@ import {
   UnknownDeviceError,
 } from "./domain/routes.ts";
 import { messageToRule, ruleToMessage } from "./domain/rules.ts";
+import { dumpWithRetries } from "./dump-retry.ts";
 import { AF_UNSPEC, ENODEV, errnoName, strerror } from "./ffi.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
 import * as sysctl from "./sysctl.ts";
@@ -79,7 +80,6 @@ export interface NetlinkDataplane extends Dataplane {
   setSysctl(name: string, value: string): Promise<void>;
 }
 
-const DUMP_ATTEMPTS = 3;
 const ENOENT = 2;
 const EOPNOTSUPP = 95;
 const EINVAL = 22;
@@ -232,18 +232,8 @@ export async function createNetlinkDataplane(
     if (closed) throw new Error("netlink dataplane: closed");
   };
 
-  /** Dumps with retries while NLM_F_DUMP_INTR says the tables moved under the dump. */
-  const dumpStable = async (request: Request): Promise<DumpResult> => {
-    let result = await connection.dump(request);
-    for (
-      let attempt = 1;
-      attempt < DUMP_ATTEMPTS && result.interrupted && result.error === undefined;
-      attempt++
-    ) {
-      result = await connection.dump(request);
-    }
-    return result;
-  };
+  const dumpStable = (request: Request): Promise<DumpResult> =>
+    dumpWithRetries(() => connection.dump(request));
 
   const dumpLinks = async (): Promise<{ links: KernelLink[]; complete: boolean }> => {
     const result = await dumpStable({
@@ -271,9 +261,10 @@ export async function createNetlinkDataplane(
     complete &&= linkDump.complete;
 
     const routes: KernelRoute[] = [];
-    const keep = (r: KernelRoute): boolean =>
-      (scope.tables === undefined || scope.tables.includes(r.table)) &&
-      (scope.protocol === undefined || scope.protocol === r.protocol);
+    // The kernel filters route dumps already (strict checking); this also covers rules, which it does not filter.
+    const inScope = (object: { readonly table: number; readonly protocol: number }): boolean =>
+      (scope.tables === undefined || scope.tables.includes(object.table)) &&
+      (scope.protocol === undefined || scope.protocol === object.protocol);
     for (const family of families) {
       for (const table of scope.tables ?? [undefined]) {
         const result = await dumpStable({
@@ -302,7 +293,7 @@ export async function createNetlinkDataplane(
         for (const m of result.messages) {
           if (m.body.kind !== "route") continue;
           const route = messageToRoute(m.body.route, links);
-          if (route !== undefined && keep(route)) routes.push(route);
+          if (route !== undefined && inScope(route)) routes.push(route);
         }
       }
     }
@@ -342,8 +333,7 @@ export async function createNetlinkDataplane(
       for (const m of result.messages) {
         if (m.body.kind !== "rule") continue;
         const rule = messageToRule(m.body.rule);
-        if (rule !== undefined && keep({ table: rule.table, protocol: rule.protocol } as KernelRoute))
-          rules.push(rule);
+        if (rule !== undefined && inScope(rule)) rules.push(rule);
       }
     }
 
