@@ -8,60 +8,25 @@
 import { sameRoute } from "./canonical.ts";
 import { usableMembers } from "./derive.ts";
 import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
-import {
-  addressBits,
-  compareAddresses,
-  comparePrefixes,
-  type IpAddr,
-  prefixAddress,
-  prefixLength,
-} from "./ip.ts";
-import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
+import { compareAddresses, type IpAddr } from "./ip.ts";
+import type { KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
+import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
 import type { DestinationPlan, NodeState } from "./state.ts";
 
-export function compareRoutes(a: KernelRoute, b: KernelRoute): number {
-  return a.family - b.family || a.table - b.table || comparePrefixes(a.dst, b.dst) || a.metric - b.metric;
-}
-
-export function compareRules(a: KernelRule, b: KernelRule): number {
-  const src =
-    a.src === undefined
-      ? b.src === undefined
-        ? 0
-        : -1
-      : b.src === undefined
-        ? 1
-        : comparePrefixes(a.src, b.src);
-  const ka = ruleKey(a);
-  const kb = ruleKey(b);
-  return a.priority - b.priority || src || (ka < kb ? -1 : ka > kb ? 1 : 0);
-}
-
-/** A string that sorts like compareRoutes, computed once per route instead of once per comparison. */
-function routeSortKey(route: KernelRoute): string {
-  const address = addressBits(prefixAddress(route.dst));
-  const hex =
-    address === undefined
-      ? route.dst
-      : address.bits.toString(16).padStart(address.family === 4 ? 8 : 32, "0");
-  const pad = (n: number, width: number) => String(n).padStart(width, "0");
-  return `${route.family}|${pad(route.table, 10)}|${hex}|${pad(prefixLength(route.dst), 3)}|${pad(route.metric, 10)}`;
-}
-
 export function desiredRoutes(state: NodeState): KernelRoute[] {
-  return hmValues(state.derived.routes)
-    .map((route) => [routeSortKey(route), route] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, route]) => route);
+  return sortByKey(hmValues(state.derived.routes), routeSortKey);
 }
 
 export function desiredNexthops(state: NodeState): KernelNexthop[] {
-  return [...hmValues(state.derived.nexthops)].sort((a, b) => a.id - b.id);
+  return sortByKey(hmValues(state.derived.nexthops), nexthopSortKey);
 }
 
 export function desiredRules(state: NodeState): KernelRule[] {
-  return [...hmValues(state.derived.rules)].map((entry) => entry.rule).sort(compareRules);
+  return sortByKey(
+    hmValues(state.derived.rules).map((entry) => entry.rule),
+    ruleSortKey,
+  );
 }
 
 function destinationOutcome(state: NodeState, route: string, plan: DestinationPlan): DestinationOutcome {

@@ -9,7 +9,6 @@
  * the kernel dump complete).
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
-import { compareRoutes, compareRules } from "./desired.ts";
 import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
 import {
   type KernelNexthop,
@@ -19,6 +18,7 @@ import {
   routeKey,
   ruleKey,
 } from "./kernel.ts";
+import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable } from "./outcome.ts";
 import type { OwnedKernelState } from "./state.ts";
 
@@ -99,18 +99,15 @@ function phase(op: Op, recreated: ReadonlySet<number>): number {
   }
 }
 
-function subject(op: Op) {
-  return op.action === "delete" ? op.from : op.to;
-}
-
-function compareWithinPhase(a: Op, b: Op): number {
-  if (a.object === "route" && b.object === "route")
-    return compareRoutes(subject(a) as KernelRoute, subject(b) as KernelRoute);
-  if (a.object === "nexthop" && b.object === "nexthop")
-    return (subject(a) as KernelNexthop).id - (subject(b) as KernelNexthop).id;
-  if (a.object === "rule" && b.object === "rule")
-    return compareRules(subject(a) as KernelRule, subject(b) as KernelRule);
-  return 0;
+function subjectSortKey(op: Op): string {
+  switch (op.object) {
+    case "route":
+      return routeSortKey(op.action === "delete" ? op.from : op.to);
+    case "nexthop":
+      return nexthopSortKey(op.action === "delete" ? op.from : op.to);
+    case "rule":
+      return ruleSortKey(op.action === "delete" ? op.from : op.to);
+  }
 }
 
 /** Ids of nexthops that the ops delete and add again (a change of kind the kernel cannot replace). */
@@ -126,7 +123,7 @@ export function recreatedIds(ops: readonly Op[]): Set<number> {
 /** Sorts ops into the kernel-safe order, deterministically. */
 export function orderOps(ops: readonly Op[]): Op[] {
   const recreated = recreatedIds(ops);
-  return [...ops].sort((a, b) => phase(a, recreated) - phase(b, recreated) || compareWithinPhase(a, b));
+  return sortByKey(ops, (op) => `${phase(op, recreated)}|${subjectSortKey(op)}`);
 }
 
 interface DesiredLookup {

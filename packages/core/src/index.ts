@@ -18,3 +18,4 @@ export * from "./plan.ts";
 export * from "./reducer.ts";
 export * from "./state.ts";
 export * from "./engine.ts";
+export * from "./order.ts";
