@@ -6,7 +6,7 @@ import { createEngine, type EngineStep } from "../src/engine.ts";
 import type { EventBody } from "../src/events.ts";
 import type { Op, OpResult } from "../src/kernel.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
-import { emptySnapshot, hostFacts, NODE, route } from "./fixtures.ts";
+import { emptySnapshot, hostFacts, NODE, readyState, route } from "./fixtures.ts";
 
 /** Node, host, Routes and kernel all synced, as marble values a..d. */
 const setup: Record<"a" | "b" | "c" | "d", EventBody> = {
@@ -169,5 +169,30 @@ describe("createEngine (marbles)", () => {
       });
       expectObservable(quiet.pipe(map(summary))).toBe("a|", { a: "node/observed" });
     });
+  });
+
+  it("continues from a given state and sequence number, and can report the desired table with each step", () => {
+    const scheduler = newScheduler();
+    const steps: EngineStep[] = [];
+    const start = readyState();
+    scheduler.run(({ cold }) => {
+      createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        initialState: start,
+        lastSeq: 41,
+        withDesired: true,
+        sources: [cold<EventBody>("r|", { r: upsert("one", ["10.9.0.0/16"]) })],
+        scheduler,
+        apply: (ops) => cold<OpResult[]>("(x|)", { x: ok(ops) }),
+      }).subscribe((step) => steps.push(step));
+    });
+    expect(steps.map((s) => `${s.event.seq} ${summary(s)}`)).toEqual([
+      "42 route/upserted+2",
+      "43 dataplane/applied",
+    ]);
+    expect(steps[0]?.desired?.routes.map((r) => r.dst)).toEqual(["10.9.0.0/16"]);
+    expect(steps[1]?.results?.every((r) => r.result.ok)).toBe(true);
+    expect(steps[1]?.desired?.outcomes[0]?.destinations[0]?.state).toBe("programmed");
   });
 });
