@@ -146,10 +146,18 @@ describe("kube-api double", () => {
     });
     const without = await openWatch(kc, `/apis/${G}/${V}/routes`, { resourceVersion: rv });
     api.apply(route("a"));
-    await until(() => withB.events.some((e) => e.type === "BOOKMARK"), "a bookmark");
-    const bookmark = withB.events.find((e) => e.type === "BOOKMARK")!;
+    const bookmarkAfterChange = () =>
+      withB.events
+        .slice(withB.events.findIndex((e) => e.type === "ADDED"))
+        .find((e) => e.type === "BOOKMARK");
+    await until(
+      () => withB.events.some((e) => e.type === "ADDED") && bookmarkAfterChange() !== undefined,
+      "a bookmark",
+    );
+    const bookmark = bookmarkAfterChange()!;
     expect(Number(bookmark.object.metadata?.resourceVersion)).toBe(api.resourceVersion);
-    await new Promise((r) => setTimeout(r, 120));
+    await until(() => without.events.length > 0, "the change on the watch without bookmarks");
+    await new Promise((r) => setTimeout(r, 150));
     expect(without.events.map((e) => e.type)).toEqual(["ADDED"]);
     withB.abort();
     without.abort();

@@ -215,7 +215,6 @@ export class NodeRouteTableWriter {
   async #flush(): Promise<void> {
     const status = this.#latest;
     if (this.#closed || status === undefined || !this.#needsWrite()) return;
-    this.#lastWriteAt = this.#timers.now();
     try {
       if (!this.#created) await this.#create();
       try {
@@ -228,6 +227,8 @@ export class NodeRouteTableWriter {
       }
       this.#written = status;
       this.#failures = 0;
+      // The interval runs from the end of a write: a slow API server is written to less often.
+      this.#lastWriteAt = this.#timers.now();
     } catch (err) {
       this.#o.onError?.(err);
       const delay = backoffDelay(this.#failures++, this.#o.backoff ?? {}, this.#o.random ?? Math.random);

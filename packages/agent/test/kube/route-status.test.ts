@@ -147,14 +147,14 @@ describe("RouteStatusWriter", () => {
 
   it("spreads writes with jitter, and a node that sees another's write skips its own", async () => {
     api.apply(route("a"));
-    const first = await node({ random: () => 0, jitterMs: 400 });
-    const second = await node({ random: () => 0.9, jitterMs: 400 });
+    const first = await node({ random: () => 0, jitterMs: 1000 });
+    const second = await node({ random: () => 0.9, jitterMs: 1000 });
     const started = Date.now();
     second.writer.updateOutcomes([outcome("a", 1)]);
     first.writer.updateOutcomes([outcome("a", 1)]);
     await first.writer.settled();
     await second.writer.settled();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(340);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(850);
     expect(statusWrites(api)).toHaveLength(1);
     expect(conditions(api, "a")[0]?.status).toBe("True");
   });

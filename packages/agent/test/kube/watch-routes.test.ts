@@ -1,7 +1,7 @@
 /** Routes from the API double, through the supervised list+watch loop, as engine events. */
 import type { EventBody } from "@kroute/core";
 import type { KubeApiDouble } from "@kroute/testkit";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteCache } from "../../src/kube/route-cache.ts";
 import { watchRoutes } from "../../src/kube/routes.ts";
@@ -95,10 +95,10 @@ describe("watchRoutes", () => {
   });
 
   it("does not mistake bookmarks on a quiet watch for a stall", async () => {
-    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 400 });
+    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 800 });
     running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
     await until(() => api.openWatches() === 1, "the watch to open");
-    await new Promise((r) => setTimeout(r, 1000)); // bookmarks every 100 ms, nothing else
+    await new Promise((r) => setTimeout(r, 1600)); // bookmarks every 100 ms, nothing else
     expect(restarts).toEqual([]);
     expect(api.requests((r) => r.verb === "watch")).toHaveLength(1);
   });
@@ -153,6 +153,23 @@ describe("watchRoutes", () => {
     expect(new Set(watches.map((r) => r.query.resourceVersion)).size).toBe(1);
     expect(restarts.filter((r) => r.reason === "error")).toHaveLength(2);
     expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
+  });
+
+  it("resumes a watch the server ended on its timeout, without a relist or a restart", async () => {
+    const { options, restarts } = fastSupervisor({ watchTimeoutSeconds: [1, 1] });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.requests((r) => r.verb === "watch").length === 2, "a second watch", 4000);
+    api.apply(route("after"));
+    await until(() => running!.items.some((e) => e.type === "route/upserted"), "the change on the new watch");
+    expect(restarts).toEqual([]);
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
+    expect(api.requests((r) => r.verb === "watch").map((r) => r.query.timeoutSeconds)).toContain("1");
+  });
+
+  it("relies on client-node's watch inactivity timeout still being the field it overrides", () => {
+    // The supervisor lifts client-node's private 30 s inactivity abort above its own watchdog.
+    const watch = new Watch(kc) as unknown as { requestTimeoutMs?: unknown };
+    expect(typeof watch.requestTimeoutMs).toBe("number");
   });
 
   it("watches the configured API group", async () => {

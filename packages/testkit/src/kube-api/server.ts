@@ -36,6 +36,8 @@ export type Verb = "list" | "watch" | "get" | "create" | "update" | "patch" | "a
 
 export interface RequestLogEntry {
   readonly seq: number;
+  /** Wall clock (ms) when the request arrived. */
+  readonly at: number;
   readonly method: string;
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
@@ -382,6 +384,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
         : verbOf(req.method ?? "GET", target, url.searchParams, contentType ?? "");
     const entry: RequestLogEntry = {
       seq: ++seq,
+      at: Date.now(),
       method: req.method ?? "GET",
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
