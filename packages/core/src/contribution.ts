@@ -24,7 +24,7 @@ import { nodeSelectorMatches } from "./selector.ts";
 import type { Claim, Contribution, DestinationPlan, NodeState, SetMember } from "./state.ts";
 import { MAIN_TABLE } from "./validate.ts";
 
-/** The parts of the state a contribution depends on; changing any of them recomputes every contribution. */
+/** The parts of the state a contribution depends on; a change that matters (see contextAffects) recomputes them all. */
 export type ContributionContext = Pick<NodeState, "nodeName" | "node" | "host" | "settings"> & {
   readonly kernel: Pick<NodeState["kernel"], "addresses" | "observed">;
 };

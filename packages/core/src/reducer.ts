@@ -2,12 +2,12 @@
  * The reducer: one pure step from a state and an event to the next state. Each
  * slice is replaced or updated from its own source; the desired table in
  * `derived` is maintained incrementally for Route, probe and kernel events, and
- * rebuilt whole only when something every Route depends on changes (the node's
- * labels, host facts, settings, the node's addresses).
+ * rebuilt whole only when something every Route depends on changes: the node's
+ * labels, the settings, host facts or addresses that matter (see contextAffects).
  */
 import { Immer } from "immer";
 import { canonicalOp, opObjectKey } from "./canonical.ts";
-import { type ContributionContext, computeContribution, contextAffects } from "./contribution.ts";
+import { computeContribution, contextAffects } from "./contribution.ts";
 import {
   gatewayHealthChanged,
   rebuild,
@@ -37,10 +37,6 @@ function validationName(validation: RouteValidation): string {
   return validation.ok ? validation.route.name : validation.name;
 }
 
-function contextOf(state: NodeState): ContributionContext {
-  return state;
-}
-
 function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
   return startWork(state.derived, state.settings, state.probes, kernel);
 }
@@ -48,10 +44,9 @@ function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
 /** Every contribution recomputed (a context change) and the derived state rebuilt from them. */
 function rebuilt(state: NodeState): NodeState["derived"] {
   const w = work(state);
-  const ctx = contextOf(state);
   rebuild(
     w,
-    [...hmValues(state.routes.byName)].map((v) => computeContribution(v, ctx)),
+    [...hmValues(state.routes.byName)].map((v) => computeContribution(v, state)),
   );
   return w.d;
 }
@@ -122,7 +117,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         const validation = validateRoute(event.route);
         const name = validationName(validation);
         const w = work(state);
-        setContribution(w, name, computeContribution(validation, contextOf(state)));
+        setContribution(w, name, computeContribution(validation, state));
         draft.routes = { ...state.routes, byName: hmSet(state.routes.byName, name, validation) };
         draft.derived = w.d;
         return;
