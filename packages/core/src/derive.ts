@@ -165,7 +165,8 @@ function applyMoves(w: Work, moves: readonly IdMove[]): void {
         const set = hmGet(w.d.sets, setKey);
         if (set === undefined || !set.members.some((m) => m.dev === dev)) continue;
         if (set.members.length > 1) placeObject(w, setKey);
-        else refreshUsers(w, set);
+        // Routes of a one-gateway set point at the gateway itself; a group may just have come into being.
+        refreshUsers(w, set);
       }
     } else {
       const set = hmGet(w.d.sets, move.key);
