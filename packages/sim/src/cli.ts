@@ -5,6 +5,7 @@
  * stderr; exit status 0 ok, 1 invariant violated or bad input, 2 usage error.
  */
 import { UsageError } from "./args.ts";
+import { runCluster } from "./cmd-cluster.ts";
 import { runDemo } from "./cmd-demo.ts";
 import { runGenerate } from "./cmd-generate.ts";
 import { runReplay } from "./cmd-replay.ts";
@@ -16,13 +17,15 @@ const USAGE = `usage: kroute-sim <command> [options]
                             run an event log through the core and the fake kernel
   generate --nodes N --routes R --events E --seed S [--pools P]
                             write a synthetic event log to stdout
-  cluster [--nodes N] [--gateways G] [--report FILE] [ROUTES.yaml ...]
-                            a cluster in a box (network namespaces; needs root)
+  cluster [--nodes N] [--gateways G] [--report FILE] [--fake] [ROUTES.yaml ...]
+                            a cluster in a box (network namespaces, real agents; needs root,
+                            else, or with --fake, the same scenario on fake kernels)
 `;
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  cluster: runCluster,
   demo: runDemo,
   generate: runGenerate,
   replay: runReplay,

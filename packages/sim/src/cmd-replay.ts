@@ -21,11 +21,13 @@ export interface ReplayFileOptions {
   readonly until?: number;
   readonly verbose?: boolean;
   readonly report?: boolean;
+  /** Collect into this timeline (several logs in one report) instead of a new one. */
+  readonly timeline?: Timeline;
 }
 
 /** Replays one log file; verbose lines are collected in order. Throws MalformedLogError. */
 export async function replayFile(path: string, options: ReplayFileOptions = {}): Promise<ReplayRun> {
-  const timeline = new Timeline(options.report === true);
+  const timeline = options.timeline ?? new Timeline(options.report === true);
   const verbose: string[] = [];
   const replayer = new Replayer({
     ...(options.node === undefined ? {} : { node: options.node }),

@@ -34,5 +34,7 @@ export function hostDescription(event: EventOf<"host/observed">): HostDescriptio
       prefixLength: address.prefixLength ?? (familyOf(address.ip) === 4 ? 24 : 64),
     })),
     routes,
+    // The agent sets layer-4 multipath hashing by default (SPEC §3.4); the fake starts as the agent leaves it.
+    multipathHashPolicy: { 4: 1, 6: 1 },
   };
 }

@@ -12,6 +12,7 @@ import {
   type EngineEvent,
   type EngineSettings,
   type EventOf,
+  type FlowQuery,
   familyOf,
   hmGet,
   type IpAddr,
@@ -388,7 +389,8 @@ export class NodeSim {
         answer.ok ? `via ${answer.gateway ?? `dev ${answer.dev}`}` : answer.message;
       for (const address of protectedAddresses) {
         const answer = kernel.lookupSync({ dst: address });
-        if (!answer.ok || answer.gateway !== original.via) {
+        // A directly connected address is not captured by the override either.
+        if (!answer.ok || (answer.gateway !== undefined && answer.gateway !== original.via)) {
           problems.set(
             address,
             `protected ${address} is routed ${describe(answer)}, not via the original gateway ${original.via}`,
@@ -422,6 +424,11 @@ export class NodeSim {
     }
     this.violations.push(...this.stepViolations);
     return this.stepViolations;
+  }
+
+  /** Where the node's kernel would send a flow (the cluster command's egress view). */
+  lookup(query: FlowQuery): LookupResult | undefined {
+    return this.kernel?.lookupSync(query);
   }
 
   snapshot(): KernelSnapshot | undefined {

@@ -10,13 +10,17 @@ import { NodeSim, type Step, type Violation } from "./node-sim.ts";
 import type { Timeline } from "./timeline.ts";
 
 export interface ReplayOptions {
-  /** Only this node is simulated. */
+  /** Only this node is simulated (--node). */
   readonly node?: string;
+  /** Only nodes passing this filter are simulated (benchmark slices). */
+  readonly nodeFilter?: (node: string) => boolean;
   /** Stop after the last event with seq <= until. */
   readonly until?: number;
   /** Called after every step that applied ops or found violations (--verbose, reports). */
   readonly onStep?: (node: string, step: Step) => void;
   readonly timeline?: Timeline;
+  /** performance.now() after which nothing more is delivered (benchmark budgets); `stopped` says so. */
+  readonly deadline?: number;
 }
 
 export class Replayer {
@@ -35,6 +39,7 @@ export class Replayer {
 
   /** Feeds one event of the log. Returns false once `until` has been passed. */
   push(event: EngineEvent): boolean {
+    if (this.pastDeadline()) return false;
     if (this.options.until !== undefined && event.seq > this.options.until) {
       this.stopped = true;
       return false;
@@ -58,13 +63,28 @@ export class Replayer {
         break;
       default:
         if (this.options.node !== undefined && event.node !== this.options.node) break;
+        if (
+          this.options.nodeFilter !== undefined &&
+          !this.nodes.has(event.node) &&
+          !this.options.nodeFilter(event.node)
+        )
+          break;
         this.deliver(this.node(event.node, event), event);
     }
     return true;
   }
 
   private broadcast(event: EngineEvent): void {
-    for (const sim of this.nodes.values()) this.deliver(sim, event);
+    for (const sim of this.nodes.values()) {
+      if (this.pastDeadline()) return;
+      this.deliver(sim, event);
+    }
+  }
+
+  private pastDeadline(): boolean {
+    if (this.options.deadline === undefined || performance.now() < this.options.deadline) return false;
+    this.stopped = true;
+    return true;
   }
 
   private node(name: string, cause: EngineEvent): NodeSim {

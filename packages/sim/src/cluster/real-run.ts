@@ -1,0 +1,249 @@
+/**
+ * The cluster in a box on real kernels (root): network namespaces for nodes, gateways,
+ * a router and "the internet"; the Kubernetes API test double; one real agent process
+ * per node (`kroute-agent --netns …`, recording its events); the Routes applied through
+ * the API; then the static egress IP seen by a UDP echo server, a gateway failure and
+ * its recovery. Afterwards each agent's recording is replayed in the simulator and must
+ * give the table that agent's kernel holds.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_SETTINGS } from "@kroute/core";
+import type { KubeApiDouble, UdpEchoServer } from "@kroute/testkit";
+import { replayFile } from "../cmd-replay.ts";
+import { type JsonRoute, renderJson } from "../render.ts";
+import { Replayer } from "../replay.ts";
+import type { Timeline } from "../timeline.ts";
+import { kernelRoutes, kernelTableText } from "./kernel-table.ts";
+import { API_SERVER, DNS, nodeLabels, type Scenario, scenarioEvents } from "./scenario.ts";
+import { DESTINATIONS, EGRESS_FLOWS, egressLine, header, type Print } from "./story.ts";
+import { type ClusterTopology, createClusterTopology, ECHO_PORT } from "./topology.ts";
+
+const PROTOCOL = DEFAULT_SETTINGS.protocol;
+const CONVERGE_MS = 30_000;
+
+export interface Teardown {
+  /** Called with every namespace name as it is created and every child as it starts. */
+  namespace(name: string): void;
+  child(child: ChildProcess): void;
+  /** Async cleanups, run in reverse order. */
+  defer(step: () => Promise<void>): void;
+}
+
+type Tables = Record<string, JsonRoute[]>;
+
+/** What the simulator predicts each node's table to be after the given events. */
+function predict(events: Parameters<Replayer["push"]>[0][]): Tables {
+  const replayer = new Replayer();
+  for (const event of events) replayer.push(event);
+  const results = [...replayer.nodes.values()].map((sim) => ({
+    node: sim.name,
+    snapshot: sim.snapshot(),
+    violations: sim.violations,
+  }));
+  const doc = JSON.parse(renderJson(results)) as { nodes: Record<string, { routes: JsonRoute[] }> };
+  return Object.fromEntries(Object.entries(doc.nodes).map(([node, v]) => [node, v.routes]));
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runOnRealKernels(
+  s: Scenario,
+  print: Print,
+  timeline: Timeline,
+  workDir: string,
+  teardown: Teardown,
+): Promise<number> {
+  const testkit = await import("@kroute/testkit");
+  header(s, "root: network namespaces, real agents, real kernels", print);
+
+  const topology: ClusterTopology = await createClusterTopology(
+    s.nodes.length,
+    s.gateways.length,
+    (p) => testkit.createNetns(p),
+    (n) => teardown.namespace(n),
+  );
+  teardown.defer(() => topology.destroy());
+
+  const api: KubeApiDouble = await testkit.createKubeApiDouble({ bookmarkIntervalMs: 1000 });
+  teardown.defer(() => api.close());
+  const kubeconfig = join(workDir, "kubeconfig.json");
+  writeFileSync(kubeconfig, api.kubeconfig());
+  const resolvConf = join(workDir, "resolv.conf");
+  writeFileSync(resolvConf, `nameserver ${DNS}\n`);
+  for (const node of s.nodes)
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: node.name, labels: nodeLabels(node) } });
+  api.apply({
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: "kubernetes",
+      namespace: "default",
+      labels: { "kubernetes.io/service-name": "kubernetes" },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [API_SERVER], conditions: { ready: true } }],
+    ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+  });
+
+  const echoes: UdpEchoServer[] = [];
+  for (const destination of DESTINATIONS)
+    echoes.push(await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT));
+  teardown.defer(async () => {
+    await Promise.all(echoes.map((e) => e.stop()));
+  });
+
+  // One agent process per node, each in its node's namespace, recording what it consumes.
+  const agentMain = fileURLToPath(new URL("./main.ts", import.meta.resolve("@kroute/agent")));
+  const agents = new Map<string, ChildProcess>();
+  let stopping = false;
+  let crashed: string | undefined;
+  for (const node of topology.nodes) {
+    const log = openSync(join(workDir, `${node.name}.agent.log`), "a");
+    const child = spawn(
+      process.execPath,
+      [
+        agentMain,
+        `--netns=${node.ns.name}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--resolv-conf=${resolvConf}`,
+        "--health-address=127.0.0.1:0",
+        "--metrics-address=127.0.0.1:0",
+        "--probe-interval=200ms",
+        "--probe-timeout=200ms",
+        "--probe-fall=3",
+        "--probe-rise=2",
+        `--record=${join(workDir, `${node.name}.jsonl`)}`,
+        "--log-level=warn",
+      ],
+      { env: { ...process.env, NODE_NAME: node.name }, stdio: ["ignore", log, log] },
+    );
+    teardown.child(child);
+    child.on("exit", (code, signal) => {
+      if (!stopping)
+        crashed = `agent of ${node.name} exited (${signal ?? code}); see ${join(workDir, `${node.name}.agent.log`)}`;
+    });
+    agents.set(node.name, child);
+  }
+  const stopAgents = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all(
+      [...agents.values()].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  };
+  teardown.defer(stopAgents);
+  const alive = (): void => {
+    if (crashed !== undefined) throw new Error(crashed);
+  };
+
+  const events = scenarioEvents(s);
+  const readAll = async (): Promise<Tables> => {
+    alive();
+    const tables: Tables = {};
+    for (const node of topology.nodes) tables[node.name] = await kernelRoutes(node.ns, PROTOCOL);
+    return tables;
+  };
+  const converge = async (expected: Tables, what: string): Promise<number> => {
+    const start = Date.now();
+    await waitFor(what, CONVERGE_MS, async () => {
+      const tables = await readAll();
+      return JSON.stringify(tables) === JSON.stringify(expected) ? tables : undefined;
+    }).catch(async (error: unknown) => {
+      print(`!! ${error instanceof Error ? error.message : String(error)}; the kernels hold:`);
+      print(JSON.stringify(await readAll()));
+      print("   and the simulator predicted:");
+      print(JSON.stringify(expected));
+      throw error;
+    });
+    return Date.now() - start;
+  };
+  const tables = async (): Promise<void> => {
+    for (const node of topology.nodes) {
+      print(`== ${node.name} (${node.pool}): ip route show table all proto ${PROTOCOL}`);
+      for (const line of await kernelTableText(node.ns, PROTOCOL)) print(line);
+      print("");
+    }
+  };
+  const egress = async (): Promise<void> => {
+    for (const node of topology.nodes) {
+      for (const destination of DESTINATIONS) {
+        const flows = await testkit.sendUdpFlows(node.ns, destination, ECHO_PORT, {
+          count: EGRESS_FLOWS,
+          timeoutMs: 1000,
+        });
+        print(egressLine(s, node.name, destination, flows.via, flows.sent));
+      }
+    }
+    print("");
+  };
+
+  print("## 1. Routes applied through the API; agents program their kernels");
+  for (const route of s.routes) api.apply(route as unknown as Record<string, unknown>);
+  const settled = await converge(
+    predict(events.setup),
+    "every node's table to match the simulator's prediction",
+  );
+  print(
+    `every node's kernel matches the simulator's prediction (${(settled / 1000).toFixed(1)} s after the Routes were applied)`,
+  );
+  print("");
+  await tables();
+  print("## 2. Static egress IP: the source address the destination saw (8 UDP flows each)");
+  await egress();
+
+  print(`## 3. gw-1 (${s.gateways[0]}) fails: it drops every packet, its link stays up`);
+  await topology.kill(1);
+  const failover = await converge(predict([...events.setup, ...events.fail]), "the failover");
+  print(
+    `failover: every node's kernel stopped using gw-1 within ${(failover / 1000).toFixed(1)} s (probes every 200 ms, 3 failures to down)`,
+  );
+  print("");
+  await tables();
+  await egress();
+
+  print("## 4. gw-1 recovers");
+  await topology.recover(1);
+  const recovery = await converge(
+    predict([...events.setup, ...events.fail, ...events.recover]),
+    "the recovery",
+  );
+  print(`recovery: gw-1 back in every node's set within ${(recovery / 1000).toFixed(1)} s`);
+  print("");
+  await egress();
+
+  print("## 5. Each agent's recording (--record) replayed in the simulator");
+  const held = await readAll();
+  await stopAgents(); // SIGTERM keeps the routes: the kernels still hold them
+  let violations = 0;
+  for (const node of topology.nodes) {
+    const run = await replayFile(join(workDir, `${node.name}.jsonl`), { report: timeline.enabled, timeline });
+    const replayed = JSON.parse(renderJson(run.results.filter((r) => r.node === node.name))) as {
+      nodes: Record<string, { routes: JsonRoute[] }>;
+    };
+    const same = JSON.stringify(replayed.nodes[node.name]?.routes ?? []) === JSON.stringify(held[node.name]);
+    violations += run.violations + (same ? 0 : 1);
+    print(
+      same
+        ? `${node.name}: the replay gives exactly the table its kernel holds (${held[node.name]?.length ?? 0} routes)${run.violations > 0 ? `, ${run.violations} invariant violations` : ""}`
+        : `!! ${node.name}: the replay differs from its kernel: replay ${JSON.stringify(replayed.nodes[node.name]?.routes)} kernel ${JSON.stringify(held[node.name])}`,
+    );
+  }
+  return violations;
+}

@@ -1,0 +1,57 @@
+/**
+ * The Routes a cluster in a box applies: the SPEC's seed examples adapted to the
+ * box's addresses (ECMP over two gateways for one pool, a single-gateway Route for
+ * every node, a default-route override for the other pool), or Routes from YAML files.
+ */
+import { readFileSync } from "node:fs";
+import type { RouteObject } from "@kroute/core";
+import { parseAllDocuments } from "yaml";
+import { ECHO, gatewayAddress, POOLS } from "./topology.ts";
+
+export const POOL_LABEL = "doks.digitalocean.com/node-pool";
+const API_VERSION = "networking.kroute.dev/v1alpha1";
+
+function poolSelector(pool: string) {
+  return { nodeSelectorTerms: [{ matchExpressions: [{ key: POOL_LABEL, operator: "In", values: [pool] }] }] };
+}
+
+export function defaultRoutes(gateways: number): RouteObject[] {
+  const gw = (i: number): string => gatewayAddress(Math.min(i, gateways));
+  const ecmp = [...new Set([gw(1), gw(2)])];
+  const route = (name: string, spec: Record<string, unknown>): RouteObject => ({
+    apiVersion: API_VERSION,
+    kind: "Route",
+    metadata: { name, generation: 1, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec,
+  });
+  return [
+    // SPEC's first example: host bits set on purpose (normalised to 203.0.113.0/24, with a warning).
+    route("basic", {
+      destinations: [`${ECHO.basic}/24`],
+      gateways: ecmp,
+      nodeSelector: poolSelector(POOLS[0]),
+    }),
+    route("single", { destinations: ["198.51.100.0/24"], gateways: [gw(3)] }),
+    route("egress", { destinations: ["0.0.0.0/0"], gateways: ecmp, nodeSelector: poolSelector(POOLS[1]) }),
+  ];
+}
+
+/** Route objects from YAML files (multi-document); anything else is refused, naming file and document. */
+export function routesFromYaml(paths: readonly string[]): RouteObject[] {
+  const routes: RouteObject[] = [];
+  for (const path of paths) {
+    const docs = parseAllDocuments(readFileSync(path, "utf8"));
+    docs.forEach((doc, i) => {
+      if (doc.errors.length > 0) throw new Error(`${path}: document ${i + 1}: ${doc.errors[0]?.message}`);
+      const value = doc.toJS() as unknown;
+      if (value === null || value === undefined) return;
+      const object = value as { kind?: unknown; metadata?: { name?: unknown }; spec?: unknown };
+      if (object.kind !== "Route")
+        throw new Error(`${path}: document ${i + 1}: kind is ${JSON.stringify(object.kind)}, not "Route"`);
+      if (typeof object.metadata?.name !== "string")
+        throw new Error(`${path}: document ${i + 1}: metadata.name is missing`);
+      routes.push(value as RouteObject);
+    });
+  }
+  return routes;
+}

@@ -1,0 +1,133 @@
+/**
+ * `kroute-sim cluster [--nodes N] [--gateways G] [--report FILE] [ROUTES.yaml ...]`:
+ * a cluster in a box. As root: namespaces, the Kubernetes API double, real agents and
+ * kernels. Otherwise it says so and runs the same scenario on fake kernels.
+ * Everything it creates is torn down at the end, on Ctrl-C, and when any part crashes.
+ */
+import type { ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { runOnFakeKernels } from "./cluster/fake-run.ts";
+import type { Teardown } from "./cluster/real-run.ts";
+import { defaultRoutes, routesFromYaml } from "./cluster/routes.ts";
+import { scenario } from "./cluster/scenario.ts";
+import { renderReport } from "./report.ts";
+import { Timeline } from "./timeline.ts";
+
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+/** Tracks what a run created so that any way out removes it. */
+class Cleanup implements Teardown {
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+  private readonly steps: (() => Promise<void>)[] = [];
+  private done = false;
+
+  namespace(name: string): void {
+    this.namespaces.push(name);
+  }
+
+  child(child: ChildProcess): void {
+    this.children.push(child);
+  }
+
+  defer(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    if (this.done) return;
+    for (const step of this.steps.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        process.stderr.write(`kroute-sim cluster: cleanup step failed: ${String(error)}\n`);
+      }
+    }
+    this.runSync();
+  }
+
+  /** Last resort, from `exit` handlers: kill children, delete namespaces, synchronously. */
+  runSync(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const child of this.children)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    for (const name of this.namespaces) {
+      try {
+        execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export async function runCluster(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    nodes: { type: "string" },
+    gateways: { type: "string" },
+    report: { type: "string" },
+    fake: { type: "boolean" },
+  });
+  const nodes = intFlag(values, "nodes", 2, 1);
+  const gateways = intFlag(values, "gateways", 3, 1);
+  if (nodes > 200) throw new UsageError(`--nodes must be at most 200, got ${nodes}`);
+  if (gateways > 60) throw new UsageError(`--gateways must be at most 60, got ${gateways}`);
+  let routes: ReturnType<typeof defaultRoutes>;
+  try {
+    routes = positionals.length > 0 ? routesFromYaml(positionals) : defaultRoutes(gateways);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const s = scenario(nodes, gateways, routes);
+  const timeline = new Timeline(values.report !== undefined);
+  const print = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  let violations: number;
+  if (!isRoot || values.fake === true) {
+    if (!isRoot)
+      process.stderr.write(
+        "kroute-sim cluster: not root, so no network namespaces: running the same scenario on fake kernels\n",
+      );
+    violations = runOnFakeKernels(s, print, timeline);
+  } else {
+    const cleanup = new Cleanup();
+    const workDir = mkdtempSync(join(tmpdir(), "kroute-cluster-"));
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
+      void cleanup.run().finally(() => process.exit(130));
+    };
+    const onExit = (): void => cleanup.runSync();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    process.once("exit", onExit);
+    try {
+      const { runOnRealKernels } = await import("./cluster/real-run.ts");
+      violations = await runOnRealKernels(s, print, timeline, workDir, cleanup);
+    } catch (error) {
+      process.stderr.write(
+        `kroute-sim cluster: ${error instanceof Error ? error.message : String(error)} (agent logs and recordings in ${workDir})\n`,
+      );
+      await cleanup.run();
+      return 1;
+    } finally {
+      await cleanup.run();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.off("exit", onExit);
+    }
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  if (values.report !== undefined) writeFileSync(values.report, renderReport("kroute-sim cluster", timeline));
+  print(
+    violations === 0
+      ? "cluster: every check held; everything torn down."
+      : `cluster: ${violations} problems (see above); everything torn down.`,
+  );
+  return violations === 0 ? 0 : 1;
+}
