@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DumpResult } from "../src/connection.ts";
 import { DUMP_ATTEMPTS, dumpWithRetries } from "../src/dump-retry.ts";
+import { releaseAtLeast } from "../src/features.ts";
 
 function scripted(results: DumpResult[]): { dump: () => Promise<DumpResult>; calls: () => number } {
   let calls = 0;
@@ -38,5 +39,14 @@ describe("dumpWithRetries", () => {
     const failing = scripted([failed]);
     expect(await dumpWithRetries(failing.dump)).toBe(failed);
     expect(failing.calls()).toBe(1);
+  });
+});
+
+describe("releaseAtLeast", () => {
+  it("compares kernel releases by major and minor", () => {
+    expect(releaseAtLeast("6.18.44-fc-v782", 5, 13)).toBe(true);
+    expect(releaseAtLeast("5.13.0", 5, 13)).toBe(true);
+    expect(releaseAtLeast("5.10.0-21-amd64", 5, 13)).toBe(false);
+    expect(releaseAtLeast("4.19.0", 5, 3)).toBe(false);
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * Op → netlink requests, and kernel errors → OpResults. Flags mirror what the op
+ * means: add is NLM_F_CREATE|NLM_F_EXCL (EEXIST if the key is taken), replace is
+ * NLM_F_CREATE|NLM_F_REPLACE, delete names the full key. A replace whose key
+ * changes (another metric, another nexthop id) is a delete of the old and an add.
+ */
+import type { KernelNexthop, KernelRoute, Op, OpResult } from "@kroute/core";
+import {
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTM_DELNEXTHOP,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTM_NEWNEXTHOP,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+} from "./codec/constants.ts";
+import type { ErrorMessage } from "./codec/error.ts";
+import type { Request } from "./connection.ts";
+import type { LinkNames } from "./domain/names.ts";
+import { nexthopKeyMessage, nexthopToMessage } from "./domain/nexthops.ts";
+import { routeKeyMessage, routeToMessage } from "./domain/routes.ts";
+import { ruleToMessage } from "./domain/rules.ts";
+import { errnoName, strerror } from "./ffi.ts";
+
+export const OK: OpResult = { ok: true };
+const CREATE_EXCL = NLM_F_CREATE | NLM_F_EXCL;
+const CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
+
+/** The kernel's refusal as an OpResult: errno, its name, the extack text or strerror. */
+export function errorResult(error: ErrorMessage): OpResult & { ok: false } {
+  const errno = -error.error;
+  return { ok: false, errno, code: errnoName(errno), message: error.extackMessage ?? strerror(errno) };
+}
+
+function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
+  return a.family === b.family && a.table === b.table && a.dst === b.dst && a.metric === b.metric;
+}
+
+function newRoute(route: KernelRoute, flags: number, names: LinkNames): Request {
+  return { type: RTM_NEWROUTE, flags, body: { kind: "route", route: routeToMessage(route, names) } };
+}
+
+function delRoute(route: KernelRoute): Request {
+  return { type: RTM_DELROUTE, flags: 0, body: { kind: "route", route: routeKeyMessage(route) } };
+}
+
+function newNexthop(nexthop: KernelNexthop, flags: number, names: LinkNames): Request {
+  return {
+    type: RTM_NEWNEXTHOP,
+    flags,
+    body: { kind: "nexthop", nexthop: nexthopToMessage(nexthop, names) },
+  };
+}
+
+function delNexthop(nexthop: KernelNexthop): Request {
+  return { type: RTM_DELNEXTHOP, flags: 0, body: { kind: "nexthop", nexthop: nexthopKeyMessage(nexthop) } };
+}
+
+/** The requests one op becomes. Throws UnknownDeviceError for a device the namespace lacks. */
+export function opRequests(op: Op, names: LinkNames): Request[] {
+  switch (op.object) {
+    case "route":
+      switch (op.action) {
+        case "add":
+          return [newRoute(op.to, CREATE_EXCL, names)];
+        case "replace":
+          return sameRouteKey(op.from, op.to)
+            ? [newRoute(op.to, CREATE_REPLACE, names)]
+            : [delRoute(op.from), newRoute(op.to, CREATE_EXCL, names)];
+        case "delete":
+          return [delRoute(op.from)];
+      }
+      break;
+    case "nexthop":
+      switch (op.action) {
+        case "add":
+          return [newNexthop(op.to, CREATE_EXCL, names)];
+        case "replace":
+          return op.from.id === op.to.id
+            ? [newNexthop(op.to, CREATE_REPLACE, names)]
+            : [delNexthop(op.from), newNexthop(op.to, CREATE_EXCL, names)];
+        case "delete":
+          return [delNexthop(op.from)];
+      }
+      break;
+    case "rule":
+      switch (op.action) {
+        case "add":
+          return [
+            { type: RTM_NEWRULE, flags: CREATE_EXCL, body: { kind: "rule", rule: ruleToMessage(op.to) } },
+          ];
+        case "delete":
+          return [{ type: RTM_DELRULE, flags: 0, body: { kind: "rule", rule: ruleToMessage(op.from) } }];
+      }
+  }
+}
+
+/** Devices an op's new value names (to refresh the ifindex table before translating). */
+export function opDevices(op: Op): readonly string[] {
+  if (op.action === "delete") return [];
+  switch (op.object) {
+    case "route": {
+      const target = op.to.target;
+      if (target.kind === "gateways") return target.nexthops.map((nh) => nh.dev);
+      return target.kind === "device" ? [target.dev] : [];
+    }
+    case "nexthop":
+      return op.to.kind === "gateway" ? [op.to.dev] : [];
+    case "rule":
+      return [];
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * `list(scope)`: dumps of links, routes, nexthops, rules and addresses, filtered in
+ * the kernel where it can (strict checking: routes by table via RTA_TABLE and by
+ * rtm_protocol) and here otherwise. `complete` is false if any dump failed or stayed
+ * interrupted after retries.
+ */
+import type {
+  DumpScope,
+  KernelAddress,
+  KernelLink,
+  KernelNexthop,
+  KernelRoute,
+  KernelRule,
+  KernelSnapshot,
+} from "@kroute/core";
+import { afOf, familyOfAf } from "./address.ts";
+import {
+  RT_TABLE_UNSPEC,
+  RTM_GETADDR,
+  RTM_GETLINK,
+  RTM_GETNEXTHOP,
+  RTM_GETROUTE,
+  RTM_GETRULE,
+} from "./codec/constants.ts";
+import type { DumpResult, NetlinkConnection, Request } from "./connection.ts";
+import { messageToAddress, messageToLink } from "./domain/links.ts";
+import type { LinkTable } from "./domain/names.ts";
+import { messageToNexthop } from "./domain/nexthops.ts";
+import { messageToRoute } from "./domain/routes.ts";
+import { messageToRule } from "./domain/rules.ts";
+import { dumpWithRetries } from "./dump-retry.ts";
+import { AF_UNSPEC } from "./ffi.ts";
+
+const ENOENT = 2;
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+
+function dump(connection: NetlinkConnection, request: Request): Promise<DumpResult> {
+  return dumpWithRetries(() => connection.dump(request));
+}
+
+function clean(result: DumpResult): boolean {
+  return result.error === undefined && !result.interrupted;
+}
+
+export const NEXTHOP_DUMP: Request = {
+  type: RTM_GETNEXTHOP,
+  flags: 0,
+  body: { kind: "nexthop", nexthop: { family: AF_UNSPEC, scope: 0, protocol: 0, flags: 0 } },
+};
+
+/** Dumps the links and refreshes the ifindex ↔ name table from them. */
+export async function dumpLinks(
+  connection: NetlinkConnection,
+  names: LinkTable,
+): Promise<{ readonly links: KernelLink[]; readonly complete: boolean }> {
+  const result = await dump(connection, {
+    type: RTM_GETLINK,
+    flags: 0,
+    body: { kind: "link", link: { family: AF_UNSPEC, type: 0, index: 0, flags: 0, change: 0 } },
+  });
+  const links: KernelLink[] = [];
+  for (const m of result.messages) {
+    const link = m.body.kind === "link" ? messageToLink(m.body.link) : undefined;
+    if (link !== undefined) links.push(link);
+  }
+  names.replaceAll(links.map((l) => [l.index, l.name] as const));
+  return { links, complete: clean(result) };
+}
+
+export async function dumpSnapshot(
+  connection: NetlinkConnection,
+  names: LinkTable,
+  scope: DumpScope,
+): Promise<KernelSnapshot> {
+  const families = scope.families ?? [4, 6];
+  const linkDump = await dumpLinks(connection, names);
+  let complete = linkDump.complete;
+  const inScope = (object: { readonly table: number; readonly protocol: number }): boolean =>
+    (scope.tables === undefined || scope.tables.includes(object.table)) &&
+    (scope.protocol === undefined || scope.protocol === object.protocol);
+
+  const routes: KernelRoute[] = [];
+  for (const family of families) {
+    for (const table of scope.tables ?? [undefined]) {
+      const result = await dump(connection, {
+        type: RTM_GETROUTE,
+        flags: 0,
+        body: {
+          kind: "route",
+          route: {
+            family: afOf(family),
+            dstLen: 0,
+            srcLen: 0,
+            tos: 0,
+            table: table === undefined || table >= 256 ? RT_TABLE_UNSPEC : table,
+            protocol: scope.protocol ?? 0,
+            scope: 0,
+            type: 0,
+            flags: 0,
+            ...(table !== undefined ? { tableId: table } : {}),
+          },
+        },
+      });
+      // Asking for a table that does not exist (yet) is ENOENT: it is simply empty.
+      const missingTable = table !== undefined && result.error?.error === -ENOENT;
+      if (!clean(result) && !missingTable) complete = false;
+      for (const m of result.messages) {
+        const route = m.body.kind === "route" ? messageToRoute(m.body.route, names) : undefined;
+        // The kernel filtered already; checking again costs little and guards older kernels.
+        if (route !== undefined && inScope(route)) routes.push(route);
+      }
+    }
+  }
+
+  const nexthops: KernelNexthop[] = [];
+  const nhResult = await dump(connection, NEXTHOP_DUMP);
+  // Kernels without nexthop objects refuse the dump: there are none to list.
+  const noNexthops = nhResult.error?.error === -EOPNOTSUPP || nhResult.error?.error === -EINVAL;
+  if (!clean(nhResult) && !noNexthops) complete = false;
+  for (const m of nhResult.messages) {
+    const nh = m.body.kind === "nexthop" ? messageToNexthop(m.body.nexthop, names) : undefined;
+    if (nh === undefined) continue;
+    if (scope.protocol !== undefined && nh.protocol !== scope.protocol) continue;
+    if (nh.kind === "gateway" && !families.includes(nh.family)) continue;
+    nexthops.push(nh);
+  }
+  nexthops.sort((a, b) => a.id - b.id);
+
+  // Rule dumps take no filter under strict checking: filtered here.
+  const rules: KernelRule[] = [];
+  for (const family of families) {
+    const result = await dump(connection, {
+      type: RTM_GETRULE,
+      flags: 0,
+      body: {
+        kind: "rule",
+        rule: { family: afOf(family), dstLen: 0, srcLen: 0, tos: 0, table: 0, action: 0, flags: 0 },
+      },
+    });
+    if (!clean(result)) complete = false;
+    for (const m of result.messages) {
+      const rule = m.body.kind === "rule" ? messageToRule(m.body.rule) : undefined;
+      if (rule !== undefined && inScope(rule)) rules.push(rule);
+    }
+  }
+
+  const addresses: KernelAddress[] = [];
+  const addrResult = await dump(connection, {
+    type: RTM_GETADDR,
+    flags: 0,
+    body: { kind: "address", address: { family: AF_UNSPEC, prefixLen: 0, flags: 0, scope: 0, index: 0 } },
+  });
+  if (!clean(addrResult)) complete = false;
+  for (const m of addrResult.messages) {
+    if (m.body.kind !== "address") continue;
+    const family = familyOfAf(m.body.address.family);
+    if (family === undefined || !families.includes(family)) continue;
+    const address = messageToAddress(m.body.address, names);
+    if (address !== undefined) addresses.push(address);
+  }
+
+  return { routes, nexthops, rules, links: linkDump.links, addresses, complete };
+}
