@@ -10,6 +10,7 @@
  */
 import {
   asapScheduler,
+  defer,
   from,
   merge,
   Observable,
@@ -96,10 +97,13 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
 
     const startApply = (ops: readonly Op[]) => {
       inFlight = true;
-      applying = from(options.apply(ops))
+      let answered = false;
+      // defer: a driver that throws instead of returning is broken, and reported like one that errors.
+      applying = defer(() => options.apply(ops))
         .pipe(take(1))
         .subscribe({
           next: (results) => {
+            answered = true;
             inFlight = false;
             enqueue({
               type: "dataplane/applied",
@@ -108,6 +112,10 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
             });
           },
           error: (error: unknown) => subscriber.error(error),
+          complete: () => {
+            if (!answered)
+              subscriber.error(new Error(`the dataplane answered nothing for ${ops.length} ops`));
+          },
         });
     };
 

@@ -171,6 +171,29 @@ describe("createEngine (marbles)", () => {
     });
   });
 
+  it("a driver that throws, or answers nothing, stops the engine with an error", () => {
+    for (const apply of [
+      (): never => {
+        throw new Error("socket closed");
+      },
+      () => [] as OpResult[][],
+    ]) {
+      const errors: unknown[] = [];
+      const scheduler = newScheduler();
+      scheduler.run(({ cold }) => {
+        createEngine({
+          node: NODE,
+          settings: DEFAULT_SETTINGS,
+          initialState: readyState(),
+          sources: [cold<EventBody>("r", { r: upsert("one", ["10.9.0.0/16"]) })],
+          scheduler,
+          apply,
+        }).subscribe({ error: (error: unknown) => errors.push(error) });
+      });
+      expect(errors).toHaveLength(1);
+    }
+  });
+
   it("continues from a given state and sequence number, and can report the desired table with each step", () => {
     const scheduler = newScheduler();
     const steps: EngineStep[] = [];
