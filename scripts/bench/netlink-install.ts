@@ -44,7 +44,7 @@ function dstOf(i: number): string {
 
 /** A namespace with one veth link kr0 (10.0.0.1/16) whose peer is up, so gateways 10.0.0.x are on-link. */
 async function freshNamespace(): Promise<Netns> {
-  const ns = await createNetns("kr-bench");
+  const ns = await createNetns("kr-nlbench");
   await ns.ip("link", "add", "kr0", "type", "veth", "peer", "name", "kr0p");
   await ns.ip("link", "set", "kr0p", "up");
   await ns.ip("link", "set", "kr0", "up");
