@@ -97,9 +97,10 @@ function routesUsing(state: KernelState, ids: ReadonlySet<number>): KernelRoute[
 }
 
 export function addNexthop(state: KernelState, nexthop: KernelNexthop): OpResult {
-  if (state.features.nexthopObjects && state.nexthops.has(nexthop.id)) return kernelError("EEXIST");
+  // Linux creates (and so validates) the nexthop before it looks for the id.
   const error = validateNexthop(state, nexthop);
   if (error !== undefined) return error;
+  if (state.nexthops.has(nexthop.id)) return kernelError("EEXIST");
   const value = normalised(nexthop);
   store(state, value);
   state.emit({ kind: "nexthop", action: "new", nexthop: value });

@@ -108,37 +108,46 @@ function createTable(state: KernelState, route: KernelRoute): void {
 }
 
 function install(state: KernelState, route: KernelRoute): OpResult {
-  const error = validateRoute(state, route);
-  if (error !== undefined) return error;
   const value = stored(route);
   putRoute(state, value);
   state.emit({ kind: "route", action: "new", route: observedRoute(state, value) });
   return OK;
 }
 
-export function addRoute(state: KernelState, request: KernelRoute): OpResult {
-  const route = withKernelMetric(request);
-  createTable(state, route);
-  if (state.routes.has(routeKey(route))) return kernelError("EEXIST");
-  return install(state, route);
-}
+type Flags = "create-exclusive" | "create-replace" | "replace-only";
 
-export function replaceRoute(state: KernelState, request: KernelRoute): OpResult {
+/**
+ * One RTM_NEWROUTE. Linux creates the table, then builds (and so validates) the
+ * route, and only then looks at the key: a bad route at a taken key is refused for
+ * being bad, not for the key.
+ */
+function newRoute(state: KernelState, request: KernelRoute, flags: Flags): OpResult {
   const route = withKernelMetric(request);
   createTable(state, route);
-  return install(state, route);
-}
-
-/** NLM_F_REPLACE without NLM_F_CREATE: IPv4 answers plain ENOENT, IPv6 adds an extack. */
-export function changeRoute(state: KernelState, request: KernelRoute): OpResult {
-  const route = withKernelMetric(request);
-  createTable(state, route);
-  if (!state.routes.has(routeKey(route))) {
+  const error = validateRoute(state, route);
+  if (error !== undefined) return error;
+  const exists = state.routes.has(routeKey(route));
+  if (flags === "create-exclusive" && exists) return kernelError("EEXIST");
+  if (flags === "replace-only" && !exists) {
+    // IPv4 answers plain ENOENT, IPv6 adds an extack.
     return route.family === 4
       ? kernelError("ENOENT")
       : kernelError("ENOENT", "Can not replace route - no match found");
   }
   return install(state, route);
+}
+
+export function addRoute(state: KernelState, route: KernelRoute): OpResult {
+  return newRoute(state, route, "create-exclusive");
+}
+
+export function replaceRoute(state: KernelState, route: KernelRoute): OpResult {
+  return newRoute(state, route, "create-replace");
+}
+
+/** NLM_F_REPLACE without NLM_F_CREATE (`ip route change`). */
+export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
+  return newRoute(state, route, "replace-only");
 }
 
 /**

@@ -45,6 +45,13 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       expect(await ourNexthops(h)).toEqual([moved]);
     });
 
+    it("validates before it looks at the id: a bad gateway under a taken id is not EEXIST", async () => {
+      const h = harness();
+      expectOk(await h.dataplane.apply([add(A)]));
+      const [result] = await h.dataplane.apply([add(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
+      expectErrno(result, "ENETUNREACH", "Nexthop has invalid gateway");
+    });
+
     it("refuses a gateway that is not on-link through its device", async () => {
       const h = harness();
       const [offLink] = await h.dataplane.apply([add(gatewayNexthop(1, "10.99.0.2", "kr0"))]);

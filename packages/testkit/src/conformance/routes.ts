@@ -83,6 +83,14 @@ export function routeConformance(harness: () => ConformanceHarness): void {
           expect(await ourRoutes(h, [family])).toEqual([route]);
         });
 
+        it("validates before it looks at the key: a bad gateway at a taken key is not EEXIST", async () => {
+          const h = harness();
+          expectOk(await h.dataplane.apply([add(route)]));
+          const offLink = viaRoute(dst, [[family === 4 ? "10.99.0.1" : "fd99::1", "kr0"]]);
+          const [result] = await h.dataplane.apply([add(offLink)]);
+          expectErrno(result, family === 4 ? "ENETUNREACH" : "EHOSTUNREACH");
+        });
+
         it("replace at the same key swaps the route in place", async () => {
           const h = harness();
           const moved = viaRoute(dst, [[other, "kr0"]]);
