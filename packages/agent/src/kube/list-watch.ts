@@ -7,7 +7,8 @@
  * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
  *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
  *   last resourceVersion seen;
- * - 410 Gone (as an ERROR event or an HTTP status) → relist at once;
+ * - 410 Gone (as an ERROR event or an HTTP status) → relist at once (with backoff
+ *   when the relisted watch expires again before delivering anything);
  * - any other watch error → backoff, then watch again from the last resourceVersion;
  * - the server ending a watch normally → watch again at once.
  */
@@ -100,7 +101,11 @@ export function superviseListWatch<T extends KubeObject>(
   return new Observable<ListWatchEvent<T>>((subscriber) => {
     let stopped = false;
     let cancelWait: (() => void) | undefined;
+    /** Consecutive failures, for the backoff; only a working watch (an event or a bookmark) resets it. */
     let failures = 0;
+    /** Changes delivered since the last list: a watch that expires before any means 410s in a loop. */
+    let deliveredSinceList = 0;
+    let listedAfterExpiry = false;
 
     const wait = async (ms: number): Promise<boolean> => {
       const sleep = cancellableSleep(timers, ms);
@@ -157,6 +162,7 @@ export function superviseListWatch<T extends KubeObject>(
             case "DELETED": {
               lastRv = object.metadata?.resourceVersion ?? lastRv;
               delivered++;
+              deliveredSinceList++;
               failures = 0;
               const type = phase === "ADDED" ? "added" : phase === "MODIFIED" ? "modified" : "deleted";
               subscriber.next({ type, object });
@@ -164,6 +170,7 @@ export function superviseListWatch<T extends KubeObject>(
             }
             case "BOOKMARK":
               lastRv = object.metadata?.resourceVersion ?? lastRv;
+              failures = 0;
               return;
             case "ERROR":
               if (object.code === 410) finish({ kind: "expired" });
@@ -202,7 +209,7 @@ export function superviseListWatch<T extends KubeObject>(
           const list = await spec.list();
           if (stopped) return;
           rv = list.resourceVersion;
-          failures = 0;
+          deliveredSinceList = 0;
           subscriber.next({ type: "synced", items: list.items });
           hooks.synced?.(spec.name);
         } catch (err) {
@@ -211,6 +218,7 @@ export function superviseListWatch<T extends KubeObject>(
         }
         let relist = false;
         while (!stopped && !relist) {
+          if (deliveredSinceList > 0) listedAfterExpiry = false;
           const startedAt = timers.now();
           const outcome = await watchOnce(rv);
           switch (outcome.kind) {
@@ -228,8 +236,12 @@ export function superviseListWatch<T extends KubeObject>(
               hooks.restarted?.(spec.name, "stalled");
               break;
             case "expired":
-              hooks.restarted?.(spec.name, "expired");
               relist = true;
+              // Relist at once (as client-go does), unless the previous relist expired straight away too.
+              if (listedAfterExpiry && deliveredSinceList === 0) {
+                if (!(await restartAfterBackoff("expired"))) return;
+              } else hooks.restarted?.(spec.name, "expired");
+              listedAfterExpiry = true;
               break;
             case "error":
               rv = outcome.rv;

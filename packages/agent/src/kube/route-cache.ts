@@ -37,8 +37,24 @@ export class RouteCache {
   }
 
   set(route: KubeRoute): void {
-    const name = route.metadata?.name;
-    if (name !== undefined) this.#byName.set(name, route);
+    const metadata = route.metadata;
+    if (metadata?.name === undefined) return;
+    // Only what the agent reads: managedFields, annotations and the like would just cost memory.
+    this.#byName.set(metadata.name, {
+      ...(route.apiVersion === undefined ? {} : { apiVersion: route.apiVersion }),
+      ...(route.kind === undefined ? {} : { kind: route.kind }),
+      metadata: {
+        name: metadata.name,
+        ...(metadata.resourceVersion === undefined ? {} : { resourceVersion: metadata.resourceVersion }),
+        ...(metadata.generation === undefined ? {} : { generation: metadata.generation }),
+        ...(metadata.creationTimestamp === undefined
+          ? {}
+          : { creationTimestamp: metadata.creationTimestamp }),
+        ...(metadata.uid === undefined ? {} : { uid: metadata.uid }),
+      },
+      ...(route.spec === undefined ? {} : { spec: route.spec }),
+      ...(route.status === undefined ? {} : { status: route.status }),
+    });
   }
 
   delete(name: string): void {

@@ -143,6 +143,23 @@ describe("watchRoutes", () => {
     expect(names(resyncs(running)[0])).toEqual(["a"]);
   });
 
+  it("backs off when every relist's watch expires at once, instead of relisting in a loop", async () => {
+    api.faults.failNext(3, { status: 410, match: (r) => r.verb === "watch" });
+    const { options, restarts } = fastSupervisor({ backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } });
+    const started = Date.now();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "a watch that holds");
+    // The first expiry relists at once; the next two, right after their relists, wait 100 then 200 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(restarts).toEqual([
+      { watch: "routes", reason: "expired" },
+      { watch: "routes", reason: "expired" },
+      { watch: "routes", reason: "expired" },
+    ]);
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(4);
+    expect(resyncs(running)).toHaveLength(4);
+  });
+
   it("retries a failing watch request with backoff, from the same resourceVersion", async () => {
     api.faults.failNext(2, { match: (r) => r.verb === "watch" });
     const { options, restarts } = fastSupervisor();
