@@ -1,3 +1,4 @@
 export * from "./debounce.ts";
 export * from "./presets.ts";
+export * from "./probed.ts";
 export * from "./tracker.ts";

@@ -18,7 +18,6 @@ import {
   type EventBody,
   gatewayStatuses,
   type HostAddress,
-  type IpAddr,
   initialNodeState,
   type NodeState,
   nextRetryAt,
@@ -32,7 +31,8 @@ import {
   type IcmpProber,
   type NetlinkDataplane,
 } from "@kroute/driver-netlink";
-import { BehaviorSubject, distinctUntilChanged, map, type Subscription } from "rxjs";
+import { BehaviorSubject, map, type Subscription } from "rxjs";
+import { probedGateways } from "../../src/health/probed.ts";
 import { trackGatewayHealth } from "../../src/health/tracker.ts";
 import type { ProbeSettings } from "../../src/settings.ts";
 
@@ -161,14 +161,7 @@ export async function startKrouteNode(options: KrouteNodeOptions): Promise<Krout
   if (options.probe !== undefined) {
     const icmp = createIcmpProber({ netns: options.netns });
     prober = icmp;
-    const probed$ = state$.pipe(
-      map((state) =>
-        gatewayStatuses(state)
-          .filter((g) => g.state !== "unprobed")
-          .map((g) => g.gateway),
-      ),
-      distinctUntilChanged((a: readonly IpAddr[], b: readonly IpAddr[]) => a.join() === b.join()),
-    );
+    const probed$ = probedGateways(state$.pipe(map((state) => ({ gateways: gatewayStatuses(state) }))));
     subscriptions.push(
       trackGatewayHealth(probed$, {
         node,
