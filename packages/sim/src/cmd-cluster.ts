@@ -4,67 +4,18 @@
  * kernels. Otherwise it says so and runs the same scenario on fake kernels.
  * Everything it creates is torn down at the end, on Ctrl-C, and when any part crashes.
  */
-import type { ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { Cleanup } from "./cluster/cleanup.ts";
 import { runOnFakeKernels } from "./cluster/fake-run.ts";
-import type { Teardown } from "./cluster/real-run.ts";
 import { defaultRoutes, routesFromYaml } from "./cluster/routes.ts";
 import { scenario } from "./cluster/scenario.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-
-/** Tracks what a run created so that any way out removes it. */
-class Cleanup implements Teardown {
-  private readonly namespaces: string[] = [];
-  private readonly children: ChildProcess[] = [];
-  private readonly steps: (() => Promise<void>)[] = [];
-  private done = false;
-
-  namespace(name: string): void {
-    this.namespaces.push(name);
-  }
-
-  child(child: ChildProcess): void {
-    this.children.push(child);
-  }
-
-  defer(step: () => Promise<void>): void {
-    this.steps.push(step);
-  }
-
-  async run(): Promise<void> {
-    if (this.done) return;
-    for (const step of this.steps.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        process.stderr.write(`kroute-sim cluster: cleanup step failed: ${String(error)}\n`);
-      }
-    }
-    this.runSync();
-  }
-
-  /** Last resort, from `exit` handlers: kill children, delete namespaces, synchronously. */
-  runSync(): void {
-    if (this.done) return;
-    this.done = true;
-    for (const child of this.children)
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    for (const name of this.namespaces) {
-      try {
-        execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
 
 export async function runCluster(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
@@ -108,7 +59,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     process.once("exit", onExit);
     try {
       const { runOnRealKernels } = await import("./cluster/real-run.ts");
-      violations = await runOnRealKernels(s, print, timeline, workDir, cleanup);
+      violations = (await runOnRealKernels(s, print, timeline, workDir, cleanup)).problems;
     } catch (error) {
       process.stderr.write(
         `kroute-sim cluster: ${error instanceof Error ? error.message : String(error)} (agent logs and recordings in ${workDir})\n`,
@@ -124,10 +75,11 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   if (values.report !== undefined) writeFileSync(values.report, renderReport("kroute-sim cluster", timeline));
+  const torn = isRoot && values.fake !== true ? "; everything torn down" : "";
   print(
     violations === 0
-      ? "cluster: every check held; everything torn down."
-      : `cluster: ${violations} problems (see above); everything torn down.`,
+      ? `cluster: every check held${torn}.`
+      : `cluster: ${violations} problems (see above)${torn}.`,
   );
   return violations === 0 ? 0 : 1;
 }

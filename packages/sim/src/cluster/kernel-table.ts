@@ -70,12 +70,9 @@ export async function kernelTableText(ns: Netns, protocol: number): Promise<stri
     const text = await ns.ip(family, "route", "show", "table", "all", "proto", String(protocol));
     lines.push(...text.split("\n").filter((l) => l.trim() !== ""));
   }
-  const rules = await ns.ip("rule", "show", "proto", String(protocol)).catch(() => "");
-  lines.push(
-    ...rules
-      .split("\n")
-      .filter((l) => l.trim() !== "")
-      .map((l) => `rule ${l}`),
-  );
+  // Filtered here: `ip rule show proto N` is not understood by every iproute2.
+  const rules = await ns.ip("rule", "show");
+  const owned = rules.split("\n").filter((l) => l.includes(`proto ${protocol}`));
+  lines.push(...owned.map((l) => `rule ${l.trim()}`));
   return lines;
 }

@@ -34,6 +34,32 @@ export interface Teardown {
 
 type Tables = Record<string, JsonRoute[]>;
 
+export interface EgressObservation {
+  readonly phase: "routed" | "gw-1 down" | "gw-1 back";
+  readonly node: string;
+  readonly destination: string;
+  /** Source address the destination saw → flows. */
+  readonly via: Readonly<Record<string, number>>;
+}
+
+export interface RecordingCheck {
+  readonly node: string;
+  /** What the node's kernel held when its agent stopped. */
+  readonly kernel: readonly JsonRoute[];
+  /** What replaying the agent's recording gave. */
+  readonly replayed: readonly JsonRoute[];
+  readonly violations: readonly string[];
+}
+
+export interface ClusterOutcome {
+  readonly egress: readonly EgressObservation[];
+  readonly recordings: readonly RecordingCheck[];
+  readonly failoverMs: number;
+  readonly recoveryMs: number;
+  /** Recording mismatches plus invariant violations found replaying the recordings. */
+  readonly problems: number;
+}
+
 /** What the simulator predicts each node's table to be after the given events. */
 function predict(events: Parameters<Replayer["push"]>[0][]): Tables {
   const replayer = new Replayer();
@@ -63,7 +89,7 @@ export async function runOnRealKernels(
   timeline: Timeline,
   workDir: string,
   teardown: Teardown,
-): Promise<number> {
+): Promise<ClusterOutcome> {
   const testkit = await import("@kroute/testkit");
   header(s, "root: network namespaces, real agents, real kernels", print);
 
@@ -181,13 +207,15 @@ export async function runOnRealKernels(
       print("");
     }
   };
-  const egress = async (): Promise<void> => {
+  const observed: EgressObservation[] = [];
+  const egress = async (phase: EgressObservation["phase"]): Promise<void> => {
     for (const node of topology.nodes) {
       for (const destination of DESTINATIONS) {
         const flows = await testkit.sendUdpFlows(node.ns, destination, ECHO_PORT, {
           count: EGRESS_FLOWS,
           timeoutMs: 1000,
         });
+        observed.push({ phase, node: node.name, destination, via: flows.via });
         print(egressLine(s, node.name, destination, flows.via, flows.sent));
       }
     }
@@ -206,7 +234,7 @@ export async function runOnRealKernels(
   print("");
   await tables();
   print("## 2. Static egress IP: the source address the destination saw (8 UDP flows each)");
-  await egress();
+  await egress("routed");
 
   print(`## 3. gw-1 (${s.gateways[0]}) fails: it drops every packet, its link stays up`);
   await topology.kill(1);
@@ -216,7 +244,7 @@ export async function runOnRealKernels(
   );
   print("");
   await tables();
-  await egress();
+  await egress("gw-1 down");
 
   print("## 4. gw-1 recovers");
   await topology.recover(1);
@@ -226,24 +254,30 @@ export async function runOnRealKernels(
   );
   print(`recovery: gw-1 back in every node's set within ${(recovery / 1000).toFixed(1)} s`);
   print("");
-  await egress();
+  await egress("gw-1 back");
 
   print("## 5. Each agent's recording (--record) replayed in the simulator");
   const held = await readAll();
   await stopAgents(); // SIGTERM keeps the routes: the kernels still hold them
-  let violations = 0;
+  const recordings: RecordingCheck[] = [];
+  let problems = 0;
   for (const node of topology.nodes) {
     const run = await replayFile(join(workDir, `${node.name}.jsonl`), { report: timeline.enabled, timeline });
-    const replayed = JSON.parse(renderJson(run.results.filter((r) => r.node === node.name))) as {
-      nodes: Record<string, { routes: JsonRoute[] }>;
+    const doc = JSON.parse(renderJson(run.results.filter((r) => r.node === node.name))) as {
+      nodes: Record<string, { routes: JsonRoute[]; violations: string[] }>;
     };
-    const same = JSON.stringify(replayed.nodes[node.name]?.routes ?? []) === JSON.stringify(held[node.name]);
-    violations += run.violations + (same ? 0 : 1);
+    const replayed = doc.nodes[node.name]?.routes ?? [];
+    const violations = doc.nodes[node.name]?.violations ?? [];
+    const kernel = held[node.name] ?? [];
+    const same = JSON.stringify(replayed) === JSON.stringify(kernel);
+    recordings.push({ node: node.name, kernel, replayed, violations });
+    problems += violations.length + (same ? 0 : 1);
     print(
       same
-        ? `${node.name}: the replay gives exactly the table its kernel holds (${held[node.name]?.length ?? 0} routes)${run.violations > 0 ? `, ${run.violations} invariant violations` : ""}`
-        : `!! ${node.name}: the replay differs from its kernel: replay ${JSON.stringify(replayed.nodes[node.name]?.routes)} kernel ${JSON.stringify(held[node.name])}`,
+        ? `${node.name}: the replay gives exactly the table its kernel holds (${kernel.length} routes)`
+        : `!! ${node.name}: the replay differs from its kernel: replay ${JSON.stringify(replayed)} kernel ${JSON.stringify(kernel)}`,
     );
+    for (const v of violations) print(`!! ${node.name}: replaying its recording: ${v}`);
   }
-  return violations;
+  return { egress: observed, recordings, failoverMs: failover, recoveryMs: recovery, problems };
 }
