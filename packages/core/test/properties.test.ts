@@ -389,4 +389,45 @@ describe("core properties", () => {
       }),
     );
   });
+
+  it("(6) the incrementally kept table equals one computed from scratch from the final inputs", () => {
+    fc.assert(
+      fc.property(settingsArb, fc.array(eventArb, { maxLength: 40 }), (settings, events) => {
+        const empty: KernelSnapshot = {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [],
+          complete: true,
+        };
+        const incremental = run(settings, [...synced(empty), ...events]);
+        // The final version of every input, replayed in a fixed order onto a fresh state.
+        const routes = new Map<string, RouteObject>();
+        const probes = new Map<string, EventBody>();
+        let node: EventBody = synced(empty)[1] as EventBody;
+        let host: EventBody = synced(empty)[2] as EventBody;
+        for (const event of events) {
+          if (event.type === "route/upserted") routes.set(event.route.metadata.name, event.route);
+          if (event.type === "route/deleted") routes.delete(event.name);
+          if (event.type === "probe/result") probes.set(event.gateway, event);
+          if (event.type === "node/observed") node = event;
+          if (event.type === "host/observed") host = event;
+        }
+        const fromScratch = run(settings, [
+          { type: "kernel/observed", node: NODE, snapshot: empty },
+          host,
+          ...probes.values(),
+          { type: "route/resynced", routes: [...routes.values()] },
+          node,
+        ]);
+        const table = desiredTable(incremental);
+        const expected = desiredTable(fromScratch);
+        expect({ ...table, gateways: table.gateways.map(({ since: _, ...g }) => g) }).toEqual({
+          ...expected,
+          gateways: expected.gateways.map(({ since: _, ...g }) => g),
+        });
+      }),
+    );
+  });
 });
