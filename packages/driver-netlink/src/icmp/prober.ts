@@ -134,7 +134,10 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
           return;
         }
         const timer = setTimeout(() => {
-          ch.pending.delete(sequence);
+          // libuv runs due timers before polling sockets: when the event loop was busy,
+          // a reply that arrived in time may still be unread. Read it before giving up.
+          drain(family);
+          if (!ch.pending.delete(sequence)) return;
           resolve({ ok: false, reason: "timeout" });
         }, timeoutMs);
         ch.pending.set(sequence, { gateway, sentAt, timer, settle: resolve });

@@ -56,6 +56,16 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     }
   });
 
+  it("counts a reply that came in time while the event loop was blocked past the timeout", async () => {
+    const probe = prober.echo(topology.gateways[0]!.v4, 50);
+    const blockedUntil = performance.now() + 200;
+    while (performance.now() < blockedUntil) {
+      // busy: the reply arrives meanwhile, the timeout falls due before the socket is polled
+    }
+    const result = await probe;
+    expect(result.ok).toBe(true);
+  });
+
   it("does not take replies meant for another prober in the same namespace", async () => {
     const other = createIcmpProber({ netns: topology.node.name });
     try {
