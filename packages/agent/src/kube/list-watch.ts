@@ -152,7 +152,7 @@ export function superviseListWatch<T extends KubeObject>(
         if (spec.fieldSelector !== undefined) query.fieldSelector = spec.fieldSelector;
         if (spec.labelSelector !== undefined) query.labelSelector = spec.labelSelector;
         const onEvent = (phase: string, obj: unknown) => {
-          if (settled) return;
+          if (settled || typeof obj !== "object" || obj === null) return;
           arm();
           hooks.activity?.(spec.name);
           const object = obj as T & StatusLike;
