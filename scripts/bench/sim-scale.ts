@@ -16,11 +16,22 @@ import { createLogDecoder, type EngineEvent } from "../../packages/core/src/inde
 import { generateLog } from "../../packages/sim/src/generate.ts";
 import { Replayer } from "../../packages/sim/src/replay.ts";
 
-const NODES = 1000;
-const ROUTES = 5000;
-const EVENTS = 200_000;
-const POOLS = 10;
-const SLICE = 100;
+/** The issue's figures; KROUTE_SIM_SCALE_{NODES,ROUTES,EVENTS} scale them down for diagnosis. */
+function knob(name: string, fallback: number): number {
+  const text = process.env[`KROUTE_SIM_SCALE_${name}`];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`KROUTE_SIM_SCALE_${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+const NODES = knob("NODES", 1000);
+const ROUTES = knob("ROUTES", 5000);
+const EVENTS = knob("EVENTS", 200_000);
+const POOLS = Math.min(10, NODES);
+const SLICE = Math.max(1, Math.floor(NODES / 10));
 const SEED = 1;
 const budgetS = Number(process.env.KROUTE_SIM_SCALE_BUDGET_S ?? 150);
 if (!Number.isFinite(budgetS) || budgetS <= 0) {
