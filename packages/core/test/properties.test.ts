@@ -181,6 +181,40 @@ const snapshotArb: fc.Arbitrary<KernelSnapshot> = fc
     complete: true,
   }));
 
+/** Changes made by someone else: owned objects deleted or replaced, foreign ones coming and going. */
+const driftArb: fc.Arbitrary<EventBody> = fc.oneof(
+  fc
+    .record({ owned: fc.boolean(), action: fc.constantFrom("new" as const, "del" as const) })
+    .chain(({ owned, action }) =>
+      kernelRouteArb(owned).map(
+        (route): EventBody => ({
+          type: "kernel/changed",
+          node: NODE,
+          change: { kind: "route", action, route },
+        }),
+      ),
+    ),
+  fc.record({ nexthop: kernelNexthopArb, action: fc.constantFrom("new" as const, "del" as const) }).map(
+    ({ nexthop, action }): EventBody => ({
+      type: "kernel/changed",
+      node: NODE,
+      change: { kind: "nexthop", action, nexthop },
+    }),
+  ),
+  fc
+    .record({ rule: kernelRuleArb(true), action: fc.constantFrom("new" as const, "del" as const) })
+    .map(
+      ({ rule, action }): EventBody => ({
+        type: "kernel/changed",
+        node: NODE,
+        change: { kind: "rule", action, rule },
+      }),
+    ),
+);
+
+/** Inputs of every kind, kernel drift included. */
+const anyEventArb = fc.oneof({ weight: 3, arbitrary: eventArb }, { weight: 1, arbitrary: driftArb });
+
 // ---- helpers ----------------------------------------------------------------------------
 
 function run(settings: EngineSettings, bodies: readonly EventBody[]): NodeState {
@@ -246,13 +280,14 @@ describe("core properties", () => {
       fc.property(
         settingsArb,
         snapshotArb,
-        fc.array(eventArb, { maxLength: 25 }),
+        fc.array(anyEventArb, { maxLength: 25 }),
         (settings, snapshot, events) => {
           const state = run(settings, [...synced(snapshot), ...events]);
           const desired = desiredTable(state);
           const ops = diff(desired, state.kernel, { prune: true });
           expect(diff(desired, applyOps(state.kernel, ops), { prune: true })).toEqual([]);
-          // The same through the reducer and the incremental plan.
+          // The incremental plan is the from-scratch diff, and applying it leaves nothing to do.
+          expect(plan(state)).toEqual(diff(desired, state.kernel, { prune: canPrune(state) }));
           expect(plan(applyAllOk(state, plan(state)))).toEqual([]);
         },
       ),
@@ -264,7 +299,7 @@ describe("core properties", () => {
       fc.property(
         settingsArb,
         snapshotArb,
-        fc.array(eventArb, { maxLength: 25 }),
+        fc.array(anyEventArb, { maxLength: 25 }),
         (settings, snapshot, events) => {
           const state = run(settings, [...synced(snapshot), ...events]);
           expect(canPrune(state)).toBe(true);
@@ -280,10 +315,22 @@ describe("core properties", () => {
       fc.property(
         settingsArb,
         snapshotArb,
-        fc.array(eventArb, { maxLength: 25 }),
+        fc.array(anyEventArb, { maxLength: 25 }),
         (settings, snapshot, events) => {
           const state = run(settings, [...synced(snapshot), ...events]);
           const ops = [...plan(state), ...diff(desiredTable(state), state.kernel, { prune: true })];
+          // Every kernel object the inputs ever showed: the dump, then change notifications.
+          const seen = { routes: new Set<string>(), nexthops: new Set<number>(), rules: new Set<string>() };
+          snapshot.routes.forEach((r) => seen.routes.add(canonicalRoute(r)));
+          snapshot.nexthops.forEach((n) => seen.nexthops.add(n.id));
+          snapshot.rules.forEach((r) => seen.rules.add(canonicalRule(r)));
+          for (const event of events) {
+            if (event.type !== "kernel/changed") continue;
+            const change = event.change;
+            if (change.kind === "route") seen.routes.add(canonicalRoute(change.route));
+            if (change.kind === "nexthop") seen.nexthops.add(change.nexthop.id);
+            if (change.kind === "rule") seen.rules.add(canonicalRule(change.rule));
+          }
           for (const op of ops) {
             for (const subject of opSubjects(op)) {
               if (op.object === "nexthop")
@@ -294,10 +341,10 @@ describe("core properties", () => {
               const from = op.from;
               const known =
                 op.object === "route"
-                  ? snapshot.routes.some((r) => canonicalRoute(r) === canonicalRoute(from as KernelRoute))
+                  ? seen.routes.has(canonicalRoute(from as KernelRoute))
                   : op.object === "nexthop"
-                    ? snapshot.nexthops.some((n) => n.id === (from as KernelNexthop).id)
-                    : snapshot.rules.some((r) => canonicalRule(r) === canonicalRule(from as KernelRule));
+                    ? seen.nexthops.has((from as KernelNexthop).id)
+                    : seen.rules.has(canonicalRule(from as KernelRule));
               expect(known).toBe(true);
             }
           }
