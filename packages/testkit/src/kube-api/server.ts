@@ -105,6 +105,16 @@ interface Target {
   readonly subresource: Subresource;
 }
 
+/** Status reasons the API server uses with these codes (metav1.StatusReason). */
+const INJECTED_REASONS: Readonly<Record<number, string>> = {
+  409: "Conflict",
+  410: "Expired",
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout",
+};
+
 const APPLY = "application/apply-patch+yaml";
 const MERGE = "application/merge-patch+json";
 
@@ -349,11 +359,8 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
     }
     if (failures !== undefined && failures.left > 0 && failures.match(entry)) {
       failures.left--;
-      throw new ApiError(
-        failures.status,
-        "InternalError",
-        "Internal error occurred: injected by the test double",
-      );
+      const reason = INJECTED_REASONS[failures.status] ?? "InternalError";
+      throw new ApiError(failures.status, reason, `${reason}: injected by the test double`);
     }
     if (latencyMs > 0) await sleep(latencyMs);
     const url = new URL(req.url ?? "/", "http://double");
