@@ -201,15 +201,13 @@ const driftArb: fc.Arbitrary<EventBody> = fc.oneof(
       change: { kind: "nexthop", action, nexthop },
     }),
   ),
-  fc
-    .record({ rule: kernelRuleArb(true), action: fc.constantFrom("new" as const, "del" as const) })
-    .map(
-      ({ rule, action }): EventBody => ({
-        type: "kernel/changed",
-        node: NODE,
-        change: { kind: "rule", action, rule },
-      }),
-    ),
+  fc.record({ rule: kernelRuleArb(true), action: fc.constantFrom("new" as const, "del" as const) }).map(
+    ({ rule, action }): EventBody => ({
+      type: "kernel/changed",
+      node: NODE,
+      change: { kind: "rule", action, rule },
+    }),
+  ),
 );
 
 /** Inputs of every kind, kernel drift included. */
@@ -320,10 +318,11 @@ describe("core properties", () => {
           const state = run(settings, [...synced(snapshot), ...events]);
           const ops = [...plan(state), ...diff(desiredTable(state), state.kernel, { prune: true })];
           // Every kernel object the inputs ever showed: the dump, then change notifications.
-          const seen = { routes: new Set<string>(), nexthops: new Set<number>(), rules: new Set<string>() };
-          snapshot.routes.forEach((r) => seen.routes.add(canonicalRoute(r)));
-          snapshot.nexthops.forEach((n) => seen.nexthops.add(n.id));
-          snapshot.rules.forEach((r) => seen.rules.add(canonicalRule(r)));
+          const seen = {
+            routes: new Set(snapshot.routes.map(canonicalRoute)),
+            nexthops: new Set(snapshot.nexthops.map((n) => n.id)),
+            rules: new Set(snapshot.rules.map(canonicalRule)),
+          };
           for (const event of events) {
             if (event.type !== "kernel/changed") continue;
             const change = event.change;
