@@ -63,11 +63,13 @@ export async function lookupFlow(
       message: `the policy rules chose table ${table}; a lookup confined to table ${query.table} is not possible through RTM_GETROUTE`,
     };
   }
+  // An IPv4 flow through an IPv6 next hop names it in RTA_VIA.
+  const gateway = resolved.gateway ?? resolved.via;
   return {
     ok: true,
     table,
     dst: bytesToPrefix(family, matched.dst, matched.dstLen),
     dev: names.nameOf(resolved.oif ?? 0),
-    ...(resolved.gateway !== undefined ? { gateway: bytesToIp(resolved.gateway) } : {}),
+    ...(gateway !== undefined ? { gateway: bytesToIp(gateway) } : {}),
   };
 }

@@ -31,7 +31,7 @@ const address = fc.oneof(
 const name = fc.stringMatching(/^[a-z0-9._-]{1,15}$/);
 
 const rtnexthop = fc.record(
-  { flags: u8, hops: u8, ifindex: i32, gateway: address },
+  { flags: u8, hops: u8, ifindex: i32, gateway: address, via: address },
   { requiredKeys: ["flags", "hops", "ifindex"] },
 );
 
@@ -51,6 +51,7 @@ const route = fc.record(
     iif: u32,
     oif: u32,
     gateway: address,
+    via: address,
     priority: u32,
     prefsrc: address,
     multipath: fc.array(rtnexthop, { maxLength: 4 }),

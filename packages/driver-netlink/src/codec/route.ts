@@ -3,7 +3,7 @@
  * RTA_MULTIPATH holding rtnexthop records `{u16 len, u8 flags, u8 hops, i32 ifindex}`
  * each followed by its own attributes (RTA_GATEWAY).
  */
-import { AttrCheck, decodeAttrs } from "./attrs.ts";
+import { AttrCheck, decodeAttrs, type RawAttr } from "./attrs.ts";
 import { type Decoded, decodeError, Reader, type Writer } from "./bytes.ts";
 import {
   RTA_DPORT,
@@ -19,6 +19,7 @@ import {
   RTA_SPORT,
   RTA_SRC,
   RTA_TABLE,
+  RTA_VIA,
 } from "./constants.ts";
 
 export interface RtNexthop {
@@ -27,6 +28,8 @@ export interface RtNexthop {
   readonly hops: number;
   readonly ifindex: number;
   readonly gateway?: Uint8Array;
+  /** RTA_VIA: a gateway of the other family (an IPv4 route via an IPv6 next hop). */
+  readonly via?: Uint8Array;
 }
 
 export interface RouteMessage {
@@ -45,6 +48,8 @@ export interface RouteMessage {
   readonly iif?: number;
   readonly oif?: number;
   readonly gateway?: Uint8Array;
+  /** RTA_VIA (struct rtvia: u16 family, address): a gateway of the other family. */
+  readonly via?: Uint8Array;
   readonly priority?: number;
   readonly prefsrc?: Uint8Array;
   readonly multipath?: readonly RtNexthop[];
@@ -73,6 +78,7 @@ export function encodeRoute(w: Writer, m: RouteMessage): void {
   if (m.iif !== undefined) w.attrU32(RTA_IIF, m.iif);
   if (m.oif !== undefined) w.attrU32(RTA_OIF, m.oif);
   if (m.gateway !== undefined) w.attrBytes(RTA_GATEWAY, m.gateway);
+  if (m.via !== undefined) encodeVia(w, m.via);
   if (m.priority !== undefined) w.attrU32(RTA_PRIORITY, m.priority);
   if (m.prefsrc !== undefined) w.attrBytes(RTA_PREFSRC, m.prefsrc);
   if (m.nhId !== undefined) w.attrU32(RTA_NH_ID, m.nhId);
@@ -88,10 +94,30 @@ export function encodeRoute(w: Writer, m: RouteMessage): void {
       w.u8(nh.hops);
       w.i32(nh.ifindex);
       if (nh.gateway !== undefined) w.attrBytes(RTA_GATEWAY, nh.gateway);
+      if (nh.via !== undefined) encodeVia(w, nh.via);
       w.patchU16(at, w.offset - at);
     }
     w.endAttr(mp);
   }
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+function encodeVia(w: Writer, address: Uint8Array): void {
+  const at = w.beginAttr(RTA_VIA);
+  w.u16(address.byteLength === 16 ? AF_INET6 : AF_INET);
+  w.bytes(address);
+  w.endAttr(at);
+}
+
+function decodeVia(attr: RawAttr, check: AttrCheck): Uint8Array {
+  const bytes = attr.data.byteLength - 2;
+  if (bytes !== 4 && bytes !== 16) {
+    check.report(`RTA_VIA must hold a 4 or 16 byte address, got ${bytes} bytes`, attr.offset);
+    return new Uint8Array(4);
+  }
+  return attr.data.slice(2);
 }
 
 function decodeMultipath(data: Uint8Array, base: number, check: AttrCheck): RtNexthop[] {
@@ -113,6 +139,7 @@ function decodeMultipath(data: Uint8Array, base: number, check: AttrCheck): RtNe
     for (const attr of attrs.value) {
       if (attr.type === RTA_GATEWAY)
         nh = { ...nh, gateway: check.address(attr, "RTA_GATEWAY in RTA_MULTIPATH") };
+      else if (attr.type === RTA_VIA) nh = { ...nh, via: decodeVia(attr, check) };
     }
     hops.push(nh);
     at += (length + 3) & ~3;
@@ -159,6 +186,9 @@ export function decodeRoute(payload: Uint8Array, base: number): Decoded<RouteMes
         break;
       case RTA_GATEWAY:
         m.gateway = check.address(attr, "RTA_GATEWAY");
+        break;
+      case RTA_VIA:
+        m.via = decodeVia(attr, check);
         break;
       case RTA_PRIORITY:
         m.priority = check.u32(attr, "RTA_PRIORITY");

@@ -164,19 +164,19 @@ export function messageToRoute(m: RouteMessage, names: LinkNames): KernelRoute |
   } else if (m.nhId !== undefined) {
     target = { kind: "nexthop-object", id: m.nhId };
   } else if (m.multipath !== undefined && m.multipath.length > 0) {
-    const hops = m.multipath.filter((nh) => nh.gateway !== undefined);
-    if (hops.length === 0) {
-      target = { kind: "device", dev: names.nameOf(m.multipath[0]?.ifindex ?? 0) };
-    } else {
-      target = {
-        kind: "gateways",
-        nexthops: hops.map((nh) =>
-          inlineNexthop(nh.gateway ?? new Uint8Array(), nh.ifindex, nh.hops + 1, nh.flags, names),
-        ),
-      };
+    const nexthops: InlineNexthop[] = [];
+    for (const nh of m.multipath) {
+      const gateway = nh.gateway ?? nh.via;
+      if (gateway !== undefined)
+        nexthops.push(inlineNexthop(gateway, nh.ifindex, nh.hops + 1, nh.flags, names));
     }
-  } else if (m.gateway !== undefined) {
-    target = { kind: "gateways", nexthops: [inlineNexthop(m.gateway, m.oif ?? 0, 1, m.flags, names)] };
+    target =
+      nexthops.length > 0
+        ? { kind: "gateways", nexthops }
+        : { kind: "device", dev: names.nameOf(m.multipath[0]?.ifindex ?? 0) };
+  } else if (m.gateway !== undefined || m.via !== undefined) {
+    const gateway = (m.gateway ?? m.via) as Uint8Array;
+    target = { kind: "gateways", nexthops: [inlineNexthop(gateway, m.oif ?? 0, 1, m.flags, names)] };
   } else {
     target = { kind: "device", dev: names.nameOf(m.oif ?? 0) };
   }
