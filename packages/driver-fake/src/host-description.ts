@@ -12,7 +12,7 @@ import type {
   MultipathHashPolicy,
 } from "@kroute/core";
 
-export interface HostLink {
+export interface HostLinkDescription {
   readonly name: string;
   /** Administratively up; default true. */
   readonly up?: boolean;
@@ -20,7 +20,7 @@ export interface HostLink {
   readonly carrier?: boolean;
 }
 
-export interface HostAddress {
+export interface HostAddressDescription {
   readonly dev: string;
   readonly ip: IpAddr;
   readonly prefixLength: number;
@@ -28,8 +28,8 @@ export interface HostAddress {
 
 export interface HostDescription {
   /** `lo` always exists (index 1) and need not be listed. */
-  readonly links?: readonly HostLink[];
-  readonly addresses?: readonly HostAddress[];
+  readonly links?: readonly HostLinkDescription[];
+  readonly addresses?: readonly HostAddressDescription[];
   /** Installed after links and addresses, with the same checks as any route add. */
   readonly routes?: readonly KernelRoute[];
   /** Rules beyond Linux's defaults (local, main, default). */
