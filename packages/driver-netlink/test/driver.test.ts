@@ -129,6 +129,37 @@ describeAsRoot("netlink driver", () => {
     expect(deleted.every((r) => r.ok)).toBe(true);
   }, 120_000);
 
+  it("writes and reads back an IPv4 route through an IPv6 gateway (RTA_VIA)", async () => {
+    const route: KernelRoute = {
+      ...hostRoute(9, 254),
+      target: { kind: "gateways", nexthops: [{ gateway: "fd10::2" as IpAddr, dev: "kr0", weight: 1 }] },
+    };
+    const multipath: KernelRoute = {
+      ...hostRoute(10, 254),
+      target: {
+        kind: "gateways",
+        nexthops: [
+          { gateway: "fd10::2" as IpAddr, dev: "kr0", weight: 1 },
+          { gateway: "10.11.0.2" as IpAddr, dev: "kr1", weight: 2 },
+        ],
+      },
+    };
+    expect(
+      await dp.apply([
+        { object: "route", action: "add", to: route },
+        { object: "route", action: "add", to: multipath },
+      ]),
+    ).toEqual([{ ok: true }, { ok: true }]);
+    expect(await ns.ip("route", "show", "table", "main")).toMatch(/100\.64\.0\.9 via inet6 fd10::2 dev kr0/);
+    const snapshot = await dp.list({ families: [4], tables: [254], protocol: PROTO });
+    expect(snapshot.routes).toEqual([route, multipath]);
+    expect(await dp.lookup({ dst: "100.64.0.9" as IpAddr })).toMatchObject({
+      ok: true,
+      gateway: "fd10::2",
+      dev: "kr0",
+    });
+  });
+
   it("reports features by probing this kernel", async () => {
     expect(await dp.features()).toEqual({ nexthopObjects: true, resilientGroups: true });
   });

@@ -96,15 +96,18 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
     case "gateways": {
       const only = target.nexthops.length === 1 ? target.nexthops[0] : undefined;
       if (only !== undefined && only.weight === 1) {
-        m.gateway = gatewayToBytes(only.gateway);
+        // A gateway of the other family (IPv4 over an IPv6 next hop) must go as RTA_VIA.
+        if (only.gateway.includes(":") === (route.family === 6)) m.gateway = gatewayToBytes(only.gateway);
+        else m.via = gatewayToBytes(only.gateway);
         m.oif = ifindex(names, only.dev);
       } else {
-        m.multipath = target.nexthops.map((nh) => ({
-          flags: 0,
-          hops: nh.weight - 1,
-          ifindex: ifindex(names, nh.dev),
-          gateway: gatewayToBytes(nh.gateway),
-        }));
+        m.multipath = target.nexthops.map((nh) => {
+          const hop = { flags: 0, hops: nh.weight - 1, ifindex: ifindex(names, nh.dev) };
+          const bytes = gatewayToBytes(nh.gateway);
+          return nh.gateway.includes(":") === (route.family === 6)
+            ? { ...hop, gateway: bytes }
+            : { ...hop, via: bytes };
+        });
       }
       return m;
     }
