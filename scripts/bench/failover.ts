@@ -1,6 +1,6 @@
 /**
  * `pnpm bench failover`: how long a dead gateway keeps receiving traffic. kroute
- * (rtnetlink driver, core, ICMP health tracker) runs in the node namespace of a
+ * (the agent runtime: rtnetlink driver, core engine, ICMP health tracker) runs in the node namespace of a
  * four-gateway topology; a trial drops all traffic at one gateway (nftables, its link
  * staying up) and times until the kernel's route no longer lists that gateway, then
  * recovers it and waits for its return. The clock starts when `nft` has returned
@@ -19,8 +19,12 @@
 
 import { FAST_PROBE_SETTINGS, PRODUCTION_PROBE_SETTINGS } from "../../packages/agent/src/health/presets.ts";
 import type { ProbeSettings } from "../../packages/agent/src/settings.ts";
+import {
+  probeFlags,
+  routeObject,
+  startAgentInNetns,
+} from "../../packages/agent/test/health/agent-in-netns.ts";
 import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
-import { routeObject, startKrouteNode } from "../../packages/agent/test/health/kroute-node.ts";
 import type { Dataplane, IpAddr, Prefix } from "../../packages/core/src/index.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
 import { createTopology, type Topology } from "../../packages/testkit/src/topology.ts";
@@ -60,18 +64,17 @@ function percentile(samples: readonly number[], p: number): number {
 }
 
 async function trials(topology: Topology, settings: ProbeSettings, label: string): Promise<number[]> {
-  const node = await startKrouteNode({
-    netns: topology.node.name,
-    addresses: [{ ip: topology.nodeV4, dev: topology.nodeDev, prefixLength: 24 }],
-    routes: [
+  const node = await startAgentInNetns(
+    topology.node.name,
+    [
       routeObject(
         `failover-${label}`,
         [topology.destinationV4],
         topology.gateways.map((g) => g.v4),
       ),
     ],
-    probe: settings,
-  });
+    probeFlags(settings),
+  );
   const observer = await createNetlinkDataplane({ netns: topology.node.name });
   const gateways = () => kernelGateways(observer, topology.destinationV4);
   const samples: number[] = [];
@@ -101,7 +104,7 @@ async function trials(topology: Topology, settings: ProbeSettings, label: string
       console.log(`${label} trial ${trial + 1}/${TRIALS}: gw${victim.index} out after ${ms.toFixed(0)} ms`);
     }
   } finally {
-    await node.close();
+    await node.stop();
     await observer.close();
   }
   return samples;

@@ -5,7 +5,7 @@
  * `ip -batch` per pass) in the node namespace before the gateway dies, after kroute
  * has taken it out, and after kroute has put it back.
  *
- * The same kroute (driver, core, ICMP health tracker with the fast preset, layer-4
+ * The same kroute agent (driver, core engine, ICMP health tracker with the fast preset, layer-4
  * multipath hash) runs twice on a fresh topology: once writing plain multipath routes
  * (the peer: what kernels without nexthop objects get, and what other route agents
  * write), once with its default, a shared resilient nexthop group.
@@ -13,8 +13,12 @@
  * quarter), at most 1% on recovery. Ends with one JSON line.
  */
 import { FAST_PROBE_SETTINGS } from "../../packages/agent/src/health/presets.ts";
+import {
+  probeFlags,
+  routeObject,
+  startAgentInNetns,
+} from "../../packages/agent/test/health/agent-in-netns.ts";
 import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
-import { routeObject, startKrouteNode } from "../../packages/agent/test/health/kroute-node.ts";
 import type { Netns } from "../../packages/testkit/src/netns.ts";
 import { createTopology } from "../../packages/testkit/src/topology.ts";
 
@@ -51,19 +55,18 @@ interface Disruption {
 async function measure(mode: "multipath" | "auto"): Promise<Disruption> {
   const topology = await createTopology();
   try {
-    const node = await startKrouteNode({
-      netns: topology.node.name,
-      addresses: [{ ip: topology.nodeV4, dev: topology.nodeDev, prefixLength: 24 }],
-      routes: [
+    const node = await startAgentInNetns(
+      topology.node.name,
+      [
         routeObject(
           "egress",
           [topology.destinationV4],
           topology.gateways.map((g) => g.v4),
         ),
       ],
-      probe: FAST_PROBE_SETTINGS,
-      mode,
-    });
+      [...probeFlags(FAST_PROBE_SETTINGS), ...(mode === "multipath" ? ["--nexthop-mode=multipath"] : [])],
+    );
+    const settings = node.agent.state().settings;
     try {
       const gateways = () => routeGateways(topology.node, topology.destinationV4);
       const victim = topology.gateways[1];
@@ -90,13 +93,13 @@ async function measure(mode: "multipath" | "auto"): Promise<Disruption> {
       };
       const share = (before.filter((g) => g === victim.v4).length / FLOWS) * 100;
       console.log(
-        `${mode === "auto" ? `kroute (${node.settings.nexthopMode}${node.settings.resilient ? ", resilient" : ""})` : "plain multipath"}: ` +
+        `${mode === "auto" ? `kroute (${settings.nexthopMode}${settings.resilient ? ", resilient" : ""})` : "plain multipath"}: ` +
           `dead gateway carried ${share.toFixed(1)}% of flows; ${result.failMovedPct}% moved on failure ` +
           `(${result.needlessMoves} of them from live gateways), ${result.recoverMovedPct}% on recovery`,
       );
       return result;
     } finally {
-      await node.close();
+      await node.stop();
     }
   } finally {
     await topology.destroy();

@@ -10,7 +10,7 @@ import {
 import { Subject } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { gatewaysToProbe, probedGateways } from "../../src/health/probed.ts";
-import { routeObject } from "./kroute-node.ts";
+import { routeObject } from "./agent-in-netns.ts";
 
 let seq = 0;
 const apply = (state: NodeState, body: EventBody): NodeState =>
