@@ -13,8 +13,24 @@ import { renderText } from "./render.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
 
+/** One line on what each bundled log shows (examples/README.md has the long form). */
+const ABOUT: Readonly<Record<string, string>> = {
+  "basic.jsonl":
+    "the SPEC's seed examples on two nodes: ECMP for one pool, a single gateway, a default-route override; a gateway fails and returns",
+  "edge-cases.jsonl":
+    "conflicts (oldest wins), malformed and protected destinations beside good ones, probe: false, a table, fail-static",
+  "sim/default-route.jsonl":
+    "0.0.0.0/0 through two gateways: protected addresses and replies keep the original gateway; deleting the Route restores the node",
+  "sim/ecmp-failover.jsonl":
+    "ECMP over two gateways: one fails, both fail (fail-static keeps both), they return",
+  "sim/pools-and-conflicts.jsonl":
+    "two pools, a conflict, bad and protected destinations, a node moving pools, a Route updated then deleted",
+};
+
 export function exampleLogs(): string[] {
   const logs = ["basic.jsonl"];
+  for (const name of readdirSync(EXAMPLES).sort())
+    if (name.endsWith(".jsonl") && !logs.includes(name)) logs.push(name);
   try {
     for (const name of readdirSync(`${EXAMPLES}sim`).sort())
       if (name.endsWith(".jsonl")) logs.push(`sim/${name}`);
@@ -35,7 +51,14 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   for (const log of exampleLogs()) {
     const run = await replayFile(`${EXAMPLES}${log}`, { verbose: true });
     violations += run.violations;
-    out.push(`#### examples/${log}`, "-- ops applied", ...run.verbose, "", ...renderText(run.results));
+    const about = ABOUT[log];
+    out.push(
+      `#### examples/${log}${about === undefined ? "" : `: ${about}`}`,
+      "-- ops applied",
+      ...run.verbose,
+      "",
+      ...renderText(run.results),
+    );
   }
   out.push(violations === 0 ? "demo: every invariant held." : `demo: ${violations} invariant violations.`);
   await writeLines(process.stdout, out);

@@ -8,6 +8,8 @@
  * are in packages/sim/README.md ("Recorded logs") and in `handle` below.
  */
 import {
+  type AddressBits,
+  addressBits,
   DEFAULT_SETTINGS,
   type EngineEvent,
   type EngineSettings,
@@ -27,7 +29,6 @@ import {
   type OpResult,
   plan,
   prefixAddress,
-  prefixContains,
   prefixLength,
   reduce,
   routeKey,
@@ -287,7 +288,7 @@ export class NodeSim {
   private applyOneByOne(kernel: FakeKernel, ops: readonly Op[]): OpResult[] {
     const answers: OpResult[] = [];
     const transient = new Map<string, string>();
-    const watched = this.protectedAddresses();
+    const watched = this.protectedAddresses().flatMap((a) => addressBits(a) ?? []);
     for (const op of ops) {
       answers.push(...kernel.applySync([op]));
       if (!mayMoveProtected(op, watched)) continue;
@@ -437,10 +438,22 @@ export class NodeSim {
 }
 
 /** Whether an op can change where a protected address or a reply goes: only those are checked op by op. */
-function mayMoveProtected(op: Op, watched: readonly IpAddr[]): boolean {
+function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
   if (op.object !== "route") return true;
   const dst = op.action === "delete" ? op.from.dst : op.to.dst;
-  return prefixLength(dst) === 0 || watched.some((address) => prefixContains(dst, address));
+  const length = prefixLength(dst);
+  if (length === 0) return true;
+  // One parse per op, not one per protected address: this runs for every op of a big batch.
+  const network = addressBits(prefixAddress(dst));
+  if (network === undefined) return true;
+  return watched.some((address) => {
+    if (address.family === 4 && network.family === 4) {
+      return (address.bits & (0xffffffff << (32 - length))) >>> 0 === network.bits;
+    }
+    if (address.family === 6 && network.family === 6)
+      return address.bits >> BigInt(128 - length) === network.bits >> BigInt(128 - length);
+    return false;
+  });
 }
 
 function touchesDefaultRoute(ops: readonly Op[]): boolean {
