@@ -51,7 +51,10 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     const workDir = mkdtempSync(join(tmpdir(), "kroute-cluster-"));
     const onSignal = (signal: NodeJS.Signals): void => {
       process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
-      void cleanup.run().finally(() => process.exit(130));
+      void cleanup.run().finally(() => {
+        rmSync(workDir, { recursive: true, force: true });
+        process.exit(130);
+      });
     };
     const onExit = (): void => cleanup.runSync();
     process.once("SIGINT", onSignal);

@@ -60,7 +60,13 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       ...renderText(run.results),
     );
   }
-  out.push(violations === 0 ? "demo: every invariant held." : `demo: ${violations} invariant violations.`);
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  out.push(
+    root
+      ? "You are root: `pnpm sim cluster` runs these Routes on real agents and kernels in network namespaces (about 30 s)."
+      : "As root, `pnpm sim cluster` runs these Routes on real agents and kernels in network namespaces.",
+    violations === 0 ? "demo: every invariant held." : `demo: ${violations} invariant violations.`,
+  );
   await writeLines(process.stdout, out);
   return violations === 0 ? 0 : 1;
 }
