@@ -10,6 +10,7 @@
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
 import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
+import { prefixLength } from "./ip.ts";
 import {
   type KernelNexthop,
   type KernelRoute,
@@ -80,22 +81,39 @@ export function ruleOps(
   return observed === undefined ? [{ object: "rule", action: "add", to: desired }] : [];
 }
 
+/** What orderOps needs to know about a batch besides each op. */
+interface Batch {
+  /** Nexthop ids deleted and re-added in this batch. */
+  readonly recreated: ReadonlySet<number>;
+  /** Tables that rules of this batch point at: their default routes are reply routes, not overrides. */
+  readonly ruleTables: ReadonlySet<number>;
+}
+
+/** A default route that overrides the node's own (as opposed to the default of a reply table). */
+function isOverride(route: KernelRoute, batch: Batch): boolean {
+  return prefixLength(route.dst) === 0 && !batch.ruleTables.has(route.table);
+}
+
 /**
  * Phase of an op in the kernel-safe order. A nexthop deleted to be re-added as another
  * kind goes first (the kernel flushes the routes using it; they are re-added below).
+ * A default-route override goes in after everything else, the protected host routes
+ * and the reply rule in particular, and comes out before them (SPEC §3.5): at no
+ * moment of an apply does a protected address or a reply follow the override.
  */
-function phase(op: Op, recreated: ReadonlySet<number>): number {
+function phase(op: Op, batch: Batch): number {
   switch (op.object) {
     case "nexthop":
       if (op.action === "delete") {
-        if (recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
-        return op.from.kind === "group" ? 8 : 9;
+        if (batch.recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
+        return op.from.kind === "group" ? 10 : 11;
       }
       return op.to.kind === "gateway" ? 2 : 3;
     case "route":
-      return op.action === "delete" ? 7 : 4;
+      if (op.action === "delete") return isOverride(op.from, batch) ? 7 : 9;
+      return isOverride(op.to, batch) ? 6 : 4;
     case "rule":
-      return op.action === "delete" ? 6 : 5;
+      return op.action === "delete" ? 8 : 5;
   }
 }
 
@@ -122,8 +140,15 @@ export function recreatedIds(ops: readonly Op[]): Set<number> {
 
 /** Sorts ops into the kernel-safe order, deterministically. */
 export function orderOps(ops: readonly Op[]): Op[] {
-  const recreated = recreatedIds(ops);
-  return sortByKey(ops, (op) => `${phase(op, recreated)}|${subjectSortKey(op)}`);
+  const ruleTables = new Set<number>();
+  for (const op of ops)
+    if (op.object === "rule") ruleTables.add(op.action === "delete" ? op.from.table : op.to.table);
+  const batch: Batch = { recreated: recreatedIds(ops), ruleTables };
+  return sortByKey(ops, (op) => `${pad2(phase(op, batch))}|${subjectSortKey(op)}`);
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 interface DesiredLookup {

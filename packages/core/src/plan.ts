@@ -7,6 +7,7 @@
 import { canonicalOp, opObjectKey } from "./canonical.ts";
 import { nexthopOps, orderOps, routeOps, ruleOps, withCascade } from "./diff.ts";
 import { hmGet, hmKeys } from "./hashmap.ts";
+import { prefixLength } from "./ip.ts";
 import type { Op } from "./kernel.ts";
 import type { NodeState } from "./state.ts";
 
@@ -53,6 +54,27 @@ export function isHeldBack(state: NodeState, op: Op): boolean {
   return failure?.gated === true && failure.op === canonicalOp(op);
 }
 
+/**
+ * SPEC §3.5: the protected host routes and the reply rule go in before the override.
+ * Within one apply that is op order (see orderOps); across applies, an override is
+ * held back while the kernel refuses a route or rule that protects its family.
+ */
+function overrideHeldBack(state: NodeState, op: Op): boolean {
+  if (op.object !== "route" || op.action === "delete") return false;
+  const route = op.to;
+  if (prefixLength(route.dst) !== 0 || route.table === state.settings.replyTable) return false;
+  for (const key of Object.keys(state.failures)) {
+    if (key.startsWith("u|")) {
+      if (hmGet(state.derived.rules, key.slice(2))?.rule.family === route.family) return true;
+      continue;
+    }
+    if (!key.startsWith("r|")) continue;
+    const winner = hmGet(state.derived.contenders, key.slice(2))?.[0];
+    if (winner !== undefined && winner.rank.startsWith("0|") && winner.family === route.family) return true;
+  }
+  return false;
+}
+
 export function plan(state: NodeState): Op[] {
   const pending = pendingOps(state);
   const { derived } = state;
@@ -61,7 +83,11 @@ export function plan(state: NodeState): Op[] {
     nexthop: (id: number) => hmGet(derived.nexthops, String(id)),
   };
   // A nexthop changing kind flushes routes that are not in the mismatch set: withCascade re-adds them.
-  return orderOps(withCascade(pending, lookup, state.kernel).filter((op) => !isHeldBack(state, op)));
+  return orderOps(
+    withCascade(pending, lookup, state.kernel).filter(
+      (op) => !isHeldBack(state, op) && !overrideHeldBack(state, op),
+    ),
+  );
 }
 
 /** Earliest time a held-back op may be retried: when the engine should fire a `retry` timer. */
