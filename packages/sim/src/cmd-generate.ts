@@ -1,7 +1,7 @@
 /** `kroute-sim generate`: a synthetic event log on stdout. */
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 import { checkGenerateOptions, type GenerateOptions, generateLog } from "./generate.ts";
-import { writeLines } from "./output.ts";
+import { progressOnStderr, writeLines } from "./output.ts";
 
 export async function runGenerate(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
@@ -22,6 +22,15 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   };
   const problem = checkGenerateOptions(options);
   if (problem !== undefined) throw new UsageError(problem);
-  await writeLines(process.stdout, generateLog(options));
+  const progress = progressOnStderr("generate");
+  function* counted(): Generator<string> {
+    let n = 0;
+    for (const line of generateLog(options)) {
+      yield line;
+      if (++n % 4096 === 0) progress.update(n, options.events);
+    }
+  }
+  await writeLines(process.stdout, counted());
+  progress.done();
   return 0;
 }
