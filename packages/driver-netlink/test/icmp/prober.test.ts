@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import type { IpAddr } from "@kroute/core";
 import { createTopology, describeAsRoot, type Topology } from "@kroute/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -96,6 +97,25 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     } finally {
       datagram.close();
     }
+  });
+
+  it("falls back to a ping socket without CAP_NET_RAW, and says what to fix when that is refused too", async () => {
+    const child = fileURLToPath(new URL("./unprivileged-echo.ts", import.meta.url));
+    const echo = async (gateway: string) => {
+      const { stdout } = await topology.node.exec("setpriv", [
+        "--inh-caps=-net_raw",
+        "--bounding-set=-net_raw",
+        process.execPath,
+        child,
+        gateway,
+      ]);
+      return JSON.parse(stdout.trim()) as { kind?: string; ok?: boolean; error?: string };
+    };
+    await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.ping_group_range=0 0"]);
+    expect(await echo(topology.gateways[0]!.v4)).toEqual({ kind: "datagram", ok: true });
+    expect(await echo(topology.gateways[0]!.v6)).toEqual({ kind: "datagram", ok: true });
+    await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.ping_group_range=1 0"]);
+    expect((await echo(topology.gateways[0]!.v4)).error).toMatch(/ping_group_range.*CAP_NET_RAW.*EACCES/);
   });
 
   it("settles probes in flight as closed, and refuses bad input by name", async () => {
