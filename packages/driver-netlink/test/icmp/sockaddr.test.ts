@@ -1,0 +1,29 @@
+import type { IpAddr } from "@kroute/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeSockaddr, encodeSockaddr } from "../../src/icmp/sockaddr.ts";
+
+describe("ICMP socket addresses", () => {
+  it("round-trips IPv4 and IPv6 addresses through sockaddr_in / sockaddr_in6", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (text) => {
+        const encoded = encodeSockaddr(text as IpAddr);
+        expect(encoded.length).toBe(text.includes(":") ? 28 : 16);
+        const decoded = decodeSockaddr(encoded, encoded.length);
+        expect(decoded?.family).toBe(text.includes(":") ? 6 : 4);
+        // Canonical form: re-encoding the decoded address gives the same bytes.
+        expect(encodeSockaddr(decoded!.address)).toEqual(encoded);
+      }),
+    );
+  });
+
+  it("lays out sockaddr_in as Linux does: family little-endian, address in network order", () => {
+    expect([...encodeSockaddr("192.0.2.11" as IpAddr).subarray(0, 8)]).toEqual([2, 0, 0, 0, 192, 0, 2, 11]);
+  });
+
+  it("refuses what is not an address, and ignores foreign or short sockaddrs", () => {
+    expect(() => encodeSockaddr("gw1" as IpAddr)).toThrow('icmp: not an IP address: "gw1"');
+    expect(decodeSockaddr(new Uint8Array(28), 28)).toBeUndefined();
+    expect(decodeSockaddr(encodeSockaddr("192.0.2.1" as IpAddr), 4)).toBeUndefined();
+  });
+});
