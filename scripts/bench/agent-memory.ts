@@ -110,7 +110,9 @@ async function main(): Promise<void> {
     });
     const pid = child.pid ?? 0;
     while ((await programmed(metricsPort, healthPort)) < DESTINATIONS) {
-      if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`agent exited (${child.exitCode ?? child.signalCode})`);
+      }
       if (performance.now() - started > 300_000)
         throw new Error("agent did not program 10,000 destinations in 5 min");
       await sleep(200);
@@ -134,6 +136,11 @@ async function main(): Promise<void> {
     const peak = rssMib(pid, "VmHWM");
     await sleep(IDLE_MS);
     const idle = rssMib(pid);
+    // With KROUTE_BENCH_NODE_FLAGS=--heapsnapshot-signal=SIGUSR2, a heap snapshot of the idle agent.
+    if (process.env.KROUTE_BENCH_SNAPSHOT === "1") {
+      child.kill("SIGUSR2");
+      await sleep(15_000);
+    }
     const baseline = await baselineNodeRss();
     console.error(
       `agent-memory (${mode}): ${DESTINATIONS} destinations programmed in ${programSeconds.toFixed(1)} s; ` +
