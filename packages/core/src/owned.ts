@@ -81,6 +81,20 @@ function deleteNexthopCascade(kernel: OwnedKernelState, id: number, touched: Tou
   return { ...kernel, nexthops, routes };
 }
 
+/**
+ * Linux deletes the nexthop objects of a device that goes down, loses its carrier or
+ * disappears (with the groups left empty and the routes using them) and announces
+ * none of it: the link change is the only news, so the owned view mirrors the flush.
+ */
+function flushNexthopsOn(kernel: OwnedKernelState, dev: string, touched: Touched): OwnedKernelState {
+  let next = kernel;
+  for (const nexthop of hmValues(kernel.nexthops)) {
+    if (nexthop.kind === "gateway" && nexthop.dev === dev)
+      next = deleteNexthopCascade(next, nexthop.id, touched);
+  }
+  return next;
+}
+
 function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
   const key = routeKey(route);
   return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
@@ -153,7 +167,9 @@ export function applyKernelChange(
       return putRule(kernel, change.rule, change.action === "new");
     case "link": {
       const links = kernel.links.filter((l) => l.index !== change.link.index);
-      return { ...kernel, links: change.action === "new" ? [...links, change.link] : links };
+      const next = { ...kernel, links: change.action === "new" ? [...links, change.link] : links };
+      const usable = change.action === "new" && change.link.up && change.link.carrier;
+      return usable ? next : flushNexthopsOn(next, change.link.name, touched);
     }
     case "address": {
       const a = change.address;

@@ -19,6 +19,7 @@ import {
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
 import { hmDelete, hmFromEntries, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
+import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -200,6 +201,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
       case "kernel/changed": {
         const touched: string[] = [];
         const kernel = applyKernelChange(state.kernel, event.change, state.settings, touched);
+        if (linkCameBack(event.change)) draft.failures = reopenedGates(state.failures);
         if (kernel === state.kernel) return;
         draft.kernel = kernel;
         if (contextAffects(state, { ...state, kernel }, hmKeys(state.derived.gatewayUse))) {
@@ -216,13 +218,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         return applied(state, draft, event);
       case "timer/fired": {
         if (event.timer !== "retry") return;
-        const now = Date.parse(event.at);
-        const failures = { ...state.failures };
-        for (const [key, failure] of Object.entries(failures)) {
-          if (failure.gated && Date.parse(failure.retryAt) <= now)
-            failures[key] = { ...failure, gated: false };
-        }
-        draft.failures = failures;
+        draft.failures = reopenedGates(state.failures, Date.parse(event.at));
         return;
       }
     }
@@ -255,4 +251,24 @@ function applied(state: NodeState, draft: Writable, event: EventOf<"dataplane/ap
   const w = work(state, kernel);
   for (const key of touched) touch(w, key);
   draft.derived = w.d;
+}
+
+/** Retry gates whose time has come (all of them without a time) are opened. */
+function reopenedGates(
+  failures: NodeState["failures"],
+  now = Number.POSITIVE_INFINITY,
+): NodeState["failures"] {
+  const next = { ...failures };
+  for (const [key, failure] of Object.entries(next)) {
+    if (failure.gated && Date.parse(failure.retryAt) <= now) next[key] = { ...failure, gated: false };
+  }
+  return next;
+}
+
+/**
+ * A link that is back (up, with carrier) is when refusals like "Nexthop device is
+ * not up" stop being true: retry at once instead of waiting out the backoff.
+ */
+function linkCameBack(change: KernelChange): boolean {
+  return change.kind === "link" && change.action === "new" && change.link.up && change.link.carrier;
 }

@@ -196,6 +196,42 @@ describe("plan", () => {
     expect(plan(applyAll(state, ops))).toEqual([]);
   });
 
+  it("a link losing its carrier flushes our nexthops there, silently as Linux; they return with the link", () => {
+    let state = converge(reduce(readyState(), ev({ type: "route/upserted", route: basic })));
+    const gateways = desiredTable(state).nexthops.filter((n) => n.kind === "gateway");
+    const dev = gateways[0]?.kind === "gateway" ? gateways[0].dev : "";
+    const link = { index: 7, name: dev, up: true, carrier: false };
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "link", action: "new", link } }),
+    );
+    expect(ownedObjects(state.kernel).nexthops).toEqual([]);
+    expect(ownedObjects(state.kernel).routes).toEqual([]);
+    // The re-add is refused while the carrier is down, and backs off...
+    const refused = plan(state);
+    const down: OpResult = {
+      ok: false,
+      errno: 100,
+      code: "ENETDOWN",
+      message: "Carrier for nexthop device is down",
+    };
+    state = applyAll(
+      state,
+      refused,
+      refused.map(() => down),
+    );
+    expect(plan(state)).toEqual([]);
+    // ...until the carrier returns: then at once, without waiting out the backoff.
+    const back = { ...link, carrier: true };
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "link", action: "new", link: back } }),
+    );
+    state = converge(state);
+    expect(ownedObjects(state.kernel).nexthops).toHaveLength(gateways.length + 1);
+    expect(plan(state)).toEqual([]);
+  });
+
   it("a kernel refusal marks the route failed with the kernel's message and backs off", () => {
     let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
     const ops = plan(state);

@@ -122,12 +122,9 @@ describe("carrier flaps on the gateways' link", () => {
     runModel(DEFAULT_SETTINGS, withCarrierFlapsThenResync);
   });
 
-  // KNOWN GAP (reported): Linux flushes nexthop objects on carrier loss without a
-  // nexthop or route notification; the engine sees only the link change and keeps
-  // believing its groups exist, so nothing re-creates them until the periodic
-  // resync. When core (or the agent) reacts to link changes, this starts passing
-  // and it.fails turns red: make it a plain it() then.
-  it.fails("nexthop groups are re-created after the flush (fails today: engine misses the silent flush)", () => {
+  // Linux flushes nexthop objects on carrier loss without a nexthop or route
+  // notification; the engine mirrors the flush from the link change alone.
+  it("nexthop groups are re-created after the silent flush, without waiting for a resync", () => {
     runModel(DEFAULT_SETTINGS, withCarrierFlaps);
   });
 });
