@@ -21,6 +21,8 @@ const ABOUT: Readonly<Record<string, string>> = {
     "conflicts (oldest wins), malformed and protected destinations beside good ones, probe: false, a table, fail-static",
   "sim/default-route.jsonl":
     "0.0.0.0/0 through two gateways: protected addresses and replies keep the original gateway; deleting the Route restores the node",
+  "sim/drift.jsonl":
+    "changes behind kroute's back: an owned route deleted (repaired), a foreign route (left alone), a link losing carrier",
   "sim/ecmp-failover.jsonl":
     "ECMP over two gateways: one fails, both fail (fail-static keeps both), they return",
   "sim/pools-and-conflicts.jsonl":

@@ -68,6 +68,8 @@ export class NodeSim {
   private pendingSeed: KernelSnapshot | undefined;
   private touched = false;
   private applying = false;
+  /** While an external change is applied: the fake kernel's notifications, for the core. */
+  private external: KernelChange[] | undefined;
   private stepViolations: Violation[] = [];
   private seq = 0;
   /** Seq of the last event this node saw. */
@@ -177,6 +179,7 @@ export class NodeSim {
   }
 
   private onKernelChange(change: KernelChange): void {
+    this.external?.push(change);
     const subject =
       change.kind === "route"
         ? change.route
@@ -235,21 +238,29 @@ export class NodeSim {
     this.feedDump(event);
   }
 
+  /**
+   * A change made by someone else: applied to the fake kernel (unless it already shows
+   * it), and the core is told what the fake kernel then notified, cascades included (a
+   * link losing carrier takes its nexthops and routes with it), as the agent would be.
+   */
   private applyExternalChange(event: EventOf<"kernel/changed">): void {
-    const change = event.change;
     const kernel = this.kernel;
-    if (
-      kernel === undefined ||
-      change.kind === "overflow" ||
-      change.kind === "link" ||
-      change.kind === "address"
-    ) {
+    if (kernel === undefined || event.change.kind === "overflow") {
       this.feed(event);
       return;
     }
-    const ops = externalOps(change, kernel);
-    if (ops.length > 0) kernel.applySync(ops);
-    this.feed(event);
+    const notified: KernelChange[] = [];
+    this.external = notified;
+    try {
+      applyToFake(event.change, kernel);
+    } finally {
+      this.external = undefined;
+    }
+    if (notified.length === 0) {
+      this.feed(event);
+      return;
+    }
+    for (const change of notified) this.feed({ ...event, change });
   }
 
   private reconcile(cause: { seq: number; at: string }): { op: Op; result: OpResult }[] {
@@ -470,6 +481,43 @@ function summarize(mirror: OwnedMirror): Set<string> {
     );
   }
   return lines;
+}
+
+function applyToFake(change: KernelChange, kernel: FakeKernel): void {
+  switch (change.kind) {
+    case "route":
+    case "nexthop":
+    case "rule": {
+      const ops = externalOps(change, kernel);
+      if (ops.length > 0) kernel.applySync(ops);
+      return;
+    }
+    case "link": {
+      const { name, up, carrier } = change.link;
+      const current = kernel.listSync({}).links.find((l) => l.name === name);
+      if (change.action === "del") {
+        if (current !== undefined) kernel.deleteLink(name);
+        return;
+      }
+      if (current === undefined) kernel.addLink(name);
+      if (current?.up !== up) kernel.setAdminUp(name, up);
+      if (current?.carrier !== carrier) kernel.setCarrier(name, carrier);
+      return;
+    }
+    case "address": {
+      const { ip, dev, prefixLength: length } = change.address;
+      const present = kernel.listSync({}).addresses.some((a) => a.ip === ip && a.dev === dev);
+      // The fake kernel cannot remove an address; a removal is only told to the core.
+      if (change.action === "new" && !present) kernel.addAddress(dev, ip, length);
+      return;
+    }
+    case "overflow":
+      return;
+    default: {
+      const unreachable: never = change;
+      throw new Error(`unknown kernel change ${JSON.stringify(unreachable)}`);
+    }
+  }
 }
 
 /** The ops that make the fake kernel show a recorded change, or none when it already does. */

@@ -114,6 +114,32 @@ describe("replay", () => {
   });
 });
 
+describe("replay of changes made behind kroute's back", () => {
+  it("follows a link losing carrier through the fake kernel: nexthops go, adds are refused, all return with the link", () => {
+    const steps = new Map<number, string[]>();
+    const { results } = replay(example("sim/drift.jsonl"), {
+      onStep: (_node, step) =>
+        steps.set(
+          step.seq,
+          step.results.map(({ op, result }) => `${op.object} ${op.action} ${result.ok ? "ok" : result.code}`),
+        ),
+    });
+    expect(steps.get(6)).toEqual(["route add ok"]); // the deleted route is put back
+    expect(steps.has(7)).toBe(false); // a foreign route appearing changes nothing
+    expect(steps.get(8)).toEqual([
+      "nexthop add ENETDOWN",
+      "nexthop add ENETDOWN",
+      "nexthop add EINVAL",
+      "route add EINVAL",
+    ]);
+    expect(steps.get(10)).toEqual(["nexthop add ok", "nexthop add ok", "nexthop add ok", "route add ok"]);
+    expect(json(results).nodes["worker-1"]).toEqual({
+      routes: [{ dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] }],
+      violations: [],
+    });
+  });
+});
+
 describe("replay of a recorded agent log", () => {
   /** Turns a log into what an agent with --record writes: its dump at start and its apply results. */
   function record(
