@@ -5,6 +5,9 @@
  * a fresh network namespace. Without root it runs the agent with --dry-run in this
  * namespace instead (computes everything, writes nothing) and says so.
  *
+ * The agent runs with the V8 flags the Helm chart sets (values.yaml `nodeOptions`);
+ * KROUTE_BENCH_NODE_FLAGS overrides them.
+ *
  * Peer in the same run: a bare `node` process (the runtime's own floor), so the
  * agent's own cost is visible. For scale: DigitalOcean's Python operator was given
  * 512 MiB for 2,000 CIDRs. Target: under 100 MiB.
@@ -29,6 +32,12 @@ function rssMib(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
   return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** The V8 flags the Helm chart gives the agent (values.yaml `nodeOptions`): measure what ships. */
+function shippedNodeOptions(): string {
+  const values = readFileSync(resolve(import.meta.dirname, "../../deploy/helm/kroute/values.yaml"), "utf8");
+  return /^nodeOptions:\s*"([^"]*)"/m.exec(values)?.[1] ?? "";
 }
 
 function freePort(): Promise<number> {
@@ -103,7 +112,9 @@ async function main(): Promise<void> {
     args.push(`--health-address=127.0.0.1:${healthPort}`, `--metrics-address=127.0.0.1:${metricsPort}`);
 
     const started = performance.now();
-    const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
+    const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? shippedNodeOptions())
+      .split(" ")
+      .filter((f) => f !== "");
     child = spawn(process.execPath, [...nodeFlags, ...args], {
       env: { ...process.env, NODE_NAME: "bench-node" },
       stdio: "inherit",
@@ -155,6 +166,7 @@ async function main(): Promise<void> {
         peak_rss_mib: peak,
         bare_node_rss_mib: baseline,
         mode,
+        node_flags: nodeFlags.join(" "),
         program_s: Math.round(programSeconds * 10) / 10,
       }),
     );
