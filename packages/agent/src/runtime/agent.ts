@@ -38,6 +38,7 @@ import type { AgentSettings } from "../settings.ts";
 import { dryRunDataplane } from "./dry-run.ts";
 import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
+import { idleCollector } from "./idle-gc.ts";
 import { kernelSource } from "./kernel-source.ts";
 import { type EventRecorder, openEventRecorder } from "./recorder.ts";
 import type { StatusSink } from "./status.ts";
@@ -232,11 +233,15 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       apply,
     }).pipe(share());
 
+    // Garbage of a burst (32 MiB or more) is collected once 5 s have been quiet.
+    const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 32 * 1024 * 1024 });
+    cleanups.push(() => collector.stop());
     const subscriptions: Subscription[] = [];
     subscriptions.push(
       steps$.subscribe({
         next: (step) => {
           state = step.state;
+          collector.activity();
           recorder?.record(step.event);
           metrics.eventConsumed(step.event.type, Date.parse(step.event.at));
           if (!ready && isReady(step.state)) {
