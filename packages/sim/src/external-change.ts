@@ -1,0 +1,87 @@
+/**
+ * Changes made to a node's kernel by someone else (a recorded or hand-written
+ * `kernel/changed`), made to the fake kernel: only where it does not already show
+ * them, so that an agent's echo of its own op changes nothing.
+ */
+
+import type { KernelChange, Op } from "@kroute/core";
+import type { FakeKernel } from "@kroute/driver-fake";
+
+export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
+  switch (change.kind) {
+    case "route":
+    case "nexthop":
+    case "rule": {
+      const ops = externalOps(change, kernel);
+      if (ops.length > 0) kernel.applySync(ops);
+      return;
+    }
+    case "link": {
+      const { name, up, carrier } = change.link;
+      const current = kernel.listSync({}).links.find((l) => l.name === name);
+      if (change.action === "del") {
+        if (current !== undefined) kernel.deleteLink(name);
+        return;
+      }
+      if (current === undefined) kernel.addLink(name);
+      if (current?.up !== up) kernel.setAdminUp(name, up);
+      if (current?.carrier !== carrier) kernel.setCarrier(name, carrier);
+      return;
+    }
+    case "address": {
+      const { ip, dev, prefixLength: length } = change.address;
+      const present = kernel.listSync({}).addresses.some((a) => a.ip === ip && a.dev === dev);
+      // The fake kernel cannot remove an address; a removal is only told to the core.
+      if (change.action === "new" && !present) kernel.addAddress(dev, ip, length);
+      return;
+    }
+    case "overflow":
+      return;
+    default: {
+      const unreachable: never = change;
+      throw new Error(`unknown kernel change ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/** The ops that make the fake kernel show a recorded change, or none when it already does. */
+function externalOps(change: KernelChange, kernel: FakeKernel): Op[] {
+  switch (change.kind) {
+    case "route": {
+      const route = change.route;
+      const current = kernel
+        .listSync({ families: [route.family], tables: [route.table] })
+        .routes.find((r) => r.dst === route.dst && r.metric === route.metric);
+      if (change.action === "del")
+        return current === undefined ? [] : [{ object: "route", action: "delete", from: current }];
+      if (current === undefined) return [{ object: "route", action: "add", to: route }];
+      return JSON.stringify(current) === JSON.stringify(route)
+        ? []
+        : [{ object: "route", action: "replace", from: current, to: route }];
+    }
+    case "nexthop": {
+      const nh = change.nexthop;
+      const current = kernel.listSync({}).nexthops.find((n) => n.id === nh.id);
+      if (change.action === "del")
+        return current === undefined ? [] : [{ object: "nexthop", action: "delete", from: current }];
+      if (current === undefined) return [{ object: "nexthop", action: "add", to: nh }];
+      return JSON.stringify(current) === JSON.stringify(nh)
+        ? []
+        : [{ object: "nexthop", action: "replace", from: current, to: nh }];
+    }
+    case "rule": {
+      const rule = change.rule;
+      const present = kernel.listSync({}).rules.some((r) => JSON.stringify(r) === JSON.stringify(rule));
+      if (change.action === "del") return present ? [{ object: "rule", action: "delete", from: rule }] : [];
+      return present ? [] : [{ object: "rule", action: "add", to: rule }];
+    }
+    case "link":
+    case "address":
+    case "overflow":
+      return [];
+    default: {
+      const unreachable: never = change;
+      return unreachable;
+    }
+  }
+}
