@@ -70,7 +70,7 @@ function overrideHeldBack(state: NodeState, op: Op): boolean {
     }
     if (!key.startsWith("r|")) continue;
     const winner = hmGet(state.derived.contenders, key.slice(2))?.[0];
-    if (winner !== undefined && winner.rank.startsWith("0|") && winner.family === route.family) return true;
+    if (winner?.rank.startsWith("0|") && winner.family === route.family) return true;
   }
   return false;
 }

@@ -18,6 +18,8 @@ export default class SummaryReporter implements Reporter {
       // A file that failed to load has no tests but must not read as green.
       if (module.state() === "failed" && [...module.children.allTests()].length === 0) counts.failed++;
     }
-    process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+    process.stdout.write(
+      `\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
+    );
   }
 }
