@@ -1,0 +1,156 @@
+/**
+ * The replay's invariant checkers must fire when the core misbehaves. A correct core
+ * never trips them, so every other test only shows `violations: []`; here the core's
+ * `plan` is sabotaged in one precise way per test (ops dropped, cut short, or made to
+ * name a foreign object) and the matching checker has to report it.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { NodeState, Op } from "@kroute/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { decode, replay } from "./helpers.ts";
+
+type Sabotage = (ops: Op[], state: NodeState) => Op[];
+const sabotage = vi.hoisted(() => ({ current: undefined as Sabotage | undefined }));
+
+vi.mock("@kroute/core", async (importOriginal) => {
+  const core = await importOriginal<typeof import("@kroute/core")>();
+  return {
+    ...core,
+    plan: (state: NodeState): Op[] => {
+      const ops = core.plan(state);
+      return sabotage.current === undefined ? ops : sabotage.current(ops, state);
+    },
+  };
+});
+
+afterEach(() => {
+  sabotage.current = undefined;
+});
+
+const HEADER = [
+  `{"v":1,"seq":1,"at":"2026-01-01T00:00:00.000Z","type":"node/observed","node":"n1","labels":{"pool":"a"}}`,
+  `{"v":1,"seq":2,"at":"2026-01-01T00:00:00.000Z","type":"host/observed","node":"n1","defaultGateways":[{"via":"203.0.113.1","dev":"eth0","metric":100}],"addresses":[{"ip":"203.0.113.10","dev":"eth0","prefixLength":24},{"ip":"10.114.0.10","dev":"eth1","prefixLength":20}],"dns":["67.207.67.2"],"apiServers":["198.51.100.20"],"protect":[]}`,
+];
+
+function route(name: string, destinations: string[]): string {
+  return JSON.stringify({
+    apiVersion: "networking.kroute.dev/v1alpha1",
+    kind: "Route",
+    metadata: { name, generation: 1, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec: { destinations, gateways: ["10.114.0.3", "10.114.0.4"] },
+  });
+}
+
+function log(routes: string[], tail: string[] = []): string {
+  return [
+    ...HEADER,
+    `{"v":1,"seq":3,"at":"2026-01-01T00:00:01.000Z","type":"route/resynced","routes":[${routes.join(",")}]}`,
+    `{"v":1,"seq":4,"at":"2026-01-01T00:00:02.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.3","up":true,"rttMs":0.4}`,
+    `{"v":1,"seq":5,"at":"2026-01-01T00:00:02.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.4","up":true,"rttMs":0.4}`,
+    ...tail,
+  ].join("\n");
+}
+
+function violations(text: string): string[] {
+  const { results } = replay(decode(text));
+  return results.flatMap((r) => r.violations.map((v) => v.message));
+}
+
+const FAILOVER = log(
+  [route("egress", ["192.0.2.0/24"])],
+  [
+    `{"v":1,"seq":6,"at":"2026-01-01T00:00:05.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.4","up":false}`,
+  ],
+);
+
+describe("replay invariants fire when the core misbehaves", () => {
+  it("the unsabotaged scenarios hold every invariant", () => {
+    expect(violations(FAILOVER)).toEqual([]);
+    expect(violations(log([route("override", ["0.0.0.0/0"])]))).toEqual([]);
+  });
+
+  it("a route left via a gateway known down while another is up", () => {
+    // After the failure probe, nothing is written: the kernel keeps 10.114.0.4.
+    sabotage.current = (ops, state) => (state.probes["10.114.0.4"]?.up === false ? [] : ops);
+    const found = violations(FAILOVER);
+    expect(
+      found.some((m) => /192\.0\.2\.0\/24 .*via 10\.114\.0\.4 \(down\) while 10\.114\.0\.3 is up/.test(m)),
+    ).toBe(true);
+  });
+
+  it("an op naming an object kroute does not own", () => {
+    sabotage.current = (ops) =>
+      ops.map((op) =>
+        op.object === "route" && op.action === "add" ? { ...op, to: { ...op.to, protocol: 4 } } : op,
+      );
+    const found = violations(log([route("egress", ["192.0.2.0/24"])]));
+    expect(found.some((m) => m.startsWith("op names a foreign object: route add 192.0.2.0/24"))).toBe(true);
+  });
+
+  it("a second reconcile that is not empty", () => {
+    // Only the first op of every batch goes out, so the next plan still has work.
+    sabotage.current = (ops) => ops.slice(0, 1);
+    const found = violations(log([route("egress", ["192.0.2.0/24", "192.0.3.0/24"])]));
+    expect(found.some((m) => m.startsWith("second reconcile is not empty"))).toBe(true);
+  });
+
+  it("a protected address captured by a default-route override", () => {
+    // The host route that keeps the API server on the original gateway is never written.
+    sabotage.current = (ops) =>
+      ops.filter((op) => !(op.object === "route" && op.action === "add" && op.to.dst === "198.51.100.20/32"));
+    const found = violations(log([route("override", ["0.0.0.0/0"])]));
+    expect(
+      found.some((m) =>
+        /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1/.test(
+          m,
+        ),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("kroute-sim replay exit status", () => {
+  it("is 1 when an invariant is violated, naming it", async () => {
+    // The recording agent's kernel held a kroute route that nothing asks for and that it
+    // never deleted; the replay prunes it, so the replay does not end where the agent did.
+    const stale = {
+      family: 4,
+      table: 254,
+      dst: "10.9.9.0/24",
+      metric: 50,
+      protocol: 201,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.114.0.3", dev: "eth1", weight: 1 }] },
+    };
+    const snapshot = { routes: [stale], nexthops: [], rules: [], links: [], addresses: [], complete: true };
+    const text = [
+      ...HEADER,
+      JSON.stringify({
+        v: 1,
+        seq: 3,
+        at: "2026-01-01T00:00:00.500Z",
+        type: "kernel/observed",
+        node: "n1",
+        snapshot,
+      }),
+      `{"v":1,"seq":4,"at":"2026-01-01T00:00:01.000Z","type":"route/resynced","routes":[]}`,
+    ].join("\n");
+    const file = join(mkdtempSync(join(tmpdir(), "kroute-sim-")), "stale.jsonl");
+    writeFileSync(file, `${text}\n`);
+    const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+    const outcome = await promisify(execFile)(process.execPath, [cli, "replay", file, "--json"]).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+    );
+    expect(outcome.code).toBe(1);
+    const doc = JSON.parse(outcome.stdout) as { nodes: Record<string, { violations: string[] }> };
+    expect(doc.nodes.n1?.violations).toContainEqual(
+      expect.stringContaining("recorded agent held 10.9.9.0/24 table 254 metric 50 via 10.114.0.3"),
+    );
+  });
+});
