@@ -58,13 +58,7 @@ function validateNexthop(state: KernelState, nexthop: KernelNexthop): KernelErro
   }
   if (nexthop.kind === "group") return validateGroup(state, nexthop);
   if (familyOf(nexthop.gateway) !== nexthop.family) return kernelError("EINVAL");
-  const error = checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev, "nexthop");
-  if (error !== undefined) return error;
-  // Unlike a route, a nexthop object refuses a device without carrier.
-  if (state.links.get(nexthop.dev)?.carrier !== true) {
-    return kernelError("ENETDOWN", "Carrier for nexthop device is down");
-  }
-  return undefined;
+  return checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev, "nexthop");
 }
 
 /** Members sorted by id, as the contract and the kernel's dumps have them. */

@@ -5,7 +5,8 @@
  * The refusal differs by the gateway's family: IPv4 says ENETUNREACH with an
  * extack, IPv6 EHOSTUNREACH without one (checked with `ip` on 6.18). A link that is
  * administratively down has lost its connected routes, so a route through it fails
- * that same check; a nexthop object checks the device first.
+ * that same check; a nexthop object checks the device first, carrier included,
+ * while it parses the request (so a carrierless device hides an off-link gateway).
  */
 import { familyOf, type IpAddr, prefixContains } from "@kroute/core";
 import { type KernelError, kernelError } from "./errno.ts";
@@ -13,17 +14,23 @@ import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
 
 export type DeviceCheck = "route" | "nexthop";
 
-/** The device must exist and, for a nexthop object or a device route, be administratively up. */
+/**
+ * The device must exist and, for a nexthop object or a device route, be
+ * administratively up. A nexthop object also needs carrier, unlike a route.
+ */
 export function checkDevice(state: KernelState, dev: string, check: DeviceCheck): KernelError | undefined {
   if (dev === "")
     return kernelError("EINVAL", "Device attribute required for non-blackhole and non-fdb nexthops");
-  if (!state.links.has(dev)) return kernelError("ENODEV");
+  const link = state.links.get(dev);
+  if (link === undefined) return kernelError("ENODEV");
   if (!linkIsUp(state, dev)) {
     return kernelError(
       "ENETDOWN",
       check === "nexthop" ? "Nexthop device is not up" : "Device for nexthop is not up",
     );
   }
+  if (check === "nexthop" && !link.carrier)
+    return kernelError("ENETDOWN", "Carrier for nexthop device is down");
   return undefined;
 }
 

@@ -70,6 +70,15 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       expectErrno(result, "ENETDOWN", "Carrier for nexthop device is down");
     });
 
+    it("checks the device's carrier before the gateway: an off-link gateway there is ENETDOWN too", async () => {
+      const h = harness();
+      await h.host.setCarrier("kr1", false);
+      const [v4] = await h.dataplane.apply([add(gatewayNexthop(2, "10.99.0.2", "kr1"))]);
+      expectErrno(v4, "ENETDOWN", "Carrier for nexthop device is down");
+      const [v6] = await h.dataplane.apply([add(gatewayNexthop(7, "fd99::2", "kr1"))]);
+      expectErrno(v6, "ENETDOWN", "Carrier for nexthop device is down");
+    });
+
     it("adds hash-threshold and resilient groups, members sorted by id", async () => {
       const h = harness();
       const mpath = groupNexthop(100, [2, [1, 3]]);
