@@ -153,23 +153,24 @@ export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
 /**
  * Deletes the route at the key. The request names the protocol, as Linux matches
  * it when given: a route another owner put at the same key is not deleted (ESRCH).
- * IPv6 reads metric 0 in a delete as "any metric".
+ * Both families read metric 0 in a delete as "any metric" (IPv4's fib_nh_match
+ * compares the priority only when one is given): an IPv4 route stored at metric 0
+ * is the lowest, so its own delete still finds it first.
  */
 export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
   if (!state.tables.has(tableKey(route.family, route.table)))
     return kernelError("ESRCH", "FIB table does not exist");
-  const existing =
-    route.family === 6 && route.metric === 0 ? anyMetric(state, route) : state.routes.get(routeKey(route));
+  const existing = route.metric === 0 ? anyMetric(state, route) : state.routes.get(routeKey(route));
   if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
   removeRoute(state, existing);
   state.emit({ kind: "route", action: "del", route: observedRoute(state, existing) });
   return OK;
 }
 
-/** The first (lowest-metric) route of the request's owner at its IPv6 destination. */
+/** The first (lowest-metric) route of the request's owner at its destination. */
 function anyMetric(state: KernelState, route: KernelRoute): KernelRoute | undefined {
   const candidates = [
-    ...(state.byDestination.get(destinationKey(6, route.table, route.dst))?.values() ?? []),
+    ...(state.byDestination.get(destinationKey(route.family, route.table, route.dst))?.values() ?? []),
   ];
   return candidates.filter((c) => c.protocol === route.protocol).sort((a, b) => a.metric - b.metric)[0];
 }

@@ -243,6 +243,19 @@ export function routeConformance(harness: () => ConformanceHarness): void {
       expect(await ourRoutes(h, [6])).toEqual([]);
     });
 
+    it("IPv4 also reads metric 0 in a delete as any metric: the owner's lowest goes", async () => {
+      const h = harness();
+      const at = (metric: number, protocol = PROTO) =>
+        viaRoute("203.0.113.0/24", [["10.10.0.2", "kr0"]], { table: TABLE, metric, protocol });
+      expectOk(await h.dataplane.apply([add(at(1024)), add(at(20)), add(at(10, OTHER_PROTO))]));
+      expectOk(await h.dataplane.apply([del(at(0))]));
+      expect(await ourRoutes(h, [4])).toEqual([at(1024)]);
+      expectOk(await h.dataplane.apply([del(at(0))]));
+      expectErrno((await h.dataplane.apply([del(at(0))]))[0], "ESRCH");
+      const left = (await h.dataplane.list({ families: [4], tables: [TABLE] })).routes;
+      expect(left).toEqual([at(10, OTHER_PROTO)]);
+    });
+
     it("filters dumps by family, table and protocol", async () => {
       const h = harness();
       const a = viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]], { table: TABLE });
