@@ -272,7 +272,49 @@ export function gatewayHealthChanged(w: Work, gateway: string): void {
 
 // ---- routes --------------------------------------------------------------------------
 
+/**
+ * Values that depend only on a claim (and its nexthop id, settings) are made once and
+ * shared by every node state that holds them: claims are shared across nodes with the
+ * same context (shared-contribution.ts), and a replay of 1,000 nodes otherwise kept
+ * 1,000 equal copies of each desired route and contender list (scripts/bench/sim-scale.ts).
+ * They are immutable, so sharing them is invisible; the WeakMaps go with the claims.
+ */
+const soleContender = new WeakMap<Claim, readonly Claim[]>();
+const objectRoutes = new WeakMap<Claim, { settings: EngineSettings; id: number; route: KernelRoute }>();
+
+function alone(claim: Claim): readonly Claim[] {
+  let list = soleContender.get(claim);
+  if (list === undefined) {
+    list = [claim];
+    soleContender.set(claim, list);
+  }
+  return list;
+}
+
+/** The route of a claim through nexthop object `id`. */
+function objectRoute(w: Work, claim: Claim, id: number): KernelRoute {
+  const last = objectRoutes.get(claim);
+  if (last !== undefined && last.settings === w.settings && last.id === id) return last.route;
+  const route: KernelRoute = {
+    family: claim.family,
+    table: claim.table,
+    dst: claim.dst,
+    metric: w.settings.metric,
+    protocol: w.settings.protocol,
+    scope: 0,
+    target: { kind: "nexthop-object", id },
+  };
+  objectRoutes.set(claim, { settings: w.settings, id, route });
+  return route;
+}
+
 function buildRoute(w: Work, claim: Claim, set: GatewaySet): KernelRoute | undefined {
+  if (groupsMode(w)) {
+    const only = set.members.length === 1 ? set.members[0] : undefined;
+    const id = hmGet(w.d.ids.byKey, only === undefined ? set.key : gatewayObjectKey(only));
+    if (id === undefined || hmGet(w.d.nexthops, String(id)) === undefined) return undefined;
+    return objectRoute(w, claim, id);
+  }
   const base = {
     family: claim.family,
     table: claim.table,
@@ -281,12 +323,6 @@ function buildRoute(w: Work, claim: Claim, set: GatewaySet): KernelRoute | undef
     protocol: w.settings.protocol,
     scope: 0,
   };
-  if (groupsMode(w)) {
-    const only = set.members.length === 1 ? set.members[0] : undefined;
-    const id = hmGet(w.d.ids.byKey, only === undefined ? set.key : gatewayObjectKey(only));
-    if (id === undefined || hmGet(w.d.nexthops, String(id)) === undefined) return undefined;
-    return { ...base, target: { kind: "nexthop-object", id } };
-  }
   const nexthops = [...usableMembers(set, w.probes).members]
     .sort((a, b) => compareAddresses(a.gateway, b.gateway))
     .map((m) => ({ gateway: m.gateway, dev: m.dev, weight: 1 }));
@@ -305,6 +341,7 @@ function refreshRoute(w: Work, key: string): void {
   const set = winner === undefined ? undefined : hmGet(w.d.sets, winner.set);
   const route = winner === undefined || set === undefined ? undefined : buildRoute(w, winner, set);
   const before = hmGet(w.d.routes, key);
+  if (before !== undefined && before === route) return;
   if (before !== undefined && route !== undefined && canonicalRoute(before) === canonicalRoute(route)) return;
   w.d.routes = hmPut(w.d.routes, key, route);
   touch(w, `r|${key}`);
@@ -315,9 +352,13 @@ function claimId(claim: Claim): string {
 }
 
 function addClaim(w: Work, claim: Claim): void {
-  const contenders = [...(hmGet(w.d.contenders, claim.key) ?? []), claim].sort((a, b) =>
-    a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.set < b.set ? -1 : a.set > b.set ? 1 : 0,
-  );
+  const others = hmGet(w.d.contenders, claim.key);
+  const contenders =
+    others === undefined
+      ? alone(claim)
+      : [...others, claim].sort((a, b) =>
+          a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.set < b.set ? -1 : a.set > b.set ? 1 : 0,
+        );
   w.d.contenders = hmSet(w.d.contenders, claim.key, contenders);
   if (contenders[0] === claim) refreshRoute(w, claim.key);
 }
@@ -326,7 +367,8 @@ function removeClaim(w: Work, claim: Claim): void {
   const before = hmGet(w.d.contenders, claim.key) ?? [];
   const id = claimId(claim);
   const after = before.filter((c) => claimId(c) !== id);
-  w.d.contenders = hmPut(w.d.contenders, claim.key, after.length === 0 ? undefined : after);
+  const remaining = after.length === 0 ? undefined : after.length === 1 ? alone(after[0] as Claim) : after;
+  w.d.contenders = hmPut(w.d.contenders, claim.key, remaining);
   if (before[0] !== undefined && claimId(before[0]) === id) refreshRoute(w, claim.key);
 }
 

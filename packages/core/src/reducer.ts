@@ -7,7 +7,7 @@
  */
 import { Immer } from "immer";
 import { canonicalOp, opObjectKey } from "./canonical.ts";
-import { computeContribution, contextAffects } from "./contribution.ts";
+import { contextAffects } from "./contribution.ts";
 import {
   gatewayHealthChanged,
   rebuild,
@@ -18,13 +18,13 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
-import { hmDelete, hmFromEntries, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
+import { hmDelete, hmGet, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
-import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
+import { sharedContribution } from "./shared-contribution.ts";
+import { validatedRoute, validatedSnapshot, validationName } from "./shared-routes.ts";
 import { emptyKernelState, type NodeState, type OpFailure, type OwnedKernelState } from "./state.ts";
-import { validateRoute } from "./validate.ts";
 
 /** Retry backoff after a kernel refusal: 1 s doubling per attempt, at most 5 min. */
 export const RETRY_INITIAL_MS = 1000;
@@ -32,10 +32,6 @@ export const RETRY_MAX_MS = 300_000;
 
 export function retryDelayMs(attempts: number): number {
   return Math.min(RETRY_INITIAL_MS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_MS);
-}
-
-function validationName(validation: RouteValidation): string {
-  return validation.ok ? validation.route.name : validation.name;
 }
 
 function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
@@ -47,7 +43,7 @@ function rebuilt(state: NodeState): NodeState["derived"] {
   const w = work(state);
   rebuild(
     w,
-    [...hmValues(state.routes.byName)].map((v) => computeContribution(v, state)),
+    hmValues(state.routes.byName).map((v) => sharedContribution(v, state)),
   );
   return w.d;
 }
@@ -115,10 +111,10 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
     draft.now = event.at;
     switch (event.type) {
       case "route/upserted": {
-        const validation = validateRoute(event.route);
+        const validation = validatedRoute(event.route);
         const name = validationName(validation);
         const w = work(state);
-        setContribution(w, name, computeContribution(validation, state));
+        setContribution(w, name, sharedContribution(validation, state));
         draft.routes = { ...state.routes, byName: hmSet(state.routes.byName, name, validation) };
         draft.derived = w.d;
         return;
@@ -131,9 +127,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         return;
       }
       case "route/resynced": {
-        const byName = hmFromEntries(
-          event.routes.map((r) => validateRoute(r)).map((v) => [validationName(v), v] as const),
-        );
+        const byName = validatedSnapshot(event.routes);
         const next = { ...state, routes: { synced: true, byName } };
         draft.routes = next.routes;
         draft.derived = rebuilt(next);
@@ -230,7 +224,23 @@ function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/obs
   if (state.node.observed && JSON.stringify(state.node.labels) === JSON.stringify(event.labels)) return;
   const next = { ...state, node };
   draft.node = node;
-  draft.derived = rebuilt(next);
+  draft.derived = reselected(next);
+}
+
+/**
+ * After a label change only selection can differ (labels reach a contribution through
+ * the node selector alone), so only the Routes whose contribution changed are replaced,
+ * as a Route update would: a node moving between pools costs the Routes it gains and
+ * loses, not a rebuild of every Route (SPEC §1: re-evaluated whenever labels change).
+ */
+function reselected(state: NodeState): NodeState["derived"] {
+  const w = work(state);
+  for (const validation of hmValues(state.routes.byName)) {
+    const name = validationName(validation);
+    const contribution = sharedContribution(validation, state);
+    if (hmGet(state.derived.contributions, name) !== contribution) setContribution(w, name, contribution);
+  }
+  return w.d;
 }
 
 function applied(state: NodeState, draft: Writable, event: EventOf<"dataplane/applied">): void {

@@ -1,0 +1,93 @@
+/**
+ * Contributions shared by every node whose context gives the same one.
+ *
+ * Why: a contribution depends on the Route and on a few facts of the node (is the
+ * Route selected, which device reaches each of its gateways, the settings, and for a
+ * default-route override the host facts). Nodes of one pool agree on all of them, so a
+ * simulator replaying 1,000 nodes computed, and kept, the same claims 100 times over
+ * (most of a node's memory once validation was shared, scripts/bench/sim-scale.ts).
+ * computeContribution is pure, so answering from the last result for an equal context
+ * changes nothing but its cost. Entries are held by WeakMaps keyed by the Route's
+ * validation (and host facts), so they go when the Route (or the facts) go.
+ */
+import {
+  type ContributionContext,
+  computeContribution,
+  connectedNetworks,
+  gatewayDevice,
+  isSelected,
+} from "./contribution.ts";
+import type { IpAddr } from "./ip.ts";
+import type { RouteValidation, ValidRoute } from "./route.ts";
+import type { HostFacts } from "./state.ts";
+
+interface Shared {
+  readonly settings: ContributionContext["settings"];
+  /** Everything else of the context the contribution was computed from (see contextKey). */
+  readonly key: string;
+  readonly contribution: ReturnType<typeof computeContribution>;
+}
+
+const unselected = new WeakMap<RouteValidation, ReturnType<typeof computeContribution>>();
+const selected = new WeakMap<RouteValidation, Shared>();
+
+/** Gateway devices by host facts and kernel addresses (both replaced, never changed, when they change). */
+const devicesByFacts = new WeakMap<object, WeakMap<object, Map<IpAddr, string | undefined>>>();
+const NO_FACTS = {};
+
+function devicesOf(ctx: ContributionContext): Map<IpAddr, string | undefined> {
+  const facts: HostFacts | object = ctx.host.facts ?? NO_FACTS;
+  let byAddresses = devicesByFacts.get(facts);
+  if (byAddresses === undefined) {
+    byAddresses = new WeakMap();
+    devicesByFacts.set(facts, byAddresses);
+  }
+  let devices = byAddresses.get(ctx.kernel.addresses);
+  if (devices === undefined) {
+    devices = new Map();
+    byAddresses.set(ctx.kernel.addresses, devices);
+  }
+  return devices;
+}
+
+function deviceOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr, string | undefined>) {
+  if (!devices.has(gateway)) devices.set(gateway, gatewayDevice(gateway, connectedNetworks(ctx)));
+  return devices.get(gateway);
+}
+
+/**
+ * What computeContribution reads of a node that selects the Route, besides the settings:
+ * whether addresses are known, each gateway's device, and (only for a default-route
+ * override, which pins host routes and reply rules) the host facts whole.
+ */
+function contextKey(route: ValidRoute, ctx: ContributionContext): string {
+  const devices = devicesOf(ctx);
+  const known = ctx.host.observed || ctx.kernel.observed;
+  let key = known ? "1" : "0";
+  for (const gateway of route.gateways) key += `|${deviceOf(gateway, ctx, devices) ?? ""}`;
+  if (route.destinations.some((d) => d.prefix.endsWith("/0"))) {
+    key += `#${ctx.host.observed ? JSON.stringify(ctx.host.facts) : ""}`;
+  }
+  return key;
+}
+
+/** computeContribution(validation, ctx), shared with every node that gave an equal context last. */
+export function sharedContribution(
+  validation: RouteValidation,
+  ctx: ContributionContext,
+): ReturnType<typeof computeContribution> {
+  if (!validation.ok || !isSelected(validation.route, ctx)) {
+    let contribution = unselected.get(validation);
+    if (contribution === undefined) {
+      contribution = computeContribution(validation, ctx);
+      unselected.set(validation, contribution);
+    }
+    return contribution;
+  }
+  const key = contextKey(validation.route, ctx);
+  const last = selected.get(validation);
+  if (last !== undefined && last.settings === ctx.settings && last.key === key) return last.contribution;
+  const contribution = computeContribution(validation, ctx);
+  selected.set(validation, { settings: ctx.settings, key, contribution });
+  return contribution;
+}
