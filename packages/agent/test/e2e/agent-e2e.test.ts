@@ -10,6 +10,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { AgentHandle } from "../../src/runtime/agent.ts";
 import { compileCrdSchema } from "../deploy/crd-schema.ts";
+import { chartGrants, grantsNeeded } from "../deploy/rbac.ts";
 import {
   createWorld,
   destroyWorld,
@@ -261,6 +262,16 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
         .map((e) => (e as Loose).note as string);
       expect(notes.some((n) => n.includes("127.0.0.0/8"))).toBe(true);
     });
+
+    // Least privilege, from the agent's real requests: each is allowed by the chart's RBAC,
+    // and each grant was needed (this test makes the agent write everything it writes).
+    const grants = chartGrants();
+    const needed = new Set(
+      w()
+        .api.requests()
+        .flatMap((entry) => grantsNeeded(entry, grants)),
+    );
+    expect([...needed].sort()).toEqual([...grants].sort());
   });
 
   it("overrides the default route, keeping protected addresses and replies on the original gateway", async () => {
