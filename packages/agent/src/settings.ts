@@ -39,6 +39,12 @@ export interface AgentSettings {
   readonly nodeName: string;
   readonly apiGroup: ApiGroup;
   readonly apiVersion: "v1alpha1";
+  /**
+   * Namespace of the `kubernetes` Service: its EndpointSlices name the API servers, and
+   * Events about the cluster-scoped Routes and Node are written there (the Helm chart's
+   * Role is in this namespace).
+   */
+  readonly apiServerNamespace: string;
   /** `auto` picks nexthop groups when the kernel has nexthop objects, multipath otherwise. */
   readonly nexthopMode: "auto" | "groups" | "multipath";
   /** What the engine computes with; nexthopMode/resilient are final only after feature detection. */
@@ -119,6 +125,7 @@ const RESERVED_TABLES: Readonly<Record<number, string>> = {
 const FLAGS = {
   "node-name": { type: "string" },
   "api-group": { type: "string" },
+  "api-server-namespace": { type: "string" },
   protocol: { type: "string" },
   metric: { type: "string" },
   "table-reply": { type: "string" },
@@ -154,6 +161,8 @@ export const USAGE = `usage: kroute-agent [flags]        run the agent (NODE_NAM
 flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --node-name NAME             default: env NODE_NAME (downward API)
   --api-group GROUP            ${API_GROUPS.join(" | ")} (default ${API_GROUPS[0]})
+  --api-server-namespace NS    namespace of the kubernetes Service (its EndpointSlices) and of the
+                               agent's Events (default default)
   --protocol N                 route protocol tag kroute owns, 1..255 (default ${DEFAULT_SETTINGS.protocol})
   --metric N                   metric of kroute's routes (default ${DEFAULT_SETTINGS.metric})
   --table-reply N              table of the reply source rule (default ${DEFAULT_SETTINGS.replyTable})
@@ -375,6 +384,14 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
   const record = str(raw, "record");
   const netns = str(raw, "netns");
   const kubeconfig = str(raw, "kubeconfig");
+  const apiServerNamespace = str(raw, "api-server-namespace")?.trim() ?? "default";
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(apiServerNamespace)) {
+    fail(
+      "api-server-namespace",
+      apiServerNamespace,
+      "is not a Kubernetes namespace name (lower-case letters, digits and -, at most 63)",
+    );
+  }
   if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) {
     fail("netns", netns, "is not a network namespace name (letters, digits, _ . -)");
   }
@@ -382,6 +399,7 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
     nodeName,
     apiGroup: oneOf(raw, "api-group", API_GROUPS, API_GROUPS[0]),
     apiVersion: "v1alpha1",
+    apiServerNamespace,
     nexthopMode,
     engine,
     multipathHashPolicy: integer(raw, "multipath-hash-policy", 1, 0, 2) as MultipathHashPolicy,

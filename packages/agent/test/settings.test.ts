@@ -19,6 +19,7 @@ describe("parseAgentSettings", () => {
     const s = parseAgentSettings([], env);
     expect(s.nodeName).toBe("worker-1");
     expect(s.apiGroup).toBe("networking.kroute.dev");
+    expect(s.apiServerNamespace).toBe("default");
     expect(s.engine.protocol).toBe(DEFAULT_SETTINGS.protocol);
     expect(s.engine.metric).toBe(DEFAULT_SETTINGS.metric);
     expect(s.engine.resilient).toEqual({ buckets: 128, idleTimer: 120, unbalancedTimer: 0 });
@@ -134,9 +135,28 @@ describe("parseAgentSettings", () => {
     [["--multipath-hash-policy=3"], /--multipath-hash-policy: "3" is out of range \(0\.\.2\)/],
     [["--log-level=loud"], /--log-level: "loud" is not one of/],
     [["--netns=a/b"], /--netns: "a\/b" is not a network namespace name/],
+    [
+      ["--api-server-namespace=Kube_System"],
+      /--api-server-namespace: "Kube_System" is not a Kubernetes namespace/,
+    ],
+    [["--api-server-namespace=-x"], /--api-server-namespace: "-x" is not a Kubernetes namespace/],
+    [
+      [`--api-server-namespace=${"a".repeat(64)}`],
+      /--api-server-namespace: "a{64}" is not a Kubernetes namespace/,
+    ],
     [["--bogus"], /Unknown option '--bogus'/],
   ])("refuses %j with a clear error", (argv, message) => {
     expect(errorOf(() => parseAgentSettings(argv, env))).toMatch(message);
+  });
+
+  it("takes the API server's namespace from the flag or KROUTE_API_SERVER_NAMESPACE", () => {
+    expect(parseAgentSettings(["--api-server-namespace=kube-api"], env).apiServerNamespace).toBe("kube-api");
+    expect(parseAgentSettings([], { ...env, KROUTE_API_SERVER_NAMESPACE: "ops" }).apiServerNamespace).toBe(
+      "ops",
+    );
+    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_API_SERVER_NAMESPACE: "Ops" }))).toMatch(
+      /--api-server-namespace: "Ops" is not a Kubernetes namespace name/,
+    );
   });
 
   it("requires a node name and says where it comes from", () => {

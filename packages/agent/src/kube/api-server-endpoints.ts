@@ -1,6 +1,7 @@
 /**
  * The API server's real endpoint addresses, from the EndpointSlices of the `kubernetes`
- * Service in `default` (not its ClusterIP, which only works through kube-proxy rules
+ * Service in `default` or the namespace given (`--api-server-namespace`) (not its
+ * ClusterIP, which only works through kube-proxy rules
  * the default-route override must not depend on). Feeds the protected addresses of
  * `host/observed`. Emits the sorted, distinct addresses of ready endpoints after every
  * list and whenever they change.

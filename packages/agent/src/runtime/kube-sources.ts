@@ -19,11 +19,19 @@ import type { AgentMetrics } from "../metrics.ts";
 import type { AgentSettings } from "../settings.ts";
 import type { ClusterSources } from "./agent.ts";
 
-/** In-cluster config in a pod; --kubeconfig, else KUBECONFIG or ~/.kube/config elsewhere. */
-export function loadKubeConfig(settings: Pick<AgentSettings, "kubeconfig">): KubeConfig {
+/**
+ * --kubeconfig when given; in a pod (KUBERNETES_SERVICE_HOST set) the in-cluster config:
+ * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the service account's
+ * token and CA from /var/run/secrets/kubernetes.io/serviceaccount (under
+ * `serviceAccountRoot`, for tests); else KUBECONFIG or ~/.kube/config.
+ */
+export function loadKubeConfig(
+  settings: Pick<AgentSettings, "kubeconfig">,
+  serviceAccountRoot = "",
+): KubeConfig {
   const kc = new KubeConfig();
   if (settings.kubeconfig !== undefined) kc.loadFromFile(settings.kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster();
+  else if (process.env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster(serviceAccountRoot);
   else kc.loadFromDefault();
   return kc;
 }
@@ -42,7 +50,7 @@ export interface KubeSideOptions {
 
 export function kubeClusterSources(
   kc: KubeConfig,
-  settings: Pick<AgentSettings, "apiGroup" | "apiVersion" | "nodeName">,
+  settings: Pick<AgentSettings, "apiGroup" | "apiVersion" | "nodeName" | "apiServerNamespace">,
   metrics: AgentMetrics,
   options: KubeSideOptions = {},
 ): ClusterSources {
@@ -71,13 +79,14 @@ export function kubeClusterSources(
   const events = new EventRecorder({
     kc,
     nodeName: settings.nodeName,
+    namespace: settings.apiServerNamespace,
     routeApiVersion: `${group}/${version}`,
     onError: (error) => onError("Event", error),
   });
   return {
     routes: watchRoutes(kc, { ...supervisor, group, version, cache }),
     node: watchOwnNode(kc, settings.nodeName, supervisor),
-    apiServers: watchApiServerEndpoints(kc, supervisor),
+    apiServers: watchApiServerEndpoints(kc, { ...supervisor, namespace: settings.apiServerNamespace }),
     status: [routeStatus, table, events],
     async close() {
       // Finish what is being written, then stop; but never hold up a shutdown for long

@@ -117,6 +117,18 @@ describe("the Helm chart", () => {
     expect(defaults.spec.template.spec.containers[0].image).toBe("ghcr.io/kroute/kroute-agent:0.1.0");
   });
 
+  it("tells the agent the namespace the Role is in (apiServerNamespace)", () => {
+    for (const namespace of [undefined, "kube-api"]) {
+      const objects = rendered(namespace === undefined ? {} : { apiServerNamespace: namespace });
+      const [container] = (find(objects, "DaemonSet") as Loose).spec.template.spec.containers;
+      const expected = namespace ?? "default";
+      expect(container.args).toContain(`--api-server-namespace=${expected}`);
+      expect(parseAgentSettings(container.args, { NODE_NAME: "node-a" }).apiServerNamespace).toBe(expected);
+      for (const kind of ["Role", "RoleBinding"])
+        expect(find(objects, kind).metadata.namespace).toBe(expected);
+    }
+  });
+
   it.each([KROUTE_GROUP, DOKS_GROUP])("grants exactly the least privilege the agent needs (%s)", (group) => {
     const objects = rendered({ apiGroup: group });
     const grants = (o: Loose, scope: string) =>

@@ -1,0 +1,189 @@
+/**
+ * The agent's Kubernetes side as main.ts builds it: the client config (in-cluster and
+ * kubeconfig) and the sources and writers of kubeClusterSources, against the API double.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
+import type { KubeApiDouble } from "@kroute/testkit";
+import { afterEach, describe, expect, it } from "vitest";
+import { EventRecorder } from "../../src/kube/event-recorder.ts";
+import { createMetrics } from "../../src/metrics.ts";
+import { kubeClusterSources, loadKubeConfig } from "../../src/runtime/kube-sources.ts";
+import { parseAgentSettings } from "../../src/settings.ts";
+import { collect, fastSupervisor, startApi, until } from "../kube/support.ts";
+
+const SERVICE_ACCOUNT = "var/run/secrets/kubernetes.io/serviceaccount";
+const TOKEN = "in-cluster-token-3f9a";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "kroute-kube-sources-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A self-signed certificate for 127.0.0.1 (the service account's ca.crt is the certificate itself). */
+function selfSigned(dir: string): { key: string; cert: string } {
+  const key = join(dir, "tls.key");
+  const cert = join(dir, "tls.crt");
+  execFileSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
+      ...["-addext", "subjectAltName=IP:127.0.0.1"],
+    ],
+    { stdio: "ignore" },
+  );
+  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
+}
+
+/** TLS in front of the API double (plain HTTP), as the API server's https endpoint. */
+async function tlsFront(api: KubeApiDouble, tls: { key: string; cert: string }): Promise<number> {
+  const upstream = new URL(api.url);
+  const sockets = new Set<Socket>();
+  const server: TlsServer = createTlsServer(tls, (client) => {
+    const backend = connect(Number(upstream.port), upstream.hostname);
+    for (const s of [client, backend]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => {
+        sockets.delete(s);
+        client.destroy();
+        backend.destroy();
+      });
+    }
+    client.pipe(backend);
+    backend.pipe(client);
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  cleanups.push(
+    () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => done());
+      }),
+  );
+  return (server.address() as { port: number }).port;
+}
+
+function setEnv(name: string, value: string): void {
+  const before = process.env[name];
+  process.env[name] = value;
+  cleanups.push(() => {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  });
+}
+
+describe("loadKubeConfig", () => {
+  it("uses the in-cluster config in a pod: the service's https address, the account's CA and token", async () => {
+    const { api } = await startApi({ token: TOKEN });
+    cleanups.push(() => api.close());
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "node-a", labels: { pool: "a" } } });
+    const root = tempDir();
+    const tls = selfSigned(root);
+    const account = join(root, SERVICE_ACCOUNT);
+    mkdirSync(account, { recursive: true });
+    writeFileSync(join(account, "token"), TOKEN);
+    writeFileSync(join(account, "ca.crt"), tls.cert);
+    writeFileSync(join(account, "namespace"), "kroute-system");
+    const port = await tlsFront(api, tls);
+    setEnv("KUBERNETES_SERVICE_HOST", "127.0.0.1");
+    setEnv("KUBERNETES_SERVICE_PORT", String(port));
+
+    const kc = loadKubeConfig({}, root);
+    expect(kc.getCurrentCluster()?.server).toBe(`https://127.0.0.1:${port}`);
+    const settings = parseAgentSettings([], { NODE_NAME: "node-a" });
+    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), {
+      supervisor: fastSupervisor().options,
+    });
+    const node = collect(sources.node);
+    cleanups.push(() => sources.close?.(), node.stop);
+    await until(() => node.items.length > 0, "the own Node over TLS");
+    expect(node.items[0]).toEqual({ type: "node/observed", node: "node-a", labels: { pool: "a" } });
+    // The double answers 401 to any request without `Authorization: Bearer <token>`.
+    const requests = api.requests();
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.status === 401)).toEqual([]);
+  });
+
+  it("the token is what gets the agent in (a wrong one is refused)", async () => {
+    const { api } = await startApi({ token: TOKEN });
+    cleanups.push(() => api.close());
+    const root = tempDir();
+    const tls = selfSigned(root);
+    const account = join(root, SERVICE_ACCOUNT);
+    mkdirSync(account, { recursive: true });
+    writeFileSync(join(account, "token"), "some-other-token");
+    writeFileSync(join(account, "ca.crt"), tls.cert);
+    const port = await tlsFront(api, tls);
+    setEnv("KUBERNETES_SERVICE_HOST", "127.0.0.1");
+    setEnv("KUBERNETES_SERVICE_PORT", String(port));
+
+    const kc = loadKubeConfig({}, root);
+    const sources = kubeClusterSources(
+      kc,
+      parseAgentSettings([], { NODE_NAME: "node-a" }),
+      createMetrics({ processMetrics: false }),
+      { supervisor: fastSupervisor().options },
+    );
+    const node = collect(sources.node);
+    cleanups.push(() => sources.close?.(), node.stop);
+    await until(() => api.requests().some((r) => r.status === 401), "a refused request");
+    expect(node.items).toEqual([]);
+  });
+
+  it("prefers --kubeconfig over the in-cluster config", async () => {
+    const { api } = await startApi();
+    cleanups.push(() => api.close());
+    const file = join(tempDir(), "kubeconfig.json");
+    writeFileSync(file, api.kubeconfig());
+    setEnv("KUBERNETES_SERVICE_HOST", "127.0.0.1");
+    setEnv("KUBERNETES_SERVICE_PORT", "1");
+    expect(loadKubeConfig({ kubeconfig: file }).getCurrentCluster()?.server).toBe(api.url);
+  });
+});
+
+describe("kubeClusterSources", () => {
+  it("reads the API servers' EndpointSlices and writes Events in --api-server-namespace", async () => {
+    const { api, kc } = await startApi();
+    cleanups.push(() => api.close());
+    const slice = (namespace: string, address: string) => ({
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: { name: "kubernetes", namespace, labels: { "kubernetes.io/service-name": "kubernetes" } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: [address] }],
+    });
+    api.apply(slice("default", "192.0.2.1"));
+    api.apply(slice("kube-api", "192.0.2.2"));
+    const settings = parseAgentSettings(["--api-server-namespace=kube-api"], { NODE_NAME: "node-a" });
+    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), {
+      supervisor: fastSupervisor().options,
+    });
+    const apiServers = collect(sources.apiServers);
+    cleanups.push(() => sources.close?.(), apiServers.stop);
+    await until(() => apiServers.items.length > 0, "the API servers' addresses");
+    expect(apiServers.items[0]).toEqual(["192.0.2.2"]);
+
+    const events = sources.status?.find((s): s is EventRecorder => s instanceof EventRecorder);
+    events?.record({ kind: "gateway-down", gateway: "10.0.0.3" });
+    await events?.settled();
+    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "default")).toEqual([]);
+    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "kube-api")).toEqual([
+      expect.objectContaining({
+        reason: "GatewayDown",
+        regarding: expect.objectContaining({ name: "node-a" }),
+      }),
+    ]);
+  });
+});
