@@ -5,19 +5,24 @@
  *   kroute-agent [flags]          run the agent until SIGTERM (routes stay in place)
  *   kroute-agent cleanup [flags]  remove everything kroute owns on this node
  *
- * Exit status: 0 on a clean stop, 2 for bad settings (named on stderr), 1 otherwise.
+ * Exit status: 0 on a clean stop, 2 for bad settings (named on stderr), including a
+ * setting the kernel turns out not to support, 1 otherwise.
  */
 // Heavy modules (the Kubernetes client, the FFI driver) load only after the settings
 // are valid, so a typo in a flag is answered at once.
 import { parseAgentSettings, parseCleanupSettings, SettingsError, USAGE } from "./settings.ts";
+
+function reportSettingsError(error: SettingsError): number {
+  process.stderr.write(`kroute-agent: ${error.message}\n(run kroute-agent --help for every flag)\n`);
+  return 2;
+}
 
 function settingsOrExit<T>(parse: () => T): T | number {
   try {
     return parse();
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
-    process.stderr.write(`kroute-agent: ${error.message}\n(run kroute-agent --help for every flag)\n`);
-    return 2;
+    return reportSettingsError(error);
   }
 }
 
@@ -86,6 +91,8 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // A setting found unusable after start (e.g. by the kernel's feature probe).
+    if (error instanceof SettingsError) process.exit(reportSettingsError(error));
     process.stderr.write(
       `kroute-agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

@@ -79,8 +79,9 @@ export interface CleanupSettings {
   readonly dryRun: boolean;
 }
 
+/** A setting that cannot be used; main reports its message (which names the flag) and exits 2. */
 export class SettingsError extends Error {
-  override readonly name = "SettingsError";
+  override readonly name: string = "SettingsError";
 }
 
 /**

@@ -4,7 +4,7 @@
  * resilient groups where it has those (5.13+), plain multipath routes otherwise.
  */
 import type { DataplaneFeatures, EngineSettings } from "@kroute/core";
-import type { AgentSettings } from "../settings.ts";
+import { type AgentSettings, SettingsError } from "../settings.ts";
 
 export interface FeatureChoice {
   readonly engine: EngineSettings;
@@ -12,7 +12,8 @@ export interface FeatureChoice {
   readonly notes: readonly string[];
 }
 
-export class UnsupportedFeatureError extends Error {
+/** A setting this kernel cannot honour: a settings error (exit 2), found only once the kernel is probed. */
+export class UnsupportedFeatureError extends SettingsError {
   override readonly name = "UnsupportedFeatureError";
 }
 

@@ -106,6 +106,33 @@ describeAsRoot("kroute-agent bin", () => {
     ]);
   });
 
+  it("exits with status 2 and names the setting when the kernel cannot honour it", async () => {
+    world = await createWorld();
+    const kubeconfig = join(tmpdir(), `kroute-kubeconfig-${world.ns.name}.json`);
+    writeFileSync(kubeconfig, world.api.kubeconfig());
+    const oldKernel = resolve(import.meta.dirname, "fixtures/kernel-without-nexthops.mjs");
+    const result = await promisify(execFile)(
+      process.execPath,
+      [
+        `--import=${oldKernel}`,
+        bin,
+        `--netns=${world.ns.name}`,
+        `--kubeconfig=${kubeconfig}`,
+        "--health-address=127.0.0.1:0",
+        "--metrics-address=127.0.0.1:0",
+        `--resolv-conf=${world.resolvConf}`,
+        "--nexthop-mode=groups",
+      ],
+      { env: { ...process.env, NODE_NAME: NODE } },
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect("code" in result ? result.code : 0).toBe(2);
+    expect(result.stderr).toMatch(
+      /^kroute-agent: --nexthop-mode: "groups" needs nexthop objects, which this kernel lacks/,
+    );
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await kernelRoutes(world.ns)).toEqual({});
+  });
+
   it("exits with status 2 and names the flag on bad settings", async () => {
     const result = await promisify(execFile)(process.execPath, [bin, "--probe-fall=zero"], {
       env: { ...process.env, NODE_NAME: NODE },

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { chooseEngineSettings, UnsupportedFeatureError } from "../../src/runtime/features.ts";
 import { hostSource } from "../../src/runtime/host-source.ts";
 import { kernelSource, type ResyncReason } from "../../src/runtime/kernel-source.ts";
-import { parseAgentSettings } from "../../src/settings.ts";
+import { parseAgentSettings, SettingsError } from "../../src/settings.ts";
 import { eventually, NODE_HOST } from "./harness.ts";
 
 const subscriptions: Subscription[] = [];
@@ -137,13 +137,16 @@ describe("chooseEngineSettings", () => {
     expect(engine.resilient).toBeUndefined();
   });
 
-  it("refuses explicit groups on a kernel without nexthop objects", () => {
-    expect(() =>
+  it("refuses explicit groups on a kernel without nexthop objects, as a settings error", () => {
+    const choose = () =>
       chooseEngineSettings(settings("--nexthop-mode=groups"), {
         nexthopObjects: false,
         resilientGroups: false,
-      }),
-    ).toThrow(UnsupportedFeatureError);
+      });
+    expect(choose).toThrow(UnsupportedFeatureError);
+    // main exits 2 with the message for a SettingsError (not 1 with a stack trace).
+    expect(choose).toThrow(SettingsError);
+    expect(choose).toThrow(/^--nexthop-mode: "groups" needs nexthop objects/);
   });
 
   it("honours multipath when asked, even on a modern kernel", () => {
