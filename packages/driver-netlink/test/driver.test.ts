@@ -160,8 +160,15 @@ describeAsRoot("netlink driver", () => {
     });
   });
 
-  it("reports features by probing this kernel", async () => {
-    expect(await dp.features()).toEqual({ nexthopObjects: true, resilientGroups: true });
+  it("reports features by probing this kernel, creating nothing", async () => {
+    const before = await ns.ip("nexthop", "show");
+    const fresh = await createNetlinkDataplane({ netns: ns.name });
+    try {
+      expect(await fresh.features()).toEqual({ nexthopObjects: true, resilientGroups: true });
+    } finally {
+      await fresh.close();
+    }
+    expect(await ns.ip("nexthop", "show")).toBe(before);
   });
 
   it("reports lost notifications as one overflow, and keeps delivering afterwards", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DumpResult } from "../src/connection.ts";
 import { DUMP_ATTEMPTS, dumpWithRetries } from "../src/dump-retry.ts";
-import { releaseAtLeast } from "../src/features.ts";
+import { resilientGroupsFromProbe } from "../src/features.ts";
 
 function scripted(results: DumpResult[]): { dump: () => Promise<DumpResult>; calls: () => number } {
   let calls = 0;
@@ -42,11 +42,18 @@ describe("dumpWithRetries", () => {
   });
 });
 
-describe("releaseAtLeast", () => {
-  it("compares kernel releases by major and minor", () => {
-    expect(releaseAtLeast("6.18.44-fc-v782", 5, 13)).toBe(true);
-    expect(releaseAtLeast("5.13.0", 5, 13)).toBe(true);
-    expect(releaseAtLeast("5.10.0-21-amd64", 5, 13)).toBe(false);
-    expect(releaseAtLeast("4.19.0", 5, 3)).toBe(false);
+describe("resilientGroupsFromProbe", () => {
+  const refusal = (errno: number, extackMessage?: string) => ({
+    error: -errno,
+    request: { length: 16, type: 104, flags: 0, seq: 1, pid: 0 },
+    ...(extackMessage === undefined ? {} : { extackMessage }),
+  });
+  it("reads a refusal of the group type as no resilient groups, any other refusal as support", () => {
+    expect(resilientGroupsFromProbe(refusal(22, "Invalid group type"))).toBe(false);
+    expect(resilientGroupsFromProbe(refusal(95))).toBe(false);
+    expect(resilientGroupsFromProbe(refusal(22, "Invalid nexthop id"))).toBe(true);
+    expect(resilientGroupsFromProbe(refusal(2, "Replace specified without create and no entry exists"))).toBe(
+      true,
+    );
   });
 });
