@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { IpAddr, KernelChange, KernelRoute, Op, Prefix } from "@kroute/core";
 import { createNetns, describeAsRoot, type Netns } from "@kroute/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -158,6 +159,23 @@ describeAsRoot("netlink driver", () => {
       gateway: "fd10::2",
       dev: "kr0",
     });
+  });
+
+  it("binds to the namespace it runs in when given none, as the DaemonSet runs it", async () => {
+    const proto = PROTO + 1;
+    const hostPolicy = readFileSync("/proc/sys/net/ipv4/fib_multipath_hash_policy", "utf8");
+    const fixture = fileURLToPath(new URL("./fixtures/current-netns.ts", import.meta.url));
+    const { stdout } = await ns.exec(process.execPath, [fixture, String(proto)]);
+    expect(JSON.parse(stdout)).toEqual({ result: { ok: true }, routes: ["100.100.0.0/24"], hashPolicy: 1 });
+    expect(await ns.ip("route", "show", "proto", String(proto))).toMatch(
+      /^100\.100\.0\.0\/24 via 10\.10\.0\.2 dev kr0/,
+    );
+    expect(await ns.exec("cat", ["/proc/sys/net/ipv4/fib_multipath_hash_policy"])).toMatchObject({
+      stdout: "1\n",
+    });
+    // The test's own namespace is untouched.
+    expect(execFileSync("ip", ["route", "show", "proto", String(proto)], { encoding: "utf8" })).toBe("");
+    expect(readFileSync("/proc/sys/net/ipv4/fib_multipath_hash_policy", "utf8")).toBe(hostPolicy);
   });
 
   it("reports features by probing this kernel, creating nothing", async () => {
