@@ -42,7 +42,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   });
   const reconcile = new Histogram({
     name: "kroute_reconcile_duration_seconds",
-    help: "Time from consuming an event to the kernel having applied the resulting ops.",
+    // What agent.ts measures: the dataplane's apply of one batch of ops, not the engine's
+    // reduce and diff before it (steps without ops are not observed).
+    help: "Time the kernel took to apply the ops of one reconcile step (one batch of netlink operations).",
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });

@@ -85,6 +85,7 @@ describe("health and metrics endpoints", () => {
     );
     metrics.eventConsumed("route/upserted", Date.parse("2026-01-01T00:00:00Z"));
     metrics.watchRestarted("routes");
+    metrics.observeReconcile(0.003);
     const { body } = await get(endpoints.metrics, "/metrics");
     expect(body).toContain('kroute_routes{state="programmed"} 2');
     expect(body).toContain('kroute_routes{state="invalid"} 1');
@@ -94,6 +95,15 @@ describe("health and metrics endpoints", () => {
     expect(body).toContain('kroute_events_total{type="route/upserted"} 1');
     expect(body).toContain("kroute_last_event_timestamp_seconds 1767225600");
     expect(body).toContain('kroute_watch_restarts_total{source="routes"} 1');
+    // The help says what is timed: the kernel's apply of one batch (see agent.ts), nothing before it.
+    expect(body).toContain(
+      "# HELP kroute_reconcile_duration_seconds Time the kernel took to apply the ops of one reconcile step (one batch of netlink operations).",
+    );
+    expect(body).toContain("# TYPE kroute_reconcile_duration_seconds histogram");
+    expect(body).toContain('kroute_reconcile_duration_seconds_bucket{le="0.0025"} 0');
+    expect(body).toContain('kroute_reconcile_duration_seconds_bucket{le="0.005"} 1');
+    expect(body).toContain("kroute_reconcile_duration_seconds_count 1");
+    expect(body).toContain("kroute_reconcile_duration_seconds_sum 0.003");
   });
 
   it("fails to start on an address in use, naming it", async () => {

@@ -62,6 +62,29 @@ describe("the agent runtime on the fake kernel", () => {
     expect(ready.status).toBe(200);
   });
 
+  it("times every kernel batch, and only those, in the reconcile duration histogram", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const batches: number[] = [];
+    const apply = kernel.apply.bind(kernel);
+    kernel.apply = (ops) => {
+      batches.push(ops.length);
+      return apply(ops);
+    };
+    const cluster = new HandCluster();
+    const agent = await start(kernel, cluster);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    const observations = async () => {
+      const text = await agent.metrics.registry.getSingleMetricAsString("kroute_reconcile_duration_seconds");
+      return Number(/^kroute_reconcile_duration_seconds_count (\d+)$/m.exec(text)?.[1]);
+    };
+    await eventually(async () => {
+      expect(batches.length).toBeGreaterThan(0);
+      expect(await observations()).toBe(batches.length);
+    });
+  });
+
   it("is not ready before the Routes have synced, and says what it waits for", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const agent = await start(kernel, new HandCluster());
