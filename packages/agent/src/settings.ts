@@ -69,12 +69,14 @@ export interface AgentSettings {
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Settings of `kroute-agent cleanup`: only what is needed to find kroute's objects. */
+/**
+ * Settings of `kroute-agent cleanup`: only what is needed to find kroute's objects.
+ * Routes and rules are found by protocol in every table, the reply table's included.
+ */
 export interface CleanupSettings {
   readonly protocol: number;
   readonly nexthopIdBase: number;
   readonly nexthopIdCount: number;
-  readonly replyTable: number;
   readonly netns?: string;
   readonly dryRun: boolean;
 }
@@ -154,10 +156,11 @@ const FLAGS = {
 
 type FlagName = keyof typeof FLAGS;
 
-const CLEANUP_FLAGS: readonly FlagName[] = ["protocol", "table-reply", "netns", "dry-run"];
+const CLEANUP_FLAGS: readonly FlagName[] = ["protocol", "netns", "dry-run"];
 
 export const USAGE = `usage: kroute-agent [flags]        run the agent (NODE_NAME must be set)
        kroute-agent cleanup [flags] remove every route, rule and nexthop kroute owns on this node
+                                    (flags: --protocol, --netns, --dry-run)
 
 flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --node-name NAME             default: env NODE_NAME (downward API)
@@ -419,7 +422,7 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
   };
 }
 
-/** Parses `kroute-agent cleanup` flags: protocol, reply table, namespace, dry run. */
+/** Parses `kroute-agent cleanup` flags: protocol, namespace, dry run. */
 export function parseCleanupSettings(argv: readonly string[], env: NodeJS.ProcessEnv): CleanupSettings {
   const raw = readFlags(argv, env, CLEANUP_FLAGS);
   const netns = str(raw, "netns");
@@ -427,7 +430,6 @@ export function parseCleanupSettings(argv: readonly string[], env: NodeJS.Proces
     protocol: protocolNumber(raw),
     nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,
     nexthopIdCount: DEFAULT_SETTINGS.nexthopIdCount,
-    replyTable: replyTable(raw),
     dryRun: raw["dry-run"] === true,
     ...(netns !== undefined ? { netns } : {}),
   };

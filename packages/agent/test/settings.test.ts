@@ -176,9 +176,19 @@ describe("parseAgentSettings", () => {
 describe("parseCleanupSettings", () => {
   it("needs no node name and accepts only cleanup's flags", () => {
     const s = parseCleanupSettings(["--protocol=150", "--netns=kr-x", "--dry-run"], {});
-    expect(s).toMatchObject({ protocol: 150, netns: "kr-x", dryRun: true, replyTable: 135 });
+    expect(s).toEqual({
+      protocol: 150,
+      nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,
+      nexthopIdCount: DEFAULT_SETTINGS.nexthopIdCount,
+      netns: "kr-x",
+      dryRun: true,
+    });
     expect(errorOf(() => parseCleanupSettings(["--probe-fall=3"], {}))).toMatch(
       /Unknown option '--probe-fall'/,
+    );
+    // Rules and routes are found by protocol in every table: the reply table is not needed.
+    expect(errorOf(() => parseCleanupSettings(["--table-reply=200"], {}))).toMatch(
+      /Unknown option '--table-reply'/,
     );
   });
 });
