@@ -2,8 +2,11 @@
  * Differential test: random operation sequences applied to the fake kernel and to
  * Linux (a fresh namespace per run, both starting from the conformance baseline)
  * must give the same result codes, the same dumps of what kroute writes, and the
- * same answers to sample lookups. Linux is the reference: a disagreement is a bug in
- * the fake (or in this driver's translation), and fails with both sides printed.
+ * same answers to sample lookups. Before each batch kr1 may lose or regain carrier
+ * or go administratively down or up, so the fake's model of what Linux flushes,
+ * keeps and flags on link changes is held to Linux too. Linux is the reference: a
+ * disagreement is a bug in the fake (or in this driver's translation), and fails
+ * with both sides printed.
  */
 import type {
   FlowQuery,
@@ -18,7 +21,7 @@ import type {
   Prefix,
 } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
-import { BASELINE_TOPOLOGY, describeAsRoot } from "@kroute/testkit";
+import { BASELINE_TOPOLOGY, describeAsRoot, type HostControl, type Netns } from "@kroute/testkit";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { createNetlinkDataplane } from "../src/index.ts";
@@ -41,6 +44,8 @@ const v6Gateways = [
 
 const family = fc.constantFrom(4 as const, 6 as const);
 const table = fc.constantFrom(100, 101, 254);
+// 0 stays in: absent is never 0, and both families read it specially (IPv6 stores
+// it as 1024; a delete at metric 0 takes the owner's lowest metric).
 const metric = fc.constantFrom(0, 10, 1024);
 
 function routeArb(fam: 4 | 6): fc.Arbitrary<KernelRoute> {
@@ -57,18 +62,25 @@ function routeArb(fam: 4 | 6): fc.Arbitrary<KernelRoute> {
     fc
       .uniqueArray(hop, { minLength: 2, maxLength: 3, selector: (h) => h.gateway })
       .map((nexthops) => ({ kind: "gateways" as const, nexthops })),
-    fc.constantFrom(1, 2, 3, 10, 11).map((id) => ({ kind: "nexthop-object" as const, id })),
+    // Ids 1 to 4 are gateways, 10, 11 and 13 hash-threshold groups, 12 a resilient one.
+    fc.constantFrom(1, 2, 3, 4, 10, 11, 12, 13).map((id) => ({ kind: "nexthop-object" as const, id })),
+    fc.constantFrom(kr0.name, kr1.name).map((dev) => ({ kind: "device" as const, dev })),
     fc.constantFrom("blackhole", "unreachable").map((type) => ({ kind: "special" as const, type })),
   );
-  return fc.record({
-    family: fc.constant(fam),
-    table,
-    dst: fc.constantFrom(...(fam === 4 ? v4Prefixes : v6Prefixes)).map((p) => p as Prefix),
-    metric,
-    protocol: fc.constant(PROTO),
-    scope: fc.constant(0),
-    target,
-  });
+  return (
+    fc
+      .record({
+        family: fc.constant(fam),
+        table,
+        dst: fc.constantFrom(...(fam === 4 ? v4Prefixes : v6Prefixes)).map((p) => p as Prefix),
+        metric,
+        protocol: fc.constant(PROTO),
+        scope: fc.constant(0),
+        target,
+      })
+      // IPv4 device routes are scope link, as `ip route add ... dev` makes them.
+      .map((r) => (r.target.kind === "device" && r.family === 4 ? { ...r, scope: 253 } : r))
+  );
 }
 
 const route = family.chain(routeArb);
@@ -99,6 +111,34 @@ const nexthop: fc.Arbitrary<KernelNexthop> = fc.oneof(
       members: members.map((m, i) => ({ id: m, weight: i === 0 ? weight : 1 })),
       groupType: "mpath" as const,
     })),
+  fc
+    .tuple(fc.constantFrom(12), fc.subarray([1, 2], { minLength: 1 }), fc.constantFrom(8, 16))
+    .map(([id, members, buckets]) => ({
+      kind: "group" as const,
+      id,
+      protocol: PROTO,
+      members: members.map((m) => ({ id: m, weight: 1 })),
+      groupType: "resilient" as const,
+      resilient: { buckets, idleTimer: 5, unbalancedTimer: 0 },
+    })),
+  fc.tuple(fc.constantFrom(4), fc.constantFrom(...v6Gateways)).map(([id, [gateway, dev]]) => ({
+    kind: "gateway" as const,
+    id,
+    family: 6 as const,
+    protocol: PROTO,
+    gateway: gateway as IpAddr,
+    dev,
+  })),
+  fc.constant({
+    kind: "group" as const,
+    id: 13,
+    protocol: PROTO,
+    members: [
+      { id: 3, weight: 1 },
+      { id: 4, weight: 2 },
+    ],
+    groupType: "mpath" as const,
+  }),
 );
 
 const rule: fc.Arbitrary<KernelRule> = fc.record({
@@ -206,14 +246,62 @@ function isMultipath(snapshot: KernelSnapshot, result: LookupResult): boolean {
   return false;
 }
 
+type LinkEvent = "none" | "carrier-off" | "carrier-on" | "down" | "up";
+const linkEvent = fc.constantFrom<LinkEvent>("none", "carrier-off", "carrier-on", "down", "up");
+
+/** kr1 as the events so far left it. */
+interface Kr1State {
+  carrier: boolean;
+  adminUp: boolean;
+}
+
+/**
+ * Carrier reaches the routing code through linkwatch, after `ip` has returned: wait
+ * until Linux shows kr1's operstate as the event left it (the flush runs under the
+ * same lock as the next request, so that request sees its outcome).
+ */
+async function settle(ns: Netns, { carrier, adminUp }: Kr1State): Promise<void> {
+  const operstate = !adminUp ? "DOWN" : carrier ? "UP" : "LOWERLAYERDOWN";
+  for (let i = 0; i < 300; i++) {
+    const [link] = await ns.ipJson<{ operstate: string }[]>("link", "show", kr1.name);
+    if (link?.operstate === operstate) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${kr1.name} never reached operstate ${operstate}`);
+}
+
+/** The same event on both sides: Linux first, settled, then the fake. */
+async function applyLinkEvent(
+  event: LinkEvent,
+  state: Kr1State,
+  linux: { ns: Netns; host: HostControl },
+  fake: { setCarrier(name: string, carrier: boolean): void; setAdminUp(name: string, up: boolean): void },
+): Promise<void> {
+  if (event === "none") return;
+  if (event === "carrier-off" || event === "carrier-on") {
+    state.carrier = event === "carrier-on";
+    await linux.host.setCarrier(kr1.name, state.carrier);
+    await settle(linux.ns, state);
+    fake.setCarrier(kr1.name, state.carrier);
+  } else {
+    state.adminUp = event === "up";
+    await linux.host.setAdminUp(kr1.name, state.adminUp);
+    await settle(linux.ns, state);
+    fake.setAdminUp(kr1.name, state.adminUp);
+  }
+}
+
 describeAsRoot("differential: fake kernel vs Linux", () => {
-  it("random op sequences give the same results, dumps and lookups", async () => {
+  it("random op sequences and link events give the same results, dumps and lookups", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(linkEvent, fc.array(op, { minLength: 1, maxLength: 6 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         fc.array(flow, { minLength: 4, maxLength: 8 }),
-        async (batches, flows) => {
-          const { ns } = await baselineNetns();
+        async (steps, flows) => {
+          const { ns, host } = await baselineNetns();
           const linux = await createNetlinkDataplane({ netns: ns.name });
           const fake = createFakeKernel({
             links: BASELINE_TOPOLOGY.links.map((l) => ({ name: l.name })),
@@ -223,24 +311,31 @@ describeAsRoot("differential: fake kernel vs Linux", () => {
             ]),
           });
           try {
-            for (const batch of batches) {
+            const kr1State: Kr1State = { carrier: true, adminUp: true };
+            for (const [event, batch] of steps) {
+              await applyLinkEvent(event, kr1State, { ns, host }, fake);
               const real = (await linux.apply(batch)).map(code);
               const modelled = (await fake.apply(batch)).map(code);
-              expect({ batch, results: modelled }).toEqual({ batch, results: real });
+              expect({ event, batch, results: modelled }).toEqual({ event, batch, results: real });
               const realDump = await linux.list({ protocol: PROTO });
               const fakeDump = await fake.list({ protocol: PROTO });
               expect(realDump.complete).toBe(true);
-              expect({ batch, dump: canonical(fakeDump) }).toEqual({ batch, dump: canonical(realDump) });
-            }
-            const realDump = await linux.list({ protocol: PROTO });
-            for (const query of flows) {
-              const real = await linux.lookup(query);
-              const modelled = await fake.lookup(query);
-              const multipath = isMultipath(realDump, real);
-              expect({ query, lookup: lookupView(modelled, multipath) }).toEqual({
-                query,
-                lookup: lookupView(real, multipath),
+              expect({ event, batch, dump: canonical(fakeDump) }).toEqual({
+                event,
+                batch,
+                dump: canonical(realDump),
               });
+              // Lookups after every step, so that each link state is looked through.
+              for (const query of flows) {
+                const real = await linux.lookup(query);
+                const modelled = await fake.lookup(query);
+                const multipath = isMultipath(realDump, real);
+                expect({ event, query, lookup: lookupView(modelled, multipath) }).toEqual({
+                  event,
+                  query,
+                  lookup: lookupView(real, multipath),
+                });
+              }
             }
           } finally {
             await linux.close();
