@@ -21,6 +21,7 @@ import {
 } from "@kroute/core";
 import { createIcmpProber, createNetlinkDataplane } from "@kroute/driver-netlink";
 import {
+  audit,
   auditTime,
   BehaviorSubject,
   concat,
@@ -29,6 +30,7 @@ import {
   of,
   type Subscription,
   share,
+  timer,
 } from "rxjs";
 import { type ProbeFn, trackGatewayHealth } from "../health/index.ts";
 import { type HttpEndpoints, startHttp } from "../http.ts";
@@ -256,15 +258,22 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         },
       }),
     );
+    // The whole desired table is built for each report: during a large sync, reports
+    // back off to 20 times what the last build cost, so status follows the engine at a
+    // bounded share of its time (and of its garbage) instead of every 100 ms.
+    const reportEveryMs = deps.reportEveryMs ?? 100;
+    let reportDelayMs = reportEveryMs;
     subscriptions.push(
-      steps$.pipe(auditTime(deps.reportEveryMs ?? 100)).subscribe((step) => {
+      steps$.pipe(audit(() => timer(reportDelayMs))).subscribe((step) => {
+        const started = performance.now();
         const table = desiredTable(step.state);
         metrics.observeTable(table);
         for (const sink of sinks) sink.update(table, step.state, step.event.at);
+        reportDelayMs = Math.max(reportEveryMs, Math.min(5000, 20 * (performance.now() - started)));
       }),
     );
     subscriptions.push(
-      steps$.pipe(auditTime(deps.reportEveryMs ?? 100)).subscribe((step) =>
+      steps$.pipe(auditTime(reportEveryMs)).subscribe((step) =>
         probedGateways$.next(
           gatewayStatuses(step.state)
             .filter((g) => g.state !== "unprobed")
