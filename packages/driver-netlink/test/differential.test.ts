@@ -347,7 +347,9 @@ describeAsRoot("differential: fake kernel vs Linux", () => {
       {
         numRuns: Number(process.env.KROUTE_DIFFERENTIAL_RUNS ?? 25),
         // Each run builds a namespace: bound the shrinking of a failure, keeping its best counterexample.
+        // An interrupted run is a failure, so a slow machine can never pass on fewer runs than asked.
         interruptAfterTimeLimit: 60_000,
+        markInterruptAsFailure: true,
       },
     );
   }, 240_000);
