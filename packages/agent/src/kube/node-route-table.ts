@@ -11,6 +11,7 @@
 
 import type { DesiredTable, DestinationState, GatewayStatus } from "@kroute/core";
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { failStaticReason, isFailStatic } from "../fail-static.ts";
 import { FIELD_MANAGER, httpStatusOf, SERVER_SIDE_APPLY } from "./ssa.ts";
 import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
 
@@ -25,7 +26,11 @@ export interface NodeRouteTableGateway {
 export interface NodeRouteTableProblem {
   readonly route: string;
   readonly destination: string;
-  readonly state: Exclude<DestinationState, "programmed">;
+  /**
+   * The destination's state; "fail-static" for one that is otherwise programmed (or
+   * pending) but kept on all its gateways because every one is down.
+   */
+  readonly state: Exclude<DestinationState, "programmed"> | "fail-static";
   readonly reason: string;
 }
 
@@ -37,6 +42,8 @@ export interface NodeRouteTableStatus {
   readonly pending: number;
   /** Destinations failed, conflicting or invalid. */
   readonly failed: number;
+  /** Destinations kept on all their gateways because every one is down (also counted by their state). */
+  readonly failStatic: number;
   readonly gatewaysUp: number;
   readonly gatewaysDown: number;
   readonly gateways: readonly NodeRouteTableGateway[];
@@ -59,17 +66,32 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     conflicted: 0,
     invalid: 0,
   };
+  let failStatic = 0;
   const problems: NodeRouteTableProblem[] = [];
   for (const outcome of table.outcomes) {
     if (!outcome.selected) continue;
     for (const d of outcome.destinations) {
       counts[d.state]++;
-      if (d.state === "programmed" || d.state === "pending") continue;
+      const stuck = isFailStatic(d);
+      if (stuck) failStatic++;
+      if (d.state === "programmed" || d.state === "pending") {
+        // One problem per destination: fail-static only where nothing else is wrong.
+        if (stuck) {
+          problems.push({
+            route: d.route,
+            destination: d.destination,
+            state: "fail-static",
+            reason: failStaticReason(d),
+          });
+        }
+        continue;
+      }
+      const reason = d.reason ?? d.state;
       problems.push({
         route: d.route,
         destination: d.destination,
         state: d.state,
-        reason: d.reason ?? d.state,
+        reason: stuck ? `${reason}; ${failStaticReason(d)}` : reason,
       });
     }
     if (!outcome.accepted && outcome.destinations.length === 0) {
@@ -97,6 +119,7 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     programmed: counts.programmed,
     pending: counts.pending,
     failed: counts.failed + counts.conflicted + counts.invalid,
+    failStatic,
     gatewaysUp: gateways.filter((g) => g.state === "up").length,
     gatewaysDown: gateways.filter((g) => g.state === "down").length,
     gateways,

@@ -215,6 +215,7 @@ describe("the CRDs", () => {
       "Programmed",
       "Pending",
       "Failed",
+      "Fail-Static",
       "Gateways-Up",
       "Gateways-Down",
       "Last-Sync",

@@ -1,4 +1,5 @@
 /** The node's NodeRouteTable: created owned by its Node, then its status applied, coalesced. */
+import type { DestinationOutcome, IpAddr } from "@kroute/core";
 import type { KubeApiDouble } from "@kroute/testkit";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -45,6 +46,7 @@ describe("nodeRouteTableStatus", () => {
       programmed: 2,
       pending: 1,
       failed: 2,
+      failStatic: 0,
       gatewaysUp: 1,
       gatewaysDown: 1,
       gateways: [
@@ -81,6 +83,62 @@ describe("nodeRouteTableStatus", () => {
     expect(status.problems).toHaveLength(MAX_PROBLEMS);
     expect(status.problemsOmitted).toBe(7);
     expect(status.failed).toBe(MAX_PROBLEMS + 7);
+  });
+});
+
+describe("nodeRouteTableStatus, fail-static", () => {
+  const down = ["10.114.0.4", "10.114.0.3"] as IpAddr[];
+  const stuck = (dst: string, state: DestinationOutcome["state"], reason?: string): DestinationOutcome => ({
+    ...destination("egress", dst, state, reason),
+    gateways: down,
+    failStatic: true,
+  });
+  const failStatic = table(
+    [
+      outcome("egress", 1, true, {
+        destinations: [
+          stuck("10.0.0.0/8", "programmed"),
+          stuck("10.1.0.0/16", "failed", "Network is unreachable"),
+          stuck("fd00::/64", "pending", "not yet applied"),
+          { ...destination("egress", "10.2.0.0/16", "programmed"), gateways: ["10.114.0.5" as IpAddr] },
+        ],
+      }),
+      outcome("other", 1, true, { selected: false, destinations: [stuck("10.9.0.0/16", "programmed")] }),
+    ],
+    [
+      gateway("10.114.0.4", "down", { usedBy: ["egress"] }),
+      gateway("10.114.0.3", "down", { usedBy: ["egress"] }),
+    ],
+  );
+
+  it("counts fail-static destinations and lists each once, naming the down gateways", () => {
+    const status = nodeRouteTableStatus(failStatic, "2026-01-01T00:01:00Z");
+    expect(status).toMatchObject({ programmed: 2, pending: 1, failed: 1, failStatic: 3, gatewaysDown: 2 });
+    const keeps = "every gateway is down (10.114.0.3, 10.114.0.4); the route keeps all of them (fail-static)";
+    expect(status.problems).toEqual([
+      { route: "egress", destination: "10.0.0.0/8", state: "fail-static", reason: keeps },
+      {
+        route: "egress",
+        destination: "10.1.0.0/16",
+        state: "failed",
+        reason: `Network is unreachable; ${keeps}`,
+      },
+      { route: "egress", destination: "fd00::/64", state: "fail-static", reason: keeps },
+    ]);
+  });
+
+  it("caps the problem list with fail-static entries counted like the others", () => {
+    const many = Array.from({ length: MAX_PROBLEMS + 3 }, (_, i) =>
+      stuck(`10.${i >> 8}.${i & 255}.0/24`, "programmed"),
+    );
+    const status = nodeRouteTableStatus(
+      table([outcome("big", 1, true, { destinations: many })]),
+      "2026-01-01T00:00:00Z",
+    );
+    expect(status.problems).toHaveLength(MAX_PROBLEMS);
+    expect(status.problemsOmitted).toBe(3);
+    expect(status.failStatic).toBe(MAX_PROBLEMS + 3);
+    expect(status.programmed).toBe(MAX_PROBLEMS + 3);
   });
 });
 
