@@ -1,7 +1,8 @@
 /**
  * Kubernetes Events (events.k8s.io/v1) on transitions only: a gateway going down or
  * coming back, a destination failing or recovering, a conflict, an invalid
- * destination. The caller reports transitions (or hands over desired tables, from
+ * destination, a Route's destinations going fail-static (every gateway down) and
+ * leaving it. The caller reports transitions (or hands over desired tables, from
  * which they are derived); the recorder remembers the last state it reported per
  * subject and writes only changes, so a state repeated on every reconcile makes one
  * Event. A small per-subject token bucket caps a flapping gateway's Events.
@@ -9,6 +10,7 @@
 
 import type { DesiredTable } from "@kroute/core";
 import { EventsV1Api, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
+import { failStaticRoutes } from "../fail-static.ts";
 import { realTimers, type Timers } from "./timing.ts";
 
 export type Transition =
@@ -32,7 +34,16 @@ export type Transition =
       readonly route: string;
       readonly destination: string;
       readonly reason: string;
-    };
+    }
+  | {
+      /** One Event per Route, however many of its destinations are fail-static. */
+      readonly kind: "fail-static";
+      readonly route: string;
+      readonly destinations: readonly string[];
+      /** The down gateways the destinations keep. */
+      readonly gateways: readonly string[];
+    }
+  | { readonly kind: "fail-static-cleared"; readonly route: string };
 
 export interface EventRecorderOptions {
   readonly kc: KubeConfig;
@@ -142,9 +153,21 @@ export class EventRecorder {
         }
       }
     }
-    // Destinations that went away (Route deleted or no longer selected) start afresh if they come back.
+    const failStatic = failStaticRoutes(table);
+    for (const outcome of table.outcomes) {
+      if (!outcome.selected) continue;
+      const r = failStatic.get(outcome.route);
+      seen.add(failStaticSubject(outcome.route));
+      this.record(
+        r === undefined
+          ? { kind: "fail-static-cleared", route: outcome.route }
+          : { kind: "fail-static", route: r.route, destinations: r.destinations, gateways: r.gateways },
+      );
+    }
+    // Destinations and Routes that went away (deleted or no longer selected) start afresh if they come back.
     for (const subject of [...this.#reported.keys()]) {
-      if (subject.startsWith("destination/") && !seen.has(subject)) this.#reported.delete(subject);
+      if ((subject.startsWith("destination/") || subject.startsWith("fail-static/")) && !seen.has(subject))
+        this.#reported.delete(subject);
     }
   }
 
@@ -233,6 +256,32 @@ export class EventRecorder {
           note: `destination ${JSON.stringify(t.destination)} refused: ${t.reason}`,
           regarding: route(t.route),
         };
+      case "fail-static": {
+        const what =
+          t.destinations.length === 1
+            ? `destination ${t.destinations[0]}`
+            : `${t.destinations.length} destinations (${t.destinations.join(", ")})`;
+        return {
+          subject: failStaticSubject(t.route),
+          state: "fail-static",
+          reason: "RouteFailStatic",
+          type: "Warning",
+          action: "Probe",
+          note: `${what} on node ${this.#o.nodeName}: every gateway is down (${t.gateways.join(", ")}); kept on all of them (fail-static)`,
+          regarding: route(t.route),
+        };
+      }
+      case "fail-static-cleared":
+        return {
+          subject: failStaticSubject(t.route),
+          state: "ok",
+          reason: "RouteFailStaticCleared",
+          type: "Normal",
+          action: "Probe",
+          note: `no destination of Route ${t.route} is fail-static on node ${this.#o.nodeName} any more`,
+          regarding: route(t.route),
+          onlyAfter: ["fail-static"],
+        };
     }
   }
 
@@ -271,4 +320,8 @@ export class EventRecorder {
 
 function destinationSubject(route: string, destination: string): string {
   return `destination/${route}/${destination}`;
+}
+
+function failStaticSubject(route: string): string {
+  return `fail-static/${route}`;
 }

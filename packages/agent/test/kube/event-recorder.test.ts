@@ -1,4 +1,5 @@
 /** Kubernetes Events on transitions only, deduplicated and throttled per subject. */
+import type { IpAddr } from "@kroute/core";
 import type { KubeApiDouble } from "@kroute/testkit";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -121,6 +122,57 @@ describe("EventRecorder", () => {
     );
     await r.settled();
     expect(reasons()).toEqual(["GatewayDown"]);
+  });
+
+  it("writes one Warning per Route when its destinations go fail-static, and one Normal when they leave it", async () => {
+    const r = recorder();
+    const down = ["10.0.0.2", "10.0.0.1"];
+    const step = (failStatic: readonly boolean[]) =>
+      r.update(
+        table([
+          outcome("egress", 1, true, {
+            destinations: ["10.1.0.0/16", "fd00::/64"].map((dst, i) => ({
+              ...destination("egress", dst, "programmed"),
+              gateways: down as IpAddr[],
+              ...(failStatic[i] === true ? { failStatic: true } : {}),
+            })),
+          }),
+        ]),
+      );
+    step([false, false]); // first seen healthy: no news
+    step([true, true]);
+    step([true, true]);
+    step([true, false]); // still fail-static: the same transition
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailStatic"]);
+    const warning = events()[0]!;
+    expect(warning).toMatchObject({
+      type: "Warning",
+      regarding: { apiVersion: `${GROUP}/${VERSION}`, kind: "Route", name: "egress" },
+      related: { kind: "Node", name: "n1" },
+    });
+    expect(warning.note).toBe(
+      "2 destinations (10.1.0.0/16, fd00::/64) on node n1: every gateway is down (10.0.0.1, 10.0.0.2); kept on all of them (fail-static)",
+    );
+    step([false, false]);
+    step([false, false]);
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailStatic", "RouteFailStaticCleared"]);
+    expect(events().find((e) => e.reason === "RouteFailStaticCleared")).toMatchObject({ type: "Normal" });
+    // A Route that goes away while fail-static says nothing; back fail-static, it is news again.
+    step([true, false]);
+    r.update(table([]));
+    step([true, false]);
+    await r.settled();
+    expect(reasons()).toEqual([
+      "RouteFailStatic",
+      "RouteFailStatic",
+      "RouteFailStatic",
+      "RouteFailStaticCleared",
+    ]);
+    expect(
+      events().filter((e) => e.note.startsWith("destination 10.1.0.0/16 on node n1: every gateway")),
+    ).toHaveLength(2);
   });
 
   it("throttles a flapping subject", async () => {
