@@ -34,6 +34,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     labelNames: ["state"],
     registers: [registry],
   });
+  // Not a kroute_routes state: a fail-static destination is also programmed (or pending,
+  // or failed), and kroute_routes sums to the node's destinations.
+  const failStaticRoutes = new Gauge({
+    name: "kroute_routes_fail_static",
+    help: "Route destinations on this node kept on all their gateways because every one is down (fail-static).",
+    registers: [registry],
+  });
+  const failStaticRouteObjects = new Gauge({
+    name: "kroute_route_objects_fail_static",
+    help: "Routes with at least one destination fail-static on this node.",
+    registers: [registry],
+  });
   const gateways = new Gauge({
     name: "kroute_gateways",
     help: "Distinct gateways on this node by health state.",
@@ -84,11 +96,21 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     registry,
     observeTable(table) {
       const byState = new Map<string, number>();
+      let failStatic = 0;
+      let failStaticObjects = 0;
       for (const outcome of table.outcomes) {
         if (!outcome.selected) continue;
-        for (const d of outcome.destinations) byState.set(d.state, (byState.get(d.state) ?? 0) + 1);
+        let stuck = 0;
+        for (const d of outcome.destinations) {
+          byState.set(d.state, (byState.get(d.state) ?? 0) + 1);
+          if (d.failStatic === true) stuck++;
+        }
+        failStatic += stuck;
+        if (stuck > 0) failStaticObjects++;
       }
       for (const state of DESTINATION_STATES) routes.set({ state }, byState.get(state) ?? 0);
+      failStaticRoutes.set(failStatic);
+      failStaticRouteObjects.set(failStaticObjects);
       const gatewayStates = new Map<string, number>();
       for (const g of table.gateways) gatewayStates.set(g.state, (gatewayStates.get(g.state) ?? 0) + 1);
       for (const state of GATEWAY_STATES) gateways.set({ state }, gatewayStates.get(state) ?? 0);

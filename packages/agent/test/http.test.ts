@@ -106,6 +106,60 @@ describe("health and metrics endpoints", () => {
     expect(body).toContain("kroute_reconcile_duration_seconds_sum 0.003");
   });
 
+  it("serve the fail-static destinations and Routes, and drop them to 0 when it is over", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    endpoints = await startHttp({
+      health: { host: "127.0.0.1", port: 0 },
+      metrics: { host: "127.0.0.1", port: 0 },
+      state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
+      registry: metrics.registry,
+    });
+    const scrape = async () => (await get(endpoints!.metrics, "/metrics")).body;
+    expect(await scrape()).toContain("kroute_routes_fail_static 0");
+    const down = ["10.0.0.1", "10.0.0.2"] as IpAddr[];
+    const table = (failStatic: boolean): DesiredTable => ({
+      routes: [],
+      nexthops: [],
+      rules: [],
+      gateways: down.map((gateway) => ({ gateway, state: failStatic ? "down" : "up", usedBy: ["a"] })),
+      outcomes: [
+        {
+          route: "a",
+          generation: 1,
+          selected: true,
+          accepted: true,
+          destinations: ["10.1.0.0/16", "fd00::/64"].map((destination) => ({
+            route: "a",
+            destination,
+            state: "programmed" as const,
+            gateways: down,
+            ...(failStatic ? { failStatic: true } : {}),
+          })),
+        },
+        {
+          route: "b",
+          generation: 1,
+          selected: false,
+          accepted: true,
+          destinations: [{ route: "b", destination: "10.3.0.0/16", state: "pending", failStatic: true }],
+        },
+      ],
+    });
+    metrics.observeTable(table(true));
+    let body = await scrape();
+    expect(body).toContain(
+      "# HELP kroute_routes_fail_static Route destinations on this node kept on all their gateways because every one is down (fail-static).",
+    );
+    expect(body).toContain("kroute_routes_fail_static 2");
+    expect(body).toContain("kroute_route_objects_fail_static 1");
+    // Still counted by their state: kroute_routes sums to the node's destinations.
+    expect(body).toContain('kroute_routes{state="programmed"} 2');
+    metrics.observeTable(table(false));
+    body = await scrape();
+    expect(body).toContain("kroute_routes_fail_static 0");
+    expect(body).toContain("kroute_route_objects_fail_static 0");
+  });
+
   it("fails to start on an address in use, naming it", async () => {
     const metrics = createMetrics({ processMetrics: false });
     const state = { live: () => true, ready: () => ({ ready: true, reason: "ready" }) };
