@@ -32,6 +32,7 @@ import {
   share,
   timer,
 } from "rxjs";
+import { failStaticLog } from "../fail-static.ts";
 import { type ProbeFn, trackGatewayHealth } from "../health/index.ts";
 import { type HttpEndpoints, startHttp } from "../http.ts";
 import { createLogger, type Logger } from "../log.ts";
@@ -146,7 +147,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
 
     const metrics = createMetrics();
     const cluster = typeof deps.cluster === "function" ? deps.cluster(metrics) : deps.cluster;
-    const sinks = [...(deps.status ?? []), ...(cluster.status ?? [])];
+    const sinks = [failStaticLog(log), ...(deps.status ?? []), ...(cluster.status ?? [])];
     cleanups.push(() => cluster.close?.());
     let state: NodeState | undefined;
     let ready = false;
