@@ -4,9 +4,10 @@
  * node labels pushed by hand. For the end-to-end tests and benchmarks of issue 5.
  */
 import type { EventBody, IpAddr, RouteObject } from "@kroute/core";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { BehaviorSubject } from "rxjs";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
+import type { StatusSink } from "../../src/runtime/status.ts";
 import { parseAgentSettings } from "../../src/settings.ts";
 
 export const NODE = "node-1";
@@ -20,12 +21,14 @@ export interface AgentInNetns {
 
 /**
  * Starts the agent in `netns` with `routes`. `flags` are agent flags, e.g.
- * `--probe-interval=100ms` or `--nexthop-mode=multipath`.
+ * `--probe-interval=100ms` or `--nexthop-mode=multipath`. `options.status` are status
+ * sinks fed like the cluster's (NodeRouteTable, Events); `options.logger` gets the logs.
  */
 export async function startAgentInNetns(
   netns: string,
   routes: readonly RouteObject[],
   flags: readonly string[] = [],
+  options: { readonly status?: readonly StatusSink[]; readonly logger?: Logger } = {},
 ): Promise<AgentInNetns> {
   const settings = parseAgentSettings(
     [
@@ -39,7 +42,8 @@ export async function startAgentInNetns(
   );
   const routes$ = new BehaviorSubject<EventBody>({ type: "route/resynced", routes });
   const agent = await startAgent(settings, {
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
+    ...(options.status === undefined ? {} : { status: options.status }),
     cluster: {
       routes: routes$,
       node: new BehaviorSubject<EventBody>({ type: "node/observed", node: NODE, labels: {} }),

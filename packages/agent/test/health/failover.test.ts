@@ -3,19 +3,25 @@
  * tracker) in the node namespace of a four-gateway topology, real traffic through
  * the route.
  */
-import { desiredTable, type EngineEvent } from "@kroute/core";
+import { type DesiredTable, desiredTable, type EngineEvent } from "@kroute/core";
 import {
+  createKubeApiDouble,
   createTopology,
   describeAsRoot,
+  type KubeApiDouble,
   sendUdpFlows,
   startUdpEcho,
   type Topology,
   type UdpEchoServer,
 } from "@kroute/testkit";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { Subscription } from "rxjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FAST_PROBE_SETTINGS } from "../../src/health/presets.ts";
-import { type AgentInNetns, probeFlags, routeObject, startAgentInNetns } from "./agent-in-netns.ts";
+import { EventRecorder } from "../../src/kube/event-recorder.ts";
+import { nodeRouteTableStatus } from "../../src/kube/node-route-table.ts";
+import { createLogger } from "../../src/log.ts";
+import { type AgentInNetns, NODE, probeFlags, routeObject, startAgentInNetns } from "./agent-in-netns.ts";
 import { routeGateways, waitUntil } from "./kernel-view.ts";
 
 const PORT = 7010;
@@ -31,8 +37,27 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
   let echo: UdpEchoServer;
   let all4: string[];
   let all6: string[];
+  // What an operator sees: the NodeRouteTable status (from the latest reported table),
+  // Events (written to an API double), metrics (scraped) and logs.
+  let api: KubeApiDouble;
+  let eventRecorder: EventRecorder;
+  let reported: DesiredTable | undefined;
+  const logLines: { level: string; msg: string; route?: string; gateways?: string[] }[] = [];
 
   beforeAll(async () => {
+    api = await createKubeApiDouble();
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfig());
+    eventRecorder = new EventRecorder({
+      kc,
+      nodeName: NODE,
+      routeApiVersion: "networking.kroute.dev/v1alpha1",
+    });
+    const logger = createLogger({
+      level: "info",
+      node: NODE,
+      destination: { write: (line: string) => logLines.push(JSON.parse(line)) },
+    });
     topology = await createTopology();
     // IPv6 addresses survive the link flap of the repair test.
     await topology.node.exec("sysctl", ["-q", "-w", "net.ipv6.conf.eth0.keep_addr_on_down=1"]);
@@ -49,6 +74,17 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
         ),
       ],
       [...probeFlags(FAST_PROBE_SETTINGS), `--resync-interval=${RESYNC_MS}ms`],
+      {
+        logger,
+        status: [
+          eventRecorder,
+          {
+            update: (table) => {
+              reported = table;
+            },
+          },
+        ],
+      },
     );
     recording = node.agent.steps$.subscribe((step) => events.push(step.event));
   });
@@ -57,10 +93,25 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
     await node?.stop();
     await echo?.stop();
     await topology?.destroy();
+    await api?.close();
   });
 
   const gateways4 = () => routeGateways(topology.node, topology.destinationV4);
   const gateways6 = () => routeGateways(topology.node, topology.destinationV6);
+  const operatorView = async () => {
+    await eventRecorder.settled();
+    const { host, port } = node.agent.endpoints.metrics;
+    const metrics = await (await fetch(`http://${host}:${port}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    return {
+      status: reported === undefined ? undefined : nodeRouteTableStatus(reported, "2026-01-01T00:00:00Z"),
+      events: (
+        api.list("Event", "default") as unknown as { reason: string; type: string; note: string }[]
+      ).filter((e) => e.reason.startsWith("RouteFailStatic")),
+      failStaticMetric: gauge("kroute_routes_fail_static"),
+      failStaticLogs: logLines.filter((l) => l.route === "egress" && l.msg.includes("fail-static")),
+    };
+  };
   const flows = (firstPort: number) =>
     sendUdpFlows(topology.node, topology.targetV4, PORT, { count: 64, firstPort, timeoutMs: 1000 });
 
@@ -132,6 +183,28 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
         [topology.destinationV4, true],
         [topology.destinationV6, true],
       ]);
+      // Reported: NodeRouteTable status, one Warning Event for the Route, the metric, one warn log line.
+      await waitUntil("fail-static reported", async () => (await operatorView()).failStaticMetric === 2);
+      const view = await operatorView();
+      expect(view.status?.failStatic).toBe(2);
+      const keeps = (gateways: string[]) =>
+        `every gateway is down (${gateways.join(", ")}); the route keeps all of them (fail-static)`;
+      expect(view.status?.problems).toEqual(
+        [
+          [topology.destinationV4, all4],
+          [topology.destinationV6, all6],
+        ]
+          .map(([destination, gateways]) => ({
+            route: "egress",
+            destination: destination as string,
+            state: "fail-static",
+            reason: keeps(gateways as string[]),
+          }))
+          .sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
+      expect(view.events.map((e) => [e.type, e.reason])).toEqual([["Warning", "RouteFailStatic"]]);
+      for (const g of [...all4, ...all6]) expect(view.events[0]?.note).toContain(g);
+      expect(view.failStaticLogs.map((l) => l.level)).toEqual(["warn"]);
     } finally {
       await Promise.all(topology.gateways.map((g) => topology.recover(g.index)));
     }
@@ -141,6 +214,17 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
     const outcome = desiredTable(node.agent.state()).outcomes.find((o) => o.route === "egress");
     expect(outcome?.destinations.every((d) => d.failStatic !== true)).toBe(true);
     expect(await gateways4()).toEqual(all4);
+    await waitUntil(
+      "the end of fail-static reported",
+      async () => (await operatorView()).failStaticMetric === 0,
+    );
+    const view = await operatorView();
+    expect(view.status).toMatchObject({ failStatic: 0, problems: [] });
+    expect(view.events.map((e) => [e.type, e.reason]).sort()).toEqual([
+      ["Normal", "RouteFailStaticCleared"],
+      ["Warning", "RouteFailStatic"],
+    ]);
+    expect(view.failStaticLogs.map((l) => l.level)).toEqual(["warn", "info"]);
   });
 
   // The kernel flushes nexthops (and the IPv4 routes using them) with their link
