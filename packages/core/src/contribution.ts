@@ -20,7 +20,7 @@ import {
 import { type KernelRule, routeKey } from "./kernel.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
-import { nodeSelectorMatches } from "./selector.ts";
+import { selectedOn } from "./shared-selection.ts";
 import type { Claim, Contribution, DestinationPlan, NodeState, SetMember } from "./state.ts";
 import { MAIN_TABLE } from "./validate.ts";
 
@@ -109,11 +109,9 @@ function unselected(validation: RouteValidation): Contribution {
   };
 }
 
+/** Whether the Route's selector selects this node (remembered per selector, see shared-selection.ts). */
 export function isSelected(route: ValidRoute, ctx: ContributionContext): boolean {
-  return (
-    ctx.node.observed &&
-    nodeSelectorMatches(route.nodeSelector, { name: ctx.nodeName, labels: ctx.node.labels })
-  );
+  return selectedOn(route, ctx);
 }
 
 /**

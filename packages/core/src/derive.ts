@@ -391,10 +391,18 @@ function removeRule(w: Work, rule: KernelRule, owner: string): void {
 export function setContribution(w: Work, name: string, next: Contribution | undefined): void {
   const previous = hmGet(w.d.contributions, name);
   w.d.contributions = hmPut(w.d.contributions, name, next);
-  const nextClaims = new Set((next?.claims ?? []).map(claimId));
-  const previousClaims = new Set((previous?.claims ?? []).map(claimId));
-  for (const claim of previous?.claims ?? []) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
-  for (const claim of next?.claims ?? []) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
+  const before = previous?.claims ?? [];
+  const after = next?.claims ?? [];
+  // Selection changes (a Route gained or lost on a label move) leave one side empty: no sets to build.
+  if (before.length === 0 || after.length === 0) {
+    for (const claim of before) removeClaim(w, claim);
+    for (const claim of after) addClaim(w, claim);
+  } else if (before !== after) {
+    const nextClaims = new Set(after.map(claimId));
+    const previousClaims = new Set(before.map(claimId));
+    for (const claim of before) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
+    for (const claim of after) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
+  }
   for (const gateway of previous?.selected ? previous.gateways : []) {
     const count = (hmGet(w.d.gatewayUse, gateway) ?? 1) - 1;
     w.d.gatewayUse = hmPut(w.d.gatewayUse, gateway, count === 0 ? undefined : count);

@@ -236,6 +236,18 @@ export function hmEntries<V>(map: HashMap<V>): [string, V][] {
   return out;
 }
 
+/** Calls `visit` for every entry, in hmEntries order, without building the list. */
+export function hmForEach<V>(map: HashMap<V>, visit: (value: V, key: string) => void): void {
+  const walk = (node: Node): void => {
+    if (!isInterior(node)) {
+      for (let i = 0; i < node.length; i += 2) visit(node[i + 1] as V, node[i] as string);
+      return;
+    }
+    for (const child of node) if (child !== null) walk(child as Node);
+  };
+  walk(map.root);
+}
+
 export function hmValues<V>(map: HashMap<V>): V[] {
   return hmEntries(map).map(([, value]) => value);
 }

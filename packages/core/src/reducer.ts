@@ -7,7 +7,7 @@
  */
 import { Immer } from "immer";
 import { canonicalOp, opObjectKey } from "./canonical.ts";
-import { contextAffects } from "./contribution.ts";
+import { contextAffects, isSelected } from "./contribution.ts";
 import {
   gatewayHealthChanged,
   rebuild,
@@ -18,7 +18,7 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
-import { hmDelete, hmGet, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
+import { hmDelete, hmForEach, hmGet, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -235,11 +235,12 @@ function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/obs
  */
 function reselected(state: NodeState): NodeState["derived"] {
   const w = work(state);
-  for (const validation of hmValues(state.routes.byName)) {
-    const name = validationName(validation);
-    const contribution = sharedContribution(validation, state);
-    if (hmGet(state.derived.contributions, name) !== contribution) setContribution(w, name, contribution);
-  }
+  hmForEach(state.routes.byName, (validation, name) => {
+    const selected = validation.ok && isSelected(validation.route, state);
+    // Selected before and after: the same context gives the same contribution.
+    if (hmGet(state.derived.contributions, name)?.selected === selected) return;
+    setContribution(w, name, sharedContribution(validation, state));
+  });
   return w.d;
 }
 
