@@ -19,7 +19,7 @@ export interface ReplayOptions {
   /** Called after every step that applied ops or found violations (--verbose, reports). */
   readonly onStep?: (node: string, step: Step) => void;
   readonly timeline?: Timeline;
-  /** performance.now() after which nothing more is delivered (benchmark budgets); `stopped` says so. */
+  /** performance.now() after which no further event is delivered (benchmark budgets); `stopped` says so. */
   readonly deadline?: number;
 }
 
@@ -27,6 +27,11 @@ export class Replayer {
   readonly nodes = new Map<string, NodeSim>();
   private readonly routes = new Map<string, RouteObject>();
   private routesSynced = false;
+  /**
+   * The Routes as they stand, one array for every node that starts before they change:
+   * the core indexes a snapshot array once and shares it (core shared-routes.ts).
+   */
+  private snapshot: RouteObject[] | undefined;
   private readonly options: ReplayOptions;
   /** Events applied to one node each: the benchmark's unit. */
   nodeEvents = 0;
@@ -49,16 +54,19 @@ export class Replayer {
     switch (event.type) {
       case "route/upserted":
         this.routes.set(event.route.metadata.name, event.route);
+        this.snapshot = undefined;
         this.broadcast(event);
         break;
       case "route/deleted":
         this.routes.delete(event.name);
+        this.snapshot = undefined;
         this.broadcast(event);
         break;
       case "route/resynced":
         this.routes.clear();
         for (const route of event.routes) this.routes.set(route.metadata.name, route);
         this.routesSynced = true;
+        this.snapshot = undefined;
         this.broadcast(event);
         break;
       default:
@@ -74,11 +82,9 @@ export class Replayer {
     return true;
   }
 
+  /** To every node, all of them: a deadline stops a replay between events, never inside one. */
   private broadcast(event: EngineEvent): void {
-    for (const sim of this.nodes.values()) {
-      if (this.pastDeadline()) return;
-      this.deliver(sim, event);
-    }
+    for (const sim of this.nodes.values()) this.deliver(sim, event);
   }
 
   private pastDeadline(): boolean {
@@ -94,7 +100,8 @@ export class Replayer {
     this.nodes.set(name, sim);
     const envelope = { v: 1, seq: cause.seq, at: cause.at } as const;
     if (this.routesSynced) {
-      sim.handle({ ...envelope, type: "route/resynced", routes: [...this.routes.values()] });
+      this.snapshot ??= [...this.routes.values()];
+      sim.handle({ ...envelope, type: "route/resynced", routes: this.snapshot });
     } else {
       for (const route of this.routes.values()) sim.handle({ ...envelope, type: "route/upserted", route });
     }

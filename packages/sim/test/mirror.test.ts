@@ -94,4 +94,23 @@ describe("OwnedMirror", () => {
     mirror.apply({ object: "route", action: "delete", from: override });
     expect(mirror.defaultRoutes.size).toBe(0);
   });
+
+  it("a re-announced route object changes nothing; a deleted one can come back, also as the same object", () => {
+    const mirror = new OwnedMirror();
+    const r = route("10.1.0.0/16", { kind: "nexthop-object", id: 1 });
+    mirror.apply(add(leaf(1, "10.0.0.3")));
+    mirror.apply(add(r));
+    mirror.applyChange({ kind: "route", action: "new", route: r });
+    expect(mirror.routesVia(ip("10.0.0.3")).map((x) => x.count)).toEqual([1]);
+    mirror.applyChange({ kind: "route", action: "del", route: r });
+    expect(mirror.routes.size).toBe(0);
+    mirror.applyChange({ kind: "route", action: "new", route: r });
+    expect([...mirror.routes.values()]).toEqual([r]);
+    // Moved to another nexthop: a new object at the same key replaces the old one.
+    const moved = route("10.1.0.0/16", { kind: "nexthop-object", id: 2 });
+    mirror.apply(add(leaf(2, "10.0.0.4")));
+    mirror.applyChange({ kind: "route", action: "new", route: moved });
+    expect(mirror.routesVia(ip("10.0.0.3"))).toEqual([]);
+    expect(mirror.routesVia(ip("10.0.0.4")).map((x) => x.route)).toEqual([moved]);
+  });
 });
