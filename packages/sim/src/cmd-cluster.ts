@@ -49,21 +49,28 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   } else {
     const cleanup = new Cleanup();
     const workDir = mkdtempSync(join(tmpdir(), "kroute-cluster-"));
+    // Set on a signal: tears down, removes the work directory and exits 130; whatever the
+    // interrupted run then trips over (a namespace gone, an agent that got the terminal's
+    // SIGINT too) is a consequence, not a failure to report.
+    let interrupted: Promise<never> | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (interrupted !== undefined) return; // a second Ctrl-C must not cut the teardown short
       process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
-      void cleanup.run().finally(() => {
+      interrupted = cleanup.run().then(() => {
         rmSync(workDir, { recursive: true, force: true });
-        process.exit(130);
+        return process.exit(130);
       });
     };
     const onExit = (): void => cleanup.runSync();
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     process.once("exit", onExit);
     try {
       const { runOnRealKernels } = await import("./cluster/real-run.ts");
       violations = (await runOnRealKernels(s, print, timeline, workDir, cleanup)).problems;
+      if (interrupted !== undefined) await interrupted;
     } catch (error) {
+      if (interrupted !== undefined) await interrupted;
       process.stderr.write(
         `kroute-sim cluster: ${error instanceof Error ? error.message : String(error)} (agent logs and recordings in ${workDir})\n`,
       );

@@ -11,6 +11,7 @@ export class Cleanup implements Teardown {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly steps: (() => Promise<void>)[] = [];
+  private running: Promise<void> | undefined;
   private done = false;
 
   namespace(name: string): void {
@@ -25,16 +26,20 @@ export class Cleanup implements Teardown {
     this.steps.push(step);
   }
 
-  async run(): Promise<void> {
-    if (this.done) return;
-    for (const step of this.steps.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        process.stderr.write(`kroute-sim cluster: cleanup step failed: ${String(error)}\n`);
+  /** Runs the async steps (in reverse order) then `runSync`; a second call, even a concurrent one, shares the first. */
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      if (this.done) return;
+      for (const step of [...this.steps].reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          process.stderr.write(`kroute-sim cluster: cleanup step failed: ${String(error)}\n`);
+        }
       }
-    }
-    this.runSync();
+      this.runSync();
+    })();
+    return this.running;
   }
 
   /** Last resort, from `exit` handlers: kill children, delete namespaces, synchronously. */
