@@ -21,20 +21,31 @@ export interface Progress {
   done(): void;
 }
 
-export function progressOnStderr(label: string): Progress {
-  const tty = process.stderr.isTTY === true;
-  let last = 0;
+/** Where progress goes: process.stderr, or a stand-in for it in tests. */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+/** At most one line every 200 ms, rewritten in place; nothing at all unless `stream` is a terminal. */
+export function progressOnStderr(
+  label: string,
+  stream: ProgressStream = process.stderr,
+  now: () => number = () => performance.now(),
+): Progress {
+  const tty = stream.isTTY === true;
+  let last: number | undefined;
   return {
     update(done, total) {
       if (!tty) return;
-      const now = performance.now();
-      if (now - last < 200) return;
-      last = now;
+      const t = now();
+      if (last !== undefined && t - last < 200) return;
+      last = t;
       const of = total === undefined ? "" : ` / ${total}`;
-      process.stderr.write(`\r${label}: ${done}${of}`);
+      stream.write(`\r${label}: ${done}${of}`);
     },
     done() {
-      if (tty && last > 0) process.stderr.write("\r\x1b[K");
+      if (tty && last !== undefined) stream.write("\r\x1b[K");
     },
   };
 }
