@@ -14,6 +14,7 @@ import {
   type Op,
   routeKey,
   ruleKey,
+  sharedRouteKey,
 } from "./kernel.ts";
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
@@ -39,7 +40,9 @@ export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
 /** The owned state seen in a full dump; foreign objects are dropped here and never looked at again. */
 export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership): OwnedKernelState {
   return {
-    routes: hmFromEntries(snapshot.routes.filter((r) => ownsRoute(r, settings)).map((r) => [routeKey(r), r])),
+    routes: hmFromEntries(
+      snapshot.routes.filter((r) => ownsRoute(r, settings)).map((r) => [sharedRouteKey(r), r]),
+    ),
     nexthops: hmFromEntries(
       snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
     ),
@@ -96,7 +99,7 @@ function flushNexthopsOn(kernel: OwnedKernelState, dev: string, touched: Touched
 }
 
 function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
-  const key = routeKey(route);
+  const key = sharedRouteKey(route);
   return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
 }
 

@@ -15,8 +15,8 @@ import {
   type Op,
   type OpResult,
   prefixLength,
-  routeKey,
   ruleKey,
+  sharedRouteKey,
 } from "@kroute/core";
 import { routeGateways, routeHops } from "./format.ts";
 
@@ -40,8 +40,6 @@ export class OwnedMirror {
   readonly routes = new Map<string, KernelRoute>();
   readonly nexthops = new Map<number, KernelNexthop>();
   readonly rules = new Map<string, KernelRule>();
-  /** The route objects in `routes`, by identity. */
-  private readonly held = new Set<KernelRoute>();
   /** Default routes (/0) by key: overrides are checked only when one exists. */
   readonly defaultRoutes = new Map<string, KernelRoute>();
   /** Gateway → keys of routes naming it inline. */
@@ -164,15 +162,15 @@ export class OwnedMirror {
   }
 
   private putRoute(route: KernelRoute): void {
+    // Keys are shared with the core and every other node holding the same route object.
+    const key = sharedRouteKey(route);
+    const previous = this.routes.get(key);
     // A kernel re-announcing the route object it holds changes nothing: with
     // nexthop_compat_mode a probe flip re-announces every route through the group
-    // (hundreds per flip in scripts/bench/sim-scale.ts), so this is checked before the key is built.
-    if (this.held.has(route)) return;
-    const key = routeKey(route);
-    const previous = this.routes.get(key);
+    // (hundreds per flip in scripts/bench/sim-scale.ts).
+    if (previous === route) return;
     if (previous !== undefined) this.removeRoute(previous);
     this.routes.set(key, route);
-    this.held.add(route);
     if (prefixLength(route.dst) === 0) this.defaultRoutes.set(key, route);
     if (route.target.kind === "gateways")
       for (const nh of route.target.nexthops) addTo(this.inlineByGateway, nh.gateway, key);
@@ -180,11 +178,10 @@ export class OwnedMirror {
   }
 
   private removeRoute(route: KernelRoute): void {
-    const key = routeKey(route);
+    const key = sharedRouteKey(route);
     const stored = this.routes.get(key);
     if (stored === undefined) return;
     this.routes.delete(key);
-    this.held.delete(stored);
     this.defaultRoutes.delete(key);
     if (stored.target.kind === "gateways") {
       for (const nh of stored.target.nexthops) removeFrom(this.inlineByGateway, nh.gateway, key);
