@@ -238,7 +238,7 @@ function reselected(state: NodeState): NodeState["derived"] {
   hmForEach(state.routes.byName, (validation, name) => {
     const selected = validation.ok && isSelected(validation.route, state);
     // Selected before and after: the same context gives the same contribution.
-    if (hmGet(state.derived.contributions, name)?.selected === selected) return;
+    if ((hmGet(state.derived.contributions, name) !== undefined) === selected) return;
     setContribution(w, name, sharedContribution(validation, state));
   });
   return w.d;

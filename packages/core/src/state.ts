@@ -139,6 +139,7 @@ export interface NexthopIds {
 }
 
 export interface DerivedState {
+  /** Route name → contribution, for the Routes selected on this node only (the others contribute nothing). */
   readonly contributions: HashMap<Contribution>;
   /** Route key → claims sorted by rank; the first wins. */
   readonly contenders: HashMap<readonly Claim[]>;
