@@ -274,6 +274,16 @@ export function contextAffects(
   next: ContributionContext,
   gateways: Iterable<string>,
 ): boolean {
+  // Route and nexthop notifications, by far the most frequent changes, keep the host
+  // facts and the address list as they were: nothing below could differ, and working
+  // it out (every connected network parsed twice) cost more than the change itself.
+  if (
+    previous.host === next.host &&
+    previous.kernel.addresses === next.kernel.addresses &&
+    previous.kernel.observed === next.kernel.observed
+  ) {
+    return false;
+  }
   const known = (ctx: ContributionContext) => ctx.host.observed || ctx.kernel.observed;
   if (previous.host.observed !== next.host.observed || known(previous) !== known(next)) return true;
   const rest = (ctx: ContributionContext) => {
