@@ -1,6 +1,6 @@
 /**
- * One simulated node: the core's state, the fake kernel it programs, and the
- * invariant checks after every step. Events go in one at a time; after each, the
+ * One simulated node: the core's state, the fake kernel it programs, and the invariant
+ * checks (check-*.ts) after every step. Events go in one at a time; after each, the
  * node reconciles (plan, apply to the fake kernel, feed the results back) exactly as
  * the agent's engine does, and then plans again: a second plan must be empty.
  *
@@ -8,36 +8,32 @@
  * are in packages/sim/README.md ("Recorded logs") and in `handle` below.
  */
 import {
-  type AddressBits,
-  addressBits,
   DEFAULT_SETTINGS,
   type EngineEvent,
   type EngineSettings,
   type EventOf,
   type FlowQuery,
-  familyOf,
-  hmGet,
   type IpAddr,
   initialNodeState,
   type KernelChange,
-  type KernelRoute,
   type KernelSnapshot,
   type LookupResult,
-  maxPrefixLength,
   type NodeState,
   type Op,
   type OpResult,
   plan,
-  prefixAddress,
-  prefixLength,
   reduce,
-  routeKey,
 } from "@kroute/core";
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
+import { healthProblems } from "./check-health.ts";
+import { secondPlanProblem } from "./check-idempotence.ts";
+import { applyWatchingOverride, overrideProblems, touchesDefaultRoute } from "./check-override.ts";
+import { changedObject, foreignChangeProblem, foreignOpProblems } from "./check-ownership.ts";
 import { applyToFake } from "./external-change.ts";
-import { formatOp, routeHops } from "./format.ts";
 import { hostDescription } from "./host-kernel.ts";
 import { OwnedMirror } from "./mirror.ts";
+import { recordedDifferences } from "./recorded-comparison.ts";
+import { seedKernel } from "./seed-kernel.ts";
 
 export interface Violation {
   readonly seq: number;
@@ -50,9 +46,6 @@ export interface Step {
   readonly results: readonly { readonly op: Op; readonly result: OpResult }[];
   readonly violations: readonly Violation[];
 }
-
-/** Destinations used to check that replies from the node's own addresses keep the original gateway. */
-const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
 
 export class NodeSim {
   readonly name: string;
@@ -147,6 +140,10 @@ export class NodeSim {
     this.stepViolations.push({ seq: this.seq, message });
   }
 
+  private report(problems: Iterable<string>): void {
+    for (const problem of problems) this.violation(problem);
+  }
+
   private feed(event: EngineEvent): void {
     this.state = reduce(this.state, event);
   }
@@ -181,47 +178,16 @@ export class NodeSim {
 
   private onKernelChange(change: KernelChange): void {
     this.external?.push(change);
-    const subject =
-      change.kind === "route"
-        ? change.route
-        : change.kind === "nexthop"
-          ? change.nexthop
-          : change.kind === "rule"
-            ? change.rule
-            : undefined;
-    if (subject === undefined || change.kind === "overflow") return;
-    if (this.isOwned(subject.protocol)) this.owned.applyChange(change);
-    else if (this.applying)
-      this.violation(
-        `a foreign ${change.kind} changed while kroute applied its ops: ${change.action} ${JSON.stringify(subject)}`,
-      );
+    const changed = changedObject(change);
+    if (changed === undefined) return;
+    if (this.isOwned(changed.object.protocol)) this.owned.applyChange(change);
+    else if (this.applying) this.violation(foreignChangeProblem(changed));
   }
 
   /** Installs the owned objects a recorded agent found at start (a restart adopting its routes). */
   private seed(snapshot: KernelSnapshot): void {
     if (this.kernel === undefined) return;
-    const owned = (p: number): boolean => this.isOwned(p);
-    const ops: Op[] = [
-      ...snapshot.nexthops
-        .filter((nh) => owned(nh.protocol) && nh.kind === "gateway")
-        .map((to) => ({ object: "nexthop" as const, action: "add" as const, to })),
-      ...snapshot.nexthops
-        .filter((nh) => owned(nh.protocol) && nh.kind === "group")
-        .map((to) => ({ object: "nexthop" as const, action: "add" as const, to })),
-      ...snapshot.routes
-        .filter((r) => owned(r.protocol))
-        .map((to) => ({ object: "route" as const, action: "add" as const, to })),
-      ...snapshot.rules
-        .filter((r) => owned(r.protocol))
-        .map((to) => ({ object: "rule" as const, action: "add" as const, to })),
-    ];
-    const results = this.kernel.applySync(ops);
-    results.forEach((result, i) => {
-      if (!result.ok)
-        this.violation(
-          `recorded kernel state cannot be installed: ${formatOp(ops[i] as Op)}: ${result.message}`,
-        );
-    });
+    this.report(seedKernel(this.kernel, snapshot, (p) => this.isOwned(p)));
   }
 
   private observeRecordedDump(event: EventOf<"kernel/observed">): void {
@@ -269,8 +235,7 @@ export class NodeSim {
     if (kernel === undefined) return [];
     const ops = plan(this.state);
     if (ops.length === 0) return [];
-    for (const op of ops)
-      if (!this.opIsOwned(op)) this.violation(`op names a foreign object: ${formatOp(op)}`);
+    this.report(foreignOpProblems(ops, this.state.settings));
     this.applying = true;
     let answers: OpResult[];
     try {
@@ -281,160 +246,32 @@ export class NodeSim {
     this.touched = true;
     const results = ops.map((op, i) => ({ op, result: answers[i] ?? { ok: true as const } }));
     this.feed({ v: 1, seq: cause.seq, at: cause.at, type: "dataplane/applied", node: this.name, results });
-    const again = plan(this.state);
-    if (again.length > 0) {
-      this.violation(`second reconcile is not empty: ${again.length} ops, first ${formatOp(again[0] as Op)}`);
-    }
+    const notIdempotent = secondPlanProblem(this.state);
+    if (notIdempotent !== undefined) this.violation(notIdempotent);
     const written = new Set<IpAddr>();
     for (const op of ops) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
     this.checkHealth(written);
-    for (const problem of this.overrideProblems().values()) this.violation(problem);
+    this.report(overrideProblems(kernel, this.host, this.owned).values());
     return results;
   }
 
-  /**
-   * SPEC §3 item 5 orders an override: protected host routes and the reply rule first,
-   * then the override; so when a batch touches a default route, the override check runs
-   * after every op of it, not only after the batch.
-   */
+  /** Applies a batch that touches a default route op by op, checking the override between ops. */
   private applyOneByOne(kernel: FakeKernel, ops: readonly Op[]): OpResult[] {
-    const answers: OpResult[] = [];
-    const transient = new Map<string, string>();
-    const watched = this.protectedAddresses().flatMap((a) => addressBits(a) ?? []);
-    for (const op of ops) {
-      answers.push(...kernel.applySync([op]));
-      if (!mayMoveProtected(op, watched)) continue;
-      for (const [subject, problem] of this.overrideProblems()) {
-        if (!transient.has(subject))
-          transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
-      }
-    }
-    const settled = this.overrideProblems();
-    for (const [subject, problem] of transient) if (!settled.has(subject)) this.violation(problem);
+    const { answers, problems } = applyWatchingOverride(kernel, ops, this.host, this.owned);
+    this.report(problems);
     return answers;
   }
 
-  private opIsOwned(op: Op): boolean {
-    const { nexthopIdBase, nexthopIdCount } = this.state.settings;
-    const objects = [...("from" in op ? [op.from] : []), ...("to" in op ? [op.to] : [])];
-    return objects.every((o) => {
-      if (!this.isOwned(o.protocol)) return false;
-      if ("id" in o && (o.id < nexthopIdBase || o.id >= nexthopIdBase + nexthopIdCount)) return false;
-      return true;
-    });
-  }
-
-  /**
-   * A route through a gateway known down while another of its gateways (or its Route's)
-   * is up. Checked for the routes through the gateways a step wrote or probed.
-   */
+  /** The health check for the routes through the gateways a step wrote or probed. */
   private checkHealth(gateways: Iterable<IpAddr>): void {
-    if (this.down.size === 0) return;
-    const seen = new Set<string>();
-    for (const gateway of gateways) {
-      for (const { route, count } of this.owned.routesVia(gateway)) {
-        const key = routeKey(route);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const via = routeHops(route, this.owned.nexthops).map((h) => h.gateway);
-        const dead = via.filter((g) => this.down.has(g));
-        if (dead.length === 0) continue;
-        const configured = this.configuredGateways(route);
-        if (configured === undefined) continue;
-        const others = count > 1 ? ` (and ${count - 1} more routes through the same nexthop)` : "";
-        const alive = via.filter((g) => !this.down.has(g));
-        const upElsewhere = configured.filter((g) => !this.down.has(g));
-        if (alive.length > 0) {
-          this.violation(
-            `${route.dst} table ${route.table}${others} goes via ${dead.join(", ")} (down) while ${alive.join(", ")} is up`,
-          );
-        } else if (upElsewhere.length > 0) {
-          this.violation(
-            `${route.dst} table ${route.table}${others} goes only via down ${dead.join(", ")} while ${upElsewhere.join(", ")} is up`,
-          );
-        }
-      }
-    }
-  }
-
-  /**
-   * The gateways the winning Route configured for a kernel route (before health), or
-   * undefined when the core trusts them unprobed (`probe: false`) or did not ask for the
-   * route: read from the core's incrementally kept claims, a lookup, not a table walk.
-   */
-  private configuredGateways(route: KernelRoute): IpAddr[] | undefined {
-    const { contenders, sets } = this.state.derived;
-    const set = hmGet(contenders, routeKey(route))?.[0]?.set;
-    const gatewaySet = set === undefined ? undefined : hmGet(sets, set);
-    if (gatewaySet === undefined || !gatewaySet.probe) return undefined;
-    return gatewaySet.members.map((m) => m.gateway);
-  }
-
-  /** The addresses a default-route override must not capture (host facts; host prefixes of `protect`). */
-  private protectedAddresses(): IpAddr[] {
-    const host = this.host;
-    if (host === undefined) return [];
-    return [
-      ...host.apiServers,
-      ...host.dns,
-      ...host.protect.filter((p) => prefixLength(p) === maxPrefixLength(familyOf(p))).map(prefixAddress),
-    ];
-  }
-
-  /**
-   * Under a default-route override, protected addresses and replies from the node's own
-   * addresses on the original interface must keep the original gateway. Returns the
-   * problems by subject (an address), so a batch can report each subject once.
-   */
-  private overrideProblems(): Map<string, string> {
-    const problems = new Map<string, string>();
-    const kernel = this.kernel;
-    const host = this.host;
-    if (kernel === undefined || host === undefined) return problems;
-    for (const route of this.owned.defaultRoutes.values()) {
-      // Only the main table decides where the node's own traffic goes by default.
-      if (route.table !== 254) continue;
-      const family = route.family;
-      const original = host.defaultGateways.find((g) => familyOf(g.via) === family);
-      if (original === undefined) continue;
-      const protectedAddresses = this.protectedAddresses().filter((a) => familyOf(a) === family);
-      const describe = (answer: LookupResult): string =>
-        answer.ok ? `via ${answer.gateway ?? `dev ${answer.dev}`}` : answer.message;
-      for (const address of protectedAddresses) {
-        const answer = kernel.lookupSync({ dst: address });
-        // A directly connected address is not captured by the override either.
-        if (!answer.ok || (answer.gateway !== undefined && answer.gateway !== original.via)) {
-          problems.set(
-            address,
-            `protected ${address} is routed ${describe(answer)}, not via the original gateway ${original.via}`,
-          );
-        }
-      }
-      for (const address of host.addresses) {
-        if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
-        const answer = kernel.lookupSync({ dst: REPLY_PROBE[family], src: address.ip });
-        if (!answer.ok || answer.gateway !== original.via) {
-          problems.set(
-            `from ${address.ip}`,
-            `replies from ${address.ip} are routed ${describe(answer)}, not via the original gateway ${original.via}`,
-          );
-        }
-      }
-    }
-    return problems;
+    this.report(healthProblems(gateways, this.down, this.owned, this.state.derived));
   }
 
   /** Final checks: the replay ends holding what the recording agent's kernel held. */
   finish(): Violation[] {
     this.stepViolations = [];
-    if (this.recorded !== undefined && this.kernel !== undefined) {
-      const replayed = summarize(this.owned);
-      const recorded = summarize(this.recorded);
-      for (const line of recorded)
-        if (!replayed.has(line)) this.violation(`recorded agent held ${line}; the replay does not`);
-      for (const line of replayed)
-        if (!recorded.has(line)) this.violation(`the replay holds ${line}; the recorded agent did not`);
-    }
+    if (this.recorded !== undefined && this.kernel !== undefined)
+      this.report(recordedDifferences(this.recorded, this.owned));
     this.violations.push(...this.stepViolations);
     return this.stepViolations;
   }
@@ -447,39 +284,4 @@ export class NodeSim {
   snapshot(): KernelSnapshot | undefined {
     return this.kernel?.listSync({ protocol: this.state.settings.protocol });
   }
-}
-
-/** Whether an op can change where a protected address or a reply goes: only those are checked op by op. */
-function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
-  if (op.object !== "route") return true;
-  const dst = op.action === "delete" ? op.from.dst : op.to.dst;
-  const length = prefixLength(dst);
-  if (length === 0) return true;
-  // One parse per op, not one per protected address: this runs for every op of a big batch.
-  const network = addressBits(prefixAddress(dst));
-  if (network === undefined) return true;
-  return watched.some((address) => {
-    if (address.family === 4 && network.family === 4) {
-      return (address.bits & (0xffffffff << (32 - length))) >>> 0 === network.bits;
-    }
-    if (address.family === 6 && network.family === 6)
-      return address.bits >> BigInt(128 - length) === network.bits >> BigInt(128 - length);
-    return false;
-  });
-}
-
-function touchesDefaultRoute(ops: readonly Op[]): boolean {
-  return ops.some(
-    (op) => op.object === "route" && prefixLength(op.action === "delete" ? op.from.dst : op.to.dst) === 0,
-  );
-}
-
-function summarize(mirror: OwnedMirror): Set<string> {
-  const lines = new Set<string>();
-  for (const route of mirror.routes.values()) {
-    lines.add(
-      `${route.dst} table ${route.table} metric ${route.metric} via ${mirror.gatewaysOf(route).join(",")}`,
-    );
-  }
-  return lines;
 }

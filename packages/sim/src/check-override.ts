@@ -1,0 +1,135 @@
+/**
+ * The default-route override invariant: under an override of the main table's default
+ * route, protected addresses and replies from the node's own addresses on the original
+ * interface must keep the original gateway, during an apply as well as after it.
+ */
+import {
+  type AddressBits,
+  addressBits,
+  type EventOf,
+  familyOf,
+  type IpAddr,
+  type LookupResult,
+  maxPrefixLength,
+  type Op,
+  type OpResult,
+  prefixAddress,
+  prefixLength,
+} from "@kroute/core";
+import type { FakeKernel } from "@kroute/driver-fake";
+import { formatOp } from "./format.ts";
+import type { OwnedMirror } from "./mirror.ts";
+
+type Host = EventOf<"host/observed">;
+
+/** Destinations used to check that replies from the node's own addresses keep the original gateway. */
+const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
+
+export function touchesDefaultRoute(ops: readonly Op[]): boolean {
+  return ops.some(
+    (op) => op.object === "route" && prefixLength(op.action === "delete" ? op.from.dst : op.to.dst) === 0,
+  );
+}
+
+/**
+ * SPEC §3 item 5 orders an override: protected host routes and the reply rule first,
+ * then the override; so when a batch touches a default route, the override check runs
+ * after every op of it, not only after the batch. Returns the kernel's answers and the
+ * problems seen mid-batch that the settled kernel no longer shows (those it still
+ * shows are the after-batch check's to report).
+ */
+export function applyWatchingOverride(
+  kernel: FakeKernel,
+  ops: readonly Op[],
+  host: Host | undefined,
+  owned: OwnedMirror,
+): { answers: OpResult[]; problems: string[] } {
+  const answers: OpResult[] = [];
+  const transient = new Map<string, string>();
+  const watched = protectedAddresses(host).flatMap((a) => addressBits(a) ?? []);
+  for (const op of ops) {
+    answers.push(...kernel.applySync([op]));
+    if (!mayMoveProtected(op, watched)) continue;
+    for (const [subject, problem] of overrideProblems(kernel, host, owned)) {
+      if (!transient.has(subject))
+        transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
+    }
+  }
+  const settled = overrideProblems(kernel, host, owned);
+  const problems: string[] = [];
+  for (const [subject, problem] of transient) if (!settled.has(subject)) problems.push(problem);
+  return { answers, problems };
+}
+
+/**
+ * The override's problems now, by subject (an address), so a batch can report each
+ * subject once.
+ */
+export function overrideProblems(
+  kernel: FakeKernel,
+  host: Host | undefined,
+  owned: OwnedMirror,
+): Map<string, string> {
+  const problems = new Map<string, string>();
+  if (host === undefined) return problems;
+  for (const route of owned.defaultRoutes.values()) {
+    // Only the main table decides where the node's own traffic goes by default.
+    if (route.table !== 254) continue;
+    const family = route.family;
+    const original = host.defaultGateways.find((g) => familyOf(g.via) === family);
+    if (original === undefined) continue;
+    const protectedOfFamily = protectedAddresses(host).filter((a) => familyOf(a) === family);
+    const describe = (answer: LookupResult): string =>
+      answer.ok ? `via ${answer.gateway ?? `dev ${answer.dev}`}` : answer.message;
+    for (const address of protectedOfFamily) {
+      const answer = kernel.lookupSync({ dst: address });
+      // A directly connected address is not captured by the override either.
+      if (!answer.ok || (answer.gateway !== undefined && answer.gateway !== original.via)) {
+        problems.set(
+          address,
+          `protected ${address} is routed ${describe(answer)}, not via the original gateway ${original.via}`,
+        );
+      }
+    }
+    for (const address of host.addresses) {
+      if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
+      const answer = kernel.lookupSync({ dst: REPLY_PROBE[family], src: address.ip });
+      if (!answer.ok || answer.gateway !== original.via) {
+        problems.set(
+          `from ${address.ip}`,
+          `replies from ${address.ip} are routed ${describe(answer)}, not via the original gateway ${original.via}`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** The addresses a default-route override must not capture (host facts; host prefixes of `protect`). */
+function protectedAddresses(host: Host | undefined): IpAddr[] {
+  if (host === undefined) return [];
+  return [
+    ...host.apiServers,
+    ...host.dns,
+    ...host.protect.filter((p) => prefixLength(p) === maxPrefixLength(familyOf(p))).map(prefixAddress),
+  ];
+}
+
+/** Whether an op can change where a protected address or a reply goes: only those are checked op by op. */
+function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
+  if (op.object !== "route") return true;
+  const dst = op.action === "delete" ? op.from.dst : op.to.dst;
+  const length = prefixLength(dst);
+  if (length === 0) return true;
+  // One parse per op, not one per protected address: this runs for every op of a big batch.
+  const network = addressBits(prefixAddress(dst));
+  if (network === undefined) return true;
+  return watched.some((address) => {
+    if (address.family === 4 && network.family === 4) {
+      return (address.bits & (0xffffffff << (32 - length))) >>> 0 === network.bits;
+    }
+    if (address.family === 6 && network.family === 6)
+      return address.bits >> BigInt(128 - length) === network.bits >> BigInt(128 - length);
+    return false;
+  });
+}
