@@ -24,6 +24,9 @@ export interface ResourceType {
   readonly validate?: (obj: JsonObject) => string[];
 }
 
+/** "status" addresses the status subresource; "" the object itself. */
+export type Subresource = "" | "status";
+
 export const KROUTE_GROUP = "networking.kroute.dev";
 export const DOKS_GROUP = "networking.doks.digitalocean.com";
 export const CRD_VERSION = "v1alpha1";

@@ -1,122 +1,27 @@
 /**
- * The double's etcd and registry: objects by type, one global resourceVersion counter,
- * a bounded history of changes for watches, and field ownership for server-side apply.
+ * The double's etcd and registry: objects by type, and the API server's write rules
+ * (create, update, merge patch, apply, delete) on top of the change history and
+ * field ownership.
  */
+import { ChangeHistory } from "./change-history.ts";
 import { ApiError, notFound } from "./errors.ts";
-import {
-  decodePath,
-  deleteAt,
-  describePath,
-  type FieldPath,
-  getAt,
-  isItemPath,
-  leafPaths,
-  mergeApplied,
-  related,
-  toFieldsV1,
-} from "./field-paths.ts";
 import { clone, deepEqual, isObject, type Json, type JsonObject, mergePatch, omitKeys } from "./json.ts";
-import { apiVersionOf, type ResourceType, typeKey } from "./resources.ts";
-
-export type Subresource = "" | "status";
-export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
-
-/** One committed change; `previous` lets filtered watches see objects entering or leaving their selector. */
-export interface Change {
-  readonly rv: number;
-  readonly type: ChangeType;
-  readonly resource: string;
-  readonly object: JsonObject;
-  readonly previous?: JsonObject;
-}
-
-interface Owner {
-  readonly manager: string;
-  readonly operation: "Apply" | "Update";
-  readonly subresource: Subresource;
-  paths: Set<string>;
-  time: string;
-}
+import { applyConfig, claimChanged, type Owner, renderManagedFields } from "./managed-fields.ts";
+import { freshObject, metadataOf, pickSpecMetadata, SPEC_METADATA, specOf } from "./object-metadata.ts";
+import { apiVersionOf, type ResourceType, type Subresource, typeKey } from "./resources.ts";
 
 interface Entry {
   obj: JsonObject;
   owners: Owner[];
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-const SPEC_METADATA = ["labels", "annotations", "ownerReferences", "finalizers"] as const;
-
-export function nowRfc3339(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-function metadataOf(obj: JsonObject): JsonObject {
-  return isObject(obj.metadata) ? obj.metadata : {};
-}
-
-/** The part of an object a write to `sub` may change, as server-side apply sees it. */
-function scopeOf(obj: JsonObject, type: ResourceType, sub: Subresource): JsonObject {
-  if (sub === "status") return obj.status === undefined ? {} : { status: obj.status };
-  const dropped = ["apiVersion", "kind", "metadata", ...(type.statusSubresource ? ["status"] : [])];
-  const out: Record<string, Json> = { ...omitKeys(obj, dropped) };
-  const metadata = metadataOf(obj);
-  const kept: Record<string, Json> = {};
-  for (const key of SPEC_METADATA) if (metadata[key] !== undefined) kept[key] = metadata[key];
-  if (Object.keys(kept).length > 0) out.metadata = kept;
-  return out;
-}
-
-/** What metadata.generation tracks: everything but metadata and status. */
-function specOf(obj: JsonObject): JsonObject {
-  return omitKeys(obj, ["apiVersion", "kind", "metadata", "status"]);
-}
-
-function pathScope(encoded: string): Subresource {
-  const first = decodePath(encoded)[0];
-  return first !== undefined && "f" in first && first.f === "status" ? "status" : "";
-}
-
 export class ObjectStore {
-  #rv = 0;
-  #compactedRv = 0;
-  #history: Change[] = [];
-  #historyLimit: number;
+  /** Every committed change, for watches; the store is its only writer. */
+  readonly history: ChangeHistory;
   readonly #entries = new Map<string, Map<string, Entry>>();
-  readonly #listeners = new Set<(change: Change) => void>();
 
   constructor(historyLimit: number) {
-    this.#historyLimit = historyLimit;
-  }
-
-  get resourceVersion(): number {
-    return this.#rv;
-  }
-
-  /** Changes at or below this resourceVersion are no longer available to watches. */
-  get compactedRv(): number {
-    return this.#compactedRv;
-  }
-
-  setHistoryLimit(limit: number): void {
-    this.#historyLimit = limit;
-    this.#trim();
-  }
-
-  /** Forget all history: every watch from an older resourceVersion now gets 410 Gone. */
-  compact(): void {
-    this.#compactedRv = this.#rv;
-    this.#history = [];
-  }
-
-  /** Changes after `rv`, or "expired" when some of them were compacted away. */
-  since(rv: number): Change[] | "expired" {
-    if (rv < this.#compactedRv) return "expired";
-    return this.#history.filter((c) => c.rv > rv);
-  }
-
-  subscribe(listener: (change: Change) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.history = new ChangeHistory(historyLimit);
   }
 
   list(type: ResourceType, namespace?: string): JsonObject[] {
@@ -145,11 +50,12 @@ export class ObjectStore {
       throw new ApiError(409, "AlreadyExists", `${type.plural} "${name}" already exists`);
     }
     const dropStatus = type.custom && type.statusSubresource;
-    const obj = this.#fresh(type, namespace, name, dropStatus ? omitKeys(body, ["status"]) : body);
+    const obj = freshObject(type, namespace, name, dropStatus ? omitKeys(body, ["status"]) : body);
     this.#validate(type, name, obj);
     const entry: Entry = { obj, owners: [] };
-    this.#claimChanged(type, entry, {}, obj, manager, "");
-    if (type.statusSubresource && !dropStatus) this.#claimChanged(type, entry, {}, obj, manager, "status");
+    entry.owners = claimChanged(type, entry.owners, {}, obj, manager, "");
+    if (type.statusSubresource && !dropStatus)
+      entry.owners = claimChanged(type, entry.owners, {}, obj, manager, "status");
     return this.#commit(type, namespace, name, entry, undefined);
   }
 
@@ -221,59 +127,10 @@ export class ObjectStore {
     const existed = entry !== undefined;
     if (entry === undefined) {
       if (sub === "status") throw notFound(type.plural, name);
-      entry = { obj: this.#fresh(type, namespace, name, { metadata: {} }), owners: [] };
+      entry = { obj: freshObject(type, namespace, name, { metadata: {} }), owners: [] };
     }
-    const scoped = scopeOf(config, type, sub);
-    const applied = leafPaths(scoped, type.listMapKeys);
-    const mine = (o: Owner) => o.manager === manager && o.operation === "Apply" && o.subresource === sub;
-    const others = entry.owners.filter((o) => !mine(o));
-
-    const conflicts: { owner: Owner; path: FieldPath; theirs: string }[] = [];
-    for (const encoded of applied) {
-      const path = decodePath(encoded);
-      if (isItemPath(path)) continue;
-      for (const owner of others) {
-        for (const theirs of owner.paths) {
-          const other = decodePath(theirs);
-          if (isItemPath(other) || !related(path, other)) continue;
-          const shorter = path.length <= other.length ? path : other;
-          if (!deepEqual(getAt(entry.obj, shorter), getAt(scoped, shorter)))
-            conflicts.push({ owner, path: shorter, theirs });
-        }
-      }
-    }
-    if (conflicts.length > 0 && !force) {
-      const lines = conflicts.map((c) => `conflict with "${c.owner.manager}": ${describePath(c.path)}`);
-      throw new ApiError(
-        409,
-        "Conflict",
-        `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? "" : "s"}: ${lines.join("; ")}`,
-      );
-    }
-    for (const c of conflicts) c.owner.paths.delete(c.theirs);
-
-    let next: Json = clone(entry.obj);
-    const own = entry.owners.find(mine);
-    const dropped = own === undefined ? [] : [...own.paths].filter((p) => !applied.has(p));
-    const sharedElsewhere = (path: FieldPath) =>
-      others.some((o) => [...o.paths].some((q) => related(path, decodePath(q))));
-    // Shallowest first, so a dropped list item goes whole; an item's key fields go only with it.
-    for (const encoded of dropped.sort((a, b) => decodePath(a).length - decodePath(b).length)) {
-      const path = decodePath(encoded);
-      if (!sharedElsewhere(path) && !isItemKeyField(path)) deleteAt(next, path);
-    }
-    next = mergeApplied(next, scoped, type.listMapKeys);
-    if (!isObject(next)) throw new Error("apply produced a non-object");
-
-    const time = nowRfc3339();
-    entry.owners = entry.owners.filter((o) => o.paths.size > 0 || mine(o));
-    if (own === undefined)
-      entry.owners.push({ manager, operation: "Apply", subresource: sub, paths: applied, time });
-    else {
-      own.paths = applied;
-      own.time = time;
-    }
-    entry.owners = entry.owners.filter((o) => o.paths.size > 0);
+    const { next, owners } = applyConfig(type, entry.obj, entry.owners, config, sub, manager, force);
+    entry.owners = owners;
     if (!existed) {
       this.#validate(type, name, next);
       entry.obj = next;
@@ -286,11 +143,11 @@ export class ObjectStore {
     const byName = this.#entries.get(typeKey(type));
     const entry = this.#require(type, namespace, name);
     byName?.delete(`${namespace}/${name}`);
-    const rv = ++this.#rv;
+    const rv = this.history.nextRv();
     const object = this.#render(type, entry);
     const metadata = { ...metadataOf(object), resourceVersion: String(rv) };
     const deleted = { ...object, metadata };
-    this.#record({ rv, type: "DELETED", resource: typeKey(type), object: deleted, previous: object });
+    this.history.record({ rv, type: "DELETED", resource: typeKey(type), object: deleted, previous: object });
     return deleted;
   }
 
@@ -299,10 +156,9 @@ export class ObjectStore {
     const name = String(metadataOf(body).name ?? "");
     const entry = this.#entry(type, namespace, name);
     if (entry === undefined) {
-      const obj = this.#fresh(type, namespace, name, body);
+      const obj = freshObject(type, namespace, name, body);
       const created: Entry = { obj, owners: [] };
-      this.#claimChanged(type, created, {}, obj, "kube-api-double", "");
-      if (type.statusSubresource) this.#claimChanged(type, created, {}, obj, "kube-api-double", "status");
+      this.#claimAsDouble(type, created, {}, obj);
       return this.#commit(type, namespace, name, created, undefined);
     }
     const next: JsonObject = {
@@ -311,9 +167,15 @@ export class ObjectStore {
       // Without a status of its own, the object keeps its current one (as a user's apply of a spec would).
       ...(body.status === undefined && entry.obj.status !== undefined ? { status: entry.obj.status } : {}),
     };
-    this.#claimChanged(type, entry, entry.obj, next, "kube-api-double", "");
-    if (type.statusSubresource) this.#claimChanged(type, entry, entry.obj, next, "kube-api-double", "status");
+    this.#claimAsDouble(type, entry, entry.obj, next);
     return this.#finish(type, namespace, name, entry, next);
+  }
+
+  /** put's writes: the double owns what it changed, in the object and its status alike. */
+  #claimAsDouble(type: ResourceType, entry: Entry, before: JsonObject, after: JsonObject): void {
+    entry.owners = claimChanged(type, entry.owners, before, after, "kube-api-double", "");
+    if (type.statusSubresource)
+      entry.owners = claimChanged(type, entry.owners, before, after, "kube-api-double", "status");
   }
 
   #entry(type: ResourceType, namespace: string, name: string): Entry | undefined {
@@ -335,26 +197,6 @@ export class ObjectStore {
         `Operation cannot be fulfilled on ${type.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
       );
     }
-  }
-
-  /** A new object's server-set metadata. */
-  #fresh(type: ResourceType, namespace: string, name: string, body: JsonObject): JsonObject {
-    if (name.length > 253 || !NAME_RE.test(name)) {
-      throw new ApiError(
-        422,
-        "Invalid",
-        `${type.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
-      );
-    }
-    const metadata: Record<string, Json> = {
-      ...pickSpecMetadata(metadataOf(body)),
-      name,
-      uid: crypto.randomUUID(),
-      creationTimestamp: nowRfc3339(),
-      generation: 1,
-    };
-    if (type.namespaced) metadata.namespace = namespace;
-    return { ...body, apiVersion: apiVersionOf(type), kind: type.kind, metadata };
   }
 
   /** The object after a write to `sub`: the written part from `body`, the rest kept. */
@@ -386,42 +228,8 @@ export class ObjectStore {
     sub: Subresource,
     manager: string,
   ): JsonObject {
-    this.#claimChanged(type, entry, entry.obj, next, manager, sub);
+    entry.owners = claimChanged(type, entry.owners, entry.obj, next, manager, sub);
     return this.#finish(type, namespace, name, entry, next);
-  }
-
-  /** Non-apply writes: the writer takes the fields whose value it changed; removed fields lose their owners. */
-  #claimChanged(
-    type: ResourceType,
-    entry: Entry,
-    before: JsonObject,
-    after: JsonObject,
-    manager: string,
-    sub: Subresource,
-  ): void {
-    const scopeSub: Subresource = type.statusSubresource ? sub : "";
-    const inScope = (p: string) => !type.statusSubresource || pathScope(p) === scopeSub;
-    const now = leafPaths(scopeOf(after, type, scopeSub), type.listMapKeys);
-    const changed = [...now].filter(
-      (p) => !deepEqual(getAt(before, decodePath(p)), getAt(after, decodePath(p))),
-    );
-    for (const owner of entry.owners) {
-      for (const p of [...owner.paths])
-        if (inScope(p) && (!now.has(p) || changed.includes(p))) owner.paths.delete(p);
-    }
-    if (changed.length > 0) {
-      const time = nowRfc3339();
-      let own = entry.owners.find(
-        (o) => o.manager === manager && o.operation === "Update" && o.subresource === sub,
-      );
-      if (own === undefined) {
-        own = { manager, operation: "Update", subresource: sub, paths: new Set(), time };
-        entry.owners.push(own);
-      }
-      for (const p of changed) own.paths.add(p);
-      own.time = time;
-    }
-    entry.owners = entry.owners.filter((o) => o.paths.size > 0);
   }
 
   #validate(type: ResourceType, name: string, obj: JsonObject): void {
@@ -470,7 +278,7 @@ export class ObjectStore {
     entry: Entry,
     previous: JsonObject | undefined,
   ): JsonObject {
-    const rv = ++this.#rv;
+    const rv = this.history.nextRv();
     entry.obj = { ...entry.obj, metadata: { ...metadataOf(entry.obj), resourceVersion: String(rv) } };
     let byName = this.#entries.get(typeKey(type));
     if (byName === undefined) {
@@ -479,7 +287,7 @@ export class ObjectStore {
     }
     byName.set(`${namespace}/${name}`, entry);
     const object = this.#render(type, entry);
-    this.#record({
+    this.history.record({
       rv,
       type: previous === undefined ? "ADDED" : "MODIFIED",
       resource: typeKey(type),
@@ -489,48 +297,8 @@ export class ObjectStore {
     return object;
   }
 
-  #record(change: Change): void {
-    this.#history.push(change);
-    this.#trim();
-    for (const listener of this.#listeners) listener(change);
-  }
-
-  #trim(): void {
-    const excess = this.#history.length - this.#historyLimit;
-    if (excess <= 0) return;
-    const dropped = this.#history.splice(0, excess);
-    this.#compactedRv = dropped[dropped.length - 1]!.rv;
-  }
-
   #render(type: ResourceType, entry: Entry): JsonObject {
-    const managedFields: Json[] = entry.owners.map((o) => ({
-      manager: o.manager,
-      operation: o.operation,
-      apiVersion: apiVersionOf(type),
-      time: o.time,
-      fieldsType: "FieldsV1",
-      fieldsV1: toFieldsV1(o.paths),
-      ...(o.subresource === "" ? {} : { subresource: o.subresource }),
-    }));
+    const managedFields = renderManagedFields(type, entry.owners);
     return clone({ ...entry.obj, metadata: { ...metadataOf(entry.obj), managedFields } });
   }
-}
-
-/** `…[type="Accepted"].type`: the key field of a list item, which identifies the item rather than belonging to it. */
-function isItemKeyField(path: FieldPath): boolean {
-  const last = path[path.length - 1];
-  const parent = path[path.length - 2];
-  return (
-    last !== undefined &&
-    parent !== undefined &&
-    "f" in last &&
-    "k" in parent &&
-    Object.hasOwn(parent.k, last.f)
-  );
-}
-
-function pickSpecMetadata(metadata: JsonObject): JsonObject {
-  const out: Record<string, Json> = {};
-  for (const key of SPEC_METADATA) if (metadata[key] !== undefined) out[key] = metadata[key];
-  return out;
 }

@@ -4,9 +4,9 @@
  * the API server's watch cache does.
  */
 import type { ServerResponse } from "node:http";
+import type { Change } from "./change-history.ts";
 import type { JsonObject } from "./json.ts";
 import type { Selector } from "./selectors.ts";
-import type { Change } from "./store.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
