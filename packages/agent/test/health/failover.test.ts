@@ -174,7 +174,13 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
       await waitUntil("every gateway reported down", async () =>
         desiredTable(node.agent.state()).gateways.every((g) => g.state === "down"),
       );
-      // Give the engine time to act on the last verdict: it must leave all four in place.
+      // The last verdict puts every gateway back (the one still up until then carried the
+      // route alone): wait for the engine to apply it, however loaded the machine, then
+      // make sure nothing takes them out again.
+      await waitUntil(
+        "all four gateways back in both routes",
+        async () => JSON.stringify([await gateways4(), await gateways6()]) === JSON.stringify([all4, all6]),
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await gateways4()).toEqual(all4);
       expect(await gateways6()).toEqual(all6);
