@@ -20,6 +20,7 @@ import {
   reduce,
   routeOutcome,
 } from "../../packages/core/src/index.ts";
+import { median } from "./lib/stats.ts";
 
 const NODE = "bench-node";
 const LARGE = 10_000;
@@ -100,11 +101,6 @@ function convergedState(routes: number): NodeState {
   );
   if (plan(state).length !== 0) throw new Error("bench setup: the converged state still has ops to apply");
   return state;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 interface Peer {

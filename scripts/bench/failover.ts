@@ -28,6 +28,7 @@ import { routeGateways, waitUntil } from "../../packages/agent/test/health/kerne
 import type { Dataplane, IpAddr, Prefix } from "../../packages/core/src/index.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
 import { createTopology, type Topology } from "../../packages/testkit/src/topology.ts";
+import { percentile } from "./lib/stats.ts";
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
 if (!Number.isInteger(TRIALS) || TRIALS < 1)
@@ -56,12 +57,6 @@ async function kernelGateways(dataplane: Dataplane, prefix: Prefix): Promise<IpA
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length)); // nearest rank
-  return sorted[rank - 1] ?? Number.NaN;
-}
 
 async function trials(topology: Topology, settings: ProbeSettings, label: string): Promise<number[]> {
   const node = await startAgentInNetns(

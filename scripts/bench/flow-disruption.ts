@@ -27,6 +27,7 @@ import {
 import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
 import type { Netns } from "../../packages/testkit/src/netns.ts";
 import { createTopology } from "../../packages/testkit/src/topology.ts";
+import { median } from "./lib/stats.ts";
 
 const FLOWS = 4000;
 const FIRST_PORT = 10_000;
@@ -63,14 +64,6 @@ interface Disruption {
   readonly needlessMoves: number;
   /** The share of flows the dead gateway carried before it died. */
   readonly victimSharePct: number;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function measure(mode: "multipath" | "auto", trial: number): Promise<Disruption> {

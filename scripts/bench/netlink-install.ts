@@ -28,14 +28,6 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 /** 100.64.0.0 + i: distinct /32s. */
 function dstOf(i: number): string {
   const v = (100 << 24) + (64 << 16) + i;
@@ -139,6 +131,8 @@ for dst in dsts:
 print(time.monotonic() - start)
 ipr.close()
 `;
+
+import { median } from "./lib/stats.ts";
 
 async function pyroute2(dir: string): Promise<number> {
   const ns = await freshNamespace();
