@@ -6,6 +6,11 @@
  * set change) against replacing every route's gateway. Meanwhile a 1 ms interval
  * timer measures the longest event-loop stall during the kroute installs.
  *
+ * A third reference, the kernel's floor: the same requests, encoded beforehand with
+ * the driver's codec and sent with blocking sends back to back (64 KiB each, no ACK
+ * waited for), so the time is nearly all the kernel's own work. No client can install
+ * faster, which bounds any speedup over ip -batch (`speedup_bound_vs_ip_batch`).
+ *
  * Ends with one JSON line. Needs root.
  */
 import { execFile } from "node:child_process";
@@ -14,7 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { IpAddr, KernelNexthop, KernelRoute, Op, Prefix } from "../../packages/core/src/index.ts";
+import { Writer } from "../../packages/driver-netlink/src/codec/bytes.ts";
+import { NLM_F_REQUEST } from "../../packages/driver-netlink/src/codec/constants.ts";
+import { encodeMessage } from "../../packages/driver-netlink/src/codec/message.ts";
+import * as ffi from "../../packages/driver-netlink/src/ffi.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
+import { opRequests } from "../../packages/driver-netlink/src/ops.ts";
 import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
 
 const execFileAsync = promisify(execFile);
@@ -93,6 +103,47 @@ async function kroute(): Promise<{ seconds: number; maxGapMs: number; kernelSeco
     failIfNot(ROUTES, await countRoutes(ns), "kroute");
     return { seconds, maxGapMs, kernelSeconds };
   } finally {
+    await ns.destroy();
+  }
+}
+
+/** The kernel alone: pre-encoded requests, blocking sends back to back; wall clock of the sends. */
+async function kernelFloor(): Promise<number> {
+  const ns = await freshNamespace();
+  const fd = ffi.inNetns(ns.name, () =>
+    ffi.check("socket", ffi.socket(ffi.AF_NETLINK, ffi.SOCK_RAW, ffi.NETLINK_ROUTE)),
+  );
+  try {
+    const [link] = await ns.ipJson<{ ifindex: number }[]>("link", "show", "kr0");
+    const names = { indexOf: () => link?.ifindex, nameOf: () => "kr0" };
+    const chunks: Uint8Array[] = [];
+    let w = new Writer(80 * 1024);
+    for (let i = 0; i < ROUTES; i++) {
+      const [request] = opRequests(
+        { object: "route", action: "add", to: gatewayRoute(i, "10.0.0.2") },
+        names,
+      );
+      if (request === undefined) throw new Error("no request for a route add");
+      if (w.offset >= 64 * 1024) {
+        chunks.push(w.finish());
+        w = new Writer(80 * 1024);
+      }
+      encodeMessage(w, {
+        type: request.type,
+        flags: request.flags | NLM_F_REQUEST,
+        seq: i + 1,
+        pid: 0,
+        body: request.body,
+      });
+    }
+    chunks.push(w.finish());
+    const start = performance.now();
+    for (const chunk of chunks) ffi.check("send", ffi.send(fd, chunk));
+    const seconds = (performance.now() - start) / 1000;
+    failIfNot(ROUTES, await countRoutes(ns), "kernel floor");
+    return seconds;
+  } finally {
+    ffi.close(fd);
     await ns.destroy();
   }
 }
@@ -245,6 +296,7 @@ try {
   const kernelTimes: number[] = [];
   const ipRuns: number[] = [];
   const pyRuns: number[] = [];
+  const floorRuns: number[] = [];
   for (let run = 1; run <= RUNS; run++) {
     const k = await kroute();
     krouteRuns.push(k.seconds);
@@ -252,16 +304,19 @@ try {
     kernelTimes.push(k.kernelSeconds);
     ipRuns.push(await ipBatch(dir));
     pyRuns.push(await pyroute2(dir));
+    floorRuns.push(await kernelFloor());
     console.log(
       `run ${run}: kroute ${k.seconds.toFixed(3)} s (${k.kernelSeconds.toFixed(3)} s of it system time; ` +
         `max event-loop gap ${k.maxGapMs.toFixed(1)} ms), ` +
-        `ip -batch ${ipRuns.at(-1)?.toFixed(3)} s, pyroute2 ${pyRuns.at(-1)?.toFixed(3)} s`,
+        `ip -batch ${ipRuns.at(-1)?.toFixed(3)} s, pyroute2 ${pyRuns.at(-1)?.toFixed(3)} s, ` +
+        `kernel floor ${floorRuns.at(-1)?.toFixed(3)} s`,
     );
   }
   const group = await groupChange();
   const kroute_s = median(krouteRuns);
   const ip_batch_s = median(ipRuns);
   const pyroute2_s = median(pyRuns);
+  const kernel_floor_s = median(floorRuns);
   console.log(
     `kroute ${Math.round(ROUTES / kroute_s)} routes/s; longest event-loop stall ${Math.max(...gaps).toFixed(1)} ms; ` +
       `group change ${group.groupMs.toFixed(2)} ms (${group.compatGroupMs.toFixed(1)} ms with nexthop_compat_mode=1) ` +
@@ -280,6 +335,8 @@ try {
       speedup_vs_pyroute2: round(pyroute2_s / kroute_s, 2),
       group_change_ms: round(group.groupMs, 3),
       per_route_change_s: round(group.perRouteSeconds, 4),
+      kernel_floor_s: round(kernel_floor_s, 4),
+      speedup_bound_vs_ip_batch: round(ip_batch_s / kernel_floor_s, 2),
     }),
   );
 } finally {
