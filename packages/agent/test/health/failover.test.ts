@@ -209,7 +209,10 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
           .sort((a, b) => (a.destination < b.destination ? -1 : 1)),
       );
       expect(view.events.map((e) => [e.type, e.reason])).toEqual([["Warning", "RouteFailStatic"]]);
-      for (const g of [...all4, ...all6]) expect(view.events[0]?.note).toContain(g);
+      // IPv4 and IPv6 gateways die independently: the one Event names the destinations that
+      // were fail-static when the Route entered it (one family, or both).
+      const note = view.events[0]?.note ?? "";
+      expect([all4, all6].some((family) => family.every((g) => note.includes(g)))).toBe(true);
       expect(view.failStaticLogs.map((l) => l.level)).toEqual(["warn"]);
     } finally {
       await Promise.all(topology.gateways.map((g) => topology.recover(g.index)));
@@ -219,7 +222,11 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
     );
     const outcome = desiredTable(node.agent.state()).outcomes.find((o) => o.route === "egress");
     expect(outcome?.destinations.every((d) => d.failStatic !== true)).toBe(true);
-    expect(await gateways4()).toEqual(all4);
+    // Gateways come back one by one (the first carries the route alone for a moment).
+    await waitUntil(
+      "all four gateways in the route",
+      async () => JSON.stringify(await gateways4()) === JSON.stringify(all4),
+    );
     await waitUntil(
       "the end of fail-static reported",
       async () => (await operatorView()).failStaticMetric === 0,
@@ -247,9 +254,16 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
       async () => (await gateways4()).length === 4 && (await gateways6()).length === 4,
       REPAIR_MS,
     );
+    // The flap also lost probes: gateways may be reported down, and come back, after the
+    // repair. Once health has settled, both routes hold all four and traffic flows.
+    await waitUntil("every gateway up after the flap", async () =>
+      desiredTable(node.agent.state()).gateways.every((g) => g.state === "up"),
+    );
+    await waitUntil(
+      "all four gateways in both routes",
+      async () => JSON.stringify([await gateways4(), await gateways6()]) === JSON.stringify([all4, all6]),
+    );
     expect(events.filter((e) => e.type === "kernel/observed").length).toBe(resyncsBefore);
-    expect(await gateways4()).toEqual(all4);
-    expect(await gateways6()).toEqual(all6);
     expect((await flows(24000)).answered).toBe(64);
   });
 });
