@@ -26,11 +26,15 @@ export class Cleanup implements Teardown {
     this.steps.push(step);
   }
 
-  /** Runs the async steps (in reverse order) then `runSync`; a second call, even a concurrent one, shares the first. */
+  /**
+   * Runs the async steps (last deferred first) then `runSync`; a second call, even a
+   * concurrent one, shares the first. Setup may still be running when a signal starts
+   * this, so a step deferred meanwhile is taken too: the list is drained, not copied.
+   */
   run(): Promise<void> {
     this.running ??= (async () => {
       if (this.done) return;
-      for (const step of [...this.steps].reverse()) {
+      for (let step = this.steps.pop(); step !== undefined; step = this.steps.pop()) {
         try {
           await step();
         } catch (error) {

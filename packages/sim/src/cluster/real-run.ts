@@ -122,12 +122,11 @@ export async function runOnRealKernels(
     ports: [{ name: "https", port: 6443, protocol: "TCP" }],
   });
 
-  const echoes: UdpEchoServer[] = [];
-  for (const destination of DESTINATIONS)
-    echoes.push(await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT));
-  teardown.defer(async () => {
-    await Promise.all(echoes.map((e) => e.stop()));
-  });
+  // Each server is torn down from the moment it runs: a signal may arrive while the next starts.
+  for (const destination of DESTINATIONS) {
+    const echo: UdpEchoServer = await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT);
+    teardown.defer(() => echo.stop());
+  }
 
   // One agent process per node, each in its node's namespace, recording what it consumes.
   const agentMain = fileURLToPath(new URL("./main.ts", import.meta.resolve("@kroute/agent")));
