@@ -259,18 +259,23 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         },
       }),
     );
-    // The whole desired table is built for each report: during a large sync, reports
-    // back off to 20 times what the last build cost, so status follows the engine at a
-    // bounded share of its time (and of its garbage) instead of every 100 ms.
+    // The whole desired table is built for each report: while steps keep coming (a large
+    // sync), reports back off to 20 times what the last build cost (at most 2 s), so status
+    // follows the engine at a bounded share of its time and garbage. A step after a quiet
+    // spell (a gateway going down on a settled node) is reported after reportEveryMs.
     const reportEveryMs = deps.reportEveryMs ?? 100;
-    let reportDelayMs = reportEveryMs;
+    let busyDelayMs = reportEveryMs;
+    let lastReportAt = Number.NEGATIVE_INFINITY;
+    const reportDelay = (): number =>
+      performance.now() - lastReportAt > busyDelayMs ? reportEveryMs : busyDelayMs;
     subscriptions.push(
-      steps$.pipe(audit(() => timer(reportDelayMs))).subscribe((step) => {
+      steps$.pipe(audit(() => timer(reportDelay()))).subscribe((step) => {
         const started = performance.now();
         const table = desiredTable(step.state);
         metrics.observeTable(table);
         for (const sink of sinks) sink.update(table, step.state, step.event.at);
-        reportDelayMs = Math.max(reportEveryMs, Math.min(5000, 20 * (performance.now() - started)));
+        lastReportAt = performance.now();
+        busyDelayMs = Math.max(reportEveryMs, Math.min(2000, 20 * (lastReportAt - started)));
       }),
     );
     subscriptions.push(
