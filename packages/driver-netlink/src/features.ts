@@ -15,14 +15,20 @@ import type { DataplaneFeatures } from "@kroute/core";
 import { NEXTHOP_GRP_TYPE_RES, NLM_F_REPLACE, RTM_DELNEXTHOP, RTM_NEWNEXTHOP } from "./codec/constants.ts";
 import type { ErrorMessage } from "./codec/error.ts";
 import type { NetlinkConnection, Request } from "./connection.ts";
-import { AF_UNSPEC, EOPNOTSUPP } from "./ffi.ts";
+import { AF_UNSPEC, EINVAL, ENOENT } from "./ffi.ts";
 import { NEXTHOP_DUMP } from "./snapshot.ts";
 
-/** Whether the kernel's answer to the resilient-group probe shows it knows the group type. */
+/**
+ * Whether the kernel's answer to the resilient-group probe shows it got past the group
+ * type. Only the refusals that come after it count (the missing member, or the absent
+ * id itself); anything else (EPERM without CAP_NET_ADMIN, "Invalid group type", a lost
+ * answer) says nothing, so the answer is no and plain groups are used.
+ */
 export function resilientGroupsFromProbe(error: ErrorMessage | undefined): boolean {
   if (error === undefined) return true;
-  if (-error.error === EOPNOTSUPP) return false;
-  return !/group type/i.test(error.extackMessage ?? "");
+  const errno = -error.error;
+  if (errno === ENOENT) return true;
+  return errno === EINVAL && /nexthop id/i.test(error.extackMessage ?? "");
 }
 
 /** The lowest id from the top of the u32 range down that no nexthop holds. */

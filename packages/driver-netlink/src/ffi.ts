@@ -81,6 +81,8 @@ export const ENOBUFS = 105;
 export const EBADF = 9;
 export const EPROTO = 71;
 export const ENODEV = 19;
+export const ENOENT = 2;
+export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
 
 // The first name wins where two share a number (EAGAIN before EWOULDBLOCK).

@@ -11,10 +11,8 @@ import type { RouteMessage } from "./codec/route.ts";
 import type { NetlinkConnection } from "./connection.ts";
 import type { LinkNames } from "./domain/names.ts";
 import { lookupMessage } from "./domain/routes.ts";
+import { EINVAL, EOPNOTSUPP } from "./ffi.ts";
 import { errorResult } from "./ops.ts";
-
-const EINVAL = 22;
-const EOPNOTSUPP = 95;
 
 function protocolError(message: string): ErrorMessage {
   return {

@@ -48,9 +48,11 @@ describe("resilientGroupsFromProbe", () => {
     request: { length: 16, type: 104, flags: 0, seq: 1, pid: 0 },
     ...(extackMessage === undefined ? {} : { extackMessage }),
   });
-  it("reads a refusal of the group type as no resilient groups, any other refusal as support", () => {
+  it("reads only a refusal after the group type as support; the group type or anything else as none", () => {
     expect(resilientGroupsFromProbe(refusal(22, "Invalid group type"))).toBe(false);
     expect(resilientGroupsFromProbe(refusal(95))).toBe(false);
+    expect(resilientGroupsFromProbe(refusal(1))).toBe(false); // EPERM: no CAP_NET_ADMIN
+    expect(resilientGroupsFromProbe(refusal(105, "netlink: ENOBUFS before the kernel answered"))).toBe(false);
     expect(resilientGroupsFromProbe(refusal(22, "Invalid nexthop id"))).toBe(true);
     expect(resilientGroupsFromProbe(refusal(2, "Replace specified without create and no entry exists"))).toBe(
       true,
