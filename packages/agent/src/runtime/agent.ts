@@ -44,6 +44,7 @@ import { hostSource } from "./host-source.ts";
 import { idleCollector } from "./idle-gc.ts";
 import { kernelSource } from "./kernel-source.ts";
 import { type EventRecorder, openEventRecorder } from "./recorder.ts";
+import { reportCadence } from "./report-cadence.ts";
 import type { StatusSink } from "./status.ts";
 
 /** What the agent needs from the Kubernetes side, as event streams. */
@@ -259,23 +260,15 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         },
       }),
     );
-    // The whole desired table is built for each report: while steps keep coming (a large
-    // sync), reports back off to 20 times what the last build cost (at most 2 s), so status
-    // follows the engine at a bounded share of its time and garbage. A step after a quiet
-    // spell (a gateway going down on a settled node) is reported after reportEveryMs.
     const reportEveryMs = deps.reportEveryMs ?? 100;
-    let busyDelayMs = reportEveryMs;
-    let lastReportAt = Number.NEGATIVE_INFINITY;
-    const reportDelay = (): number =>
-      performance.now() - lastReportAt > busyDelayMs ? reportEveryMs : busyDelayMs;
+    const cadence = reportCadence(reportEveryMs);
     subscriptions.push(
-      steps$.pipe(audit(() => timer(reportDelay()))).subscribe((step) => {
+      steps$.pipe(audit(() => timer(cadence.delay()))).subscribe((step) => {
         const started = performance.now();
         const table = desiredTable(step.state);
         metrics.observeTable(table);
         for (const sink of sinks) sink.update(table, step.state, step.event.at);
-        lastReportAt = performance.now();
-        busyDelayMs = Math.max(reportEveryMs, Math.min(2000, 20 * (lastReportAt - started)));
+        cadence.reported(started);
       }),
     );
     subscriptions.push(
