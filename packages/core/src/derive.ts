@@ -291,19 +291,24 @@ function alone(claim: Claim): readonly Claim[] {
   return list;
 }
 
-/** The route of a claim through nexthop object `id`. */
-function objectRoute(w: Work, claim: Claim, id: number): KernelRoute {
-  const last = objectRoutes.get(claim);
-  if (last !== undefined && last.settings === w.settings && last.id === id) return last.route;
-  const route: KernelRoute = {
+/** A claim's route through `target`, with kroute's metric and protocol. */
+function claimRoute(w: Work, claim: Claim, target: KernelRoute["target"]): KernelRoute {
+  return {
     family: claim.family,
     table: claim.table,
     dst: claim.dst,
     metric: w.settings.metric,
     protocol: w.settings.protocol,
     scope: 0,
-    target: { kind: "nexthop-object", id },
+    target,
   };
+}
+
+/** The route of a claim through nexthop object `id`. */
+function objectRoute(w: Work, claim: Claim, id: number): KernelRoute {
+  const last = objectRoutes.get(claim);
+  if (last !== undefined && last.settings === w.settings && last.id === id) return last.route;
+  const route = claimRoute(w, claim, { kind: "nexthop-object", id });
   objectRoutes.set(claim, { settings: w.settings, id, route });
   return route;
 }
@@ -315,18 +320,10 @@ function buildRoute(w: Work, claim: Claim, set: GatewaySet): KernelRoute | undef
     if (id === undefined || hmGet(w.d.nexthops, String(id)) === undefined) return undefined;
     return objectRoute(w, claim, id);
   }
-  const base = {
-    family: claim.family,
-    table: claim.table,
-    dst: claim.dst,
-    metric: w.settings.metric,
-    protocol: w.settings.protocol,
-    scope: 0,
-  };
   const nexthops = [...usableMembers(set, w.probes).members]
     .sort((a, b) => compareAddresses(a.gateway, b.gateway))
     .map((m) => ({ gateway: m.gateway, dev: m.dev, weight: 1 }));
-  return { ...base, target: { kind: "gateways", nexthops } };
+  return claimRoute(w, claim, { kind: "gateways", nexthops });
 }
 
 /** Recomputes the desired route of one key from its winning claim. */
