@@ -9,6 +9,16 @@ afterEach(async () => {
   endpoints = undefined;
 });
 
+/** Both endpoints on loopback ports of the system's choosing, always live and ready. */
+async function startReady(metrics: ReturnType<typeof createMetrics>): Promise<HttpEndpoints> {
+  return startHttp({
+    health: { host: "127.0.0.1", port: 0 },
+    metrics: { host: "127.0.0.1", port: 0 },
+    state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
+    registry: metrics.registry,
+  });
+}
+
 async function get(
   address: { host: string; port: number },
   path: string,
@@ -38,12 +48,7 @@ describe("health and metrics endpoints", () => {
 
   it("serve kroute_ metrics from the latest table, applies and events", async () => {
     const metrics = createMetrics({ processMetrics: false });
-    endpoints = await startHttp({
-      health: { host: "127.0.0.1", port: 0 },
-      metrics: { host: "127.0.0.1", port: 0 },
-      state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
-      registry: metrics.registry,
-    });
+    endpoints = await startReady(metrics);
     const table: DesiredTable = {
       routes: [],
       nexthops: [],
@@ -108,12 +113,7 @@ describe("health and metrics endpoints", () => {
 
   it("serve the fail-static destinations and Routes, and drop them to 0 when it is over", async () => {
     const metrics = createMetrics({ processMetrics: false });
-    endpoints = await startHttp({
-      health: { host: "127.0.0.1", port: 0 },
-      metrics: { host: "127.0.0.1", port: 0 },
-      state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
-      registry: metrics.registry,
-    });
+    endpoints = await startReady(metrics);
     const scrape = async () => (await get(endpoints!.metrics, "/metrics")).body;
     expect(await scrape()).toContain("kroute_routes_fail_static 0");
     const down = ["10.0.0.1", "10.0.0.2"] as IpAddr[];
