@@ -63,10 +63,10 @@ export interface ConformanceHarness {
   readonly topology: BaselineTopology;
   /**
    * A route request with NLM_F_REPLACE but without NLM_F_CREATE (`ip route change`),
-   * which the Dataplane ops never send; optional, the suite checks Linux's answer
-   * (ENOENT) when a harness can make the request.
+   * which the Dataplane ops never send; the suite checks both drivers give Linux's
+   * answer (ENOENT).
    */
-  replaceWithoutCreate?(route: KernelRoute): Promise<OpResult>;
+  replaceWithoutCreate(route: KernelRoute): Promise<OpResult>;
   /** Closes the dataplane and removes everything the harness created. */
   cleanup(): Promise<void>;
 }
