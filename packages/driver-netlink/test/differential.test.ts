@@ -85,23 +85,25 @@ function routeArb(fam: 4 | 6): fc.Arbitrary<KernelRoute> {
 
 const route = family.chain(routeArb);
 
+/** Gateway nexthop objects with one of `ids`, through one of `gateways` (of `family`). */
+function gatewayNexthop(
+  ids: readonly number[],
+  family: 4 | 6,
+  gateways: readonly (readonly [string, string])[],
+): fc.Arbitrary<KernelNexthop> {
+  return fc.tuple(fc.constantFrom(...ids), fc.constantFrom(...gateways)).map(([id, [gateway, dev]]) => ({
+    kind: "gateway" as const,
+    id,
+    family,
+    protocol: PROTO,
+    gateway: gateway as IpAddr,
+    dev,
+  }));
+}
+
 const nexthop: fc.Arbitrary<KernelNexthop> = fc.oneof(
-  fc.tuple(fc.constantFrom(1, 2), fc.constantFrom(...v4Gateways)).map(([id, [gateway, dev]]) => ({
-    kind: "gateway" as const,
-    id,
-    family: 4 as const,
-    protocol: PROTO,
-    gateway: gateway as IpAddr,
-    dev,
-  })),
-  fc.tuple(fc.constant(3), fc.constantFrom(...v6Gateways)).map(([id, [gateway, dev]]) => ({
-    kind: "gateway" as const,
-    id,
-    family: 6 as const,
-    protocol: PROTO,
-    gateway: gateway as IpAddr,
-    dev,
-  })),
+  gatewayNexthop([1, 2], 4, v4Gateways),
+  gatewayNexthop([3], 6, v6Gateways),
   fc
     .tuple(fc.constantFrom(10, 11), fc.subarray([1, 2], { minLength: 1 }), fc.integer({ min: 1, max: 4 }))
     .map(([id, members, weight]) => ({
@@ -121,14 +123,7 @@ const nexthop: fc.Arbitrary<KernelNexthop> = fc.oneof(
       groupType: "resilient" as const,
       resilient: { buckets, idleTimer: 5, unbalancedTimer: 0 },
     })),
-  fc.tuple(fc.constantFrom(4), fc.constantFrom(...v6Gateways)).map(([id, [gateway, dev]]) => ({
-    kind: "gateway" as const,
-    id,
-    family: 6 as const,
-    protocol: PROTO,
-    gateway: gateway as IpAddr,
-    dev,
-  })),
+  gatewayNexthop([4], 6, v6Gateways),
   fc.constant({
     kind: "group" as const,
     id: 13,
