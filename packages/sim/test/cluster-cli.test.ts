@@ -17,15 +17,24 @@ const CLI = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
 const NOT_ROOT =
   "kroute-sim cluster: not root, so no network namespaces: running the same scenario on fake kernels\n";
 
-/** As root, drops to nobody (uid/gid 65534, no groups) first; otherwise already unprivileged. */
+/**
+ * As root, drops to nobody (uid/gid 65534, no groups) first; otherwise already
+ * unprivileged. Nobody keeps CAP_DAC_READ_SEARCH only, so it can read the checkout
+ * wherever it lies (a CI clone under a 0700 directory, say) and nothing more.
+ */
 async function sim(
   unprivileged: boolean,
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, ...prefix] =
-    unprivileged && isRoot
-      ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath]
-      : [process.execPath];
+  const nobody = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--inh-caps=+dac_read_search",
+    "--ambient-caps=+dac_read_search",
+  ];
+  const [command, ...prefix] = unprivileged && isRoot ? [...nobody, process.execPath] : [process.execPath];
   try {
     const { stdout, stderr } = await exec(command as string, [...prefix, CLI, ...args], {
       maxBuffer: 64 << 20,
