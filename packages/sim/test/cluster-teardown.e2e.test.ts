@@ -69,6 +69,11 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The processes still alive, with their command lines, so that a failure says which. */
+function survivors(pids: readonly number[]): string[] {
+  return pids.filter(alive).map((pid) => `${pid}: ${cmdline(pid).join(" ")}`);
+}
+
 function descendants(root: number): number[] {
   const pids = readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
@@ -205,7 +210,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
         expect(code).toBe(130);
         const left = netnsList();
         for (const ns of namespaces) expect(left).not.toContain(ns);
-        expect(processes.filter(alive)).toEqual([]);
+        expect(survivors(processes)).toEqual([]);
         expect(existsSync(workDir)).toBe(false);
       } finally {
         if (run.child.exitCode === null) run.child.kill("SIGKILL");
@@ -236,7 +241,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       const left = netnsList();
       for (const ns of namespaces) expect(left).not.toContain(ns);
       // node-2's agent and the echo servers too.
-      expect(processes.filter(alive)).toEqual([]);
+      expect(survivors(processes)).toEqual([]);
       // On a failure the agents' logs are kept, where the message says.
       expect(existsSync(`${workDir}/node-1.agent.log`)).toBe(true);
     } finally {

@@ -16,6 +16,12 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+export interface ExecOptions {
+  readonly input?: string;
+  /** Aborting kills the command (SIGTERM); the promise then rejects once it has exited. */
+  readonly signal?: AbortSignal;
+}
+
 export interface Netns {
   /** The namespace name, as under /var/run/netns. */
   readonly name: string;
@@ -24,7 +30,7 @@ export interface Netns {
   /** Runs `ip -n NAME -batch -` with the given lines on stdin. */
   ipBatch(lines: readonly string[]): Promise<CommandResult>;
   /** Runs any command inside the namespace (`ip netns exec NAME CMD ARGS...`). */
-  exec(command: string, args?: readonly string[], options?: { input?: string }): Promise<CommandResult>;
+  exec(command: string, args?: readonly string[], options?: ExecOptions): Promise<CommandResult>;
   /** Runs `ip -n NAME -json ARGS...` and parses the output. */
   ipJson<T = unknown>(...args: string[]): Promise<T>;
   /** Deletes the namespace (and every link and route in it). Idempotent. */
@@ -36,17 +42,23 @@ export function randomNetnsName(prefix = "kr"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-async function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
+async function run(
+  command: string,
+  args: readonly string[],
+  input?: string,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
+  const options = { maxBuffer: 512 * 1024 * 1024, ...(signal === undefined ? {} : { signal }) };
   if (input === undefined) {
     try {
-      const { stdout, stderr } = await execFileAsync(command, [...args], { maxBuffer: 512 * 1024 * 1024 });
+      const { stdout, stderr } = await execFileAsync(command, [...args], options);
       return { stdout, stderr };
     } catch (error) {
       throw commandError(command, args, error);
     }
   }
   return new Promise((resolve, reject) => {
-    const child = execFile(command, [...args], { maxBuffer: 512 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(command, [...args], options, (error, stdout, stderr) => {
       if (error) reject(commandError(command, args, { ...error, stderr }));
       else resolve({ stdout, stderr });
     });
@@ -78,7 +90,7 @@ export async function createNetns(prefix = "kr"): Promise<Netns> {
       return run("ip", ["-n", name, "-batch", "-"], `${lines.join("\n")}\n`);
     },
     exec(command, args = [], options = {}) {
-      return run("ip", ["netns", "exec", name, command, ...args], options.input);
+      return run("ip", ["netns", "exec", name, command, ...args], options.input, options.signal);
     },
     async ipJson<T>(...args: string[]) {
       const out = (await run("ip", ["-n", name, "-json", ...args])).stdout.trim();

@@ -45,10 +45,14 @@ export async function sendUdpFlows(
   ns: Netns,
   address: string,
   port: number,
-  options: { count: number; timeoutMs?: number; firstPort?: number },
+  options: { count: number; timeoutMs?: number; firstPort?: number; signal?: AbortSignal },
 ): Promise<FlowsResult> {
   const args = [String(options.count), String(options.timeoutMs ?? 1000), String(options.firstPort ?? 20000)];
-  const { stdout } = await ns.exec(process.execPath, [MAIN, "send", address, String(port), ...args]);
+  const { stdout } = await ns.exec(
+    process.execPath,
+    [MAIN, "send", address, String(port), ...args],
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
   return JSON.parse(stdout.trim()) as FlowsResult;
 }
 

@@ -207,13 +207,23 @@ export async function runOnRealKernels(
     }
   };
   const observed: EgressObservation[] = [];
+  // A sender still running when the run is torn down is stopped, and waited for, first.
+  const stopSending = new AbortController();
+  let sending: Promise<unknown> = Promise.resolve();
+  teardown.defer(async () => {
+    stopSending.abort();
+    await sending.catch(() => undefined);
+  });
   const egress = async (phase: EgressObservation["phase"]): Promise<void> => {
     for (const node of topology.nodes) {
       for (const destination of DESTINATIONS) {
-        const flows = await testkit.sendUdpFlows(node.ns, destination, ECHO_PORT, {
+        const send = testkit.sendUdpFlows(node.ns, destination, ECHO_PORT, {
           count: EGRESS_FLOWS,
           timeoutMs: 1000,
+          signal: stopSending.signal,
         });
+        sending = send;
+        const flows = await send;
         observed.push({ phase, node: node.name, destination, via: flows.via });
         print(egressLine(s, node.name, destination, flows.via, flows.sent));
       }
