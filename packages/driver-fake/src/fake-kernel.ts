@@ -107,6 +107,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     routes: new Map(),
     byDestination: new Map(),
     prefixLengths: new Map(),
+    byNexthop: new Map(),
     deviceRoutes: new Map(),
     onlinkVerdicts: new Map(),
     tables: new Set(["4|254", "4|255", "6|254", "6|255"]),

@@ -35,6 +35,12 @@ export interface KernelState {
   readonly byDestination: Map<string, Map<number, KernelRoute>>;
   /** `family|table` to how many destinations there are of each prefix length: lookups try only these. */
   readonly prefixLengths: Map<string, Map<number, number>>;
+  /**
+   * Nexthop object id to the keys of the routes pointing at it: a nexthop replace
+   * re-announces them and a nexthop removal drops them, without a scan of every route
+   * (a simulated node holds thousands; its gateway flaps replace groups all the time).
+   */
+  readonly byNexthop: Map<number, Set<string>>;
   /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
   /** Answers of the on-link check, valid until a device route or a link changes. */
@@ -78,6 +84,14 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
   const previous = state.routes.get(key);
   if (previous !== undefined) removeRoute(state, previous);
   state.routes.set(key, route);
+  if (route.target.kind === "nexthop-object") {
+    let keys = state.byNexthop.get(route.target.id);
+    if (keys === undefined) {
+      keys = new Set();
+      state.byNexthop.set(route.target.id, keys);
+    }
+    keys.add(key);
+  }
   if (route.target.kind === "device") {
     state.deviceRoutes.set(key, route);
     state.onlinkVerdicts.clear();
@@ -95,6 +109,11 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
 export function removeRoute(state: KernelState, route: KernelRoute): void {
   const key = routeKey(route);
   state.routes.delete(key);
+  if (route.target.kind === "nexthop-object") {
+    const keys = state.byNexthop.get(route.target.id);
+    keys?.delete(key);
+    if (keys?.size === 0) state.byNexthop.delete(route.target.id);
+  }
   if (state.deviceRoutes.delete(key)) state.onlinkVerdicts.clear();
   const destination = destinationKey(route.family, route.table, route.dst);
   const byMetric = state.byDestination.get(destination);
