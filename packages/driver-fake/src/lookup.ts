@@ -37,11 +37,9 @@ function bestRoute(state: KernelState, table: number, address: AddressBits): Ker
   const lengths = state.prefixLengths.get(`${address.family}|${table}`);
   if (lengths === undefined) return undefined;
   for (const length of [...lengths.keys()].sort((a, b) => b - a)) {
-    const byMetric = state.byDestination.get(destinationKey(address.family, table, masked(address, length)));
-    if (byMetric === undefined) continue;
-    let best: KernelRoute | undefined;
-    for (const route of byMetric.values()) if (best === undefined || route.metric < best.metric) best = route;
-    if (best !== undefined) return best;
+    const routes = state.byDestination.get(destinationKey(address.family, table, masked(address, length)));
+    // Lowest metric first.
+    if (routes?.[0] !== undefined) return routes[0];
   }
   return undefined;
 }

@@ -169,8 +169,6 @@ export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
 
 /** The first (lowest-metric) route of the request's owner at its destination. */
 function anyMetric(state: KernelState, route: KernelRoute): KernelRoute | undefined {
-  const candidates = [
-    ...(state.byDestination.get(destinationKey(route.family, route.table, route.dst))?.values() ?? []),
-  ];
-  return candidates.filter((c) => c.protocol === route.protocol).sort((a, b) => a.metric - b.metric)[0];
+  const candidates = state.byDestination.get(destinationKey(route.family, route.table, route.dst)) ?? [];
+  return candidates.find((c) => c.protocol === route.protocol);
 }

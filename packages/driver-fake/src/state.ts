@@ -15,7 +15,7 @@ import type {
   KernelRule,
   MultipathHashPolicy,
 } from "@kroute/core";
-import { prefixLength, routeKey } from "@kroute/core";
+import { prefixLength, sharedRouteKey } from "@kroute/core";
 import type { KernelError } from "./errno.ts";
 import type { BucketTable } from "./resilient-buckets.ts";
 
@@ -31,8 +31,8 @@ export interface KernelState {
   nextLinkIndex: number;
   addresses: KernelAddress[];
   readonly routes: Map<string, KernelRoute>;
-  /** `family|table|dst` to the routes of that destination, by metric. */
-  readonly byDestination: Map<string, Map<number, KernelRoute>>;
+  /** `family|table|dst` to the routes of that destination, lowest metric first. */
+  readonly byDestination: Map<string, readonly KernelRoute[]>;
   /** `family|table` to how many destinations there are of each prefix length: lookups try only these. */
   readonly prefixLengths: Map<string, Map<number, number>>;
   /**
@@ -78,9 +78,25 @@ function countPrefixLength(state: KernelState, route: KernelRoute, delta: 1 | -1
   else counts.set(length, count);
 }
 
+/**
+ * The keys of a route object, made once per object. Why: the core hands every node
+ * the same desired route objects, so a simulation of 1,000 nodes stores each route in
+ * 1,000 fake kernels; shared keys cost nothing per kernel, where keys built per kernel
+ * were most of its memory (scripts/bench/sim-scale.ts).
+ */
+const destinationKeys = new WeakMap<KernelRoute, string>();
+function routeDestinationKey(route: KernelRoute): string {
+  let key = destinationKeys.get(route);
+  if (key === undefined) {
+    key = destinationKey(route.family, route.table, route.dst);
+    destinationKeys.set(route, key);
+  }
+  return key;
+}
+
 /** Stores a route, replacing whatever held its key. */
 export function putRoute(state: KernelState, route: KernelRoute): void {
-  const key = routeKey(route);
+  const key = sharedRouteKey(route);
   const previous = state.routes.get(key);
   if (previous !== undefined) removeRoute(state, previous);
   state.routes.set(key, route);
@@ -96,18 +112,22 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
     state.deviceRoutes.set(key, route);
     state.onlinkVerdicts.clear();
   }
-  const destination = destinationKey(route.family, route.table, route.dst);
-  let byMetric = state.byDestination.get(destination);
-  if (byMetric === undefined) {
-    byMetric = new Map();
-    state.byDestination.set(destination, byMetric);
+  const destination = routeDestinationKey(route);
+  const others = state.byDestination.get(destination);
+  if (others === undefined) {
+    state.byDestination.set(destination, [route]);
     countPrefixLength(state, route, 1);
+  } else {
+    // Arrays rather than a Map per destination: nearly every destination holds one route.
+    state.byDestination.set(
+      destination,
+      [...others, route].sort((a, b) => a.metric - b.metric),
+    );
   }
-  byMetric.set(route.metric, route);
 }
 
 export function removeRoute(state: KernelState, route: KernelRoute): void {
-  const key = routeKey(route);
+  const key = sharedRouteKey(route);
   state.routes.delete(key);
   if (route.target.kind === "nexthop-object") {
     const keys = state.byNexthop.get(route.target.id);
@@ -115,10 +135,13 @@ export function removeRoute(state: KernelState, route: KernelRoute): void {
     if (keys?.size === 0) state.byNexthop.delete(route.target.id);
   }
   if (state.deviceRoutes.delete(key)) state.onlinkVerdicts.clear();
-  const destination = destinationKey(route.family, route.table, route.dst);
-  const byMetric = state.byDestination.get(destination);
-  byMetric?.delete(route.metric);
-  if (byMetric?.size === 0) {
+  const destination = routeDestinationKey(route);
+  const others = state.byDestination.get(destination);
+  if (others === undefined) return;
+  const left = others.filter((other) => other.metric !== route.metric);
+  if (left.length > 0) {
+    state.byDestination.set(destination, left);
+  } else {
     state.byDestination.delete(destination);
     countPrefixLength(state, route, -1);
   }
