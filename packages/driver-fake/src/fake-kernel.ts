@@ -250,6 +250,9 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
         }
       }
     },
-    bucketsOf: (groupId) => state.buckets.get(groupId)?.buckets.map((bucket) => bucket.nexthop),
+    bucketsOf: (groupId) => {
+      const owners = state.buckets.get(groupId)?.owners;
+      return owners === undefined ? undefined : [...owners];
+    },
   };
 }

@@ -10,14 +10,16 @@
  */
 import type { NexthopGroupMember, ResilientParams } from "@kroute/core";
 
-export interface Bucket {
-  nexthop: number;
-  /** Clock reading (seconds) of the last assignment or use. */
-  lastUsed: number;
-}
-
+/**
+ * Buckets as two parallel arrays rather than an object each: a simulated node holds
+ * a few dozen groups of 128 buckets, and bucket objects were a quarter of a fake
+ * kernel's memory in a 1,000-node replay (scripts/bench/sim-scale.ts).
+ */
 export interface BucketTable {
-  readonly buckets: Bucket[];
+  /** The member nexthop id owning each bucket; 0 (no nexthop has id 0) before the first assignment. */
+  readonly owners: Uint32Array;
+  /** Clock reading (seconds) of each bucket's last assignment or use. */
+  readonly lastUsed: Float64Array;
   /** Since when some member holds more buckets than it wants. */
   unbalancedSince?: number;
 }
@@ -43,7 +45,8 @@ export function createBucketTable(
   now: number,
 ): BucketTable {
   const table: BucketTable = {
-    buckets: Array.from({ length: params.buckets }, () => ({ nexthop: 0, lastUsed: now })),
+    owners: new Uint32Array(params.buckets),
+    lastUsed: new Float64Array(params.buckets).fill(now),
   };
   rebalance(table, members, params, now);
   return table;
@@ -56,11 +59,12 @@ export function rebalance(
   params: ResilientParams,
   now: number,
 ): void {
-  const wants = wantedBuckets(members, table.buckets.length);
+  const { owners, lastUsed } = table;
+  const wants = wantedBuckets(members, owners.length);
   const counts = new Map<number, number>(members.map((member) => [member.id, 0]));
-  for (const bucket of table.buckets) {
-    const count = counts.get(bucket.nexthop);
-    if (count !== undefined) counts.set(bucket.nexthop, count + 1);
+  for (const owner of owners) {
+    const count = counts.get(owner);
+    if (count !== undefined) counts.set(owner, count + 1);
   }
   const deficit = (id: number): number => (wants.get(id) ?? 0) - (counts.get(id) ?? 0);
   const mostUnderserved = (): number | undefined => {
@@ -71,17 +75,17 @@ export function rebalance(
     }
     return best;
   };
-  const assign = (bucket: Bucket, to: number): void => {
-    const from = counts.get(bucket.nexthop);
-    if (from !== undefined) counts.set(bucket.nexthop, from - 1);
+  const assign = (bucket: number, to: number): void => {
+    const from = counts.get(owners[bucket] as number);
+    if (from !== undefined) counts.set(owners[bucket] as number, from - 1);
     counts.set(to, (counts.get(to) ?? 0) + 1);
-    bucket.nexthop = to;
-    bucket.lastUsed = now;
+    owners[bucket] = to;
+    lastUsed[bucket] = now;
   };
 
   // Orphaned buckets (member gone, or a fresh table) move unconditionally.
-  for (const bucket of table.buckets) {
-    if (counts.has(bucket.nexthop)) continue;
+  for (let bucket = 0; bucket < owners.length; bucket++) {
+    if (counts.has(owners[bucket] as number)) continue;
     const to = mostUnderserved();
     if (to !== undefined) assign(bucket, to);
   }
@@ -89,9 +93,9 @@ export function rebalance(
     params.unbalancedTimer > 0 &&
     table.unbalancedSince !== undefined &&
     now - table.unbalancedSince >= params.unbalancedTimer;
-  for (const bucket of table.buckets) {
-    if (deficit(bucket.nexthop) >= 0) continue;
-    if (!forced && now - bucket.lastUsed < params.idleTimer) continue;
+  for (let bucket = 0; bucket < owners.length; bucket++) {
+    if (deficit(owners[bucket] as number) >= 0) continue;
+    if (!forced && now - (lastUsed[bucket] as number) < params.idleTimer) continue;
     const to = mostUnderserved();
     if (to !== undefined) assign(bucket, to);
   }
@@ -102,8 +106,8 @@ export function rebalance(
 
 /** The member serving a flow hash; marks the bucket used, as traffic does. */
 export function selectBucket(table: BucketTable, hash: number, now: number): number | undefined {
-  const bucket = table.buckets[hash % table.buckets.length];
-  if (bucket === undefined) return undefined;
-  bucket.lastUsed = now;
-  return bucket.nexthop;
+  if (table.owners.length === 0) return undefined;
+  const bucket = hash % table.owners.length;
+  table.lastUsed[bucket] = now;
+  return table.owners[bucket];
 }
