@@ -5,7 +5,7 @@
  * always come whole. The order is deterministic; readers must not rely on it.
  */
 import type { DumpScope, Family, KernelNexthop, KernelRoute, KernelRule, KernelSnapshot } from "@kroute/core";
-import { type KernelState, observedRoute } from "./state.ts";
+import { allRoutes, type KernelState, observedRoute } from "./state.ts";
 
 function inFamilies(scope: DumpScope, family: Family): boolean {
   return scope.families === undefined || scope.families.includes(family);
@@ -30,7 +30,7 @@ function byRouteKey(a: KernelRoute, b: KernelRoute): number {
 
 export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
   const routes: KernelRoute[] = [];
-  for (const route of state.routes.values()) {
+  for (const route of allRoutes(state)) {
     if (
       inFamilies(scope, route.family) &&
       inTables(scope, route.table) &&

@@ -104,7 +104,6 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     links: new Map(),
     nextLinkIndex: 1,
     addresses: [],
-    routes: new Map(),
     byDestination: new Map(),
     prefixLengths: new Map(),
     byNexthop: new Map(),

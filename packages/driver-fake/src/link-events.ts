@@ -18,11 +18,12 @@ import {
   maxPrefixLength,
   parseIp,
   parsePrefix,
-  routeKey,
 } from "@kroute/core";
 import { removeNexthops } from "./nexthop-ops.ts";
 import {
+  allRoutes,
   dropRoute,
+  findRoute,
   type KernelState,
   observedRoute,
   putRoute,
@@ -77,7 +78,7 @@ function installConnected(state: KernelState, address: KernelAddress): void {
   const route = connectedRoute(address);
   if (route === undefined || !state.links.get(address.dev)?.up) return;
   // A second address in the same subnet adds no second connected route.
-  if (state.routes.has(routeKey(route))) return;
+  if (findRoute(state, route) !== undefined) return;
   putRoute(state, route);
   state.emit({ kind: "route", action: "new", route });
 }
@@ -142,7 +143,7 @@ export function setAdminUp(state: KernelState, dev: string, up: boolean): void {
   }
   flushNexthops(state, dev);
   removeAddresses(state, (address) => address.dev !== dev || !address.ip.includes(":"));
-  for (const route of [...state.routes.values()]) {
+  for (const route of [...allRoutes(state)]) {
     const devices = devicesOf(route);
     if (devices.length === 0 || !devices.includes(dev)) continue;
     // A multipath route stays while one of its nexthops is still up.
@@ -155,7 +156,7 @@ export function deleteLink(state: KernelState, dev: string): void {
   requireLink(state, dev);
   flushNexthops(state, dev);
   removeAddresses(state, (address) => address.dev !== dev);
-  for (const route of [...state.routes.values()]) {
+  for (const route of [...allRoutes(state)]) {
     if (!devicesOf(route).includes(dev)) continue;
     if (route.family === 6 && route.target.kind === "gateways" && route.target.nexthops.length > 1) {
       const [through, others] = partition(route.target.nexthops, (nexthop) => nexthop.dev === dev);

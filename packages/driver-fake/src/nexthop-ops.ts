@@ -84,12 +84,7 @@ function store(state: KernelState, nexthop: KernelNexthop): void {
 /** Routes pointing at a nexthop, directly or through a group holding it. */
 function routesUsing(state: KernelState, ids: ReadonlySet<number>): KernelRoute[] {
   const routes: KernelRoute[] = [];
-  for (const id of ids) {
-    for (const key of state.byNexthop.get(id) ?? []) {
-      const route = state.routes.get(key);
-      if (route !== undefined) routes.push(route);
-    }
-  }
+  for (const id of ids) routes.push(...(state.byNexthop.get(id) ?? []));
   return routes;
 }
 

@@ -12,11 +12,18 @@ import {
   type OpResult,
   parsePrefix,
   prefixLength,
-  routeKey,
 } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { checkDevice, checkGateway } from "./onlink.ts";
-import { destinationKey, type KernelState, observedRoute, putRoute, removeRoute, tableKey } from "./state.ts";
+import {
+  destinationKey,
+  findRoute,
+  type KernelState,
+  observedRoute,
+  putRoute,
+  removeRoute,
+  tableKey,
+} from "./state.ts";
 
 const SPECIAL_TYPES = new Set([
   "blackhole",
@@ -126,7 +133,7 @@ function newRoute(state: KernelState, request: KernelRoute, flags: Flags): OpRes
   createTable(state, route);
   const error = validateRoute(state, route);
   if (error !== undefined) return error;
-  const exists = state.routes.has(routeKey(route));
+  const exists = findRoute(state, route) !== undefined;
   if (flags === "create-exclusive" && exists) return kernelError("EEXIST");
   if (flags === "replace-only" && !exists) {
     // IPv4 answers plain ENOENT, IPv6 adds an extack.
@@ -160,7 +167,7 @@ export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
 export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
   if (!state.tables.has(tableKey(route.family, route.table)))
     return kernelError("ESRCH", "FIB table does not exist");
-  const existing = route.metric === 0 ? anyMetric(state, route) : state.routes.get(routeKey(route));
+  const existing = route.metric === 0 ? anyMetric(state, route) : findRoute(state, route);
   if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
   removeRoute(state, existing);
   state.emit({ kind: "route", action: "del", route: observedRoute(state, existing) });

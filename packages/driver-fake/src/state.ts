@@ -14,6 +14,7 @@ import type {
   KernelRoute,
   KernelRule,
   MultipathHashPolicy,
+  RouteKey,
 } from "@kroute/core";
 import { prefixLength, sharedRouteKey } from "@kroute/core";
 import type { KernelError } from "./errno.ts";
@@ -30,17 +31,20 @@ export interface KernelState {
   readonly links: Map<string, KernelLink>;
   nextLinkIndex: number;
   addresses: KernelAddress[];
-  readonly routes: Map<string, KernelRoute>;
-  /** `family|table|dst` to the routes of that destination, lowest metric first. */
+  /**
+   * The routes: `family|table|dst` to the routes of that destination, lowest metric
+   * first (a route's key adds the metric). The only store, no second map by full key:
+   * a simulated node holds thousands of routes, a replay a million (sim-scale).
+   */
   readonly byDestination: Map<string, readonly KernelRoute[]>;
   /** `family|table` to how many destinations there are of each prefix length: lookups try only these. */
   readonly prefixLengths: Map<string, Map<number, number>>;
   /**
-   * Nexthop object id to the keys of the routes pointing at it: a nexthop replace
+   * Nexthop object id to the routes pointing at it: a nexthop replace
    * re-announces them and a nexthop removal drops them, without a scan of every route
    * (a simulated node holds thousands; its gateway flaps replace groups all the time).
    */
-  readonly byNexthop: Map<number, Set<string>>;
+  readonly byNexthop: Map<number, Set<KernelRoute>>;
   /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
   /** Answers of the on-link check, valid until a device route or a link changes. */
@@ -94,22 +98,32 @@ function routeDestinationKey(route: KernelRoute): string {
   return key;
 }
 
+/** The route stored at a key (family, table, dst, metric). */
+export function findRoute(state: KernelState, key: RouteKey): KernelRoute | undefined {
+  return state.byDestination
+    .get(destinationKey(key.family, key.table, key.dst))
+    ?.find((route) => route.metric === key.metric);
+}
+
+/** Every stored route. */
+export function* allRoutes(state: KernelState): Generator<KernelRoute> {
+  for (const routes of state.byDestination.values()) yield* routes;
+}
+
 /** Stores a route, replacing whatever held its key. */
 export function putRoute(state: KernelState, route: KernelRoute): void {
-  const key = sharedRouteKey(route);
-  const previous = state.routes.get(key);
+  const previous = findRoute(state, route);
   if (previous !== undefined) removeRoute(state, previous);
-  state.routes.set(key, route);
   if (route.target.kind === "nexthop-object") {
-    let keys = state.byNexthop.get(route.target.id);
-    if (keys === undefined) {
-      keys = new Set();
-      state.byNexthop.set(route.target.id, keys);
+    let routes = state.byNexthop.get(route.target.id);
+    if (routes === undefined) {
+      routes = new Set();
+      state.byNexthop.set(route.target.id, routes);
     }
-    keys.add(key);
+    routes.add(route);
   }
   if (route.target.kind === "device") {
-    state.deviceRoutes.set(key, route);
+    state.deviceRoutes.set(sharedRouteKey(route), route);
     state.onlinkVerdicts.clear();
   }
   const destination = routeDestinationKey(route);
@@ -126,19 +140,19 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
   }
 }
 
+/** Removes a stored route (the object `findRoute` or `allRoutes` gave). */
 export function removeRoute(state: KernelState, route: KernelRoute): void {
-  const key = sharedRouteKey(route);
-  state.routes.delete(key);
   if (route.target.kind === "nexthop-object") {
-    const keys = state.byNexthop.get(route.target.id);
-    keys?.delete(key);
-    if (keys?.size === 0) state.byNexthop.delete(route.target.id);
+    const routes = state.byNexthop.get(route.target.id);
+    routes?.delete(route);
+    if (routes?.size === 0) state.byNexthop.delete(route.target.id);
   }
-  if (state.deviceRoutes.delete(key)) state.onlinkVerdicts.clear();
+  if (route.target.kind === "device" && state.deviceRoutes.delete(sharedRouteKey(route)))
+    state.onlinkVerdicts.clear();
   const destination = routeDestinationKey(route);
   const others = state.byDestination.get(destination);
   if (others === undefined) return;
-  const left = others.filter((other) => other.metric !== route.metric);
+  const left = others.filter((other) => other !== route);
   if (left.length > 0) {
     state.byDestination.set(destination, left);
   } else {
