@@ -10,10 +10,13 @@
  * the figures say how far it got (`complete`, `events_replayed`, `node_events`): rates
  * are measured over what was replayed, never extrapolated.
  *
+ * Replays run with the heap settings the kroute-sim CLI applies (sim/src/heap.ts).
+ *
  * Ends with one JSON line.
  */
 import { createLogDecoder, type EngineEvent } from "../../packages/core/src/index.ts";
 import { generateLog } from "../../packages/sim/src/generate.ts";
+import { boundHeapGrowth } from "../../packages/sim/src/heap.ts";
 import { Replayer } from "../../packages/sim/src/replay.ts";
 
 /** The issue's figures; KROUTE_SIM_SCALE_{NODES,ROUTES,EVENTS} scale them down for diagnosis. */
@@ -47,6 +50,7 @@ const say = (text: string): void => {
   process.stderr.write(`${tty ? "\r\x1b[K" : ""}${text}\n`);
 };
 
+boundHeapGrowth();
 const t0 = performance.now();
 const decoder = createLogDecoder();
 const events: EngineEvent[] = [];

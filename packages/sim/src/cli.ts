@@ -9,6 +9,7 @@ import { runCluster } from "./cmd-cluster.ts";
 import { runDemo } from "./cmd-demo.ts";
 import { runGenerate } from "./cmd-generate.ts";
 import { runReplay } from "./cmd-replay.ts";
+import { boundHeapGrowth } from "./heap.ts";
 
 const USAGE = `usage: kroute-sim <command> [options]
 
@@ -53,4 +54,5 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+boundHeapGrowth();
 process.exitCode = await main(process.argv.slice(2));
