@@ -22,7 +22,7 @@ import { probeFeatures } from "./features.ts";
 import { ENODEV } from "./ffi.ts";
 import { lookupFlow } from "./lookup.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
-import { errorResult, OK, opDevices, opRequests } from "./ops.ts";
+import { errorResult, namesUnknownDevice, OK, opRequests } from "./ops.ts";
 import { dumpLinks, dumpSnapshot } from "./snapshot.ts";
 import * as sysctl from "./sysctl.ts";
 
@@ -70,7 +70,7 @@ export async function createNetlinkDataplane(
 
   const apply = async (ops: readonly Op[]): Promise<OpResult[]> => {
     live();
-    if (ops.some((op) => opDevices(op).some((dev) => links.indexOf(dev) === undefined))) {
+    if (ops.some((op) => namesUnknownDevice(op, links))) {
       await dumpLinks(connection, links);
     }
     const results: (OpResult | undefined)[] = new Array(ops.length).fill(undefined);

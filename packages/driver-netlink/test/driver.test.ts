@@ -86,6 +86,16 @@ describeAsRoot("netlink driver", () => {
     expect(snapshot.routes).toHaveLength(count - expectedFailures.size);
   });
 
+  it("finds a link created after it opened, by re-reading the links before translating", async () => {
+    await ns.ip("link", "add", "late0", "type", "veth", "peer", "name", "late0p");
+    await ns.ip("link", "set", "late0p", "up");
+    await ns.ip("link", "set", "late0", "up");
+    const route: KernelRoute = { ...hostRoute(7, 106), target: { kind: "device", dev: "late0" } };
+    expect(await dp.apply([{ object: "route", action: "add", to: route }])).toEqual([{ ok: true }]);
+    const shown = await ns.ip("route", "show", "table", "106");
+    expect(shown).toContain("100.64.0.7 dev late0");
+  });
+
   it("a replace that changes the key deletes the old route and adds the new", async () => {
     const from = hostRoute(1, 102);
     expect(await dp.apply([{ object: "route", action: "add", to: from }])).toEqual([{ ok: true }]);
