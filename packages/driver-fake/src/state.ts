@@ -83,10 +83,10 @@ function countPrefixLength(state: KernelState, route: KernelRoute, delta: 1 | -1
 }
 
 /**
- * The keys of a route object, made once per object. Why: the core hands every node
- * the same desired route objects, so a simulation of 1,000 nodes stores each route in
- * 1,000 fake kernels; shared keys cost nothing per kernel, where keys built per kernel
- * were most of its memory (scripts/bench/sim-scale.ts).
+ * A stored route's destination key, made once per route object. Why: the core hands
+ * every node the same desired route objects, so a simulation of 1,000 nodes stores
+ * each route in 1,000 fake kernels; a shared key costs nothing per kernel, where keys
+ * built per kernel were most of its memory (scripts/bench/sim-scale.ts).
  */
 const destinationKeys = new WeakMap<KernelRoute, string>();
 function routeDestinationKey(route: KernelRoute): string {
@@ -112,7 +112,8 @@ export function* allRoutes(state: KernelState): Generator<KernelRoute> {
 
 /** Stores a route, replacing whatever held its key. */
 export function putRoute(state: KernelState, route: KernelRoute): void {
-  const previous = findRoute(state, route);
+  const destination = routeDestinationKey(route);
+  const previous = state.byDestination.get(destination)?.find((other) => other.metric === route.metric);
   if (previous !== undefined) removeRoute(state, previous);
   if (route.target.kind === "nexthop-object") {
     let routes = state.byNexthop.get(route.target.id);
@@ -126,7 +127,6 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
     state.deviceRoutes.set(sharedRouteKey(route), route);
     state.onlinkVerdicts.clear();
   }
-  const destination = routeDestinationKey(route);
   const others = state.byDestination.get(destination);
   if (others === undefined) {
     state.byDestination.set(destination, [route]);
