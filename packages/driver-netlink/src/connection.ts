@@ -193,13 +193,17 @@ export class NetlinkConnection {
       let seq = first;
       let lastAt = 0;
       let n = 0;
-      const kinds: Request[] = [];
+      // Type and flags of each request, for the synthetic error of one the kernel never
+      // answered; numbers, not the requests, so the requests die young.
+      const types = new Uint16Array(CHUNK_MESSAGES);
+      const flags = new Uint16Array(CHUNK_MESSAGES);
       while (!next.done && n < CHUNK_MESSAGES && w.offset < CHUNK_BYTES) {
         if (n > 0) seq = this.nextSeq();
         const r = next.value;
         lastAt = w.offset;
         encodeMessage(w, { type: r.type, flags: r.flags | NLM_F_REQUEST, seq, pid: 0, body: r.body });
-        kinds.push(r);
+        types[n] = r.type;
+        flags[n] = r.flags;
         n++;
         next = source.next();
       }
@@ -229,7 +233,8 @@ export class NetlinkConnection {
             onFailure: (errno) => {
               // Outcome unknown for everything the kernel did not answer about.
               for (let i = 0; i < n; i++) {
-                if (!reported.has(i)) onError(chunkStart + i, syntheticError(errno, kinds[i] as Request));
+                if (!reported.has(i))
+                  onError(chunkStart + i, syntheticError(errno, types[i] as number, flags[i] as number));
               }
               resolve();
             },
@@ -279,7 +284,7 @@ export class NetlinkConnection {
           this.remove(p);
           resolve(m.body.error.error === 0 ? { replies } : { replies, error: m.body.error });
         },
-        onFailure: (errno) => resolve({ replies, error: syntheticError(errno, request) }),
+        onFailure: (errno) => resolve({ replies, error: syntheticError(errno, request.type, request.flags) }),
       };
       this.add(p);
     });
@@ -333,7 +338,8 @@ export class NetlinkConnection {
             messages.push(m);
           }
         },
-        onFailure: (errno) => resolve({ messages, interrupted: true, error: syntheticError(errno, request) }),
+        onFailure: (errno) =>
+          resolve({ messages, interrupted: true, error: syntheticError(errno, request.type, request.flags) }),
       };
       this.add(p);
     });
@@ -355,10 +361,10 @@ function inRange(seq: number, first: number, last: number): boolean {
   return (seq - first) >>> 0 <= (last - first) >>> 0;
 }
 
-function syntheticError(errno: number, request: Request): ErrorMessage {
+function syntheticError(errno: number, type: number, flags: number): ErrorMessage {
   return {
     error: -errno,
-    request: { length: 16, type: request.type, flags: request.flags, seq: 0, pid: 0 },
+    request: { length: 16, type, flags, seq: 0, pid: 0 },
     extackMessage: `netlink: ${ffi.errnoName(errno)} before the kernel answered; outcome unknown`,
   };
 }
