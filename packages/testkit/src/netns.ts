@@ -7,9 +7,6 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { promisify } from "node:util";
-
-const execFileAsync = promisify(execFile);
 
 export interface CommandResult {
   readonly stdout: string;
@@ -42,27 +39,26 @@ export function randomNetnsName(prefix = "kr"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-async function run(
+/**
+ * Runs a command; rejects with its stderr on failure. An aborted command (`signal`) is
+ * killed, and the promise settles only once it has exited: execFile itself reports
+ * the abort at once, while the process may still be running.
+ */
+function run(
   command: string,
   args: readonly string[],
   input?: string,
   signal?: AbortSignal,
 ): Promise<CommandResult> {
   const options = { maxBuffer: 512 * 1024 * 1024, ...(signal === undefined ? {} : { signal }) };
-  if (input === undefined) {
-    try {
-      const { stdout, stderr } = await execFileAsync(command, [...args], options);
-      return { stdout, stderr };
-    } catch (error) {
-      throw commandError(command, args, error);
-    }
-  }
   return new Promise((resolve, reject) => {
     const child = execFile(command, [...args], options, (error, stdout, stderr) => {
-      if (error) reject(commandError(command, args, { ...error, stderr }));
-      else resolve({ stdout, stderr });
+      const settle = (): void =>
+        error ? reject(commandError(command, args, { ...error, stderr })) : resolve({ stdout, stderr });
+      if (child.exitCode === null && child.signalCode === null) child.once("exit", settle);
+      else settle();
     });
-    child.stdin?.end(input);
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 

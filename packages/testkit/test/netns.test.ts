@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { expect, it } from "vitest";
 import { createNetns } from "../src/netns.ts";
 import { describeAsRoot } from "../src/root.ts";
@@ -22,5 +22,23 @@ describeAsRoot("createNetns", () => {
     }
     expect(existsSync(`/var/run/netns/${ns.name}`)).toBe(false);
     await ns.destroy();
+  });
+
+  it("kills an aborted command and settles only once it has exited", async () => {
+    const ns = await createNetns();
+    try {
+      const marker = `/tmp/kr-abort-${ns.name}`;
+      // Takes 300 ms to die after SIGTERM, then leaves a file saying it is gone.
+      const script = `trap 'sleep 0.3; touch ${marker}; exit 1' TERM; sleep 10 & wait`;
+      const abort = new AbortController();
+      const running = ns.exec("sh", ["-c", script], { signal: abort.signal });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      abort.abort();
+      await expect(running).rejects.toThrow();
+      expect(existsSync(marker)).toBe(true);
+      rmSync(marker, { force: true });
+    } finally {
+      await ns.destroy();
+    }
   });
 });
