@@ -29,7 +29,7 @@ describeAsRoot("createNetns", () => {
     try {
       const marker = `/tmp/kr-abort-${ns.name}`;
       // Takes 300 ms to die after SIGTERM, then leaves a file saying it is gone.
-      const script = `trap 'sleep 0.3; touch ${marker}; exit 1' TERM; sleep 10 & wait`;
+      const script = `trap 'kill $!; sleep 0.3; touch ${marker}; exit 1' TERM; sleep 10 & wait`;
       const abort = new AbortController();
       const running = ns.exec("sh", ["-c", script], { signal: abort.signal });
       await new Promise((resolve) => setTimeout(resolve, 200));
