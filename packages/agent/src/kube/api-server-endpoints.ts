@@ -8,7 +8,7 @@
  */
 
 import { compareAddresses, type IpAddr, parseIp } from "@kroute/core";
-import { DiscoveryV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
 import { type SupervisorOptions, superviseListWatch } from "./list-watch.ts";
 
@@ -43,17 +43,12 @@ export function watchApiServerEndpoints(
 ): Observable<readonly IpAddr[]> {
   const namespace = options.namespace ?? "default";
   const labelSelector = `kubernetes.io/service-name=${options.service ?? "kubernetes"}`;
-  const api = kc.makeApiClient(DiscoveryV1Api);
   const source = superviseListWatch<KubeEndpointSlice>(
     kc,
     {
       name: "apiserver-endpoints",
-      path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+      path: `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`,
       labelSelector,
-      list: async () => {
-        const list = await api.listNamespacedEndpointSlice({ namespace, labelSelector });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
-      },
     },
     options,
   );

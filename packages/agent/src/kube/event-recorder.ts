@@ -9,8 +9,9 @@
  */
 
 import type { DesiredTable } from "@kroute/core";
-import { EventsV1Api, type KubeConfig, V1MicroTime } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticRoutes } from "../fail-static.ts";
+import { KubeClient } from "./rest.ts";
 import { realTimers, type Timers } from "./timing.ts";
 
 export type Transition =
@@ -77,7 +78,7 @@ const MAX_NOTE = 1024;
 
 export class EventRecorder {
   readonly #o: EventRecorderOptions;
-  readonly #api: EventsV1Api;
+  readonly #client: KubeClient;
   readonly #timers: Timers;
   /** Last state reported per subject. */
   readonly #reported = new Map<string, string>();
@@ -87,7 +88,7 @@ export class EventRecorder {
 
   constructor(options: EventRecorderOptions) {
     this.#o = options;
-    this.#api = options.kc.makeApiClient(EventsV1Api);
+    this.#client = KubeClient.for(options.kc);
     this.#timers = options.timers ?? realTimers;
   }
 
@@ -294,28 +295,30 @@ export class EventRecorder {
       .padStart(4, "0");
     const name = `${spec.regarding.name}.${now.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
     try {
-      await this.#api.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          eventTime: new V1MicroTime(now),
-          reportingController: "kroute.dev/agent",
-          reportingInstance: `kroute-agent-${this.#o.nodeName}`,
-          action: spec.action,
-          reason: spec.reason,
-          type: spec.type,
-          note: spec.note.slice(0, MAX_NOTE),
-          regarding: spec.regarding,
-          ...(spec.regarding.kind === "Node"
-            ? {}
-            : { related: { apiVersion: "v1", kind: "Node", name: this.#o.nodeName } }),
-        },
+      await this.#client.create(`/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+        metadata: { name, namespace },
+        eventTime: microTime(now),
+        reportingController: "kroute.dev/agent",
+        reportingInstance: `kroute-agent-${this.#o.nodeName}`,
+        action: spec.action,
+        reason: spec.reason,
+        type: spec.type,
+        note: spec.note.slice(0, MAX_NOTE),
+        regarding: spec.regarding,
+        ...(spec.regarding.kind === "Node"
+          ? {}
+          : { related: { apiVersion: "v1", kind: "Node", name: this.#o.nodeName } }),
       });
     } catch (err) {
       // Events are best effort: a lost one is not retried (the next transition reports the state anyway).
       this.#o.onError?.(err);
     }
   }
+}
+
+/** A MicroTime (RFC 3339 with six fractional digits), as events.k8s.io/v1 requires for eventTime. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, "000Z");
 }
 
 function destinationSubject(route: string, destination: string): string {

@@ -12,8 +12,10 @@
  * - any other watch error → backoff, then watch again from the last resourceVersion;
  * - the server ending a watch normally → watch again at once.
  */
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { Watch } from "@kubernetes/client-node/dist/watch.js";
 import { Observable } from "rxjs";
+import { KubeClient } from "./rest.ts";
 import {
   type BackoffOptions,
   backoffDelay,
@@ -50,15 +52,13 @@ export interface SupervisorOptions {
   readonly random?: Random;
 }
 
-export interface ListWatchSpec<T extends KubeObject> {
+export interface ListWatchSpec {
   /** Names this watch in hooks and metrics: "routes", "node", "apiserver-endpoints". */
   readonly name: string;
   /** The collection path to watch, e.g. `/api/v1/nodes`. */
   readonly path: string;
   readonly fieldSelector?: string;
   readonly labelSelector?: string;
-  /** The same collection, listed (with the same selectors). */
-  readonly list: () => Promise<{ readonly items: readonly T[]; readonly resourceVersion: string }>;
 }
 
 export type ListWatchEvent<T> =
@@ -89,7 +89,7 @@ const MIN_HEALTHY_WATCH_MS = 1000;
 
 export function superviseListWatch<T extends KubeObject>(
   kc: KubeConfig,
-  spec: ListWatchSpec<T>,
+  spec: ListWatchSpec,
   options: SupervisorOptions = {},
 ): Observable<ListWatchEvent<T>> {
   const timers = options.timers ?? realTimers;
@@ -97,6 +97,8 @@ export function superviseListWatch<T extends KubeObject>(
   const stallTimeoutMs = options.stallTimeoutMs ?? 150_000;
   const [minTimeout, maxTimeout] = options.watchTimeoutSeconds ?? [300, 600];
   const hooks = options.hooks ?? {};
+  const client = KubeClient.for(kc);
+  const selectors = { fieldSelector: spec.fieldSelector, labelSelector: spec.labelSelector };
 
   return new Observable<ListWatchEvent<T>>((subscriber) => {
     let stopped = false;
@@ -206,7 +208,7 @@ export function superviseListWatch<T extends KubeObject>(
       while (!stopped) {
         let rv: string;
         try {
-          const list = await spec.list();
+          const list = await client.list<T>(spec.path, selectors);
           if (stopped) return;
           rv = list.resourceVersion;
           deliveredSinceList = 0;

@@ -10,9 +10,10 @@
  */
 
 import type { DesiredTable, DestinationState, GatewayStatus } from "@kroute/core";
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticReason, isFailStatic } from "../fail-static.ts";
-import { FIELD_MANAGER, httpStatusOf, SERVER_SIDE_APPLY } from "./ssa.ts";
+import { KubeClient } from "./rest.ts";
+import { FIELD_MANAGER, httpStatusOf } from "./ssa.ts";
 import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
 
 export interface NodeRouteTableGateway {
@@ -160,8 +161,7 @@ export interface NodeRouteTableWriterOptions {
 
 export class NodeRouteTableWriter {
   readonly #o: NodeRouteTableWriterOptions;
-  readonly #custom: CustomObjectsApi;
-  readonly #core: CoreV1Api;
+  readonly #client: KubeClient;
   readonly #timers: Timers;
   readonly #group: string;
   readonly #version: string;
@@ -178,8 +178,7 @@ export class NodeRouteTableWriter {
   constructor(options: NodeRouteTableWriterOptions) {
     if (options.nodeName === "") throw new Error("NodeRouteTableWriter: nodeName is empty");
     this.#o = options;
-    this.#custom = options.kc.makeApiClient(CustomObjectsApi);
-    this.#core = options.kc.makeApiClient(CoreV1Api);
+    this.#client = KubeClient.for(options.kc);
     this.#timers = options.timers ?? realTimers;
     this.#group = options.group ?? "networking.kroute.dev";
     this.#version = options.version ?? "v1alpha1";
@@ -266,52 +265,42 @@ export class NodeRouteTableWriter {
   async #create(): Promise<void> {
     const name = this.#o.nodeName;
     this.#nodeUid ??= await this.#lookUpNodeUid();
-    await this.#custom.patchClusterCustomObject(
+    await this.#client.apply(
+      this.#path(),
       {
-        group: this.#group,
-        version: this.#version,
-        plural: "noderoutetables",
-        name,
-        body: {
-          apiVersion: `${this.#group}/${this.#version}`,
-          kind: "NodeRouteTable",
-          metadata: {
-            name,
-            labels: { "app.kubernetes.io/managed-by": "kroute-agent" },
-            ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: this.#nodeUid }],
-          },
+        apiVersion: `${this.#group}/${this.#version}`,
+        kind: "NodeRouteTable",
+        metadata: {
+          name,
+          labels: { "app.kubernetes.io/managed-by": "kroute-agent" },
+          ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: this.#nodeUid }],
         },
-        fieldManager: this.#o.fieldManager ?? FIELD_MANAGER,
-        force: true,
       },
-      SERVER_SIDE_APPLY,
+      { fieldManager: this.#o.fieldManager ?? FIELD_MANAGER, force: true },
     );
     this.#created = true;
   }
 
   async #applyStatus(status: NodeRouteTableStatus): Promise<void> {
-    await this.#custom.patchClusterCustomObjectStatus(
+    await this.#client.apply(
+      `${this.#path()}/status`,
       {
-        group: this.#group,
-        version: this.#version,
-        plural: "noderoutetables",
-        name: this.#o.nodeName,
-        body: {
-          apiVersion: `${this.#group}/${this.#version}`,
-          kind: "NodeRouteTable",
-          metadata: { name: this.#o.nodeName },
-          status,
-        },
-        fieldManager: this.#o.fieldManager ?? FIELD_MANAGER,
-        force: true,
+        apiVersion: `${this.#group}/${this.#version}`,
+        kind: "NodeRouteTable",
+        metadata: { name: this.#o.nodeName },
+        status,
       },
-      SERVER_SIDE_APPLY,
+      { fieldManager: this.#o.fieldManager ?? FIELD_MANAGER, force: true },
     );
+  }
+
+  #path(): string {
+    return `/apis/${this.#group}/${this.#version}/noderoutetables/${encodeURIComponent(this.#o.nodeName)}`;
   }
 
   async #lookUpNodeUid(): Promise<string> {
     const fieldSelector = `metadata.name=${this.#o.nodeName}`;
-    const list = await this.#core.listNode({ fieldSelector });
+    const list = await this.#client.list<{ metadata?: { uid?: string } }>("/api/v1/nodes", { fieldSelector });
     const uid = list.items[0]?.metadata?.uid;
     if (uid === undefined)
       throw new Error(

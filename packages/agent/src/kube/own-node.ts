@@ -6,7 +6,7 @@
  */
 
 import type { EventBody } from "@kroute/core";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
 import { type SupervisorOptions, superviseListWatch } from "./list-watch.ts";
 
@@ -35,19 +35,9 @@ export function watchOwnNode(
 ): Observable<EventBody> {
   if (nodeName === "")
     throw new Error("watchOwnNode: nodeName is empty (set NODE_NAME from the downward API)");
-  const api = kc.makeApiClient(CoreV1Api);
-  const fieldSelector = `metadata.name=${nodeName}`;
   const source = superviseListWatch<KubeNode>(
     kc,
-    {
-      name: "node",
-      path: "/api/v1/nodes",
-      fieldSelector,
-      list: async () => {
-        const list = await api.listNode({ fieldSelector });
-        return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
-      },
-    },
+    { name: "node", path: "/api/v1/nodes", fieldSelector: `metadata.name=${nodeName}` },
     options,
   );
 

@@ -10,9 +10,10 @@
  */
 
 import type { DesiredTable, RouteOutcome } from "@kroute/core";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { KubeClient } from "./rest.ts";
 import type { KubeCondition, RouteCache } from "./route-cache.ts";
-import { FIELD_MANAGER, httpStatusOf, SERVER_SIDE_APPLY } from "./ssa.ts";
+import { FIELD_MANAGER, httpStatusOf } from "./ssa.ts";
 import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
 
 export interface RouteStatusWriterOptions {
@@ -85,7 +86,7 @@ interface Pending {
 
 export class RouteStatusWriter {
   readonly #options: RouteStatusWriterOptions;
-  readonly #api: CustomObjectsApi;
+  readonly #client: KubeClient;
   readonly #timers: Timers;
   readonly #random: Random;
   readonly #pending = new Map<string, Pending>();
@@ -98,7 +99,7 @@ export class RouteStatusWriter {
 
   constructor(options: RouteStatusWriterOptions) {
     this.#options = options;
-    this.#api = options.kc.makeApiClient(CustomObjectsApi);
+    this.#client = KubeClient.for(options.kc);
     this.#timers = options.timers ?? realTimers;
     this.#random = options.random ?? Math.random;
   }
@@ -175,23 +176,16 @@ export class RouteStatusWriter {
   async #write(route: string, condition: KubeCondition, key: string): Promise<void> {
     const { group, version } = this.#options;
     try {
-      await this.#api.patchClusterCustomObjectStatus(
+      await this.#client.apply(
+        `/apis/${group}/${version}/routes/${encodeURIComponent(route)}/status`,
         {
-          group,
-          version,
-          plural: "routes",
-          name: route,
-          body: {
-            apiVersion: `${group}/${version}`,
-            kind: "Route",
-            metadata: { name: route },
-            status: { conditions: [condition] },
-          },
-          fieldManager: this.#options.fieldManager ?? FIELD_MANAGER,
-          // The Accepted condition is kroute's by definition: take it over from anyone else.
-          force: true,
+          apiVersion: `${group}/${version}`,
+          kind: "Route",
+          metadata: { name: route },
+          status: { conditions: [condition] },
         },
-        SERVER_SIDE_APPLY,
+        // The Accepted condition is kroute's by definition: take it over from anyone else.
+        { fieldManager: this.#options.fieldManager ?? FIELD_MANAGER, force: true },
       );
       this.#written.set(route, key);
       this.#failures.delete(route);

@@ -6,7 +6,7 @@
  */
 
 import type { EventBody, RouteObject } from "@kroute/core";
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
 import { type SupervisorOptions, superviseListWatch } from "./list-watch.ts";
 import { type KubeRoute, RouteCache } from "./route-cache.ts";
@@ -45,20 +45,9 @@ function sameForEngine(a: RouteObject | undefined, b: RouteObject | undefined): 
 export function watchRoutes(kc: KubeConfig, options: RouteWatchOptions): Observable<EventBody> {
   const { group, version } = options;
   const cache = options.cache ?? new RouteCache();
-  const api = kc.makeApiClient(CustomObjectsApi);
   const source = superviseListWatch<KubeRoute>(
     kc,
-    {
-      name: "routes",
-      path: `/apis/${group}/${version}/routes`,
-      list: async () => {
-        const list = (await api.listClusterCustomObject({ group, version, plural: "routes" })) as {
-          items?: KubeRoute[];
-          metadata?: { resourceVersion?: string };
-        };
-        return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
-      },
-    },
+    { name: "routes", path: `/apis/${group}/${version}/routes` },
     options,
   );
 

@@ -1,8 +1,3 @@
-/** Server-side apply with client-node 2.x: the generated clients send JSON; this header makes it an apply. */
-import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-
-export const SERVER_SIDE_APPLY = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
-
 /** The one field manager every kroute agent writes with, so agents never conflict with each other. */
 export const FIELD_MANAGER = "kroute-agent";
 

@@ -4,7 +4,7 @@
  * under the kube helpers' supervisor, with watch restarts counted in the metrics; and
  * what goes back: Route status, the node's NodeRouteTable, Events.
  */
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import {
   EventRecorder,
   NodeRouteTableWriter,

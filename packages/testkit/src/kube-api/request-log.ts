@@ -11,6 +11,8 @@ export interface RequestLogEntry {
   readonly method: string;
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
+  /** The client's address and port, as `ip:port`: requests over one kept-alive connection share it. */
+  readonly client: string;
   readonly verb?: Verb;
   /** `group/version/plural` of the resource addressed, e.g. "/v1/nodes". */
   readonly resource?: string;
@@ -41,6 +43,7 @@ export class RequestLog {
       method: req.method ?? "GET",
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
+      client: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       ...(verb === undefined ? {} : { verb }),
       ...(target === undefined ? {} : { resource: typeKey(target.type), subresource: target.subresource }),
       ...(target?.name === undefined ? {} : { name: target.name }),

@@ -1,0 +1,100 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { KubeApiError, KubeClient } from "../../src/kube/rest.ts";
+import { startApi } from "./support.ts";
+
+const ROUTES = "/apis/networking.kroute.dev/v1alpha1/routes";
+
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+async function setUp(options: Parameters<typeof startApi>[0] = {}) {
+  const started = await startApi(options);
+  close = () => started.api.close();
+  return started;
+}
+
+describe("KubeClient", () => {
+  it("sends the requests of a KubeConfig over one pool of kept-alive connections", async () => {
+    const { api, kc } = await setUp();
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    for (let i = 0; i < 20; i++) await KubeClient.for(kc).list("/api/v1/nodes");
+    const clients = new Set(api.requests((e) => e.path === "/api/v1/nodes").map((e) => e.client));
+    expect(api.requests((e) => e.path === "/api/v1/nodes")).toHaveLength(20);
+    // Kept-alive connections are reused (undici may open a second while the first is
+    // being released); a connection per request would be 20.
+    expect(clients.size).toBeLessThanOrEqual(2);
+  });
+
+  it("lists with selectors and returns the items and the collection's resourceVersion", async () => {
+    const { api, kc } = await setUp();
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1", labels: { pool: "a" } } });
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n2", labels: { pool: "b" } } });
+    const list = await KubeClient.for(kc).list<{ metadata: { name: string } }>("/api/v1/nodes", {
+      labelSelector: "pool=b",
+      fieldSelector: undefined,
+    });
+    expect(list.items.map((n) => n.metadata.name)).toEqual(["n2"]);
+    expect(list.resourceVersion).toBe(String(api.resourceVersion));
+    expect(api.requests((e) => e.path === "/api/v1/nodes")[0]?.query).toEqual({ labelSelector: "pool=b" });
+  });
+
+  it("server-side applies with the field manager, force, and the apply content type", async () => {
+    const { api, kc } = await setUp();
+    api.apply({
+      apiVersion: "networking.kroute.dev/v1alpha1",
+      kind: "Route",
+      metadata: { name: "r1" },
+      spec: { destinations: ["10.1.0.0/16"], gateways: ["10.0.0.3"] },
+    });
+    await KubeClient.for(kc).apply(
+      `${ROUTES}/r1/status`,
+      {
+        apiVersion: "networking.kroute.dev/v1alpha1",
+        kind: "Route",
+        metadata: { name: "r1" },
+        status: { conditions: [{ type: "Accepted", status: "True" }] },
+      },
+      { fieldManager: "kroute-test", force: true },
+    );
+    const [patch] = api.requests((e) => e.method === "PATCH");
+    expect(patch?.contentType).toBe("application/apply-patch+yaml");
+    expect(patch?.query).toEqual({ fieldManager: "kroute-test", force: "true" });
+    const route = api.get({ apiVersion: "networking.kroute.dev/v1alpha1", kind: "Route" }, "r1");
+    expect(route?.status).toMatchObject({ conditions: [{ type: "Accepted", status: "True" }] });
+  });
+
+  it("turns an error status into a KubeApiError naming the request, the code and the server's message", async () => {
+    const { kc } = await setUp();
+    const failed = await KubeClient.for(kc)
+      .apply(
+        `${ROUTES}/missing/status`,
+        { apiVersion: "networking.kroute.dev/v1alpha1", kind: "Route", metadata: { name: "missing" } },
+        { fieldManager: "kroute-test" },
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failed).toBeInstanceOf(KubeApiError);
+    const error = failed as KubeApiError;
+    expect(error.code).toBe(404);
+    expect(error.reason).toBe("NotFound");
+    expect(error.message).toMatch(
+      /^PATCH \/apis\/networking.kroute.dev\/v1alpha1\/routes\/missing\/status: 404 .*missing/,
+    );
+  });
+
+  it("sends the kubeconfig's bearer token, read for each request", async () => {
+    const { api } = await setUp({ token: "secret-token" });
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfig());
+    await expect(KubeClient.for(kc).list("/api/v1/nodes")).resolves.toMatchObject({ items: [] });
+    const unauthenticated = new KubeConfig();
+    unauthenticated.loadFromString(api.kubeconfig().replace("secret-token", "wrong"));
+    await expect(KubeClient.for(unauthenticated).list("/api/v1/nodes")).rejects.toMatchObject({ code: 401 });
+  });
+});
