@@ -5,19 +5,22 @@
  * a fresh network namespace. Without root it runs the agent with --dry-run in this
  * namespace instead (computes everything, writes nothing) and says so.
  *
- * The agent runs with the V8 flags the Helm chart sets (values.yaml `nodeOptions`);
- * KROUTE_BENCH_NODE_FLAGS overrides them.
+ * It measures what the image ships: the bundle (packages/agent/src/deploy/bundle.ts),
+ * built into packages/agent/dist at the start of the run, with the V8 flags the Helm
+ * chart sets (values.yaml `nodeOptions`; KROUTE_BENCH_NODE_FLAGS overrides them).
  *
- * Peer in the same run: a bare `node` process (the runtime's own floor), so the
- * agent's own cost is visible. For scale: DigitalOcean's Python operator was given
- * 512 MiB for 2,000 CIDRs. Target: under 100 MiB.
+ * Peers in the same run: the same agent run from its TypeScript sources (how tests and
+ * the simulator's cluster run it), and a bare `node` process (the runtime's own floor),
+ * so the agent's own cost is visible. For scale: DigitalOcean's Python operator was
+ * given 512 MiB for 2,000 CIDRs. Target: under 100 MiB.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createKubeApiDouble } from "../../packages/testkit/src/kube-api/index.ts";
+import { bundleAgent } from "../../packages/agent/src/deploy/bundle.ts";
+import { createKubeApiDouble, type KubeApiDouble } from "../../packages/testkit/src/kube-api/index.ts";
 import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -26,7 +29,7 @@ const ROUTES = Number(process.env.KROUTE_BENCH_ROUTES ?? 1000);
 const PER_ROUTE = 10;
 const DESTINATIONS = ROUTES * PER_ROUTE;
 const IDLE_MS = Number(process.env.KROUTE_BENCH_IDLE_MS ?? 20_000);
-const bin = resolve(import.meta.dirname, "../../packages/agent/src/main.ts");
+const sourceBin = resolve(import.meta.dirname, "../../packages/agent/src/main.ts");
 
 function rssMib(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -71,28 +74,43 @@ async function baselineNodeRss(): Promise<number> {
   return rss;
 }
 
-async function main(): Promise<void> {
-  const mode = isRoot ? "kernel" : "dry-run";
-  if (!isRoot) console.error("agent-memory: not root, so the agent runs with --dry-run (no kernel writes)");
+/** A fresh API double holding the bench's Node and Routes (a fresh one per agent run: no status carried over). */
+async function seededApi(): Promise<KubeApiDouble> {
   const api = await createKubeApiDouble({ bookmarkIntervalMs: 60_000 });
+  api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "bench-node", labels: { pool: "a" } } });
+  for (let r = 0; r < ROUTES; r++) {
+    const destinations = Array.from({ length: PER_ROUTE }, (_, d) => {
+      const n = r * PER_ROUTE + d;
+      return `10.${100 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`;
+    });
+    api.apply({
+      apiVersion: "networking.kroute.dev/v1alpha1",
+      kind: "Route",
+      metadata: { name: `route-${r}` },
+      spec: { destinations, gateways: r % 2 === 0 ? ["10.0.0.3", "10.0.0.4"] : ["10.0.0.4"], probe: false },
+    });
+  }
+  return api;
+}
+
+interface Measurement {
+  readonly rss: number;
+  readonly idle: number;
+  readonly peak: number;
+  readonly programSeconds: number;
+}
+
+/**
+ * Starts the agent `bin` against a fresh API double (and, as root, a fresh namespace),
+ * waits until every destination is programmed, and measures it then and after IDLE_MS.
+ */
+async function measure(bin: string, nodeFlags: readonly string[]): Promise<Measurement> {
+  const api = await seededApi();
+  const kubeconfig = join(tmpdir(), `kroute-bench-kubeconfig-${process.pid}.json`);
   let ns: Netns | undefined;
   let child: ChildProcess | undefined;
-  const kubeconfig = join(tmpdir(), `kroute-bench-kubeconfig-${process.pid}.json`);
   try {
     writeFileSync(kubeconfig, api.kubeconfig());
-    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "bench-node", labels: { pool: "a" } } });
-    for (let r = 0; r < ROUTES; r++) {
-      const destinations = Array.from({ length: PER_ROUTE }, (_, d) => {
-        const n = r * PER_ROUTE + d;
-        return `10.${100 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}/32`;
-      });
-      api.apply({
-        apiVersion: "networking.kroute.dev/v1alpha1",
-        kind: "Route",
-        metadata: { name: `route-${r}` },
-        spec: { destinations, gateways: r % 2 === 0 ? ["10.0.0.3", "10.0.0.4"] : ["10.0.0.4"], probe: false },
-      });
-    }
     const args = [bin, `--kubeconfig=${kubeconfig}`, "--log-level=warn", "--resolv-conf=/nonexistent"];
     if (isRoot) {
       ns = await createNetns("kr-bench");
@@ -112,9 +130,6 @@ async function main(): Promise<void> {
     args.push(`--health-address=127.0.0.1:${healthPort}`, `--metrics-address=127.0.0.1:${metricsPort}`);
 
     const started = performance.now();
-    const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? shippedNodeOptions())
-      .split(" ")
-      .filter((f) => f !== "");
     child = spawn(process.execPath, [...nodeFlags, ...args], {
       env: { ...process.env, NODE_NAME: "bench-node" },
       stdio: "inherit",
@@ -152,24 +167,7 @@ async function main(): Promise<void> {
       child.kill("SIGUSR2");
       await sleep(15_000);
     }
-    const baseline = await baselineNodeRss();
-    console.error(
-      `agent-memory (${mode}): ${DESTINATIONS} destinations programmed in ${programSeconds.toFixed(1)} s; ` +
-        `RSS ${rss} MiB (peak ${peak}), after ${IDLE_MS / 1000} s idle ${idle} MiB; bare node ${baseline} MiB`,
-    );
-    console.log(
-      JSON.stringify({
-        bench: "agent-memory",
-        destinations: DESTINATIONS,
-        rss_mib: rss,
-        idle_rss_mib: idle,
-        peak_rss_mib: peak,
-        bare_node_rss_mib: baseline,
-        mode,
-        node_flags: nodeFlags.join(" "),
-        program_s: Math.round(programSeconds * 10) / 10,
-      }),
-    );
+    return { rss, idle, peak, programSeconds };
   } finally {
     if (child !== undefined && child.exitCode === null) {
       const exited = new Promise((done) => child?.once("exit", done));
@@ -180,6 +178,38 @@ async function main(): Promise<void> {
     await api.close();
     rmSync(kubeconfig, { force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const mode = isRoot ? "kernel" : "dry-run";
+  if (!isRoot) console.error("agent-memory: not root, so the agent runs with --dry-run (no kernel writes)");
+  const bundle = await bundleAgent();
+  const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? shippedNodeOptions())
+    .split(" ")
+    .filter((f) => f !== "");
+  const shipped = await measure(bundle, nodeFlags);
+  const fromSources = await measure(sourceBin, nodeFlags);
+  const baseline = await baselineNodeRss();
+  console.error(
+    `agent-memory (${mode}): ${DESTINATIONS} destinations programmed in ${shipped.programSeconds.toFixed(1)} s; ` +
+      `RSS ${shipped.rss} MiB (peak ${shipped.peak}), after ${IDLE_MS / 1000} s idle ${shipped.idle} MiB; ` +
+      `from sources ${fromSources.rss} MiB, idle ${fromSources.idle} MiB; bare node ${baseline} MiB`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "agent-memory",
+      destinations: DESTINATIONS,
+      rss_mib: shipped.rss,
+      idle_rss_mib: shipped.idle,
+      peak_rss_mib: shipped.peak,
+      sources_rss_mib: fromSources.rss,
+      sources_idle_rss_mib: fromSources.idle,
+      bare_node_rss_mib: baseline,
+      mode,
+      node_flags: nodeFlags.join(" "),
+      program_s: Math.round(shipped.programSeconds * 10) / 10,
+    }),
+  );
 }
 
 await main();

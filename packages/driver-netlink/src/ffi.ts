@@ -1,6 +1,7 @@
 /**
  * The only module that touches koffi: the few libc calls kroute needs for netlink
- * and ICMP sockets and for entering network namespaces.
+ * and ICMP sockets, for entering network namespaces, and for handing freed memory
+ * back to the kernel.
  *
  * Conventions: every wrapper returns the kernel style result, a non-negative value on
  * success and `-errno` on failure, so callers never pay for an exception on the hot
@@ -28,6 +29,7 @@ const c = {
     "intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)",
   ),
   recv: libc.func("intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)"),
+  malloc_trim: libc.func("int malloc_trim(size_t pad)"),
   recvfrom: libc.func(
     "intptr_t recvfrom(int fd, _Out_ void *buf, size_t len, int flags, _Out_ void *addr, _Inout_ uint32_t *alen)",
   ),
@@ -200,6 +202,16 @@ export class SyscallError extends Error {
 }
 
 /** Throws a SyscallError naming `call` when `rc` is `-errno`; returns it otherwise. */
+/**
+ * Returns the C heap's free pages to the kernel. glibc keeps memory freed in the middle
+ * of its heaps (and raises its mmap threshold after a large free), so the garbage of a
+ * burst of work (V8's compiler zones on its worker threads, big buffers) stays resident
+ * for the life of the process without this.
+ */
+export function releaseFreeMemory(): void {
+  c.malloc_trim(0);
+}
+
 export function check(call: string, rc: number): number {
   if (rc < 0) throw new SyscallError(call, -rc);
   return rc;

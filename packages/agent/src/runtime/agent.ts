@@ -19,7 +19,7 @@ import {
   type NodeState,
   type Op,
 } from "@kroute/core";
-import { createIcmpProber, createNetlinkDataplane } from "@kroute/driver-netlink";
+import { createIcmpProber, createNetlinkDataplane, releaseFreeMemory } from "@kroute/driver-netlink";
 import {
   audit,
   auditTime,
@@ -238,7 +238,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     }).pipe(share());
 
     // Garbage of a burst (32 MiB or more) is collected once 5 s have been quiet.
-    const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 32 * 1024 * 1024 });
+    const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 32 * 1024 * 1024, releaseFreeMemory });
     cleanups.push(() => collector.stop());
     const subscriptions: Subscription[] = [];
     subscriptions.push(

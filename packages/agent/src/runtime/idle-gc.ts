@@ -29,6 +29,8 @@ export interface IdleCollectorOptions {
   readonly minGrowthBytes: number;
   /** Injected in tests; default V8's own. */
   readonly gc?: () => void;
+  /** After a collection: hand the memory freed outside V8's heap back to the kernel (malloc_trim). */
+  readonly releaseFreeMemory?: () => void;
   readonly heapUsed?: () => number;
 }
 
@@ -41,6 +43,7 @@ export function idleCollector(options: IdleCollectorOptions): IdleCollector {
     timer = undefined;
     if (gc === undefined || heapUsed() - baseline < options.minGrowthBytes) return;
     gc();
+    options.releaseFreeMemory?.();
     baseline = heapUsed();
   };
   return {

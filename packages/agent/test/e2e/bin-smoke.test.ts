@@ -1,16 +1,18 @@
 /**
  * The real `kroute-agent` bin as a process: starts against the API double and a
  * kernel namespace, programs a Route, answers /readyz, and on SIGTERM exits 0 leaving
- * the route in place; then `kroute-agent cleanup` removes it.
+ * the route in place; then `kroute-agent cleanup` removes it. Run twice: from the
+ * TypeScript sources, and as the bundle the image ships.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterEach, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { bundleAgent } from "../../src/deploy/bundle.ts";
 import {
   createWorld,
   destroyWorld,
@@ -21,7 +23,9 @@ import {
   type World,
 } from "./e2e-support.ts";
 
-const bin = resolve(import.meta.dirname, "../../src/main.ts");
+const sourceBin = resolve(import.meta.dirname, "../../src/main.ts");
+/** Inside the package's node_modules, so that the bundle finds koffi as it does in the image. */
+const bundleDir = resolve(import.meta.dirname, `../../node_modules/.cache/bin-smoke-${process.pid}`);
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -34,18 +38,20 @@ function freePort(): Promise<number> {
   });
 }
 
-describeAsRoot("kroute-agent bin", () => {
-  let world: World | undefined;
-  let child: ChildProcess | undefined;
+let world: World | undefined;
+let child: ChildProcess | undefined;
 
-  afterEach(async () => {
-    if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
-    child = undefined;
-    await destroyWorld(world);
-    world = undefined;
-  });
+afterEach(async () => {
+  if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
+  child = undefined;
+  await destroyWorld(world);
+  world = undefined;
+});
 
+/** The tests both forms of the bin pass; `binPath` is read once the suite has built it. */
+function binTests(binPath: () => string): void {
   it("runs until SIGTERM, leaves routes in place, and cleanup removes them", async () => {
+    const bin = binPath();
     world = await createWorld();
     const kubeconfig = join(tmpdir(), `kroute-kubeconfig-${world.ns.name}.json`);
     writeFileSync(kubeconfig, world.api.kubeconfig());
@@ -106,6 +112,20 @@ describeAsRoot("kroute-agent bin", () => {
     ]);
   });
 
+  it("exits with status 2 and names the flag on bad settings", async () => {
+    const bin = binPath();
+    const result = await promisify(execFile)(process.execPath, [bin, "--probe-fall=zero"], {
+      env: { ...process.env, NODE_NAME: NODE },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect("code" in result ? result.code : 0).toBe(2);
+    expect(result.stderr).toMatch(/--probe-fall: "zero" is not a whole number/);
+  });
+}
+
+describeAsRoot("kroute-agent bin, from sources", () => {
+  binTests(() => sourceBin);
+
+  // Sources only: the fixture replaces a source module of the driver, which a bundle does not load.
   it("exits with status 2 and names the setting when the kernel cannot honour it", async () => {
     world = await createWorld();
     const kubeconfig = join(tmpdir(), `kroute-kubeconfig-${world.ns.name}.json`);
@@ -115,7 +135,7 @@ describeAsRoot("kroute-agent bin", () => {
       process.execPath,
       [
         `--import=${oldKernel}`,
-        bin,
+        sourceBin,
         `--netns=${world.ns.name}`,
         `--kubeconfig=${kubeconfig}`,
         "--health-address=127.0.0.1:0",
@@ -132,12 +152,24 @@ describeAsRoot("kroute-agent bin", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(await kernelRoutes(world.ns)).toEqual({});
   });
+});
 
-  it("exits with status 2 and names the flag on bad settings", async () => {
-    const result = await promisify(execFile)(process.execPath, [bin, "--probe-fall=zero"], {
-      env: { ...process.env, NODE_NAME: NODE },
-    }).catch((error: { code: number; stderr: string }) => error);
-    expect("code" in result ? result.code : 0).toBe(2);
-    expect(result.stderr).toMatch(/--probe-fall: "zero" is not a whole number/);
+describeAsRoot("kroute-agent bin, bundled", () => {
+  let bundle = "";
+  beforeAll(async () => {
+    bundle = await bundleAgent(bundleDir);
+  });
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+  binTests(() => bundle);
+
+  it("leaves out the parts of client-node's generated API the agent does not use", () => {
+    const code = readdirSync(bundleDir)
+      .filter((f) => f.endsWith(".js"))
+      .map((f) => readFileSync(join(bundleDir, f), "utf8"))
+      .join("\n");
+    // A model class of a kind the agent never reads, and the generated API classes.
+    expect(code).not.toContain("AdmissionregistrationV1ServiceReference");
+    expect(code).not.toContain("ObservableCoreV1Api");
+    expect(code).toContain("kroute-agent");
   });
 });

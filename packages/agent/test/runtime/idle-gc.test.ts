@@ -31,6 +31,26 @@ describe("idleCollector", () => {
     collector.stop();
   });
 
+  it("hands freed memory back to the kernel after each collection, and only then", () => {
+    let heap = 0;
+    const calls: string[] = [];
+    const collector = idleCollector({
+      quietMs: 10,
+      minGrowthBytes: 50,
+      gc: () => calls.push("gc"),
+      releaseFreeMemory: () => calls.push("release"),
+      heapUsed: () => heap,
+    });
+    collector.activity();
+    vi.advanceTimersByTime(100);
+    expect(calls).toEqual([]);
+    heap = 100;
+    collector.activity();
+    vi.advanceTimersByTime(100);
+    expect(calls).toEqual(["gc", "release"]);
+    collector.stop();
+  });
+
   it("never collects when the heap did not grow", () => {
     const gc = vi.fn();
     const collector = idleCollector({ quietMs: 10, minGrowthBytes: 1, gc, heapUsed: () => 5 });

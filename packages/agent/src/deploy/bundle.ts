@@ -1,0 +1,37 @@
+/**
+ * Bundles kroute-agent into `dist/` (one ES module, kroute-agent.js, and the chunks it
+ * loads lazily): the form the image ships and the agent-memory bench measures.
+ * `pnpm --filter @kroute/agent build`.
+ *
+ * Why a bundle, for a process that could run its TypeScript sources directly:
+ * - Node's type stripper is a WebAssembly module of its own, resident for the life of
+ *   the process (about 20 MiB of a 100 MiB budget);
+ * - any import of @kubernetes/client-node evaluates its generated API, a class per
+ *   Kubernetes kind, most of it never used. Its generated modules only declare classes
+ *   (their static fields are type tables), so they are marked free of side effects and
+ *   the bundler keeps only what the agent reaches.
+ *
+ * koffi stays outside the bundle: it finds its native addon in node_modules at run time.
+ */
+import { resolve } from "node:path";
+import { build } from "rolldown";
+
+const packageRoot = resolve(import.meta.dirname, "../..");
+const GENERATED_CLIENT = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]/;
+
+/** Writes the bundle; returns the path of its entry module. */
+export async function bundleAgent(outDir = resolve(packageRoot, "dist")): Promise<string> {
+  await build({
+    input: resolve(packageRoot, "src/main.ts"),
+    platform: "node",
+    external: ["koffi"],
+    treeshake: { moduleSideEffects: (id) => !GENERATED_CLIENT.test(id) },
+    output: { dir: outDir, format: "esm", entryFileNames: "kroute-agent.js", sourcemap: true, minify: true },
+    logLevel: "warn",
+  });
+  return resolve(outDir, "kroute-agent.js");
+}
+
+if (import.meta.main) {
+  process.stdout.write(`${await bundleAgent()}\n`);
+}
