@@ -1,3 +1,3 @@
 export * from "./dataplane.ts";
-export * from "./icmp/index.ts";
 export { releaseFreeMemory } from "./ffi.ts";
+export * from "./icmp/index.ts";
