@@ -204,16 +204,27 @@ export function superviseListWatch<T extends KubeObject>(
         );
       });
 
+    /**
+     * Lists and emits the snapshot; returns the resourceVersion the watch starts from.
+     * A function of its own so that the list is garbage once emitted: a local of the
+     * long-running loop below would stay alive in its frame until the next relist.
+     */
+    const listAndEmit = async (): Promise<string | undefined> => {
+      const list = await client.list<T>(spec.path, selectors);
+      if (stopped) return undefined;
+      deliveredSinceList = 0;
+      subscriber.next({ type: "synced", items: list.items });
+      hooks.synced?.(spec.name);
+      return list.resourceVersion;
+    };
+
     const run = async (): Promise<void> => {
       while (!stopped) {
         let rv: string;
         try {
-          const list = await client.list<T>(spec.path, selectors);
-          if (stopped) return;
-          rv = list.resourceVersion;
-          deliveredSinceList = 0;
-          subscriber.next({ type: "synced", items: list.items });
-          hooks.synced?.(spec.name);
+          const listed = await listAndEmit();
+          if (listed === undefined) return;
+          rv = listed;
         } catch (err) {
           if (stopped || !(await restartAfterBackoff("error", err))) return;
           continue;
