@@ -9,6 +9,7 @@
  * and TLS handshake, left open behind it: a start with 1,000 Routes to write status for
  * held 500 pools. Here one pool serves every request while the TLS material stays the
  * same; credentials (a rotated service-account token) are read again for each request.
+ * Watches stay on client-node's `Watch` (list-watch.ts): few, and long-lived.
  */
 import { createHash } from "node:crypto";
 import type { RequestOptions } from "node:https";
@@ -130,7 +131,8 @@ export class KubeClient {
     });
     const key = fingerprint(wanted);
     if (this.#pool?.key !== key) {
-      void this.#pool?.dispatcher?.close();
+      // The old pool finishes the requests it has in flight, then closes; nothing waits for it.
+      this.#pool?.dispatcher?.close().catch(() => undefined);
       this.#pool = { key, dispatcher: newDispatcher(wanted) };
     }
     return this.#pool.dispatcher === undefined ? {} : { dispatcher: this.#pool.dispatcher };

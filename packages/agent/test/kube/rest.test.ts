@@ -29,6 +29,22 @@ describe("KubeClient", () => {
     expect(clients.size).toBeLessThanOrEqual(2);
   });
 
+  it("opens a new pool when the TLS material changes, for the requests after the change", async () => {
+    const { api, kc } = await setUp();
+    const client = KubeClient.for(kc);
+    const clientsOf = () => new Set(api.requests((e) => e.path === "/api/v1/nodes").map((e) => e.client));
+    for (let i = 0; i < 5; i++) await client.list("/api/v1/nodes");
+    const before = clientsOf();
+    // As if the kubeconfig named another TLS server name (a rotated certificate reads the same way).
+    const cluster = kc.getCurrentCluster() as { tlsServerName?: string };
+    cluster.tlsServerName = "api.example";
+    api.clearRequests();
+    for (let i = 0; i < 5; i++) await client.list("/api/v1/nodes");
+    const after = clientsOf();
+    expect([...after].filter((c) => before.has(c))).toEqual([]);
+    expect(after.size).toBeLessThanOrEqual(2);
+  });
+
   it("lists with selectors and returns the items and the collection's resourceVersion", async () => {
     const { api, kc } = await setUp();
     api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1", labels: { pool: "a" } } });
