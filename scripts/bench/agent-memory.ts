@@ -11,8 +11,9 @@
  *
  * Peers in the same run: the same agent run from its TypeScript sources (how tests and
  * the simulator's cluster run it), and a bare `node` process (the runtime's own floor),
- * so the agent's own cost is visible. For scale: DigitalOcean's Python operator was
- * given 512 MiB for 2,000 CIDRs. Target: under 100 MiB.
+ * so the agent's own cost is visible. Three runs of each form (KROUTE_BENCH_RUNS),
+ * alternating; medians. For scale: DigitalOcean's Python operator was given 512 MiB
+ * for 2,000 CIDRs. Target: under 100 MiB.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +23,7 @@ import { join, resolve } from "node:path";
 import { bundleAgent } from "../../packages/agent/src/deploy/bundle.ts";
 import { createKubeApiDouble, type KubeApiDouble } from "../../packages/testkit/src/kube-api/index.ts";
 import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
+import { median } from "./lib/stats.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -29,6 +31,7 @@ const ROUTES = Number(process.env.KROUTE_BENCH_ROUTES ?? 1000);
 const PER_ROUTE = 10;
 const DESTINATIONS = ROUTES * PER_ROUTE;
 const IDLE_MS = Number(process.env.KROUTE_BENCH_IDLE_MS ?? 20_000);
+const RUNS = Number(process.env.KROUTE_BENCH_RUNS ?? 3);
 const sourceBin = resolve(import.meta.dirname, "../../packages/agent/src/main.ts");
 
 function rssMib(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
@@ -180,6 +183,17 @@ async function measure(bin: string, nodeFlags: readonly string[]): Promise<Measu
   }
 }
 
+/** Each measurement's median over the runs, rounded to 0.1. */
+function medians(runs: readonly Measurement[]): Measurement {
+  const of = (pick: (m: Measurement) => number) => Math.round(median(runs.map(pick)) * 10) / 10;
+  return {
+    rss: of((m) => m.rss),
+    idle: of((m) => m.idle),
+    peak: of((m) => m.peak),
+    programSeconds: of((m) => m.programSeconds),
+  };
+}
+
 async function main(): Promise<void> {
   const mode = isRoot ? "kernel" : "dry-run";
   if (!isRoot) console.error("agent-memory: not root, so the agent runs with --dry-run (no kernel writes)");
@@ -187,11 +201,18 @@ async function main(): Promise<void> {
   const nodeFlags = (process.env.KROUTE_BENCH_NODE_FLAGS ?? shippedNodeOptions())
     .split(" ")
     .filter((f) => f !== "");
-  const shipped = await measure(bundle, nodeFlags);
-  const fromSources = await measure(sourceBin, nodeFlags);
+  // Alternating, so that a noisy stretch of the machine falls on both forms.
+  const shippedRuns: Measurement[] = [];
+  const sourceRuns: Measurement[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    shippedRuns.push(await measure(bundle, nodeFlags));
+    sourceRuns.push(await measure(sourceBin, nodeFlags));
+  }
+  const shipped = medians(shippedRuns);
+  const fromSources = medians(sourceRuns);
   const baseline = await baselineNodeRss();
   console.error(
-    `agent-memory (${mode}): ${DESTINATIONS} destinations programmed in ${shipped.programSeconds.toFixed(1)} s; ` +
+    `agent-memory (${mode}), medians of ${RUNS} runs: ${DESTINATIONS} destinations programmed in ${shipped.programSeconds} s; ` +
       `RSS ${shipped.rss} MiB (peak ${shipped.peak}), after ${IDLE_MS / 1000} s idle ${shipped.idle} MiB; ` +
       `from sources ${fromSources.rss} MiB, idle ${fromSources.idle} MiB; bare node ${baseline} MiB`,
   );
@@ -204,10 +225,13 @@ async function main(): Promise<void> {
       peak_rss_mib: shipped.peak,
       sources_rss_mib: fromSources.rss,
       sources_idle_rss_mib: fromSources.idle,
+      rss_ratio_vs_sources: Math.round((shipped.rss / fromSources.rss) * 100) / 100,
+      idle_ratio_vs_sources: Math.round((shipped.idle / fromSources.idle) * 100) / 100,
       bare_node_rss_mib: baseline,
+      runs: RUNS,
       mode,
       node_flags: nodeFlags.join(" "),
-      program_s: Math.round(shipped.programSeconds * 10) / 10,
+      program_s: shipped.programSeconds,
     }),
   );
 }
