@@ -10,7 +10,7 @@
  */
 // Heavy modules (the Kubernetes client, the FFI driver) load only after the settings
 // are valid, so a typo in a flag is answered at once.
-import { boundHeapGrowth } from "./runtime/heap-growth.ts";
+import { favourMemoryOverSpeed } from "./runtime/v8-memory.ts";
 import { parseAgentSettings, parseCleanupSettings, SettingsError, USAGE } from "./settings.ts";
 
 function reportSettingsError(error: SettingsError): number {
@@ -60,7 +60,7 @@ async function runCleanup(argv: readonly string[]): Promise<number> {
 async function runAgent(argv: readonly string[]): Promise<number> {
   const settings = settingsOrExit(() => parseAgentSettings(argv, process.env));
   if (typeof settings === "number") return settings;
-  boundHeapGrowth();
+  favourMemoryOverSpeed();
   const { createLogger } = await import("./log.ts");
   const { startAgent } = await import("./runtime/agent.ts");
   const { kubeClusterSources, loadKubeConfig } = await import("./runtime/kube-sources.ts");
