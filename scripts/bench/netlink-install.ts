@@ -27,7 +27,7 @@ import { promisify } from "node:util";
 import type { IpAddr, KernelNexthop, KernelRoute, Op, Prefix } from "../../packages/core/src/index.ts";
 import { Writer } from "../../packages/driver-netlink/src/codec/bytes.ts";
 import { NLM_F_REQUEST } from "../../packages/driver-netlink/src/codec/constants.ts";
-import { encodeMessage } from "../../packages/driver-netlink/src/codec/message.ts";
+import { encodeRequest } from "../../packages/driver-netlink/src/codec/message.ts";
 import * as ffi from "../../packages/driver-netlink/src/ffi.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
 import { opRequests } from "../../packages/driver-netlink/src/ops.ts";
@@ -157,13 +157,7 @@ async function kernelFloor(style: Style): Promise<number> {
         chunks.push(w.finish());
         w = new Writer(80 * 1024);
       }
-      encodeMessage(w, {
-        type: request.type,
-        flags: request.flags | NLM_F_REQUEST,
-        seq: i + 1,
-        pid: 0,
-        body: request.body,
-      });
+      encodeRequest(w, request.type, request.flags | NLM_F_REQUEST, i + 1, request.body);
     }
     chunks.push(w.finish());
     const start = performance.now();

@@ -10,13 +10,19 @@
 import { Writer } from "./codec/bytes.ts";
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST } from "./codec/constants.ts";
 import type { ErrorMessage } from "./codec/error.ts";
-import { decodeMessages, encodeMessage, type Message, type MessageBody } from "./codec/message.ts";
+import {
+  type BodyWriter,
+  decodeMessages,
+  encodeRequest,
+  type Message,
+  type MessageBody,
+} from "./codec/message.ts";
 import * as ffi from "./ffi.ts";
 
 export interface Request {
   readonly type: number;
   readonly flags: number;
-  readonly body: MessageBody;
+  readonly body: MessageBody | BodyWriter;
 }
 
 export interface DumpResult {
@@ -201,7 +207,7 @@ export class NetlinkConnection {
         if (n > 0) seq = this.nextSeq();
         const r = next.value;
         lastAt = w.offset;
-        encodeMessage(w, { type: r.type, flags: r.flags | NLM_F_REQUEST, seq, pid: 0, body: r.body });
+        encodeRequest(w, r.type, r.flags | NLM_F_REQUEST, seq, r.body);
         types[n] = r.type;
         flags[n] = r.flags;
         n++;
@@ -265,13 +271,7 @@ export class NetlinkConnection {
     const seq = this.nextSeq();
     const replies: Message[] = [];
     const w = new Writer(1024);
-    encodeMessage(w, {
-      type: request.type,
-      flags: request.flags | NLM_F_REQUEST | NLM_F_ACK,
-      seq,
-      pid: 0,
-      body: request.body,
-    });
+    encodeRequest(w, request.type, request.flags | NLM_F_REQUEST | NLM_F_ACK, seq, request.body);
     const done = new Promise<{ replies: Message[]; error?: ErrorMessage }>((resolve) => {
       const p: Pending = {
         first: seq,
@@ -299,13 +299,7 @@ export class NetlinkConnection {
     const messages: Message[] = [];
     let interrupted = false;
     const w = new Writer(1024);
-    encodeMessage(w, {
-      type: request.type,
-      flags: request.flags | NLM_F_REQUEST | NLM_F_DUMP,
-      seq,
-      pid: 0,
-      body: request.body,
-    });
+    encodeRequest(w, request.type, request.flags | NLM_F_REQUEST | NLM_F_DUMP, seq, request.body);
     const done = new Promise<DumpResult>((resolve) => {
       const p: Pending = {
         first: seq,

@@ -20,7 +20,7 @@ import type { ErrorMessage } from "./codec/error.ts";
 import type { Request } from "./connection.ts";
 import type { LinkNames } from "./domain/names.ts";
 import { nexthopKeyMessage, nexthopToMessage } from "./domain/nexthops.ts";
-import { routeKeyMessage, routeToMessage } from "./domain/routes.ts";
+import { newRouteBody, routeKeyBody } from "./domain/route-writer.ts";
 import { ruleToMessage } from "./domain/rules.ts";
 import { errnoName, strerror } from "./ffi.ts";
 
@@ -39,11 +39,11 @@ function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
 }
 
 function newRoute(route: KernelRoute, flags: number, names: LinkNames): Request {
-  return { type: RTM_NEWROUTE, flags, body: { kind: "route", route: routeToMessage(route, names) } };
+  return { type: RTM_NEWROUTE, flags, body: newRouteBody(route, names) };
 }
 
 function delRoute(route: KernelRoute): Request {
-  return { type: RTM_DELROUTE, flags: 0, body: { kind: "route", route: routeKeyMessage(route) } };
+  return { type: RTM_DELROUTE, flags: 0, body: routeKeyBody(route) };
 }
 
 function newNexthop(nexthop: KernelNexthop, flags: number, names: LinkNames): Request {

@@ -142,10 +142,26 @@ export class Writer {
     this.endAttr(at);
   }
 
+  /** A 4-byte attribute in one step (length 8, already aligned): per route in big batches. */
   attrU32(type: number, value: number): void {
-    const at = this.beginAttr(type);
-    this.u32(value);
-    this.endAttr(at);
+    this.reserve(8);
+    const view = this.view;
+    const at = this.offset;
+    view.setUint16(at, 8, LITTLE_ENDIAN);
+    view.setUint16(at + 2, type, LITTLE_ENDIAN);
+    view.setUint32(at + 4, value, LITTLE_ENDIAN);
+    this.offset = at + 8;
+  }
+
+  /** A 4-byte attribute holding `value` in network order: an IPv4 address given as a number. */
+  attrU32be(type: number, value: number): void {
+    this.reserve(8);
+    const view = this.view;
+    const at = this.offset;
+    view.setUint16(at, 8, LITTLE_ENDIAN);
+    view.setUint16(at + 2, type, LITTLE_ENDIAN);
+    view.setUint32(at + 4, value, false);
+    this.offset = at + 8;
   }
 
   attrFlag(type: number): void {

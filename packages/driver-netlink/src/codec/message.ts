@@ -48,6 +48,9 @@ export type MessageBody =
   /** Any other type (NOOP, OVERRUN, messages kroute does not read), payload kept as is. */
   | { readonly kind: "other"; readonly payload: Uint8Array };
 
+/** Writes a body straight into the buffer of its message (the encoder of the hot path, route writes). */
+export type BodyWriter = (w: Writer) => void;
+
 export interface Message {
   readonly type: number;
   readonly flags: number;
@@ -85,6 +88,23 @@ function bodyKindOf(type: number): MessageBody["kind"] {
     default:
       return "other";
   }
+}
+
+/** Appends a request: its body is a MessageBody, or written by the caller's BodyWriter. */
+export function encodeRequest(
+  w: Writer,
+  type: number,
+  flags: number,
+  seq: number,
+  body: MessageBody | BodyWriter,
+): void {
+  if (typeof body !== "function") {
+    encodeMessage(w, { type, flags, seq, pid: 0, body });
+    return;
+  }
+  const at = beginMessage(w, type, flags, seq);
+  body(w);
+  endMessage(w, at);
 }
 
 /** Appends one message to `w`. The body kind must match `type` (checked). */

@@ -37,7 +37,7 @@ const SPECIAL_BY_NAME: ReadonlyMap<string, number> = new Map([...SPECIAL_TYPES].
 const RTM_F_LOOKUP_TABLE = 0x1000;
 
 /** RT_SCOPE_NOWHERE: in a delete request, "any scope". */
-const RT_SCOPE_NOWHERE = 255;
+export const RT_SCOPE_NOWHERE = 255;
 
 export class UnknownDeviceError extends Error {
   readonly dev: string;
@@ -62,14 +62,21 @@ function gatewayToBytes(gateway: string): Uint8Array {
   return bytes;
 }
 
-function ifindex(names: LinkNames, dev: string): number {
+export function ifindex(names: LinkNames, dev: string): number {
   const index = names.indexOf(dev);
   if (index === undefined) throw new UnknownDeviceError(dev);
   return index;
 }
 
-function rtmTable(table: number): number {
+export function rtmTable(table: number): number {
   return table < 256 ? table : RT_TABLE_UNSPEC;
+}
+
+/** rtm_type of a special route ("blackhole", "unreachable"...). */
+export function specialType(name: string): number {
+  const type = SPECIAL_BY_NAME.get(name);
+  if (type === undefined) throw new Error(`route target: unknown special type ${JSON.stringify(name)}`);
+  return type;
 }
 
 /** The rtmsg to create or replace `route`. Throws UnknownDeviceError for an unknown dev. */
@@ -117,13 +124,9 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
     case "device":
       m.oif = ifindex(names, target.dev);
       return m;
-    case "special": {
-      const type = SPECIAL_BY_NAME.get(target.type);
-      if (type === undefined)
-        throw new Error(`route target: unknown special type ${JSON.stringify(target.type)}`);
-      m.type = type;
+    case "special":
+      m.type = specialType(target.type);
       return m;
-    }
   }
 }
 
