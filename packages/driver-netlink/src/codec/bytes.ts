@@ -144,23 +144,21 @@ export class Writer {
 
   /** A 4-byte attribute in one step (length 8, already aligned): per route in big batches. */
   attrU32(type: number, value: number): void {
-    this.reserve(8);
-    const view = this.view;
-    const at = this.offset;
-    view.setUint16(at, 8, LITTLE_ENDIAN);
-    view.setUint16(at + 2, type, LITTLE_ENDIAN);
-    view.setUint32(at + 4, value, LITTLE_ENDIAN);
-    this.offset = at + 8;
+    this.#attr4(type, value, LITTLE_ENDIAN);
   }
 
   /** A 4-byte attribute holding `value` in network order: an IPv4 address given as a number. */
   attrU32be(type: number, value: number): void {
+    this.#attr4(type, value, false);
+  }
+
+  #attr4(type: number, value: number, littleEndian: boolean): void {
     this.reserve(8);
     const view = this.view;
     const at = this.offset;
     view.setUint16(at, 8, LITTLE_ENDIAN);
     view.setUint16(at + 2, type, LITTLE_ENDIAN);
-    view.setUint32(at + 4, value, false);
+    view.setUint32(at + 4, value, littleEndian);
     this.offset = at + 8;
   }
 

@@ -81,21 +81,20 @@ export function newRouteBody(route: KernelRoute, names: LinkNames): BodyWriter {
     const message = routeToMessage(route, names);
     return (w) => encodeRoute(w, message);
   }
-  const dstLen = prefixLengthAfter(route.dst, slash);
-  const table = route.table;
-  const protocol = route.protocol;
-  const scope = route.scope;
-  const metric = route.metric;
-  return (w) => {
-    writeRtmsg(w, dstLen, rtmTable(table), protocol, scope, type);
-    w.attrU32(RTA_TABLE, table);
-    w.attrU32be(RTA_DST, dst);
-    if (oif !== NONE) w.attrU32(RTA_OIF, oif);
-    if (gateway !== NONE) w.attrU32be(RTA_GATEWAY, gateway);
-    w.attrU32(RTA_PRIORITY, metric);
-    if (prefsrc !== NONE) w.attrU32be(RTA_PREFSRC, prefsrc);
-    if (nhId !== NONE) w.attrU32(RTA_NH_ID, nhId);
+  const fields: Ipv4RouteFields = {
+    dstLen: prefixLengthAfter(route.dst, slash),
+    dst,
+    table: route.table,
+    protocol: route.protocol,
+    scope: route.scope,
+    type,
+    metric: route.metric,
+    oif,
+    gateway,
+    prefsrc,
+    nhId,
   };
+  return (w) => writeIpv4Route(w, fields);
 }
 
 /** The body of RTM_DELROUTE naming `route` by its full key (routeKeyMessage's bytes). */
@@ -106,16 +105,47 @@ export function routeKeyBody(route: KernelRoute): BodyWriter {
     const message = routeKeyMessage(route);
     return (w) => encodeRoute(w, message);
   }
-  const dstLen = prefixLengthAfter(route.dst, slash);
-  const table = route.table;
-  const protocol = route.protocol;
-  const metric = route.metric;
-  return (w) => {
-    writeRtmsg(w, dstLen, rtmTable(table), protocol, RT_SCOPE_NOWHERE, RTN_UNSPEC);
-    w.attrU32(RTA_TABLE, table);
-    w.attrU32be(RTA_DST, dst);
-    w.attrU32(RTA_PRIORITY, metric);
+  const fields: Ipv4RouteFields = {
+    dstLen: prefixLengthAfter(route.dst, slash),
+    dst,
+    table: route.table,
+    protocol: route.protocol,
+    scope: RT_SCOPE_NOWHERE,
+    type: RTN_UNSPEC,
+    metric: route.metric,
+    oif: NONE,
+    gateway: NONE,
+    prefsrc: NONE,
+    nhId: NONE,
   };
+  return (w) => writeIpv4Route(w, fields);
+}
+
+/** An IPv4 route's rtmsg and attributes; NONE leaves an attribute out. */
+interface Ipv4RouteFields {
+  readonly dstLen: number;
+  readonly dst: number;
+  readonly table: number;
+  readonly protocol: number;
+  readonly scope: number;
+  readonly type: number;
+  readonly metric: number;
+  readonly oif: number;
+  readonly gateway: number;
+  readonly prefsrc: number;
+  readonly nhId: number;
+}
+
+/** In encodeRoute's order: rtmsg, TABLE, DST, OIF, GATEWAY, PRIORITY, PREFSRC, NH_ID. */
+function writeIpv4Route(w: Writer, f: Ipv4RouteFields): void {
+  writeRtmsg(w, f.dstLen, rtmTable(f.table), f.protocol, f.scope, f.type);
+  w.attrU32(RTA_TABLE, f.table);
+  w.attrU32be(RTA_DST, f.dst);
+  if (f.oif !== NONE) w.attrU32(RTA_OIF, f.oif);
+  if (f.gateway !== NONE) w.attrU32be(RTA_GATEWAY, f.gateway);
+  w.attrU32(RTA_PRIORITY, f.metric);
+  if (f.prefsrc !== NONE) w.attrU32be(RTA_PREFSRC, f.prefsrc);
+  if (f.nhId !== NONE) w.attrU32(RTA_NH_ID, f.nhId);
 }
 
 /** The length of a canonical prefix (core's Prefix), read after its slash without slicing. */
