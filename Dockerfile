@@ -24,6 +24,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/driver-fake/package.json packages/driver-fake/
 COPY packages/driver-netlink/package.json packages/driver-netlink/
 COPY packages/testkit/package.json packages/testkit/
+COPY packages/lab/package.json packages/lab/
 COPY packages/agent/package.json packages/agent/
 COPY packages/sim/package.json packages/sim/
 

@@ -21,8 +21,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bundleAgent } from "../../packages/agent/src/deploy/bundle.ts";
-import { createKubeApiDouble, type KubeApiDouble } from "../../packages/testkit/src/kube-api/index.ts";
-import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
+import { createKubeApiDouble, type KubeApiDouble } from "../../packages/lab/src/kube-api/index.ts";
+import { createNetns, type Netns } from "../../packages/lab/src/netns.ts";
 import { median } from "./lib/stats.ts";
 
 const isRoot = process.getuid?.() === 0;

@@ -27,7 +27,7 @@ import {
 import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
 import type { Dataplane, IpAddr, Prefix } from "../../packages/core/src/index.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
-import { createTopology, type Topology } from "../../packages/testkit/src/topology.ts";
+import { createTopology, type Topology } from "../../packages/lab/src/topology.ts";
 import { percentile } from "./lib/stats.ts";
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);

@@ -25,8 +25,8 @@ import {
   startAgentInNetns,
 } from "../../packages/agent/test/health/agent-in-netns.ts";
 import { routeGateways, waitUntil } from "../../packages/agent/test/health/kernel-view.ts";
-import type { Netns } from "../../packages/testkit/src/netns.ts";
-import { createTopology } from "../../packages/testkit/src/topology.ts";
+import type { Netns } from "../../packages/lab/src/netns.ts";
+import { createTopology } from "../../packages/lab/src/topology.ts";
 import { median } from "./lib/stats.ts";
 
 const FLOWS = 4000;

@@ -31,7 +31,7 @@ import { encodeRequest } from "../../packages/driver-netlink/src/codec/message.t
 import * as ffi from "../../packages/driver-netlink/src/ffi.ts";
 import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.ts";
 import { opRequests } from "../../packages/driver-netlink/src/ops.ts";
-import { createNetns, type Netns } from "../../packages/testkit/src/netns.ts";
+import { createNetns, type Netns } from "../../packages/lab/src/netns.ts";
 
 const execFileAsync = promisify(execFile);
 const ROUTES = Number(process.env.KROUTE_BENCH_ROUTES ?? 100_000);

@@ -21,7 +21,8 @@ import type {
   Prefix,
 } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
-import { BASELINE_TOPOLOGY, describeAsRoot, type HostControl, type Netns } from "@kroute/testkit";
+import type { Netns } from "@kroute/lab";
+import { BASELINE_TOPOLOGY, describeAsRoot, type HostControl } from "@kroute/testkit";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { createNetlinkDataplane } from "../src/index.ts";

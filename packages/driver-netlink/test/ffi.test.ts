@@ -2,7 +2,8 @@
  * The libc surface beyond netlink, as the ICMP prober uses it: an ICMP socket made
  * inside a namespace, sendto/recvfrom with a sockaddr_in, readiness from libuv.
  */
-import { createNetns, describeAsRoot, type Netns } from "@kroute/testkit";
+import { createNetns, type Netns } from "@kroute/lab";
+import { describeAsRoot } from "@kroute/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import * as ffi from "../src/ffi.ts";
 

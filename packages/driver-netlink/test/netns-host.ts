@@ -4,7 +4,8 @@
  * veth pair NAME / NAMEp with both ends up; carrier loss on NAME is NAMEp down.
  */
 import type { IpAddr } from "@kroute/core";
-import { BASELINE_TOPOLOGY, createNetns, type HostControl, type Netns } from "@kroute/testkit";
+import { createNetns, type Netns } from "@kroute/lab";
+import { BASELINE_TOPOLOGY, type HostControl } from "@kroute/testkit";
 
 export function netnsHostControl(ns: Netns): HostControl {
   return {

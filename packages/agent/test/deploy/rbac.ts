@@ -3,7 +3,7 @@
  * one of them: so that tests can hold the agent's real requests against the rules.
  */
 import { join, resolve } from "node:path";
-import type { RequestLogEntry } from "@kroute/testkit";
+import type { RequestLogEntry } from "@kroute/lab";
 import { parseAllDocuments } from "yaml";
 import { renderChart } from "../../src/deploy/chart.ts";
 

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createKubeApiDouble, createNetns, type KubeApiDouble, type Netns } from "@kroute/testkit";
+import { createKubeApiDouble, createNetns, type KubeApiDouble, type Netns } from "@kroute/lab";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
 import { kubeClusterSources } from "../../src/runtime/kube-sources.ts";

@@ -7,13 +7,13 @@ import { type DesiredTable, desiredTable, type EngineEvent } from "@kroute/core"
 import {
   createKubeApiDouble,
   createTopology,
-  describeAsRoot,
   type KubeApiDouble,
   sendUdpFlows,
   startUdpEcho,
   type Topology,
   type UdpEchoServer,
-} from "@kroute/testkit";
+} from "@kroute/lab";
+import { describeAsRoot } from "@kroute/testkit";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Subscription } from "rxjs";
 import { afterAll, beforeAll, expect, it } from "vitest";

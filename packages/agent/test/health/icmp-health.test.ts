@@ -1,5 +1,6 @@
 import { createIcmpProber, type IcmpProber } from "@kroute/driver-netlink";
-import { createTopology, describeAsRoot, type Topology } from "@kroute/testkit";
+import { createTopology, type Topology } from "@kroute/lab";
+import { describeAsRoot } from "@kroute/testkit";
 import {
   BehaviorSubject,
   filter,

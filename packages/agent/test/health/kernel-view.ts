@@ -2,7 +2,7 @@
  * What the kernel of a namespace says about a route, read with iproute2 (not with
  * kroute's own driver), for end-to-end assertions and benchmarks.
  */
-import type { Netns } from "@kroute/testkit";
+import type { Netns } from "@kroute/lab";
 
 interface IpRoute {
   readonly dst: string;

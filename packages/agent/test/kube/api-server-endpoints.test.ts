@@ -1,6 +1,6 @@
 /** The API server's real endpoints, from the `kubernetes` Service's EndpointSlices. */
 import type { IpAddr } from "@kroute/core";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { watchApiServerEndpoints } from "../../src/kube/api-server-endpoints.ts";

@@ -1,6 +1,6 @@
 /** Kubernetes Events on transitions only, deduplicated and throttled per subject. */
 import type { IpAddr } from "@kroute/core";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventRecorder, type EventRecorderOptions, type Transition } from "../../src/kube/event-recorder.ts";

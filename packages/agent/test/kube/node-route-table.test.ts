@@ -1,6 +1,6 @@
 /** The node's NodeRouteTable: created owned by its Node, then its status applied, coalesced. */
 import type { DestinationOutcome, IpAddr } from "@kroute/core";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {

@@ -1,6 +1,6 @@
 /** Only the agent's own Node is listed and watched; only label changes become events. */
 import type { EventBody } from "@kroute/core";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { watchOwnNode } from "../../src/kube/own-node.ts";

@@ -1,5 +1,5 @@
 /** The Route's Accepted condition: written once per generation, skipped when right, jittered. */
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteCache } from "../../src/kube/route-cache.ts";

@@ -1,6 +1,6 @@
 /** Shared pieces of the agent's Kubernetes tests: the API double, a client for it, and event collection. */
 
-import { createKubeApiDouble, type KubeApiDouble } from "@kroute/testkit";
+import { createKubeApiDouble, type KubeApiDouble } from "@kroute/lab";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Observable } from "rxjs";
 import type { RestartReason, SupervisorOptions } from "../../src/kube/list-watch.ts";

@@ -1,6 +1,6 @@
 /** Routes from the API double, through the supervised list+watch loop, as engine events. */
 import type { EventBody } from "@kroute/core";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteCache } from "../../src/kube/route-cache.ts";

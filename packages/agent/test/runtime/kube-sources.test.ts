@@ -8,7 +8,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
-import type { KubeApiDouble } from "@kroute/testkit";
+import type { KubeApiDouble } from "@kroute/lab";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventRecorder } from "../../src/kube/event-recorder.ts";
 import { createMetrics } from "../../src/metrics.ts";

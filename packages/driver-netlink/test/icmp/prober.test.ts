@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { IpAddr } from "@kroute/core";
-import { createTopology, describeAsRoot, type Topology } from "@kroute/testkit";
+import { createTopology, type Topology } from "@kroute/lab";
+import { describeAsRoot } from "@kroute/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createIcmpProber, type IcmpProber } from "../../src/icmp/prober.ts";
 

@@ -1,6 +1,6 @@
 /** A namespace's kroute-owned routes as `ip` reports them, resolved to gateways (the `--json` route shape). */
 import { comparePrefixes, type Prefix } from "@kroute/core";
-import type { Netns } from "@kroute/testkit";
+import type { Netns } from "@kroute/lab";
 import type { JsonRoute } from "../render.ts";
 
 interface IpRoute {

@@ -11,7 +11,7 @@ import { openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_SETTINGS, decodeLine } from "@kroute/core";
-import type { KubeApiDouble, UdpEchoServer } from "@kroute/testkit";
+import type { KubeApiDouble, UdpEchoServer } from "@kroute/lab";
 import { replayFile } from "../cmd-replay.ts";
 import { type JsonRoute, renderJson } from "../render.ts";
 import { Replayer } from "../replay.ts";
@@ -104,7 +104,7 @@ export async function runOnRealKernels(
   workDir: string,
   teardown: Teardown,
 ): Promise<ClusterOutcome> {
-  const testkit = await import("@kroute/testkit");
+  const testkit = await import("@kroute/lab");
   header(s, "root: network namespaces, real agents, real kernels", print);
 
   const topology: ClusterTopology = await createClusterTopology(

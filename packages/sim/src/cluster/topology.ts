@@ -12,7 +12,7 @@
  * the router shows the node's own address, and one through a gateway shows that
  * gateway's WAN address: the static egress IP.
  */
-import type { Netns } from "@kroute/testkit";
+import type { Netns } from "@kroute/lab";
 
 export interface ClusterNode {
   readonly name: string;

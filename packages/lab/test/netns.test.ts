@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
+import { describeAsRoot } from "@kroute/testkit";
 import { expect, it } from "vitest";
 import { createNetns } from "../src/netns.ts";
-import { describeAsRoot } from "../src/root.ts";
 
 describeAsRoot("createNetns", () => {
   it("creates an isolated namespace, runs ip and commands in it, and destroys it", async () => {

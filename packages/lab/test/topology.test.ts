@@ -1,5 +1,5 @@
+import { describeAsRoot } from "@kroute/testkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeAsRoot } from "../src/root.ts";
 import { createTopology, type Topology } from "../src/topology.ts";
 import { sendUdpFlows, startUdpEcho } from "../src/udp-flows.ts";
 
