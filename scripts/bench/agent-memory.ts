@@ -6,8 +6,10 @@
  * namespace instead (computes everything, writes nothing) and says so.
  *
  * It measures what the image ships: the bundle (packages/agent/src/deploy/bundle.ts),
- * built into packages/agent/dist at the start of the run, with the V8 flags the Helm
- * chart sets (values.yaml `nodeOptions`; KROUTE_BENCH_NODE_FLAGS overrides them).
+ * built into packages/agent/dist at the start of the run, with the V8 flags and the
+ * malloc arena limit the Helm chart sets (values.yaml `nodeOptions` and
+ * `mallocArenaMax`; KROUTE_BENCH_NODE_FLAGS and KROUTE_BENCH_MALLOC_ARENA_MAX override
+ * them).
  *
  * Peers in the same run: the same agent run from its TypeScript sources (how tests and
  * the simulator's cluster run it), and a bare `node` process (the runtime's own floor),
@@ -40,10 +42,19 @@ function rssMib(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
+const chartValues = readFileSync(
+  resolve(import.meta.dirname, "../../deploy/helm/kroute/values.yaml"),
+  "utf8",
+);
+
 /** The V8 flags the Helm chart gives the agent (values.yaml `nodeOptions`): measure what ships. */
 function shippedNodeOptions(): string {
-  const values = readFileSync(resolve(import.meta.dirname, "../../deploy/helm/kroute/values.yaml"), "utf8");
-  return /^nodeOptions:\s*"([^"]*)"/m.exec(values)?.[1] ?? "";
+  return /^nodeOptions:\s*"([^"]*)"/m.exec(chartValues)?.[1] ?? "";
+}
+
+/** The chart's MALLOC_ARENA_MAX (values.yaml `mallocArenaMax`; empty: glibc's default). */
+function shippedMallocArenaMax(): string {
+  return /^mallocArenaMax:[ \t]*"?(\d*)"?/m.exec(chartValues)?.[1] ?? "";
 }
 
 function freePort(): Promise<number> {
@@ -134,7 +145,7 @@ async function measure(bin: string, nodeFlags: readonly string[]): Promise<Measu
 
     const started = performance.now();
     child = spawn(process.execPath, [...nodeFlags, ...args], {
-      env: { ...process.env, NODE_NAME: "bench-node" },
+      env: { ...process.env, ...mallocEnv(), NODE_NAME: "bench-node" },
       stdio: "inherit",
     });
     const pid = child.pid ?? 0;
@@ -194,6 +205,16 @@ function medians(runs: readonly Measurement[]): Measurement {
   };
 }
 
+/** KROUTE_BENCH_MALLOC_ARENA_MAX overrides the chart's (empty: glibc's default). */
+function mallocArenaMax(): string {
+  return process.env.KROUTE_BENCH_MALLOC_ARENA_MAX ?? shippedMallocArenaMax();
+}
+
+function mallocEnv(): Record<string, string> {
+  const arenas = mallocArenaMax();
+  return arenas === "" ? {} : { MALLOC_ARENA_MAX: arenas };
+}
+
 async function main(): Promise<void> {
   const mode = isRoot ? "kernel" : "dry-run";
   if (!isRoot) console.error("agent-memory: not root, so the agent runs with --dry-run (no kernel writes)");
@@ -231,6 +252,7 @@ async function main(): Promise<void> {
       runs: RUNS,
       mode,
       node_flags: nodeFlags.join(" "),
+      malloc_arena_max: mallocArenaMax() === "" ? null : Number(mallocArenaMax()),
       program_s: shipped.programSeconds,
     }),
   );

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -115,6 +116,26 @@ describe("the Helm chart", () => {
     expect(settings.healthAddress).toEqual({ host: "127.0.0.1", port: container.livenessProbe.httpGet.port });
     const defaults = find(rendered(), "DaemonSet") as Loose;
     expect(defaults.spec.template.spec.containers[0].image).toBe("ghcr.io/kroute/kroute-agent:0.1.0");
+  });
+
+  it("gives Node the memory settings the agent-memory bench measures, in a form it accepts", () => {
+    const envOf = (values: Record<string, unknown>): Record<string, string> => {
+      const [container] = (find(rendered(values), "DaemonSet") as Loose).spec.template.spec.containers;
+      return Object.fromEntries(
+        container.env.filter((e: Loose) => e.value !== undefined).map((e: Loose) => [e.name, e.value]),
+      );
+    };
+    const env = envOf({});
+    expect(env.MALLOC_ARENA_MAX).toBe("2");
+    expect(env.NODE_OPTIONS).toContain("--v8-pool-size=1");
+    // Node refuses some V8 flags in NODE_OPTIONS, and refuses to start at all then.
+    const started = spawnSync(process.execPath, ["-e", "0"], {
+      env: { ...process.env, NODE_OPTIONS: env.NODE_OPTIONS },
+      encoding: "utf8",
+    });
+    expect(started.stderr).toBe("");
+    expect(started.status).toBe(0);
+    expect(envOf({ mallocArenaMax: "" })).not.toHaveProperty("MALLOC_ARENA_MAX");
   });
 
   it("tells the agent the namespace the Role is in (apiServerNamespace)", () => {
