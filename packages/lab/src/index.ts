@@ -9,5 +9,6 @@
  */
 export * from "./kube-api/index.ts";
 export * from "./netns.ts";
+export * from "./nftables.ts";
 export * from "./topology.ts";
 export * from "./udp-flows.ts";

@@ -22,6 +22,7 @@
  */
 import type { IpAddr, Prefix } from "@kroute/core";
 import { createNetns, type Netns } from "./netns.ts";
+import { dropEverything, masqueradeVia, stopDropping } from "./nftables.ts";
 
 export interface TopologyGateway {
   /** 1-based index, as in `gw1`. */
@@ -63,7 +64,6 @@ export interface TopologyOptions {
   readonly gateways?: number;
 }
 
-const KILL_TABLE = "kr_kill";
 const ip = (text: string) => text as IpAddr;
 
 /** Addresses of gateway `i` (1-based). */
@@ -136,17 +136,7 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
         `link set gw${i} up`,
       ]);
       await ns.exec("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
-      await nft(
-        ns,
-        [
-          "table inet kr_nat {",
-          "  chain postrouting {",
-          "    type nat hook postrouting priority srcnat; policy accept;",
-          '    oifname "wan" masquerade',
-          "  }",
-          "}",
-        ].join("\n"),
-      );
+      await masqueradeVia(ns, "wan");
       gateways.push({ index: i, ns, v4: a.v4, v6: a.v6, wanV4: a.wanV4, wanV6: a.wanV6 });
     }
 
@@ -184,22 +174,13 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
       async kill(index) {
         const gateway = gatewayAt(index);
         if (killed.has(index)) return;
-        await nft(
-          gateway.ns,
-          [
-            `table inet ${KILL_TABLE} {`,
-            "  chain input { type filter hook input priority -500; policy drop; }",
-            "  chain forward { type filter hook forward priority -500; policy drop; }",
-            "  chain output { type filter hook output priority -500; policy drop; }",
-            "}",
-          ].join("\n"),
-        );
+        await dropEverything(gateway.ns);
         killed.add(index);
       },
       async recover(index) {
         const gateway = gatewayAt(index);
         if (!killed.has(index)) return;
-        await gateway.ns.exec("nft", ["delete", "table", "inet", KILL_TABLE]);
+        await stopDropping(gateway.ns);
         killed.delete(index);
       },
       isKilled: (index) => killed.has(index),
@@ -213,9 +194,4 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
     await Promise.all(created.map((ns) => ns.destroy()));
     throw error;
   }
-}
-
-/** Loads an nftables ruleset into a namespace (`nft -f -`). */
-async function nft(ns: Netns, ruleset: string): Promise<void> {
-  await ns.exec("nft", ["-f", "-"], { input: `${ruleset}\n` });
 }

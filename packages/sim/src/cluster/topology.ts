@@ -12,7 +12,7 @@
  * the router shows the node's own address, and one through a gateway shows that
  * gateway's WAN address: the static egress IP.
  */
-import type { Netns } from "@kroute/lab";
+import { dropEverything, masqueradeVia, type Netns, stopDropping } from "@kroute/lab";
 
 export interface ClusterNode {
   readonly name: string;
@@ -46,7 +46,6 @@ export interface ClusterTopology {
 export const ECHO = { basic: "203.0.113.10", single: "198.51.100.10", internet: "192.0.2.10" } as const;
 export const ECHO_PORT = 7007;
 export const POOLS = ["worker-pool", "infra-pool"] as const;
-const KILL_TABLE = "kr_kill";
 
 export function gatewayAddress(index: number): string {
   return `10.114.0.${2 + index}`;
@@ -54,10 +53,6 @@ export function gatewayAddress(index: number): string {
 
 export function nodeAddress(index: number): string {
   return `10.114.0.${19 + index}`;
-}
-
-async function nft(ns: Netns, ruleset: readonly string[]): Promise<void> {
-  await ns.exec("nft", ["-f", "-"], { input: `${ruleset.join("\n")}\n` });
 }
 
 async function sysctl(ns: Netns, ...settings: string[]): Promise<void> {
@@ -116,14 +111,7 @@ export async function createClusterTopology(
     await attach(ns, "lan", `gw${i}`, gatewayAddress(i));
     await uplink(ns, `inet-gw${i}`, `198.18.${i}.1`, `198.18.${i}.2`);
     await sysctl(ns, "net.ipv4.ip_forward=1");
-    await nft(ns, [
-      "table inet kr_nat {",
-      "  chain postrouting {",
-      "    type nat hook postrouting priority srcnat; policy accept;",
-      '    oifname "wan" masquerade',
-      "  }",
-      "}",
-    ]);
+    await masqueradeVia(ns, "wan");
     gateways.push({ index: i, ns, address: gatewayAddress(i), wan: `198.18.${i}.1` });
   }
 
@@ -159,16 +147,10 @@ export async function createClusterTopology(
     namespaces: created.map((ns) => ns.name),
     async kill(index) {
       // Drops every packet at the gateway while its link stays up: the failure neighbour tracking misses.
-      await nft(gatewayAt(index).ns, [
-        `table inet ${KILL_TABLE} {`,
-        "  chain input { type filter hook input priority -500; policy drop; }",
-        "  chain forward { type filter hook forward priority -500; policy drop; }",
-        "  chain output { type filter hook output priority -500; policy drop; }",
-        "}",
-      ]);
+      await dropEverything(gatewayAt(index).ns);
     },
     async recover(index) {
-      await gatewayAt(index).ns.exec("nft", ["delete", "table", "inet", KILL_TABLE]);
+      await stopDropping(gatewayAt(index).ns);
     },
     async destroy() {
       await Promise.all(created.map((ns) => ns.destroy()));
