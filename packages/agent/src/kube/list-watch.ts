@@ -1,6 +1,6 @@
 /**
- * A supervised list+watch loop on client-node's `Watch`, because client-node's own
- * informer stops for good on any error other than 410. Every failure leads back here:
+ * A supervised list+watch loop (requests: rest.ts), because client-node's own informer
+ * stops for good on any error other than 410. Every failure leads back here:
  *
  * - list fails → retry with jittered exponential backoff;
  * - each successful list → a full snapshot (`synced`), readiness after the first;
@@ -13,9 +13,8 @@
  * - the server ending a watch normally → watch again at once.
  */
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { Watch } from "@kubernetes/client-node/dist/watch.js";
 import { Observable } from "rxjs";
-import { KubeClient } from "./rest.ts";
+import { KubeApiError, KubeClient } from "./rest.ts";
 import {
   type BackoffOptions,
   backoffDelay,
@@ -78,10 +77,7 @@ interface StatusLike {
 }
 
 function statusCodeOf(err: unknown): number | undefined {
-  if (typeof err !== "object" || err === null) return undefined;
-  const e = err as { statusCode?: unknown; code?: unknown };
-  if (typeof e.statusCode === "number") return e.statusCode;
-  return typeof e.code === "number" ? e.code : undefined;
+  return err instanceof KubeApiError ? err.code : undefined;
 }
 
 /** A watch ended by the server faster than this, having delivered nothing, counts as a failure (no hot loop). */
@@ -126,14 +122,14 @@ export function superviseListWatch<T extends KubeObject>(
         let lastRv = rv;
         let delivered = 0;
         let settled = false;
-        let controller: AbortController | undefined;
+        const controller = new AbortController();
         let watchdog: unknown;
         const finish = (outcome: WatchOutcome) => {
           if (settled) return;
           settled = true;
           timers.clearTimeout(watchdog);
           cancelWait = undefined;
-          controller?.abort();
+          controller.abort();
           resolve(outcome);
         };
         const arm = () => {
@@ -142,10 +138,6 @@ export function superviseListWatch<T extends KubeObject>(
         };
         cancelWait = () => finish({ kind: "stopped" });
         arm();
-        const watch = new Watch(kc);
-        // client-node aborts a watch silent for 30 s on its own; the watchdog above decides instead.
-        const tunable = watch as unknown as { requestTimeoutMs?: number };
-        if (typeof tunable.requestTimeoutMs === "number") tunable.requestTimeoutMs = stallTimeoutMs + 10_000;
         const query: Record<string, string | number | boolean> = {
           resourceVersion: rv,
           allowWatchBookmarks: true,
@@ -187,20 +179,12 @@ export function superviseListWatch<T extends KubeObject>(
               return;
           }
         };
-        const onDone = (err: unknown) => {
-          if (err === null || err === undefined) {
-            finish({ kind: "closed", rv: lastRv, delivered });
-          } else if (statusCodeOf(err) === 410) finish({ kind: "expired" });
-          else if (err instanceof Error && err.name === "TimeoutError")
-            finish({ kind: "stalled", rv: lastRv });
-          else finish({ kind: "error", rv: lastRv, error: err });
-        };
-        watch.watch(spec.path, query, onEvent, onDone).then(
-          (c) => {
-            controller = c;
-            if (settled) c.abort();
-          },
-          (err: unknown) => finish({ kind: "error", rv: lastRv, error: err }),
+        client.watch(spec.path, query, onEvent, controller.signal).then(
+          () => finish({ kind: "closed", rv: lastRv, delivered }),
+          (err: unknown) =>
+            finish(
+              statusCodeOf(err) === 410 ? { kind: "expired" } : { kind: "error", rv: lastRv, error: err },
+            ),
         );
       });
 

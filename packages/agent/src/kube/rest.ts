@@ -1,20 +1,24 @@
 /**
- * The agent's few Kubernetes requests (list, create, server-side apply) as JSON over
- * one connection pool, authenticated by client-node's KubeConfig (in-cluster,
- * kubeconfig files, tokens, client certificates, exec plugins, proxies).
+ * The agent's Kubernetes requests (list, watch, create, server-side apply) as JSON over
+ * node:http(s), authenticated by client-node's KubeConfig (in-cluster, kubeconfig
+ * files, tokens, client certificates, exec plugins, proxies) through its
+ * `applyToHTTPSOptions`, the form client-node itself uses for its WebSockets.
  *
- * Why not client-node's generated API classes: importing them loads a model class for
- * every kind in the Kubernetes API (about a quarter of the agent's memory budget), and
- * in client-node 2.0 every call builds a new undici Agent, that is a new connection pool
- * and TLS handshake, left open behind it: a start with 1,000 Routes to write status for
- * held 500 pools. Here one pool serves every request while the TLS material stays the
- * same; credentials (a rotated service-account token) are read again for each request.
- * Watches stay on client-node's `Watch` (list-watch.ts): few, and long-lived.
+ * Why not client-node's generated API classes or its `Watch`: the generated classes
+ * load a model class for every kind in the Kubernetes API, and both speak through the
+ * undici package, whose evaluation alone holds about 9 MiB of a 100 MiB budget (the
+ * bundle leaves it out: deploy/bundle.ts). In client-node 2.0 every generated call also
+ * built a new connection pool and TLS handshake, left open behind it: a start with
+ * 1,000 Routes to write status for held 500 pools.
+ *
+ * Here one kept-alive agent per protocol serves every request. Node pools its sockets
+ * by TLS material (CA, client certificate, server name), so a rotated certificate gets
+ * new connections on its own; credentials (a rotated service-account token) are read
+ * again for each request.
  */
-import { createHash } from "node:crypto";
-import type { RequestOptions } from "node:https";
-import type { DispatcherOptions, KubeConfig } from "@kubernetes/client-node/dist/config.js";
-import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 
 /** A request the API server answered with an error status; `code` is the HTTP status. */
 export class KubeApiError extends Error {
@@ -38,6 +42,11 @@ export interface ApplyOptions {
   readonly force?: boolean;
 }
 
+/** One line of a watch: `type` is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. */
+export type WatchHandler = (type: string, object: unknown) => void;
+
+type Method = "GET" | "POST" | "PATCH";
+
 /** How long one request may take, answer included: an API server that hangs is an error, not a stuck writer. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -45,7 +54,10 @@ const clients = new WeakMap<KubeConfig, KubeClient>();
 
 export class KubeClient {
   readonly #kc: KubeConfig;
-  #pool: { readonly key: string; readonly dispatcher: Dispatcher | undefined } | undefined;
+  readonly #agents = {
+    "http:": new HttpAgent({ keepAlive: true }),
+    "https:": new HttpsAgent({ keepAlive: true }),
+  };
 
   /** The one client of a KubeConfig, so every part of the agent shares its connections. */
   static for(kc: KubeConfig): KubeClient {
@@ -85,98 +97,159 @@ export class KubeClient {
   }
 
   async request(
-    method: "GET" | "POST" | "PATCH",
+    method: Method,
     path: string,
     query: Query = {},
     body?: unknown,
     contentType?: string,
   ): Promise<unknown> {
-    const server = this.#kc.getCurrentCluster()?.server;
-    if (server === undefined) throw new Error("kubeconfig: the current context names no cluster");
-    const url = new URL(path, server);
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const { response, url } = await this.#send(method, path, query, signal, body, contentType);
+    const parsed = parseJson(await readText(response));
+    if ((response.statusCode ?? 0) >= 400) {
+      throw new KubeApiError(method, url.pathname, response.statusCode ?? 0, isObject(parsed) ? parsed : {});
+    }
+    return parsed;
+  }
+
+  /**
+   * Watches `path` (query: resourceVersion, selectors, timeoutSeconds...), calling
+   * `onEvent` for each line the server sends. Resolves when the server ends the watch;
+   * rejects on an error status (a KubeApiError: 410 Gone when the resourceVersion is
+   * too old), a broken connection, a line that is not JSON, or `signal` aborting.
+   * No timeout of its own: the caller's watchdog decides when a quiet watch is stuck.
+   */
+  async watch(path: string, query: Query, onEvent: WatchHandler, signal: AbortSignal): Promise<void> {
+    const { response, url } = await this.#send("GET", path, { ...query, watch: true }, signal);
+    if ((response.statusCode ?? 0) >= 400) {
+      const parsed = parseJson(await readText(response));
+      throw new KubeApiError("GET", url.pathname, response.statusCode ?? 0, isObject(parsed) ? parsed : {});
+    }
+    await readJsonLines(response, (line) => {
+      const event = line as { type?: unknown; object?: unknown };
+      onEvent(String(event.type), event.object);
+    });
+  }
+
+  async #send(
+    method: Method,
+    path: string,
+    query: Query,
+    signal: AbortSignal,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ readonly response: IncomingMessage; readonly url: URL }> {
+    const cluster = this.#kc.getCurrentCluster();
+    if (cluster === null) throw new Error("kubeconfig: the current context names no cluster");
+    // Appended, not resolved: a server URL may carry a path of its own (an API proxy's).
+    const url = new URL(cluster.server.replace(/\/+$/, "") + path);
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const options: RequestOptions = {};
     await this.#kc.applyToHTTPSOptions(options);
-    const headers: Record<string, string> = { accept: "application/json" };
-    for (const [key, value] of Object.entries(options.headers ?? {})) {
-      if (value !== undefined) headers[key.toLowerCase()] = String(value);
+    const secure = url.protocol === "https:";
+    if (!secure && url.protocol !== "http:")
+      throw new Error(`kubeconfig: server ${cluster.server}: not http(s)`);
+    const headers: Record<string, string> = { ...stringHeaders(options.headers), accept: "application/json" };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) {
+      headers["content-type"] = contentType ?? "application/json";
+      headers["content-length"] = String(Buffer.byteLength(payload));
     }
-    if (options.auth !== undefined && options.auth !== null) {
-      headers.authorization = `Basic ${Buffer.from(options.auth).toString("base64")}`;
-    }
-    if (contentType !== undefined) headers["content-type"] = contentType;
-    const response = await request(url, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...this.#dispatcherFor(options),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await response.body.text();
-    const parsed = parseJson(text);
-    if (response.statusCode >= 400) {
-      throw new KubeApiError(method, url.pathname, response.statusCode, isObject(parsed) ? parsed : {});
-    }
-    return parsed;
-  }
-
-  /** The pool for this TLS material and proxy; a new one (and the old closed) when they change. */
-  #dispatcherFor(options: RequestOptions): { dispatcher?: Dispatcher } {
-    const cluster = this.#kc.getCurrentCluster();
-    const wanted = this.#kc.createDispatcherOptions(cluster, {
-      ...pick(options, ["ca", "cert", "key", "pfx", "passphrase", "servername"]),
-      ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
-    });
-    const key = fingerprint(wanted);
-    if (this.#pool?.key !== key) {
-      // The old pool finishes the requests it has in flight, then closes; nothing waits for it.
-      this.#pool?.dispatcher?.close().catch(() => undefined);
-      this.#pool = { key, dispatcher: newDispatcher(wanted) };
-    }
-    return this.#pool.dispatcher === undefined ? {} : { dispatcher: this.#pool.dispatcher };
-  }
-}
-
-/**
- * client-node's options are undici's, typed without exactOptionalPropertyTypes (an
- * absent field may be present as undefined, which undici treats as absent).
- */
-type Connect = NonNullable<Agent.Options["connect"]>;
-type RequestTls = NonNullable<ProxyAgent.Options["requestTls"]>;
-
-function newDispatcher(options: DispatcherOptions): Dispatcher | undefined {
-  switch (options.type) {
-    case "none":
-      return undefined;
-    case "agent":
-      return new Agent({ connect: options.connect as Connect });
-    case "proxy":
-      return new ProxyAgent({
-        uri: options.uri,
-        requestTls: options.requestTls as RequestTls,
-        connect: options.connect as Connect,
+    // A proxy (proxy-url) is the agent client-node built for it; otherwise the shared pool.
+    const agent = cluster.proxyUrl ? options.agent : this.#agents[secure ? "https:" : "http:"];
+    const send = secure ? httpsRequest : httpRequest;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      let answer: IncomingMessage | undefined;
+      const req = send(url, { ...options, method, headers, agent }, (res) => {
+        answer = res;
+        resolve(res);
       });
-    case "socks":
-      throw new Error(
-        `kubeconfig: proxy-url ${JSON.stringify(options.uri)}: SOCKS proxies are not supported; use an HTTP(S) proxy`,
-      );
+      // Not http.request's own `signal`: aborting a request whose answer has ended can
+      // destroy its socket after it went back to the pool. Only an unfinished one stops.
+      const abort = () => {
+        if (answer?.complete !== true) req.destroy(stopReason(signal, method, url));
+      };
+      signal.addEventListener("abort", abort, { once: true });
+      req.once("close", () => signal.removeEventListener("abort", abort));
+      req.on("error", reject);
+      req.end(payload);
+    });
+    return { response, url };
   }
 }
 
-/** A digest of the TLS material and proxy, so that the keys and certificates are not kept twice. */
-function fingerprint(options: DispatcherOptions): string {
-  const json = JSON.stringify(options, (_key, value: unknown) =>
-    Buffer.isBuffer(value) ? value.toString("base64") : value,
-  );
-  return createHash("sha256").update(json).digest("hex");
+/** Why a request stopped: a timeout says so and names the request; otherwise the caller's reason. */
+function stopReason(signal: AbortSignal, method: Method, url: URL): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DOMException && reason.name === "TimeoutError") {
+    return Object.assign(
+      new Error(`${method} ${url.pathname}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`),
+      {
+        name: "TimeoutError",
+      },
+    );
+  }
+  return reason instanceof Error ? reason : new Error(`${method} ${url.pathname}: stopped`);
 }
 
-function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (object[key] !== undefined) out[key] = object[key];
+function stringHeaders(headers: RequestOptions["headers"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined || Array.isArray(headers)) return out;
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined) out[key.toLowerCase()] = String(value);
+  }
   return out;
+}
+
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    response.once("end", () => resolve(text));
+    rejectIfCut(response, reject);
+  });
+}
+
+/** A response that breaks off (an error, or the connection closing before its end) rejects. */
+function rejectIfCut(response: IncomingMessage, reject: (error: Error) => void): void {
+  response.on("error", reject);
+  response.once("close", () => {
+    if (!response.complete) reject(new Error("the connection closed before the answer was complete"));
+  });
+}
+
+/** Calls `onLine` with each newline-terminated JSON value of the stream, in order. */
+function readJsonLines(response: IncomingMessage, onLine: (value: unknown) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      pending += chunk;
+      let newline = pending.indexOf("\n");
+      while (newline !== -1) {
+        const line = pending.slice(0, newline).trim();
+        pending = pending.slice(newline + 1);
+        if (line !== "") {
+          let value: unknown;
+          try {
+            value = JSON.parse(line);
+          } catch {
+            response.destroy(new Error(`watch: a line that is not JSON: ${line.slice(0, 200)}`));
+            return;
+          }
+          onLine(value);
+        }
+        newline = pending.indexOf("\n");
+      }
+    });
+    response.once("end", () => resolve());
+    rejectIfCut(response, reject);
+  });
 }
 
 function parseJson(text: string): unknown {

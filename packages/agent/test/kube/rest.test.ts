@@ -1,7 +1,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { KubeApiError, KubeClient } from "../../src/kube/rest.ts";
-import { startApi } from "./support.ts";
+import { startApi, TEST_TLS } from "./support.ts";
 
 const ROUTES = "/apis/networking.kroute.dev/v1alpha1/routes";
 
@@ -24,17 +24,33 @@ describe("KubeClient", () => {
     for (let i = 0; i < 20; i++) await KubeClient.for(kc).list("/api/v1/nodes");
     const clients = new Set(api.requests((e) => e.path === "/api/v1/nodes").map((e) => e.client));
     expect(api.requests((e) => e.path === "/api/v1/nodes")).toHaveLength(20);
-    // Kept-alive connections are reused (undici may open a second while the first is
-    // being released); a connection per request would be 20.
+    // Kept-alive connections are reused (a second may open while the first is being
+    // released); a connection per request would be 20.
     expect(clients.size).toBeLessThanOrEqual(2);
   });
 
-  it("opens a new pool when the TLS material changes, for the requests after the change", async () => {
-    const { api, kc } = await setUp();
+  it("speaks HTTPS to a server whose certificate the kubeconfig trusts, and refuses any other", async () => {
+    const { api, kc } = await setUp({ tls: TEST_TLS });
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    const list = await KubeClient.for(kc).list<{ metadata: { name: string } }>("/api/v1/nodes");
+    expect(list.items.map((n) => n.metadata.name)).toEqual(["n1"]);
+    // The same server, trusting another CA (the system's): the handshake fails, nothing is served.
+    const distrusting = new KubeConfig();
+    distrusting.loadFromString(api.kubeconfig().replace(/"certificate-authority-data":"[^"]*",?/, ""));
+    api.clearRequests();
+    await expect(KubeClient.for(distrusting).list("/api/v1/nodes")).rejects.toThrow(
+      /self-signed|certificate/,
+    );
+    expect(api.requests(() => true)).toEqual([]);
+  });
+
+  it("opens new connections when the TLS material changes, for the requests after the change", async () => {
+    const { api, kc } = await setUp({ tls: TEST_TLS });
     const client = KubeClient.for(kc);
     const clientsOf = () => new Set(api.requests((e) => e.path === "/api/v1/nodes").map((e) => e.client));
     for (let i = 0; i < 5; i++) await client.list("/api/v1/nodes");
     const before = clientsOf();
+    expect(before.size).toBeLessThanOrEqual(2);
     // As if the kubeconfig named another TLS server name (a rotated certificate reads the same way).
     const cluster = kc.getCurrentCluster() as { tlsServerName?: string };
     cluster.tlsServerName = "api.example";
@@ -43,6 +59,16 @@ describe("KubeClient", () => {
     const after = clientsOf();
     expect([...after].filter((c) => before.has(c))).toEqual([]);
     expect(after.size).toBeLessThanOrEqual(2);
+  });
+
+  it("keeps the path of a server URL that has one (an API proxy's) in front of every request", async () => {
+    const { api } = await setUp();
+    const kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfig().replace(`"server":"${api.url}"`, `"server":"${api.url}/proxied/"`));
+    await KubeClient.for(kc)
+      .list("/api/v1/nodes")
+      .catch(() => undefined);
+    expect(api.requests(() => true).map((e) => e.path)).toEqual(["/proxied/api/v1/nodes"]);
   });
 
   it("lists with selectors and returns the items and the collection's resourceVersion", async () => {

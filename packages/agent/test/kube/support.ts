@@ -1,5 +1,7 @@
 /** Shared pieces of the agent's Kubernetes tests: the API double, a client for it, and event collection. */
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createKubeApiDouble, type KubeApiDouble } from "@kroute/lab";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Observable } from "rxjs";
@@ -7,6 +9,12 @@ import type { RestartReason, SupervisorOptions } from "../../src/kube/list-watch
 
 export const GROUP = "networking.kroute.dev";
 export const VERSION = "v1alpha1";
+
+/** A self-signed certificate for 127.0.0.1 made for these tests (tls/README.md): not a secret. */
+export const TEST_TLS = {
+  key: readFileSync(join(import.meta.dirname, "tls/api-server.key"), "utf8"),
+  cert: readFileSync(join(import.meta.dirname, "tls/api-server.crt"), "utf8"),
+};
 
 export async function startApi(options: Parameters<typeof createKubeApiDouble>[0] = {}): Promise<{
   api: KubeApiDouble;

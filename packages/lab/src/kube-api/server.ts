@@ -5,6 +5,7 @@
  * not do like a real API server is written down in DIFFERENCES.md beside it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ApiError } from "./errors.ts";
 import { createFaultInjector, type KubeApiFaults } from "./faults.ts";
@@ -34,6 +35,11 @@ export interface KubeApiDoubleOptions {
   readonly bookmarkIntervalMs?: number;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /**
+   * Serve HTTPS with this key and certificate (PEM), as a real API server does; the
+   * kubeconfig then trusts the certificate as its CA. Default: plain HTTP.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 /** A resource type by kind ("Route": the first CRD group's) or by apiVersion and kind. */
@@ -110,7 +116,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
     else serveObjects(store, entry.verb, target, url.searchParams, body, res);
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? "/", "http://double");
     const target = parseTarget(types, url.pathname);
     const contentType = req.headers["content-type"]?.split(";")[0]?.trim();
@@ -130,9 +136,16 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
       if (res.headersSent) res.destroy();
       else sendJson(res, apiError.code, apiError.toStatus());
     });
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls === undefined ? createServer(onRequest) : createHttpsServer(tls, onRequest);
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${tls === undefined ? "http" : "https"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // client-node 2.x refuses plain http:// unless TLS verification is explicitly skipped.
+  const trust =
+    tls === undefined
+      ? { "insecure-skip-tls-verify": true }
+      : { "certificate-authority-data": Buffer.from(tls.cert).toString("base64") };
 
   return {
     url,
@@ -140,8 +153,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
       return JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        // client-node 2.x refuses plain http:// unless TLS verification is explicitly skipped.
-        clusters: [{ name: "double", cluster: { server: url, "insecure-skip-tls-verify": true } }],
+        clusters: [{ name: "double", cluster: { server: url, ...trust } }],
         users: [{ name: "double", user: options.token === undefined ? {} : { token: options.token } }],
         contexts: [{ name: "double", context: { cluster: "double", user: "double" } }],
         "current-context": "double",
