@@ -170,6 +170,18 @@ describeAsRoot("kroute-agent bin, bundled", () => {
     // A model class of a kind the agent never reads, and the generated API classes.
     expect(code).not.toContain("AdmissionregistrationV1ServiceReference");
     expect(code).not.toContain("ObservableCoreV1Api");
+    // undici (its HTTP parser is llhttp) is resolved to the module that stands in for it.
+    expect(code).not.toContain("llhttp");
+    expect(code).toContain("undici is left out of the kroute-agent bundle");
     expect(code).toContain("kroute-agent");
+  });
+
+  it("is ASCII: V8 would hold a module with one character beyond Latin-1 at two bytes a character", () => {
+    for (const file of readdirSync(bundleDir).filter((f) => f.endsWith(".js"))) {
+      const beyondAscii = [...readFileSync(join(bundleDir, file), "utf8")].filter(
+        (c) => c.charCodeAt(0) > 0x7f,
+      );
+      expect({ file, beyondAscii }).toEqual({ file, beyondAscii: [] });
+    }
   });
 });
