@@ -201,7 +201,6 @@ export class SyscallError extends Error {
   }
 }
 
-/** Throws a SyscallError naming `call` when `rc` is `-errno`; returns it otherwise. */
 /**
  * Returns the C heap's free pages to the kernel. glibc keeps memory freed in the middle
  * of its heaps (and raises its mmap threshold after a large free), so the garbage of a
@@ -212,6 +211,7 @@ export function releaseFreeMemory(): void {
   c.malloc_trim(0);
 }
 
+/** Throws a SyscallError naming `call` when `rc` is `-errno`; returns it otherwise. */
 export function check(call: string, rc: number): number {
   if (rc < 0) throw new SyscallError(call, -rc);
   return rc;

@@ -237,8 +237,8 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       apply,
     }).pipe(share());
 
-    // Garbage of a burst (32 MiB or more) is collected once 5 s have been quiet.
-    const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 32 * 1024 * 1024, releaseFreeMemory });
+    // The garbage of a burst (4 MiB or more) is collected once 5 s have been quiet.
+    const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 4 * 1024 * 1024, releaseFreeMemory });
     cleanups.push(() => collector.stop());
     const subscriptions: Subscription[] = [];
     subscriptions.push(
