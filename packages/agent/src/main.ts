@@ -60,7 +60,7 @@ async function runCleanup(argv: readonly string[]): Promise<number> {
 async function runAgent(argv: readonly string[]): Promise<number> {
   const settings = settingsOrExit(() => parseAgentSettings(argv, process.env));
   if (typeof settings === "number") return settings;
-  favourMemoryOverSpeed();
+  favourMemoryOverSpeed(settings);
   const { createLogger } = await import("./log.ts");
   const { startAgent } = await import("./runtime/agent.ts");
   const { kubeClusterSources, loadKubeConfig } = await import("./runtime/kube-sources.ts");

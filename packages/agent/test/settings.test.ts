@@ -166,6 +166,14 @@ describe("parseAgentSettings", () => {
     );
   });
 
+  it("leaves V8's optimizing compilers off unless --optimizing-compilers or KROUTE_OPTIMIZING_COMPILERS", () => {
+    expect(parseAgentSettings([], env).optimizingCompilers).toBe(false);
+    expect(parseAgentSettings(["--optimizing-compilers"], env).optimizingCompilers).toBe(true);
+    expect(parseAgentSettings([], { ...env, KROUTE_OPTIMIZING_COMPILERS: "true" }).optimizingCompilers).toBe(
+      true,
+    );
+  });
+
   it("names the environment variable when a boolean from it is malformed", () => {
     expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_DRY_RUN: "maybe" }))).toMatch(
       /--dry-run: "maybe" \(from KROUTE_DRY_RUN\) is not a boolean/,

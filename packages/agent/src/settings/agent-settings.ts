@@ -53,6 +53,8 @@ export interface AgentSettings {
   readonly metricsAddress: ListenAddress;
   readonly healthAddress: ListenAddress;
   readonly dryRun: boolean;
+  /** V8's optimizing compilers (Maglev, TurboFan): off by default, for memory (runtime/v8-memory.ts). */
+  readonly optimizingCompilers: boolean;
   readonly recordFile?: string;
   readonly netns?: string;
   readonly kubeconfig?: string;
@@ -145,6 +147,7 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
     metricsAddress: listenAddress(raw, "metrics-address", { host: "127.0.0.1", port: 9464 }, false),
     healthAddress: listenAddress(raw, "health-address", { host: "127.0.0.1", port: 9465 }, true),
     dryRun: raw["dry-run"] === true,
+    optimizingCompilers: raw["optimizing-compilers"] === true,
     logLevel: oneOf(raw, "log-level", LOG_LEVELS, "info"),
     ...(record !== undefined ? { recordFile: record } : {}),
     ...(netns !== undefined ? { netns } : {}),

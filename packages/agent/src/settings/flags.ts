@@ -28,6 +28,7 @@ export const FLAGS = {
   "metrics-address": { type: "string" },
   "health-address": { type: "string" },
   "dry-run": { type: "boolean" },
+  "optimizing-compilers": { type: "boolean" },
   record: { type: "string" },
   netns: { type: "string" },
   kubeconfig: { type: "string" },
