@@ -29,6 +29,24 @@ describe("KubeClient", () => {
     expect(clients.size).toBeLessThanOrEqual(2);
   });
 
+  it("sends many requests at once over at most four connections, while watches hold their own", async () => {
+    const { api, kc } = await setUp({ tls: TEST_TLS });
+    const client = KubeClient.for(kc);
+    const stop = new AbortController();
+    const watches = Array.from({ length: 5 }, () =>
+      client
+        .watch("/api/v1/nodes", { resourceVersion: "0" }, () => undefined, stop.signal)
+        .catch(() => undefined),
+    );
+    await expect.poll(() => api.openWatches()).toBe(5);
+    await Promise.all(Array.from({ length: 50 }, () => client.list("/api/v1/nodes")));
+    const lists = api.requests((e) => e.verb === "list");
+    expect(lists).toHaveLength(50);
+    expect(new Set(lists.map((e) => e.client)).size).toBeLessThanOrEqual(4);
+    stop.abort();
+    await Promise.all(watches);
+  });
+
   it("speaks HTTPS to a server whose certificate the kubeconfig trusts, and refuses any other", async () => {
     const { api, kc } = await setUp({ tls: TEST_TLS });
     api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
