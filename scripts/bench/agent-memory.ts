@@ -1,8 +1,8 @@
 /**
  * `pnpm bench agent-memory`: resident memory of the real kroute-agent process with
  * 10,000 destinations programmed (1,000 Routes of 10 destinations) and after it has
- * been idle, against the Kubernetes API double (in this process) and a real kernel in
- * a fresh network namespace. Without root it runs the agent with --dry-run in this
+ * been idle, against the Kubernetes API double (in this process, over HTTPS as a real
+ * API server) and a real kernel in a fresh network namespace. Without root it runs the agent with --dry-run in this
  * namespace instead (computes everything, writes nothing) and says so.
  *
  * It measures what the image ships: the bundle (packages/agent/src/deploy/bundle.ts),
@@ -88,9 +88,16 @@ async function baselineNodeRss(): Promise<number> {
   return rss;
 }
 
+/** The test certificate of the agent's HTTPS tests: the agent talks TLS to the API double, as to a real API server. */
+const tlsDir = resolve(import.meta.dirname, "../../packages/agent/test/kube/tls");
+const apiTls = {
+  key: readFileSync(join(tlsDir, "api-server.key"), "utf8"),
+  cert: readFileSync(join(tlsDir, "api-server.crt"), "utf8"),
+};
+
 /** A fresh API double holding the bench's Node and Routes (a fresh one per agent run: no status carried over). */
 async function seededApi(): Promise<KubeApiDouble> {
-  const api = await createKubeApiDouble({ bookmarkIntervalMs: 60_000 });
+  const api = await createKubeApiDouble({ bookmarkIntervalMs: 60_000, tls: apiTls });
   api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "bench-node", labels: { pool: "a" } } });
   for (let r = 0; r < ROUTES; r++) {
     const destinations = Array.from({ length: PER_ROUTE }, (_, d) => {
