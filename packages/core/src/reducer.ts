@@ -18,13 +18,20 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
-import { hmDelete, hmForEach, hmGet, hmHas, hmKeys, hmSet, hmValues } from "./hashmap.ts";
+import { hmForEach, hmGet, hmHas, hmKeys, hmValues } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
+import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
 import { sharedContribution } from "./shared-contribution.ts";
-import { validatedRoute, validatedSnapshot, validationName } from "./shared-routes.ts";
-import { emptyKernelState, type NodeState, type OpFailure, type OwnedKernelState } from "./state.ts";
+import { validatedRoute, validatedSnapshot, validationName, withRoute } from "./shared-routes.ts";
+import {
+  type Contribution,
+  emptyKernelState,
+  type NodeState,
+  type OpFailure,
+  type OwnedKernelState,
+} from "./state.ts";
 
 /** Retry backoff after a kernel refusal: 1 s doubling per attempt, at most 5 min. */
 export const RETRY_INITIAL_MS = 1000;
@@ -92,7 +99,38 @@ type Writable = { -readonly [K in keyof NodeState]: NodeState[K] };
 
 export function reduce(state: NodeState, event: EngineEvent): NodeState {
   if (isNodeScoped(event) && event.node !== state.nodeName) return state;
-  return settleFailures(reduceSlices(state, event));
+  return settleFailures(elsewhereRouteEvent(state, event) ?? reduceSlices(state, event));
+}
+
+/**
+ * A Route event that leaves the node's desired table as it is: a Route that neither was
+ * nor is selected here contributes nothing either way, so only the index by name
+ * changes. Most Route events on most nodes are these (a Route selects one pool of ten),
+ * so they skip the general path. Undefined for every other event.
+ */
+function elsewhereRouteEvent(state: NodeState, event: EngineEvent): NodeState | undefined {
+  let name: string;
+  let validation: RouteValidation | undefined;
+  if (event.type === "route/upserted") {
+    validation = validatedRoute(event.route);
+    name = validationName(validation);
+    if (!contributesNothing(sharedContribution(validation, state))) return undefined;
+  } else if (event.type === "route/deleted") {
+    name = event.name;
+  } else {
+    return undefined;
+  }
+  if (hmGet(state.derived.contributions, name) !== undefined) return undefined;
+  return {
+    ...state,
+    now: event.at,
+    routes: { ...state.routes, byName: withRoute(state.routes.byName, name, validation) },
+  };
+}
+
+/** What setContribution would leave unchanged when the Route had no contribution before either. */
+function contributesNothing(contribution: Contribution): boolean {
+  return !contribution.selected && contribution.claims.length === 0 && contribution.rules.length === 0;
 }
 
 /** A refusal is forgotten once its object no longer differs from the desired state (converged or no longer wanted). */
@@ -115,14 +153,14 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
         const name = validationName(validation);
         const w = work(state);
         setContribution(w, name, sharedContribution(validation, state));
-        draft.routes = { ...state.routes, byName: hmSet(state.routes.byName, name, validation) };
+        draft.routes = { ...state.routes, byName: withRoute(state.routes.byName, name, validation) };
         draft.derived = w.d;
         return;
       }
       case "route/deleted": {
         const w = work(state);
         setContribution(w, event.name, undefined);
-        draft.routes = { ...state.routes, byName: hmDelete(state.routes.byName, event.name) };
+        draft.routes = { ...state.routes, byName: withRoute(state.routes.byName, event.name, undefined) };
         draft.derived = w.d;
         return;
       }

@@ -8,13 +8,27 @@
  * pure functions of immutable inputs, so remembering them by object identity changes
  * no result, only how often they are computed. WeakMaps forget an entry as soon as
  * nothing else holds its key, so nothing here outlives the events that made it.
+ *
+ * The same holds for the by-name index after a Route event: every node applies the
+ * same event to the same index, so the first computes the next version and the others
+ * share it (1,000 path copies of a 5,000-entry map per event otherwise, most of the
+ * simulator's garbage).
  */
-import { emptyHashMap, type HashMap, hmSet } from "./hashmap.ts";
+import { emptyHashMap, type HashMap, hmDelete, hmSet } from "./hashmap.ts";
 import type { RouteObject, RouteValidation } from "./route.ts";
 import { validateRoute } from "./validate.ts";
 
 const validations = new WeakMap<object, RouteValidation>();
 const snapshots = new WeakMap<object, HashMap<RouteValidation>>();
+
+/** The last version made from an index, and how: one entry each, since nodes apply events in one order. */
+interface NextVersion {
+  readonly name: string;
+  /** The validation set, or undefined for a deletion. */
+  readonly validation: RouteValidation | undefined;
+  readonly next: HashMap<RouteValidation>;
+}
+const nextVersions = new WeakMap<HashMap<RouteValidation>, NextVersion>();
 
 export function validationName(validation: RouteValidation): string {
   return validation.ok ? validation.route.name : validation.name;
@@ -43,4 +57,17 @@ export function validatedSnapshot(routes: readonly RouteObject[]): HashMap<Route
     snapshots.set(routes, byName);
   }
   return byName;
+}
+
+/** hmSet(byName, name, validation), or hmDelete when validation is undefined, shared by every caller with the same index. */
+export function withRoute(
+  byName: HashMap<RouteValidation>,
+  name: string,
+  validation: RouteValidation | undefined,
+): HashMap<RouteValidation> {
+  const last = nextVersions.get(byName);
+  if (last !== undefined && last.name === name && last.validation === validation) return last.next;
+  const next = validation === undefined ? hmDelete(byName, name) : hmSet(byName, name, validation);
+  nextVersions.set(byName, { name, validation, next });
+  return next;
 }

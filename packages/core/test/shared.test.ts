@@ -78,4 +78,44 @@ describe("sharing across node states", () => {
     expect(desiredTable(moved)).toEqual(desiredTable(fresh));
     expect(desiredTable(moved).routes).toEqual([]);
   });
+
+  it("shares the Route index versions of nodes that apply the same Route events", () => {
+    const start = (name: string, pool: string) =>
+      node(name, [{ type: "node/observed", node: name, labels: { pool } }, hostFacts(), snapshot]);
+    const changed = route("basic", {
+      destinations: ["10.11.0.0/16"],
+      gateways: ["10.114.0.3"],
+      nodeSelector: pool,
+    });
+    const events: EventBody[] = [
+      { type: "route/upserted", route: changed },
+      { type: "route/deleted", name: "only-b" },
+    ];
+    const [a, b, other] = [start("a", "a"), start("b", "a"), start("o", "b")].map((state) =>
+      events.reduce((s, body) => reduce(s, ev(body)), state),
+    ) as [NodeState, NodeState, NodeState];
+    expect(a.routes.byName).toBe(b.routes.byName);
+    expect(other.routes.byName).toBe(a.routes.byName);
+    expect(hmGet(a.routes.byName, "only-b")).toBeUndefined();
+    expect(desiredTable(a).routes.map((r) => r.dst)).toEqual(["10.11.0.0/16"]);
+  });
+
+  it("leaves the desired table of a node a Route does not select untouched, and holds the Route for a later move", () => {
+    const elsewhere = node("o", [
+      { type: "node/observed", node: "o", labels: { pool: "b" } },
+      hostFacts(),
+      snapshot,
+    ]);
+    const extra = route("extra", {
+      destinations: ["10.12.0.0/16"],
+      gateways: ["10.114.0.3"],
+      nodeSelector: pool,
+    });
+    const after = reduce(elsewhere, ev({ type: "route/upserted", route: extra }));
+    expect(after.derived).toBe(elsewhere.derived);
+    expect(hmGet(after.routes.byName, "extra")).toBeDefined();
+    const moved = reduce(after, ev({ type: "node/observed", node: "o", labels: { pool: "a" } }));
+    expect(desiredTable(moved).routes.map((r) => r.dst)).toEqual(["10.9.0.0/16", "10.12.0.0/16"]);
+    expect(reduce(after, ev({ type: "route/deleted", name: "extra" })).derived).toBe(elsewhere.derived);
+  });
 });
