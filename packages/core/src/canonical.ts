@@ -9,13 +9,13 @@ import {
   type KernelRoute,
   type KernelRule,
   type Op,
-  routeKey,
   ruleKey,
+  sharedRouteKey,
 } from "./kernel.ts";
 
 /** Keys naming one kernel object across state, failures and ops: "r|…" routes, "n|…" nexthops, "u|…" rules. */
 export function routeObjectKey(route: KernelRoute): string {
-  return `r|${routeKey(route)}`;
+  return `r|${sharedRouteKey(route)}`;
 }
 
 export function nexthopObjectKey(id: number): string {
@@ -38,7 +38,23 @@ export function opObjectKey(op: Op): string {
   }
 }
 
+const canonicalRoutes = new WeakMap<KernelRoute, string>();
+
+/**
+ * canonicalRoute, once per route object (objects are never changed): desired and
+ * observed forms of one route are compared on every touch, often as the same shared
+ * objects on many nodes.
+ */
 export function canonicalRoute(route: KernelRoute): string {
+  let canonical = canonicalRoutes.get(route);
+  if (canonical === undefined) {
+    canonical = canonicalRouteOf(route);
+    canonicalRoutes.set(route, canonical);
+  }
+  return canonical;
+}
+
+function canonicalRouteOf(route: KernelRoute): string {
   const target = route.target;
   let via: string;
   switch (target.kind) {
@@ -60,7 +76,7 @@ export function canonicalRoute(route: KernelRoute): string {
       via = `special:${target.type}`;
       break;
   }
-  return `${routeKey(route)}|p${route.protocol}|s${route.scope}|${via}|${route.prefsrc ?? ""}`;
+  return `${sharedRouteKey(route)}|p${route.protocol}|s${route.scope}|${via}|${route.prefsrc ?? ""}`;
 }
 
 export function canonicalNexthop(nexthop: KernelNexthop): string {
