@@ -4,7 +4,7 @@
  * the kernel, and what property tests apply diffs to.
  */
 import { routeObjectKey } from "./canonical.ts";
-import { hmDelete, hmEntries, hmFromEntries, hmGet, hmSet, hmValues } from "./hashmap.ts";
+import { hmDelete, hmForEach, hmFromEntries, hmGet, hmSet, hmValues } from "./hashmap.ts";
 import {
   type KernelChange,
   type KernelNexthop,
@@ -65,21 +65,28 @@ function deleteNexthopCascade(kernel: OwnedKernelState, id: number, touched: Tou
   const gone = new Set<number>([id]);
   let nexthops = hmDelete(kernel.nexthops, String(id));
   touched.push(`n|${id}`);
-  for (const [key, nexthop] of hmEntries(nexthops)) {
-    if (nexthop.kind !== "group" || !nexthop.members.some((m) => m.id === id)) continue;
-    const members = nexthop.members.filter((m) => m.id !== id);
+  // Scanned without listing the entries first: a node leaving a pool deletes a dozen
+  // nexthops, each scanning every owned route.
+  const holders: [string, KernelNexthop & { kind: "group" }][] = [];
+  hmForEach(nexthops, (nexthop, key) => {
+    if (nexthop.kind === "group" && nexthop.members.some((m) => m.id === id)) holders.push([key, nexthop]);
+  });
+  for (const [key, group] of holders) {
+    const members = group.members.filter((m) => m.id !== id);
     touched.push(`n|${key}`);
     if (members.length === 0) {
       nexthops = hmDelete(nexthops, key);
-      gone.add(nexthop.id);
-    } else nexthops = hmSet(nexthops, key, { ...nexthop, members });
+      gone.add(group.id);
+    } else nexthops = hmSet(nexthops, key, { ...group, members });
   }
+  const flushed: [string, KernelRoute][] = [];
+  hmForEach(kernel.routes, (route, key) => {
+    if (route.target.kind === "nexthop-object" && gone.has(route.target.id)) flushed.push([key, route]);
+  });
   let routes = kernel.routes;
-  for (const [key, route] of hmEntries(routes)) {
-    if (route.target.kind === "nexthop-object" && gone.has(route.target.id)) {
-      routes = hmDelete(routes, key);
-      touched.push(routeObjectKey(route));
-    }
+  for (const [key, route] of flushed) {
+    routes = hmDelete(routes, key);
+    touched.push(routeObjectKey(route));
   }
   return { ...kernel, nexthops, routes };
 }
