@@ -26,7 +26,11 @@ interface NextVersion {
   readonly name: string;
   /** The validation set, or undefined for a deletion. */
   readonly validation: RouteValidation | undefined;
-  readonly next: HashMap<RouteValidation>;
+  /**
+   * Held weakly: an index someone keeps (a snapshot's, say) would otherwise keep every
+   * version after it alive, one per Route event for as long as an agent runs.
+   */
+  readonly next: WeakRef<HashMap<RouteValidation>>;
 }
 const nextVersions = new WeakMap<HashMap<RouteValidation>, NextVersion>();
 
@@ -66,8 +70,9 @@ export function withRoute(
   validation: RouteValidation | undefined,
 ): HashMap<RouteValidation> {
   const last = nextVersions.get(byName);
-  if (last !== undefined && last.name === name && last.validation === validation) return last.next;
+  const shared = last?.name === name && last.validation === validation ? last.next.deref() : undefined;
+  if (shared !== undefined) return shared;
   const next = validation === undefined ? hmDelete(byName, name) : hmSet(byName, name, validation);
-  nextVersions.set(byName, { name, validation, next });
+  nextVersions.set(byName, { name, validation, next: new WeakRef(next) });
   return next;
 }
