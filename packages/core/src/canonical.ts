@@ -38,23 +38,7 @@ export function opObjectKey(op: Op): string {
   }
 }
 
-const canonicalRoutes = new WeakMap<KernelRoute, string>();
-
-/**
- * canonicalRoute, once per route object (objects are never changed): desired and
- * observed forms of one route are compared on every touch, often as the same shared
- * objects on many nodes.
- */
 export function canonicalRoute(route: KernelRoute): string {
-  let canonical = canonicalRoutes.get(route);
-  if (canonical === undefined) {
-    canonical = canonicalRouteOf(route);
-    canonicalRoutes.set(route, canonical);
-  }
-  return canonical;
-}
-
-function canonicalRouteOf(route: KernelRoute): string {
   const target = route.target;
   let via: string;
   switch (target.kind) {

@@ -19,20 +19,8 @@ export function prefixSortKey(prefix: Prefix): string {
   return `${address.family}|${hex}|${pad(prefixLength(prefix), 3)}`;
 }
 
-const routeSortKeys = new WeakMap<KernelRoute, string>();
-
-/**
- * Built once per route object (objects are never changed): desired routes are shared by
- * every node state that wants them, so a plan sorting a route another node's plan has
- * sorted reuses its key (a node moving pools sorts thousands).
- */
 export function routeSortKey(route: KernelRoute): string {
-  let key = routeSortKeys.get(route);
-  if (key === undefined) {
-    key = `${route.family}|${pad(route.table, 10)}|${prefixSortKey(route.dst)}|${pad(route.metric, 10)}`;
-    routeSortKeys.set(route, key);
-  }
-  return key;
+  return `${route.family}|${pad(route.table, 10)}|${prefixSortKey(route.dst)}|${pad(route.metric, 10)}`;
 }
 
 export function ruleSortKey(rule: KernelRule): string {
