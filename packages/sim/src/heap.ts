@@ -7,7 +7,8 @@
  * run into: 1,837 MiB peak at 7,028 node-events/s, against 2,036 MiB at 7,651 with
  * 1.5x (the same bench, one run each), so this trades 8% of throughput for margin
  * under the 2 GiB the bench asks for. Since nodes share their Route index versions
- * (core shared-routes.ts) the same bench peaks at 1,541 MiB (6,749 node-events/s).
+ * (core shared-routes.ts) the same bench peaks at 1,469 MiB (3,983 node-events/s, on
+ * a slower day of the same machine).
  *
  * Set at run time because the flag is not accepted in NODE_OPTIONS, and only the
  * CLI calls it: a library must not retune its embedder's heap.
