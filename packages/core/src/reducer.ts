@@ -99,33 +99,46 @@ type Writable = { -readonly [K in keyof NodeState]: NodeState[K] };
 
 export function reduce(state: NodeState, event: EngineEvent): NodeState {
   if (isNodeScoped(event) && event.node !== state.nodeName) return state;
-  return settleFailures(elsewhereRouteEvent(state, event) ?? reduceSlices(state, event));
+  switch (event.type) {
+    case "route/upserted": {
+      const validation = validatedRoute(event.route);
+      return settleFailures(
+        routeChanged(
+          state,
+          event.at,
+          validationName(validation),
+          validation,
+          sharedContribution(validation, state),
+        ),
+      );
+    }
+    case "route/deleted":
+      return settleFailures(routeChanged(state, event.at, event.name, undefined, undefined));
+    default:
+      return settleFailures(reduceSlices(state, event));
+  }
 }
 
 /**
- * A Route event that leaves the node's desired table as it is: a Route that neither was
- * nor is selected here contributes nothing either way, so only the index by name
- * changes. Most Route events on most nodes are these (a Route selects one pool of ten),
- * so they skip the general path. Undefined for every other event.
+ * One Route set (validation) or deleted (undefined). A Route that neither was nor is
+ * selected here contributes nothing either way, so only the index by name changes:
+ * most Route events on most nodes are these (a Route selects one pool of ten), and
+ * they leave the derived state as it is, not even copied.
  */
-function elsewhereRouteEvent(state: NodeState, event: EngineEvent): NodeState | undefined {
-  let name: string;
-  let validation: RouteValidation | undefined;
-  if (event.type === "route/upserted") {
-    validation = validatedRoute(event.route);
-    name = validationName(validation);
-    if (!contributesNothing(sharedContribution(validation, state))) return undefined;
-  } else if (event.type === "route/deleted") {
-    name = event.name;
-  } else {
-    return undefined;
-  }
-  if (hmGet(state.derived.contributions, name) !== undefined) return undefined;
-  return {
-    ...state,
-    now: event.at,
-    routes: { ...state.routes, byName: withRoute(state.routes.byName, name, validation) },
-  };
+function routeChanged(
+  state: NodeState,
+  at: string,
+  name: string,
+  validation: RouteValidation | undefined,
+  contribution: Contribution | undefined,
+): NodeState {
+  const routes = { ...state.routes, byName: withRoute(state.routes.byName, name, validation) };
+  const before = hmGet(state.derived.contributions, name);
+  if (before === undefined && (contribution === undefined || contributesNothing(contribution)))
+    return { ...state, now: at, routes };
+  const w = work(state);
+  setContribution(w, name, contribution);
+  return { ...state, now: at, routes, derived: w.d };
 }
 
 /** What setContribution would leave unchanged when the Route had no contribution before either. */
@@ -148,22 +161,6 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
   return produce<NodeState, Writable>(state, (draft) => {
     draft.now = event.at;
     switch (event.type) {
-      case "route/upserted": {
-        const validation = validatedRoute(event.route);
-        const name = validationName(validation);
-        const w = work(state);
-        setContribution(w, name, sharedContribution(validation, state));
-        draft.routes = { ...state.routes, byName: withRoute(state.routes.byName, name, validation) };
-        draft.derived = w.d;
-        return;
-      }
-      case "route/deleted": {
-        const w = work(state);
-        setContribution(w, event.name, undefined);
-        draft.routes = { ...state.routes, byName: withRoute(state.routes.byName, event.name, undefined) };
-        draft.derived = w.d;
-        return;
-      }
       case "route/resynced": {
         const byName = validatedSnapshot(event.routes);
         const next = { ...state, routes: { synced: true, byName } };
