@@ -10,14 +10,19 @@
  * the figures say how far it got (`complete`, `events_replayed`, `node_events`): rates
  * are measured over what was replayed, never extrapolated.
  *
+ * Both replays divide the nodes among KROUTE_SIM_SCALE_JOBS threads (default one per
+ * core, at most four), as `kroute-sim replay --jobs` does (sim/src/parallel-replay.ts);
+ * `jobs` in the JSON says how many, and KROUTE_SIM_SCALE_JOBS=1 gives one thread's
+ * figure. Each thread generates and decodes the log itself before the replays start
+ * together (`generate_decode_s`), so the replay's time is the replay's alone.
+ *
  * Replays run with the heap settings the kroute-sim CLI applies (sim/src/heap.ts).
  *
  * Ends with one JSON line.
  */
-import { createLogDecoder, type EngineEvent } from "../../packages/core/src/index.ts";
-import { generateLog } from "../../packages/sim/src/generate.ts";
+import { availableParallelism } from "node:os";
 import { boundHeapGrowth } from "../../packages/sim/src/heap.ts";
-import { Replayer } from "../../packages/sim/src/replay.ts";
+import { MAX_JOBS, replayInParallel } from "../../packages/sim/src/parallel-replay.ts";
 
 /** The issue's figures; KROUTE_SIM_SCALE_{NODES,ROUTES,EVENTS} scale them down for diagnosis. */
 function knob(name: string, fallback: number): number {
@@ -34,6 +39,12 @@ const NODES = knob("NODES", 1000);
 const ROUTES = knob("ROUTES", 5000);
 const EVENTS = knob("EVENTS", 200_000);
 const POOLS = Math.min(10, NODES);
+/** Threads, as `kroute-sim replay --jobs`: one per core, at most four (each holds its own shared state). */
+const JOBS = knob("JOBS", Math.min(4, availableParallelism()));
+if (JOBS > MAX_JOBS) {
+  console.error(`KROUTE_SIM_SCALE_JOBS must be at most ${MAX_JOBS}, got ${JOBS}`);
+  process.exit(2);
+}
 const SLICE = Math.max(1, Math.floor(NODES / 10));
 const SEED = 1;
 const budgetText = process.env.KROUTE_SIM_SCALE_BUDGET_S;
@@ -51,16 +62,6 @@ const say = (text: string): void => {
 };
 
 boundHeapGrowth();
-const t0 = performance.now();
-const decoder = createLogDecoder();
-const events: EngineEvent[] = [];
-for (const line of generateLog({ nodes: NODES, routes: ROUTES, events: EVENTS, seed: SEED, pools: POOLS })) {
-  const result = decoder.push(line);
-  if (result.kind === "error") throw new Error(`generated log is malformed: ${result.error.message}`);
-  if (result.kind === "event") events.push(result.event);
-}
-const generateS = (performance.now() - t0) / 1000;
-say(`generated and decoded ${events.length} events in ${generateS.toFixed(1)} s`);
 
 interface Run {
   readonly nodes: number;
@@ -73,63 +74,60 @@ interface Run {
   readonly bootstrapS: number;
   /** Node-events per second after the bootstrap (Route churn, probes, label moves). */
   readonly steadyRate: number;
+  readonly loadS: number;
 }
 
-function replay(label: string, filter: ((node: string) => boolean) | undefined): Run {
-  const start = performance.now();
-  const replayer = new Replayer({
-    ...(Number.isFinite(budgetS) ? { deadline: start + budgetS * 1000 } : {}),
-    ...(filter === undefined ? {} : { nodeFilter: filter }),
-  });
-  let lastReport = start;
-  let bootstrapEnd: { at: number; nodeEvents: number } | undefined;
-  for (const event of events) {
-    if (!replayer.push(event)) break;
-    const now = performance.now();
-    if (bootstrapEnd === undefined && event.type === "route/resynced" && !replayer.stopped) {
-      bootstrapEnd = { at: now, nodeEvents: replayer.nodeEvents };
-    }
-    if (tty && now - lastReport > 500) {
-      lastReport = now;
-      process.stderr.write(
-        `\r${label}: ${replayer.events}/${events.length} events, ${replayer.nodeEvents} node-events`,
-      );
-    }
-  }
-  const end = performance.now();
-  const seconds = (end - start) / 1000;
-  const violations = [...replayer.nodes.values()].reduce((n, sim) => n + sim.violations.length, 0);
-  const bootstrapS = ((bootstrapEnd?.at ?? end) - start) / 1000;
-  const steadySeconds = bootstrapEnd === undefined ? 0 : (end - bootstrapEnd.at) / 1000;
+async function replay(label: string, nodes: readonly string[] | undefined): Promise<Run> {
+  const run = await replayInParallel(
+    {
+      source: {
+        kind: "generated",
+        options: { nodes: NODES, routes: ROUTES, events: EVENTS, seed: SEED, pools: POOLS },
+      },
+      jobs: JOBS,
+      ...(nodes === undefined ? {} : { nodes }),
+      ...(Number.isFinite(budgetS) ? { budgetS } : {}),
+      verbose: false,
+      report: false,
+      results: false,
+      preload: true,
+    },
+    {
+      onProgress: (events) => {
+        if (tty) process.stderr.write(`\r${label}: ${events}/${EVENTS} events`);
+      },
+    },
+  );
+  const bootstrapS = run.bootstrap?.seconds ?? run.seconds;
+  const steadySeconds = run.bootstrap === undefined ? 0 : run.seconds - run.bootstrap.seconds;
   const steadyRate =
-    steadySeconds > 0
-      ? Math.round((replayer.nodeEvents - (bootstrapEnd?.nodeEvents ?? 0)) / steadySeconds)
-      : 0;
-  const complete = !replayer.stopped;
-  const run = {
-    nodes: replayer.nodes.size,
-    events: replayer.events,
-    nodeEvents: replayer.nodeEvents,
-    seconds,
-    complete,
-    violations,
+    steadySeconds > 0 ? Math.round((run.nodeEvents - (run.bootstrap?.nodeEvents ?? 0)) / steadySeconds) : 0;
+  const result: Run = {
+    nodes: run.nodes,
+    events: run.events,
+    nodeEvents: run.nodeEvents,
+    seconds: run.seconds,
+    complete: !run.stopped,
+    violations: run.violations,
     bootstrapS,
     steadyRate,
+    loadS: run.loadSeconds,
   };
   say(
-    `${label}: ${run.nodes} nodes, ${run.events}/${events.length} events, ${run.nodeEvents} node-events in ${seconds.toFixed(1)} s ` +
-      `= ${Math.round(run.nodeEvents / seconds)} node-events/s (bootstrap ${bootstrapS.toFixed(1)} s${bootstrapEnd === undefined ? ", unfinished" : ""}; ` +
-      `after it ${steadyRate} node-events/s)${complete ? "" : " BUDGET EXHAUSTED"}, ${violations} violations`,
+    `${label}: ${result.nodes} nodes on ${run.shares} thread${run.shares === 1 ? "" : "s"}, ${result.events}/${EVENTS} events, ${result.nodeEvents} node-events in ${result.seconds.toFixed(1)} s ` +
+      `= ${Math.round(result.nodeEvents / result.seconds)} node-events/s (bootstrap ${bootstrapS.toFixed(1)} s${run.bootstrap === undefined ? ", unfinished" : ""}; ` +
+      `after it ${steadyRate} node-events/s)${result.complete ? "" : " BUDGET EXHAUSTED"}, ${result.violations} violations`,
   );
-  return run;
+  return result;
 }
 
 // Node i is in pool i % 10, so the first 100 nodes are 10 per pool.
-const sliceNames = new Set(
-  Array.from({ length: SLICE }, (_, i) => `node-${String(i).padStart(String(NODES - 1).length, "0")}`),
+const sliceNames = Array.from(
+  { length: SLICE },
+  (_, i) => `node-${String(i).padStart(String(NODES - 1).length, "0")}`,
 );
-const slice = replay(`slice (${SLICE} nodes)`, (node) => sliceNames.has(node));
-const full = replay(`full (${NODES} nodes)`, undefined);
+const slice = await replay(`slice (${SLICE} nodes)`, sliceNames);
+const full = await replay(`full (${NODES} nodes)`, undefined);
 
 const rate = (run: Run): number => Math.round(run.nodeEvents / run.seconds);
 const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -146,7 +144,8 @@ console.log(
     nodes_started: full.nodes,
     node_events: full.nodeEvents,
     replay_s: Number(full.seconds.toFixed(1)),
-    generate_decode_s: Number(generateS.toFixed(1)),
+    jobs: JOBS,
+    generate_decode_s: Number(full.loadS.toFixed(1)),
     slice_nodes: SLICE,
     slice_node_events_per_s: rate(slice),
     slice_complete: slice.complete,

@@ -14,8 +14,9 @@ import { boundHeapGrowth } from "./heap.ts";
 const USAGE = `usage: kroute-sim <command> [options]
 
   demo                      replay the bundled example logs and print every node's table
-  replay LOG [--node NAME] [--until SEQ] [--verbose] [--json] [--report FILE]
+  replay LOG [--node NAME] [--until SEQ] [--verbose] [--json] [--report FILE] [--jobs N]
                             run an event log through the core and the fake kernel
+                            (--jobs: on N threads, dividing the nodes; same output)
   generate --nodes N --routes R --events E --seed S [--pools P]
                             write a synthetic event log to stdout
   cluster [--nodes N] [--gateways G] [--report FILE] [--fake] [ROUTES.yaml ...]

@@ -1,11 +1,10 @@
 /** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
 import { writeFileSync } from "node:fs";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
-import { formatOp } from "./format.ts";
-import { MalformedLogError, readLog } from "./log-reader.ts";
+import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
+import { MAX_JOBS, replayInParallel } from "./parallel-replay.ts";
 import { type NodeResult, renderJson, renderText, violationText } from "./render.ts";
-import { Replayer } from "./replay.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
 
@@ -21,6 +20,8 @@ export interface ReplayFileOptions {
   readonly until?: number;
   readonly verbose?: boolean;
   readonly report?: boolean;
+  /** Threads to replay the nodes on (parallel-replay.ts); the output is the same. Default 1. */
+  readonly jobs?: number;
   /** Collect into this timeline (several logs in one report) instead of a new one. */
   readonly timeline?: Timeline;
 }
@@ -28,36 +29,32 @@ export interface ReplayFileOptions {
 /** Replays one log file; verbose lines are collected in order. Throws MalformedLogError. */
 export async function replayFile(path: string, options: ReplayFileOptions = {}): Promise<ReplayRun> {
   const timeline = options.timeline ?? new Timeline(options.report === true);
-  const verbose: string[] = [];
-  const replayer = new Replayer({
-    ...(options.node === undefined ? {} : { node: options.node }),
-    ...(options.until === undefined ? {} : { until: options.until }),
-    timeline,
-    ...(options.verbose === true
-      ? {
-          onStep: (node, step) => {
-            for (const { op, result } of step.results) {
-              const outcome = result.ok ? "" : `  => ${result.code}: ${result.message}`;
-              verbose.push(`seq ${step.seq} ${node}: ${formatOp(op)}${outcome}`);
-            }
-            for (const v of step.violations) verbose.push(`seq ${step.seq} ${node}: !! ${v.message}`);
-          },
-        }
-      : {}),
-  });
   const progress = progressOnStderr(`replay ${path}`);
-  for await (const event of readLog(path, (w) => process.stderr.write(`warning: ${path}: ${w.message}\n`))) {
-    if (!replayer.push(event)) break;
-    progress.update(replayer.events);
-  }
+  const run = await replayInParallel(
+    {
+      source: { kind: "file", path },
+      jobs: options.jobs ?? 1,
+      ...(options.node === undefined ? {} : { node: options.node }),
+      ...(options.until === undefined ? {} : { until: options.until }),
+      verbose: options.verbose === true,
+      report: timeline.enabled,
+      results: true,
+      preload: false,
+    },
+    {
+      onWarning: (w) => process.stderr.write(`warning: ${path}: ${w.message}\n`),
+      onProgress: (events) => progress.update(events),
+    },
+  );
   progress.done();
-  replayer.finish();
-  const results = [...replayer.nodes.values()].map((sim) => ({
-    node: sim.name,
-    snapshot: sim.snapshot(),
-    violations: sim.violations,
-  }));
-  return { results, verbose, timeline, violations: results.reduce((n, r) => n + r.violations.length, 0) };
+  timeline.absorb(run.timelineNodes, run.firstSeq, run.lastSeq);
+  return { results: [...run.results], verbose: [...run.verbose], timeline, violations: run.violations };
+}
+
+function jobsFlag(values: Record<string, unknown>): number {
+  const jobs = intFlag(values, "jobs", 1, 1);
+  if (jobs > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS}, got ${jobs}`);
+  return jobs;
 }
 
 export async function runReplay(argv: readonly string[]): Promise<number> {
@@ -67,6 +64,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     verbose: { type: "boolean", short: "v" },
     json: { type: "boolean" },
     report: { type: "string" },
+    jobs: { type: "string" },
   });
   const [path, ...extra] = positionals;
   if (path === undefined) throw new UsageError("replay needs a LOG file");
@@ -78,6 +76,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       ...(values.until === undefined ? {} : { until: intFlag(values, "until", undefined) }),
       verbose: values.verbose === true && values.json !== true,
       report: values.report !== undefined,
+      jobs: jobsFlag(values),
     });
   } catch (error) {
     if (error instanceof MalformedLogError || (error as NodeJS.ErrnoException).code === "ENOENT") {

@@ -12,7 +12,10 @@ import type { Timeline } from "./timeline.ts";
 export interface ReplayOptions {
   /** Only this node is simulated (--node). */
   readonly node?: string;
-  /** Only nodes passing this filter are simulated (benchmark slices). */
+  /**
+   * Only nodes passing this filter are simulated (benchmark slices, one worker's share
+   * of a parallel replay). Asked once per node, in the order nodes first appear.
+   */
   readonly nodeFilter?: (node: string) => boolean;
   /** Stop after the last event with seq <= until. */
   readonly until?: number;
@@ -26,6 +29,8 @@ export interface ReplayOptions {
 export class Replayer {
   readonly nodes = new Map<string, NodeSim>();
   private readonly routes = new Map<string, RouteObject>();
+  /** Nodes the filter left out. */
+  private readonly skipped = new Set<string>();
   private routesSynced = false;
   /**
    * The Routes as they stand, one array for every node that starts before they change:
@@ -71,12 +76,7 @@ export class Replayer {
         break;
       default:
         if (this.options.node !== undefined && event.node !== this.options.node) break;
-        if (
-          this.options.nodeFilter !== undefined &&
-          !this.nodes.has(event.node) &&
-          !this.options.nodeFilter(event.node)
-        )
-          break;
+        if (this.filteredOut(event.node)) break;
         this.deliver(this.node(event.node, event), event);
     }
     return true;
@@ -85,6 +85,15 @@ export class Replayer {
   /** To every node, all of them: a deadline stops a replay between events, never inside one. */
   private broadcast(event: EngineEvent): void {
     for (const sim of this.nodes.values()) this.deliver(sim, event);
+  }
+
+  private filteredOut(node: string): boolean {
+    const filter = this.options.nodeFilter;
+    if (filter === undefined || this.nodes.has(node)) return false;
+    if (this.skipped.has(node)) return true;
+    if (filter(node)) return false;
+    this.skipped.add(node);
+    return true;
   }
 
   private pastDeadline(): boolean {

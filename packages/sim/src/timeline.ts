@@ -58,6 +58,20 @@ export class Timeline {
     else if (marks[marks.length - 1]?.up !== mark.up) marks.push(mark);
   }
 
+  /**
+   * Adds marks kept by another timeline (the shares of a parallel replay, or one more
+   * log for the same report), as if they had been marked here.
+   */
+  absorb(nodes: Iterable<NodeTimeline>, firstSeq: number, lastSeq: number): void {
+    this.firstSeq = Math.min(this.firstSeq, firstSeq);
+    this.lastSeq = Math.max(this.lastSeq, lastSeq);
+    for (const node of nodes) {
+      for (const [gateway, marks] of node.gateways)
+        for (const mark of marks) this.gateway(node.node, gateway, mark);
+      for (const mark of node.steps) this.step(node.node, mark);
+    }
+  }
+
   step(node: string, mark: StepMark): void {
     if (!this.enabled) return;
     const steps = this.node(node).steps;

@@ -66,6 +66,22 @@ describe("kroute-sim CLI", () => {
     const two = await sim("replay", path, "--verbose");
     expect(two.stdout).toBe(one.stdout);
     expect(one.stdout.length).toBeGreaterThan(1000);
+    const threads = await sim("replay", path, "--verbose", "--jobs", "2");
+    expect(threads.stdout).toBe(one.stdout);
+    expect(threads.code).toBe(one.code);
+  });
+
+  it("refuses a job count that is not a positive integer, naming the flag", async () => {
+    const path = `${EXAMPLES}sim/ecmp-failover.jsonl`;
+    for (const [jobs, expected] of [
+      ["0", /--jobs must be an integer >= 1, got "0"/],
+      ["two", /--jobs must be an integer >= 1, got "two"/],
+      ["65", /--jobs must be at most 64, got 65/],
+    ] as const) {
+      const { code, stderr } = await sim("replay", path, "--jobs", jobs);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(expected);
+    }
   });
 
   it("writes a self-contained HTML report with a timeline per node", async () => {

@@ -1,0 +1,185 @@
+/**
+ * One share of a replay: the whole log is read, and the nodes whose first-appearance
+ * index is `part` modulo `parts` are simulated. Nodes never affect one another (Route
+ * events reach every node alike; everything else names one node), so shares replayed
+ * apart, on threads (parallel-replay.ts) or in this one, merge into exactly what one
+ * replay of every node gives.
+ *
+ * What a share returns is plain data (it crosses threads by structured clone), tagged
+ * with each node's first-appearance index so the merge can restore the one-replay order.
+ */
+import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
+import { formatOp } from "./format.ts";
+import { type GenerateOptions, generateLog } from "./generate.ts";
+import { MalformedLogError, readLog } from "./log-reader.ts";
+import type { NodeResult } from "./render.ts";
+import { Replayer } from "./replay.ts";
+import { type NodeTimeline, Timeline } from "./timeline.ts";
+
+/** Where a share's events come from: every share reads the whole log itself. */
+export type LogSource =
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "generated"; readonly options: GenerateOptions };
+
+export interface ShareTask {
+  readonly source: LogSource;
+  readonly part: number;
+  readonly parts: number;
+  /** Only this node is simulated (--node). */
+  readonly node?: string;
+  /** Only these nodes are simulated (a benchmark slice); the shares divide them. */
+  readonly nodes?: readonly string[];
+  readonly until?: number;
+  /** Keep the ops and violations of every step, for --verbose. */
+  readonly verbose: boolean;
+  /** Keep a timeline, for --report. */
+  readonly report: boolean;
+  /** Return each node's table and violations; a benchmark needs only the counts. */
+  readonly results: boolean;
+  /** Seconds of replay after which no further event is delivered (benchmark budgets). */
+  readonly budgetS?: number;
+  /**
+   * Decode the whole log before replaying it, so that the replay's time is the
+   * replay's alone (benchmarks); it is then held in memory.
+   */
+  readonly preload: boolean;
+}
+
+/** A step's verbose lines, with what orders them as one replay would have printed them. */
+export interface VerboseEntry {
+  /** 0 during the log, 1 for the final checks after it. */
+  readonly phase: 0 | 1;
+  readonly seq: number;
+  readonly order: number;
+  readonly lines: readonly string[];
+}
+
+export interface ShareResult {
+  readonly results: readonly (NodeResult & { readonly order: number })[];
+  readonly verbose: readonly VerboseEntry[];
+  readonly timeline: {
+    readonly nodes: readonly (NodeTimeline & { readonly order: number })[];
+    readonly firstSeq: number;
+    readonly lastSeq: number;
+  };
+  readonly events: number;
+  readonly nodeEvents: number;
+  readonly nodes: number;
+  readonly violations: number;
+  readonly stopped: boolean;
+  /** Seconds from the start of the replay to the end of its last event. */
+  readonly seconds: number;
+  /** Seconds spent reading the log before the replay (all of it with `preload`). */
+  readonly loadSeconds: number;
+  /** When the initial Route snapshot had reached every node of the share. */
+  readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
+}
+
+export interface ShareHooks {
+  onWarning?(warning: LogWarning): void;
+  /** Events read so far; called every few hundred events. */
+  onProgress?(events: number): void;
+  /** With `preload`: called once the log is decoded; the replay starts when it resolves. */
+  ready?(): Promise<void>;
+}
+
+const PROGRESS_EVERY = 500;
+
+function generatedEvents(options: GenerateOptions): EngineEvent[] {
+  const decoder = createLogDecoder();
+  const events: EngineEvent[] = [];
+  for (const line of generateLog(options)) {
+    const result = decoder.push(line);
+    if (result.kind === "error") throw new MalformedLogError(`generated log: ${result.error.message}`);
+    if (result.kind === "event") events.push(result.event);
+  }
+  return events;
+}
+
+function eventsOf(source: LogSource, hooks: ShareHooks): AsyncIterable<EngineEvent> | Iterable<EngineEvent> {
+  if (source.kind === "generated") return generatedEvents(source.options);
+  return readLog(source.path, (warning) => hooks.onWarning?.(warning));
+}
+
+async function preloaded(events: AsyncIterable<EngineEvent> | Iterable<EngineEvent>): Promise<EngineEvent[]> {
+  const all: EngineEvent[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+}
+
+export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Promise<ShareResult> {
+  const order = new Map<string, number>();
+  const wanted = task.nodes === undefined ? undefined : new Set(task.nodes);
+  // Indices count only the nodes simulated at all, so a slice is divided evenly too.
+  const inShare = (node: string): boolean => {
+    if (wanted !== undefined && !wanted.has(node)) return false;
+    const index = order.size;
+    order.set(node, index);
+    return index % task.parts === task.part;
+  };
+  const timeline = new Timeline(task.report);
+  const verbose: VerboseEntry[] = [];
+  let phase: 0 | 1 = 0;
+  const loadStart = performance.now();
+  let events = eventsOf(task.source, hooks);
+  if (task.preload) events = await preloaded(events);
+  const loadSeconds = (performance.now() - loadStart) / 1000;
+  await hooks.ready?.();
+  const start = performance.now();
+  const replayer = new Replayer({
+    nodeFilter: inShare,
+    ...(task.node === undefined ? {} : { node: task.node }),
+    ...(task.until === undefined ? {} : { until: task.until }),
+    ...(task.budgetS === undefined ? {} : { deadline: start + task.budgetS * 1000 }),
+    timeline,
+    ...(task.verbose
+      ? {
+          onStep: (node, step) => {
+            const lines: string[] = [];
+            for (const { op, result } of step.results) {
+              const outcome = result.ok ? "" : `  => ${result.code}: ${result.message}`;
+              lines.push(`seq ${step.seq} ${node}: ${formatOp(op)}${outcome}`);
+            }
+            for (const v of step.violations) lines.push(`seq ${step.seq} ${node}: !! ${v.message}`);
+            verbose.push({ phase, seq: step.seq, order: order.get(node) ?? 0, lines });
+          },
+        }
+      : {}),
+  });
+  let end = start;
+  let bootstrap: ShareResult["bootstrap"];
+  for await (const event of events) {
+    if (!replayer.push(event)) break;
+    end = performance.now();
+    if (bootstrap === undefined && event.type === "route/resynced" && !replayer.stopped)
+      bootstrap = { seconds: (end - start) / 1000, nodeEvents: replayer.nodeEvents };
+    if (replayer.events % PROGRESS_EVERY === 0) hooks.onProgress?.(replayer.events);
+  }
+  phase = 1;
+  replayer.finish();
+  const sims = [...replayer.nodes.values()];
+  return {
+    results: task.results
+      ? sims.map((sim) => ({
+          order: order.get(sim.name) ?? 0,
+          node: sim.name,
+          snapshot: sim.snapshot(),
+          violations: sim.violations,
+        }))
+      : [],
+    verbose,
+    timeline: {
+      nodes: [...timeline.nodes.values()].map((node) => ({ ...node, order: order.get(node.node) ?? 0 })),
+      firstSeq: timeline.firstSeq,
+      lastSeq: timeline.lastSeq,
+    },
+    events: replayer.events,
+    nodeEvents: replayer.nodeEvents,
+    nodes: sims.length,
+    violations: sims.reduce((n, sim) => n + sim.violations.length, 0),
+    stopped: replayer.stopped,
+    seconds: (end - start) / 1000,
+    loadSeconds,
+    ...(bootstrap === undefined ? {} : { bootstrap }),
+  };
+}
