@@ -39,7 +39,6 @@ export async function replayFile(path: string, options: ReplayFileOptions = {}):
       verbose: options.verbose === true,
       report: timeline.enabled,
       results: true,
-      preload: false,
     },
     {
       onWarning: (w) => process.stderr.write(`warning: ${path}: ${w.message}\n`),

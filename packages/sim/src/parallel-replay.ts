@@ -10,7 +10,6 @@
  * default stays at one thread, and `--jobs` asks for more.
  */
 import { Worker } from "node:worker_threads";
-import type { LogWarning } from "@kroute/core";
 import { MalformedLogError } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
 import { replayShare, type ShareHooks, type ShareResult, type ShareTask } from "./replay-share.ts";
@@ -37,17 +36,12 @@ export interface MergedReplay {
   readonly stopped: boolean;
   /** The slowest share's replay time: shares start together. */
   readonly seconds: number;
-  /** The slowest share's time to read the log before the replay. */
-  readonly loadSeconds: number;
   /** When every share had delivered the initial Route snapshot. */
   readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
 }
 
-export interface ReplayHooks {
-  onWarning?(warning: LogWarning): void;
-  /** Events every share has read. */
-  onProgress?(events: number): void;
-}
+/** Warnings come from one share for all; progress counts the events every share has read. */
+export type ReplayHooks = Omit<ShareHooks, "ready">;
 
 export const MAX_JOBS = 64;
 
@@ -55,13 +49,9 @@ export async function replayInParallel(task: ReplayTask, hooks: ReplayHooks = {}
   const { jobs, ...share } = task;
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > MAX_JOBS)
     throw new RangeError(`jobs must be an integer in 1..${MAX_JOBS}, got ${jobs}`);
-  if (jobs === 1 || task.node !== undefined) {
-    const shareHooks: ShareHooks = {
-      ...(hooks.onWarning === undefined ? {} : { onWarning: hooks.onWarning }),
-      ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
-    };
-    return merge([await replayShare({ ...share, part: 0, parts: 1 }, shareHooks)]);
-  }
+  // One node is never divided.
+  if (jobs === 1 || task.node !== undefined)
+    return merge([await replayShare({ ...share, part: 0, parts: 1 }, hooks)]);
   return merge(await inWorkers(share, jobs, hooks));
 }
 
@@ -150,7 +140,6 @@ function merge(shares: readonly ShareResult[]): MergedReplay {
     violations: shares.reduce((n, s) => n + s.violations, 0),
     stopped: shares.some((s) => s.stopped),
     seconds: Math.max(...shares.map((s) => s.seconds)),
-    loadSeconds: Math.max(...shares.map((s) => s.loadSeconds)),
     ...(complete
       ? {
           bootstrap: {

@@ -38,11 +38,6 @@ export interface ShareTask {
   readonly results: boolean;
   /** Seconds of replay after which no further event is delivered (benchmark budgets). */
   readonly budgetS?: number;
-  /**
-   * Decode the whole log before replaying it, so that the replay's time is the
-   * replay's alone (benchmarks); it is then held in memory.
-   */
-  readonly preload: boolean;
 }
 
 /** A step's verbose lines, with what orders them as one replay would have printed them. */
@@ -69,8 +64,6 @@ export interface ShareResult {
   readonly stopped: boolean;
   /** Seconds from the start of the replay to the end of its last event. */
   readonly seconds: number;
-  /** Seconds spent reading the log before the replay (all of it with `preload`). */
-  readonly loadSeconds: number;
   /** When the initial Route snapshot had reached every node of the share. */
   readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
 }
@@ -79,32 +72,25 @@ export interface ShareHooks {
   onWarning?(warning: LogWarning): void;
   /** Events read so far; called every few hundred events. */
   onProgress?(events: number): void;
-  /** With `preload`: called once the log is decoded; the replay starts when it resolves. */
+  /** The replay starts when this resolves: threads start together. */
   ready?(): Promise<void>;
 }
 
 const PROGRESS_EVERY = 500;
 
-function generatedEvents(options: GenerateOptions): EngineEvent[] {
+/** Decoded as it is generated: a log held whole would be held once per thread. */
+function* generatedEvents(options: GenerateOptions): Generator<EngineEvent> {
   const decoder = createLogDecoder();
-  const events: EngineEvent[] = [];
   for (const line of generateLog(options)) {
     const result = decoder.push(line);
     if (result.kind === "error") throw new MalformedLogError(`generated log: ${result.error.message}`);
-    if (result.kind === "event") events.push(result.event);
+    if (result.kind === "event") yield result.event;
   }
-  return events;
 }
 
 function eventsOf(source: LogSource, hooks: ShareHooks): AsyncIterable<EngineEvent> | Iterable<EngineEvent> {
   if (source.kind === "generated") return generatedEvents(source.options);
   return readLog(source.path, (warning) => hooks.onWarning?.(warning));
-}
-
-async function preloaded(events: AsyncIterable<EngineEvent> | Iterable<EngineEvent>): Promise<EngineEvent[]> {
-  const all: EngineEvent[] = [];
-  for await (const event of events) all.push(event);
-  return all;
 }
 
 export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Promise<ShareResult> {
@@ -120,10 +106,6 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
   const timeline = new Timeline(task.report);
   const verbose: VerboseEntry[] = [];
   let phase: 0 | 1 = 0;
-  const loadStart = performance.now();
-  let events = eventsOf(task.source, hooks);
-  if (task.preload) events = await preloaded(events);
-  const loadSeconds = (performance.now() - loadStart) / 1000;
   await hooks.ready?.();
   const start = performance.now();
   const replayer = new Replayer({
@@ -148,7 +130,7 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
   });
   let end = start;
   let bootstrap: ShareResult["bootstrap"];
-  for await (const event of events) {
+  for await (const event of eventsOf(task.source, hooks)) {
     if (!replayer.push(event)) break;
     end = performance.now();
     if (bootstrap === undefined && event.type === "route/resynced" && !replayer.stopped)
@@ -179,7 +161,6 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
     violations: sims.reduce((n, sim) => n + sim.violations.length, 0),
     stopped: replayer.stopped,
     seconds: (end - start) / 1000,
-    loadSeconds,
     ...(bootstrap === undefined ? {} : { bootstrap }),
   };
 }

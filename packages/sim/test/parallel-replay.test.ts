@@ -71,7 +71,6 @@ describe("parallel replay", () => {
       verbose: false,
       report: false,
       results: false,
-      preload: true,
     });
     expect(run.shares).toBe(3);
     expect(run.nodes).toBe(13);
@@ -96,7 +95,6 @@ describe("parallel replay", () => {
       verbose: false,
       report: false,
       results: true,
-      preload: true,
     });
     expect(run.results.map((r) => r.node)).toEqual(["node-01", "node-04", "node-07"]);
     expect(run.shares).toBe(2);
