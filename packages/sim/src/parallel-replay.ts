@@ -2,12 +2,14 @@
  * A replay divided among threads: each worker (replay-worker.ts) reads the whole log
  * and simulates every `jobs`-th node, and the shares merge into exactly the output of
  * one replay (replay-share.ts says why that holds). Nodes are the unit of work because
- * they are independent and there are many; at 1,000 nodes two threads replay the
- * sim-scale log 1.7x as fast as one on a two-core machine (scripts/bench/sim-scale.ts).
+ * they are independent and there are many. On a two-core machine, two threads replay
+ * 1,000 nodes of a sim-scale log 1.45-1.7x as fast as one (scripts/bench/sim-scale.ts,
+ * 20,000 events, alternating runs).
  *
  * Each worker holds its own copy of what nodes share within one thread (the Route
- * index, shared contributions and routes), so memory grows with `jobs`: the CLI's
- * default stays at one thread, and `--jobs` asks for more.
+ * index, shared contributions and routes, compiled code): there, the second thread
+ * added 260-270 MiB. So memory grows with `jobs`: the CLI's default stays at one
+ * thread, and `--jobs` asks for more.
  */
 import { Worker } from "node:worker_threads";
 import { MalformedLogError } from "./log-reader.ts";
