@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,6 +82,22 @@ describe("kroute-sim CLI", () => {
       expect(code).toBe(2);
       expect(stderr).toMatch(expected);
     }
+  });
+
+  it("stops quietly when its reader stops early (| head)", async () => {
+    const child = spawn(process.execPath, [
+      CLI,
+      ...["generate", "--nodes", "50", "--routes", "100", "--events", "200000", "--seed", "3"],
+    ]);
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // The reader takes one chunk and goes away, as `head -1` does.
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("writes a self-contained HTML report with a timeline per node", async () => {
