@@ -78,7 +78,11 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       jobs: jobsFlag(values),
     });
   } catch (error) {
-    if (error instanceof MalformedLogError || (error as NodeJS.ErrnoException).code === "ENOENT") {
+    // A log that is malformed or cannot be read (missing, a directory, not readable).
+    if (
+      error instanceof MalformedLogError ||
+      /^E[A-Z]+$/.test(String((error as NodeJS.ErrnoException).code))
+    ) {
       process.stderr.write(`kroute-sim replay: ${(error as Error).message}\n`);
       return 1;
     }

@@ -99,10 +99,11 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
             if (++done === jobs) resolve(results as ShareResult[]);
             return;
           case "failed": {
-            const error = message.malformed
+            const error: NodeJS.ErrnoException = message.malformed
               ? new MalformedLogError(message.message)
               : new Error(message.message);
             if (message.stack !== undefined && !message.malformed) error.stack = message.stack;
+            if (message.code !== undefined) error.code = message.code;
             fail(error);
             return;
           }

@@ -6,17 +6,19 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { LogWarning } from "@kroute/core";
 import { MalformedLogError } from "./log-reader.ts";
-import { replayShare, type ShareTask } from "./replay-share.ts";
+import { replayShare, type ShareResult, type ShareTask } from "./replay-share.ts";
 
 export type WorkerMessage =
   | { readonly kind: "warning"; readonly warning: LogWarning }
   | { readonly kind: "progress"; readonly events: number }
   | { readonly kind: "ready" }
-  | { readonly kind: "done"; readonly result: Awaited<ReturnType<typeof replayShare>> }
+  | { readonly kind: "done"; readonly result: ShareResult }
   | {
       readonly kind: "failed";
       readonly message: string;
       readonly stack?: string;
+      /** A system error's code (ENOENT: the log is missing), for the CLI to report as one thread does. */
+      readonly code?: string;
       readonly malformed: boolean;
     };
 
@@ -40,10 +42,12 @@ try {
   });
   post({ kind: "done", result });
 } catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
   post({
     kind: "failed",
     message: error instanceof Error ? error.message : String(error),
     ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
+    ...(typeof code === "string" ? { code } : {}),
     malformed: error instanceof MalformedLogError,
   });
 }

@@ -54,6 +54,19 @@ describe("kroute-sim CLI", () => {
     expect(stderr).toMatch(/line 4: .*gateway.*10\.114\.0\.300/);
   });
 
+  it("names a log it cannot read, with a non-zero exit and no stack trace", async () => {
+    for (const jobs of ["1", "2"]) {
+      const missing = await sim("replay", join(dir, "missing.jsonl"), "--jobs", jobs);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(
+        /^kroute-sim replay: ENOENT: no such file or directory, open '.*missing\.jsonl'\n$/,
+      );
+      const directory = await sim("replay", dir, "--jobs", jobs);
+      expect(directory.code).toBe(1);
+      expect(directory.stderr).toMatch(/^kroute-sim replay: EISDIR: illegal operation on a directory/);
+    }
+  });
+
   it("generate then replay is byte-identical run after run", async () => {
     const args = ["generate", "--nodes", "5", "--routes", "20", "--events", "300", "--seed", "11"];
     const a = await sim(...args);

@@ -110,6 +110,12 @@ describe("parallel replay", () => {
     await expect(failure).rejects.toThrow(/line 4: .*10\.114\.0\.300/);
   });
 
+  it("fails as one thread would for a log that cannot be read", async () => {
+    const missing = join(dir, "missing.jsonl");
+    await expect(replayFile(missing, { jobs: 2 })).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(replayFile(dir, { jobs: 2 })).rejects.toMatchObject({ code: "EISDIR" });
+  });
+
   it("refuses a job count out of range", async () => {
     await expect(replayFile(generated, { jobs: 0 })).rejects.toThrow(
       /jobs must be an integer in 1\.\.64, got 0/,
