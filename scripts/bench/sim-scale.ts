@@ -11,11 +11,12 @@
  * are measured over what was replayed, never extrapolated.
  *
  * Both replays divide the nodes among KROUTE_SIM_SCALE_JOBS threads (default one per
- * core, at most two: see JOBS), as `kroute-sim replay --jobs` does (sim/src/parallel-replay.ts);
- * `jobs` in the JSON says how many, and KROUTE_SIM_SCALE_JOBS=1 gives one thread's
- * figure. The threads start together, and each generates and decodes the log as it
- * replays it (about 2 s of the replay's time): held whole, the log would be held once
- * per thread.
+ * core, at most two: see JOBS), as `kroute-sim replay --jobs` does
+ * (sim/src/parallel-replay.ts); `jobs` in the JSON says how many, and
+ * KROUTE_SIM_SCALE_JOBS=1 gives one thread's figure. The threads' peer in the same run
+ * is the slice replayed again on one thread (`ratio_threads_vs_one`). The threads start
+ * together, and each generates and decodes the log as it replays it (about 2 s of the
+ * replay's time): held whole, the log would be held once per thread.
  *
  * Replays run with the heap settings the kroute-sim CLI applies (sim/src/heap.ts).
  *
@@ -82,14 +83,14 @@ interface Run {
   readonly steadyRate: number;
 }
 
-async function replay(label: string, nodes: readonly string[] | undefined): Promise<Run> {
+async function replay(label: string, nodes: readonly string[] | undefined, jobs = JOBS): Promise<Run> {
   const run = await replayInParallel(
     {
       source: {
         kind: "generated",
         options: { nodes: NODES, routes: ROUTES, events: EVENTS, seed: SEED, pools: POOLS },
       },
-      jobs: JOBS,
+      jobs,
       ...(nodes === undefined ? {} : { nodes }),
       ...(Number.isFinite(budgetS) ? { budgetS } : {}),
       verbose: false,
@@ -130,6 +131,8 @@ const sliceNames = Array.from(
   (_, i) => `node-${String(i).padStart(String(NODES - 1).length, "0")}`,
 );
 const slice = await replay(`slice (${SLICE} nodes)`, sliceNames);
+// The threads' own peer: the same slice on one thread.
+const sliceOneThread = JOBS > 1 ? await replay(`slice (${SLICE} nodes)`, sliceNames, 1) : slice;
 const full = await replay(`full (${NODES} nodes)`, undefined);
 
 const rate = (run: Run): number => Math.round(run.nodeEvents / run.seconds);
@@ -156,6 +159,8 @@ console.log(
     steady_node_events_per_s: full.steadyRate,
     slice_bootstrap_s: Number(slice.bootstrapS.toFixed(1)),
     slice_steady_node_events_per_s: slice.steadyRate,
+    slice_one_thread_node_events_per_s: rate(sliceOneThread),
+    ratio_threads_vs_one: Number((rate(slice) / rate(sliceOneThread)).toFixed(3)),
     budget_s: Number.isFinite(budgetS) ? budgetS : null,
   }),
 );
