@@ -8,7 +8,9 @@
  * 1.5x (the same bench, one run each), so this trades 8% of throughput for margin
  * under the 2 GiB the bench asks for. Since nodes share their Route index versions
  * (core shared-routes.ts) the same bench peaks at 1,469 MiB (3,983 node-events/s, on
- * a slower day of the same machine).
+ * a slower day of the same machine). The flag is the process's, so it bounds every
+ * thread of a parallel replay (parallel-replay.ts); on two threads the bench peaks at
+ * 1,789-1,887 MiB (three runs).
  *
  * Set at run time because the flag is not accepted in NODE_OPTIONS, and only the
  * CLI calls it: a library must not retune its embedder's heap.
