@@ -14,13 +14,19 @@
 import { Worker } from "node:worker_threads";
 import { MalformedLogError } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
-import { replayShare, type ShareHooks, type ShareResult, type ShareTask } from "./replay-share.ts";
+import {
+  type ReplayCounts,
+  replayShare,
+  type ShareHooks,
+  type ShareResult,
+  type ShareTask,
+} from "./replay-share.ts";
 import type { WorkerMessage } from "./replay-worker.ts";
 import type { NodeTimeline } from "./timeline.ts";
 
 export type ReplayTask = Omit<ShareTask, "part" | "parts"> & { readonly jobs: number };
 
-export interface MergedReplay {
+export interface MergedReplay extends ReplayCounts {
   /** How many shares the nodes were divided into: one per thread. */
   readonly shares: number;
   /** In the order nodes first appear in the log, as one replay lists them. */
@@ -30,16 +36,6 @@ export interface MergedReplay {
   readonly timelineNodes: readonly NodeTimeline[];
   readonly firstSeq: number;
   readonly lastSeq: number;
-  /** Events every share replayed (shares stopped by a budget may differ). */
-  readonly events: number;
-  readonly nodeEvents: number;
-  readonly nodes: number;
-  readonly violations: number;
-  readonly stopped: boolean;
-  /** The slowest share's replay time: shares start together. */
-  readonly seconds: number;
-  /** When every share had delivered the initial Route snapshot. */
-  readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
 }
 
 /** Warnings come from one share for all; progress counts the events every share has read. */

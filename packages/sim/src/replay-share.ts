@@ -49,7 +49,21 @@ export interface VerboseEntry {
   readonly lines: readonly string[];
 }
 
-export interface ShareResult {
+/** How much a replay did, and how fast: of one share, or of all of them merged. */
+export interface ReplayCounts {
+  /** Events read (shares stopped by a budget may differ: merged, the fewest). */
+  readonly events: number;
+  readonly nodeEvents: number;
+  readonly nodes: number;
+  readonly violations: number;
+  readonly stopped: boolean;
+  /** Seconds from the start of the replay to the end of its last event (merged: the slowest share's). */
+  readonly seconds: number;
+  /** When the initial Route snapshot had reached every node (merged: of every share). */
+  readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
+}
+
+export interface ShareResult extends ReplayCounts {
   readonly results: readonly (NodeResult & { readonly order: number })[];
   readonly verbose: readonly VerboseEntry[];
   readonly timeline: {
@@ -57,15 +71,6 @@ export interface ShareResult {
     readonly firstSeq: number;
     readonly lastSeq: number;
   };
-  readonly events: number;
-  readonly nodeEvents: number;
-  readonly nodes: number;
-  readonly violations: number;
-  readonly stopped: boolean;
-  /** Seconds from the start of the replay to the end of its last event. */
-  readonly seconds: number;
-  /** When the initial Route snapshot had reached every node of the share. */
-  readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
 }
 
 export interface ShareHooks {
