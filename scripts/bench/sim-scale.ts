@@ -42,10 +42,10 @@ const ROUTES = knob("ROUTES", 5000);
 const EVENTS = knob("EVENTS", 200_000);
 const POOLS = Math.min(10, NODES);
 /**
- * Threads, as `kroute-sim replay --jobs`: one per core, at most two. Each thread holds
- * its own copy of what nodes share within a thread: on a 20,000-event log a second
- * thread added 260-270 MiB, and two peaked at 1,789-1,887 MiB on the whole log, so a
- * third would pass the 2 GiB target.
+ * Threads, as `kroute-sim replay --jobs`: one per core, at most two. Each thread has
+ * its own heap and its own copy of what nodes share within a thread: on a 20,000-event
+ * log a second thread added 260-270 MiB, and two peaked at 1,789-1,887 MiB on the
+ * whole log, so a third would pass the 2 GiB target.
  */
 const JOBS = knob("JOBS", Math.min(2, availableParallelism()));
 if (JOBS > MAX_JOBS) {

@@ -6,9 +6,9 @@
  * 1,000 nodes of a sim-scale log 1.45-1.7x as fast as one (scripts/bench/sim-scale.ts,
  * 20,000 events, alternating runs).
  *
- * Each worker holds its own copy of what nodes share within one thread (the Route
- * index, shared contributions and routes, compiled code): there, the second thread
- * added 260-270 MiB. So memory grows with `jobs`: the CLI's default stays at one
+ * Each worker has its own heap and compiled code, and its own copy of what nodes share
+ * within one thread (the Route index, shared contributions and routes): there, the
+ * second thread added 260-270 MiB. So memory grows with `jobs`: the CLI's default stays at one
  * thread, and `--jobs` asks for more.
  */
 import { Worker } from "node:worker_threads";
