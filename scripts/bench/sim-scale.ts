@@ -20,11 +20,14 @@
  *
  * Replays run with the heap settings the kroute-sim CLI applies (sim/src/heap.ts).
  *
+ * `by_type` says where the full replay's time went, by event type (thread-seconds,
+ * node-events, share of the time): what to look at before trying to make it faster.
+ *
  * Ends with one JSON line.
  */
 import { availableParallelism } from "node:os";
 import { boundHeapGrowth } from "../../packages/sim/src/heap.ts";
-import { MAX_JOBS, replayInParallel } from "../../packages/sim/src/parallel-replay.ts";
+import { MAX_JOBS, type MergedReplay, replayInParallel } from "../../packages/sim/src/parallel-replay.ts";
 
 /** The issue's figures; KROUTE_SIM_SCALE_{NODES,ROUTES,EVENTS} scale them down for diagnosis. */
 function knob(name: string, fallback: number): number {
@@ -81,6 +84,7 @@ interface Run {
   readonly bootstrapS: number;
   /** Node-events per second after the bootstrap (Route churn, probes, label moves). */
   readonly steadyRate: number;
+  readonly byType: MergedReplay["byType"];
 }
 
 async function replay(label: string, nodes: readonly string[] | undefined, jobs = JOBS): Promise<Run> {
@@ -116,6 +120,7 @@ async function replay(label: string, nodes: readonly string[] | undefined, jobs 
     violations: run.violations,
     bootstrapS,
     steadyRate,
+    byType: run.byType,
   };
   say(
     `${label}: ${result.nodes} nodes on ${run.shares} thread${run.shares === 1 ? "" : "s"}, ${result.events}/${EVENTS} events, ${result.nodeEvents} node-events in ${result.seconds.toFixed(1)} s ` +
@@ -136,6 +141,25 @@ const sliceOneThread = JOBS > 1 ? await replay(`slice (${SLICE} nodes)`, sliceNa
 const full = await replay(`full (${NODES} nodes)`, undefined);
 
 const rate = (run: Run): number => Math.round(run.nodeEvents / run.seconds);
+/**
+ * Where the full replay's time went, by event type: thread-seconds (summed over the
+ * threads), node-events, and each type's share of all the thread-seconds.
+ */
+function byType(run: Run): Record<string, { node_events: number; thread_s: number; share: number }> {
+  const total = Object.values(run.byType).reduce((sum, cost) => sum + cost.seconds, 0);
+  return Object.fromEntries(
+    Object.entries(run.byType)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([type, cost]) => [
+        type,
+        {
+          node_events: cost.nodeEvents,
+          thread_s: Number(cost.seconds.toFixed(2)),
+          share: Number((cost.seconds / total).toFixed(3)),
+        },
+      ]),
+  );
+}
 const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
 console.log(
   JSON.stringify({
@@ -162,5 +186,6 @@ console.log(
     slice_one_thread_node_events_per_s: rate(sliceOneThread),
     ratio_threads_vs_one: Number((rate(slice) / rate(sliceOneThread)).toFixed(3)),
     budget_s: Number.isFinite(budgetS) ? budgetS : null,
+    by_type: byType(full),
   }),
 );

@@ -15,11 +15,14 @@ import { Worker } from "node:worker_threads";
 import { MalformedLogError } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
 import {
+  addCost,
+  type CostTotals,
   type ReplayCounts,
   replayShare,
   type ShareHooks,
   type ShareResult,
   type ShareTask,
+  type TypeCost,
 } from "./replay-share.ts";
 import type { WorkerMessage } from "./replay-worker.ts";
 import type { NodeTimeline } from "./timeline.ts";
@@ -139,6 +142,7 @@ function merge(shares: readonly ShareResult[]): MergedReplay {
     violations: shares.reduce((n, s) => n + s.violations, 0),
     stopped: shares.some((s) => s.stopped),
     seconds: Math.max(...shares.map((s) => s.seconds)),
+    byType: summedByType(shares),
     ...(complete
       ? {
           bootstrap: {
@@ -148,4 +152,12 @@ function merge(shares: readonly ShareResult[]): MergedReplay {
         }
       : {}),
   };
+}
+
+function summedByType(shares: readonly ShareResult[]): Record<string, TypeCost> {
+  const sum: CostTotals = {};
+  for (const share of shares) {
+    for (const [type, cost] of Object.entries(share.byType)) addCost(sum, type, cost);
+  }
+  return sum;
 }

@@ -61,6 +61,26 @@ export interface ReplayCounts {
   readonly seconds: number;
   /** When the initial Route snapshot had reached every node (merged: of every share). */
   readonly bootstrap?: { readonly seconds: number; readonly nodeEvents: number };
+  /** Where the time went, by event type (merged: summed over the shares, so thread-seconds). */
+  readonly byType: Readonly<Record<string, TypeCost>>;
+}
+
+/** One event type's part of a replay. */
+export interface TypeCost {
+  readonly nodeEvents: number;
+  /** Seconds spent delivering events of this type to the share's nodes, checks included. */
+  readonly seconds: number;
+}
+
+/** Costs by event type, as they are added up. */
+export type CostTotals = Record<string, { nodeEvents: number; seconds: number }>;
+
+/** Adds one delivery's cost to its type's. */
+export function addCost(byType: CostTotals, type: string, cost: TypeCost): void {
+  const total = byType[type] ?? { nodeEvents: 0, seconds: 0 };
+  total.nodeEvents += cost.nodeEvents;
+  total.seconds += cost.seconds;
+  byType[type] = total;
 }
 
 export interface ShareResult extends ReplayCounts {
@@ -135,9 +155,16 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
   });
   let end = start;
   let bootstrap: ShareResult["bootstrap"];
+  const byType: CostTotals = {};
   for await (const event of eventsOf(task.source, hooks)) {
+    const pushedAt = performance.now();
+    const delivered = replayer.nodeEvents;
     if (!replayer.push(event)) break;
     end = performance.now();
+    addCost(byType, event.type, {
+      nodeEvents: replayer.nodeEvents - delivered,
+      seconds: (end - pushedAt) / 1000,
+    });
     if (bootstrap === undefined && event.type === "route/resynced" && !replayer.stopped)
       bootstrap = { seconds: (end - start) / 1000, nodeEvents: replayer.nodeEvents };
     if (replayer.events % PROGRESS_EVERY === 0) hooks.onProgress?.(replayer.events);
@@ -167,5 +194,6 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
     stopped: replayer.stopped,
     seconds: (end - start) / 1000,
     ...(bootstrap === undefined ? {} : { bootstrap }),
+    byType,
   };
 }

@@ -76,6 +76,27 @@ describe("parallel replay", () => {
     expect(run.nodes).toBe(13);
   });
 
+  it("says where the time went by event type, the same node-events on any number of threads", async () => {
+    const run = (jobs: number) =>
+      replayInParallel({
+        source: { kind: "file", path: generated },
+        jobs,
+        verbose: false,
+        report: false,
+        results: false,
+      });
+    const [one, three] = [await run(1), await run(3)];
+    const nodeEvents = (r: typeof one) =>
+      Object.fromEntries(Object.entries(r.byType).map(([type, cost]) => [type, cost.nodeEvents]));
+    expect(nodeEvents(three)).toEqual(nodeEvents(one));
+    const total = Object.values(one.byType).reduce((n, cost) => n + cost.nodeEvents, 0);
+    expect(total).toBe(one.nodeEvents);
+    // Route events reach all 13 nodes; probes name one.
+    expect(one.byType["probe/result"]?.nodeEvents).toBeGreaterThan(100);
+    expect(one.byType["route/upserted"]?.nodeEvents ?? 0).toBeGreaterThan(13);
+    for (const cost of Object.values(three.byType)) expect(cost.seconds).toBeGreaterThan(0);
+  });
+
   it("gives the example logs' output on two threads too, final checks included", async () => {
     for (const name of [
       "default-route.jsonl",
