@@ -5,10 +5,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Netns } from "./netns.ts";
 
-const MAIN = fileURLToPath(new URL("./udp-echo-main.ts", import.meta.url));
+// This module's own extension: .ts run from the sources, .js from a built package (lib/).
+const MAIN = fileURLToPath(new URL(`./udp-echo-main${extname(import.meta.url)}`, import.meta.url));
 
 export interface UdpEchoServer {
   stop(): Promise<void>;

@@ -11,7 +11,11 @@ import { replayFile } from "./cmd-replay.ts";
 import { writeLines } from "./output.ts";
 import { renderText } from "./render.ts";
 
-const EXAMPLES = fileURLToPath(new URL("../../../examples/", import.meta.url));
+/**
+ * In the package, so that an installed @kroute/sim has them too; the repository's
+ * examples/ is a link to this directory.
+ */
+const EXAMPLES = fileURLToPath(new URL("../examples/", import.meta.url));
 
 /** One line on what each bundled log shows (examples/README.md has the long form). */
 const ABOUT: Readonly<Record<string, string>> = {

@@ -11,6 +11,7 @@
  * second thread added 260-270 MiB. So memory grows with `jobs`: the CLI's default stays at one
  * thread, and `--jobs` asks for more.
  */
+import { extname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { MalformedLogError } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
@@ -60,7 +61,8 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
   const workers = Array.from(
     { length: jobs },
     (_, part) =>
-      new Worker(new URL("./replay-worker.ts", import.meta.url), {
+      // This module's own extension: .ts run from the sources, .js from a built package (lib/).
+      new Worker(new URL(`./replay-worker${extname(import.meta.url)}`, import.meta.url), {
         workerData: { ...share, part, parts: jobs } satisfies ShareTask,
       }),
   );

@@ -1,3 +1,4 @@
 export * from "./arbitraries.ts";
 export * from "./conformance/index.ts";
+export * from "./packed.ts";
 export * from "./root.ts";

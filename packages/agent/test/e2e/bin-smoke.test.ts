@@ -1,8 +1,9 @@
 /**
  * The real `kroute-agent` bin as a process: starts against the API double and a
  * kernel namespace, programs a Route, answers /readyz, and on SIGTERM exits 0 leaving
- * the route in place; then `kroute-agent cleanup` removes it. Run twice: from the
- * TypeScript sources, and as the bundle the image ships.
+ * the route in place; then `kroute-agent cleanup` removes it. Run three times: from
+ * the TypeScript sources, as the bundle the image ships, and as installed from the
+ * packed @kroute/agent (its lib/, under node_modules, where Node strips no types).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { describeAsRoot } from "@kroute/testkit";
+import { describeAsRoot, type InstalledPackages, installPackedWorkspace } from "@kroute/testkit";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { bundleAgent } from "../../src/deploy/bundle.ts";
 import {
@@ -183,5 +184,17 @@ describeAsRoot("kroute-agent bin, bundled", () => {
       );
       expect({ file, beyondAscii }).toEqual({ file, beyondAscii: [] });
     }
+  });
+});
+
+describeAsRoot("kroute-agent bin, installed from its package", () => {
+  let installed: InstalledPackages | undefined;
+  beforeAll(async () => {
+    installed = await installPackedWorkspace();
+  }, 180_000);
+  afterAll(() => installed?.remove());
+  binTests(() => {
+    if (installed === undefined) throw new Error("the packages were not installed");
+    return installed.bin("@kroute/agent", "kroute-agent");
   });
 });

@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { openSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_SETTINGS, decodeLine } from "@kroute/core";
 import type { KubeApiDouble, UdpEchoServer } from "@kroute/lab";
@@ -143,7 +143,9 @@ export async function runOnRealKernels(
   }
 
   // One agent process per node, each in its node's namespace, recording what it consumes.
-  const agentMain = fileURLToPath(new URL("./main.ts", import.meta.resolve("@kroute/agent")));
+  // Beside the package's entry, with its extension: src/main.ts in the repository, lib/main.js installed.
+  const agentEntry = import.meta.resolve("@kroute/agent");
+  const agentMain = fileURLToPath(new URL(`./main${extname(agentEntry)}`, agentEntry));
   const agents = new Map<string, ChildProcess>();
   let stopping = false;
   let crashed: string | undefined;
