@@ -21,7 +21,7 @@ import { type KernelRule, routeKey } from "./kernel.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
 import { selectedOn } from "./shared-selection.ts";
-import type { Claim, Contribution, DestinationPlan, NodeState, SetMember } from "./state.ts";
+import type { Claim, Contribution, DestinationPlan, HostFacts, NodeState, SetMember } from "./state.ts";
 import { MAIN_TABLE } from "./validate.ts";
 
 /** The parts of the state a contribution depends on; a change that matters (see contextAffects) recomputes them all. */
@@ -213,7 +213,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
           continue;
         }
         const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
-        for (const dst of protectedDestinations(ctx, family))
+        for (const dst of protectedDestinations(ctx, family, networks))
           claim(systemRank, family, route.table, dst, via);
         claim(systemRank, family, settings.replyTable, destination.prefix, via);
         for (const address of ctx.host.facts?.addresses ?? []) {
@@ -255,12 +255,53 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   };
 }
 
-/** Host routes an override must keep on the original gateway: API servers, DNS, metadata and extras. */
-function protectedDestinations(ctx: ContributionContext, family: Family): Prefix[] {
+/** Loopback destinations: the local table answers for them before any route of the main table. */
+const LOOPBACK = ["127.0.0.0/8", "::1/128"] as Prefix[];
+
+/** What the host facts name for protection: API servers, DNS, metadata and extras. */
+function protectionCandidates(facts: HostFacts): Prefix[] {
+  return [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
+}
+
+/**
+ * Whether a default route could capture traffic to `dst` at all. Not for loopback, and
+ * not inside a network the node is connected to: its connected route is more specific
+ * than any default. Pinning those via the original gateway would move them off the
+ * interface that reaches them (an API server on the VPC network sent out of the public
+ * interface cuts the node off from its control plane).
+ */
+function capturableByDefault(dst: Prefix, networks: readonly Network[]): boolean {
+  return (
+    !LOOPBACK.some((loopback) => prefixContains(loopback, dst)) &&
+    !networks.some((network) => prefixContains(network.prefix, dst))
+  );
+}
+
+/** Host routes an override must keep on the original gateway: the candidates a default route could capture. */
+function protectedDestinations(
+  ctx: ContributionContext,
+  family: Family,
+  networks: readonly Network[],
+): Prefix[] {
   const facts = ctx.host.facts;
   if (facts === undefined) return [];
-  const all = [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
-  return [...new Set(all.filter((p) => familyOf(p) === family && prefixLength(p) > 0))];
+  return [
+    ...new Set(
+      protectionCandidates(facts).filter(
+        (p) => familyOf(p) === family && prefixLength(p) > 0 && capturableByDefault(p, networks),
+      ),
+    ),
+  ];
+}
+
+/** Which protection candidates a default route could capture, as a key: what a change of context may move. */
+export function protectionKey(ctx: ContributionContext): string {
+  const facts = ctx.host.facts;
+  if (facts === undefined) return "";
+  const networks = connectedNetworks(ctx);
+  return protectionCandidates(facts)
+    .map((p) => (capturableByDefault(p, networks) ? "1" : "0"))
+    .join("");
 }
 
 /**
@@ -294,6 +335,7 @@ export function contextAffects(
     return JSON.stringify([facts.defaultGateways, facts.dns, facts.apiServers, facts.protect, replySources]);
   };
   if (rest(previous) !== rest(next)) return true;
+  if (protectionKey(previous) !== protectionKey(next)) return true;
   const before = connectedNetworks(previous);
   const after = connectedNetworks(next);
   for (const gateway of gateways) {

@@ -16,6 +16,7 @@ import {
   connectedNetworks,
   gatewayDevice,
   isSelected,
+  protectionKey,
 } from "./contribution.ts";
 import type { IpAddr } from "./ip.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
@@ -58,7 +59,8 @@ function deviceOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr
 /**
  * What computeContribution reads of a node that selects the Route, besides the settings:
  * whether addresses are known, each gateway's device, and (only for a default-route
- * override, which pins host routes and reply rules) the host facts whole.
+ * override, which pins host routes and reply rules) the host facts whole and which
+ * protected addresses are reachable without a gateway.
  */
 function contextKey(route: ValidRoute, ctx: ContributionContext): string {
   const devices = devicesOf(ctx);
@@ -66,7 +68,8 @@ function contextKey(route: ValidRoute, ctx: ContributionContext): string {
   let key = known ? "1" : "0";
   for (const gateway of route.gateways) key += `|${deviceOf(gateway, ctx, devices) ?? ""}`;
   if (route.destinations.some((d) => d.prefix.endsWith("/0"))) {
-    key += `#${ctx.host.observed ? JSON.stringify(ctx.host.facts) : ""}`;
+    // The networks the node is connected to decide which protected addresses need a pin.
+    key += `#${ctx.host.observed ? JSON.stringify(ctx.host.facts) : ""}#${protectionKey(ctx)}`;
   }
   return key;
 }

@@ -435,10 +435,39 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       const t = routeTo(state, dst, table)?.target;
       return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
     };
-    for (const dst of ["10.0.0.100/32", "10.0.0.53/32", "169.254.169.254/32"])
+    for (const dst of ["203.0.113.100/32", "198.51.100.53/32", "169.254.169.254/32"])
       expect(via(dst)).toEqual(["10.0.0.1@eth0"]);
     expect(via("0.0.0.0/0")).toEqual(["10.114.0.3@eth1", "10.114.0.4@eth1"]);
     expect(routeTo(state, "0.0.0.0/0")).toMatchObject({ metric: 50, protocol: 201 });
+  });
+
+  it("pins no protected address a default route could not capture: on a connected network, or loopback", () => {
+    let state = readyState(MULTIPATH);
+    // The API server on the VPC network (eth1), a local stub resolver, a resolver on eth0's subnet.
+    const facts = hostFacts({
+      apiServers: ["10.114.8.5" as never, "203.0.113.100" as never],
+      dns: ["127.0.0.53" as never, "10.0.0.53" as never],
+    });
+    state = upsert(reduce(state, ev(facts)), override);
+    const pinned = desiredTable(state)
+      .routes.filter((r) => r.table === 254 && r.dst !== "0.0.0.0/0")
+      .map((r) => r.dst);
+    expect(pinned.sort()).toEqual(["169.254.169.254/32", "203.0.113.100/32"]);
+    // The VPC network narrowing to a /21 leaves the API server behind the default route: now it is pinned.
+    state = reduce(
+      state,
+      ev({
+        ...facts,
+        addresses: [
+          { ip: "10.0.0.10" as never, dev: "eth0", prefixLength: 24 },
+          { ip: "10.114.0.10" as never, dev: "eth1", prefixLength: 21 },
+        ],
+      } as typeof facts),
+    );
+    expect(routeTo(state, "10.114.8.5/32")?.target).toEqual({
+      kind: "gateways",
+      nexthops: [{ gateway: "10.0.0.1", dev: "eth0", weight: 1 }],
+    });
   });
 
   it("replies from the node's addresses on the original interface use the reply table", () => {
@@ -513,7 +542,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
             { ip: "2001:db8::10" as never, dev: "eth0", prefixLength: 64 },
             { ip: "fd00::10" as never, dev: "eth1", prefixLength: 64 },
           ],
-          dns: ["2001:db8::53" as never],
+          dns: ["2001:4860:4860::8888" as never],
           apiServers: [],
           protect: [],
         }),
@@ -525,7 +554,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
     };
     expect(via("::/0")).toEqual(["fd00::1@eth1", "fd00::2@eth1"]);
-    expect(via("2001:db8::53/128")).toEqual(["fe80::1@eth0"]);
+    expect(via("2001:4860:4860::8888/128")).toEqual(["fe80::1@eth0"]);
     expect(via("::/0", 135)).toEqual(["fe80::1@eth0"]);
     expect(desiredTable(state).rules).toEqual([
       { family: 6, priority: 1350, src: "2001:db8::10/128", table: 135, protocol: 201 },
@@ -536,7 +565,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
   it("a user Route naming a protected address loses it to the override", () => {
     const pin = route(
       "pin-api",
-      { destinations: ["10.0.0.100/32"], gateways: ["10.114.0.4"] },
+      { destinations: ["203.0.113.100/32"], gateways: ["10.114.0.4"] },
       "2020-01-01T00:00:00Z",
     );
     const state = upsert(readyState(MULTIPATH), pin, override);

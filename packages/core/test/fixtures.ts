@@ -52,8 +52,8 @@ export function hostFacts(
       { ip: ip("10.114.0.10"), dev: "eth1", prefixLength: 20 },
       { ip: ip("fd00::10"), dev: "eth1", prefixLength: 64 },
     ],
-    dns: [ip("10.0.0.53")],
-    apiServers: [ip("10.0.0.100")],
+    dns: [ip("198.51.100.53")],
+    apiServers: [ip("203.0.113.100")],
     protect: [pfx("169.254.169.254/32")],
     ...overrides,
   } as EventBody;

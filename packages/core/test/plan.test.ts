@@ -286,9 +286,9 @@ describe("plan", () => {
           : "";
     expect(routeOps.map(describe)).toEqual([
       "add 0.0.0.0/0 table 135",
-      "add 10.0.0.53/32 table 254",
-      "add 10.0.0.100/32 table 254",
       "add 169.254.169.254/32 table 254",
+      "add 198.51.100.53/32 table 254",
+      "add 203.0.113.100/32 table 254",
       "rule add",
       "add 0.0.0.0/0 table 254",
     ]);
@@ -298,7 +298,7 @@ describe("plan", () => {
       state,
       ops,
       ops.map((o) =>
-        o.object === "route" && o.action === "add" && o.to.dst === "10.0.0.100/32"
+        o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32"
           ? refusal
           : o.object === "route" && o.action === "add" && o.to.dst === "0.0.0.0/0" && o.to.table === 254
             ? refusal
@@ -306,7 +306,7 @@ describe("plan", () => {
       ),
     );
     state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
-    expect(plan(state).map(describe)).toEqual(["add 10.0.0.100/32 table 254"]);
+    expect(plan(state).map(describe)).toEqual(["add 203.0.113.100/32 table 254"]);
     state = applyAll(state, plan(state), undefined, 5000);
     expect(plan(state).map(describe)).toEqual(["add 0.0.0.0/0 table 254"]);
     // Removing the Route takes the override out first.
@@ -317,9 +317,9 @@ describe("plan", () => {
       "delete 0.0.0.0/0 table 254",
       "rule delete",
       "delete 0.0.0.0/0 table 135",
-      "delete 10.0.0.53/32 table 254",
-      "delete 10.0.0.100/32 table 254",
       "delete 169.254.169.254/32 table 254",
+      "delete 198.51.100.53/32 table 254",
+      "delete 203.0.113.100/32 table 254",
       ...removal.filter((o) => o.object === "nexthop").map(() => ""),
     ]);
   });

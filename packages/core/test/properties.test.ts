@@ -25,7 +25,7 @@ const V6_GATEWAYS = ["fd00::1", "fd00::2"];
 const DESTINATIONS = [
   "10.9.0.0/16",
   "10.10.0.0/16",
-  "10.0.0.100",
+  "203.0.113.100",
   "172.16.0.0/12",
   "1.2.3.4/5",
   "0.0.0.0/0",
@@ -114,7 +114,9 @@ const eventArb: fc.Arbitrary<EventBody> = fc.oneof(
 // ---- kernel states: foreign objects, stale and damaged owned ones ------------------
 
 const prefixArb = fc
-  .constantFrom(...["10.9.0.0/16", "10.10.0.0/16", "0.0.0.0/5", "10.0.0.100/32", "10.77.0.0/16", "0.0.0.0/0"])
+  .constantFrom(
+    ...["10.9.0.0/16", "10.10.0.0/16", "0.0.0.0/5", "203.0.113.100/32", "10.77.0.0/16", "0.0.0.0/0"],
+  )
   .map((p) => p as Prefix);
 const protocolArb = (owned: boolean) =>
   owned ? fc.constant(DEFAULT_SETTINGS.protocol) : fc.constantFrom(2, 3, 4, 16, 186);

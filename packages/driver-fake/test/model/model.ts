@@ -47,7 +47,7 @@ export function emptyModel(): Model {
 const ORIGINAL_GATEWAY = "10.0.0.1";
 const NODE_ADDRESS_ON_ORIGINAL_DEV = "10.0.0.10/32" as Prefix;
 /** The API server, the resolver and the metadata address keep using the original gateway. */
-const PROTECTED = ["10.0.0.100/32", "10.0.0.53/32", "169.254.169.254/32"];
+const PROTECTED = ["203.0.113.100/32", "198.51.100.53/32", "169.254.169.254/32"];
 
 function overridesDefault(route: ModelRoute): boolean {
   return (

@@ -51,8 +51,8 @@ const HOST_FACTS = {
   node: NODE,
   defaultGateways: [{ via: "10.0.0.1" as IpAddr, dev: "eth0", metric: 100 }],
   addresses: (HOST.addresses ?? []).map(({ ip, dev, prefixLength }) => ({ ip, dev, prefixLength })),
-  dns: ["10.0.0.53" as IpAddr],
-  apiServers: ["10.0.0.100" as IpAddr],
+  dns: ["198.51.100.53" as IpAddr],
+  apiServers: ["203.0.113.100" as IpAddr],
   protect: ["169.254.169.254/32" as Prefix],
 } as const satisfies EventBody;
 
