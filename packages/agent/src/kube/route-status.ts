@@ -90,7 +90,11 @@ export class RouteStatusWriter {
   readonly #timers: Timers;
   readonly #random: Random;
   readonly #pending = new Map<string, Pending>();
-  /** Per Route, what this process last wrote successfully. */
+  /**
+   * Per Route, what this process last wrote successfully, for the Route object it wrote
+   * to (its uid is in the key: a Route deleted and created again under its name is a new
+   * object, with no status yet).
+   */
   readonly #written = new Map<string, string>();
   readonly #failures = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -118,6 +122,9 @@ export class RouteStatusWriter {
         this.#pending.delete(route);
       }
     }
+    // Routes gone from the table are forgotten: the maps stay the size of the table.
+    for (const route of this.#written.keys()) if (!this.#latest.has(route)) this.#written.delete(route);
+    for (const route of this.#failures.keys()) if (!this.#latest.has(route)) this.#failures.delete(route);
     for (const outcome of outcomes) this.#consider(outcome, 0);
   }
 
@@ -139,6 +146,7 @@ export class RouteStatusWriter {
     const current = this.#options.cache.condition(outcome.route, "Accepted");
     const condition = acceptedCondition(outcome, current, isoSeconds(this.#timers.now()));
     const key = JSON.stringify([
+      this.#options.cache.get(outcome.route)?.metadata?.uid ?? "",
       condition.observedGeneration,
       condition.status,
       condition.reason,

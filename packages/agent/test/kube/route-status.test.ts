@@ -196,6 +196,28 @@ describe("RouteStatusWriter", () => {
     expect(statusWrites(api).map((r) => r.status)).toEqual([500, 500, 200]);
   });
 
+  it("writes again for a Route deleted and created again under its name (a new object, no status)", async () => {
+    api.apply(route("a"));
+    const { cache, writer } = await node();
+    writer.updateOutcomes([outcome("a", 1)]);
+    await writer.settled();
+    await until(() => cache.condition("a", "Accepted") !== undefined, "the watch to show the condition");
+    const firstUid = cache.get("a")?.metadata?.uid;
+    api.delete("Route", "a");
+    api.apply(route("a"));
+    await until(() => {
+      const uid = cache.get("a")?.metadata?.uid;
+      return uid !== undefined && uid !== firstUid;
+    }, "the watch to show the new Route");
+    // The same name, generation and outcome as before, at once: the engine's table did not blink.
+    writer.updateOutcomes([outcome("a", 1)]);
+    await writer.settled();
+    expect(statusWrites(api)).toHaveLength(2);
+    expect(conditions(api, "a")).toEqual([
+      expect.objectContaining({ type: "Accepted", observedGeneration: 1 }),
+    ]);
+  });
+
   it("drops a pending write when the Route leaves the outcomes", async () => {
     api.apply(route("a"));
     const { writer } = await node({ random: () => 0.5, jitterMs: 200 });
