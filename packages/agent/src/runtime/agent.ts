@@ -141,7 +141,10 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
 
     let recorder: EventRecorder | undefined;
     if (settings.recordFile !== undefined) {
-      recorder = await openEventRecorder(settings.recordFile);
+      const file = settings.recordFile;
+      recorder = await openEventRecorder(file, (error) =>
+        log.error({ err: String(error), file }, "recording stopped: cannot write %s", file),
+      );
       const opened = recorder;
       cleanups.push(() => opened.close());
     }
