@@ -166,7 +166,9 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const options: RequestOptions = {};
-    await this.#kc.applyToHTTPSOptions(options);
+    // Credentials may take a while (an exec plugin): a stop or the timeout during that
+    // wait ends the request before it is sent, or nothing could abort it afterwards.
+    await untilAborted(this.#kc.applyToHTTPSOptions(options), signal, () => stopReason(signal, method, url));
     const secure = url.protocol === "https:";
     if (!secure && url.protocol !== "http:")
       throw new Error(`kubeconfig: server ${cluster.server}: not http(s)`);
@@ -197,6 +199,16 @@ export class KubeClient {
     });
     return { response, url };
   }
+}
+
+/** `work`'s outcome, or `stopped()` as soon as `signal` aborts (at once when it already has). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, stopped: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(stopped());
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 /** Why a request stopped: a timeout says so and names the request; otherwise the caller's reason. */

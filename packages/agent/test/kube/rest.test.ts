@@ -157,4 +157,30 @@ describe("KubeClient", () => {
     unauthenticated.loadFromString(api.kubeconfig().replace("secret-token", "wrong"));
     await expect(KubeClient.for(unauthenticated).list("/api/v1/nodes")).rejects.toMatchObject({ code: 401 });
   });
+
+  it("sends no watch stopped while its credentials were still being read (an exec plugin, say)", async () => {
+    const { api, kc } = await setUp();
+    let credentialsRead: () => void = () => {};
+    const reading = new Promise<void>((resolve) => {
+      credentialsRead = resolve;
+    });
+    const apply = kc.applyToHTTPSOptions.bind(kc);
+    kc.applyToHTTPSOptions = async (options) => {
+      await reading;
+      return apply(options);
+    };
+    const stop = new AbortController();
+    const watch = KubeClient.for(kc).watch(
+      "/api/v1/nodes",
+      { resourceVersion: "0" },
+      () => undefined,
+      stop.signal,
+    );
+    stop.abort(new Error("shutting down"));
+    await expect(watch).rejects.toThrow("shutting down");
+    credentialsRead();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(api.requests((e) => e.path === "/api/v1/nodes")).toHaveLength(0);
+    expect(api.openWatches()).toBe(0);
+  });
 });
