@@ -109,6 +109,16 @@ function unselected(validation: RouteValidation): Contribution {
   };
 }
 
+/**
+ * A creation time as it sorts in a claim's rank: milliseconds at a fixed width, so that
+ * times compare as times (fractions, offsets), not as text. None (or none that parses)
+ * is "-", below every digit: a Route without one counts as the oldest (validate.ts).
+ */
+function ageKey(creationTimestamp: string): string {
+  const ms = Date.parse(creationTimestamp);
+  return Number.isNaN(ms) || ms < 0 ? "-" : String(ms).padStart(16, "0");
+}
+
 /** Whether the Route's selector selects this node (remembered per selector, see shared-selection.ts). */
 export function isSelected(route: ValidRoute, ctx: ContributionContext): boolean {
   return selectedOn(route, ctx);
@@ -135,7 +145,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const { settings } = ctx;
   const networks = connectedNetworks(ctx);
   const addressesKnown = ctx.host.observed || ctx.kernel.observed;
-  const rank = `1|${route.creationTimestamp}|${route.name}`;
+  const rank = `1|${ageKey(route.creationTimestamp)}|${route.name}`;
   const systemRank = `0|${route.name}`;
 
   const families: Record<Family, { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[] }> = {

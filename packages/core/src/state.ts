@@ -76,7 +76,7 @@ export interface OpFailure {
 /** One Route's claim on one kernel route key; the lowest rank wins the key. */
 export interface Claim {
   readonly owner: string;
-  /** "0|name" for protected/reply routes of an override, "1|creationTimestamp|name" for destinations. */
+  /** "0|name" for protected/reply routes of an override, "1|creation time|name" for destinations (see ageKey). */
   readonly rank: string;
   /** routeKey() of the route claimed. */
   readonly key: string;

@@ -17,8 +17,9 @@
  * node and the agent's settings, so the desired-table computation judges them (see
  * protectedReason and gatewaysForFamily).
  *
- * A missing creationTimestamp becomes "" and so sorts before every real timestamp:
- * in the conflict rule (oldest wins) a hand-written Route without one counts as oldest.
+ * A missing (or unparseable) creationTimestamp becomes "", which the conflict rule
+ * (oldest wins) ranks before every real time: a hand-written Route without one counts
+ * as the oldest (contribution.ts, ageKey).
  *
  * validateRoute never throws, whatever it is given.
  */
@@ -247,15 +248,20 @@ function readMetadata(
       issue("metadata.generation", generation, `${show(generation)} is not a count; using 0`),
     );
   }
-  if (creationTimestamp !== undefined && typeof creationTimestamp !== "string") {
+  const timeOk = typeof creationTimestamp === "string" && !Number.isNaN(Date.parse(creationTimestamp));
+  if (creationTimestamp !== undefined && !timeOk) {
     found.warnings.push(
-      issue("metadata.creationTimestamp", creationTimestamp, `${show(creationTimestamp)} ignored`),
+      issue(
+        "metadata.creationTimestamp",
+        creationTimestamp,
+        `${show(creationTimestamp)} is not a time; the Route counts as the oldest in conflicts`,
+      ),
     );
   }
   return {
     name: typeof name === "string" ? name : "",
     generation: generationOk ? generation : 0,
-    creationTimestamp: typeof creationTimestamp === "string" ? creationTimestamp : "",
+    creationTimestamp: timeOk ? creationTimestamp : "",
   };
 }
 

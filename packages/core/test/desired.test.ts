@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { desiredTable, routeOutcome } from "../src/desired.ts";
 import type { KernelNexthop, KernelRoute } from "../src/kernel.ts";
 import { reduce } from "../src/reducer.ts";
+import type { RouteObject } from "../src/route.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { initialNodeState, type NodeState } from "../src/state.ts";
 import { ev, hostFacts, MULTIPATH, NODE, readyState, reduceAll, route } from "./fixtures.ts";
@@ -407,6 +408,34 @@ describe("desiredTable: conflicts (SPEC §3.6)", () => {
     const state = upsert(readyState(), b, a);
     expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.3"]);
     expect(routeOutcome(state, "b")?.destinations[0]?.state).toBe("conflicted");
+  });
+
+  it("a Route without a creationTimestamp counts as the oldest", () => {
+    const untimed: RouteObject = {
+      metadata: { name: "zz-hand-written", generation: 1 },
+      spec: { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"] },
+    };
+    const state = upsert(readyState(), older, untimed);
+    expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.4"]);
+    expect(routeOutcome(state, "zeta")?.destinations[0]?.reason).toContain("zz-hand-written");
+  });
+
+  it("creation times compare as times: an offset or a fraction does not reorder them", () => {
+    // 00:30+01:00 is 23:30 the day before, older than 2025-01-01T00:00:00Z, though it sorts after as text.
+    const offset = route(
+      "offset",
+      { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"] },
+      "2025-01-01T00:30:00+01:00",
+    );
+    const state = upsert(readyState(), older, offset);
+    expect(gatewaysOf(state, routeTo(state, "10.9.0.0/16"))).toEqual(["10.114.0.4"]);
+    const fraction = route(
+      "fraction",
+      { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.4"] },
+      "2025-01-01T00:00:00.5Z",
+    );
+    const later = upsert(readyState(), older, fraction);
+    expect(gatewaysOf(later, routeTo(later, "10.9.0.0/16"))).toEqual(["10.114.0.3"]);
   });
 
   it("the same prefix in different tables does not conflict", () => {

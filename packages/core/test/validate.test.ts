@@ -97,6 +97,17 @@ describe("validateRoute: destinations", () => {
     expect(valid.issues[0]?.value).toBe("10.0.0.300/8");
   });
 
+  it("warns of a creationTimestamp that is not a time, naming the value, and counts the Route as oldest", () => {
+    const object = route({ destinations: ["10.0.0.0/8"], gateways: ["10.0.0.1"] });
+    const valid = accepted(
+      validateRoute({ ...object, metadata: { ...object.metadata, creationTimestamp: "yesterday" } }),
+    );
+    expect(valid.creationTimestamp).toBe("");
+    expect(valid.warnings.map(formatIssue)).toContain(
+      'metadata.creationTimestamp: "yesterday" is not a time; the Route counts as the oldest in conflicts',
+    );
+  });
+
   it("drops a destination that normalises to an earlier one, with a warning", () => {
     const valid = accepted(
       validateRoute(route({ destinations: ["10.0.0.0/8", "10.9.9.9/8"], gateways: ["10.0.0.1"] })),
