@@ -117,6 +117,15 @@ describe("kube-api double", () => {
     w.abort();
   });
 
+  it("holds back a watch from a future resourceVersion until changes pass it", async () => {
+    const future = api.resourceVersion + 2;
+    const w = await openWatch(kc, `/apis/${G}/${V}/routes`, { resourceVersion: String(future) });
+    for (const name of ["a", "b", "c", "d"]) api.apply(route(name));
+    await until(() => w.events.length === 2, "the changes after the requested version");
+    expect(w.events.map((e) => e.object.metadata?.name)).toEqual(["c", "d"]);
+    w.abort();
+  });
+
   it("answers a watch from a compacted resourceVersion with a 410 Expired ERROR event", async () => {
     api.apply(route("a"));
     const rv = String(api.resourceVersion);

@@ -35,12 +35,15 @@ export function serveWatch(
   };
   const rvParam = query.get("resourceVersion") ?? "";
   let replay: Change[] | "expired" | undefined;
+  /** Changes at or below this were asked not to be sent: a watch from a future version waits past it. */
+  let after = 0;
   if (rvParam !== "" && rvParam !== "0") {
     const rv = Number(rvParam);
     if (!Number.isSafeInteger(rv) || rv < 0) {
       throw new ApiError(400, "BadRequest", `invalid resource version "${rvParam}"`);
     }
     replay = store.history.since(rv);
+    after = rv;
   }
   res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
   res.flushHeaders();
@@ -61,7 +64,9 @@ export function serveWatch(
     for (const obj of store.list(target.type, target.namespace))
       if (filter.matches(obj)) stream.send("ADDED", obj);
   } else for (const change of replay) stream.deliver(change);
-  const unsubscribe = store.history.subscribe((change) => stream.deliver(change));
+  const unsubscribe = store.history.subscribe((change) => {
+    if (change.rv > after) stream.deliver(change);
+  });
   const bookmark = () =>
     stream.send("BOOKMARK", {
       kind: target.type.kind,
