@@ -146,7 +146,10 @@ export interface NodeRouteTableWriterOptions {
   /** API group of the NodeRouteTable CRD; default networking.kroute.dev. */
   readonly group?: string;
   readonly version?: string;
-  /** The Node's uid for the ownerReference; looked up (list by field selector) when absent. */
+  /**
+   * The Node's uid for the ownerReference; looked up (list by field selector) when absent,
+   * and again whenever the table has to be created again.
+   */
   readonly nodeUid?: string;
   readonly fieldManager?: string;
   /** At most one write per this interval. Default 5 s. */
@@ -243,7 +246,11 @@ export class NodeRouteTableWriter {
         await this.#applyStatus(status);
       } catch (err) {
         if (httpStatusOf(err) !== 404) throw err;
-        // Deleted behind our back (or never there): create it again, then write.
+        // Deleted behind our back (or never there): create it again, then write. The
+        // garbage collector deletes it with its owner, so the Node may have registered
+        // again since, with a new uid: an owner reference to the old one would have the
+        // new table collected at once.
+        this.#nodeUid = undefined;
         await this.#create();
         await this.#applyStatus(status);
       }

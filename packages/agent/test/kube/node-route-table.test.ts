@@ -249,4 +249,23 @@ describe("NodeRouteTableWriter", () => {
     expect(errors).toHaveLength(1);
     expect(api.get(NRT, "n1")?.status).toMatchObject({ programmed: 0, lastSync: "2026-01-01T00:00:10Z" });
   });
+
+  it("owns a recreated table by the Node's current uid (a Node registered again has a new one)", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    const firstUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+    // The Node goes (the garbage collector takes its table with it) and registers again.
+    api.delete("Node", "n1");
+    api.delete(NRT, "n1");
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    const secondUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+    expect(secondUid).not.toBe(firstUid);
+    writer.update(table([]), undefined, "2026-01-01T00:00:10Z");
+    await until(() => api.get(NRT, "n1") !== undefined, "the table to be recreated");
+    await writer.settled();
+    expect(api.get(NRT, "n1")?.metadata).toMatchObject({
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: secondUid }],
+    });
+  });
 });
