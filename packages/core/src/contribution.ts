@@ -240,7 +240,8 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
       }
     }
     const key = claim(rank, family, route.table, destination.prefix, set);
-    destinations.push({ ...base, key, set });
+    const leftOut = offLinkNote(slot.offLink);
+    destinations.push({ ...base, key, set, ...(leftOut === undefined ? {} : { leftOut }) });
   }
 
   for (const issue of route.issues) {
@@ -285,6 +286,13 @@ function capturableByDefault(dst: Prefix, networks: readonly Network[]): boolean
     !LOOPBACK.some((loopback) => prefixContains(loopback, dst)) &&
     !networks.some((network) => prefixContains(network.prefix, dst))
   );
+}
+
+/** Why some of a destination's gateways are not in its set, for status (undefined when none is left out). */
+function offLinkNote(offLink: readonly IpAddr[]): string | undefined {
+  if (offLink.length === 0) return undefined;
+  const many = offLink.length > 1;
+  return `gateway${many ? "s" : ""} ${offLink.join(", ")} left out: not on-link (no connected network of the node contains ${many ? "them" : "it"})`;
 }
 
 /** Host routes an override must keep on the original gateway: the candidates a default route could capture. */

@@ -63,13 +63,16 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   const failure =
     state.failures[`r|${plan.key}`] ??
     (desired.target.kind === "nexthop-object" ? state.failures[`n|${desired.target.id}`] : undefined);
-  if (failure !== undefined) return { ...base, ...extra, state: "failed", reason: failure.message };
+  const leftOut = plan.leftOut === undefined ? "" : `; ${plan.leftOut}`;
+  if (failure !== undefined)
+    return { ...base, ...extra, state: "failed", reason: `${failure.message}${leftOut}` };
   const programmed = sameRoute(desired, hmGet(state.kernel.routes, plan.key));
+  const reason = programmed ? plan.leftOut : `not yet applied${leftOut}`;
   return {
     ...base,
     ...extra,
     state: programmed ? "programmed" : "pending",
-    ...(programmed ? {} : { reason: "not yet applied" }),
+    ...(reason === undefined ? {} : { reason }),
   };
 }
 
@@ -101,16 +104,19 @@ export function routeOutcome(state: NodeState, name: string): RouteOutcome | und
   }
   const destinations = contribution.destinations.map((plan) => destinationOutcome(state, name, plan));
   const usable = destinations.some((d) => d.state !== "invalid");
-  const invalid = destinations.filter((d) => d.state === "invalid");
+  // The message names what is wrong: destinations refused, and those routed without some of their gateways.
+  const noted = contribution.destinations.flatMap((plan, i) => {
+    const outcome = destinations[i] as DestinationOutcome;
+    if (outcome.state === "invalid") return [`${outcome.destination}: ${outcome.reason}`];
+    return plan.leftOut === undefined ? [] : [`${outcome.destination}: ${plan.leftOut}`];
+  });
   return {
     route: name,
     generation: validation.route.generation,
     selected: true,
     accepted: usable,
     reason: usable ? "Accepted" : "NoUsableDestination",
-    ...(invalid.length === 0
-      ? {}
-      : { message: invalid.map((d) => `${d.destination}: ${d.reason}`).join("; ") }),
+    ...(noted.length === 0 ? {} : { message: noted.join("; ") }),
     destinations,
   };
 }

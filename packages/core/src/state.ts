@@ -99,6 +99,8 @@ export interface DestinationPlan {
   readonly set?: string;
   readonly invalid?: string;
   readonly pending?: string;
+  /** Gateways of the Route that this destination goes without (not on-link), for status. */
+  readonly leftOut?: string;
 }
 
 /** What one Route contributes on this node (independent of gateway health and of other Routes). */

@@ -289,12 +289,17 @@ describe("desiredTable: selection and validity", () => {
     expect(desiredTable(state).routes).toEqual([]);
   });
 
-  it("an off-link gateway leaves the set when another gateway of the family is on-link", () => {
+  it("an off-link gateway leaves the set when another gateway of the family is on-link, and status says so", () => {
     const state = upsert(
       readyState(),
       route("partly", { destinations: ["10.50.0.0/16"], gateways: ["192.0.2.1", "10.114.0.3"] }),
     );
     expect(gatewaysOf(state, routeTo(state, "10.50.0.0/16"))).toEqual(["10.114.0.3"]);
+    const outcome = routeOutcome(state, "partly");
+    const note = "gateway 192.0.2.1 left out: not on-link (no connected network of the node contains it)";
+    expect(outcome).toMatchObject({ accepted: true, message: `10.50.0.0/16: ${note}` });
+    expect(outcome?.destinations[0]).toMatchObject({ gateways: ["10.114.0.3"] });
+    expect(outcome?.destinations[0]?.reason).toContain(note);
   });
 
   it("a gateway's device is the longest connected network containing it (kernel addresses count too)", () => {
