@@ -105,6 +105,46 @@ function flushNexthopsOn(kernel: OwnedKernelState, dev: string, touched: Touched
   return next;
 }
 
+/**
+ * Linux also drops IPv4 routes out of a device silently (their nexthops are inline, not
+ * objects): when the device goes administratively down, a route whose nexthops all use
+ * it; when the device is deleted, a route with any nexthop on it (see driver-fake's
+ * link-events.ts, checked against Linux). IPv6 announces its losses, so they come as
+ * route notifications.
+ */
+function flushInlineV4On(
+  kernel: OwnedKernelState,
+  dev: string,
+  which: "all" | "any",
+  touched: Touched,
+): OwnedKernelState {
+  let next = kernel;
+  for (const route of hmValues(kernel.routes)) {
+    if (route.family !== 4 || route.target.kind !== "gateways") continue;
+    const onDev = (hop: { readonly dev: string }) => hop.dev === dev;
+    const hops = route.target.nexthops;
+    if (which === "all" ? !hops.every(onDev) : !hops.some(onDev)) continue;
+    touched.push(routeObjectKey(route));
+    next = putRoute(next, route, false);
+  }
+  return next;
+}
+
+/**
+ * What remains of a held route after a delete notification for its key. An IPv6
+ * multipath route is a set of sibling routes to Linux: a link going away deletes the
+ * nexthops through it (announced as a delete of a route through just those) and the
+ * route stays with the others. Any other delete takes the route.
+ */
+function afterDelete(held: KernelRoute, deleted: KernelRoute): KernelRoute | undefined {
+  if (held.family !== 6 || held.target.kind !== "gateways" || deleted.target.kind !== "gateways")
+    return undefined;
+  const gone = new Set(deleted.target.nexthops.map((hop) => `${hop.gateway}@${hop.dev}`));
+  const left = held.target.nexthops.filter((hop) => !gone.has(`${hop.gateway}@${hop.dev}`));
+  if (left.length === 0 || left.length === held.target.nexthops.length) return undefined;
+  return { ...held, target: { kind: "gateways", nexthops: left } };
+}
+
 function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
   const key = sharedRouteKey(route);
   return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
@@ -162,10 +202,12 @@ export function applyKernelChange(
       }
       touched.push(routeObjectKey(change.route));
       if (change.action === "new") return putRoute(kernel, change.route, true);
-      // A delete for a route we hold with other contents is stale news about an older version.
-      return hmGet(kernel.routes, routeKey(change.route)) === undefined
-        ? kernel
-        : putRoute(kernel, change.route, false);
+      {
+        const held = hmGet(kernel.routes, routeKey(change.route));
+        if (held === undefined) return kernel;
+        const left = afterDelete(held, change.route);
+        return left === undefined ? putRoute(kernel, change.route, false) : putRoute(kernel, left, true);
+      }
     case "nexthop":
       if (!ownsNexthop(change.nexthop, settings)) return kernel;
       if (change.action === "del") return deleteNexthopCascade(kernel, change.nexthop.id, touched);
@@ -178,8 +220,11 @@ export function applyKernelChange(
     case "link": {
       const links = kernel.links.filter((l) => l.index !== change.link.index);
       const next = { ...kernel, links: change.action === "new" ? [...links, change.link] : links };
-      const usable = change.action === "new" && change.link.up && change.link.carrier;
-      return usable ? next : flushNexthopsOn(next, change.link.name, touched);
+      const dev = change.link.name;
+      if (change.action === "new" && change.link.up && change.link.carrier) return next;
+      const flushed = flushNexthopsOn(next, dev, touched);
+      if (change.action === "del") return flushInlineV4On(flushed, dev, "any", touched);
+      return change.link.up ? flushed : flushInlineV4On(flushed, dev, "all", touched);
     }
     case "address": {
       const a = change.address;
