@@ -51,6 +51,12 @@ export interface HealthTrackerOptions {
   readonly rttRefreshMs?: number;
   /** Clock and timers; default asyncScheduler (a TestScheduler in tests). */
   readonly scheduler?: SchedulerLike;
+  /**
+   * A prober that could not probe at all (no socket permission, say), as opposed to a
+   * gateway that did not answer: the only place its reason is seen, as a probe result
+   * carries none.
+   */
+  readonly onProbeError?: (gateway: IpAddr, error: unknown) => void;
 }
 
 export const DEFAULT_RTT_REFRESH_MS = 10_000;
@@ -80,7 +86,10 @@ export function trackGatewayHealth(
   const probeOnce = (gateway: IpAddr): Observable<ProbeOutcome> =>
     defer(() => from(options.probe(gateway, settings.timeoutMs))).pipe(
       // A broken prober (no socket permission, say) counts as a failed probe, never a crash.
-      catchError((error: unknown) => of<ProbeOutcome>({ ok: false, reason: String(error) })),
+      catchError((error: unknown) => {
+        options.onProbeError?.(gateway, error);
+        return of<ProbeOutcome>({ ok: false, reason: String(error) });
+      }),
     );
 
   const watchGateway = (gateway: IpAddr): Observable<ProbeResultBody> =>

@@ -189,6 +189,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     cleanups.push(() => prober?.close());
 
     const probedGateways$ = new BehaviorSubject<readonly IpAddr[]>([]);
+    const probeErrors = new Set<string>();
     const sources: Observable<EventBody> = concat(
       of<EventBody>({ type: "agent/configured", node, settings: engineSettings }),
       merge(
@@ -212,7 +213,18 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         }),
         cluster.routes,
         cluster.node,
-        trackGatewayHealth(probedGateways$, { node, settings: settings.probe, probe }),
+        trackGatewayHealth(probedGateways$, {
+          node,
+          settings: settings.probe,
+          probe,
+          onProbeError: (gateway, error) => {
+            // Once per distinct reason: a broken prober fails every probe of every gateway.
+            const reason = String(error);
+            if (probeErrors.has(reason)) return;
+            probeErrors.add(reason);
+            log.error({ gateway, err: reason }, "gateway probe could not be sent: %s", reason);
+          },
+        }),
       ),
     );
 

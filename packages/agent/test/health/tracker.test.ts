@@ -159,18 +159,27 @@ describe("gateway health tracker", () => {
     ]);
   });
 
-  it("counts a prober that throws as a failed probe instead of dying", () => {
+  it("counts a prober that throws as a failed probe instead of dying, and says why", () => {
     const scheduler = newScheduler();
     const gateways$ = scheduler.createColdObservable<readonly IpAddr[]>("a", { a: [A] });
     const probe: ProbeFn = () => {
       throw new Error("socket: EPERM");
     };
+    const errors: string[] = [];
     const events = collect(
       scheduler,
-      trackGatewayHealth(gateways$, { node: "n1", settings: PRODUCTION_PROBE_SETTINGS, probe, scheduler }),
+      trackGatewayHealth(gateways$, {
+        node: "n1",
+        settings: PRODUCTION_PROBE_SETTINGS,
+        probe,
+        scheduler,
+        onProbeError: (gateway, error) => errors.push(`${gateway}: ${String(error)}`),
+      }),
       10_000,
     );
     expect(events).toEqual([{ type: "probe/result", node: "n1", gateway: A, up: false, at: 2000 }]);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(new Set(errors)).toEqual(new Set([`${A}: Error: socket: EPERM`]));
   });
 
   it("refuses unusable settings, naming the field and value", () => {

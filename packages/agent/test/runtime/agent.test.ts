@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeLog, type KernelRoute } from "@kroute/core";
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup } from "../../src/cleanup.ts";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
@@ -242,5 +243,26 @@ describe("kroute-agent cleanup", () => {
       JSON.stringify([s.routes.filter((r) => r.protocol !== 201), s.rules.filter((r) => r.protocol !== 201)]);
     expect(foreign(after)).toBe(foreign(before));
     expect((await cleanup(kernel, settings)).ops).toEqual([]);
+  });
+
+  it("logs once why gateway probes cannot be sent (a prober without socket permission)", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const lines: { msg: string; gateway?: string; level: number }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const agent = await startAgent(testSettings(), {
+      cluster,
+      dataplane: kernel,
+      probe: () => Promise.reject(new Error("socket: EPERM")),
+      logger,
+    });
+    agents.push(agent);
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    // Probes run every 50 ms: wait out several rounds for both gateways.
+    await new Promise((r) => setTimeout(r, 400));
+    const probeErrors = lines.filter((l) => l.msg.includes("gateway probe could not be sent"));
+    expect(probeErrors).toHaveLength(1);
+    expect(probeErrors[0]?.msg).toContain("socket: EPERM");
   });
 });
