@@ -74,6 +74,8 @@ interface EventSpec {
   readonly onlyAfter?: readonly string[];
 }
 
+/** Kubernetes object names (DNS subdomains). */
+const MAX_NAME = 253;
 const MAX_NOTE = 1024;
 
 export class EventRecorder {
@@ -293,7 +295,11 @@ export class EventRecorder {
     const salt = Math.floor(Math.random() * 0xffff)
       .toString(16)
       .padStart(4, "0");
-    const name = `${spec.regarding.name}.${now.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
+    const suffix = `${now.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
+    // A name is at most 253 characters and the subject's may be 253 already: it gives way,
+    // and a cut never leaves a label ending in "-" or ".".
+    const subject = spec.regarding.name.slice(0, MAX_NAME - suffix.length - 1).replace(/[-.]+$/, "");
+    const name = `${subject}.${suffix}`;
     try {
       await this.#client.create(`/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
         metadata: { name, namespace },

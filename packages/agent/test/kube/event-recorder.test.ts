@@ -70,6 +70,18 @@ describe("EventRecorder", () => {
     expect(reasons()).toEqual(["GatewayDown", "GatewayUp"]);
   });
 
+  it("names an Event within 253 characters when its subject's name is that long already", async () => {
+    const longName = `${"n".repeat(120)}.${"x".repeat(131)}`;
+    const r = recorder({ nodeName: longName });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    await r.settled();
+    expect(events()).toHaveLength(1);
+    const written = events()[0] as unknown as { metadata: { name: string }; regarding: { name: string } };
+    expect(written.regarding.name).toBe(longName);
+    expect(written.metadata.name.length).toBeLessThanOrEqual(253);
+    expect(written.metadata.name.startsWith("n".repeat(120))).toBe(true);
+  });
+
   it("derives route transitions from desired tables: failed, conflict, invalid, recovered", async () => {
     const r = recorder();
     const step = (state: "programmed" | "failed" | "conflicted" | "invalid", reason?: string) =>
