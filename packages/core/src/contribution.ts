@@ -249,7 +249,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     if (match === null) continue;
     destinations.push({
       destination: written.get(Number(match[1])) ?? JSON.stringify(issue.value),
-      invalid: issue.message,
+      invalid: `${issue.field}: ${issue.message}`,
     });
   }
 

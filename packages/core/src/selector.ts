@@ -11,6 +11,7 @@
  * The same well-formedness checks are exported for Route validation, so what the
  * validator refuses is exactly what the evaluator would never match.
  */
+import { show } from "./json-reader.ts";
 import type { NodeSelector, NodeSelectorRequirement, NodeSelectorTerm } from "./route.ts";
 
 export interface SelectableNode {
@@ -94,18 +95,35 @@ export function requirementProblem(
     };
   }
   if (values !== undefined && values !== null && !Array.isArray(values)) {
-    return { field: "values", value: values, message: "values must be a list of strings" };
+    return {
+      field: "values",
+      value: values,
+      message: `values must be a list of strings, got ${show(values)}`,
+    };
   }
   const list: readonly unknown[] = Array.isArray(values) ? values : [];
   const bad = list.findIndex((v) => typeof v !== "string");
-  if (bad >= 0) return { field: `values[${bad}]`, value: list[bad], message: "values must be strings" };
+  if (bad >= 0)
+    return {
+      field: `values[${bad}]`,
+      value: list[bad],
+      message: `values must be strings, got ${show(list[bad])}`,
+    };
   const strings = list as readonly string[];
   if (kind === "fields") {
     if (operator !== "In" && operator !== "NotIn") {
-      return { field: "operator", value: operator, message: "matchFields supports only In and NotIn" };
+      return {
+        field: "operator",
+        value: operator,
+        message: `matchFields supports only In and NotIn, got ${show(operator)}`,
+      };
     }
     if (strings.length !== 1) {
-      return { field: "values", value: values, message: "matchFields In and NotIn need exactly one value" };
+      return {
+        field: "values",
+        value: values,
+        message: `matchFields In and NotIn need exactly one value, got ${listed(strings)}`,
+      };
     }
     return undefined;
   }
@@ -123,17 +141,30 @@ export function requirementProblem(
     case "NotIn":
       return strings.length > 0
         ? undefined
-        : { field: "values", value: values, message: `${operator} needs at least one value` };
+        : {
+            field: "values",
+            value: values,
+            message: `${operator} needs at least one value, got ${listed(strings)}`,
+          };
     case "Exists":
     case "DoesNotExist":
       return strings.length === 0
         ? undefined
-        : { field: "values", value: values, message: `${operator} takes no values` };
+        : { field: "values", value: values, message: `${operator} takes no values, got ${listed(strings)}` };
     default: // Gt, Lt
       return strings.length === 1 && parseInt64(strings[0] ?? "") !== undefined
         ? undefined
-        : { field: "values", value: values, message: `${operator} needs exactly one integer value` };
+        : {
+            field: "values",
+            value: values,
+            message: `${operator} needs exactly one integer value, got ${listed(strings)}`,
+          };
   }
+}
+
+/** A list of values as a message shows it: the values themselves (label values are short). */
+function listed(values: readonly string[]): string {
+  return values.length === 0 ? "none" : JSON.stringify(values);
 }
 
 function labelMatches(req: NodeSelectorRequirement, labels: Readonly<Record<string, string>>): boolean {

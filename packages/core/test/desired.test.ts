@@ -373,6 +373,10 @@ describe("desiredTable: selection and validity", () => {
       ["10.3.0.0/16", "pending"],
       ["nonsense", "invalid"],
     ]);
+    // The reason names the field and the value.
+    expect(routeOutcome(state, "partial")?.destinations[1]?.reason).toMatch(
+      /^spec\.destinations\[1\]: "nonsense" is not/,
+    );
   });
 
   it("deleting a Route removes its routes", () => {

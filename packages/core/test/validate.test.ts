@@ -217,19 +217,19 @@ describe("validateRoute: nodeSelector", () => {
   it.each([
     [
       term({ key: "a", operator: "In", values: [] }),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: In needs at least one value",
+      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: In needs at least one value, got none",
     ],
     [
       term({ key: "a", operator: "NotIn" }),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: NotIn needs at least one value",
+      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: NotIn needs at least one value, got none",
     ],
     [
       term({ key: "a", operator: "Exists", values: ["x"] }),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Exists takes no values",
+      'spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Exists takes no values, got ["x"]',
     ],
     [
       term({ key: "a", operator: "Gt", values: ["x"] }),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Gt needs exactly one integer value",
+      'spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Gt needs exactly one integer value, got ["x"]',
     ],
     [
       term({ key: "a", operator: "Gt", values: ["-1"] }),
@@ -237,7 +237,7 @@ describe("validateRoute: nodeSelector", () => {
     ],
     [
       term({ key: "a", operator: "Lt", values: ["1", "2"] }),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Lt needs exactly one integer value",
+      'spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: Lt needs exactly one integer value, got ["1","2"]',
     ],
     [
       term({ key: "a", operator: "Like", values: ["1"] }),
@@ -253,11 +253,11 @@ describe("validateRoute: nodeSelector", () => {
     ],
     [
       term({ key: "metadata.name", operator: "Exists" }, "matchFields"),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchFields[0].operator: matchFields supports only In and NotIn",
+      'spec.nodeSelector.nodeSelectorTerms[0].matchFields[0].operator: matchFields supports only In and NotIn, got "Exists"',
     ],
     [
       term({ key: "metadata.name", operator: "In", values: ["a", "b"] }, "matchFields"),
-      "spec.nodeSelector.nodeSelectorTerms[0].matchFields[0].values: matchFields In and NotIn need exactly one value",
+      'spec.nodeSelector.nodeSelectorTerms[0].matchFields[0].values: matchFields In and NotIn need exactly one value, got ["a","b"]',
     ],
     [{ nodeSelectorTerms: "all" }, "spec.nodeSelector: must be an object with a nodeSelectorTerms list"],
     [{ nodeSelectorTerms: [5] }, "spec.nodeSelector.nodeSelectorTerms[0]: must be an object, got 5"],
