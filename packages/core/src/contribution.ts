@@ -38,13 +38,16 @@ function familyName(family: Family): string {
 interface Network {
   readonly prefix: Prefix;
   readonly dev: string;
+  /** The device carries one of the node's default routes (see gatewayDevice). */
+  readonly primary: boolean;
 }
 
 export function connectedNetworks(ctx: ContributionContext): Network[] {
   const networks: Network[] = [];
+  const primary = new Set((ctx.host.facts?.defaultGateways ?? []).map((g) => g.dev));
   const add = (ip: IpAddr, length: number, dev: string) => {
     const masked = maskedPrefix(ip, length);
-    if (masked !== undefined) networks.push({ prefix: masked, dev });
+    if (masked !== undefined) networks.push({ prefix: masked, dev, primary: primary.has(dev) });
   };
   for (const a of ctx.host.facts?.addresses ?? [])
     add(a.ip, a.prefixLength ?? (familyOf(a.ip) === 4 ? 24 : 64), a.dev);
@@ -57,17 +60,27 @@ function maskedPrefix(ip: IpAddr, length: number): Prefix | undefined {
   return parsed.ok ? parsed.value : undefined;
 }
 
-/** The device of the connected network containing `gateway` (longest match, then device name). */
+/**
+ * The device of the connected network containing `gateway`: the longest match; among
+ * equally long ones, a device of the node's default routes, then the first by name.
+ * Why the default routes' device: a link-local gateway (fe80::1, as clouds give IPv6
+ * default routers) is on-link on every device with a link-local address, pod veths
+ * included, and the router a Route means is the one on the node's own uplink.
+ */
 export function gatewayDevice(gateway: IpAddr, networks: readonly Network[]): string | undefined {
-  let best: { length: number; dev: string } | undefined;
+  let best: Network | undefined;
   for (const network of networks) {
     if (!prefixContains(network.prefix, gateway)) continue;
-    const length = prefixLength(network.prefix);
-    if (best === undefined || length > best.length || (length === best.length && network.dev < best.dev)) {
-      best = { length, dev: network.dev };
-    }
+    if (best === undefined || betterMatch(network, best)) best = network;
   }
   return best?.dev;
+}
+
+function betterMatch(a: Network, b: Network): boolean {
+  const length = prefixLength(a.prefix) - prefixLength(b.prefix);
+  if (length !== 0) return length > 0;
+  if (a.primary !== b.primary) return a.primary;
+  return a.dev < b.dev;
 }
 
 function originalDefault(ctx: ContributionContext, family: Family): DefaultGateway | undefined {

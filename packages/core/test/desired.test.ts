@@ -333,6 +333,28 @@ describe("desiredTable: selection and validity", () => {
     expect(devOf("10.61.0.0/16")).toBe("eth1");
   });
 
+  it("a link-local gateway, on-link on every device, goes out of the device of the node's default route", () => {
+    let state = readyState();
+    // Every device has a link-local network, pod veths included; eth0 carries the default route.
+    const linkLocal = ["cali0a1b2c", "eth1", "eth0"].map((dev, i) => ({
+      ip: `fe80::${i + 1}` as never,
+      prefixLength: 64,
+      dev,
+    }));
+    state = reduce(
+      state,
+      ev({
+        type: "kernel/observed",
+        node: NODE,
+        snapshot: { routes: [], nexthops: [], rules: [], links: [], addresses: linkLocal, complete: true },
+      }),
+    );
+    state = upsert(state, route("v6", { destinations: ["fd50::/48"], gateways: ["fe80::a"] }));
+    const t = routeTo(state, "fd50::/48")?.target;
+    const o = t?.kind === "nexthop-object" ? nexthop(state, t.id) : undefined;
+    expect(o).toMatchObject({ kind: "gateway", gateway: "fe80::a", dev: "eth0" });
+  });
+
   it("address churn recomputes nothing unless it moves a gateway in use on or off link", () => {
     let state = upsert(
       readyState(),
