@@ -112,6 +112,16 @@ function linkDependency(consumer: string, declaredBy: string, dependency: string
 
 export async function installPackedWorkspace(): Promise<InstalledPackages> {
   const dir = mkdtempSync(join(tmpdir(), "kroute-packed-"));
+  try {
+    return await installInto(dir);
+  } catch (error) {
+    // A failed build or pack leaves nothing behind in the temporary directory.
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function installInto(dir: string): Promise<InstalledPackages> {
   const workspace = join(dir, "workspace");
   const consumer = join(dir, "consumer");
   copyWorkspace(workspace);
