@@ -226,6 +226,46 @@ describeAsRoot("netlink driver", () => {
     }
   });
 
+  it("does not read a rule that matches on more than kroute models as kroute's own, even with its protocol", async () => {
+    const proto = ["proto", String(PROTO), "lookup", "120"];
+    await ns.ip("rule", "add", "not", "from", "10.0.0.0/8", "pref", "120", ...proto);
+    await ns.ip("rule", "add", "from", "10.1.0.0/16", "ipproto", "tcp", "pref", "121", ...proto);
+    await ns.ip(
+      "rule",
+      "add",
+      "from",
+      "10.2.0.0/16",
+      "dport",
+      "443",
+      "ipproto",
+      "tcp",
+      "pref",
+      "122",
+      ...proto,
+    );
+    await ns.ip("rule", "add", "from", "10.3.0.0/16", "uidrange", "1000-2000", "pref", "123", ...proto);
+    await ns.ip("rule", "add", "from", "10.5.0.0/16", "suppress_prefixlength", "0", "pref", "125", ...proto);
+    await ns.ip("rule", "add", "from", "10.4.0.0/16", "pref", "124", ...proto);
+    try {
+      const rules = (await dp.list({ families: [4], protocol: PROTO })).rules;
+      expect(rules).toEqual([{ family: 4, priority: 124, table: 120, protocol: PROTO, src: "10.4.0.0/16" }]);
+      // The kernel compares neither flags nor unset selectors, so kroute's own `from X`
+      // rule is refused beside the `not from X` one: refused, not silently taken as done.
+      const ours = {
+        family: 4,
+        priority: 120,
+        table: 120,
+        protocol: PROTO,
+        src: "10.0.0.0/8" as Prefix,
+      } as const;
+      expect(await dp.apply([{ object: "rule", action: "add", to: ours }])).toMatchObject([
+        { ok: false, code: "EEXIST" },
+      ]);
+    } finally {
+      for (const pref of ["120", "121", "122", "123", "124", "125"]) await ns.ip("rule", "del", "pref", pref);
+    }
+  });
+
   it("is bound to its namespace: writes, dumps and sysctls touch no other", async () => {
     const other = await createNetns();
     try {

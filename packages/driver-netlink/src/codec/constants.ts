@@ -106,11 +106,16 @@ export const FRA_SRC = 2;
 export const FRA_IIFNAME = 3;
 export const FRA_PRIORITY = 6;
 export const FRA_FWMARK = 10;
+export const FRA_SUPPRESS_IFGROUP = 13;
+export const FRA_SUPPRESS_PREFIXLEN = 14;
 export const FRA_TABLE = 15;
 export const FRA_OIFNAME = 17;
+export const FRA_PAD = 18;
 export const FRA_PROTOCOL = 21;
 
 export const FR_ACT_TO_TBL = 1;
+/** fib_rule_hdr.flags: the rule matches what its selectors do not (`ip rule add not …`). */
+export const FIB_RULE_INVERT = 0x2;
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;

@@ -9,9 +9,12 @@ import {
   FRA_FWMARK,
   FRA_IIFNAME,
   FRA_OIFNAME,
+  FRA_PAD,
   FRA_PRIORITY,
   FRA_PROTOCOL,
   FRA_SRC,
+  FRA_SUPPRESS_IFGROUP,
+  FRA_SUPPRESS_PREFIXLEN,
   FRA_TABLE,
 } from "./constants.ts";
 
@@ -31,9 +34,12 @@ export interface RuleMessage {
   readonly iifname?: string;
   readonly oifname?: string;
   readonly fwmark?: number;
+  /** Types of the attributes decoded past those above (uidrange, ipproto, ports, goto…): decode only. */
+  readonly otherAttrTypes?: readonly number[];
 }
 
 export const FIB_RULE_HDR_LEN = 12;
+const NO_SUPPRESSION = 0xffffffff;
 
 export function encodeRule(w: Writer, m: RuleMessage): void {
   w.u8(m.family);
@@ -98,7 +104,17 @@ export function decodeRule(payload: Uint8Array, base: number): Decoded<RuleMessa
       case FRA_FWMARK:
         m.fwmark = check.u32(attr, "FRA_FWMARK");
         break;
+      case FRA_PAD:
+        break;
+      case FRA_SUPPRESS_PREFIXLEN:
+      case FRA_SUPPRESS_IFGROUP:
+        // Dumped for every rule by recent kernels, as -1 when the rule does not suppress.
+        if (check.u32(attr, "FRA_SUPPRESS_*") !== NO_SUPPRESSION) {
+          m.otherAttrTypes = [...(m.otherAttrTypes ?? []), attr.type];
+        }
+        break;
       default:
+        m.otherAttrTypes = [...(m.otherAttrTypes ?? []), attr.type];
         break;
     }
   }

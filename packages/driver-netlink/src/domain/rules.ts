@@ -1,7 +1,7 @@
 /** KernelRule ↔ fib_rule_hdr. kroute's rules are all "lookup TABLE" (FR_ACT_TO_TBL). */
 import type { KernelRule } from "@kroute/core";
 import { afOf, bytesToPrefix, familyOfAf, prefixBytes } from "../address.ts";
-import { FR_ACT_TO_TBL, RT_TABLE_UNSPEC } from "../codec/constants.ts";
+import { FIB_RULE_INVERT, FR_ACT_TO_TBL, RT_TABLE_UNSPEC } from "../codec/constants.ts";
 import type { RuleMessage } from "../codec/rule.ts";
 
 export function ruleToMessage(rule: KernelRule): RuleMessage {
@@ -23,10 +23,19 @@ export function ruleToMessage(rule: KernelRule): RuleMessage {
   };
 }
 
-/** A dumped rule; undefined for actions other than "lookup" and for rules matching on more than kroute models. */
+/**
+ * A dumped rule; undefined for actions other than "lookup" and for rules that match on
+ * more than kroute models (an inverted match, devices, marks, tos, uid or port ranges…).
+ * Such a rule is not one kroute wrote, even with kroute's protocol: read as a plain
+ * `from X lookup T` it would be taken for kroute's own rule, and a `not from X` rule
+ * would pass for the `from X` rule kroute wants (the kernel then refuses kroute's add
+ * with EEXIST, since it compares neither flags nor unset selectors: a loud failure
+ * instead of silently wrong routing).
+ */
 export function messageToRule(m: RuleMessage): KernelRule | undefined {
   const family = familyOfAf(m.family);
   if (family === undefined || m.action !== FR_ACT_TO_TBL) return undefined;
+  if ((m.flags & FIB_RULE_INVERT) !== 0 || (m.otherAttrTypes?.length ?? 0) > 0) return undefined;
   if (m.iifname !== undefined || m.oifname !== undefined || m.fwmark !== undefined || m.tos !== 0)
     return undefined;
   const rule: KernelRule = {
