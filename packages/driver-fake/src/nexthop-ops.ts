@@ -116,15 +116,11 @@ export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpRe
       return kernelError("EINVAL", "Can not change number of buckets of a resilient nexthop group");
     }
   }
-  if (old.kind === "gateway" && nexthop.kind === "gateway" && old.family !== nexthop.family) {
-    const inGroup = [...state.nexthops.values()].some(
-      (other) => other.kind === "group" && other.members.some((member) => member.id === nexthop.id),
-    );
-    if (inGroup)
-      return kernelError("EINVAL", "Can not replace a nexthop in a group with one of a different family");
-  }
   const error = validateNexthop(state, nexthop);
   if (error !== undefined) return error;
+  if (leavesIpv6RouteOnIpv4(state, nexthop)) {
+    return kernelError("EINVAL", "IPv6 routes can not use an IPv4 nexthop");
+  }
   const value = normalised(nexthop);
   store(state, value);
   state.emit({ kind: "nexthop", action: "new", nexthop: value });
@@ -134,6 +130,25 @@ export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpRe
     state.emit({ kind: "route", action: "new", route: observedRoute(state, route) });
   }
   return OK;
+}
+
+function hasIpv4(state: KernelState, nexthop: KernelNexthop): boolean {
+  if (nexthop.kind === "gateway") return nexthop.family === 4;
+  return nexthop.members.some((member) => {
+    const held = state.nexthops.get(member.id);
+    return held?.kind === "gateway" && held.family === 4;
+  });
+}
+
+/**
+ * Linux checks a replace against the routes using the nexthop, directly or through the
+ * groups holding it: an IPv4 route may use an IPv6 nexthop, not the reverse. A family
+ * change is otherwise allowed, also inside a group.
+ */
+function leavesIpv6RouteOnIpv4(state: KernelState, nexthop: KernelNexthop): boolean {
+  if (!hasIpv4(state, nexthop)) return false;
+  const affected = new Set([nexthop.id, ...groupsHolding(state, nexthop.id)]);
+  return routesUsing(state, affected).some((route) => route.family === 6);
 }
 
 function groupsHolding(state: KernelState, id: number): number[] {

@@ -162,6 +162,36 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       expectErrno(result, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
     });
 
+    it("a replace may change a nexthop's family, in a group too, unless an IPv6 route would use IPv4", async () => {
+      const h = harness();
+      const mixed = groupNexthop(101, [1, 6]);
+      const v6Group = groupNexthop(100, [6, 7]);
+      expectOk(
+        await h.dataplane.apply([
+          add(A),
+          add(A6),
+          add(B6),
+          add(mixed),
+          add(v6Group),
+          addRoute(nexthopRoute("2001:db8:1::/64", 100)),
+          addRoute(nexthopRoute("2001:db8:9::/64", 6)),
+          addRoute(nexthopRoute("198.51.100.0/24", 101)),
+        ]),
+      );
+      // Id 1 is in a group an IPv4 route uses: it may become IPv6.
+      const a1as6 = gatewayNexthop(1, "fd10::3", "kr0");
+      expectOk(await h.dataplane.apply([replace(A, a1as6)]));
+      // Id 6 is used by IPv6 routes, directly and through group 100: it may not become IPv4,
+      // nor may group 100 take an IPv4 member.
+      const B4 = gatewayNexthop(2, "10.11.0.2", "kr1");
+      expectOk(await h.dataplane.apply([add(B4)]));
+      const [single] = await h.dataplane.apply([replace(A6, gatewayNexthop(6, "10.10.0.3", "kr0"))]);
+      expectErrno(single, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
+      const [group] = await h.dataplane.apply([replace(v6Group, groupNexthop(100, [2, 6]))]);
+      expectErrno(group, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
+      expect(await ourNexthops(h)).toEqual([a1as6, B4, A6, B6, v6Group, mixed]);
+    });
+
     it("deleting a nexthop removes the routes using it and shrinks the groups holding it", async () => {
       const h = harness();
       const group = groupNexthop(100, [1, 2]);
