@@ -106,15 +106,31 @@ function phase(op: Op, batch: Batch): number {
     case "nexthop":
       if (op.action === "delete") {
         if (batch.recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
-        return op.from.kind === "group" ? 10 : 11;
+        return op.from.kind === "group" ? 11 : 12;
       }
-      return op.to.kind === "gateway" ? 2 : 3;
+      if (op.to.kind === "group") return 3;
+      return isTurnedIpv4(op) ? 5 : 2;
     case "route":
-      if (op.action === "delete") return isOverride(op.from, batch) ? 7 : 9;
-      return isOverride(op.to, batch) ? 6 : 4;
+      if (op.action === "delete") return isOverride(op.from, batch) ? 8 : 10;
+      return isOverride(op.to, batch) ? 7 : 4;
     case "rule":
-      return op.action === "delete" ? 8 : 5;
+      return op.action === "delete" ? 9 : 6;
   }
+}
+
+/**
+ * A replace that turns an IPv6 gateway nexthop into an IPv4 one (its id was laid out
+ * again): Linux refuses it while an IPv6 route uses the id, directly or through a group,
+ * so it waits until the groups and routes of the batch have moved to their new ids.
+ */
+function isTurnedIpv4(op: Extract<Op, { object: "nexthop" }>): boolean {
+  return (
+    op.action === "replace" &&
+    op.from.kind === "gateway" &&
+    op.to.kind === "gateway" &&
+    op.from.family === 6 &&
+    op.to.family === 4
+  );
 }
 
 function subjectSortKey(op: Op): string {

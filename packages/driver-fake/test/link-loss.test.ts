@@ -3,23 +3,11 @@
  * core's view of its routes must follow what Linux does, part of it silently (see
  * link-events.ts), so that it repairs what can be repaired and asks nothing impossible.
  */
-import {
-  canonicalRoute,
-  DEFAULT_SETTINGS,
-  type EngineEvent,
-  type EventBody,
-  initialNodeState,
-  type KernelChange,
-  type NodeState,
-  nextRetryAt,
-  ownedObjects,
-  plan,
-  reduce,
-} from "@kroute/core";
+import { DEFAULT_SETTINGS } from "@kroute/core";
 import { describe, expect, it } from "vitest";
-import { createFakeKernel, type HostDescription } from "../src/index.ts";
+import type { HostDescription } from "../src/index.ts";
+import { reconciledNode } from "./reconciled-node.ts";
 
-const NODE = "node-a";
 const SETTINGS = { ...DEFAULT_SETTINGS, nexthopMode: "multipath" as const };
 const HOST = {
   links: [{ name: "eth0" }, { name: "eth1" }, { name: "eth2" }],
@@ -46,69 +34,7 @@ const ROUTES = [
   },
 ];
 
-/** The core and a fake kernel, reconciled as the agent does (notifications read, backoff waited out). */
-function node() {
-  const kernel = createFakeKernel(HOST);
-  const inbox: KernelChange[] = [];
-  kernel.watch().subscribe((change) => inbox.push(change));
-  let state: NodeState = initialNodeState(NODE, SETTINGS);
-  let seq = 0;
-  let clockMs = 0;
-  const feed = (body: EventBody) => {
-    clockMs += 10;
-    const at = new Date(Date.UTC(2026, 0, 1) + clockMs).toISOString();
-    state = reduce(state, { v: 1, seq: ++seq, at, ...body } as EngineEvent);
-  };
-  feed({ type: "node/observed", node: NODE, labels: {} });
-  feed({
-    type: "host/observed",
-    node: NODE,
-    defaultGateways: [{ via: "10.0.0.1", dev: "eth0", metric: 100 }],
-    addresses: [],
-    dns: [],
-    apiServers: [],
-    protect: [],
-  } as unknown as EventBody);
-  feed({ type: "route/resynced", routes: ROUTES } as unknown as EventBody);
-  feed({ type: "kernel/observed", node: NODE, snapshot: kernel.listSync() });
-  const reconcile = () => {
-    for (let round = 0; round < 20; round++) {
-      for (const change of inbox.splice(0)) feed({ type: "kernel/changed", node: NODE, change });
-      const ops = plan(state);
-      if (ops.length === 0) {
-        const retryAt = nextRetryAt(state);
-        if (retryAt === undefined) return;
-        clockMs = Math.max(clockMs, Date.parse(retryAt) - Date.UTC(2026, 0, 1));
-        feed({ type: "timer/fired", node: NODE, timer: "retry" });
-        continue;
-      }
-      const results = kernel.applySync(ops);
-      feed({
-        type: "dataplane/applied",
-        node: NODE,
-        results: ops.map((op, i) => ({ op, result: results[i] ?? { ok: true } })),
-      });
-    }
-  };
-  const kernelRoutes = () =>
-    kernel.listSync({ protocol: SETTINGS.protocol }).routes.map(canonicalRoute).sort();
-  const viewedRoutes = () => ownedObjects(state.kernel).routes.map(canonicalRoute).sort();
-  const gateways = (dst: string) =>
-    kernel
-      .listSync({ protocol: SETTINGS.protocol })
-      .routes.filter((r) => r.dst === dst)
-      .flatMap((r) =>
-        r.target.kind === "gateways" ? r.target.nexthops.map((h) => `${h.gateway}@${h.dev}`) : [],
-      );
-  return {
-    kernel,
-    reconcile,
-    kernelRoutes,
-    viewedRoutes,
-    gateways,
-    failures: () => Object.keys(state.failures),
-  };
-}
+const node = () => reconciledNode({ settings: SETTINGS, host: HOST, routes: ROUTES });
 
 describe("plain multipath routes when a link goes away", () => {
   it("admin down drops IPv4 routes out of the link silently: the core sees it, and re-adds them when it is up", () => {
