@@ -87,6 +87,9 @@ interface Batch {
   readonly recreated: ReadonlySet<number>;
   /** Tables that rules of this batch point at: their default routes are reply routes, not overrides. */
   readonly ruleTables: ReadonlySet<number>;
+  /** The nexthops desired and observed under an id, to tell the family of a group's members. */
+  readonly desiredNexthop: (id: number) => KernelNexthop | undefined;
+  readonly observedNexthop: (id: number) => KernelNexthop | undefined;
 }
 
 /** A default route that overrides the node's own (as opposed to the default of a reply table). */
@@ -108,8 +111,8 @@ function phase(op: Op, batch: Batch): number {
         if (batch.recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
         return op.from.kind === "group" ? 11 : 12;
       }
-      if (op.to.kind === "group") return 3;
-      return isTurnedIpv4(op) ? 5 : 2;
+      if (op.action === "replace" && turnsIpv4(op.from, op.to, batch)) return 5;
+      return op.to.kind === "group" ? 3 : 2;
     case "route":
       if (op.action === "delete") return isOverride(op.from, batch) ? 8 : 10;
       return isOverride(op.to, batch) ? 7 : 4;
@@ -119,18 +122,22 @@ function phase(op: Op, batch: Batch): number {
 }
 
 /**
- * A replace that turns an IPv6 gateway nexthop into an IPv4 one (its id was laid out
- * again): Linux refuses it while an IPv6 route uses the id, directly or through a group,
- * so it waits until the groups and routes of the batch have moved to their new ids.
+ * A replace that puts an IPv4 gateway under an id that had none (nexthop ids are laid out
+ * again on collisions, so an id can pass from an IPv6 object to an IPv4 one): Linux
+ * refuses it while an IPv6 route uses the id, directly or through a group, so it waits
+ * until the routes of the batch have moved to their new ids. An IPv4 route may use an
+ * IPv6 nexthop, so the reverse move goes before the routes, as other replaces do.
  */
-function isTurnedIpv4(op: Extract<Op, { object: "nexthop" }>): boolean {
-  return (
-    op.action === "replace" &&
-    op.from.kind === "gateway" &&
-    op.to.kind === "gateway" &&
-    op.from.family === 6 &&
-    op.to.family === 4
-  );
+function turnsIpv4(from: KernelNexthop, to: KernelNexthop, batch: Batch): boolean {
+  return holdsIpv4(to, batch.desiredNexthop) && !holdsIpv4(from, batch.observedNexthop);
+}
+
+function holdsIpv4(nexthop: KernelNexthop, lookup: (id: number) => KernelNexthop | undefined): boolean {
+  if (nexthop.kind === "gateway") return nexthop.family === 4;
+  return nexthop.members.some((member) => {
+    const held = lookup(member.id);
+    return held?.kind === "gateway" && held.family === 4;
+  });
 }
 
 function subjectSortKey(op: Op): string {
@@ -155,11 +162,20 @@ export function recreatedIds(ops: readonly Op[]): Set<number> {
 }
 
 /** Sorts ops into the kernel-safe order, deterministically. */
-export function orderOps(ops: readonly Op[]): Op[] {
+export function orderOps(
+  ops: readonly Op[],
+  desired: Pick<DesiredLookup, "nexthop">,
+  observed: OwnedKernelState,
+): Op[] {
   const ruleTables = new Set<number>();
   for (const op of ops)
     if (op.object === "rule") ruleTables.add(op.action === "delete" ? op.from.table : op.to.table);
-  const batch: Batch = { recreated: recreatedIds(ops), ruleTables };
+  const batch: Batch = {
+    recreated: recreatedIds(ops),
+    ruleTables,
+    desiredNexthop: desired.nexthop,
+    observedNexthop: (id) => hmGet(observed.nexthops, String(id)),
+  };
   return sortByKey(ops, (op) => `${pad2(phase(op, batch))}|${subjectSortKey(op)}`);
 }
 
@@ -246,5 +262,5 @@ export function diff(
     route: (key: string) => routes.get(key),
     nexthop: (id: number) => nexthops.get(String(id)),
   };
-  return orderOps(withCascade(ops, lookup, observed));
+  return orderOps(withCascade(ops, lookup, observed), lookup, observed);
 }

@@ -87,6 +87,8 @@ export function plan(state: NodeState): Op[] {
     withCascade(pending, lookup, state.kernel).filter(
       (op) => !isHeldBack(state, op) && !overrideHeldBack(state, op),
     ),
+    lookup,
+    state.kernel,
   );
 }
 

@@ -18,35 +18,71 @@ const HOST = {
   ],
 } as unknown as HostDescription;
 
-const route = (name: string, destination: string, gateway: string) => ({
+const route = (name: string, destination: string, gateways: readonly string[]) => ({
   metadata: { name, creationTimestamp: "2025-01-01T00:00:00Z" },
-  spec: { destinations: [destination], gateways: [gateway], probe: false },
+  spec: { destinations: [destination], gateways, probe: false },
 });
 
-const homeSlot = (gateway: string, dev: string) => fnv1a(`gw|${gateway}|${dev}`) % SETTINGS.nexthopIdCount;
+// Object keys as core/src/derive.ts and contribution.ts make them; each test checks the id moved.
+const homeSlot = (key: string) => fnv1a(key) % SETTINGS.nexthopIdCount;
+const gatewayKey = (gateway: string) => `gw|${gateway}|eth1`;
+const groupKey = (family: number, gateways: readonly string[]) =>
+  `${family}|0|${gateways.map((g) => `${g}@eth1`).join(",")}`;
+const v4Candidates = Array.from({ length: 240 }, (_, i) => `10.1.0.${i + 11}`);
+
+function scenario(v6Route: unknown, v4Route: unknown) {
+  const n = reconciledNode({ settings: SETTINGS, host: HOST, routes: [v6Route] });
+  n.reconcile();
+  const nexthops = () => n.kernel.listSync({ protocol: SETTINGS.protocol }).nexthops;
+  const before = nexthops();
+  n.resync([v6Route, v4Route]);
+  n.reconcile();
+  return { n, before, after: nexthops() };
+}
 
 describe("nexthop ids laid out again", () => {
   it("an id passing from an IPv6 gateway to an IPv4 one is moved without a refusal", () => {
     const v6Gateway = "fd01::1";
     // An IPv4 gateway with the same home slot: its key sorts first, so it takes the slot.
-    const v4Gateway = Array.from({ length: 240 }, (_, i) => `10.1.0.${i + 11}`).find(
-      (gateway) => homeSlot(gateway, "eth1") === homeSlot(v6Gateway, "eth1"),
+    const v4Gateway = v4Candidates.find((g) => homeSlot(gatewayKey(g)) === homeSlot(gatewayKey(v6Gateway)));
+    if (v4Gateway === undefined) throw new Error("no colliding IPv4 gateway among the candidates");
+    const { n, before, after } = scenario(
+      route("v6", "fd50::/48", [v6Gateway]),
+      route("v4", "10.9.0.0/16", [v4Gateway]),
     );
-    expect(v4Gateway).toBeDefined();
-    const v6Route = route("v6", "fd50::/48", v6Gateway);
-    const n = reconciledNode({ settings: SETTINGS, host: HOST, routes: [v6Route] });
-    n.reconcile();
-    const idOf = (gateway: string) =>
-      n.kernel
-        .listSync({ protocol: SETTINGS.protocol })
-        .nexthops.find((nexthop) => nexthop.kind === "gateway" && nexthop.gateway === gateway)?.id;
-    const firstV6Id = idOf(v6Gateway);
+    const idOf = (list: typeof after, gateway: string) =>
+      list.find((nexthop) => nexthop.kind === "gateway" && nexthop.gateway === gateway)?.id;
+    expect(idOf(after, v4Gateway)).toBe(idOf(before, v6Gateway));
+    expect(n.refused).toEqual([]);
+    expect(n.failures()).toEqual([]);
+    expect(n.viewedRoutes()).toEqual(n.kernelRoutes());
+    expect(n.kernelRoutes()).toHaveLength(2);
+  });
 
-    n.resync([v6Route, route("v4", "10.9.0.0/16", v4Gateway ?? "")]);
-    n.reconcile();
-
-    expect(idOf(v4Gateway ?? "")).toBe(firstV6Id);
-    expect(idOf(v6Gateway)).not.toBe(firstV6Id);
+  it("an id passing from a group of IPv6 gateways to one of IPv4 gateways is moved without a refusal", () => {
+    const v6Gateways = ["fd01::1", "fd01::2"];
+    const v6Slot = homeSlot(groupKey(6, v6Gateways));
+    const taken = new Set(v6Gateways.map((g) => homeSlot(gatewayKey(g))));
+    const pairs = v4Candidates.flatMap((a, i) => v4Candidates.slice(i + 1, i + 40).map((b) => [a, b]));
+    const v4Gateways = pairs.find(
+      (pair) =>
+        homeSlot(groupKey(4, pair)) === v6Slot && pair.every((g) => !taken.has(homeSlot(gatewayKey(g)))),
+    );
+    if (v4Gateways === undefined) throw new Error("no colliding IPv4 gateway pair among the candidates");
+    const { n, before, after } = scenario(
+      route("v6", "fd50::/48", v6Gateways),
+      route("v4", "10.9.0.0/16", v4Gateways),
+    );
+    const groupOf = (list: typeof after, family: 4 | 6) =>
+      list.find(
+        (nexthop) =>
+          nexthop.kind === "group" &&
+          nexthop.members.every((m) => {
+            const member = list.find((x) => x.id === m.id);
+            return member?.kind === "gateway" && member.family === family;
+          }),
+      )?.id;
+    expect(groupOf(after, 4)).toBe(groupOf(before, 6));
     expect(n.refused).toEqual([]);
     expect(n.failures()).toEqual([]);
     expect(n.viewedRoutes()).toEqual(n.kernelRoutes());
