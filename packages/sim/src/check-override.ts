@@ -43,6 +43,8 @@ export function applyWatchingOverride(
   ops: readonly Op[],
   host: Host | undefined,
   owned: OwnedMirror,
+  /** The facts before this step's `host/observed`: mid-batch, their original gateway still counts. */
+  hostBefore?: Host,
 ): { answers: OpResult[]; problems: string[] } {
   const answers: OpResult[] = [];
   const transient = new Map<string, string>();
@@ -50,7 +52,7 @@ export function applyWatchingOverride(
   for (const op of ops) {
     answers.push(...kernel.applySync([op]));
     if (!mayMoveProtected(op, watched)) continue;
-    for (const [subject, problem] of overrideProblems(kernel, host, owned)) {
+    for (const [subject, problem] of overrideProblems(kernel, host, owned, hostBefore)) {
       if (!transient.has(subject))
         transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
     }
@@ -69,6 +71,7 @@ export function overrideProblems(
   kernel: FakeKernel,
   host: Host | undefined,
   owned: OwnedMirror,
+  hostBefore?: Host,
 ): Map<string, string> {
   const problems = new Map<string, string>();
   if (host === undefined) return problems;
@@ -76,15 +79,18 @@ export function overrideProblems(
     // Only the main table decides where the node's own traffic goes by default.
     if (route.table !== 254) continue;
     const family = route.family;
-    const original = host.defaultGateways.find((g) => familyOf(g.via) === family);
+    const original = originalDefault(host, family);
     if (original === undefined) continue;
+    const previous = hostBefore !== undefined ? originalDefault(hostBefore, family)?.via : undefined;
+    const keepsOriginal = (gateway: IpAddr | undefined) =>
+      gateway === undefined || gateway === original.via || gateway === previous;
     const protectedOfFamily = protectedAddresses(host).filter((a) => familyOf(a) === family);
     const describe = (answer: LookupResult): string =>
       answer.ok ? `via ${answer.gateway ?? `dev ${answer.dev}`}` : answer.message;
     for (const address of protectedOfFamily) {
       const answer = kernel.lookupSync({ dst: address });
       // A directly connected address is not captured by the override either.
-      if (!answer.ok || (answer.gateway !== undefined && answer.gateway !== original.via)) {
+      if (!answer.ok || !keepsOriginal(answer.gateway)) {
         problems.set(
           address,
           `protected ${address} is routed ${describe(answer)}, not via the original gateway ${original.via}`,
@@ -94,7 +100,7 @@ export function overrideProblems(
     for (const address of host.addresses) {
       if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
       const answer = kernel.lookupSync({ dst: REPLY_PROBE[family], src: address.ip });
-      if (!answer.ok || answer.gateway !== original.via) {
+      if (!answer.ok || answer.gateway === undefined || !keepsOriginal(answer.gateway)) {
         problems.set(
           `from ${address.ip}`,
           `replies from ${address.ip} are routed ${describe(answer)}, not via the original gateway ${original.via}`,
@@ -103,6 +109,13 @@ export function overrideProblems(
     }
   }
   return problems;
+}
+
+/** The original default of a family: its lowest metric, as the core takes it. */
+function originalDefault(host: Host, family: 4 | 6): Host["defaultGateways"][number] | undefined {
+  return host.defaultGateways
+    .filter((g) => familyOf(g.via) === family)
+    .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
 }
 
 /** The addresses a default-route override must not capture (host facts; host prefixes of `protect`). */

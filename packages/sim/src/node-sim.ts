@@ -52,6 +52,8 @@ export class NodeSim {
   private state: NodeState;
   private kernel: FakeKernel | undefined;
   private host: EventOf<"host/observed"> | undefined;
+  /** The host facts before this step's `host/observed`, while the step applies (see check-override.ts). */
+  private hostBefore: EventOf<"host/observed"> | undefined;
   /** Gateways whose last probe result said down. */
   private readonly down = new Set<string>();
   /** The fake kernel's owned objects, followed through its change notifications. */
@@ -111,6 +113,9 @@ export class NodeSim {
         break;
       case "host/observed":
         this.feed(event);
+        // The checks judge by the latest facts, as the core does (the kernel starts from the first).
+        this.hostBefore = this.host;
+        this.host = event;
         if (this.kernel === undefined) this.createKernel(event);
         break;
       case "kernel/observed":
@@ -130,6 +135,10 @@ export class NodeSim {
       }
     }
     const results = this.reconcile(event);
+    // New host facts can move the original gateway with no op written: check them anyway.
+    if (event.type === "host/observed" && results.length === 0 && this.kernel !== undefined)
+      this.report(overrideProblems(this.kernel, this.host, this.owned).values());
+    this.hostBefore = undefined;
     if (probed !== undefined) this.checkHealth([probed]);
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
     this.violations.push(...this.stepViolations);
@@ -165,7 +174,6 @@ export class NodeSim {
   }
 
   private createKernel(event: EventOf<"host/observed">): void {
-    this.host = event;
     const kernel = createFakeKernel(hostDescription(event));
     this.kernel = kernel;
     kernel.watch().subscribe((change) => this.onKernelChange(change));
@@ -257,7 +265,7 @@ export class NodeSim {
 
   /** Applies a batch that touches a default route op by op, checking the override between ops. */
   private applyOneByOne(kernel: FakeKernel, ops: readonly Op[]): OpResult[] {
-    const { answers, problems } = applyWatchingOverride(kernel, ops, this.host, this.owned);
+    const { answers, problems } = applyWatchingOverride(kernel, ops, this.host, this.owned, this.hostBefore);
     this.report(problems);
     return answers;
   }

@@ -112,6 +112,34 @@ describe("replay invariants fire when the core misbehaves", () => {
       ),
     ).toBe(true);
   });
+
+  it("judges the override by the latest host facts: a new original gateway, and the lowest metric first", () => {
+    const newGateway = HEADER[1]?.replace(
+      `"defaultGateways":[{"via":"203.0.113.1","dev":"eth0","metric":100}]`,
+      `"defaultGateways":[{"via":"203.0.113.9","dev":"eth0","metric":300},{"via":"203.0.113.254","dev":"eth0","metric":100}]`,
+    );
+    const moved = log(
+      [route("override", ["0.0.0.0/0"])],
+      [
+        newGateway?.replace(
+          `"seq":2,"at":"2026-01-01T00:00:00.000Z"`,
+          `"seq":6,"at":"2026-01-01T00:00:05.000Z"`,
+        ) ?? "",
+      ],
+    );
+    expect(moved).toContain(`"seq":6`);
+    expect(violations(moved)).toEqual([]);
+    // Now the core keeps its pins on the old gateway: the check must see it.
+    sabotage.current = (ops, state) =>
+      state.host.facts?.defaultGateways.some((g) => g.via === "203.0.113.254") ? [] : ops;
+    expect(
+      violations(moved).some((m) =>
+        /^protected 198\.51\.100\.20 is routed via 203\.0\.113\.1, not via the original gateway 203\.0\.113\.254/.test(
+          m,
+        ),
+      ),
+    ).toBe(true);
+  });
 });
 
 describe("kroute-sim replay exit status", () => {
