@@ -5,17 +5,21 @@
  * Everything it creates is torn down at the end, on Ctrl-C, and when any part crashes.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { Cleanup } from "./cluster/cleanup.ts";
 import { runOnFakeKernels } from "./cluster/fake-run.ts";
 import { defaultRoutes, routesFromYaml } from "./cluster/routes.ts";
 import { scenario } from "./cluster/scenario.ts";
+import { MAX_GATEWAYS, MAX_NODES } from "./cluster/topology.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+/** Signals that end a cluster run with a full teardown: Ctrl-C, kill, a closed terminal, Ctrl-\\. */
+const TEARDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
 export async function runCluster(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
@@ -26,8 +30,10 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   });
   const nodes = intFlag(values, "nodes", 2, 1);
   const gateways = intFlag(values, "gateways", 3, 1);
-  if (nodes > 200) throw new UsageError(`--nodes must be at most 200, got ${nodes}`);
-  if (gateways > 60) throw new UsageError(`--gateways must be at most 60, got ${gateways}`);
+  if (nodes > MAX_NODES) throw new UsageError(`--nodes must be at most ${MAX_NODES}, got ${nodes}`);
+  if (gateways > MAX_GATEWAYS)
+    throw new UsageError(`--gateways must be at most ${MAX_GATEWAYS}, got ${gateways}`);
+  const report = reportPath(values.report);
   let routes: ReturnType<typeof defaultRoutes>;
   try {
     routes = positionals.length > 0 ? routesFromYaml(positionals) : defaultRoutes(gateways);
@@ -35,7 +41,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const s = scenario(nodes, gateways, routes);
-  const timeline = new Timeline(values.report !== undefined);
+  const timeline = new Timeline(report !== undefined);
   const print = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
@@ -58,12 +64,11 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
       interrupted = cleanup.run().then(() => {
         rmSync(workDir, { recursive: true, force: true });
-        return process.exit(130);
+        return process.exit(128 + constants.signals[signal]);
       });
     };
     const onExit = (): void => cleanup.runSync();
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    for (const signal of TEARDOWN_SIGNALS) process.on(signal, onSignal);
     process.once("exit", onExit);
     try {
       const { runOnRealKernels } = await import("./cluster/real-run.ts");
@@ -78,13 +83,12 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       return 1;
     } finally {
       await cleanup.run();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      for (const signal of TEARDOWN_SIGNALS) process.off(signal, onSignal);
       process.off("exit", onExit);
     }
     rmSync(workDir, { recursive: true, force: true });
   }
-  if (values.report !== undefined) writeFileSync(values.report, renderReport("kroute-sim cluster", timeline));
+  if (report !== undefined) writeFileSync(report, renderReport("kroute-sim cluster", timeline));
   const torn = isRoot && values.fake !== true ? "; everything torn down" : "";
   print(
     violations === 0

@@ -1,6 +1,6 @@
 /** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
 import { writeFileSync } from "node:fs";
-import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
 import { MAX_JOBS, replayInParallel } from "./parallel-replay.ts";
@@ -68,13 +68,14 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   const [path, ...extra] = positionals;
   if (path === undefined) throw new UsageError("replay needs a LOG file");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const report = reportPath(values.report);
   let run: ReplayRun;
   try {
     run = await replayFile(path, {
       ...(values.node === undefined ? {} : { node: values.node }),
       ...(values.until === undefined ? {} : { until: intFlag(values, "until", undefined) }),
       verbose: values.verbose === true && values.json !== true,
-      report: values.report !== undefined,
+      report: report !== undefined,
       jobs: jobsFlag(values),
     });
   } catch (error) {
@@ -88,8 +89,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  if (values.report !== undefined)
-    writeFileSync(values.report, renderReport(`kroute-sim replay ${path}`, run.timeline));
+  if (report !== undefined) writeFileSync(report, renderReport(`kroute-sim replay ${path}`, run.timeline));
   if (values.json === true) {
     process.stdout.write(`${renderJson(run.results)}\n`);
   } else {

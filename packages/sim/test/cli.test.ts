@@ -131,4 +131,19 @@ describe("kroute-sim CLI", () => {
     expect(bad.stderr).toContain('--nodes must be an integer >= 1, got "x"');
     expect((await sim("frobnicate")).code).toBe(2);
   });
+
+  it("refuses a --report path it cannot write before it replays, naming the path", async () => {
+    const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
+    const missing = await sim("replay", log, "--report", join(dir, "no-such-dir", "r.html"));
+    expect(missing).toMatchObject({ code: 2, stdout: "" });
+    expect(missing.stderr).toContain(`--report cannot be written: "${join(dir, "no-such-dir", "r.html")}"`);
+    expect(missing.stderr).toContain("ENOENT");
+    expect(missing.stderr).not.toContain("    at ");
+    const directory = await sim("replay", log, "--report", dir);
+    expect(directory).toMatchObject({ code: 2, stdout: "" });
+    expect(directory.stderr).toContain(`--report must be a file, got the directory "${dir}"`);
+    const cluster = await sim("cluster", "--fake", "--gateways", "18");
+    expect(cluster).toMatchObject({ code: 2, stdout: "" });
+    expect(cluster.stderr).toContain("--gateways must be at most 17, got 18");
+  });
 });

@@ -175,11 +175,17 @@ function netnsList(): string[] {
 
 describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () => {
   it.each([
-    ["the command alone (kill -INT)", false],
-    ["its process group, as a terminal's Ctrl-C does (agents and echo servers get it too)", true],
-  ])(
-    "on SIGINT to %s: removes every namespace, process and the temp dir, exits 130, blames nothing else",
-    async (_, group) => {
+    ["SIGINT", "the command alone (kill -INT)", false, 130],
+    [
+      "SIGINT",
+      "its process group, as a terminal's Ctrl-C does (agents and echo servers get it too)",
+      true,
+      130,
+    ],
+    ["SIGHUP", "the command alone, as a closed terminal does", false, 129],
+  ] as const)(
+    "on %s to %s: removes every namespace, process and the temp dir, exits 128+signal, blames nothing else",
+    async (signal, _, group, exitCode) => {
       const run = startCluster("--nodes", "1", "--gateways", "1");
       try {
         const agents = await waitForAgents(run, 1);
@@ -200,14 +206,13 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
         const processes = descendants(run.child.pid as number);
         expect(processes.length).toBeGreaterThanOrEqual(5); // the agent, three echo servers, a sender
 
-        process.kill(group ? -(run.child.pid as number) : (run.child.pid as number), "SIGINT");
+        process.kill(group ? -(run.child.pid as number) : (run.child.pid as number), signal);
         const { code } = await run.exited;
-        expect(run.output.stderr).toContain("kroute-sim cluster: SIGINT: tearing everything down");
         // What the interrupted run then trips over (a namespace gone, an agent stopped) is no failure to report.
         expect(run.output.stderr.trim().split("\n")).toEqual([
-          "kroute-sim cluster: SIGINT: tearing everything down",
+          `kroute-sim cluster: ${signal}: tearing everything down`,
         ]);
-        expect(code).toBe(130);
+        expect(code).toBe(exitCode);
         const left = netnsList();
         for (const ns of namespaces) expect(left).not.toContain(ns);
         expect(survivors(processes)).toEqual([]);

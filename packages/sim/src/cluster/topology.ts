@@ -47,6 +47,10 @@ export const ECHO = { basic: "203.0.113.10", single: "198.51.100.10", internet: 
 export const ECHO_PORT = 7007;
 export const POOLS = ["worker-pool", "infra-pool"] as const;
 
+/** Gateways are 10.114.0.3 up, nodes 10.114.0.20 up: at most this many gateways fit between. */
+export const MAX_GATEWAYS = 17;
+export const MAX_NODES = 200;
+
 export function gatewayAddress(index: number): string {
   return `10.114.0.${2 + index}`;
 }
