@@ -71,8 +71,8 @@ export class OwnedMirror {
         if (op.action !== "delete") this.putRoute(op.to);
         return;
       case "nexthop":
-        if (op.action !== "add") this.removeNexthop(op.from);
-        if (op.action !== "delete") this.putNexthop(op.to);
+        if (op.action === "delete") this.deleteNexthop(op.from);
+        else this.putNexthop(op.to);
         return;
       case "rule":
         if (op.action === "add") this.rules.set(ruleKey(op.to), op.to);
@@ -94,7 +94,7 @@ export class OwnedMirror {
         return;
       case "nexthop":
         if (change.action === "new") this.putNexthop(change.nexthop);
-        else this.removeNexthop(change.nexthop);
+        else this.deleteNexthop(change.nexthop);
         return;
       case "rule":
         if (change.action === "new") this.rules.set(ruleKey(change.rule), change.rule);
@@ -195,6 +195,27 @@ export class OwnedMirror {
     this.nexthops.set(nh.id, nh);
     if (nh.kind === "gateway") addTo(this.leavesByGateway, nh.gateway, nh.id);
     else for (const member of nh.members) addTo(this.groupsByMember, member.id, nh.id);
+  }
+
+  /**
+   * A nexthop deleted, with Linux's cascade, which it does not announce route by route:
+   * the routes using it go, the groups holding it shrink, and a group left empty goes
+   * with its routes.
+   */
+  private deleteNexthop(nh: KernelNexthop): void {
+    const groups = [...(this.groupsByMember.get(nh.id) ?? [])];
+    for (const key of [...(this.routesByNexthop.get(nh.id) ?? [])]) {
+      const route = this.routes.get(key);
+      if (route !== undefined) this.removeRoute(route);
+    }
+    this.removeNexthop(nh);
+    for (const id of groups) {
+      const group = this.nexthops.get(id);
+      if (group?.kind !== "group") continue;
+      const members = group.members.filter((member) => member.id !== nh.id);
+      if (members.length === 0) this.deleteNexthop(group);
+      else this.putNexthop({ ...group, members });
+    }
   }
 
   private removeNexthop(nh: KernelNexthop): void {

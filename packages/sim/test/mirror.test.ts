@@ -113,4 +113,30 @@ describe("OwnedMirror", () => {
     expect(mirror.routesVia(ip("10.0.0.3"))).toEqual([]);
     expect(mirror.routesVia(ip("10.0.0.4")).map((x) => x.route)).toEqual([moved]);
   });
+
+  it("a deleted nexthop takes its routes, shrinks its groups, and a group left empty goes with its routes", () => {
+    const mirror = new OwnedMirror();
+    const viaLeaf = route("10.3.0.0/16", { kind: "nexthop-object", id: 1 });
+    const viaPair = route("10.1.0.0/16", { kind: "nexthop-object", id: 10 });
+    const viaSingle = route("10.2.0.0/16", { kind: "nexthop-object", id: 11 });
+    for (const op of [
+      add(leaf(1, "10.0.0.3")),
+      add(leaf(2, "10.0.0.4")),
+      add(group(10, [1, 2])),
+      add(group(11, [1])),
+      add(viaLeaf),
+      add(viaPair),
+      add(viaSingle),
+    ])
+      mirror.apply(op);
+    // Linux announces only the nexthop's deletion (nexthop_compat_mode or not, IPv4 routes go silently).
+    mirror.applyChange({ kind: "nexthop", action: "del", nexthop: leaf(1, "10.0.0.3") });
+    expect([...mirror.routes.values()]).toEqual([viaPair]);
+    expect([...mirror.nexthops.values()]).toEqual([leaf(2, "10.0.0.4"), group(10, [2])]);
+    expect(mirror.routesVia(ip("10.0.0.3"))).toEqual([]);
+    expect(mirror.routesVia(ip("10.0.0.4")).map((x) => x.route)).toEqual([viaPair]);
+    mirror.apply({ object: "nexthop", action: "delete", from: leaf(2, "10.0.0.4") });
+    expect(mirror.routes.size).toBe(0);
+    expect(mirror.nexthops.size).toBe(0);
+  });
 });
