@@ -74,9 +74,14 @@ function commandError(command: string, args: readonly string[], error: unknown):
  * Creates a fresh namespace with its loopback up. The caller must `destroy()` it
  * (use afterAll / try-finally); a leaked `kr-*` namespace can be listed with `ip netns`.
  */
-export async function createNetns(prefix = "kr"): Promise<Netns> {
+/**
+ * `onAdded` hears the name as soon as the namespace exists, before anything else is
+ * awaited: a caller that must remove it on any exit registers it there.
+ */
+export async function createNetns(prefix = "kr", onAdded?: (name: string) => void): Promise<Netns> {
   const name = randomNetnsName(prefix);
   await run("ip", ["netns", "add", name]);
+  onAdded?.(name);
   const ns: Netns = {
     name,
     async ip(...args) {

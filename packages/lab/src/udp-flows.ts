@@ -23,7 +23,13 @@ export interface FlowsResult {
   readonly via: Readonly<Record<string, number>>;
 }
 
-export async function startUdpEcho(ns: Netns, address: string, port: number): Promise<UdpEchoServer> {
+/** `onSpawn` hears of the server's process before it is ready, for a caller that must kill it on any exit. */
+export async function startUdpEcho(
+  ns: Netns,
+  address: string,
+  port: number,
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<UdpEchoServer> {
   const child = spawn(
     "ip",
     ["netns", "exec", ns.name, process.execPath, MAIN, "serve", address, String(port)],
@@ -31,6 +37,7 @@ export async function startUdpEcho(ns: Netns, address: string, port: number): Pr
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  onSpawn?.(child);
   await waitForLine(child, "ready");
   return {
     async stop() {

@@ -67,7 +67,11 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
         return process.exit(128 + constants.signals[signal]);
       });
     };
-    const onExit = (): void => cleanup.runSync();
+    // process.exit (a closed stdout, say) skips the async steps: kill, delete, remove here.
+    const onExit = (): void => {
+      cleanup.runSync();
+      rmSync(workDir, { recursive: true, force: true });
+    };
     for (const signal of TEARDOWN_SIGNALS) process.on(signal, onSignal);
     process.once("exit", onExit);
     try {

@@ -224,6 +224,28 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
     60_000,
   );
 
+  it("when its reader stops early (| head), removes every namespace, process and the temp dir", async () => {
+    const run = startCluster("--nodes", "1", "--gateways", "1");
+    try {
+      const agents = await waitForAgents(run, 1);
+      const namespaces = clusterNamespaces(agents.map((a) => a.netns));
+      const workDir = agents[0]?.workDir as string;
+      await waitForOutput(run, "## 2. Static egress IP");
+      await waitForProcess(run, (args) => args.includes("send"));
+      const processes = descendants(run.child.pid as number);
+      expect(processes.filter((p) => cmdline(p).includes("serve"))).toHaveLength(3); // the echo servers
+      // The next line printed meets a closed pipe: EPIPE, and the command exits from there.
+      run.child.stdout?.destroy();
+      await run.exited;
+      const left = netnsList();
+      for (const ns of namespaces) expect(left).not.toContain(ns);
+      expect(survivors(processes)).toEqual([]);
+      expect(existsSync(workDir)).toBe(false);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
   it("when an agent dies, says which and where its log is, and tears everything else down", async () => {
     const run = startCluster("--nodes", "2", "--gateways", "1");
     let workDir: string | undefined;

@@ -110,7 +110,7 @@ export async function runOnRealKernels(
   const topology: ClusterTopology = await createClusterTopology(
     s.nodes.length,
     s.gateways.length,
-    (p) => testkit.createNetns(p),
+    (p, onAdded) => testkit.createNetns(p, onAdded),
     (n) => teardown.namespace(n),
   );
   teardown.defer(() => topology.destroy());
@@ -138,7 +138,9 @@ export async function runOnRealKernels(
 
   // Each server is torn down from the moment it runs: a signal may arrive while the next starts.
   for (const destination of DESTINATIONS) {
-    const echo: UdpEchoServer = await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT);
+    const echo: UdpEchoServer = await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT, (c) =>
+      teardown.child(c),
+    );
     teardown.defer(() => echo.stop());
   }
 

@@ -66,14 +66,13 @@ async function sysctl(ns: Netns, ...settings: string[]): Promise<void> {
 export async function createClusterTopology(
   nodeCount: number,
   gatewayCount: number,
-  createNetns: (prefix: string) => Promise<Netns>,
+  createNetns: (prefix: string, onAdded: (name: string) => void) => Promise<Netns>,
   onCreated: (name: string) => void,
 ): Promise<ClusterTopology> {
   const created: Netns[] = [];
   const make = async (prefix: string): Promise<Netns> => {
-    const ns = await createNetns(prefix);
+    const ns = await createNetns(prefix, onCreated);
     created.push(ns);
-    onCreated(ns.name);
     return ns;
   };
   const lan = await make("kr-lan");
