@@ -31,6 +31,7 @@ import { applyWatchingOverride, overrideProblems, touchesDefaultRoute } from "./
 import { changedObject, foreignChangeProblem, foreignOpProblems } from "./check-ownership.ts";
 import { applyToFake } from "./external-change.ts";
 import { hostDescription } from "./host-kernel.ts";
+import { MalformedLogError } from "./log-reader.ts";
 import { OwnedMirror } from "./mirror.ts";
 import { recordedDifferences } from "./recorded-comparison.ts";
 import { seedKernel } from "./seed-kernel.ts";
@@ -116,13 +117,13 @@ export class NodeSim {
         // The checks judge by the latest facts, as the core does (the kernel starts from the first).
         this.hostBefore = this.host;
         this.host = event;
-        if (this.kernel === undefined) this.createKernel(event);
+        if (this.kernel === undefined) this.refusingBadFacts(event, () => this.createKernel(event));
         break;
       case "kernel/observed":
         this.observeRecordedDump(event);
         break;
       case "kernel/changed":
-        this.applyExternalChange(event);
+        this.refusingBadFacts(event, () => this.applyExternalChange(event));
         break;
       case "dataplane/applied":
         // The recording agent's results: never re-applied, only followed (see README).
@@ -143,6 +144,20 @@ export class NodeSim {
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
     this.violations.push(...this.stepViolations);
     return step;
+  }
+
+  /**
+   * Host or kernel facts that no kernel could hold (a device name over 15 characters, an
+   * address on a device the node lacks, two default routes alike): the log's fault, so
+   * a MalformedLogError naming the event, not a crash.
+   */
+  private refusingBadFacts(event: EngineEvent, take: () => void): void {
+    try {
+      take();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MalformedLogError(`seq ${event.seq}: ${event.type} for node ${this.name}: ${reason}`);
+    }
   }
 
   private violation(message: string): void {
