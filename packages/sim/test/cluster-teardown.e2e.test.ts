@@ -173,6 +173,14 @@ function netnsList(): string[] {
     .filter(Boolean);
 }
 
+/** Nothing of a run is left: its namespaces, its processes, its work directory. */
+function expectAllGone(namespaces: readonly string[], processes: readonly number[], workDir: string): void {
+  const left = netnsList();
+  for (const ns of namespaces) expect(left).not.toContain(ns);
+  expect(survivors(processes)).toEqual([]);
+  expect(existsSync(workDir)).toBe(false);
+}
+
 describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () => {
   it.each([
     ["SIGINT", "the command alone (kill -INT)", false, 130],
@@ -213,10 +221,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
           `kroute-sim cluster: ${signal}: tearing everything down`,
         ]);
         expect(code).toBe(exitCode);
-        const left = netnsList();
-        for (const ns of namespaces) expect(left).not.toContain(ns);
-        expect(survivors(processes)).toEqual([]);
-        expect(existsSync(workDir)).toBe(false);
+        expectAllGone(namespaces, processes, workDir);
       } finally {
         if (run.child.exitCode === null) run.child.kill("SIGKILL");
       }
@@ -237,10 +242,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       // The next line printed meets a closed pipe: EPIPE, and the command exits from there.
       run.child.stdout?.destroy();
       await run.exited;
-      const left = netnsList();
-      for (const ns of namespaces) expect(left).not.toContain(ns);
-      expect(survivors(processes)).toEqual([]);
-      expect(existsSync(workDir)).toBe(false);
+      expectAllGone(namespaces, processes, workDir);
     } finally {
       if (run.child.exitCode === null) run.child.kill("SIGKILL");
     }
