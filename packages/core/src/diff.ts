@@ -111,13 +111,13 @@ function phase(op: Op, batch: Batch): number {
         if (batch.recreated.has(op.from.id)) return op.from.kind === "group" ? 0 : 1;
         return op.from.kind === "group" ? 11 : 12;
       }
-      if (op.action === "replace" && turnsIpv4(op.from, op.to, batch)) return 5;
+      if (op.action === "replace" && turnsIpv4(op.from, op.to, batch)) return 10;
       return op.to.kind === "group" ? 3 : 2;
     case "route":
-      if (op.action === "delete") return isOverride(op.from, batch) ? 8 : 10;
-      return isOverride(op.to, batch) ? 7 : 4;
+      if (op.action === "delete") return isOverride(op.from, batch) ? 7 : 9;
+      return isOverride(op.to, batch) ? 6 : 4;
     case "rule":
-      return op.action === "delete" ? 9 : 6;
+      return op.action === "delete" ? 8 : 5;
   }
 }
 
@@ -125,8 +125,9 @@ function phase(op: Op, batch: Batch): number {
  * A replace that puts an IPv4 gateway under an id that had none (nexthop ids are laid out
  * again on collisions, so an id can pass from an IPv6 object to an IPv4 one): Linux
  * refuses it while an IPv6 route uses the id, directly or through a group, so it waits
- * until the routes of the batch have moved to their new ids. An IPv4 route may use an
- * IPv6 nexthop, so the reverse move goes before the routes, as other replaces do.
+ * until the routes of the batch have moved to their new ids or gone (an IPv4 route added
+ * meanwhile may use the id's IPv6 gateway for those few ops: Linux allows that). The
+ * reverse move goes before the routes, as other replaces do.
  */
 function turnsIpv4(from: KernelNexthop, to: KernelNexthop, batch: Batch): boolean {
   return holdsIpv4(to, batch.desiredNexthop) && !holdsIpv4(from, batch.observedNexthop);

@@ -14,7 +14,9 @@ const HOST = {
   addresses: [
     { dev: "eth0", ip: "10.0.0.10", prefixLength: 24 },
     { dev: "eth1", ip: "10.1.0.10", prefixLength: 24 },
+    { dev: "eth1", ip: "203.0.113.10", prefixLength: 24 },
     { dev: "eth1", ip: "fd01::10", prefixLength: 64 },
+    { dev: "eth1", ip: "2001:db8:1::10", prefixLength: 64 },
   ],
 } as unknown as HostDescription;
 
@@ -87,5 +89,37 @@ describe("nexthop ids laid out again", () => {
     expect(n.failures()).toEqual([]);
     expect(n.viewedRoutes()).toEqual(n.kernelRoutes());
     expect(n.kernelRoutes()).toHaveLength(2);
+  });
+
+  it("an IPv6 route deleted while an IPv4 gateway moves into its id: the route goes first", () => {
+    // "gw|2001:…" sorts before "gw|203.…": the IPv6 gateway holds the shared home slot
+    // until its Route goes, and the IPv4 gateway then moves into it.
+    const v6Gateway = "2001:db8:1::1";
+    const v4Gateway = Array.from({ length: 240 }, (_, i) => `203.0.113.${i + 11}`).find(
+      (g) => homeSlot(gatewayKey(g)) === homeSlot(gatewayKey(v6Gateway)),
+    );
+    if (v4Gateway === undefined) throw new Error("no colliding IPv4 gateway among the candidates");
+    const v4Route = route("v4", "10.9.0.0/16", [v4Gateway]);
+    const n = reconciledNode({
+      settings: SETTINGS,
+      host: HOST,
+      routes: [route("v6", "fd50::/48", [v6Gateway]), v4Route],
+    });
+    n.reconcile();
+    const idOf = (gateway: string) =>
+      n.kernel
+        .listSync({ protocol: SETTINGS.protocol })
+        .nexthops.find((nexthop) => nexthop.kind === "gateway" && nexthop.gateway === gateway)?.id;
+    const v6Id = idOf(v6Gateway);
+    expect(idOf(v4Gateway)).not.toBe(v6Id);
+
+    n.resync([v4Route]);
+    n.reconcile();
+
+    expect(idOf(v4Gateway)).toBe(v6Id);
+    expect(n.refused).toEqual([]);
+    expect(n.failures()).toEqual([]);
+    expect(n.viewedRoutes()).toEqual(n.kernelRoutes());
+    expect(n.kernelRoutes()).toHaveLength(1);
   });
 });
