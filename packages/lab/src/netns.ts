@@ -73,8 +73,6 @@ function commandError(command: string, args: readonly string[], error: unknown):
 /**
  * Creates a fresh namespace with its loopback up. The caller must `destroy()` it
  * (use afterAll / try-finally); a leaked `kr-*` namespace can be listed with `ip netns`.
- */
-/**
  * `onAdded` hears the name as soon as the namespace exists, before anything else is
  * awaited: a caller that must remove it on any exit registers it there.
  */
