@@ -89,6 +89,10 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  if (values.node !== undefined && !run.results.some((result) => result.node === values.node)) {
+    // An empty table would read as "kroute programmed nothing there", which the log does not say.
+    throw new UsageError(`--node ${JSON.stringify(values.node)}: no events for this node in ${path}`);
+  }
   if (report !== undefined) writeFileSync(report, renderReport(`kroute-sim replay ${path}`, run.timeline));
   if (values.json === true) {
     process.stdout.write(`${renderJson(run.results)}\n`);

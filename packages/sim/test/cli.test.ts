@@ -161,6 +161,14 @@ describe("kroute-sim CLI", () => {
     expect((await sim("frobnicate")).code).toBe(2);
   });
 
+  it("refuses a --node the log has no events for, instead of printing an empty table", async () => {
+    const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
+    expect((await sim("replay", log, "--node", "worker-1")).code).toBe(0);
+    const missing = await sim("replay", log, "--node", "worker-9");
+    expect(missing).toMatchObject({ code: 2, stdout: "" });
+    expect(missing.stderr).toBe(`kroute-sim replay: --node "worker-9": no events for this node in ${log}\n`);
+  });
+
   it("refuses a --report path it cannot write before it replays, naming the path", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
     const missing = await sim("replay", log, "--report", join(dir, "no-such-dir", "r.html"));
