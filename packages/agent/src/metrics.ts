@@ -11,6 +11,7 @@ const DESTINATION_STATES: readonly DestinationState[] = [
   "failed",
   "conflicted",
   "invalid",
+  "skipped",
 ];
 const GATEWAY_STATES: readonly GatewayStatus["state"][] = ["up", "down", "unknown", "unprobed"];
 
@@ -30,7 +31,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "kroute_" });
   const routes = new Gauge({
     name: "kroute_routes",
-    help: "Route destinations on this node by state (programmed, pending, failed, conflicted, invalid).",
+    help: "Route destinations on this node by state (programmed, pending, failed, conflicted, invalid, skipped: this node is their gateway).",
     labelNames: ["state"],
     registers: [registry],
   });

@@ -55,6 +55,18 @@ export function connectedNetworks(ctx: ContributionContext): Network[] {
   return networks;
 }
 
+/**
+ * The node's own addresses (host facts and kernel alike). A node holding one of a
+ * destination's gateways is that destination's gateway (a NAT or VPN gateway that is
+ * itself a node): it keeps its own way out (see computeContribution).
+ */
+export function ownAddresses(ctx: ContributionContext): Set<IpAddr> {
+  const own = new Set<IpAddr>();
+  for (const a of ctx.host.facts?.addresses ?? []) own.add(a.ip);
+  for (const a of ctx.kernel.addresses) own.add(a.ip);
+  return own;
+}
+
 function maskedPrefix(ip: IpAddr, length: number): Prefix | undefined {
   const parsed = parsePrefix(`${ip}/${length}`);
   return parsed.ok ? parsed.value : undefined;
@@ -157,17 +169,23 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const written = writtenDestinations(route);
   const { settings } = ctx;
   const networks = connectedNetworks(ctx);
+  const own = ownAddresses(ctx);
   const addressesKnown = ctx.host.observed || ctx.kernel.observed;
   const rank = `1|${ageKey(route.creationTimestamp)}|${route.name}`;
   const systemRank = `0|${route.name}`;
 
-  const families: Record<Family, { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[] }> = {
-    4: { gateways: [], members: [], offLink: [] },
-    6: { gateways: [], members: [], offLink: [] },
+  type Slot = { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[]; own: IpAddr[] };
+  const families: Record<Family, Slot> = {
+    4: { gateways: [], members: [], offLink: [], own: [] },
+    6: { gateways: [], members: [], offLink: [], own: [] },
   };
   for (const gateway of [...new Set(route.gateways)].sort(compareAddresses)) {
     const slot = families[familyOf(gateway)];
     slot.gateways.push(gateway);
+    if (own.has(gateway)) {
+      slot.own.push(gateway);
+      continue;
+    }
     const dev = gatewayDevice(gateway, networks);
     if (dev === undefined) slot.offLink.push(gateway);
     else slot.members.push({ gateway, dev });
@@ -206,6 +224,16 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     }
     if (!addressesKnown) {
       destinations.push({ ...base, pending: "waiting for the node's addresses to resolve gateway devices" });
+      continue;
+    }
+    // Through its peers, a gateway node would send the traffic it forwards for the others
+    // on to another gateway (a loop back to it, under ECMP), and through itself Linux
+    // refuses an IPv6 route ("Gateway can not be a local address"): it routes nothing here.
+    if (slot.own.length > 0) {
+      destinations.push({
+        ...base,
+        skipped: `not routed on this node: it is the gateway ${slot.own.join(", ")} (a gateway node keeps its own way out)`,
+      });
       continue;
     }
     if (slot.members.length === 0) {
@@ -338,8 +366,9 @@ export function protectionKey(ctx: ContributionContext): string {
 /**
  * Whether a context change can change any contribution. Address churn is frequent on
  * a node (pod interfaces come and go), so it counts only when it moves a gateway in
- * use to another device (or on or off link), or changes the addresses the reply rules
- * are made of; anything else in the host facts counts.
+ * use to another device (or on or off link), makes one the node's own address or no
+ * longer, or changes the addresses the reply rules are made of; anything else in the
+ * host facts counts.
  */
 export function contextAffects(
   previous: ContributionContext,
@@ -369,8 +398,11 @@ export function contextAffects(
   if (protectionKey(previous) !== protectionKey(next)) return true;
   const before = connectedNetworks(previous);
   const after = connectedNetworks(next);
-  for (const gateway of gateways) {
-    if (gatewayDevice(gateway as IpAddr, before) !== gatewayDevice(gateway as IpAddr, after)) return true;
+  const ownBefore = ownAddresses(previous);
+  const ownAfter = ownAddresses(next);
+  for (const gateway of gateways as Iterable<IpAddr>) {
+    if (gatewayDevice(gateway, before) !== gatewayDevice(gateway, after)) return true;
+    if (ownBefore.has(gateway) !== ownAfter.has(gateway)) return true;
   }
   return false;
 }

@@ -37,6 +37,7 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
     ...(plan.table === undefined ? {} : { table: plan.table }),
   };
   if (plan.invalid !== undefined) return { ...base, state: "invalid", reason: plan.invalid };
+  if (plan.skipped !== undefined) return { ...base, state: "skipped", reason: plan.skipped };
   if (plan.pending !== undefined || plan.key === undefined) {
     return { ...base, state: "pending", reason: plan.pending ?? "not yet computed" };
   }

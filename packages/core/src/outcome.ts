@@ -15,7 +15,9 @@ export type DestinationState =
   /** Another Route won this (table, destination). */
   | "conflicted"
   /** Bad input, or a protected prefix, or no gateway of its family. */
-  | "invalid";
+  | "invalid"
+  /** Not routed on this node by design: the node is one of its gateways. */
+  | "skipped";
 
 export interface DestinationOutcome {
   readonly route: string;

@@ -16,6 +16,7 @@ import {
   connectedNetworks,
   gatewayDevice,
   isSelected,
+  ownAddresses,
   protectionKey,
 } from "./contribution.ts";
 import type { IpAddr } from "./ip.ts";
@@ -32,9 +33,15 @@ interface Shared {
 const unselected = new WeakMap<RouteValidation, ReturnType<typeof computeContribution>>();
 const selected = new WeakMap<RouteValidation, Shared>();
 
-/** Gateway devices by host facts and kernel addresses (both replaced, never changed, when they change). */
+/**
+ * Where each gateway is, by host facts and kernel addresses (both replaced, never
+ * changed, when they change): its device, OWN when it is one of the node's own
+ * addresses, undefined when off-link.
+ */
 const devicesByFacts = new WeakMap<object, WeakMap<object, Map<IpAddr, string | undefined>>>();
 const NO_FACTS = {};
+/** Not a device name (those never hold a space): the gateway is the node itself. */
+const OWN = "own address";
 
 function devicesOf(ctx: ContributionContext): Map<IpAddr, string | undefined> {
   const facts: HostFacts | object = ctx.host.facts ?? NO_FACTS;
@@ -51,14 +58,17 @@ function devicesOf(ctx: ContributionContext): Map<IpAddr, string | undefined> {
   return devices;
 }
 
-function deviceOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr, string | undefined>) {
-  if (!devices.has(gateway)) devices.set(gateway, gatewayDevice(gateway, connectedNetworks(ctx)));
+function placeOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr, string | undefined>) {
+  if (!devices.has(gateway)) {
+    const own = ownAddresses(ctx).has(gateway);
+    devices.set(gateway, own ? OWN : gatewayDevice(gateway, connectedNetworks(ctx)));
+  }
   return devices.get(gateway);
 }
 
 /**
  * What computeContribution reads of a node that selects the Route, besides the settings:
- * whether addresses are known, each gateway's device, and (only for a default-route
+ * whether addresses are known, each gateway's device (or that it is the node's own), and (only for a default-route
  * override, which pins host routes and reply rules) the host facts whole and which
  * protected addresses are reachable without a gateway.
  */
@@ -66,7 +76,7 @@ function contextKey(route: ValidRoute, ctx: ContributionContext): string {
   const devices = devicesOf(ctx);
   const known = ctx.host.observed || ctx.kernel.observed;
   let key = known ? "1" : "0";
-  for (const gateway of route.gateways) key += `|${deviceOf(gateway, ctx, devices) ?? ""}`;
+  for (const gateway of route.gateways) key += `|${placeOf(gateway, ctx, devices) ?? ""}`;
   if (route.destinations.some((d) => d.prefix.endsWith("/0"))) {
     // The networks the node is connected to decide which protected addresses need a pin.
     key += `#${ctx.host.observed ? JSON.stringify(ctx.host.facts) : ""}#${protectionKey(ctx)}`;

@@ -99,6 +99,8 @@ export interface DestinationPlan {
   readonly set?: string;
   readonly invalid?: string;
   readonly pending?: string;
+  /** Not routed on this node, by design (the node is one of its gateways), and why. */
+  readonly skipped?: string;
   /** Gateways of the Route that this destination goes without (not on-link), for status. */
   readonly leftOut?: string;
 }

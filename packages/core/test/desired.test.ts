@@ -376,6 +376,63 @@ describe("desiredTable: selection and validity", () => {
     expect(desiredTable(state).routes).toEqual([]);
   });
 
+  it("a node that is one of a destination's gateways does not route it, through itself or its peers", () => {
+    // node-a is 10.114.0.10 (eth1) and fd00::10: a NAT gateway that is itself a node.
+    const state = upsert(
+      readyState(),
+      route("nat", {
+        destinations: ["10.50.0.0/16", "fd50::/48"],
+        gateways: ["10.114.0.10", "10.114.0.4", "fd00::10"],
+      }),
+      route("vpn", { destinations: ["10.60.0.0/16"], gateways: ["10.114.0.3"] }),
+    );
+    expect(desiredTable(state).routes.map((r) => r.dst)).toEqual(["10.60.0.0/16"]);
+    const outcome = routeOutcome(state, "nat");
+    expect(outcome).toMatchObject({ accepted: true, reason: "Accepted" });
+    expect(outcome?.destinations).toMatchObject([
+      {
+        destination: "10.50.0.0/16",
+        state: "skipped",
+        reason:
+          "not routed on this node: it is the gateway 10.114.0.10 (a gateway node keeps its own way out)",
+      },
+      { destination: "fd50::/48", state: "skipped", reason: expect.stringContaining("fd00::10") },
+    ]);
+    expect(outcome?.message).toBeUndefined();
+  });
+
+  it("a gateway node keeps its own default route: no override, no pinned host routes, no reply rule", () => {
+    const state = upsert(
+      readyState(),
+      route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.10"] }),
+    );
+    expect(desiredTable(state)).toMatchObject({ routes: [], nexthops: [], rules: [] });
+    expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("skipped");
+  });
+
+  it("a node that gains or loses a gateway's address stops or starts routing through it", () => {
+    let state = upsert(
+      readyState(),
+      route("nat", { destinations: ["10.50.0.0/16"], gateways: ["10.114.0.3", "10.114.0.4"] }),
+    );
+    const address = (action: "new" | "del") =>
+      ev({
+        type: "kernel/changed",
+        node: NODE,
+        change: {
+          kind: "address",
+          action,
+          address: { ip: "10.114.0.4" as never, prefixLength: 20, dev: "eth1" },
+        },
+      });
+    expect(desiredTable(state).routes.map((r) => r.dst)).toEqual(["10.50.0.0/16"]);
+    state = reduce(state, address("new"));
+    expect(desiredTable(state).routes).toEqual([]);
+    expect(routeOutcome(state, "nat")?.destinations[0]?.state).toBe("skipped");
+    state = reduce(state, address("del"));
+    expect(gatewaysOf(state, routeTo(state, "10.50.0.0/16")).sort()).toEqual(["10.114.0.3", "10.114.0.4"]);
+  });
+
   it("an invalid Route is reported and affects nothing else", () => {
     const state = upsert(
       readyState(),

@@ -152,6 +152,8 @@ export class EventRecorder {
             this.record({ kind: "invalid-destination", ...base, reason: d.reason ?? "invalid" });
             break;
           case "pending":
+          // A gateway node not routing through itself is how it should be: no Event.
+          case "skipped":
             break;
         }
       }

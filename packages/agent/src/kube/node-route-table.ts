@@ -31,7 +31,7 @@ export interface NodeRouteTableProblem {
    * The destination's state; "fail-static" for one that is otherwise programmed (or
    * pending) but kept on all its gateways because every one is down.
    */
-  readonly state: Exclude<DestinationState, "programmed"> | "fail-static";
+  readonly state: Exclude<DestinationState, "programmed" | "skipped"> | "fail-static";
   readonly reason: string;
 }
 
@@ -43,6 +43,8 @@ export interface NodeRouteTableStatus {
   readonly pending: number;
   /** Destinations failed, conflicting or invalid. */
   readonly failed: number;
+  /** Destinations not routed here by design: this node is one of their gateways. */
+  readonly skipped: number;
   /** Destinations kept on all their gateways because every one is down (also counted by their state). */
   readonly failStatic: number;
   readonly gatewaysUp: number;
@@ -66,6 +68,7 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     failed: 0,
     conflicted: 0,
     invalid: 0,
+    skipped: 0,
   };
   let failStatic = 0;
   const problems: NodeRouteTableProblem[] = [];
@@ -73,6 +76,8 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     if (!outcome.selected) continue;
     for (const d of outcome.destinations) {
       counts[d.state]++;
+      // Not a problem: a gateway node keeps its own way out (counted, not listed).
+      if (d.state === "skipped") continue;
       const stuck = isFailStatic(d);
       if (stuck) failStatic++;
       if (d.state === "programmed" || d.state === "pending") {
@@ -120,6 +125,7 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     programmed: counts.programmed,
     pending: counts.pending,
     failed: counts.failed + counts.conflicted + counts.invalid,
+    skipped: counts.skipped,
     failStatic,
     gatewaysUp: gateways.filter((g) => g.state === "up").length,
     gatewaysDown: gateways.filter((g) => g.state === "down").length,

@@ -274,6 +274,37 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect([...needed].sort()).toEqual([...grants].sort());
   });
 
+  it("routes nothing through the node itself when it is one of a Route's gateways, and says so", async () => {
+    // The node is 10.0.0.5 and fd00::5: a NAT gateway that is itself a node. Through its
+    // IPv4 peer its forwarded traffic would loop back; Linux refuses the IPv6 route outright.
+    await w().ns.ipBatch(["addr add fd00::5/64 dev eth0 nodad"]);
+    w().api.apply(
+      route("nat", {
+        destinations: ["192.0.2.0/24", "2001:db8:1::/48"],
+        gateways: ["10.0.0.5", "10.0.0.4", "fd00::5"],
+      }),
+    );
+    w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.51.100.0/24": ["10.0.0.4"] }),
+    );
+    await eventually(() => {
+      const table = w().api.get("NodeRouteTable", NODE) as Loose;
+      expect(table?.status).toMatchObject({ programmed: 1, failed: 0, skipped: 2, problems: [] });
+      expect(nodeRouteTableSchema(table)).toMatchObject({ ok: true, errors: [] });
+    });
+    const { routeOutcome } = await import("@kroute/core");
+    expect(routeOutcome(agent.state(), "nat")).toMatchObject({
+      accepted: true,
+      destinations: [
+        { destination: "192.0.2.0/24", state: "skipped", reason: expect.stringContaining("10.0.0.5") },
+        { destination: "2001:db8:1::/48", state: "skipped", reason: expect.stringContaining("fd00::5") },
+      ],
+    });
+  });
+
   it("overrides the default route, keeping protected addresses and replies on the original gateway", async () => {
     w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
     agent = await runAgent(w(), ["--keep-original=203.0.113.0/24"]);

@@ -31,6 +31,12 @@ const sample = table(
       destinations: [
         destination("vpn", "172.16.0.0/12", "programmed"),
         destination("vpn", "192.168.0.0/16", "pending"),
+        destination(
+          "vpn",
+          "10.20.0.0/16",
+          "skipped",
+          "not routed on this node: it is the gateway 10.114.0.9",
+        ),
       ],
     }),
   ],
@@ -41,11 +47,12 @@ const sample = table(
 );
 
 describe("nodeRouteTableStatus", () => {
-  it("counts the selected Routes' destinations and lists gateways and problems, sorted", () => {
+  it("counts the selected Routes' destinations and lists gateways and problems, sorted; skipped is no problem", () => {
     expect(nodeRouteTableStatus(sample, "2026-01-01T00:01:00Z")).toEqual({
       programmed: 2,
       pending: 1,
       failed: 2,
+      skipped: 1,
       failStatic: 0,
       gatewaysUp: 1,
       gatewaysDown: 1,
