@@ -237,6 +237,7 @@ describe("the CRDs", () => {
       "Pending",
       "Failed",
       "Fail-Static",
+      "Skipped",
       "Gateways-Up",
       "Gateways-Down",
       "Last-Sync",
