@@ -18,6 +18,7 @@ import {
   prefixLength,
 } from "./ip.ts";
 import { type KernelRule, routeKey } from "./kernel.ts";
+import { defaultHalves, overrideNeedsSplit } from "./override.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
 import { selectedOn } from "./shared-selection.ts";
@@ -245,6 +246,8 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     }
     const set = setKeyOf(family, route.probe, slot.members);
     const isDefault = prefixLength(destination.prefix) === 0;
+    /** Set when the override goes in as the halves of the address space (see override.ts): why. */
+    let split: string | undefined;
     if (isDefault) {
       if (!ctx.host.observed) {
         destinations.push({
@@ -256,12 +259,8 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
       const original = originalDefault(ctx, family);
       if (original !== undefined) {
         const originalMetric = original.metric ?? 0;
-        if (route.table === MAIN_TABLE && !(settings.metric < originalMetric)) {
-          destinations.push({
-            ...base,
-            invalid: `the original default route has metric ${originalMetric}; an override needs the original's metric above kroute's metric ${settings.metric}`,
-          });
-          continue;
+        if (route.table === MAIN_TABLE && overrideNeedsSplit(settings.metric, originalMetric)) {
+          split = `programmed as ${defaultHalves(family).join(" and ")}: the original default route has metric ${originalMetric}, which kroute's metric ${settings.metric} cannot undercut`;
         }
         const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
         for (const dst of protectedDestinations(ctx, family, networks))
@@ -280,9 +279,17 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
         }
       }
     }
-    const key = claim(rank, family, route.table, destination.prefix, set);
+    const keys = (split === undefined ? [destination.prefix] : defaultHalves(family)).map((dst) =>
+      claim(rank, family, route.table, dst, set),
+    );
     const leftOut = offLinkNote(slot.offLink);
-    destinations.push({ ...base, key, set, ...(leftOut === undefined ? {} : { leftOut }) });
+    destinations.push({
+      ...base,
+      keys,
+      set,
+      ...(leftOut === undefined ? {} : { leftOut }),
+      ...(split === undefined ? {} : { split }),
+    });
   }
 
   for (const issue of route.issues) {

@@ -38,37 +38,48 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   };
   if (plan.invalid !== undefined) return { ...base, state: "invalid", reason: plan.invalid };
   if (plan.skipped !== undefined) return { ...base, state: "skipped", reason: plan.skipped };
-  if (plan.pending !== undefined || plan.key === undefined) {
+  if (plan.pending !== undefined || plan.keys === undefined) {
     return { ...base, state: "pending", reason: plan.pending ?? "not yet computed" };
   }
-  const winner = hmGet(state.derived.contenders, plan.key)?.[0];
-  const mine =
-    winner !== undefined && winner.owner === route && winner.rank.startsWith("1|") && winner.set === plan.set;
-  if (!mine) {
+  for (const key of plan.keys) {
+    const winner = hmGet(state.derived.contenders, key)?.[0];
+    const mine =
+      winner !== undefined &&
+      winner.owner === route &&
+      winner.rank.startsWith("1|") &&
+      winner.set === plan.set;
+    if (mine) continue;
     const reason =
       winner === undefined
         ? "no claim recorded"
         : winner.rank.startsWith("0|")
           ? `reserved by the default-route override of Route ${winner.owner}: protected addresses keep the original gateway`
-          : `conflicts with Route ${winner.owner}, which wins ${plan.prefix} in table ${plan.table} (older creationTimestamp, then name)`;
+          : `conflicts with Route ${winner.owner}, which wins ${winner.dst} in table ${plan.table} (older creationTimestamp, then name)`;
     return { ...base, state: "conflicted", reason };
   }
   const set = plan.set === undefined ? undefined : hmGet(state.derived.sets, plan.set);
   const usable = set === undefined ? undefined : usableMembers(set, state.probes);
   const gateways = usable?.members.map((m) => m.gateway) ?? [];
   const extra = { gateways, ...(usable?.failStatic ? { failStatic: true } : {}) };
-  const desired = hmGet(state.derived.routes, plan.key);
-  if (desired === undefined) {
+  const desired = plan.keys.map((key) => hmGet(state.derived.routes, key));
+  if (desired.some((route) => route === undefined)) {
     return { ...base, ...extra, state: "invalid", reason: "no nexthop id left in kroute's id range" };
   }
-  const failure =
-    state.failures[`r|${plan.key}`] ??
-    (desired.target.kind === "nexthop-object" ? state.failures[`n|${desired.target.id}`] : undefined);
-  const leftOut = plan.leftOut === undefined ? "" : `; ${plan.leftOut}`;
+  const failure = plan.keys
+    .map((key, i) => {
+      const target = desired[i]?.target;
+      return (
+        state.failures[`r|${key}`] ??
+        (target?.kind === "nexthop-object" ? state.failures[`n|${target.id}`] : undefined)
+      );
+    })
+    .find((f) => f !== undefined);
+  const notes = [plan.split, plan.leftOut].filter((note) => note !== undefined);
+  const noted = notes.map((note) => `; ${note}`).join("");
   if (failure !== undefined)
-    return { ...base, ...extra, state: "failed", reason: `${failure.message}${leftOut}` };
-  const programmed = sameRoute(desired, hmGet(state.kernel.routes, plan.key));
-  const reason = programmed ? plan.leftOut : `not yet applied${leftOut}`;
+    return { ...base, ...extra, state: "failed", reason: `${failure.message}${noted}` };
+  const programmed = plan.keys.every((key, i) => sameRoute(desired[i], hmGet(state.kernel.routes, key)));
+  const reason = programmed ? (notes.length === 0 ? undefined : notes.join("; ")) : `not yet applied${noted}`;
   return {
     ...base,
     ...extra,

@@ -10,7 +10,6 @@
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
 import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
-import { prefixLength } from "./ip.ts";
 import {
   type KernelNexthop,
   type KernelRoute,
@@ -21,6 +20,7 @@ import {
 } from "./kernel.ts";
 import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable } from "./outcome.ts";
+import { coversDefault } from "./override.ts";
 import type { OwnedKernelState } from "./state.ts";
 
 export interface DiffOptions {
@@ -92,9 +92,9 @@ interface Batch {
   readonly observedNexthop: (id: number) => KernelNexthop | undefined;
 }
 
-/** A default route that overrides the node's own (as opposed to the default of a reply table). */
+/** A default route (or half of one, see override.ts) that overrides the node's own, as opposed to the default of a reply table. */
 function isOverride(route: KernelRoute, batch: Batch): boolean {
-  return prefixLength(route.dst) === 0 && !batch.ruleTables.has(route.table);
+  return coversDefault(route.dst) && !batch.ruleTables.has(route.table);
 }
 
 /**

@@ -10,6 +10,7 @@ export * from "./kernel.ts";
 export * from "./nexthop-ids.ts";
 export * from "./order.ts";
 export * from "./outcome.ts";
+export * from "./override.ts";
 export * from "./owned.ts";
 export * from "./plan.ts";
 export * from "./protected.ts";

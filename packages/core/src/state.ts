@@ -93,8 +93,8 @@ export interface DestinationPlan {
   readonly destination: string;
   readonly prefix?: Prefix;
   readonly table?: number;
-  /** routeKey() of its claim, when it has one. */
-  readonly key?: string;
+  /** routeKey() of its claims, when it has them: one, or two for an override split in halves. */
+  readonly keys?: readonly string[];
   /** Set key of its gateways, when routable. */
   readonly set?: string;
   readonly invalid?: string;
@@ -103,6 +103,8 @@ export interface DestinationPlan {
   readonly skipped?: string;
   /** Gateways of the Route that this destination goes without (not on-link), for status. */
   readonly leftOut?: string;
+  /** Why an override is programmed as the halves of the address space (see override.ts), for status. */
+  readonly split?: string;
 }
 
 /** What one Route contributes on this node (independent of gateway health and of other Routes). */

@@ -609,16 +609,72 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     expect(routeTo(state, "100.64.0.0/10")).toBeDefined();
   });
 
-  it("refuses an override when the original default route's metric is not above kroute's", () => {
-    let state = readyState();
+  it("splits the override in halves when the original default route's metric cannot be undercut (metric 0)", () => {
+    let state = readyState(MULTIPATH);
     state = reduce(state, ev(hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0" }] })));
     state = upsert(state, override);
+    const via = (dst: string, table = 254) => {
+      const t = routeTo(state, dst, table)?.target;
+      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
+    };
+    const egress = ["10.114.0.3@eth1", "10.114.0.4@eth1"];
+    expect(via("0.0.0.0/1")).toEqual(egress);
+    expect(via("128.0.0.0/1")).toEqual(egress);
+    expect(routeTo(state, "0.0.0.0/0")).toBeUndefined();
+    // Protection and replies as for any override: more specific than a half, they still win.
+    for (const dst of ["203.0.113.100/32", "198.51.100.53/32", "169.254.169.254/32"])
+      expect(via(dst)).toEqual(["10.0.0.1@eth0"]);
+    expect(via("0.0.0.0/0", 135)).toEqual(["10.0.0.1@eth0"]);
+    expect(desiredTable(state).rules).toMatchObject([{ src: "10.0.0.10/32", table: 135 }]);
+    const split =
+      "programmed as 0.0.0.0/1 and 128.0.0.0/1: the original default route has metric 0, which kroute's metric 50 cannot undercut";
     expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
-      state: "invalid",
-      reason:
-        "the original default route has metric 0; an override needs the original's metric above kroute's metric 50",
+      destination: "0.0.0.0/0",
+      state: "pending",
+      reason: `not yet applied; ${split}`,
     });
-    expect(desiredTable(state)).toMatchObject({ routes: [], rules: [] });
+    // Programmed once both halves are in the kernel.
+    const [first, second] = desiredTable(state).routes.filter((r) => r.dst.endsWith("/1"));
+    state = reduce(
+      state,
+      ev({
+        type: "dataplane/applied",
+        node: NODE,
+        results: [first, second].map((to) => ({
+          op: { object: "route", action: "add", to: to as KernelRoute },
+          result: { ok: true },
+        })),
+      }),
+    );
+    expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
+      state: "programmed",
+      reason: split,
+    });
+  });
+
+  it("splits an IPv6 override the same way, and goes back to one default route when the original's metric allows it", () => {
+    let state = readyState();
+    const facts = (metric: number) =>
+      ev(
+        hostFacts({
+          defaultGateways: [
+            { via: "10.0.0.1" as never, dev: "eth0", metric: 100 },
+            { via: "fd00::1" as never, dev: "eth1", metric },
+          ],
+        }),
+      );
+    state = reduce(state, facts(50));
+    state = upsert(state, route("v6", { destinations: ["::/0"], gateways: ["fd00::3"] }));
+    const dsts = () =>
+      desiredTable(state)
+        .routes.filter((r) => r.table === 254)
+        .map((r) => r.dst);
+    expect(dsts()).toContain("::/1");
+    expect(dsts()).toContain("8000::/1");
+    expect(dsts()).not.toContain("::/0");
+    state = reduce(state, facts(1024));
+    expect(dsts()).toContain("::/0");
+    expect(dsts().filter((d) => d.endsWith("/1"))).toEqual([]);
   });
 
   it("waits for host facts before overriding", () => {

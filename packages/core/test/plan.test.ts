@@ -273,56 +273,66 @@ describe("plan", () => {
     expect(routeOutcome(state, "basic")?.destinations[0]?.state).toBe("programmed");
   });
 
-  it("a default-route override goes in after its protected routes and reply rule, and only once they are in", () => {
-    const egress = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] });
-    let state = reduce(readyState(), ev({ type: "route/upserted", route: egress }));
-    const ops = plan(state);
-    const routeOps = ops.filter((o) => o.object === "route" || o.object === "rule");
-    const describe = (o: Op) =>
-      o.object === "rule"
-        ? `rule ${o.action}`
-        : o.object === "route"
-          ? `${o.action} ${(o.action === "delete" ? o.from : o.to).dst} table ${(o.action === "delete" ? o.from : o.to).table}`
-          : "";
-    expect(routeOps.map(describe)).toEqual([
-      "add 0.0.0.0/0 table 135",
-      "add 169.254.169.254/32 table 254",
-      "add 198.51.100.53/32 table 254",
-      "add 203.0.113.100/32 table 254",
-      "rule add",
-      "add 0.0.0.0/0 table 254",
-    ]);
-    // The API server's host route is refused: the override waits for it.
-    const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
-    state = applyAll(
-      state,
-      ops,
-      ops.map((o) =>
-        o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32"
-          ? refusal
-          : o.object === "route" && o.action === "add" && o.to.dst === "0.0.0.0/0" && o.to.table === 254
+  for (const [form, originalMetric, override] of [
+    ["one default route", 100, ["0.0.0.0/0"]],
+    ["split in halves (original metric 0)", 0, ["0.0.0.0/1", "128.0.0.0/1"]],
+  ] as const)
+    it(`a default-route override (${form}) goes in after its protected routes and reply rule, and only once they are in`, () => {
+      const egress = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] });
+      const facts = hostFacts({
+        defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0", metric: originalMetric }],
+      });
+      let state = reduceAll(readyState(), [ev(facts), ev({ type: "route/upserted", route: egress })]);
+      const ops = plan(state);
+      const routeOps = ops.filter((o) => o.object === "route" || o.object === "rule");
+      const describe = (o: Op) =>
+        o.object === "rule"
+          ? `rule ${o.action}`
+          : o.object === "route"
+            ? `${o.action} ${(o.action === "delete" ? o.from : o.to).dst} table ${(o.action === "delete" ? o.from : o.to).table}`
+            : "";
+      expect(routeOps.map(describe)).toEqual([
+        "add 0.0.0.0/0 table 135",
+        "add 169.254.169.254/32 table 254",
+        "add 198.51.100.53/32 table 254",
+        "add 203.0.113.100/32 table 254",
+        "rule add",
+        ...override.map((dst) => `add ${dst} table 254`),
+      ]);
+      // The API server's host route is refused: the override waits for it.
+      const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
+      state = applyAll(
+        state,
+        ops,
+        ops.map((o) =>
+          o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32"
             ? refusal
-            : { ok: true },
-      ),
-    );
-    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
-    expect(plan(state).map(describe)).toEqual(["add 203.0.113.100/32 table 254"]);
-    state = applyAll(state, plan(state), undefined, 5000);
-    expect(plan(state).map(describe)).toEqual(["add 0.0.0.0/0 table 254"]);
-    // Removing the Route takes the override out first.
-    state = converge(state);
-    state = reduce(state, ev({ type: "route/deleted", name: "egress" }));
-    const removal = plan(state);
-    expect(removal.map(describe)).toEqual([
-      "delete 0.0.0.0/0 table 254",
-      "rule delete",
-      "delete 0.0.0.0/0 table 135",
-      "delete 169.254.169.254/32 table 254",
-      "delete 198.51.100.53/32 table 254",
-      "delete 203.0.113.100/32 table 254",
-      ...removal.filter((o) => o.object === "nexthop").map(() => ""),
-    ]);
-  });
+            : o.object === "route" &&
+                o.action === "add" &&
+                override.includes(o.to.dst as never) &&
+                o.to.table === 254
+              ? refusal
+              : { ok: true },
+        ),
+      );
+      state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
+      expect(plan(state).map(describe)).toEqual(["add 203.0.113.100/32 table 254"]);
+      state = applyAll(state, plan(state), undefined, 5000);
+      expect(plan(state).map(describe)).toEqual(override.map((dst) => `add ${dst} table 254`));
+      // Removing the Route takes the override out first.
+      state = converge(state);
+      state = reduce(state, ev({ type: "route/deleted", name: "egress" }));
+      const removal = plan(state);
+      expect(removal.map(describe)).toEqual([
+        ...override.map((dst) => `delete ${dst} table 254`),
+        "rule delete",
+        "delete 0.0.0.0/0 table 135",
+        "delete 169.254.169.254/32 table 254",
+        "delete 198.51.100.53/32 table 254",
+        "delete 203.0.113.100/32 table 254",
+        ...removal.filter((o) => o.object === "nexthop").map(() => ""),
+      ]);
+    });
 
   it("a changed desire is tried at once, even while the old op is backing off", () => {
     let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));

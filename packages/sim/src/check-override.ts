@@ -6,6 +6,7 @@
 import {
   type AddressBits,
   addressBits,
+  coversDefault,
   type EventOf,
   familyOf,
   type IpAddr,
@@ -25,9 +26,10 @@ type Host = EventOf<"host/observed">;
 /** Destinations used to check that replies from the node's own addresses keep the original gateway. */
 const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
 
+/** Whether a batch writes a default route or half of one (an override split in halves, see core override.ts). */
 export function touchesDefaultRoute(ops: readonly Op[]): boolean {
   return ops.some(
-    (op) => op.object === "route" && prefixLength(op.action === "delete" ? op.from.dst : op.to.dst) === 0,
+    (op) => op.object === "route" && coversDefault(op.action === "delete" ? op.from.dst : op.to.dst),
   );
 }
 

@@ -6,6 +6,7 @@
  * agent's kernel held (from its recorded dataplane/applied results).
  */
 import {
+  coversDefault,
   type IpAddr,
   type KernelChange,
   type KernelNexthop,
@@ -14,7 +15,6 @@ import {
   type KernelSnapshot,
   type Op,
   type OpResult,
-  prefixLength,
   ruleKey,
   sharedRouteKey,
 } from "@kroute/core";
@@ -40,7 +40,7 @@ export class OwnedMirror {
   readonly routes = new Map<string, KernelRoute>();
   readonly nexthops = new Map<number, KernelNexthop>();
   readonly rules = new Map<string, KernelRule>();
-  /** Default routes (/0) by key: overrides are checked only when one exists. */
+  /** Default routes (/0, or the halves of a split override) by key: overrides are checked only when one exists. */
   readonly defaultRoutes = new Map<string, KernelRoute>();
   /** Gateway → keys of routes naming it inline. */
   private readonly inlineByGateway = new Map<string, Set<string>>();
@@ -171,7 +171,7 @@ export class OwnedMirror {
     if (previous === route) return;
     if (previous !== undefined) this.removeRoute(previous);
     this.routes.set(key, route);
-    if (prefixLength(route.dst) === 0) this.defaultRoutes.set(key, route);
+    if (coversDefault(route.dst)) this.defaultRoutes.set(key, route);
     if (route.target.kind === "gateways")
       for (const nh of route.target.nexthops) addTo(this.inlineByGateway, nh.gateway, key);
     else if (route.target.kind === "nexthop-object") addTo(this.routesByNexthop, route.target.id, key);

@@ -46,9 +46,12 @@ function route(name: string, destinations: string[]): string {
   });
 }
 
-function log(routes: string[], tail: string[] = []): string {
+/** The same node with a metric-0 original default route: an override goes in as two halves. */
+const METRIC_ZERO_HEADER = HEADER.map((line) => line.replace(`"metric":100`, `"metric":0`));
+
+function log(routes: string[], tail: string[] = [], header = HEADER): string {
   return [
-    ...HEADER,
+    ...header,
     `{"v":1,"seq":3,"at":"2026-01-01T00:00:01.000Z","type":"route/resynced","routes":[${routes.join(",")}]}`,
     `{"v":1,"seq":4,"at":"2026-01-01T00:00:02.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.3","up":true,"rttMs":0.4}`,
     `{"v":1,"seq":5,"at":"2026-01-01T00:00:02.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.4","up":true,"rttMs":0.4}`,
@@ -72,6 +75,7 @@ describe("replay invariants fire when the core misbehaves", () => {
   it("the unsabotaged scenarios hold every invariant", () => {
     expect(violations(FAILOVER)).toEqual([]);
     expect(violations(log([route("override", ["0.0.0.0/0"])]))).toEqual([]);
+    expect(violations(log([route("override", ["0.0.0.0/0"])], [], METRIC_ZERO_HEADER))).toEqual([]);
   });
 
   it("a route left via a gateway known down while another is up", () => {
@@ -99,19 +103,25 @@ describe("replay invariants fire when the core misbehaves", () => {
     expect(found.some((m) => m.startsWith("second reconcile is not empty"))).toBe(true);
   });
 
-  it("a protected address captured by a default-route override", () => {
-    // The host route that keeps the API server on the original gateway is never written.
-    sabotage.current = (ops) =>
-      ops.filter((op) => !(op.object === "route" && op.action === "add" && op.to.dst === "198.51.100.20/32"));
-    const found = violations(log([route("override", ["0.0.0.0/0"])]));
-    expect(
-      found.some((m) =>
-        /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1/.test(
-          m,
+  for (const [form, header] of [
+    ["one default route", HEADER],
+    ["split in halves", METRIC_ZERO_HEADER],
+  ] as const)
+    it(`a protected address captured by a default-route override (${form})`, () => {
+      // The host route that keeps the API server on the original gateway is never written.
+      sabotage.current = (ops) =>
+        ops.filter(
+          (op) => !(op.object === "route" && op.action === "add" && op.to.dst === "198.51.100.20/32"),
+        );
+      const found = violations(log([route("override", ["0.0.0.0/0"])], [], header));
+      expect(
+        found.some((m) =>
+          /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1/.test(
+            m,
+          ),
         ),
-      ),
-    ).toBe(true);
-  });
+      ).toBe(true);
+    });
 
   it("judges the override by the latest host facts: a new original gateway, and the lowest metric first", () => {
     const newGateway = HEADER[1]?.replace(

@@ -62,6 +62,15 @@ describe("replay", () => {
   it("installs a default-route override in SPEC order: protected routes and the reply rule first", () => {
     const { results } = replay(example("sim/default-route.jsonl"));
     expect(results.flatMap((r) => r.violations.map((v) => v.message))).toEqual([]);
+    // Before the Route goes: worker-1 (original metric 100) has a second default route,
+    // worker-2 (original metric 0, a static configuration) the two halves instead.
+    const before = json(replay(example("sim/default-route.jsonl"), { until: 13 }).results);
+    const main = (node: string) =>
+      (before.nodes[node]?.routes ?? [])
+        .filter((r) => r.table === 254 && (r.dst.endsWith("/0") || r.dst.endsWith("/1")))
+        .map((r) => r.dst);
+    expect(main("worker-1")).toEqual(["0.0.0.0/0"]);
+    expect(main("worker-2")).toEqual(["0.0.0.0/1", "128.0.0.0/1"]);
   });
 
   it("replays generated logs without violating any invariant", () => {

@@ -334,4 +334,49 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
   });
+
+  it("overrides a metric-0 default route (static configurations, DigitalOcean droplets) as two halves", async () => {
+    // No second default route can undercut metric 0: the override is 0.0.0.0/1 + 128.0.0.0/1.
+    await w().ns.ipBatch([
+      "route replace default via 10.0.0.1 dev eth0 metric 0",
+      "route del default metric 100",
+    ]);
+    w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main 0.0.0.0/1"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+      expect(routes["main 128.0.0.0/1"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+      expect(routes["main default"]).toBeUndefined();
+      expect(routes["main 192.0.2.10"]).toEqual(["10.0.0.1"]); // API server endpoint
+      expect(routes["135 default"]).toEqual(["10.0.0.1"]); // reply table
+    });
+    expect(["10.0.0.3", "10.0.0.4"]).toContain(await routeGet(w().ns, "8.8.8.8"));
+    expect(["10.0.0.3", "10.0.0.4"]).toContain(await routeGet(w().ns, "203.0.113.99"));
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "198.51.100.53")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "169.254.169.254")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+    const { routeOutcome } = await import("@kroute/core");
+    await eventually(() =>
+      expect(routeOutcome(agent!.state(), "egress")?.destinations[0]).toMatchObject({
+        state: "programmed",
+        reason: expect.stringContaining("programmed as 0.0.0.0/1 and 128.0.0.0/1"),
+      }),
+    );
+    const original = await w().ns.ipJson<{ dst: string; gateway: string; metric?: number }[]>(
+      "route",
+      "show",
+      "default",
+      "table",
+      "main",
+    );
+    expect(original).toEqual([expect.objectContaining({ dst: "default", gateway: "10.0.0.1" })]);
+    expect(original[0]?.metric ?? 0).toBe(0);
+
+    w().api.delete("Route", "egress");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
+  });
 });

@@ -1,0 +1,37 @@
+/**
+ * How a default-route override takes the node's traffic (SPEC §3.5) without touching
+ * the original default route.
+ *
+ * Normally it is a second default route with a metric below the original's. No metric
+ * is below 0, and static network configurations (DigitalOcean droplets among them)
+ * give the original default route metric 0; an original at or below kroute's own
+ * metric cannot be undercut either. Then the override goes in as the two halves of the
+ * address space instead (0.0.0.0/1 and 128.0.0.0/1; ::/1 and 8000::/1), as OpenVPN's
+ * def1 does: each half is more specific than any default route, so it wins whatever the
+ * metrics, while everything more specific than a half (connected networks, pod routes,
+ * the protected host routes) still wins over it. Removing the halves restores the
+ * original exactly, as removing a second default route does.
+ */
+import type { Family, Prefix } from "./ip.ts";
+import { prefixLength } from "./ip.ts";
+
+const HALVES: Record<Family, readonly [Prefix, Prefix]> = {
+  4: ["0.0.0.0/1" as Prefix, "128.0.0.0/1" as Prefix],
+  6: ["::/1" as Prefix, "8000::/1" as Prefix],
+};
+
+/** The two halves of a family's address space, in address order. */
+export function defaultHalves(family: Family): readonly [Prefix, Prefix] {
+  return HALVES[family];
+}
+
+/** Whether a route to `dst` takes what a default route would: the default itself or one of its halves. */
+export function coversDefault(dst: Prefix): boolean {
+  const length = prefixLength(dst);
+  return length === 0 || (length === 1 && (HALVES[4].includes(dst) || HALVES[6].includes(dst)));
+}
+
+/** Whether an override in the main table must be split: no metric is below the original's. */
+export function overrideNeedsSplit(kroutesMetric: number, originalMetric: number): boolean {
+  return !(kroutesMetric < originalMetric);
+}
