@@ -96,6 +96,8 @@ export function addAddress(state: KernelState, dev: string, ip: IpAddr, prefixLe
   }
   const address: KernelAddress = { ip, prefixLength, dev };
   state.addresses.push(address);
+  // An IPv6 gateway may not be one of the node's addresses: verdicts may change.
+  state.onlinkVerdicts.clear();
   state.emit({ kind: "address", action: "new", address });
   installConnected(state, address);
 }
@@ -123,6 +125,7 @@ function flushNexthops(state: KernelState, dev: string): void {
 function removeAddresses(state: KernelState, keep: (address: KernelAddress) => boolean): void {
   const removed = state.addresses.filter((address) => !keep(address));
   state.addresses = state.addresses.filter(keep);
+  if (removed.length > 0) state.onlinkVerdicts.clear();
   for (const address of removed) state.emit({ kind: "address", action: "del", address });
 }
 

@@ -7,8 +7,12 @@
  * administratively down has lost its connected routes, so a route through it fails
  * that same check; a nexthop object checks the device first, carrier included,
  * while it parses the request (so a carrierless device hides an off-link gateway).
+ *
+ * Before it looks for a route, IPv6 refuses a gateway that is one of the node's own
+ * addresses (ip6_validate_gw). IPv4 has no such check: its own address passes
+ * through the local route of the device holding it (the nexthop then has scope host).
  */
-import { familyOf, type IpAddr, prefixContains } from "@kroute/core";
+import { familyOf, type IpAddr, type Prefix, prefixContains } from "@kroute/core";
 import { type KernelError, kernelError } from "./errno.ts";
 import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
 
@@ -61,6 +65,8 @@ function judgeGateway(
   } else if (!state.links.has(dev)) {
     return kernelError("ENODEV");
   }
+  if (familyOf(gateway) === 6 && isOwnAddress(state, gateway, dev))
+    return kernelError("EINVAL", "Gateway can not be a local address");
   for (const route of state.deviceRoutes.values()) {
     if (route.target.kind !== "device" || route.target.dev !== dev) continue;
     if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;
@@ -69,4 +75,16 @@ function judgeGateway(
   return familyOf(gateway) === 4
     ? kernelError("ENETUNREACH", "Nexthop has invalid gateway")
     : kernelError("EHOSTUNREACH");
+}
+
+const IPV6_LINK_LOCAL = "fe80::/10" as Prefix;
+
+/**
+ * Whether an IPv6 gateway is one of the node's addresses: on any device, but a
+ * link-local one only on the route's own device (fe80::1 on another link is another
+ * host).
+ */
+function isOwnAddress(state: KernelState, gateway: IpAddr, dev: string): boolean {
+  const linkLocal = prefixContains(IPV6_LINK_LOCAL, gateway);
+  return state.addresses.some((address) => address.ip === gateway && (!linkLocal || address.dev === dev));
 }

@@ -47,7 +47,7 @@ export interface KernelState {
   readonly byNexthop: Map<number, Set<KernelRoute>>;
   /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
-  /** Answers of the on-link check, valid until a device route or a link changes. */
+  /** Answers of the gateway check, valid until a device route, a link or an address changes. */
   readonly onlinkVerdicts: Map<string, KernelError | undefined>;
   /** `family|table` of every table that exists: main and local from the start, others from their first request. */
   readonly tables: Set<string>;

@@ -6,6 +6,7 @@
  * Each test gets a fresh harness in the baseline topology and cleans it up.
  */
 import { afterEach, beforeEach, describe } from "vitest";
+import { gatewayConformance } from "./gateways.ts";
 import type { ConformanceHarness } from "./harness.ts";
 import { linkConformance } from "./links.ts";
 import { lookupConformance } from "./lookups.ts";
@@ -30,6 +31,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     };
     routeConformance(harness);
     nexthopConformance(harness);
+    gatewayConformance(harness);
     linkConformance(harness);
     ruleConformance(harness);
     lookupConformance(harness);
