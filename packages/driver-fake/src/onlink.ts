@@ -8,11 +8,13 @@
  * that same check; a nexthop object checks the device first, carrier included,
  * while it parses the request (so a carrierless device hides an off-link gateway).
  *
- * Before it looks for a route, IPv6 refuses a gateway that is one of the node's own
- * addresses (ip6_validate_gw). IPv4 has no such check: its own address passes
- * through the local route of the device holding it (the nexthop then has scope host).
+ * IPv6 first refuses a gateway that is one of the node's own addresses, then takes a
+ * link-local one (fe80::/10) out of any device that is up with no route at all: such
+ * an address means "on this link" by definition (ip6_validate_gw). IPv4 has neither
+ * rule: its own address passes through the local route of the device holding it (the
+ * nexthop then has scope host).
  */
-import { familyOf, type IpAddr, type Prefix, prefixContains } from "@kroute/core";
+import { type Family, familyOf, type IpAddr, type Prefix, prefixContains } from "@kroute/core";
 import { type KernelError, kernelError } from "./errno.ts";
 import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
 
@@ -20,9 +22,15 @@ export type DeviceCheck = "route" | "nexthop";
 
 /**
  * The device must exist and, for a nexthop object or a device route, be
- * administratively up. A nexthop object also needs carrier, unlike a route.
+ * administratively up. A nexthop object also needs carrier, unlike a route. Only an
+ * IPv4 route words a down device its own way (fib_check_nh_nongw).
  */
-export function checkDevice(state: KernelState, dev: string, check: DeviceCheck): KernelError | undefined {
+export function checkDevice(
+  state: KernelState,
+  dev: string,
+  check: DeviceCheck,
+  family: Family,
+): KernelError | undefined {
   if (dev === "")
     return kernelError("EINVAL", "Device attribute required for non-blackhole and non-fdb nexthops");
   const link = state.links.get(dev);
@@ -30,7 +38,7 @@ export function checkDevice(state: KernelState, dev: string, check: DeviceCheck)
   if (!linkIsUp(state, dev)) {
     return kernelError(
       "ENETDOWN",
-      check === "nexthop" ? "Nexthop device is not up" : "Device for nexthop is not up",
+      check === "route" && family === 4 ? "Device for nexthop is not up" : "Nexthop device is not up",
     );
   }
   if (check === "nexthop" && !link.carrier)
@@ -60,13 +68,15 @@ function judgeGateway(
   check: DeviceCheck,
 ): KernelError | undefined {
   if (check === "nexthop") {
-    const deviceError = checkDevice(state, dev, check);
+    const deviceError = checkDevice(state, dev, check, familyOf(gateway));
     if (deviceError !== undefined) return deviceError;
   } else if (!state.links.has(dev)) {
     return kernelError("ENODEV");
   }
-  if (familyOf(gateway) === 6 && isOwnAddress(state, gateway, dev))
-    return kernelError("EINVAL", "Gateway can not be a local address");
+  if (familyOf(gateway) === 6) {
+    if (isOwnAddress(state, gateway, dev)) return kernelError("EINVAL", "Gateway can not be a local address");
+    if (isLinkLocal(gateway)) return checkDevice(state, dev, "route", 6);
+  }
   for (const route of state.deviceRoutes.values()) {
     if (route.target.kind !== "device" || route.target.dev !== dev) continue;
     if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;
@@ -85,6 +95,10 @@ const IPV6_LINK_LOCAL = "fe80::/10" as Prefix;
  * host).
  */
 function isOwnAddress(state: KernelState, gateway: IpAddr, dev: string): boolean {
-  const linkLocal = prefixContains(IPV6_LINK_LOCAL, gateway);
+  const linkLocal = isLinkLocal(gateway);
   return state.addresses.some((address) => address.ip === gateway && (!linkLocal || address.dev === dev));
+}
+
+function isLinkLocal(gateway: IpAddr): boolean {
+  return prefixContains(IPV6_LINK_LOCAL, gateway);
 }

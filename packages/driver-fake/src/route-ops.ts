@@ -87,7 +87,7 @@ export function validateRoute(state: KernelState, route: KernelRoute): KernelErr
       return undefined;
     }
     case "device":
-      return checkDevice(state, target.dev, "route");
+      return checkDevice(state, target.dev, "route", route.family);
     case "special":
       return SPECIAL_TYPES.has(target.type) ? undefined : kernelError("EINVAL");
   }

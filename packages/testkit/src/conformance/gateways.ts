@@ -1,7 +1,7 @@
 /**
  * Which gateways Linux takes, beyond "on-link through the named device" (each case
- * checked with `ip` in a scratch namespace on 6.18): the node's own addresses. IPv4
- * and IPv6 differ.
+ * checked with `ip` in a scratch namespace on 6.18): the node's own addresses and
+ * IPv6 link-local gateways. IPv4 and IPv6 differ.
  */
 import type { KernelNexthop, KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
@@ -80,6 +80,44 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
         add(viaRoute("203.0.113.0/24", [["10.11.0.1", "kr0"]])),
       ]);
       expectErrno(otherDevice, "ENETUNREACH", "Nexthop has invalid gateway");
+    });
+  });
+
+  describe("IPv6 link-local gateways", () => {
+    it("are taken through any device that is up, with no route containing them", async () => {
+      const h = harness();
+      // febf::1 is link-local (fe80::/10) but outside the fe80::/64 a real link has a route for.
+      const route = viaRoute("2001:db8:1::/64", [["fe80::1", "kr0"]]);
+      const outside = viaRoute("2001:db8:2::/64", [["febf::1", "kr1"]]);
+      const nexthop = gatewayNexthop(6, "febf::1", "kr0");
+      expectOk(await h.dataplane.apply([add(route), add(outside), addNexthop(nexthop)]));
+      expect(await ourRoutes(h, [6])).toEqual([route, outside]);
+      expect(await ourNexthops(h)).toEqual([nexthop]);
+    });
+
+    it("a device without carrier takes a route, not a nexthop object; a device that is down neither", async () => {
+      const h = harness();
+      await h.host.setCarrier("kr1", false);
+      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fe80::1", "kr1"]]))]));
+      const [carrierless] = await h.dataplane.apply([addNexthop(gatewayNexthop(7, "fe80::1", "kr1"))]);
+      expectErrno(carrierless, "ENETDOWN", "Carrier for nexthop device is down");
+      await h.host.setAdminUp("kr1", false);
+      const [route] = await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fe80::1", "kr1"]]))]);
+      expectErrno(route, "ENETDOWN", "Nexthop device is not up");
+      const [down] = await h.dataplane.apply([addNexthop(gatewayNexthop(7, "fe80::1", "kr1"))]);
+      expectErrno(down, "ENETDOWN", "Nexthop device is not up");
+    });
+
+    it("one of the node's own is refused only through the device holding it", async () => {
+      const h = harness();
+      await h.host.addAddress("kr0", ip("fe80::99"), 64);
+      const [own] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fe80::99", "kr0"]]))]);
+      expectErrno(own, "EINVAL", LOCAL_GATEWAY);
+      const [ownNexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(6, "fe80::99", "kr0"))]);
+      expectErrno(ownNexthop, "EINVAL", LOCAL_GATEWAY);
+      const elsewhere = viaRoute("2001:db8:1::/64", [["fe80::99", "kr1"]]);
+      expectOk(await h.dataplane.apply([add(elsewhere)]));
+      expect(await ourRoutes(h, [6])).toEqual([elsewhere]);
     });
   });
 }

@@ -166,6 +166,11 @@ export function linkConformance(harness: () => ConformanceHarness): void {
         addRoute({ ...viaRoute("192.0.3.0/24", []), scope: 253, target: { kind: "device", dev: "kr1" } }),
       ]);
       expectErrno(device, "ENETDOWN", "Device for nexthop is not up");
+      // IPv6 words it as a nexthop object does.
+      const [device6] = await h.dataplane.apply([
+        addRoute({ ...viaRoute("2001:db8:4::/64", []), target: { kind: "device", dev: "kr1" } }),
+      ]);
+      expectErrno(device6, "ENETDOWN", "Nexthop device is not up");
       const [nexthop] = await h.dataplane.apply([addNexthop(B)]);
       expectErrno(nexthop, "ENETDOWN", "Nexthop device is not up");
     });
