@@ -108,7 +108,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     prefixLengths: new Map(),
     byNexthop: new Map(),
     deviceRoutes: new Map(),
-    onlinkVerdicts: new Map(),
+    onlinkVerdicts: { 4: new Map(), 6: new Map() },
     tables: new Set(["4|254", "4|255", "6|254", "6|255"]),
     nexthops: new Map(),
     buckets: new Map(),

@@ -24,6 +24,7 @@ import {
   allRoutes,
   dropRoute,
   findRoute,
+  forgetGatewayVerdicts,
   type KernelState,
   observedRoute,
   putRoute,
@@ -42,7 +43,7 @@ function setLink(state: KernelState, name: string, change: { up?: boolean; carri
   if (link === undefined) throw new Error(`no such link: ${JSON.stringify(name)}`);
   const next = { ...link, ...change };
   state.links.set(name, next);
-  state.onlinkVerdicts.clear();
+  forgetGatewayVerdicts(state, 4, 6);
   state.emit({ kind: "link", action: "new", link: next });
 }
 
@@ -51,7 +52,7 @@ export function addLink(state: KernelState, name: string, up = true, carrier = t
   if (state.links.has(name)) throw new Error(`link exists: ${JSON.stringify(name)}`);
   const link = { index: state.nextLinkIndex++, name, up, carrier };
   state.links.set(name, link);
-  state.onlinkVerdicts.clear();
+  forgetGatewayVerdicts(state, 4, 6);
   state.emit({ kind: "link", action: "new", link });
 }
 
@@ -96,8 +97,8 @@ export function addAddress(state: KernelState, dev: string, ip: IpAddr, prefixLe
   }
   const address: KernelAddress = { ip, prefixLength, dev };
   state.addresses.push(address);
-  // An IPv6 gateway may not be one of the node's addresses: verdicts may change.
-  state.onlinkVerdicts.clear();
+  // An IPv6 gateway may not be one of the node's addresses.
+  forgetGatewayVerdicts(state, 6);
   state.emit({ kind: "address", action: "new", address });
   installConnected(state, address);
 }
@@ -125,7 +126,7 @@ function flushNexthops(state: KernelState, dev: string): void {
 function removeAddresses(state: KernelState, keep: (address: KernelAddress) => boolean): void {
   const removed = state.addresses.filter((address) => !keep(address));
   state.addresses = state.addresses.filter(keep);
-  if (removed.length > 0) state.onlinkVerdicts.clear();
+  if (removed.length > 0) forgetGatewayVerdicts(state, 6);
   for (const address of removed) state.emit({ kind: "address", action: "del", address });
 }
 
@@ -177,7 +178,7 @@ export function deleteLink(state: KernelState, dev: string): void {
   }
   const link = state.links.get(dev);
   state.links.delete(dev);
-  state.onlinkVerdicts.clear();
+  forgetGatewayVerdicts(state, 4, 6);
   if (link !== undefined) state.emit({ kind: "link", action: "del", link });
 }
 

@@ -9,7 +9,6 @@ import {
   type AddressBits,
   addressBits,
   type FlowQuery,
-  formatAddress,
   type IpAddr,
   type KernelRoute,
   type LookupResult,
@@ -19,28 +18,15 @@ import {
 import { kernelError } from "./errno.ts";
 import { flowHash } from "./flow-hash.ts";
 import { selectHashThreshold } from "./hash-threshold.ts";
+import { matchingRoutes } from "./longest-match.ts";
 import { selectBucket } from "./resilient-buckets.ts";
-import { destinationKey, type KernelState } from "./state.ts";
+import type { KernelState } from "./state.ts";
 
 type Hop = { readonly gateway?: IpAddr; readonly dev: string };
 
-function masked(address: AddressBits, length: number): string {
-  if (address.family === 4) {
-    const bits = length === 0 ? 0 : (address.bits & (0xffffffff << (32 - length))) >>> 0;
-    return `${formatAddress({ family: 4, bits })}/${length}`;
-  }
-  const keep = length === 0 ? 0n : ((1n << BigInt(length)) - 1n) << BigInt(128 - length);
-  return `${formatAddress({ family: 6, bits: address.bits & keep })}/${length}`;
-}
-
 function bestRoute(state: KernelState, table: number, address: AddressBits): KernelRoute | undefined {
-  const lengths = state.prefixLengths.get(`${address.family}|${table}`);
-  if (lengths === undefined) return undefined;
-  for (const length of [...lengths.keys()].sort((a, b) => b - a)) {
-    const routes = state.byDestination.get(destinationKey(address.family, table, masked(address, length)));
-    // Lowest metric first.
-    if (routes?.[0] !== undefined) return routes[0];
-  }
+  // Lowest metric first.
+  for (const routes of matchingRoutes(state, table, address)) if (routes[0] !== undefined) return routes[0];
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { familyOf, type KernelNexthop, type KernelRoute, type OpResult } from "@
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { checkGateway } from "./onlink.ts";
 import { createBucketTable, rebalance } from "./resilient-buckets.ts";
-import { dropRoute, type KernelState, observedRoute, RT_TABLE_MAIN } from "./state.ts";
+import { dropRoute, forgetGatewayVerdicts, type KernelState, observedRoute, RT_TABLE_MAIN } from "./state.ts";
 
 function isNexthopId(id: number): boolean {
   return Number.isInteger(id) && id > 0 && id <= 0xffffffff;
@@ -69,6 +69,8 @@ function normalised(nexthop: KernelNexthop): KernelNexthop {
 
 function store(state: KernelState, nexthop: KernelNexthop): void {
   state.nexthops.set(nexthop.id, nexthop);
+  // The IPv6 gateway check looks at the devices routes through nexthop objects leave by.
+  forgetGatewayVerdicts(state, 6);
   if (nexthop.kind === "group" && nexthop.groupType === "resilient" && nexthop.resilient !== undefined) {
     const table = state.buckets.get(nexthop.id);
     if (table === undefined) {

@@ -1,12 +1,13 @@
 /**
  * Linux accepts a gateway only when it is reachable straight out of the named
- * device: some route in the route's table (or main, where connected routes live)
- * sends the gateway's address out of that device without a gateway of its own.
- * The refusal differs by the gateway's family: IPv4 says ENETUNREACH with an
- * extack, IPv6 EHOSTUNREACH without one (checked with `ip` on 6.18). A link that is
- * administratively down has lost its connected routes, so a route through it fails
- * that same check; a nexthop object checks the device first, carrier included,
- * while it parses the request (so a carrierless device hides an off-link gateway).
+ * device: a route in the route's table or main (where connected routes live) sends
+ * the gateway's address out of that device without a gateway of its own (which
+ * route counts differs by family: onlink-route.ts). The refusal differs by family
+ * too: IPv4 says ENETUNREACH with an extack, IPv6 EHOSTUNREACH without one (checked
+ * with `ip` on 6.18). A link that is administratively down has lost its connected
+ * routes, so a route through it fails that same check; a nexthop object checks the
+ * device first, carrier included, while it parses the request (so a carrierless
+ * device hides an off-link gateway).
  *
  * IPv6 first refuses a gateway that is one of the node's own addresses, then takes a
  * link-local one (fe80::/10) out of any device that is up with no route at all: such
@@ -16,7 +17,8 @@
  */
 import { type Family, familyOf, type IpAddr, type Prefix, prefixContains } from "@kroute/core";
 import { type KernelError, kernelError } from "./errno.ts";
-import { type KernelState, linkIsUp, RT_TABLE_MAIN } from "./state.ts";
+import { onlinkThrough } from "./onlink-route.ts";
+import { type KernelState, linkIsUp } from "./state.ts";
 
 export type DeviceCheck = "route" | "nexthop";
 
@@ -53,10 +55,11 @@ export function checkGateway(
   dev: string,
   check: DeviceCheck,
 ): KernelError | undefined {
+  const verdicts = state.onlinkVerdicts[familyOf(gateway)];
   const key = `${check}|${table}|${gateway}|${dev}`;
-  if (state.onlinkVerdicts.has(key)) return state.onlinkVerdicts.get(key);
+  if (verdicts.has(key)) return verdicts.get(key);
   const verdict = judgeGateway(state, table, gateway, dev, check);
-  state.onlinkVerdicts.set(key, verdict);
+  verdicts.set(key, verdict);
   return verdict;
 }
 
@@ -77,11 +80,7 @@ function judgeGateway(
     if (isOwnAddress(state, gateway, dev)) return kernelError("EINVAL", "Gateway can not be a local address");
     if (isLinkLocal(gateway)) return checkDevice(state, dev, "route", 6);
   }
-  for (const route of state.deviceRoutes.values()) {
-    if (route.target.kind !== "device" || route.target.dev !== dev) continue;
-    if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;
-    if (prefixContains(route.dst, gateway)) return undefined;
-  }
+  if (onlinkThrough(state, table, gateway, dev)) return undefined;
   return familyOf(gateway) === 4
     ? kernelError("ENETUNREACH", "Nexthop has invalid gateway")
     : kernelError("EHOSTUNREACH");

@@ -45,10 +45,10 @@ export interface KernelState {
    * (a simulated node holds thousands; its gateway flaps replace groups all the time).
    */
   readonly byNexthop: Map<number, Set<KernelRoute>>;
-  /** Routes straight out of a device (connected routes, mostly): what makes a gateway on-link. */
+  /** Routes straight out of a device (connected routes, mostly): what makes an IPv4 gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
-  /** Answers of the gateway check, valid until a device route, a link or an address changes. */
-  readonly onlinkVerdicts: Map<string, KernelError | undefined>;
+  /** Answers of the gateway check by the gateway's family, until `forgetGatewayVerdicts`. */
+  readonly onlinkVerdicts: Record<Family, Map<string, KernelError | undefined>>;
   /** `family|table` of every table that exists: main and local from the start, others from their first request. */
   readonly tables: Set<string>;
   readonly nexthops: Map<number, KernelNexthop>;
@@ -123,10 +123,8 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
     }
     routes.add(route);
   }
-  if (route.target.kind === "device") {
-    state.deviceRoutes.set(sharedRouteKey(route), route);
-    state.onlinkVerdicts.clear();
-  }
+  if (route.target.kind === "device") state.deviceRoutes.set(sharedRouteKey(route), route);
+  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
   const others = state.byDestination.get(destination);
   if (others === undefined) {
     state.byDestination.set(destination, [route]);
@@ -147,8 +145,8 @@ export function removeRoute(state: KernelState, route: KernelRoute): void {
     routes?.delete(route);
     if (routes?.size === 0) state.byNexthop.delete(route.target.id);
   }
-  if (route.target.kind === "device" && state.deviceRoutes.delete(sharedRouteKey(route)))
-    state.onlinkVerdicts.clear();
+  if (route.target.kind === "device") state.deviceRoutes.delete(sharedRouteKey(route));
+  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
   const destination = routeDestinationKey(route);
   const others = state.byDestination.get(destination);
   if (others === undefined) return;
@@ -159,6 +157,22 @@ export function removeRoute(state: KernelState, route: KernelRoute): void {
     state.byDestination.delete(destination);
     countPrefixLength(state, route, -1);
   }
+}
+
+/**
+ * Voids the remembered gateway verdicts of some families. A gateway is judged by the
+ * routes of its own family (IPv4: device routes; IPv6: every route leaving through a
+ * device, so also the nexthop objects such routes use), by the links, and for IPv6 by
+ * the node's addresses; whatever changes one of these calls this.
+ */
+export function forgetGatewayVerdicts(state: KernelState, ...families: readonly Family[]): void {
+  for (const family of families) state.onlinkVerdicts[family].clear();
+}
+
+/** Whether a route takes part in judging gateways of its family (see forgetGatewayVerdicts). */
+function steersGatewayChecks(route: KernelRoute): boolean {
+  if (route.target.kind === "device") return true;
+  return route.family === 6 && route.target.kind !== "special";
 }
 
 /** A link that can carry traffic at all: it exists and is administratively up. */

@@ -1,7 +1,8 @@
 /**
  * Which gateways Linux takes, beyond "on-link through the named device" (each case
- * checked with `ip` in a scratch namespace on 6.18): the node's own addresses and
- * IPv6 link-local gateways. IPv4 and IPv6 differ.
+ * checked with `ip` in a scratch namespace on 6.18): the node's own addresses, IPv6
+ * link-local gateways, and which route the on-link check consults. IPv4 and IPv6
+ * differ in each.
  */
 import type { KernelNexthop, KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
@@ -11,10 +12,16 @@ import {
   expectErrno,
   expectOk,
   gatewayNexthop,
+  groupNexthop,
   ip,
+  MAIN,
+  nexthopRoute,
   ourNexthops,
   ourRoutes,
+  PROTO,
+  prefix,
   sortRoutes,
+  TABLE,
   viaRoute,
 } from "./support.ts";
 
@@ -24,6 +31,23 @@ const replace = (from: KernelRoute, to: KernelRoute) =>
 const addNexthop = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
 
 const LOCAL_GATEWAY = "Gateway can not be a local address";
+
+/** A route straight out of a device, without a gateway; IPv4 ones name their scope. */
+function deviceRoute(
+  dst: string,
+  dev: string,
+  spec: { table?: number; metric?: number; scope?: number } = {},
+) {
+  return {
+    family: dst.includes(":") ? 6 : 4,
+    table: spec.table ?? MAIN,
+    dst: prefix(dst),
+    metric: spec.metric ?? 100,
+    protocol: PROTO,
+    scope: spec.scope ?? 0,
+    target: { kind: "device", dev },
+  } as const satisfies KernelRoute;
+}
 
 export function gatewayConformance(harness: () => ConformanceHarness): void {
   describe("gateways that are the node's own addresses", () => {
@@ -118,6 +142,149 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const elsewhere = viaRoute("2001:db8:1::/64", [["fe80::99", "kr1"]]);
       expectOk(await h.dataplane.apply([add(elsewhere)]));
       expect(await ourRoutes(h, [6])).toEqual([elsewhere]);
+    });
+  });
+
+  describe("the on-link check's route", () => {
+    it("IPv6: the longest match out of the device must have no gateway", async () => {
+      const h = harness();
+      const covering = viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: MAIN });
+      const viaObject = nexthopRoute("fd10::4/128", 7, { table: MAIN });
+      expectOk(
+        await h.dataplane.apply([
+          add(covering),
+          addNexthop(gatewayNexthop(7, "fd10::3", "kr0")),
+          add(viaObject),
+        ]),
+      );
+      for (const gateway of ["fd10::2", "fd10::4"]) {
+        const [route] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]]))]);
+        expectErrno(route, "EHOSTUNREACH", "No route to host");
+        const [inMain] = await h.dataplane.apply([
+          add(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]], { table: MAIN })),
+        ]);
+        expectErrno(inMain, "EHOSTUNREACH", "No route to host");
+        const [nexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(8, gateway, "kr0"))]);
+        expectErrno(nexthop, "EHOSTUNREACH", "No route to host");
+      }
+      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd10::5", "kr0"]]))]));
+    });
+
+    it("IPv6: the answer follows later route and nexthop changes", async () => {
+      const h = harness();
+      const probe = viaRoute("2001:db8:1::/64", [["fd10::4", "kr0"]]);
+      const tryProbe = async () => {
+        const results = await h.dataplane.apply([add(probe)]);
+        if (results[0]?.ok)
+          expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: probe }]));
+        return results;
+      };
+      const covering = viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN });
+      expectOk(await tryProbe());
+      expectOk(await h.dataplane.apply([add(covering)]));
+      expectErrno((await tryProbe())[0], "EHOSTUNREACH", "No route to host");
+      expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: covering }]));
+      expectOk(await tryProbe());
+      // A route through a group leaves by its members' devices, as they are now. The probe
+      // is a nexthop object here: adding and deleting one changes no route.
+      const onKr0 = gatewayNexthop(7, "fd10::3", "kr0");
+      expectOk(
+        await h.dataplane.apply([
+          addNexthop(gatewayNexthop(7, "fd11::3", "kr1")),
+          addNexthop(groupNexthop(9, [7])),
+          add(nexthopRoute("fd10::4/128", 9, { table: MAIN })),
+        ]),
+      );
+      const nexthopProbe = gatewayNexthop(20, "fd10::4", "kr0");
+      const tryNexthopProbe = async () => {
+        const results = await h.dataplane.apply([addNexthop(nexthopProbe)]);
+        if (results[0]?.ok)
+          expectOk(await h.dataplane.apply([{ object: "nexthop", action: "delete", from: nexthopProbe }]));
+        return results;
+      };
+      expectOk(await tryNexthopProbe());
+      expectOk(await h.dataplane.apply([{ object: "nexthop", action: "replace", from: onKr0, to: onKr0 }]));
+      expectErrno((await tryNexthopProbe())[0], "EHOSTUNREACH", "No route to host");
+    });
+
+    it("IPv6: routes out of other devices, and special routes, are passed over", async () => {
+      const h = harness();
+      const blackhole: KernelRoute = {
+        ...deviceRoute("fd10::5/128", "kr0"),
+        target: { kind: "special", type: "blackhole" },
+      };
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("fd10::2/128", [["fd11::3", "kr1"]], { table: MAIN })),
+          add(deviceRoute("fd10::4/128", "kr1")),
+          add(blackhole),
+        ]),
+      );
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
+          add(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]])),
+          add(viaRoute("2001:db8:3::/64", [["fd10::5", "kr0"]])),
+        ]),
+      );
+    });
+
+    it("IPv6: at one prefix, the lowest metric route out of the device decides", async () => {
+      const h = harness();
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 10 })),
+          add(deviceRoute("fd10::2/128", "kr0", { metric: 20 })),
+          add(deviceRoute("fd10::4/128", "kr0", { metric: 10 })),
+          add(viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 20 })),
+        ]),
+      );
+      const [gatewayFirst] = await h.dataplane.apply([
+        add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
+      ]);
+      expectErrno(gatewayFirst, "EHOSTUNREACH", "No route to host");
+      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]]))]));
+    });
+
+    it("IPv6: the route's own table is asked first, main when it fails", async () => {
+      const h = harness();
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: TABLE })),
+          add(deviceRoute("fd99::/64", "kr0", { table: TABLE })),
+        ]),
+      );
+      // The gateway route in table 100 fails the table's answer; main's connected route passes.
+      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]]))]));
+      // fd99::1 is on-link in table 100 only: not for another table, nor for a nexthop object (main).
+      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]]))]));
+      const [otherTable] = await h.dataplane.apply([
+        add(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]], { table: TABLE + 1 })),
+      ]);
+      expectErrno(otherTable, "EHOSTUNREACH", "No route to host");
+      const [nexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(8, "fd99::1", "kr0"))]);
+      expectErrno(nexthop, "EHOSTUNREACH", "No route to host");
+    });
+
+    it("IPv4: any route out of the device of scope link; routes via gateways are passed over", async () => {
+      const h = harness();
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("10.10.0.2/32", [["10.10.0.3", "kr0"]], { table: MAIN })),
+          add(deviceRoute("10.99.0.0/24", "kr0", { scope: 0 })),
+          add(deviceRoute("10.98.0.0/24", "kr0", { scope: 253 })),
+        ]),
+      );
+      expectOk(
+        await h.dataplane.apply([
+          add(viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]])),
+          addNexthop(gatewayNexthop(1, "10.10.0.2", "kr0")),
+          add(viaRoute("198.51.100.0/24", [["10.98.0.1", "kr0"]])),
+        ]),
+      );
+      // A device route of scope universe does not make its addresses on-link.
+      const [universe] = await h.dataplane.apply([add(viaRoute("203.0.113.0/24", [["10.99.0.1", "kr0"]]))]);
+      expectErrno(universe, "ENETUNREACH", "Nexthop has invalid gateway");
     });
   });
 }
