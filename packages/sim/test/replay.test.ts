@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { EngineEvent, KernelRoute, Op, OpResult } from "@kroute/core";
+import type { EngineEvent, IpAddr, KernelRoute, Op, OpResult } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import { renderJson, renderText } from "../src/render.ts";
 import { decode, generated, json, replay } from "./helpers.ts";
@@ -71,6 +71,25 @@ describe("replay", () => {
         .map((r) => r.dst);
     expect(main("worker-1")).toEqual(["0.0.0.0/0"]);
     expect(main("worker-2")).toEqual(["0.0.0.0/1", "128.0.0.0/1"]);
+  });
+
+  it("starts a host whose IPv6 default router is link-local, though host facts carry no fe80 address", () => {
+    // The agent records no link-local addresses (host-facts.ts); Linux needs none for a fe80:: gateway.
+    const withIpv6Default = (via: string) =>
+      example("sim/default-route.jsonl").map((event) =>
+        event.type === "host/observed"
+          ? {
+              ...event,
+              defaultGateways: [...event.defaultGateways, { via: via as IpAddr, dev: "eth1", metric: 1024 }],
+            }
+          : event,
+      );
+    const { results } = replay(withIpv6Default("fe80::1"));
+    expect(results.flatMap((r) => r.violations.map((v) => v.message))).toEqual([]);
+    // One of the host's own addresses is a gateway no Linux host could have had.
+    expect(() => replay(withIpv6Default("fd00:114::2"))).toThrow(
+      "seq 2: host/observed for node worker-1: host description: route ::/0 refused: Gateway can not be a local address",
+    );
   });
 
   it("replays generated logs without violating any invariant", () => {
