@@ -29,6 +29,12 @@ function nexthop(state: NodeState, id: number): KernelNexthop | undefined {
   return desiredTable(state).nexthops.find((n) => n.id === id);
 }
 
+/** A multipath-mode route's inline nexthops, as "gateway@dev". */
+function inlineVia(state: NodeState, dst: string, table = 254): string[] {
+  const t = routeTo(state, dst, table)?.target;
+  return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
+}
+
 /** Gateways a desired route sends traffic to, whatever its target kind. */
 function gatewaysOf(state: NodeState, r: KernelRoute | undefined): string[] {
   if (r === undefined) return [];
@@ -548,10 +554,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
 
   it("protected host routes go via the original gateway, the override is a second default route", () => {
     const state = upsert(readyState(MULTIPATH), override);
-    const via = (dst: string, table = 254) => {
-      const t = routeTo(state, dst, table)?.target;
-      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
-    };
+    const via = (dst: string, table = 254) => inlineVia(state, dst, table);
     for (const dst of ["203.0.113.100/32", "198.51.100.53/32", "169.254.169.254/32"])
       expect(via(dst)).toEqual(["10.0.0.1@eth0"]);
     expect(via("0.0.0.0/0")).toEqual(["10.114.0.3@eth1", "10.114.0.4@eth1"]);
@@ -613,10 +616,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     let state = readyState(MULTIPATH);
     state = reduce(state, ev(hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0" }] })));
     state = upsert(state, override);
-    const via = (dst: string, table = 254) => {
-      const t = routeTo(state, dst, table)?.target;
-      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
-    };
+    const via = (dst: string, table = 254) => inlineVia(state, dst, table);
     const egress = ["10.114.0.3@eth1", "10.114.0.4@eth1"];
     expect(via("0.0.0.0/1")).toEqual(egress);
     expect(via("128.0.0.0/1")).toEqual(egress);
@@ -722,10 +722,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       ),
     );
     state = upsert(state, route("v6-egress", { destinations: ["::/0"], gateways: ["fd00::1", "fd00::2"] }));
-    const via = (dst: string, table = 254) => {
-      const t = routeTo(state, dst, table)?.target;
-      return t?.kind === "gateways" ? t.nexthops.map((n) => `${n.gateway}@${n.dev}`) : [];
-    };
+    const via = (dst: string, table = 254) => inlineVia(state, dst, table);
     expect(via("::/0")).toEqual(["fd00::1@eth1", "fd00::2@eth1"]);
     expect(via("2001:4860:4860::8888/128")).toEqual(["fe80::1@eth0"]);
     expect(via("::/0", 135)).toEqual(["fe80::1@eth0"]);
