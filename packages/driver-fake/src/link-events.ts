@@ -10,28 +10,20 @@
  * - Deleted: everything on it goes; an IPv4 multipath route with any nexthop there
  *   goes whole and silently, an IPv6 one loses just that nexthop (announced as a
  *   deletion of a route through it).
+ * - Up with carrier (created so, set up, or carrier back while up): it gets its IPv6
+ *   link-local address, unless it has it, with its connected route (link-local.ts).
  */
-import {
-  type IpAddr,
-  type KernelAddress,
-  type KernelRoute,
-  maxPrefixLength,
-  parseIp,
-  parsePrefix,
-} from "@kroute/core";
+import { type IpAddr, type KernelAddress, type KernelRoute, maxPrefixLength, parseIp } from "@kroute/core";
+import { installConnected } from "./connected-route.ts";
+import { LINK_LOCAL_PREFIX_LENGTH, linkLocalAddress, wantsLinkLocal } from "./link-local.ts";
 import { removeNexthops } from "./nexthop-ops.ts";
 import {
   allRoutes,
   dropRoute,
-  findRoute,
   forgetGatewayVerdicts,
   type KernelState,
   observedRoute,
   putRoute,
-  RT_SCOPE_LINK,
-  RT_SCOPE_UNIVERSE,
-  RT_TABLE_MAIN,
-  RTPROT_KERNEL,
 } from "./state.ts";
 
 function requireLink(state: KernelState, name: string): void {
@@ -54,34 +46,16 @@ export function addLink(state: KernelState, name: string, up = true, carrier = t
   state.links.set(name, link);
   forgetGatewayVerdicts(state, 4, 6);
   state.emit({ kind: "link", action: "new", link });
+  configureLinkLocal(state, name);
 }
 
-function connectedRoute(address: KernelAddress): KernelRoute | undefined {
-  const family = address.ip.includes(":") ? 6 : 4;
-  if (address.prefixLength >= maxPrefixLength(family)) return undefined;
-  const network = parsePrefix(`${address.ip}/${address.prefixLength}`);
-  if (!network.ok) return undefined;
-  const common = {
-    family,
-    table: RT_TABLE_MAIN,
-    dst: network.value,
-    protocol: RTPROT_KERNEL,
-    target: { kind: "device", dev: address.dev },
-  } as const;
-  // IPv4 connected routes are scope link with metric 0 and a preferred source;
-  // IPv6 ones are scope universe with metric 256 and none.
-  return family === 4
-    ? { ...common, metric: 0, scope: RT_SCOPE_LINK, prefsrc: address.ip }
-    : { ...common, metric: 256, scope: RT_SCOPE_UNIVERSE };
-}
-
-function installConnected(state: KernelState, address: KernelAddress): void {
-  const route = connectedRoute(address);
-  if (route === undefined || !state.links.get(address.dev)?.up) return;
-  // A second address in the same subnet adds no second connected route.
-  if (findRoute(state, route) !== undefined) return;
-  putRoute(state, route);
-  state.emit({ kind: "route", action: "new", route });
+/** Gives a link that is up with carrier its link-local address, unless it has it. */
+function configureLinkLocal(state: KernelState, dev: string): void {
+  const link = state.links.get(dev);
+  if (link === undefined || !wantsLinkLocal(link)) return;
+  const ip = linkLocalAddress(link.index);
+  if (state.addresses.some((address) => address.dev === dev && address.ip === ip)) return;
+  addAddress(state, dev, ip, LINK_LOCAL_PREFIX_LENGTH);
 }
 
 export function addAddress(state: KernelState, dev: string, ip: IpAddr, prefixLength: number): void {
@@ -134,7 +108,8 @@ export function setCarrier(state: KernelState, dev: string, carrier: boolean): v
   requireLink(state, dev);
   if (state.links.get(dev)?.carrier === carrier) return;
   setLink(state, dev, { carrier });
-  if (!carrier) flushNexthops(state, dev);
+  if (carrier) configureLinkLocal(state, dev);
+  else flushNexthops(state, dev);
 }
 
 export function setAdminUp(state: KernelState, dev: string, up: boolean): void {
@@ -143,6 +118,7 @@ export function setAdminUp(state: KernelState, dev: string, up: boolean): void {
   setLink(state, dev, { up });
   if (up) {
     for (const address of state.addresses) if (address.dev === dev) installConnected(state, address);
+    configureLinkLocal(state, dev);
     return;
   }
   flushNexthops(state, dev);

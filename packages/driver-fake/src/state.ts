@@ -45,7 +45,7 @@ export interface KernelState {
    * (a simulated node holds thousands; its gateway flaps replace groups all the time).
    */
   readonly byNexthop: Map<number, Set<KernelRoute>>;
-  /** Routes straight out of a device (connected routes, mostly): what makes an IPv4 gateway on-link. */
+  /** Routes straight out of a device (connected routes, mostly), by key and device: what makes an IPv4 gateway on-link. */
   readonly deviceRoutes: Map<string, KernelRoute>;
   /** Answers of the gateway check by the gateway's family, until `forgetGatewayVerdicts`. */
   readonly onlinkVerdicts: Record<Family, Map<string, KernelError | undefined>>;
@@ -98,7 +98,12 @@ function routeDestinationKey(route: KernelRoute): string {
   return key;
 }
 
-/** The route stored at a key (family, table, dst, metric). */
+/** Device routes by key and device: several links may hold one key (see appendRoute). */
+function deviceRouteKey(route: KernelRoute, dev: string): string {
+  return `${sharedRouteKey(route)}|${dev}`;
+}
+
+/** The route stored at a key (family, table, dst, metric); the first, when several are. */
 export function findRoute(state: KernelState, key: RouteKey): KernelRoute | undefined {
   return state.byDestination
     .get(destinationKey(key.family, key.table, key.dst))
@@ -112,9 +117,20 @@ export function* allRoutes(state: KernelState): Generator<KernelRoute> {
 
 /** Stores a route, replacing whatever held its key. */
 export function putRoute(state: KernelState, route: KernelRoute): void {
-  const destination = routeDestinationKey(route);
-  const previous = state.byDestination.get(destination)?.find((other) => other.metric === route.metric);
+  const previous = state.byDestination
+    .get(routeDestinationKey(route))
+    ?.find((other) => other.metric === route.metric);
   if (previous !== undefined) removeRoute(state, previous);
+  appendRoute(state, route);
+}
+
+/**
+ * Stores a route after any at its key. Only the kernel's own IPv6 connected routes
+ * need it: Linux adds them without NLM_F_EXCL, so each link's `fe80::/64 metric 256`
+ * stands beside the others' (a request from outside gets EEXIST instead).
+ */
+export function appendRoute(state: KernelState, route: KernelRoute): void {
+  const destination = routeDestinationKey(route);
   if (route.target.kind === "nexthop-object") {
     let routes = state.byNexthop.get(route.target.id);
     if (routes === undefined) {
@@ -123,7 +139,7 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
     }
     routes.add(route);
   }
-  if (route.target.kind === "device") state.deviceRoutes.set(sharedRouteKey(route), route);
+  if (route.target.kind === "device") state.deviceRoutes.set(deviceRouteKey(route, route.target.dev), route);
   if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
   const others = state.byDestination.get(destination);
   if (others === undefined) {
@@ -145,7 +161,7 @@ export function removeRoute(state: KernelState, route: KernelRoute): void {
     routes?.delete(route);
     if (routes?.size === 0) state.byNexthop.delete(route.target.id);
   }
-  if (route.target.kind === "device") state.deviceRoutes.delete(sharedRouteKey(route));
+  if (route.target.kind === "device") state.deviceRoutes.delete(deviceRouteKey(route, route.target.dev));
   if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
   const destination = routeDestinationKey(route);
   const others = state.byDestination.get(destination);

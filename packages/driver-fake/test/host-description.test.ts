@@ -33,7 +33,12 @@ describe("a fake host starts like a real one", () => {
       "0.0.0.0/0 16 100",
       "10.0.0.0/24 2 0",
       "2001:db8::/64 2 256",
+      "fe80::/64 2 256",
     ]);
+    // eth0's link-local address (link-local.ts); eth1, without carrier, has none yet.
+    expect(
+      snapshot.addresses.map((address) => `${address.ip}/${address.prefixLength} ${address.dev}`),
+    ).toEqual(["fe80::ff:fe00:2/64 eth0", "10.0.0.5/24 eth0", "2001:db8::5/64 eth0"]);
     expect(kernel.lookupSync({ dst: "8.8.8.8" as IpAddr })).toEqual({
       ok: true,
       table: 254,

@@ -8,6 +8,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import { gatewayConformance } from "./gateways.ts";
 import type { ConformanceHarness } from "./harness.ts";
+import { linkLocalConformance } from "./link-local.ts";
 import { linkConformance } from "./links.ts";
 import { lookupConformance } from "./lookups.ts";
 import { nexthopConformance } from "./nexthops.ts";
@@ -33,6 +34,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     nexthopConformance(harness);
     gatewayConformance(harness);
     linkConformance(harness);
+    linkLocalConformance(harness);
     ruleConformance(harness);
     lookupConformance(harness);
     notificationConformance(harness);

@@ -1,0 +1,61 @@
+/**
+ * The route Linux adds for an address: its network out of its device, in main,
+ * `proto kernel`, while the device is administratively up (with or without carrier).
+ * A host address (/32, /128) has none.
+ */
+import { type KernelAddress, type KernelRoute, maxPrefixLength, parsePrefix } from "@kroute/core";
+import {
+  appendRoute,
+  destinationKey,
+  findRoute,
+  type KernelState,
+  putRoute,
+  RT_SCOPE_LINK,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  RTPROT_KERNEL,
+} from "./state.ts";
+
+function connectedRoute(address: KernelAddress): KernelRoute | undefined {
+  const family = address.ip.includes(":") ? 6 : 4;
+  if (address.prefixLength >= maxPrefixLength(family)) return undefined;
+  const network = parsePrefix(`${address.ip}/${address.prefixLength}`);
+  if (!network.ok) return undefined;
+  const common = {
+    family,
+    table: RT_TABLE_MAIN,
+    dst: network.value,
+    protocol: RTPROT_KERNEL,
+    target: { kind: "device", dev: address.dev },
+  } as const;
+  // IPv4 connected routes are scope link with metric 0 and a preferred source;
+  // IPv6 ones are scope universe with metric 256 and none.
+  return family === 4
+    ? { ...common, metric: 0, scope: RT_SCOPE_LINK, prefsrc: address.ip }
+    : { ...common, metric: 256, scope: RT_SCOPE_UNIVERSE };
+}
+
+/** Whether a route at the key already leaves through the device. */
+function heldBy(state: KernelState, key: KernelRoute, dev: string): boolean {
+  const routes = state.byDestination.get(destinationKey(key.family, key.table, key.dst)) ?? [];
+  return routes.some(
+    (route) => route.metric === key.metric && route.target.kind === "device" && route.target.dev === dev,
+  );
+}
+
+/** Adds the address's connected route, when its device is up, and announces it. */
+export function installConnected(state: KernelState, address: KernelAddress): void {
+  const route = connectedRoute(address);
+  if (route === undefined || !state.links.get(address.dev)?.up) return;
+  if (route.family === 4) {
+    // A second address in the same subnet adds no second connected route.
+    if (findRoute(state, route) !== undefined) return;
+    putRoute(state, route);
+  } else {
+    // Nor on the same link; another link keeps its own beside it (each link's
+    // fe80::/64, checked with `ip` on 6.18).
+    if (heldBy(state, route, address.dev)) return;
+    appendRoute(state, route);
+  }
+  state.emit({ kind: "route", action: "new", route });
+}
