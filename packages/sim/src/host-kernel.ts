@@ -1,7 +1,10 @@
 /**
  * A node's fake kernel starts as its `host/observed` facts describe the host: the
  * links named by its addresses and default routes, the addresses (the fake adds their
- * connected routes as Linux does) and the original default routes.
+ * connected routes as Linux does) and the original default routes. The facts carry no
+ * link-local address (the agent leaves them out); the fake gives each link, up with
+ * carrier, its own with its fe80::/64 route as Linux does, so a Route via fe80::1 finds
+ * the same on-link devices as on the node.
  */
 import { defaultPrefix, type EventOf, familyOf, type KernelRoute } from "@kroute/core";
 import type { HostDescription } from "@kroute/driver-fake";

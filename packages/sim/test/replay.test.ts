@@ -92,6 +92,57 @@ describe("replay", () => {
     );
   });
 
+  it("programs a Route via a link-local gateway out of the device of the node's default route, as on a real node", () => {
+    // Host facts carry no fe80 address; the fake kernel gives every link up with carrier
+    // its own, as Linux does. fe80::1 is then on-link on eth0 and on cni0 alike, and the
+    // core takes the default route's device (cni0 would win by name).
+    const log = decode(
+      [
+        { type: "node/observed", node: "worker-1", labels: { "kubernetes.io/hostname": "worker-1" } },
+        {
+          type: "host/observed",
+          node: "worker-1",
+          defaultGateways: [
+            { via: "198.51.100.1", dev: "eth0", metric: 100 },
+            { via: "fe80::1", dev: "eth0", metric: 1024 },
+          ],
+          addresses: [
+            { ip: "198.51.100.20", dev: "eth0", prefixLength: 24 },
+            { ip: "2001:db8:1::20", dev: "eth0", prefixLength: 64 },
+            { ip: "10.244.0.1", dev: "cni0", prefixLength: 24 },
+          ],
+          dns: [],
+          apiServers: [],
+          protect: [],
+        },
+        {
+          type: "route/resynced",
+          routes: [
+            {
+              apiVersion: "networking.kroute.dev/v1alpha1",
+              kind: "Route",
+              metadata: { name: "ll", generation: 1, creationTimestamp: "2025-11-25T09:00:00Z" },
+              spec: { destinations: ["2001:db8:77::/48"], gateways: ["fe80::1"] },
+            },
+          ],
+        },
+      ]
+        .map((event, index) =>
+          JSON.stringify({ v: 1, seq: index + 1, at: "2025-11-25T10:00:00.000Z", ...event }),
+        )
+        .join("\n"),
+    );
+    const { results } = replay(log);
+    expect(results.flatMap((r) => r.violations.map((v) => v.message))).toEqual([]);
+    const snapshot = results[0]?.snapshot;
+    const route = snapshot?.routes.find((r) => r.dst === "2001:db8:77::/48" && r.protocol === 201);
+    const nexthop =
+      route?.target.kind === "nexthop-object"
+        ? snapshot?.nexthops.find((n) => route.target.kind === "nexthop-object" && n.id === route.target.id)
+        : undefined;
+    expect(nexthop).toMatchObject({ kind: "gateway", gateway: "fe80::1", dev: "eth0" });
+  });
+
   it("replays generated logs without violating any invariant", () => {
     for (const seed of [1, 2]) {
       const { results, replayer } = replay(generated({ nodes: 6, routes: 30, events: 600, seed }));
