@@ -39,16 +39,16 @@ function familyName(family: Family): string {
 interface Network {
   readonly prefix: Prefix;
   readonly dev: string;
-  /** The device carries one of the node's default routes (see gatewayDevice). */
+  /** The device carries one of the node's default routes of the network's family (see primaryDevices). */
   readonly primary: boolean;
 }
 
 export function connectedNetworks(ctx: ContributionContext): Network[] {
   const networks: Network[] = [];
-  const primary = new Set((ctx.host.facts?.defaultGateways ?? []).map((g) => g.dev));
+  const primary = primaryDevices(ctx.host.facts?.defaultGateways ?? []);
   const add = (ip: IpAddr, length: number, dev: string) => {
     const masked = maskedPrefix(ip, length);
-    if (masked !== undefined) networks.push({ prefix: masked, dev, primary: primary.has(dev) });
+    if (masked !== undefined) networks.push({ prefix: masked, dev, primary: primary[familyOf(ip)].has(dev) });
   };
   for (const a of ctx.host.facts?.addresses ?? [])
     add(a.ip, a.prefixLength ?? (familyOf(a.ip) === 4 ? 24 : 64), a.dev);
@@ -68,6 +68,20 @@ export function ownAddresses(ctx: ContributionContext): Set<IpAddr> {
   return own;
 }
 
+/**
+ * The devices of the node's default routes, per family: a family's own, or, where it
+ * has none, the other family's (the uplink is the likeliest link for its routers too).
+ * An IPv6 router is often link-local (fe80::1) on another device than the IPv4 one.
+ */
+function primaryDevices(defaults: readonly DefaultGateway[]): Record<Family, Set<string>> {
+  const of = (family: Family) => defaults.filter((g) => familyOf(g.via) === family).map((g) => g.dev);
+  const devices = (family: Family) => {
+    const own = of(family);
+    return new Set(own.length > 0 ? own : defaults.map((g) => g.dev));
+  };
+  return { 4: devices(4), 6: devices(6) };
+}
+
 function maskedPrefix(ip: IpAddr, length: number): Prefix | undefined {
   const parsed = parsePrefix(`${ip}/${length}`);
   return parsed.ok ? parsed.value : undefined;
@@ -75,7 +89,8 @@ function maskedPrefix(ip: IpAddr, length: number): Prefix | undefined {
 
 /**
  * The device of the connected network containing `gateway`: the longest match; among
- * equally long ones, a device of the node's default routes, then the first by name.
+ * equally long ones, a device of the node's default routes (of the gateway's family
+ * first), then the first by name.
  * Why the default routes' device: a link-local gateway (fe80::1, as clouds give IPv6
  * default routers) is on-link on every device with a link-local address, pod veths
  * included, and the router a Route means is the one on the node's own uplink.

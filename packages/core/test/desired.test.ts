@@ -356,9 +356,20 @@ describe("desiredTable: selection and validity", () => {
       }),
     );
     state = upsert(state, route("v6", { destinations: ["fd50::/48"], gateways: ["fe80::a"] }));
-    const t = routeTo(state, "fd50::/48")?.target;
-    const o = t?.kind === "nexthop-object" ? nexthop(state, t.id) : undefined;
-    expect(o).toMatchObject({ kind: "gateway", gateway: "fe80::a", dev: "eth0" });
+    const deviceOf = () => {
+      const t = routeTo(state, "fd50::/48")?.target;
+      return t?.kind === "nexthop-object" ? nexthop(state, t.id) : undefined;
+    };
+    expect(deviceOf()).toMatchObject({ kind: "gateway", gateway: "fe80::a", dev: "eth0" });
+    // With an IPv6 default route of its own (via the router on eth1), the IPv6 default's device wins.
+    const dualStack = hostFacts({
+      defaultGateways: [
+        { via: "10.0.0.1" as never, dev: "eth0", metric: 100 },
+        { via: "fe80::1" as never, dev: "eth1", metric: 1024 },
+      ],
+    });
+    state = reduce(state, ev(dualStack));
+    expect(deviceOf()).toMatchObject({ kind: "gateway", gateway: "fe80::a", dev: "eth1" });
   });
 
   it("address churn recomputes nothing unless it moves a gateway in use on or off link", () => {
