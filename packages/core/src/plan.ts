@@ -83,13 +83,14 @@ export function plan(state: NodeState): Op[] {
     nexthop: (id: number) => hmGet(derived.nexthops, String(id)),
   };
   // A nexthop changing kind flushes routes that are not in the mismatch set: withCascade re-adds them.
-  return orderOps(
-    withCascade(pending, lookup, state.kernel).filter(
-      (op) => !isHeldBack(state, op) && !overrideHeldBack(state, op),
-    ),
-    lookup,
-    state.kernel,
-  );
+  const cascaded = withCascade(pending, lookup, state.kernel);
+  // Only a refusal holds an op back; without any, the per-op checks (an object key and
+  // a prefix parse each) are skipped, which most plans of thousands of ops are.
+  const allowed =
+    Object.keys(state.failures).length === 0
+      ? cascaded
+      : cascaded.filter((op) => !isHeldBack(state, op) && !overrideHeldBack(state, op));
+  return orderOps(allowed, lookup, state.kernel);
 }
 
 /** Earliest time a held-back op may be retried: when the engine should fire a `retry` timer. */
