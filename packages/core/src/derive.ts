@@ -363,10 +363,13 @@ function addClaim(w: Work, claim: Claim): void {
 function removeClaim(w: Work, claim: Claim): void {
   const before = hmGet(w.d.contenders, claim.key) ?? [];
   const id = claimId(claim);
-  const after = before.filter((c) => claimId(c) !== id);
+  // Claims are shared objects, so the contender is nearly always this very claim: the
+  // identity test spares building its id string (twice per Route lost on a label move).
+  const isClaim = (c: Claim): boolean => c === claim || claimId(c) === id;
+  const after = before.filter((c) => !isClaim(c));
   const remaining = after.length === 0 ? undefined : after.length === 1 ? alone(after[0] as Claim) : after;
   w.d.contenders = hmPut(w.d.contenders, claim.key, remaining);
-  if (before[0] !== undefined && claimId(before[0]) === id) refreshRoute(w, claim.key);
+  if (before[0] !== undefined && isClaim(before[0])) refreshRoute(w, claim.key);
 }
 
 function addRule(w: Work, rule: KernelRule, owner: string): void {

@@ -88,7 +88,7 @@ function countPrefixLength(state: KernelState, route: KernelRoute, delta: 1 | -1
  * each route in 1,000 fake kernels; a shared key costs nothing per kernel, where keys
  * built per kernel were most of its memory (scripts/bench/sim-scale.ts).
  */
-const destinationKeys = new WeakMap<KernelRoute, string>();
+const destinationKeys = new WeakMap<RouteKey, string>();
 function routeDestinationKey(route: KernelRoute): string {
   let key = destinationKeys.get(route);
   if (key === undefined) {
@@ -103,10 +103,14 @@ function deviceRouteKey(route: KernelRoute, dev: string): string {
   return `${sharedRouteKey(route)}|${dev}`;
 }
 
-/** The route stored at a key (family, table, dst, metric); the first, when several are. */
+/**
+ * The route stored at a key (family, table, dst, metric); the first, when several are.
+ * The key is most often a route object that was stored before (ops carry the core's
+ * shared objects): its cached key spares building the string again for every op.
+ */
 export function findRoute(state: KernelState, key: RouteKey): KernelRoute | undefined {
   return state.byDestination
-    .get(destinationKey(key.family, key.table, key.dst))
+    .get(destinationKeys.get(key) ?? destinationKey(key.family, key.table, key.dst))
     ?.find((route) => route.metric === key.metric);
 }
 
