@@ -4,9 +4,10 @@
  * link-local gateways, and which route the on-link check consults. IPv4 and IPv6
  * differ in each.
  */
-import type { KernelNexthop, KernelRoute } from "@kroute/core";
+import type { KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { nexthopAdd, routeAdd, routeReplace } from "./ops.ts";
 import {
   canonicalRoute,
   expectErrno,
@@ -24,11 +25,6 @@ import {
   TABLE,
   viaRoute,
 } from "./support.ts";
-
-const add = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
-const replace = (from: KernelRoute, to: KernelRoute) =>
-  ({ object: "route", action: "replace", from, to }) as const;
-const addNexthop = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
 
 const LOCAL_GATEWAY = "Gateway can not be a local address";
 
@@ -53,12 +49,16 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
   describe("gateways that are the node's own addresses", () => {
     it("IPv6 refuses one, on any device, before it checks the gateway is on-link", async () => {
       const h = harness();
-      const [ownOnDevice] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd10::1", "kr0"]]))]);
+      const [ownOnDevice] = await h.dataplane.apply([
+        routeAdd(viaRoute("2001:db8:1::/64", [["fd10::1", "kr0"]])),
+      ]);
       expectErrno(ownOnDevice, "EINVAL", LOCAL_GATEWAY);
       // fd11::1 is kr1's, and not on-link through kr0 either: the local check speaks first.
-      const [ownOnOther] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd11::1", "kr0"]]))]);
+      const [ownOnOther] = await h.dataplane.apply([
+        routeAdd(viaRoute("2001:db8:1::/64", [["fd11::1", "kr0"]])),
+      ]);
       expectErrno(ownOnOther, "EINVAL", LOCAL_GATEWAY);
-      const [nexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(6, "fd10::1", "kr0"))]);
+      const [nexthop] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(6, "fd10::1", "kr0"))]);
       expectErrno(nexthop, "EINVAL", LOCAL_GATEWAY);
       expect(await ourNexthops(h)).toEqual([]);
     });
@@ -69,11 +69,11 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
         ["fd11::2", "kr1"],
         ["fd10::1", "kr0"],
       ]);
-      expectErrno((await h.dataplane.apply([add(multipath)]))[0], "EINVAL", LOCAL_GATEWAY);
+      expectErrno((await h.dataplane.apply([routeAdd(multipath)]))[0], "EINVAL", LOCAL_GATEWAY);
       const route = viaRoute("2001:db8:3::/64", [["fd10::2", "kr0"]]);
-      expectOk(await h.dataplane.apply([add(route)]));
+      expectOk(await h.dataplane.apply([routeAdd(route)]));
       const [replaced] = await h.dataplane.apply([
-        replace(route, viaRoute("2001:db8:3::/64", [["fd10::1", "kr0"]])),
+        routeReplace(route, viaRoute("2001:db8:3::/64", [["fd10::1", "kr0"]])),
       ]);
       expectErrno(replaced, "EINVAL", LOCAL_GATEWAY);
       expect(await ourRoutes(h, [6])).toEqual([route]);
@@ -82,10 +82,12 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
     it("IPv6 refuses a gateway as soon as the node takes its address, in a subnet it already had", async () => {
       const h = harness();
       const route = viaRoute("2001:db8:1::/64", [["fd10::9", "kr0"]]);
-      expectOk(await h.dataplane.apply([add(route), { object: "route", action: "delete", from: route }]));
+      expectOk(
+        await h.dataplane.apply([routeAdd(route), { object: "route", action: "delete", from: route }]),
+      );
       // Same subnet as fd10::1/64: no new connected route, only the address.
       await h.host.addAddress("kr0", ip("fd10::9"), 64);
-      expectErrno((await h.dataplane.apply([add(route)]))[0], "EINVAL", LOCAL_GATEWAY);
+      expectErrno((await h.dataplane.apply([routeAdd(route)]))[0], "EINVAL", LOCAL_GATEWAY);
     });
 
     it("IPv4 takes one through the device holding it, for a route and a nexthop object", async () => {
@@ -96,12 +98,12 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
         ["10.10.0.1", "kr0"],
       ]);
       const nexthop = gatewayNexthop(1, "10.10.0.1", "kr0");
-      expectOk(await h.dataplane.apply([add(single), add(multipath), addNexthop(nexthop)]));
+      expectOk(await h.dataplane.apply([routeAdd(single), routeAdd(multipath), nexthopAdd(nexthop)]));
       expect(await ourRoutes(h, [4])).toEqual(sortRoutes([single, canonicalRoute(multipath)]));
       expect(await ourNexthops(h)).toEqual([nexthop]);
       // kr1's address is not on-link through kr0.
       const [otherDevice] = await h.dataplane.apply([
-        add(viaRoute("203.0.113.0/24", [["10.11.0.1", "kr0"]])),
+        routeAdd(viaRoute("203.0.113.0/24", [["10.11.0.1", "kr0"]])),
       ]);
       expectErrno(otherDevice, "ENETUNREACH", "Nexthop has invalid gateway");
     });
@@ -114,7 +116,7 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const route = viaRoute("2001:db8:1::/64", [["fe80::1", "kr0"]]);
       const outside = viaRoute("2001:db8:2::/64", [["febf::1", "kr1"]]);
       const nexthop = gatewayNexthop(6, "febf::1", "kr0");
-      expectOk(await h.dataplane.apply([add(route), add(outside), addNexthop(nexthop)]));
+      expectOk(await h.dataplane.apply([routeAdd(route), routeAdd(outside), nexthopAdd(nexthop)]));
       expect(await ourRoutes(h, [6])).toEqual([route, outside]);
       expect(await ourNexthops(h)).toEqual([nexthop]);
     });
@@ -122,25 +124,25 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
     it("a device without carrier takes a route, not a nexthop object; a device that is down neither", async () => {
       const h = harness();
       await h.host.setCarrier("kr1", false);
-      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fe80::1", "kr1"]]))]));
-      const [carrierless] = await h.dataplane.apply([addNexthop(gatewayNexthop(7, "fe80::1", "kr1"))]);
+      expectOk(await h.dataplane.apply([routeAdd(viaRoute("2001:db8:1::/64", [["fe80::1", "kr1"]]))]));
+      const [carrierless] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(7, "fe80::1", "kr1"))]);
       expectErrno(carrierless, "ENETDOWN", "Carrier for nexthop device is down");
       await h.host.setAdminUp("kr1", false);
-      const [route] = await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fe80::1", "kr1"]]))]);
+      const [route] = await h.dataplane.apply([routeAdd(viaRoute("2001:db8:2::/64", [["fe80::1", "kr1"]]))]);
       expectErrno(route, "ENETDOWN", "Nexthop device is not up");
-      const [down] = await h.dataplane.apply([addNexthop(gatewayNexthop(7, "fe80::1", "kr1"))]);
+      const [down] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(7, "fe80::1", "kr1"))]);
       expectErrno(down, "ENETDOWN", "Nexthop device is not up");
     });
 
     it("one of the node's own is refused only through the device holding it", async () => {
       const h = harness();
       await h.host.addAddress("kr0", ip("fe80::99"), 64);
-      const [own] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fe80::99", "kr0"]]))]);
+      const [own] = await h.dataplane.apply([routeAdd(viaRoute("2001:db8:1::/64", [["fe80::99", "kr0"]]))]);
       expectErrno(own, "EINVAL", LOCAL_GATEWAY);
-      const [ownNexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(6, "fe80::99", "kr0"))]);
+      const [ownNexthop] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(6, "fe80::99", "kr0"))]);
       expectErrno(ownNexthop, "EINVAL", LOCAL_GATEWAY);
       const elsewhere = viaRoute("2001:db8:1::/64", [["fe80::99", "kr1"]]);
-      expectOk(await h.dataplane.apply([add(elsewhere)]));
+      expectOk(await h.dataplane.apply([routeAdd(elsewhere)]));
       expect(await ourRoutes(h, [6])).toEqual([elsewhere]);
     });
   });
@@ -152,36 +154,36 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const viaObject = nexthopRoute("fd10::4/128", 7, { table: MAIN });
       expectOk(
         await h.dataplane.apply([
-          add(covering),
-          addNexthop(gatewayNexthop(7, "fd10::3", "kr0")),
-          add(viaObject),
+          routeAdd(covering),
+          nexthopAdd(gatewayNexthop(7, "fd10::3", "kr0")),
+          routeAdd(viaObject),
         ]),
       );
       for (const gateway of ["fd10::2", "fd10::4"]) {
-        const [route] = await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]]))]);
+        const [route] = await h.dataplane.apply([routeAdd(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]]))]);
         expectErrno(route, "EHOSTUNREACH", "No route to host");
         const [inMain] = await h.dataplane.apply([
-          add(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]], { table: MAIN })),
+          routeAdd(viaRoute("2001:db8:1::/64", [[gateway, "kr0"]], { table: MAIN })),
         ]);
         expectErrno(inMain, "EHOSTUNREACH", "No route to host");
-        const [nexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(8, gateway, "kr0"))]);
+        const [nexthop] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(8, gateway, "kr0"))]);
         expectErrno(nexthop, "EHOSTUNREACH", "No route to host");
       }
-      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd10::5", "kr0"]]))]));
+      expectOk(await h.dataplane.apply([routeAdd(viaRoute("2001:db8:1::/64", [["fd10::5", "kr0"]]))]));
     });
 
     it("IPv6: the answer follows later route and nexthop changes", async () => {
       const h = harness();
       const probe = viaRoute("2001:db8:1::/64", [["fd10::4", "kr0"]]);
       const tryProbe = async () => {
-        const results = await h.dataplane.apply([add(probe)]);
+        const results = await h.dataplane.apply([routeAdd(probe)]);
         if (results[0]?.ok)
           expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: probe }]));
         return results;
       };
       const covering = viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN });
       expectOk(await tryProbe());
-      expectOk(await h.dataplane.apply([add(covering)]));
+      expectOk(await h.dataplane.apply([routeAdd(covering)]));
       expectErrno((await tryProbe())[0], "EHOSTUNREACH", "No route to host");
       expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: covering }]));
       expectOk(await tryProbe());
@@ -190,14 +192,14 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const onKr0 = gatewayNexthop(7, "fd10::3", "kr0");
       expectOk(
         await h.dataplane.apply([
-          addNexthop(gatewayNexthop(7, "fd11::3", "kr1")),
-          addNexthop(groupNexthop(9, [7])),
-          add(nexthopRoute("fd10::4/128", 9, { table: MAIN })),
+          nexthopAdd(gatewayNexthop(7, "fd11::3", "kr1")),
+          nexthopAdd(groupNexthop(9, [7])),
+          routeAdd(nexthopRoute("fd10::4/128", 9, { table: MAIN })),
         ]),
       );
       const nexthopProbe = gatewayNexthop(20, "fd10::4", "kr0");
       const tryNexthopProbe = async () => {
-        const results = await h.dataplane.apply([addNexthop(nexthopProbe)]);
+        const results = await h.dataplane.apply([nexthopAdd(nexthopProbe)]);
         if (results[0]?.ok)
           expectOk(await h.dataplane.apply([{ object: "nexthop", action: "delete", from: nexthopProbe }]));
         return results;
@@ -215,16 +217,16 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       };
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("fd10::2/128", [["fd11::3", "kr1"]], { table: MAIN })),
-          add(deviceRoute("fd10::4/128", "kr1")),
-          add(blackhole),
+          routeAdd(viaRoute("fd10::2/128", [["fd11::3", "kr1"]], { table: MAIN })),
+          routeAdd(deviceRoute("fd10::4/128", "kr1")),
+          routeAdd(blackhole),
         ]),
       );
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
-          add(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]])),
-          add(viaRoute("2001:db8:3::/64", [["fd10::5", "kr0"]])),
+          routeAdd(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
+          routeAdd(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]])),
+          routeAdd(viaRoute("2001:db8:3::/64", [["fd10::5", "kr0"]])),
         ]),
       );
     });
@@ -233,36 +235,36 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 10 })),
-          add(deviceRoute("fd10::2/128", "kr0", { metric: 20 })),
-          add(deviceRoute("fd10::4/128", "kr0", { metric: 10 })),
-          add(viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 20 })),
+          routeAdd(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 10 })),
+          routeAdd(deviceRoute("fd10::2/128", "kr0", { metric: 20 })),
+          routeAdd(deviceRoute("fd10::4/128", "kr0", { metric: 10 })),
+          routeAdd(viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN, metric: 20 })),
         ]),
       );
       const [gatewayFirst] = await h.dataplane.apply([
-        add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
+        routeAdd(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]])),
       ]);
       expectErrno(gatewayFirst, "EHOSTUNREACH", "No route to host");
-      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]]))]));
+      expectOk(await h.dataplane.apply([routeAdd(viaRoute("2001:db8:2::/64", [["fd10::4", "kr0"]]))]));
     });
 
     it("IPv6: the route's own table is asked first, main when it fails", async () => {
       const h = harness();
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: TABLE })),
-          add(deviceRoute("fd99::/64", "kr0", { table: TABLE })),
+          routeAdd(viaRoute("fd10::2/128", [["fd10::3", "kr0"]], { table: TABLE })),
+          routeAdd(deviceRoute("fd99::/64", "kr0", { table: TABLE })),
         ]),
       );
       // The gateway route in table 100 fails the table's answer; main's connected route passes.
-      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]]))]));
+      expectOk(await h.dataplane.apply([routeAdd(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]]))]));
       // fd99::1 is on-link in table 100 only: not for another table, nor for a nexthop object (main).
-      expectOk(await h.dataplane.apply([add(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]]))]));
+      expectOk(await h.dataplane.apply([routeAdd(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]]))]));
       const [otherTable] = await h.dataplane.apply([
-        add(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]], { table: TABLE + 1 })),
+        routeAdd(viaRoute("2001:db8:2::/64", [["fd99::1", "kr0"]], { table: TABLE + 1 })),
       ]);
       expectErrno(otherTable, "EHOSTUNREACH", "No route to host");
-      const [nexthop] = await h.dataplane.apply([addNexthop(gatewayNexthop(8, "fd99::1", "kr0"))]);
+      const [nexthop] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(8, "fd99::1", "kr0"))]);
       expectErrno(nexthop, "EHOSTUNREACH", "No route to host");
     });
 
@@ -270,20 +272,22 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("10.10.0.2/32", [["10.10.0.3", "kr0"]], { table: MAIN })),
-          add(deviceRoute("10.99.0.0/24", "kr0", { scope: 0 })),
-          add(deviceRoute("10.98.0.0/24", "kr0", { scope: 253 })),
+          routeAdd(viaRoute("10.10.0.2/32", [["10.10.0.3", "kr0"]], { table: MAIN })),
+          routeAdd(deviceRoute("10.99.0.0/24", "kr0", { scope: 0 })),
+          routeAdd(deviceRoute("10.98.0.0/24", "kr0", { scope: 253 })),
         ]),
       );
       expectOk(
         await h.dataplane.apply([
-          add(viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]])),
-          addNexthop(gatewayNexthop(1, "10.10.0.2", "kr0")),
-          add(viaRoute("198.51.100.0/24", [["10.98.0.1", "kr0"]])),
+          routeAdd(viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]])),
+          nexthopAdd(gatewayNexthop(1, "10.10.0.2", "kr0")),
+          routeAdd(viaRoute("198.51.100.0/24", [["10.98.0.1", "kr0"]])),
         ]),
       );
       // A device route of scope universe does not make its addresses on-link.
-      const [universe] = await h.dataplane.apply([add(viaRoute("203.0.113.0/24", [["10.99.0.1", "kr0"]]))]);
+      const [universe] = await h.dataplane.apply([
+        routeAdd(viaRoute("203.0.113.0/24", [["10.99.0.1", "kr0"]])),
+      ]);
       expectErrno(universe, "ENETUNREACH", "Nexthop has invalid gateway");
     });
   });

@@ -4,9 +4,10 @@
  * administrative down and on deletion, taking the routes that used them; legacy
  * routes survive carrier loss flagged linkdown.
  */
-import type { KernelNexthop, KernelRoute } from "@kroute/core";
+import type { KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { nexthopAdd, routeAdd } from "./ops.ts";
 import {
   canonicalRoute,
   expectErrno,
@@ -20,9 +21,6 @@ import {
   sortRoutes,
   viaRoute,
 } from "./support.ts";
-
-const addNexthop = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
-const addRoute = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
 
 const A = gatewayNexthop(1, "10.10.0.2", "kr0");
 const B = gatewayNexthop(2, "10.11.0.2", "kr1");
@@ -46,18 +44,18 @@ const legacyMultipath6 = viaRoute("2001:db8:2::/64", [
 async function build(h: ConformanceHarness): Promise<void> {
   expectOk(
     await h.dataplane.apply([
-      addNexthop(A),
-      addNexthop(B),
-      addNexthop(B6),
-      addNexthop(groupNexthop(100, [1, 2])),
-      addNexthop(groupNexthop(101, [2])),
-      addRoute(viaB),
-      addRoute(viaGroupAB),
-      addRoute(viaOnlyB),
-      addRoute(viaB6),
-      addRoute(legacySingle),
-      addRoute(legacyMultipath),
-      addRoute(legacyMultipath6),
+      nexthopAdd(A),
+      nexthopAdd(B),
+      nexthopAdd(B6),
+      nexthopAdd(groupNexthop(100, [1, 2])),
+      nexthopAdd(groupNexthop(101, [2])),
+      routeAdd(viaB),
+      routeAdd(viaGroupAB),
+      routeAdd(viaOnlyB),
+      routeAdd(viaB6),
+      routeAdd(legacySingle),
+      routeAdd(legacyMultipath),
+      routeAdd(legacyMultipath6),
     ]),
   );
 }
@@ -150,28 +148,28 @@ export function linkConformance(harness: () => ConformanceHarness): void {
         viaRoute("192.0.2.0/24", [["10.11.0.2", "kr1"]]),
         viaRoute("2001:db8:3::/64", [["fd11::2", "kr1"]]),
       ];
-      expectOk(await h.dataplane.apply(routes.map(addRoute)));
+      expectOk(await h.dataplane.apply(routes.map(routeAdd)));
       expect(await ourRoutes(h)).toEqual(sortRoutes(routes.map(linkdownOnKr1)));
     });
 
     it("refuses routes and nexthops through an administratively down link", async () => {
       const h = harness();
       await h.host.setAdminUp("kr1", false);
-      const [v4] = await h.dataplane.apply([addRoute(viaRoute("192.0.2.0/24", [["10.11.0.2", "kr1"]]))]);
+      const [v4] = await h.dataplane.apply([routeAdd(viaRoute("192.0.2.0/24", [["10.11.0.2", "kr1"]]))]);
       // Its connected route went with it, so the gateway is no longer on-link.
       expectErrno(v4, "ENETUNREACH", "Nexthop has invalid gateway");
-      const [v6] = await h.dataplane.apply([addRoute(viaRoute("2001:db8:3::/64", [["fd11::2", "kr1"]]))]);
+      const [v6] = await h.dataplane.apply([routeAdd(viaRoute("2001:db8:3::/64", [["fd11::2", "kr1"]]))]);
       expectErrno(v6, "EHOSTUNREACH");
       const [device] = await h.dataplane.apply([
-        addRoute({ ...viaRoute("192.0.3.0/24", []), scope: 253, target: { kind: "device", dev: "kr1" } }),
+        routeAdd({ ...viaRoute("192.0.3.0/24", []), scope: 253, target: { kind: "device", dev: "kr1" } }),
       ]);
       expectErrno(device, "ENETDOWN", "Device for nexthop is not up");
       // IPv6 words it as a nexthop object does.
       const [device6] = await h.dataplane.apply([
-        addRoute({ ...viaRoute("2001:db8:4::/64", []), target: { kind: "device", dev: "kr1" } }),
+        routeAdd({ ...viaRoute("2001:db8:4::/64", []), target: { kind: "device", dev: "kr1" } }),
       ]);
       expectErrno(device6, "ENETDOWN", "Nexthop device is not up");
-      const [nexthop] = await h.dataplane.apply([addNexthop(B)]);
+      const [nexthop] = await h.dataplane.apply([nexthopAdd(B)]);
       expectErrno(nexthop, "ENETDOWN", "Nexthop device is not up");
     });
 
@@ -184,7 +182,7 @@ export function linkConformance(harness: () => ConformanceHarness): void {
         viaRoute("192.0.2.0/24", [["10.12.0.2", "kr2"]]),
         viaRoute("2001:db8:3::/64", [["fd12::2", "kr2"]]),
       ];
-      expectOk(await h.dataplane.apply(routes.map(addRoute)));
+      expectOk(await h.dataplane.apply(routes.map(routeAdd)));
       expect(await ourRoutes(h)).toEqual(sortRoutes(routes));
       await h.host.deleteLink("kr2");
       expect(await ourRoutes(h)).toEqual([]);

@@ -4,9 +4,10 @@
  * properties are checked: determinism, spreading, and resilient groups keeping the
  * flows of surviving members where they were.
  */
-import type { FlowQuery, KernelNexthop, KernelRoute, LookupResult } from "@kroute/core";
+import type { FlowQuery, KernelRoute, LookupResult } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { nexthopAdd, routeAdd } from "./ops.ts";
 import {
   expectErrno,
   expectOk,
@@ -19,9 +20,6 @@ import {
   TABLE,
   viaRoute,
 } from "./support.ts";
-
-const addRoute = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
-const addNexthop = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
 
 function gatewayOf(result: LookupResult): string | undefined {
   return result.ok ? result.gateway : `error ${result.code}`;
@@ -52,11 +50,11 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       expectOk(
         await h.dataplane.apply([
-          addRoute(viaRoute("198.51.100.0/24", [["10.10.0.2", "kr0"]], { table: MAIN, metric: 100 })),
-          addRoute(viaRoute("198.51.100.0/24", [["10.10.0.3", "kr0"]], { table: MAIN, metric: 50 })),
-          addRoute(viaRoute("198.51.100.128/25", [["10.11.0.2", "kr1"]], { table: MAIN, metric: 200 })),
-          addRoute(viaRoute("2001:db8:1::/48", [["fd10::2", "kr0"]], { table: MAIN })),
-          addRoute(viaRoute("2001:db8:1:1::/64", [["fd11::2", "kr1"]], { table: MAIN })),
+          routeAdd(viaRoute("198.51.100.0/24", [["10.10.0.2", "kr0"]], { table: MAIN, metric: 100 })),
+          routeAdd(viaRoute("198.51.100.0/24", [["10.10.0.3", "kr0"]], { table: MAIN, metric: 50 })),
+          routeAdd(viaRoute("198.51.100.128/25", [["10.11.0.2", "kr1"]], { table: MAIN, metric: 200 })),
+          routeAdd(viaRoute("2001:db8:1::/48", [["fd10::2", "kr0"]], { table: MAIN })),
+          routeAdd(viaRoute("2001:db8:1:1::/64", [["fd11::2", "kr1"]], { table: MAIN })),
         ]),
       );
       expect(await h.dataplane.lookup({ dst: ip("198.51.100.200") })).toEqual({
@@ -98,9 +96,9 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
       });
       expectOk(
         await h.dataplane.apply([
-          addRoute(special("198.51.100.0/24", "blackhole")),
-          addRoute(special("198.51.101.0/24", "unreachable")),
-          addRoute(special("198.51.102.0/24", "prohibit")),
+          routeAdd(special("198.51.100.0/24", "blackhole")),
+          routeAdd(special("198.51.101.0/24", "unreachable")),
+          routeAdd(special("198.51.102.0/24", "prohibit")),
         ]),
       );
       expectErrno(await h.dataplane.lookup({ dst: ip("198.51.100.1") }), "EINVAL");
@@ -112,8 +110,8 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       expectOk(
         await h.dataplane.apply([
-          addRoute(viaRoute("0.0.0.0/0", [["10.10.0.2", "kr0"]], { table: MAIN })),
-          addRoute(viaRoute("0.0.0.0/0", [["10.11.0.2", "kr1"]], { table: TABLE })),
+          routeAdd(viaRoute("0.0.0.0/0", [["10.10.0.2", "kr0"]], { table: MAIN })),
+          routeAdd(viaRoute("0.0.0.0/0", [["10.11.0.2", "kr1"]], { table: TABLE })),
           {
             object: "rule",
             action: "add",
@@ -145,7 +143,7 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
             : ["2001:db8:4::/64", "2001:db8:4::10", "fd10::2", "fd11::2"];
         expectOk(
           await h.dataplane.apply([
-            addRoute(
+            routeAdd(
               viaRoute(
                 dst,
                 [
@@ -175,9 +173,9 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
       const group = groupNexthop(100, [1, 2, 3], { buckets: 64, idleTimer: 120 });
       expectOk(
         await h.dataplane.apply([
-          ...members.map(addNexthop),
-          addNexthop(group),
-          addRoute(nexthopRoute("198.51.100.0/24", 100, { table: MAIN })),
+          ...members.map(nexthopAdd),
+          nexthopAdd(group),
+          routeAdd(nexthopRoute("198.51.100.0/24", 100, { table: MAIN })),
         ]),
       );
       const queries = flows("198.51.100.10", 96);

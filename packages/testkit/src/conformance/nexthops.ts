@@ -2,9 +2,9 @@
  * Nexthop objects and groups (Linux 5.3+, resilient groups 5.13+): creation checks,
  * routes pointing at them, and the cascade when one is deleted.
  */
-import type { KernelNexthop, KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { nexthopAdd, nexthopDelete, nexthopReplace, routeAdd } from "./ops.ts";
 import {
   expectErrno,
   expectOk,
@@ -16,12 +16,6 @@ import {
   sortRoutes,
 } from "./support.ts";
 
-const add = (to: KernelNexthop) => ({ object: "nexthop", action: "add", to }) as const;
-const replace = (from: KernelNexthop, to: KernelNexthop) =>
-  ({ object: "nexthop", action: "replace", from, to }) as const;
-const del = (from: KernelNexthop) => ({ object: "nexthop", action: "delete", from }) as const;
-const addRoute = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
-
 const A = gatewayNexthop(1, "10.10.0.2", "kr0");
 const B = gatewayNexthop(2, "10.11.0.2", "kr1");
 const A6 = gatewayNexthop(6, "fd10::2", "kr0");
@@ -31,34 +25,34 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
   describe("nexthop objects", () => {
     it("adds gateway nexthops of both families and dumps them back", async () => {
       const h = harness();
-      expectOk(await h.dataplane.apply([add(A), add(B), add(A6)]));
+      expectOk(await h.dataplane.apply([nexthopAdd(A), nexthopAdd(B), nexthopAdd(A6)]));
       expect(await ourNexthops(h)).toEqual([A, B, A6]);
     });
 
     it("refuses an existing id with EEXIST; replace changes it", async () => {
       const h = harness();
       const moved = gatewayNexthop(1, "10.10.0.3", "kr0");
-      expectOk(await h.dataplane.apply([add(A)]));
-      const [again] = await h.dataplane.apply([add(moved)]);
+      expectOk(await h.dataplane.apply([nexthopAdd(A)]));
+      const [again] = await h.dataplane.apply([nexthopAdd(moved)]);
       expectErrno(again, "EEXIST", "File exists");
-      expectOk(await h.dataplane.apply([replace(A, moved)]));
+      expectOk(await h.dataplane.apply([nexthopReplace(A, moved)]));
       expect(await ourNexthops(h)).toEqual([moved]);
     });
 
     it("validates before it looks at the id: a bad gateway under a taken id is not EEXIST", async () => {
       const h = harness();
-      expectOk(await h.dataplane.apply([add(A)]));
-      const [result] = await h.dataplane.apply([add(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
+      expectOk(await h.dataplane.apply([nexthopAdd(A)]));
+      const [result] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
       expectErrno(result, "ENETUNREACH", "Nexthop has invalid gateway");
     });
 
     it("refuses a gateway that is not on-link through its device", async () => {
       const h = harness();
-      const [offLink] = await h.dataplane.apply([add(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
+      const [offLink] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(1, "10.99.0.2", "kr0"))]);
       expectErrno(offLink, "ENETUNREACH", "Nexthop has invalid gateway");
-      const [wrongDev] = await h.dataplane.apply([add(gatewayNexthop(1, "10.10.0.2", "kr1"))]);
+      const [wrongDev] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(1, "10.10.0.2", "kr1"))]);
       expectErrno(wrongDev, "ENETUNREACH", "Nexthop has invalid gateway");
-      const [offLink6] = await h.dataplane.apply([add(gatewayNexthop(6, "fd99::2", "kr0"))]);
+      const [offLink6] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(6, "fd99::2", "kr0"))]);
       expectErrno(offLink6, "EHOSTUNREACH", "No route to host");
       expect(await ourNexthops(h)).toEqual([]);
     });
@@ -66,16 +60,16 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
     it("refuses a nexthop on a device without carrier", async () => {
       const h = harness();
       await h.host.setCarrier("kr1", false);
-      const [result] = await h.dataplane.apply([add(B)]);
+      const [result] = await h.dataplane.apply([nexthopAdd(B)]);
       expectErrno(result, "ENETDOWN", "Carrier for nexthop device is down");
     });
 
     it("checks the device's carrier before the gateway: an off-link gateway there is ENETDOWN too", async () => {
       const h = harness();
       await h.host.setCarrier("kr1", false);
-      const [v4] = await h.dataplane.apply([add(gatewayNexthop(2, "10.99.0.2", "kr1"))]);
+      const [v4] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(2, "10.99.0.2", "kr1"))]);
       expectErrno(v4, "ENETDOWN", "Carrier for nexthop device is down");
-      const [v6] = await h.dataplane.apply([add(gatewayNexthop(7, "fd99::2", "kr1"))]);
+      const [v6] = await h.dataplane.apply([nexthopAdd(gatewayNexthop(7, "fd99::2", "kr1"))]);
       expectErrno(v6, "ENETDOWN", "Carrier for nexthop device is down");
     });
 
@@ -83,17 +77,19 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       const mpath = groupNexthop(100, [2, [1, 3]]);
       const resilient = groupNexthop(101, [1, 2], { buckets: 32, idleTimer: 120, unbalancedTimer: 0 });
-      expectOk(await h.dataplane.apply([add(A), add(B), add(mpath), add(resilient)]));
+      expectOk(
+        await h.dataplane.apply([nexthopAdd(A), nexthopAdd(B), nexthopAdd(mpath), nexthopAdd(resilient)]),
+      );
       expect(await ourNexthops(h)).toEqual([A, B, groupNexthop(100, [[1, 3], 2]), resilient]);
     });
 
     it("refuses groups of missing members or of groups", async () => {
       const h = harness();
-      expectOk(await h.dataplane.apply([add(A)]));
-      const [missing] = await h.dataplane.apply([add(groupNexthop(100, [1, 99]))]);
+      expectOk(await h.dataplane.apply([nexthopAdd(A)]));
+      const [missing] = await h.dataplane.apply([nexthopAdd(groupNexthop(100, [1, 99]))]);
       expectErrno(missing, "EINVAL", "Invalid nexthop id");
-      expectOk(await h.dataplane.apply([add(groupNexthop(100, [1]))]));
-      const [nested] = await h.dataplane.apply([add(groupNexthop(101, [100]))]);
+      expectOk(await h.dataplane.apply([nexthopAdd(groupNexthop(100, [1]))]));
+      const [nested] = await h.dataplane.apply([nexthopAdd(groupNexthop(101, [100]))]);
       expectErrno(nested, "EINVAL", "Hash-threshold group can not be a nexthop within a group");
     });
 
@@ -101,35 +97,37 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       const mpath = groupNexthop(100, [1, 2]);
       const resilient = groupNexthop(101, [1, 2], { buckets: 16, idleTimer: 0 });
-      expectOk(await h.dataplane.apply([add(A), add(B), add(mpath), add(resilient)]));
+      expectOk(
+        await h.dataplane.apply([nexthopAdd(A), nexthopAdd(B), nexthopAdd(mpath), nexthopAdd(resilient)]),
+      );
       const toResilient = groupNexthop(100, [1, 2], { buckets: 16, idleTimer: 0 });
       expectErrno(
-        (await h.dataplane.apply([replace(mpath, toResilient)]))[0],
+        (await h.dataplane.apply([nexthopReplace(mpath, toResilient)]))[0],
         "EINVAL",
         "Can not replace a nexthop group with one of a different type",
       );
       expectErrno(
         (
           await h.dataplane.apply([
-            replace(resilient, groupNexthop(101, [1, 2], { buckets: 32, idleTimer: 0 })),
+            nexthopReplace(resilient, groupNexthop(101, [1, 2], { buckets: 32, idleTimer: 0 })),
           ])
         )[0],
         "EINVAL",
         "Can not change number of buckets of a resilient nexthop group",
       );
       expectErrno(
-        (await h.dataplane.apply([replace(A, { ...groupNexthop(1, [2]) })]))[0],
+        (await h.dataplane.apply([nexthopReplace(A, { ...groupNexthop(1, [2]) })]))[0],
         "EINVAL",
         "Can not replace a nexthop with a nexthop group",
       );
       expectErrno(
-        (await h.dataplane.apply([replace(mpath, gatewayNexthop(100, "10.10.0.3", "kr0"))]))[0],
+        (await h.dataplane.apply([nexthopReplace(mpath, gatewayNexthop(100, "10.10.0.3", "kr0"))]))[0],
         "EINVAL",
         "Can not replace a nexthop group with a nexthop",
       );
       // A resilient group may lose a member in place.
       const shrunk = groupNexthop(101, [1], { buckets: 16, idleTimer: 0 });
-      expectOk(await h.dataplane.apply([replace(resilient, shrunk)]));
+      expectOk(await h.dataplane.apply([nexthopReplace(resilient, shrunk)]));
       expect((await ourNexthops(h)).find((nexthop) => nexthop.id === 101)).toEqual(shrunk);
     });
 
@@ -141,24 +139,24 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const v6 = nexthopRoute("2001:db8:1::/64", 6);
       expectOk(
         await h.dataplane.apply([
-          add(A),
-          add(B),
-          add(A6),
-          add(group),
-          addRoute(viaGroup),
-          addRoute(viaSingle),
-          addRoute(v6),
+          nexthopAdd(A),
+          nexthopAdd(B),
+          nexthopAdd(A6),
+          nexthopAdd(group),
+          routeAdd(viaGroup),
+          routeAdd(viaSingle),
+          routeAdd(v6),
         ]),
       );
       expect(await ourRoutes(h)).toEqual(sortRoutes([viaGroup, viaSingle, v6]));
-      const [missing] = await h.dataplane.apply([addRoute(nexthopRoute("203.0.113.0/24", 77))]);
+      const [missing] = await h.dataplane.apply([routeAdd(nexthopRoute("203.0.113.0/24", 77))]);
       expectErrno(missing, "EINVAL", "Nexthop id does not exist");
     });
 
     it("refuses an IPv6 route through an IPv4 nexthop", async () => {
       const h = harness();
-      expectOk(await h.dataplane.apply([add(A)]));
-      const [result] = await h.dataplane.apply([addRoute(nexthopRoute("2001:db8:5::/64", 1))]);
+      expectOk(await h.dataplane.apply([nexthopAdd(A)]));
+      const [result] = await h.dataplane.apply([routeAdd(nexthopRoute("2001:db8:5::/64", 1))]);
       expectErrno(result, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
     });
 
@@ -168,26 +166,26 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const v6Group = groupNexthop(100, [6, 7]);
       expectOk(
         await h.dataplane.apply([
-          add(A),
-          add(A6),
-          add(B6),
-          add(mixed),
-          add(v6Group),
-          addRoute(nexthopRoute("2001:db8:1::/64", 100)),
-          addRoute(nexthopRoute("2001:db8:9::/64", 6)),
-          addRoute(nexthopRoute("198.51.100.0/24", 101)),
+          nexthopAdd(A),
+          nexthopAdd(A6),
+          nexthopAdd(B6),
+          nexthopAdd(mixed),
+          nexthopAdd(v6Group),
+          routeAdd(nexthopRoute("2001:db8:1::/64", 100)),
+          routeAdd(nexthopRoute("2001:db8:9::/64", 6)),
+          routeAdd(nexthopRoute("198.51.100.0/24", 101)),
         ]),
       );
       // Id 1 is in a group an IPv4 route uses: it may become IPv6.
       const a1as6 = gatewayNexthop(1, "fd10::3", "kr0");
-      expectOk(await h.dataplane.apply([replace(A, a1as6)]));
+      expectOk(await h.dataplane.apply([nexthopReplace(A, a1as6)]));
       // Id 6 is used by IPv6 routes, directly and through group 100: it may not become IPv4,
       // nor may group 100 take an IPv4 member.
       const B4 = gatewayNexthop(2, "10.11.0.2", "kr1");
-      expectOk(await h.dataplane.apply([add(B4)]));
-      const [single] = await h.dataplane.apply([replace(A6, gatewayNexthop(6, "10.10.0.3", "kr0"))]);
+      expectOk(await h.dataplane.apply([nexthopAdd(B4)]));
+      const [single] = await h.dataplane.apply([nexthopReplace(A6, gatewayNexthop(6, "10.10.0.3", "kr0"))]);
       expectErrno(single, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
-      const [group] = await h.dataplane.apply([replace(v6Group, groupNexthop(100, [2, 6]))]);
+      const [group] = await h.dataplane.apply([nexthopReplace(v6Group, groupNexthop(100, [2, 6]))]);
       expectErrno(group, "EINVAL", "IPv6 routes can not use an IPv4 nexthop");
       expect(await ourNexthops(h)).toEqual([a1as6, B4, A6, B6, v6Group, mixed]);
     });
@@ -202,18 +200,18 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const viaA6 = nexthopRoute("2001:db8:1::/64", 6);
       expectOk(
         await h.dataplane.apply([
-          add(A),
-          add(B),
-          add(A6),
-          add(group),
-          add(onlyA),
-          addRoute(viaA),
-          addRoute(viaGroup),
-          addRoute(viaOnlyA),
-          addRoute(viaA6),
+          nexthopAdd(A),
+          nexthopAdd(B),
+          nexthopAdd(A6),
+          nexthopAdd(group),
+          nexthopAdd(onlyA),
+          routeAdd(viaA),
+          routeAdd(viaGroup),
+          routeAdd(viaOnlyA),
+          routeAdd(viaA6),
         ]),
       );
-      expectOk(await h.dataplane.apply([del(A), del(A6)]));
+      expectOk(await h.dataplane.apply([nexthopDelete(A), nexthopDelete(A6)]));
       // The group left empty went with its route; the other group lost a member.
       expect(await ourNexthops(h)).toEqual([B, groupNexthop(100, [2])]);
       expect(await ourRoutes(h)).toEqual([viaGroup]);
@@ -221,7 +219,7 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
 
     it("deleting a missing nexthop is ENOENT", async () => {
       const h = harness();
-      const [result] = await h.dataplane.apply([del(A)]);
+      const [result] = await h.dataplane.apply([nexthopDelete(A)]);
       expectErrno(result, "ENOENT", "No such file or directory");
     });
 
@@ -229,7 +227,7 @@ export function nexthopConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       const group = groupNexthop(102, [6, 7], { buckets: 64, idleTimer: 60 });
       const route = nexthopRoute("2001:db8:9::/64", 102);
-      expectOk(await h.dataplane.apply([add(A6), add(B6), add(group), addRoute(route)]));
+      expectOk(await h.dataplane.apply([nexthopAdd(A6), nexthopAdd(B6), nexthopAdd(group), routeAdd(route)]));
       expect(await ourRoutes(h, [6])).toEqual([route]);
     });
   });

@@ -5,6 +5,7 @@
 import type { KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { routeAdd, routeDelete, routeReplace } from "./ops.ts";
 import {
   canonicalRoute,
   expectErrno,
@@ -19,11 +20,6 @@ import {
   TABLE,
   viaRoute,
 } from "./support.ts";
-
-const add = (to: KernelRoute) => ({ object: "route", action: "add", to }) as const;
-const replace = (from: KernelRoute, to: KernelRoute) =>
-  ({ object: "route", action: "replace", from, to }) as const;
-const del = (from: KernelRoute) => ({ object: "route", action: "delete", from }) as const;
 
 export function routeConformance(harness: () => ConformanceHarness): void {
   describe("routes", () => {
@@ -71,52 +67,52 @@ export function routeConformance(harness: () => ConformanceHarness): void {
 
         it("adds a route and dumps it back unchanged", async () => {
           const h = harness();
-          expectOk(await h.dataplane.apply([add(route)]));
+          expectOk(await h.dataplane.apply([routeAdd(route)]));
           expect(await ourRoutes(h, [family])).toEqual([route]);
         });
 
         it("refuses an exclusive add of an existing key with EEXIST and keeps the first", async () => {
           const h = harness();
-          expectOk(await h.dataplane.apply([add(route)]));
-          const [result] = await h.dataplane.apply([add(viaRoute(dst, [[other, "kr0"]]))]);
+          expectOk(await h.dataplane.apply([routeAdd(route)]));
+          const [result] = await h.dataplane.apply([routeAdd(viaRoute(dst, [[other, "kr0"]]))]);
           expectErrno(result, "EEXIST", "File exists");
           expect(await ourRoutes(h, [family])).toEqual([route]);
         });
 
         it("validates before it looks at the key: a bad gateway at a taken key is not EEXIST", async () => {
           const h = harness();
-          expectOk(await h.dataplane.apply([add(route)]));
+          expectOk(await h.dataplane.apply([routeAdd(route)]));
           const offLink = viaRoute(dst, [[family === 4 ? "10.99.0.1" : "fd99::1", "kr0"]]);
-          const [result] = await h.dataplane.apply([add(offLink)]);
+          const [result] = await h.dataplane.apply([routeAdd(offLink)]);
           expectErrno(result, family === 4 ? "ENETUNREACH" : "EHOSTUNREACH");
         });
 
         it("replace at the same key swaps the route in place", async () => {
           const h = harness();
           const moved = viaRoute(dst, [[other, "kr0"]]);
-          expectOk(await h.dataplane.apply([add(route), replace(route, moved)]));
+          expectOk(await h.dataplane.apply([routeAdd(route), routeReplace(route, moved)]));
           expect(await ourRoutes(h, [family])).toEqual([moved]);
         });
 
         it("replace with another metric is another key: a second route", async () => {
           const h = harness();
           const second = viaRoute(dst, [[other, "kr0"]], { metric: 200 });
-          expectOk(await h.dataplane.apply([add(route), replace(second, second)]));
+          expectOk(await h.dataplane.apply([routeAdd(route), routeReplace(second, second)]));
           expect(await ourRoutes(h, [family])).toEqual(sortRoutes([route, second]));
         });
 
         it("replace creates a missing route", async () => {
           const h = harness();
-          expectOk(await h.dataplane.apply([replace(route, route)]));
+          expectOk(await h.dataplane.apply([routeReplace(route, route)]));
           expect(await ourRoutes(h, [family])).toEqual([route]);
         });
 
         it("deleting a missing route is ESRCH, with an extack when its table does not exist", async () => {
           const h = harness();
-          const [noTable] = await h.dataplane.apply([del(route)]);
+          const [noTable] = await h.dataplane.apply([routeDelete(route)]);
           expectErrno(noTable, "ESRCH", "FIB table does not exist");
-          expectOk(await h.dataplane.apply([add(route)]));
-          const [wrongMetric] = await h.dataplane.apply([del({ ...route, metric: 5 })]);
+          expectOk(await h.dataplane.apply([routeAdd(route)]));
+          const [wrongMetric] = await h.dataplane.apply([routeDelete({ ...route, metric: 5 })]);
           expectErrno(wrongMetric, "ESRCH", "No such process");
         });
 
@@ -125,22 +121,22 @@ export function routeConformance(harness: () => ConformanceHarness): void {
           const offLink = viaRoute(dst, [[family === 4 ? "10.99.0.1" : "fd99::1", "kr0"]], {
             table: TABLE + 7,
           });
-          expect((await h.dataplane.apply([add(offLink)]))[0]?.ok).toBe(false);
-          const [result] = await h.dataplane.apply([del(offLink)]);
+          expect((await h.dataplane.apply([routeAdd(offLink)]))[0]?.ok).toBe(false);
+          const [result] = await h.dataplane.apply([routeDelete(offLink)]);
           expectErrno(result, "ESRCH", "No such process");
         });
 
         it("deletes a route", async () => {
           const h = harness();
-          expectOk(await h.dataplane.apply([add(route), del(route)]));
+          expectOk(await h.dataplane.apply([routeAdd(route), routeDelete(route)]));
           expect(await ourRoutes(h, [family])).toEqual([]);
         });
 
         it("a delete naming our protocol leaves another owner's route at that key alone (ESRCH)", async () => {
           const h = harness();
           const foreign = { ...route, protocol: OTHER_PROTO };
-          expectOk(await h.dataplane.apply([add(foreign)]));
-          const [result] = await h.dataplane.apply([del(route)]);
+          expectOk(await h.dataplane.apply([routeAdd(foreign)]));
+          const [result] = await h.dataplane.apply([routeDelete(route)]);
           expectErrno(result, "ESRCH");
           const snapshot = await h.dataplane.list({ protocol: OTHER_PROTO, families: [family] });
           expect(snapshot.routes).toEqual([foreign]);
@@ -161,11 +157,11 @@ export function routeConformance(harness: () => ConformanceHarness): void {
         it("refuses a gateway that is not on-link", async () => {
           const h = harness();
           const offLink = viaRoute(dst, [[family === 4 ? "10.99.0.1" : "fd99::1", "kr0"]]);
-          const [result] = await h.dataplane.apply([add(offLink)]);
+          const [result] = await h.dataplane.apply([routeAdd(offLink)]);
           if (family === 4) expectErrno(result, "ENETUNREACH", "Nexthop has invalid gateway");
           else expectErrno(result, "EHOSTUNREACH", "No route to host");
           // On-link, but through the other device.
-          const [wrongDev] = await h.dataplane.apply([add(viaRoute(dst, [[gateway, "kr1"]]))]);
+          const [wrongDev] = await h.dataplane.apply([routeAdd(viaRoute(dst, [[gateway, "kr1"]]))]);
           expectErrno(wrongDev, family === 4 ? "ENETUNREACH" : "EHOSTUNREACH");
           expect(await ourRoutes(h, [family])).toEqual([]);
         });
@@ -192,27 +188,27 @@ export function routeConformance(harness: () => ConformanceHarness): void {
             dev: "kr0",
           } as const;
           const viaObject: KernelRoute = { ...single, target: { kind: "nexthop-object", id: 9 } };
-          expectOk(await h.dataplane.apply([add(single), replace(single, three)]));
+          expectOk(await h.dataplane.apply([routeAdd(single), routeReplace(single, three)]));
           expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(three)]);
-          expectOk(await h.dataplane.apply([replace(three, two)]));
+          expectOk(await h.dataplane.apply([routeReplace(three, two)]));
           expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(two)]);
-          expectOk(await h.dataplane.apply([replace(two, single)]));
+          expectOk(await h.dataplane.apply([routeReplace(two, single)]));
           expect(await ourRoutes(h, [family])).toEqual([single]);
           expectOk(
             await h.dataplane.apply([
               { object: "nexthop", action: "add", to: nexthop },
-              replace(single, viaObject),
+              routeReplace(single, viaObject),
             ]),
           );
           expect(await ourRoutes(h, [family])).toEqual([viaObject]);
-          expectOk(await h.dataplane.apply([replace(viaObject, two)]));
+          expectOk(await h.dataplane.apply([routeReplace(viaObject, two)]));
           expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(two)]);
         });
 
         it("a replace naming another key moves the route: the old key is gone", async () => {
           const h = harness();
           const moved = viaRoute(dst, [[other, "kr0"]], { metric: 300 });
-          expectOk(await h.dataplane.apply([add(route), replace(route, moved)]));
+          expectOk(await h.dataplane.apply([routeAdd(route), routeReplace(route, moved)]));
           expect(await ourRoutes(h, [family])).toEqual([moved]);
         });
 
@@ -223,7 +219,7 @@ export function routeConformance(harness: () => ConformanceHarness): void {
             [gateway, "kr0", 3],
             [peer, "kr1", 1],
           ]);
-          expectOk(await h.dataplane.apply([add(multipath)]));
+          expectOk(await h.dataplane.apply([routeAdd(multipath)]));
           expect(await ourRoutes(h, [family])).toEqual([canonicalRoute(multipath)]);
         });
       });
@@ -232,10 +228,10 @@ export function routeConformance(harness: () => ConformanceHarness): void {
     it("IPv6 stores metric 0 as 1024, and reads metric 0 in a delete as any metric", async () => {
       const h = harness();
       const zero = viaRoute("2001:db8:5::/64", [["fd10::2", "kr0"]], { metric: 0 });
-      expectOk(await h.dataplane.apply([add(zero)]));
+      expectOk(await h.dataplane.apply([routeAdd(zero)]));
       expect(await ourRoutes(h, [6])).toEqual([{ ...zero, metric: 1024 }]);
-      expectErrno((await h.dataplane.apply([add({ ...zero, metric: 1024 })]))[0], "EEXIST");
-      expectOk(await h.dataplane.apply([del(zero)]));
+      expectErrno((await h.dataplane.apply([routeAdd({ ...zero, metric: 1024 })]))[0], "EEXIST");
+      expectOk(await h.dataplane.apply([routeDelete(zero)]));
       expect(await ourRoutes(h, [6])).toEqual([]);
     });
 
@@ -243,11 +239,13 @@ export function routeConformance(harness: () => ConformanceHarness): void {
       const h = harness();
       const at = (metric: number, protocol = PROTO) =>
         viaRoute("203.0.113.0/24", [["10.10.0.2", "kr0"]], { table: TABLE, metric, protocol });
-      expectOk(await h.dataplane.apply([add(at(1024)), add(at(20)), add(at(10, OTHER_PROTO))]));
-      expectOk(await h.dataplane.apply([del(at(0))]));
+      expectOk(
+        await h.dataplane.apply([routeAdd(at(1024)), routeAdd(at(20)), routeAdd(at(10, OTHER_PROTO))]),
+      );
+      expectOk(await h.dataplane.apply([routeDelete(at(0))]));
       expect(await ourRoutes(h, [4])).toEqual([at(1024)]);
-      expectOk(await h.dataplane.apply([del(at(0))]));
-      expectErrno((await h.dataplane.apply([del(at(0))]))[0], "ESRCH");
+      expectOk(await h.dataplane.apply([routeDelete(at(0))]));
+      expectErrno((await h.dataplane.apply([routeDelete(at(0))]))[0], "ESRCH");
       const left = (await h.dataplane.list({ families: [4], tables: [TABLE] })).routes;
       expect(left).toEqual([at(10, OTHER_PROTO)]);
     });
@@ -258,7 +256,7 @@ export function routeConformance(harness: () => ConformanceHarness): void {
       const b = viaRoute("198.51.100.0/24", [["10.10.0.2", "kr0"]], { table: TABLE + 1 });
       const c = viaRoute("203.0.113.0/24", [["10.10.0.2", "kr0"]], { table: TABLE, protocol: OTHER_PROTO });
       const d = viaRoute("2001:db8:2::/64", [["fd10::2", "kr0"]], { table: TABLE });
-      expectOk(await h.dataplane.apply([add(a), add(b), add(c), add(d)]));
+      expectOk(await h.dataplane.apply([routeAdd(a), routeAdd(b), routeAdd(c), routeAdd(d)]));
       const tableOnly = await h.dataplane.list({ tables: [TABLE] });
       expect(tableOnly.routes.map((route) => route.dst).sort()).toEqual([a.dst, d.dst, c.dst].sort());
       const protocolOnly = await h.dataplane.list({ protocol: PROTO });
@@ -284,7 +282,7 @@ export function routeConformance(harness: () => ConformanceHarness): void {
         dst: prefix("198.51.100.0/24"),
         target: { kind: "special", type: "unreachable" },
       };
-      expectOk(await h.dataplane.apply([add(blackhole), add(unreachable)]));
+      expectOk(await h.dataplane.apply([routeAdd(blackhole), routeAdd(unreachable)]));
       expect(await ourRoutes(h, [4])).toEqual(sortRoutes([blackhole, unreachable]));
     });
   });

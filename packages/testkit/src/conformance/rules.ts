@@ -2,10 +2,8 @@
 import type { KernelRule } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
+import { ruleAdd, ruleDelete } from "./ops.ts";
 import { expectErrno, expectOk, MAIN, OTHER_PROTO, PROTO, prefix, TABLE } from "./support.ts";
-
-const add = (to: KernelRule) => ({ object: "rule", action: "add", to }) as const;
-const del = (from: KernelRule) => ({ object: "rule", action: "delete", from }) as const;
 
 const FROM_KR0: KernelRule = {
   family: 4,
@@ -37,27 +35,31 @@ export function ruleConformance(harness: () => ConformanceHarness): void {
 
     it("adds, dumps by protocol and deletes rules of both families", async () => {
       const h = harness();
-      expectOk(await h.dataplane.apply([add(FROM_KR0), add(FROM_KR0_V6)]));
+      expectOk(await h.dataplane.apply([ruleAdd(FROM_KR0), ruleAdd(FROM_KR0_V6)]));
       expect((await h.dataplane.list({ protocol: PROTO })).rules).toEqual([FROM_KR0, FROM_KR0_V6]);
       expect((await h.dataplane.list({ protocol: PROTO, families: [6] })).rules).toEqual([FROM_KR0_V6]);
-      expectOk(await h.dataplane.apply([del(FROM_KR0), del(FROM_KR0_V6)]));
+      expectOk(await h.dataplane.apply([ruleDelete(FROM_KR0), ruleDelete(FROM_KR0_V6)]));
       expect((await h.dataplane.list({ protocol: PROTO })).rules).toEqual([]);
     });
 
     it("an identical rule is EEXIST; one differing only by protocol is another rule", async () => {
       const h = harness();
       const foreign = { ...FROM_KR0, protocol: OTHER_PROTO };
-      expectOk(await h.dataplane.apply([add(FROM_KR0)]));
-      expectErrno((await h.dataplane.apply([add(FROM_KR0)]))[0], "EEXIST", "File exists");
-      expectOk(await h.dataplane.apply([add(foreign)]));
+      expectOk(await h.dataplane.apply([ruleAdd(FROM_KR0)]));
+      expectErrno((await h.dataplane.apply([ruleAdd(FROM_KR0)]))[0], "EEXIST", "File exists");
+      expectOk(await h.dataplane.apply([ruleAdd(foreign)]));
       expect((await h.dataplane.list({ protocol: OTHER_PROTO })).rules).toEqual([foreign]);
     });
 
     it("deleting a missing rule is ENOENT, and names the protocol", async () => {
       const h = harness();
-      expectErrno((await h.dataplane.apply([del(FROM_KR0)]))[0], "ENOENT", "No such file or directory");
-      expectOk(await h.dataplane.apply([add({ ...FROM_KR0, protocol: OTHER_PROTO })]));
-      expectErrno((await h.dataplane.apply([del(FROM_KR0)]))[0], "ENOENT");
+      expectErrno(
+        (await h.dataplane.apply([ruleDelete(FROM_KR0)]))[0],
+        "ENOENT",
+        "No such file or directory",
+      );
+      expectOk(await h.dataplane.apply([ruleAdd({ ...FROM_KR0, protocol: OTHER_PROTO })]));
+      expectErrno((await h.dataplane.apply([ruleDelete(FROM_KR0)]))[0], "ENOENT");
     });
   });
 }
