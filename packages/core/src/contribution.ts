@@ -18,7 +18,7 @@ import {
   prefixLength,
 } from "./ip.ts";
 import { type KernelRule, routeKey } from "./kernel.ts";
-import { defaultHalves, overrideNeedsSplit } from "./override.ts";
+import { defaultHalves, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
 import { selectedOn } from "./shared-selection.ts";
@@ -36,7 +36,7 @@ function familyName(family: Family): string {
   return family === 4 ? "IPv4" : "IPv6";
 }
 
-interface Network {
+export interface Network {
   readonly prefix: Prefix;
   readonly dev: string;
   /** The device carries one of the node's default routes of the network's family (see primaryDevices). */
@@ -57,15 +57,35 @@ export function connectedNetworks(ctx: ContributionContext): Network[] {
 }
 
 /**
- * The node's own addresses (host facts and kernel alike). A node holding one of a
- * destination's gateways is that destination's gateway (a NAT or VPN gateway that is
- * itself a node): it keeps its own way out (see computeContribution).
+ * The node's own addresses (host facts and kernel alike), with the devices holding each.
+ * A node holding one of a destination's gateways is that destination's gateway (a NAT
+ * or VPN gateway that is itself a node): it keeps its own way out (see computeContribution).
  */
-export function ownAddresses(ctx: ContributionContext): Set<IpAddr> {
-  const own = new Set<IpAddr>();
-  for (const a of ctx.host.facts?.addresses ?? []) own.add(a.ip);
-  for (const a of ctx.kernel.addresses) own.add(a.ip);
+export function ownAddresses(ctx: ContributionContext): Map<IpAddr, Set<string>> {
+  const own = new Map<IpAddr, Set<string>>();
+  const add = (ip: IpAddr, dev: string) => own.set(ip, (own.get(ip) ?? new Set()).add(dev));
+  for (const a of ctx.host.facts?.addresses ?? []) add(a.ip, a.dev);
+  for (const a of ctx.kernel.addresses) add(a.ip, a.dev);
   return own;
+}
+
+const LINK_LOCAL = "fe80::/10" as Prefix;
+
+/**
+ * Whether `gateway` is the node itself: one of its addresses, but a link-local one only
+ * on the device the gateway goes out of. fe80::1 on a bridge (Docker's, say) is another
+ * host than the router fe80::1 on the uplink, and Linux refuses only the former.
+ */
+export function isOwnGateway(
+  gateway: IpAddr,
+  own: ReadonlyMap<IpAddr, ReadonlySet<string>>,
+  networks: readonly Network[],
+): boolean {
+  const devices = own.get(gateway);
+  if (devices === undefined) return false;
+  if (!prefixContains(LINK_LOCAL, gateway)) return true;
+  const dev = gatewayDevice(gateway, networks);
+  return dev !== undefined && devices.has(dev);
 }
 
 /**
@@ -188,6 +208,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const own = ownAddresses(ctx);
   const addressesKnown = ctx.host.observed || ctx.kernel.observed;
   const rank = `1|${ageKey(route.creationTimestamp)}|${route.name}`;
+  const splitRank = `${SPLIT_HALF_RANK}${ageKey(route.creationTimestamp)}|${route.name}`;
   const systemRank = `0|${route.name}`;
 
   type Slot = { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[]; own: IpAddr[] };
@@ -198,7 +219,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   for (const gateway of [...new Set(route.gateways)].sort(compareAddresses)) {
     const slot = families[familyOf(gateway)];
     slot.gateways.push(gateway);
-    if (own.has(gateway)) {
+    if (isOwnGateway(gateway, own, networks)) {
       slot.own.push(gateway);
       continue;
     }
@@ -275,7 +296,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
       if (original !== undefined) {
         const originalMetric = original.metric ?? 0;
         if (route.table === MAIN_TABLE && overrideNeedsSplit(settings.metric, originalMetric)) {
-          split = `programmed as ${defaultHalves(family).join(" and ")}: the original default route has metric ${originalMetric}, which kroute's metric ${settings.metric} cannot undercut`;
+          split = `split into ${defaultHalves(family).join(" and ")}: the original default route has metric ${originalMetric}, which kroute's metric ${settings.metric} cannot undercut`;
         }
         const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
         for (const dst of protectedDestinations(ctx, family, networks))
@@ -294,9 +315,10 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
         }
       }
     }
-    const keys = (split === undefined ? [destination.prefix] : defaultHalves(family)).map((dst) =>
-      claim(rank, family, route.table, dst, set),
-    );
+    const keys =
+      split === undefined
+        ? [claim(rank, family, route.table, destination.prefix, set)]
+        : defaultHalves(family).map((dst) => claim(splitRank, family, route.table, dst, set));
     const leftOut = offLinkNote(slot.offLink);
     destinations.push({
       ...base,
@@ -424,7 +446,7 @@ export function contextAffects(
   const ownAfter = ownAddresses(next);
   for (const gateway of gateways as Iterable<IpAddr>) {
     if (gatewayDevice(gateway, before) !== gatewayDevice(gateway, after)) return true;
-    if (ownBefore.has(gateway) !== ownAfter.has(gateway)) return true;
+    if (isOwnGateway(gateway, ownBefore, before) !== isOwnGateway(gateway, ownAfter, after)) return true;
   }
   return false;
 }

@@ -41,14 +41,26 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   if (plan.pending !== undefined || plan.keys === undefined) {
     return { ...base, state: "pending", reason: plan.pending ?? "not yet computed" };
   }
+  // The keys this destination holds. A split override's half lost to a Route's own
+  // destination there is no conflict: beside an unsplit default route, that Route's more
+  // specific route would take the same traffic.
+  const held: string[] = [];
+  const yielded: string[] = [];
   for (const key of plan.keys) {
     const winner = hmGet(state.derived.contenders, key)?.[0];
     const mine =
       winner !== undefined &&
       winner.owner === route &&
-      winner.rank.startsWith("1|") &&
+      !winner.rank.startsWith("0|") &&
       winner.set === plan.set;
-    if (mine) continue;
+    if (mine) {
+      held.push(key);
+      continue;
+    }
+    if (plan.split !== undefined && winner?.rank.startsWith("1|")) {
+      yielded.push(`${winner.dst} left to Route ${winner.owner}`);
+      continue;
+    }
     const reason =
       winner === undefined
         ? "no claim recorded"
@@ -61,11 +73,11 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   const usable = set === undefined ? undefined : usableMembers(set, state.probes);
   const gateways = usable?.members.map((m) => m.gateway) ?? [];
   const extra = { gateways, ...(usable?.failStatic ? { failStatic: true } : {}) };
-  const desired = plan.keys.map((key) => hmGet(state.derived.routes, key));
+  const desired = held.map((key) => hmGet(state.derived.routes, key));
   if (desired.some((route) => route === undefined)) {
     return { ...base, ...extra, state: "invalid", reason: "no nexthop id left in kroute's id range" };
   }
-  const failure = plan.keys
+  const failure = held
     .map((key, i) => {
       const target = desired[i]?.target;
       return (
@@ -74,11 +86,11 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
       );
     })
     .find((f) => f !== undefined);
-  const notes = [plan.split, plan.leftOut].filter((note) => note !== undefined);
+  const notes = [plan.split, ...yielded, plan.leftOut].filter((note) => note !== undefined);
   const noted = notes.map((note) => `; ${note}`).join("");
   if (failure !== undefined)
     return { ...base, ...extra, state: "failed", reason: `${failure.message}${noted}` };
-  const programmed = plan.keys.every((key, i) => sameRoute(desired[i], hmGet(state.kernel.routes, key)));
+  const programmed = held.every((key, i) => sameRoute(desired[i], hmGet(state.kernel.routes, key)));
   const reason = programmed ? (notes.length === 0 ? undefined : notes.join("; ")) : `not yet applied${noted}`;
   return {
     ...base,

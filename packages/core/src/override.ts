@@ -12,8 +12,11 @@
  * the protected host routes) still wins over it. Removing the halves restores the
  * original exactly, as removing a second default route does.
  */
+import { hmGet } from "./hashmap.ts";
 import type { Family, Prefix } from "./ip.ts";
 import { prefixLength } from "./ip.ts";
+import { type KernelRoute, routeKey } from "./kernel.ts";
+import type { NodeState } from "./state.ts";
 
 const HALVES: Record<Family, readonly [Prefix, Prefix]> = {
   4: ["0.0.0.0/1" as Prefix, "128.0.0.0/1" as Prefix],
@@ -25,7 +28,14 @@ export function defaultHalves(family: Family): readonly [Prefix, Prefix] {
   return HALVES[family];
 }
 
-/** Whether a route to `dst` takes what a default route would: the default itself or one of its halves. */
+/** Rank class of a split override's halves (see Claim.rank): below every Route's own destinations. */
+export const SPLIT_HALF_RANK = "2|";
+
+/**
+ * Whether a route to `dst` may be an override by its prefix alone: a default route or
+ * a half of the address space. Enough to order a batch (a Route's own /1 placed with
+ * them changes nothing); where it matters, isOverrideRoute says which /1 is a half.
+ */
 export function coversDefault(dst: Prefix): boolean {
   const length = prefixLength(dst);
   return length === 0 || (length === 1 && (HALVES[4].includes(dst) || HALVES[6].includes(dst)));
@@ -34,4 +44,16 @@ export function coversDefault(dst: Prefix): boolean {
 /** Whether an override in the main table must be split: no metric is below the original's. */
 export function overrideNeedsSplit(kroutesMetric: number, originalMetric: number): boolean {
   return !(kroutesMetric < originalMetric);
+}
+
+/**
+ * Whether a desired route overrides the node's default route: a default route (outside
+ * the reply table), or a half of a split override, which its winning claim says; a
+ * Route's own 0.0.0.0/1 is no override, and nothing protects the node from it.
+ */
+export function isOverrideRoute(state: NodeState, route: KernelRoute): boolean {
+  if (route.table === state.settings.replyTable) return false;
+  if (prefixLength(route.dst) === 0) return true;
+  if (!coversDefault(route.dst)) return false;
+  return hmGet(state.derived.contenders, routeKey(route))?.[0]?.rank.startsWith(SPLIT_HALF_RANK) === true;
 }

@@ -8,7 +8,7 @@ import { canonicalOp, opObjectKey } from "./canonical.ts";
 import { nexthopOps, orderOps, routeOps, ruleOps, withCascade } from "./diff.ts";
 import { hmGet, hmKeys } from "./hashmap.ts";
 import type { Op } from "./kernel.ts";
-import { coversDefault } from "./override.ts";
+import { isOverrideRoute } from "./override.ts";
 import type { NodeState } from "./state.ts";
 
 /** Deleting is safe only once every source has synced and the kernel dump was complete. */
@@ -62,7 +62,7 @@ export function isHeldBack(state: NodeState, op: Op): boolean {
 function overrideHeldBack(state: NodeState, op: Op): boolean {
   if (op.object !== "route" || op.action === "delete") return false;
   const route = op.to;
-  if (!coversDefault(route.dst) || route.table === state.settings.replyTable) return false;
+  if (!isOverrideRoute(state, route)) return false;
   for (const key of Object.keys(state.failures)) {
     if (key.startsWith("u|")) {
       if (hmGet(state.derived.rules, key.slice(2))?.rule.family === route.family) return true;

@@ -15,6 +15,7 @@ import {
   computeContribution,
   connectedNetworks,
   gatewayDevice,
+  isOwnGateway,
   isSelected,
   ownAddresses,
   protectionKey,
@@ -60,8 +61,9 @@ function devicesOf(ctx: ContributionContext): Map<IpAddr, string | undefined> {
 
 function placeOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr, string | undefined>) {
   if (!devices.has(gateway)) {
-    const own = ownAddresses(ctx).has(gateway);
-    devices.set(gateway, own ? OWN : gatewayDevice(gateway, connectedNetworks(ctx)));
+    const networks = connectedNetworks(ctx);
+    const own = isOwnGateway(gateway, ownAddresses(ctx), networks);
+    devices.set(gateway, own ? OWN : gatewayDevice(gateway, networks));
   }
   return devices.get(gateway);
 }

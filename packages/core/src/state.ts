@@ -76,7 +76,12 @@ export interface OpFailure {
 /** One Route's claim on one kernel route key; the lowest rank wins the key. */
 export interface Claim {
   readonly owner: string;
-  /** "0|name" for protected/reply routes of an override, "1|creation time|name" for destinations (see ageKey). */
+  /**
+   * "0|name" for protected/reply routes of an override, "1|creation time|name" for
+   * destinations (see ageKey), "2|creation time|name" for the halves of a split override
+   * (override.ts): below every destination, so a Route's own /1 keeps its key, as it
+   * keeps its traffic beside an unsplit default route.
+   */
   readonly rank: string;
   /** routeKey() of the route claimed. */
   readonly key: string;

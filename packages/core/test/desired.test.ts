@@ -418,6 +418,32 @@ describe("desiredTable: selection and validity", () => {
     expect(outcome?.message).toBeUndefined();
   });
 
+  it("a link-local gateway is the node itself only on the device it goes out of", () => {
+    // The router fe80::1 on the uplink eth0; a bridge (docker0) that also holds fe80::1.
+    const facts = hostFacts({
+      defaultGateways: [{ via: "fe80::1" as never, dev: "eth0", metric: 1024 }],
+    });
+    const addresses = [
+      { ip: "fe80::a" as never, prefixLength: 64, dev: "eth0" },
+      { ip: "fe80::1" as never, prefixLength: 64, dev: "docker0" },
+    ];
+    const kernel = ev({
+      type: "kernel/observed",
+      node: NODE,
+      snapshot: { routes: [], nexthops: [], rules: [], links: [], addresses, complete: true },
+    });
+    let state = reduceAll(readyState(), [ev(facts), kernel]);
+    state = upsert(
+      state,
+      route("router", { destinations: ["fd50::/48"], gateways: ["fe80::1"] }),
+      route("self", { destinations: ["fd51::/48"], gateways: ["fe80::a"] }),
+    );
+    const t = routeTo(state, "fd50::/48")?.target;
+    const o = t?.kind === "nexthop-object" ? nexthop(state, t.id) : undefined;
+    expect(o).toMatchObject({ kind: "gateway", gateway: "fe80::1", dev: "eth0" });
+    expect(routeOutcome(state, "self")?.destinations[0]?.state).toBe("skipped");
+  });
+
   it("a gateway node keeps its own default route: no override, no pinned host routes, no reply rule", () => {
     const state = upsert(
       readyState(),
@@ -638,7 +664,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     expect(via("0.0.0.0/0", 135)).toEqual(["10.0.0.1@eth0"]);
     expect(desiredTable(state).rules).toMatchObject([{ src: "10.0.0.10/32", table: 135 }]);
     const split =
-      "programmed as 0.0.0.0/1 and 128.0.0.0/1: the original default route has metric 0, which kroute's metric 50 cannot undercut";
+      "split into 0.0.0.0/1 and 128.0.0.0/1: the original default route has metric 0, which kroute's metric 50 cannot undercut";
     expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
       destination: "0.0.0.0/0",
       state: "pending",
@@ -661,6 +687,22 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       state: "programmed",
       reason: split,
     });
+  });
+
+  it("a split override yields a half to a Route's own destination there, older or newer, as an unsplit one would", () => {
+    for (const vpnAge of ["2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z"]) {
+      let state = readyState(MULTIPATH);
+      state = reduce(state, ev(hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0" }] })));
+      const vpn = route("vpn", { destinations: ["0.0.0.0/1"], gateways: ["10.114.0.5"] }, vpnAge);
+      state = upsert(state, override, vpn);
+      expect(inlineVia(state, "0.0.0.0/1")).toEqual(["10.114.0.5@eth1"]);
+      expect(inlineVia(state, "128.0.0.0/1")).toEqual(["10.114.0.3@eth1", "10.114.0.4@eth1"]);
+      expect(routeOutcome(state, "vpn")?.destinations[0]).toMatchObject({ state: "pending" });
+      expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
+        state: "pending",
+        reason: expect.stringContaining("0.0.0.0/1 left to Route vpn"),
+      });
+    }
   });
 
   it("splits an IPv6 override the same way, and goes back to one default route when the original's metric allows it", () => {

@@ -334,6 +334,37 @@ describe("plan", () => {
       ]);
     });
 
+  it("holds back the halves of a split override while a protection is refused, never a Route's own /1", () => {
+    const egress = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] });
+    const vpn = route(
+      "vpn",
+      { destinations: ["128.0.0.0/1"], gateways: ["10.114.0.5"] },
+      "2024-01-01T00:00:00Z",
+    );
+    const facts = hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0", metric: 0 }] });
+    let state = reduceAll(readyState(), [
+      ev(facts),
+      ...[egress, vpn].map((r) => ev({ type: "route/upserted", route: r })),
+    ]);
+    const ops = plan(state);
+    const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
+    const isRoute = (o: Op, dst: string) => o.object === "route" && o.action === "add" && o.to.dst === dst;
+    state = applyAll(
+      state,
+      ops,
+      ops.map((o) =>
+        isRoute(o, "203.0.113.100/32") || isRoute(o, "0.0.0.0/1") || isRoute(o, "128.0.0.0/1")
+          ? refusal
+          : { ok: true },
+      ),
+    );
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
+    const retried = plan(state).flatMap((o) =>
+      o.object === "route" && o.action === "add" ? [o.to.dst] : [],
+    );
+    expect(retried.sort()).toEqual(["128.0.0.0/1", "203.0.113.100/32"]);
+  });
+
   it("a changed desire is tried at once, even while the old op is backing off", () => {
     let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
     const ops = plan(state);

@@ -10,6 +10,7 @@ import {
   type EventOf,
   familyOf,
   type IpAddr,
+  type KernelRoute,
   type LookupResult,
   maxPrefixLength,
   type Op,
@@ -22,6 +23,12 @@ import { formatOp } from "./format.ts";
 import type { OwnedMirror } from "./mirror.ts";
 
 type Host = EventOf<"host/observed">;
+
+/**
+ * Which of the owned default routes and halves (mirror.ts) override the node's default:
+ * a half of a split override, not a Route's own 0.0.0.0/1 (core isOverrideRoute).
+ */
+export type OverrideTest = (route: KernelRoute) => boolean;
 
 /** Destinations used to check that replies from the node's own addresses keep the original gateway. */
 const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
@@ -45,6 +52,7 @@ export function applyWatchingOverride(
   ops: readonly Op[],
   host: Host | undefined,
   owned: OwnedMirror,
+  isOverride: OverrideTest,
   /** The facts before this step's `host/observed`: mid-batch, their original gateway still counts. */
   hostBefore?: Host,
 ): { answers: OpResult[]; problems: string[] } {
@@ -54,12 +62,12 @@ export function applyWatchingOverride(
   for (const op of ops) {
     answers.push(...kernel.applySync([op]));
     if (!mayMoveProtected(op, watched)) continue;
-    for (const [subject, problem] of overrideProblems(kernel, host, owned, hostBefore)) {
+    for (const [subject, problem] of overrideProblems(kernel, host, owned, isOverride, hostBefore)) {
       if (!transient.has(subject))
         transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
     }
   }
-  const settled = overrideProblems(kernel, host, owned);
+  const settled = overrideProblems(kernel, host, owned, isOverride);
   const problems: string[] = [];
   for (const [subject, problem] of transient) if (!settled.has(subject)) problems.push(problem);
   return { answers, problems };
@@ -73,13 +81,14 @@ export function overrideProblems(
   kernel: FakeKernel,
   host: Host | undefined,
   owned: OwnedMirror,
+  isOverride: OverrideTest,
   hostBefore?: Host,
 ): Map<string, string> {
   const problems = new Map<string, string>();
   if (host === undefined) return problems;
   for (const route of owned.defaultRoutes.values()) {
     // Only the main table decides where the node's own traffic goes by default.
-    if (route.table !== 254) continue;
+    if (route.table !== 254 || !isOverride(route)) continue;
     const family = route.family;
     const original = originalDefault(host, family);
     if (original === undefined) continue;

@@ -15,7 +15,9 @@ import {
   type FlowQuery,
   type IpAddr,
   initialNodeState,
+  isOverrideRoute,
   type KernelChange,
+  type KernelRoute,
   type KernelSnapshot,
   type LookupResult,
   type NodeState,
@@ -138,7 +140,7 @@ export class NodeSim {
     const results = this.reconcile(event);
     // New host facts can move the original gateway with no op written: check them anyway.
     if (event.type === "host/observed" && results.length === 0 && this.kernel !== undefined)
-      this.report(overrideProblems(this.kernel, this.host, this.owned).values());
+      this.report(overrideProblems(this.kernel, this.host, this.owned, this.isOverride).values());
     this.hostBefore = undefined;
     if (probed !== undefined) this.checkHealth([probed]);
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
@@ -274,16 +276,26 @@ export class NodeSim {
     const written = new Set<IpAddr>();
     for (const op of ops) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
     this.checkHealth(written);
-    this.report(overrideProblems(kernel, this.host, this.owned).values());
+    this.report(overrideProblems(kernel, this.host, this.owned, this.isOverride).values());
     return results;
   }
 
   /** Applies a batch that touches a default route op by op, checking the override between ops. */
   private applyOneByOne(kernel: FakeKernel, ops: readonly Op[]): OpResult[] {
-    const { answers, problems } = applyWatchingOverride(kernel, ops, this.host, this.owned, this.hostBefore);
+    const { answers, problems } = applyWatchingOverride(
+      kernel,
+      ops,
+      this.host,
+      this.owned,
+      this.isOverride,
+      this.hostBefore,
+    );
     this.report(problems);
     return answers;
   }
+
+  /** Whether an owned route overrides the default route, as the core's claims say (see check-override.ts). */
+  private readonly isOverride = (route: KernelRoute): boolean => isOverrideRoute(this.state, route);
 
   /** The health check for the routes through the gateways a step wrote or probed. */
   private checkHealth(gateways: Iterable<IpAddr>): void {

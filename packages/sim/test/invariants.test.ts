@@ -76,6 +76,8 @@ describe("replay invariants fire when the core misbehaves", () => {
     expect(violations(FAILOVER)).toEqual([]);
     expect(violations(log([route("override", ["0.0.0.0/0"])]))).toEqual([]);
     expect(violations(log([route("override", ["0.0.0.0/0"])], [], METRIC_ZERO_HEADER))).toEqual([]);
+    // A Route's own halves are no override: nothing is promised about protected addresses.
+    expect(violations(log([route("def1", ["0.0.0.0/1", "128.0.0.0/1"])]))).toEqual([]);
   });
 
   it("a route left via a gateway known down while another is up", () => {

@@ -362,7 +362,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     await eventually(() =>
       expect(routeOutcome(agent!.state(), "egress")?.destinations[0]).toMatchObject({
         state: "programmed",
-        reason: expect.stringContaining("programmed as 0.0.0.0/1 and 128.0.0.0/1"),
+        reason: expect.stringContaining("split into 0.0.0.0/1 and 128.0.0.0/1"),
       }),
     );
     const original = await w().ns.ipJson<{ dst: string; gateway: string; metric?: number }[]>(
