@@ -364,7 +364,8 @@ function removeClaim(w: Work, claim: Claim): void {
   const before = hmGet(w.d.contenders, claim.key) ?? [];
   const id = claimId(claim);
   // Claims are shared objects, so the contender is nearly always this very claim: the
-  // identity test spares building its id string (twice per Route lost on a label move).
+  // identity test spares building the contenders' id strings (on every Route lost on a
+  // label move).
   const isClaim = (c: Claim): boolean => c === claim || claimId(c) === id;
   const after = before.filter((c) => !isClaim(c));
   const remaining = after.length === 0 ? undefined : after.length === 1 ? alone(after[0] as Claim) : after;

@@ -151,8 +151,8 @@ export class EventRecorder {
           case "invalid":
             this.record({ kind: "invalid-destination", ...base, reason: d.reason ?? "invalid" });
             break;
+          // Nothing to say yet, or nothing wrong: a gateway node not routing through itself.
           case "pending":
-          // A gateway node not routing through itself is how it should be: no Event.
           case "skipped":
             break;
         }

@@ -31,7 +31,7 @@ export interface NodeRouteTableProblem {
    * The destination's state; "fail-static" for one that is otherwise programmed (or
    * pending) but kept on all its gateways because every one is down.
    */
-  readonly state: Exclude<DestinationState, "programmed" | "skipped"> | "fail-static";
+  readonly state: Exclude<DestinationState, "programmed"> | "fail-static";
   readonly reason: string;
 }
 
@@ -76,8 +76,6 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     if (!outcome.selected) continue;
     for (const d of outcome.destinations) {
       counts[d.state]++;
-      // Not a problem: a gateway node keeps its own way out (counted, not listed).
-      if (d.state === "skipped") continue;
       const stuck = isFailStatic(d);
       if (stuck) failStatic++;
       if (d.state === "programmed" || d.state === "pending") {

@@ -292,7 +292,11 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     );
     await eventually(() => {
       const table = w().api.get("NodeRouteTable", NODE) as Loose;
-      expect(table?.status).toMatchObject({ programmed: 1, failed: 0, skipped: 2, problems: [] });
+      expect(table?.status).toMatchObject({ programmed: 1, failed: 0, skipped: 2 });
+      expect(table.status.problems).toEqual([
+        expect.objectContaining({ route: "nat", destination: "192.0.2.0/24", state: "skipped" }),
+        expect.objectContaining({ route: "nat", destination: "2001:db8:1::/48", state: "skipped" }),
+      ]);
       expect(nodeRouteTableSchema(table)).toMatchObject({ ok: true, errors: [] });
     });
     const { routeOutcome } = await import("@kroute/core");

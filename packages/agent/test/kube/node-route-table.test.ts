@@ -47,7 +47,7 @@ const sample = table(
 );
 
 describe("nodeRouteTableStatus", () => {
-  it("counts the selected Routes' destinations and lists gateways and problems, sorted; skipped is no problem", () => {
+  it("counts the selected Routes' destinations and lists gateways and problems, sorted; skipped is not failed", () => {
     expect(nodeRouteTableStatus(sample, "2026-01-01T00:01:00Z")).toEqual({
       programmed: 2,
       pending: 1,
@@ -73,6 +73,12 @@ describe("nodeRouteTableStatus", () => {
           destination: "127.0.0.1",
           state: "invalid",
           reason: "protected prefix 127.0.0.0/8",
+        },
+        {
+          route: "vpn",
+          destination: "10.20.0.0/16",
+          state: "skipped",
+          reason: "not routed on this node: it is the gateway 10.114.0.9",
         },
       ],
       lastSync: "2026-01-01T00:01:00Z",

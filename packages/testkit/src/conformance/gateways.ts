@@ -7,7 +7,7 @@
 import type { KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
-import { nexthopAdd, routeAdd, routeReplace } from "./ops.ts";
+import { nexthopAdd, nexthopDelete, nexthopReplace, routeAdd, routeDelete, routeReplace } from "./ops.ts";
 import {
   canonicalRoute,
   expectErrno,
@@ -82,9 +82,7 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
     it("IPv6 refuses a gateway as soon as the node takes its address, in a subnet it already had", async () => {
       const h = harness();
       const route = viaRoute("2001:db8:1::/64", [["fd10::9", "kr0"]]);
-      expectOk(
-        await h.dataplane.apply([routeAdd(route), { object: "route", action: "delete", from: route }]),
-      );
+      expectOk(await h.dataplane.apply([routeAdd(route), routeDelete(route)]));
       // Same subnet as fd10::1/64: no new connected route, only the address.
       await h.host.addAddress("kr0", ip("fd10::9"), 64);
       expectErrno((await h.dataplane.apply([routeAdd(route)]))[0], "EINVAL", LOCAL_GATEWAY);
@@ -177,22 +175,22 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const probe = viaRoute("2001:db8:1::/64", [["fd10::4", "kr0"]]);
       const tryProbe = async () => {
         const results = await h.dataplane.apply([routeAdd(probe)]);
-        if (results[0]?.ok)
-          expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: probe }]));
+        if (results[0]?.ok) expectOk(await h.dataplane.apply([routeDelete(probe)]));
         return results;
       };
       const covering = viaRoute("fd10::4/128", [["fd10::3", "kr0"]], { table: MAIN });
       expectOk(await tryProbe());
       expectOk(await h.dataplane.apply([routeAdd(covering)]));
       expectErrno((await tryProbe())[0], "EHOSTUNREACH", "No route to host");
-      expectOk(await h.dataplane.apply([{ object: "route", action: "delete", from: covering }]));
+      expectOk(await h.dataplane.apply([routeDelete(covering)]));
       expectOk(await tryProbe());
       // A route through a group leaves by its members' devices, as they are now. The probe
       // is a nexthop object here: adding and deleting one changes no route.
       const onKr0 = gatewayNexthop(7, "fd10::3", "kr0");
+      const onKr1 = gatewayNexthop(7, "fd11::3", "kr1");
       expectOk(
         await h.dataplane.apply([
-          nexthopAdd(gatewayNexthop(7, "fd11::3", "kr1")),
+          nexthopAdd(onKr1),
           nexthopAdd(groupNexthop(9, [7])),
           routeAdd(nexthopRoute("fd10::4/128", 9, { table: MAIN })),
         ]),
@@ -200,12 +198,11 @@ export function gatewayConformance(harness: () => ConformanceHarness): void {
       const nexthopProbe = gatewayNexthop(20, "fd10::4", "kr0");
       const tryNexthopProbe = async () => {
         const results = await h.dataplane.apply([nexthopAdd(nexthopProbe)]);
-        if (results[0]?.ok)
-          expectOk(await h.dataplane.apply([{ object: "nexthop", action: "delete", from: nexthopProbe }]));
+        if (results[0]?.ok) expectOk(await h.dataplane.apply([nexthopDelete(nexthopProbe)]));
         return results;
       };
       expectOk(await tryNexthopProbe());
-      expectOk(await h.dataplane.apply([{ object: "nexthop", action: "replace", from: onKr0, to: onKr0 }]));
+      expectOk(await h.dataplane.apply([nexthopReplace(onKr1, onKr0)]));
       expectErrno((await tryNexthopProbe())[0], "EHOSTUNREACH", "No route to host");
     });
 
