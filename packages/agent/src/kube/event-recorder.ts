@@ -25,6 +25,13 @@ export type Transition =
     }
   | { readonly kind: "route-recovered"; readonly route: string; readonly destination: string }
   | {
+      /** The node became one of the destination's gateways (its own address): not routed here. */
+      readonly kind: "route-skipped";
+      readonly route: string;
+      readonly destination: string;
+      readonly reason: string;
+    }
+  | {
       readonly kind: "conflict";
       readonly route: string;
       readonly destination: string;
@@ -151,9 +158,10 @@ export class EventRecorder {
           case "invalid":
             this.record({ kind: "invalid-destination", ...base, reason: d.reason ?? "invalid" });
             break;
-          // Nothing to say yet, or nothing wrong: a gateway node not routing through itself.
-          case "pending":
           case "skipped":
+            this.record({ kind: "route-skipped", ...base, reason: d.reason ?? "this node is its gateway" });
+            break;
+          case "pending":
             break;
         }
       }
@@ -239,7 +247,20 @@ export class EventRecorder {
           action: "Program",
           note: `destination ${t.destination} is programmed on node ${this.#o.nodeName} again`,
           regarding: route(t.route),
-          onlyAfter: ["failed", "conflicted", "invalid"],
+          onlyAfter: ["failed", "conflicted", "invalid", "skipped"],
+        };
+      case "route-skipped":
+        return {
+          subject: destinationSubject(t.route, t.destination),
+          state: "skipped",
+          reason: "RouteSkipped",
+          type: "Normal",
+          action: "Select",
+          note: `destination ${t.destination} on node ${this.#o.nodeName}: ${t.reason}`,
+          regarding: route(t.route),
+          // A gateway node from the start is no news; one that becomes it (a floating
+          // address moving in) is, and so is the end of a failure it explains.
+          onlyAfter: ["programmed", "failed", "conflicted", "invalid"],
         };
       case "conflict":
         return {

@@ -107,6 +107,27 @@ describe("EventRecorder", () => {
     expect(reasons()).toEqual(["DestinationConflict", "InvalidDestination", "RouteFailed", "RouteRecovered"]);
   });
 
+  it("writes a destination becoming skipped (the node took its gateway's address) and back as Normal; skipped from the start is no news", async () => {
+    const r = recorder();
+    const step = (route: string, state: "programmed" | "failed" | "skipped", reason?: string) =>
+      r.update(
+        table([
+          outcome(route, 1, true, { destinations: [destination(route, "10.1.0.0/16", state, reason)] }),
+        ]),
+      );
+    step("nat", "skipped", "not routed on this node: it is the gateway 10.114.0.3");
+    step("egress", "programmed");
+    step("egress", "skipped", "not routed on this node: it is the gateway 10.114.0.3");
+    await r.settled();
+    expect(reasons()).toEqual(["RouteSkipped"]);
+    expect(events()[0]).toMatchObject({ type: "Normal", regarding: { name: "egress" } });
+    expect(events()[0]?.note).toContain("it is the gateway 10.114.0.3");
+    // The address moved away again: the destination is routed here once more.
+    step("egress", "programmed");
+    await r.settled();
+    expect(reasons()).toEqual(["RouteRecovered", "RouteSkipped"]);
+  });
+
   it("forgets destinations that went away, so they report afresh when they return", async () => {
     const r = recorder();
     const failing = table([
