@@ -10,9 +10,8 @@
  * (core shared-routes.ts) the same bench peaks at 1,469 MiB (3,983 node-events/s, on
  * a slower day of the same machine). The flag is the process's, so it bounds every
  * thread of a parallel replay (parallel-replay.ts); on two threads the bench peaks at
- * 1,789-1,887 MiB (three runs), and at 1,958-1,989 MiB in two later, faster runs, though
- * one thread's share of 500 nodes peaked no higher than before (916 against 924 MiB):
- * the peak moves with when the collector runs. A lower bound here buys margin for speed.
+ * 1,789-1,887 MiB (three runs), and at 1,958 and 1,989 MiB in two later runs: a lower
+ * bound here buys margin at some cost in throughput.
  *
  * Set at run time because the flag is not accepted in NODE_OPTIONS, and only the
  * CLI calls it: a library must not retune its embedder's heap.
