@@ -7,9 +7,7 @@ import { type KernelAddress, type KernelRoute, maxPrefixLength, parsePrefix } fr
 import {
   appendRoute,
   destinationKey,
-  findRoute,
   type KernelState,
-  putRoute,
   RT_SCOPE_LINK,
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
@@ -47,15 +45,10 @@ function heldBy(state: KernelState, key: KernelRoute, dev: string): boolean {
 export function installConnected(state: KernelState, address: KernelAddress): void {
   const route = connectedRoute(address);
   if (route === undefined || !state.links.get(address.dev)?.up) return;
-  if (route.family === 4) {
-    // A second address in the same subnet adds no second connected route.
-    if (findRoute(state, route) !== undefined) return;
-    putRoute(state, route);
-  } else {
-    // Nor on the same link; another link keeps its own beside it (each link's
-    // fe80::/64, checked with `ip` on 6.18).
-    if (heldBy(state, route, address.dev)) return;
-    appendRoute(state, route);
-  }
+  // A second address in the link's subnet adds no second connected route; another link
+  // in the same subnet keeps its own beside it (two links in 10.9.0.0/24, or each link's
+  // fe80::/64; checked with `ip` on 6.18).
+  if (heldBy(state, route, address.dev)) return;
+  appendRoute(state, route);
   state.emit({ kind: "route", action: "new", route });
 }

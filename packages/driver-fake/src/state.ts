@@ -129,9 +129,10 @@ export function putRoute(state: KernelState, route: KernelRoute): void {
 }
 
 /**
- * Stores a route after any at its key. Only the kernel's own IPv6 connected routes
- * need it: Linux adds them without NLM_F_EXCL, so each link's `fe80::/64 metric 256`
- * stands beside the others' (a request from outside gets EEXIST instead).
+ * Stores a route after any at its key. Only the kernel's own connected routes need it:
+ * Linux adds them without NLM_F_EXCL, so each link's `fe80::/64 metric 256`, or each of
+ * two links' routes to one IPv4 subnet, stands beside the others' (a request from
+ * outside gets EEXIST instead).
  */
 export function appendRoute(state: KernelState, route: KernelRoute): void {
   const destination = routeDestinationKey(route);

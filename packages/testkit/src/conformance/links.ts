@@ -15,6 +15,7 @@ import {
   gatewayNexthop,
   groupNexthop,
   ip,
+  MAIN,
   nexthopRoute,
   ourNexthops,
   ourRoutes,
@@ -22,6 +23,7 @@ import {
   viaRoute,
 } from "./support.ts";
 
+const RTPROT_KERNEL = 2;
 const A = gatewayNexthop(1, "10.10.0.2", "kr0");
 const B = gatewayNexthop(2, "10.11.0.2", "kr1");
 const B6 = gatewayNexthop(7, "fd11::2", "kr1");
@@ -186,6 +188,27 @@ export function linkConformance(harness: () => ConformanceHarness): void {
       expect(await ourRoutes(h)).toEqual(sortRoutes(routes));
       await h.host.deleteLink("kr2");
       expect(await ourRoutes(h)).toEqual([]);
+    });
+
+    it("two links in one IPv4 subnet each get its connected route, and each carries gateways", async () => {
+      const h = harness();
+      await h.host.addLink("kr2");
+      // kr0's subnet, 10.10.0.0/24: Linux adds a second connected route, out of kr2.
+      await h.host.addAddress("kr2", ip("10.10.0.9"), 24);
+      const viaKr2 = viaRoute("192.0.2.0/24", [["10.10.0.3", "kr2"]]);
+      const viaKr0 = viaRoute("198.51.100.0/24", [["10.10.0.3", "kr0"]]);
+      expectOk(await h.dataplane.apply([routeAdd(viaKr2), routeAdd(viaKr0)]));
+      const snapshot = await h.dataplane.list({ families: [4], tables: [MAIN] });
+      const connected = snapshot.routes
+        .filter((route) => route.dst === "10.10.0.0/24" && route.protocol === RTPROT_KERNEL)
+        .map((route) => (route.target.kind === "device" ? route.target.dev : route.target.kind))
+        .sort();
+      expect(connected).toEqual(["kr0", "kr2"]);
+      // kr0 going down takes only its own: kr2's subnet route still carries a new gateway route.
+      await h.host.setAdminUp("kr0", false);
+      const again = viaRoute("203.0.113.0/24", [["10.10.0.4", "kr2"]]);
+      expectOk(await h.dataplane.apply([routeAdd(again)]));
+      expect(await ourRoutes(h)).toEqual(sortRoutes([viaKr2, again]));
     });
   });
 }
