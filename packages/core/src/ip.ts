@@ -136,6 +136,18 @@ function maskV6(bits: bigint, length: number): bigint {
   return bits & (all ^ ((1n << BigInt(128 - length)) - 1n));
 }
 
+/** The network of `address` with a prefix of `length` bits (host bits cleared). */
+export function maskedAddress(address: AddressBits, length: number): AddressBits {
+  return address.family === 4
+    ? { family: 4, bits: maskV4(address.bits, length) }
+    : { family: 6, bits: maskV6(address.bits, length) };
+}
+
+/** The prefix of `length` bits that contains `address`, in canonical form. */
+export function networkPrefix(address: AddressBits, length: number): Prefix {
+  return `${formatAddress(maskedAddress(address, length))}/${length}` as Prefix;
+}
+
 /**
  * Parses a CIDR or a bare address (= a host prefix). Host bits are cleared, with a
  * warning naming the network the prefix was normalised to.
@@ -153,10 +165,7 @@ export function parsePrefix(text: string): ParseResult<Prefix> {
     return { ok: false, error: `prefix length must be 0..${max}: ${JSON.stringify(text)}` };
   }
   const length = Number(lengthText);
-  const masked: AddressBits =
-    address.family === 4
-      ? { family: 4, bits: maskV4(address.bits, length) }
-      : { family: 6, bits: maskV6(address.bits, length) };
+  const masked = maskedAddress(address, length);
   const value = `${formatAddress(masked)}/${length}` as Prefix;
   const changed = masked.bits !== address.bits;
   return changed

@@ -12,6 +12,7 @@ import {
   type IpAddr,
   type KernelRoute,
   type LookupResult,
+  maskedAddress,
   maxPrefixLength,
   type Op,
   type OpResult,
@@ -148,12 +149,8 @@ function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
   // One parse per op, not one per protected address: this runs for every op of a big batch.
   const network = addressBits(prefixAddress(dst));
   if (network === undefined) return true;
-  return watched.some((address) => {
-    if (address.family === 4 && network.family === 4) {
-      return (address.bits & (0xffffffff << (32 - length))) >>> 0 === network.bits;
-    }
-    if (address.family === 6 && network.family === 6)
-      return address.bits >> BigInt(128 - length) === network.bits >> BigInt(128 - length);
-    return false;
-  });
+  // Prefixes are canonical (host bits clear), so the address's network equals it when inside.
+  return watched.some(
+    (address) => address.family === network.family && maskedAddress(address, length).bits === network.bits,
+  );
 }

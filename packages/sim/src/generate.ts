@@ -4,6 +4,7 @@
  * from the seeded PRNG and the arguments, timestamps from the sequence number, so the
  * same arguments always give the same bytes.
  */
+import { networkPrefix } from "@kroute/core";
 import { createPrng, type Prng } from "./prng.ts";
 
 export interface GenerateOptions {
@@ -93,8 +94,7 @@ function randomDestination(prng: Prng, v6: boolean): string {
   // 100.64.0.0/10 (carrier-grade NAT space), lengths 16..28.
   const length = 16 + prng.int(13);
   const bits = (0x64400000 | (prng.int(0x400000) << 0)) >>> 0;
-  const masked = (bits & (0xffffffff << (32 - length))) >>> 0;
-  return `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${length}`;
+  return networkPrefix({ family: 4, bits }, length);
 }
 
 function randomGatewaySet(prng: Prng): number[] {
