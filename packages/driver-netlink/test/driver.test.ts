@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { IpAddr, KernelChange, KernelRoute, Op, Prefix } from "@kroute/core";
 import { createNetns, type Netns } from "@kroute/lab";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { createNetlinkDataplane, type NetlinkDataplane } from "../src/index.ts";
 import { baselineNetns } from "./netns-host.ts";
 
@@ -223,6 +223,33 @@ describeAsRoot("netlink driver", () => {
       subscription.unsubscribe();
     } finally {
       await small.close();
+    }
+  });
+
+  it("does not report a port leaving a bridge as a deleted link", async () => {
+    // Linux announces a port's bridge membership as RTM_NEWLINK/RTM_DELLINK of family
+    // AF_BRIDGE, on the same group as the links themselves: the DELLINK says the port
+    // left the bridge, not that the link is gone.
+    await ns.ip("link", "add", "kbr0", "type", "bridge");
+    await ns.ip("link", "add", "port0", "type", "veth", "peer", "name", "port0p");
+    await ns.ip("link", "set", "port0", "up");
+    const changes: KernelChange[] = [];
+    const subscription = dp.watch().subscribe((c) => changes.push(c));
+    try {
+      await ns.ip("link", "set", "port0", "master", "kbr0");
+      await ns.ip("link", "set", "port0", "nomaster");
+      await ns.ip("link", "add", "marker0", "type", "veth", "peer", "name", "marker0p");
+      await vi.waitFor(() =>
+        expect(changes.some((c) => c.kind === "link" && c.link.name === "marker0")).toBe(true),
+      );
+      const port = changes.filter((c) => c.kind === "link" && c.link.name === "port0");
+      expect(port.length).toBeGreaterThan(0);
+      expect(port.filter((c) => c.kind === "link" && c.action === "del")).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+      await ns.ip("link", "del", "marker0");
+      await ns.ip("link", "del", "port0");
+      await ns.ip("link", "del", "kbr0");
     }
   });
 

@@ -3,10 +3,16 @@ import type { KernelAddress, KernelLink } from "@kroute/core";
 import { bytesToIp, familyOfAf } from "../address.ts";
 import { IFF_LOWER_UP, IFF_UP } from "../codec/constants.ts";
 import type { AddressMessage, LinkMessage } from "../codec/link.ts";
+import { AF_UNSPEC } from "../ffi.ts";
 import type { LinkNames } from "./names.ts";
 
+/**
+ * A link from a link message of family AF_UNSPEC. Undefined for the others: a bridge
+ * announces its ports' membership as AF_BRIDGE link messages on the links' own group,
+ * and its RTM_DELLINK means the port left the bridge, not that the link is gone.
+ */
 export function messageToLink(m: LinkMessage): KernelLink | undefined {
-  if (m.name === undefined) return undefined;
+  if (m.family !== AF_UNSPEC || m.name === undefined) return undefined;
   return {
     index: m.index,
     name: m.name,
