@@ -63,6 +63,8 @@ export class NetlinkConnection {
   private readonly options: ConnectionOptions;
   private seq: number;
   private closed = false;
+  /** The dump in progress, if any: the next one starts after it (see `dump`). */
+  private dumping: Promise<unknown> = Promise.resolve();
 
   private constructor(fd: number, options: ConnectionOptions) {
     this.fd = fd;
@@ -293,8 +295,18 @@ export class NetlinkConnection {
     return done;
   }
 
-  /** A dump (NLM_F_DUMP); messages until NLMSG_DONE. */
-  async dump(request: Request): Promise<DumpResult> {
+  /**
+   * A dump (NLM_F_DUMP); messages until NLMSG_DONE. Dumps on one socket take turns:
+   * Linux runs one at a time per socket and refuses another with EBUSY until the
+   * first has been read to its end.
+   */
+  dump(request: Request): Promise<DumpResult> {
+    const turn = this.dumping.then(() => this.dumpNow(request));
+    this.dumping = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async dumpNow(request: Request): Promise<DumpResult> {
     const seq = this.nextSeq();
     const messages: Message[] = [];
     let interrupted = false;

@@ -141,6 +141,28 @@ describeAsRoot("netlink driver", () => {
     expect(deleted.every((r) => r.ok)).toBe(true);
   }, 120_000);
 
+  it("answers lists that overlap in time, each complete, over a table too big for one datagram", async () => {
+    // Linux runs one dump per socket at a time and refuses a second with EBUSY until the
+    // first is read to its end; the agent lists the kernel and the host facts independently.
+    const count = 5000;
+    const ops: Op[] = [];
+    for (let i = 0; i < count; i++) ops.push({ object: "route", action: "add", to: hostRoute(i, 108) });
+    expect((await dp.apply(ops)).every((r) => r.ok)).toBe(true);
+    try {
+      const scope = { families: [4], tables: [108], protocol: PROTO } as const;
+      const lists = await Promise.all([dp.list(scope), dp.list(scope), dp.list(scope)]);
+      for (const snapshot of lists) {
+        expect(snapshot.complete).toBe(true);
+        expect(snapshot.routes).toHaveLength(count);
+        expect(snapshot.links.map((l) => l.name)).toContain("kr0");
+      }
+    } finally {
+      await dp.apply(
+        ops.map((op) => ({ object: "route", action: "delete", from: (op as { to: KernelRoute }).to })),
+      );
+    }
+  });
+
   it("writes and reads back an IPv4 route through an IPv6 gateway (RTA_VIA)", async () => {
     const route: KernelRoute = {
       ...hostRoute(9, 254),
