@@ -120,12 +120,17 @@ export interface HostFactsOptions {
   readonly keepOriginal: readonly Prefix[];
 }
 
-/** Reads the kernel's main table and addresses: the kernel part of the host facts. */
+/**
+ * Reads the kernel's main table and addresses: the kernel part of the host facts. An
+ * incomplete read (a dump the kernel interrupted or refused) is an error, never facts:
+ * one missing its default route would read as "no original gateway".
+ */
 export async function kernelHostFacts(
   dataplane: Dataplane,
   protocol: number,
 ): Promise<{ defaultGateways: DefaultGateway[]; addresses: HostAddress[] }> {
   const snapshot = await dataplane.list({ tables: [MAIN_TABLE] });
+  if (!snapshot.complete) throw new Error("the read of the main table and addresses was incomplete");
   return {
     defaultGateways: originalDefaultGateways(snapshot, protocol),
     addresses: nodeAddresses(snapshot.addresses),

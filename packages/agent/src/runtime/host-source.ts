@@ -1,7 +1,8 @@
 /**
  * `host/observed` as a stream: the kernel part (original default gateways, node
  * addresses) is read at start and again shortly after any change that can alter it;
- * the resolvers are re-read periodically; the API server endpoints come from the
+ * a read that comes back incomplete is tried again, never taken for facts; the
+ * resolvers are re-read periodically; the API server endpoints come from the
  * Kubernetes side. A new event leaves only when the facts actually changed.
  */
 import type { Dataplane, IpAddr, KernelChange } from "@kroute/core";
@@ -9,11 +10,13 @@ import {
   asyncScheduler,
   combineLatest,
   debounceTime,
+  defer,
   distinctUntilChanged,
   filter,
   from,
   map,
   type Observable,
+  retry,
   type SchedulerLike,
   startWith,
   switchMap,
@@ -62,7 +65,12 @@ export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Ob
     filter((change) => affectsHostFacts(change, options.protocol)),
     debounceTime(options.settleMs ?? 200, scheduler),
     startWith(undefined),
-    switchMap(() => from(kernelHostFacts(dataplane, options.protocol))),
+    // A failed read is tried again after the settle time, until one is whole.
+    switchMap(() =>
+      defer(() => kernelHostFacts(dataplane, options.protocol)).pipe(
+        retry({ delay: () => timer(options.settleMs ?? 200, scheduler) }),
+      ),
+    ),
   );
   const dns$ = timer(0, options.dnsRefreshMs, scheduler).pipe(
     switchMap(() => from(resolvConfNameservers(options.resolvConf))),

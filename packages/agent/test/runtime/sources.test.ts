@@ -108,6 +108,40 @@ describe("hostSource", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(events).toHaveLength(3);
   });
+
+  it("never takes facts from an interrupted read of the main table: it reads again", async () => {
+    const defaultV6: KernelRoute = {
+      ...foreignRoute("::/0", "fe80::1", 1024),
+      family: 6,
+      target: { kind: "gateways", nexthops: [{ gateway: "fe80::1" as IpAddr, dev: "eth0", weight: 1 }] },
+    };
+    const kernel = createFakeKernel({
+      ...NODE_HOST,
+      routes: [...(NODE_HOST.routes ?? []), foreignRoute("192.0.2.0/24", "10.0.0.9", 100), defaultV6],
+    });
+    // An interrupted dump holds part of the routes: the fake's, here, lacks the IPv6 default.
+    kernel.interruptNextDump();
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(kernel, {
+        nodeName: "n",
+        protocol: 201,
+        metadataAddress: "169.254.169.254" as IpAddr,
+        keepOriginal: [],
+        resolvConf: [],
+        apiServers$: new BehaviorSubject<readonly IpAddr[]>([]),
+        dnsRefreshMs: 60_000,
+        settleMs: 10,
+      }).subscribe((e) => events.push(e)),
+    );
+    await eventually(() => expect(events).toHaveLength(1));
+    expect(events[0]).toMatchObject({
+      defaultGateways: [
+        { via: "10.0.0.1", dev: "eth0", metric: 100 },
+        { via: "fe80::1", dev: "eth0", metric: 1024 },
+      ],
+    });
+  });
 });
 
 describe("chooseEngineSettings", () => {
