@@ -64,8 +64,13 @@ export async function dumpLinks(
     const link = m.body.kind === "link" ? messageToLink(m.body.link) : undefined;
     if (link !== undefined) links.push(link);
   }
-  names.replaceAll(links.map((l) => [l.index, l.name] as const));
-  return { links, complete: clean(result) };
+  const entries = links.map((l) => [l.index, l.name] as const);
+  const complete = clean(result);
+  // A partial dump (interrupted, or failed midway) did not list every link that is
+  // there: it adds what it saw and forgets none.
+  if (complete) names.replaceAll(entries);
+  else for (const [index, name] of entries) names.set(index, name);
+  return { links, complete };
 }
 
 export async function dumpSnapshot(
