@@ -441,6 +441,41 @@ describe("kube-api double", () => {
     expect(api.list("Event", "default")).toHaveLength(1);
   });
 
+  it("refuses an Event with a field over the API server's length limits", async () => {
+    const events = kc.makeApiClient(EventsV1Api);
+    const event = (name: string, fields: Partial<EventsV1Event> = {}): EventsV1Event => ({
+      metadata: { name },
+      eventTime: new Date(),
+      reportingController: "kroute.dev/agent",
+      reportingInstance: "kroute-agent-n1",
+      action: "Probe",
+      reason: "GatewayDown",
+      type: "Warning",
+      note: "gateway 10.0.0.1 stopped answering",
+      regarding: { apiVersion: "v1", kind: "Node", name: "n1" },
+      ...fields,
+    });
+    const refusal = async (namespace: string, body: EventsV1Event) => {
+      const err = await events.createNamespacedEvent({ namespace, body }).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; body?: string },
+      );
+      return { code: err?.code, message: String(JSON.parse(err?.body ?? "{}").message) };
+    };
+    const long = "x".repeat(129);
+    for (const field of ["reportingInstance", "action", "reason"] as const) {
+      expect(await refusal("default", event(`n1.${field.toLowerCase()}`, { [field]: long }))).toEqual({
+        code: 422,
+        message: expect.stringContaining(`${field}: Invalid value: "": can have at most 128 characters`),
+      });
+    }
+    // The note's limit is in bytes, as Go's len counts them: 600 two-byte characters are too many.
+    expect(await refusal("default", event("n1.note", { note: "é".repeat(600) }))).toMatchObject({
+      code: 422,
+    });
+    expect(api.list("Event").map((e) => (e.metadata as JsonObject).name)).toEqual([]);
+  });
+
   describe("fault injection", () => {
     it("fails the next N requests with 500, then recovers, and logs them", async () => {
       api.faults.failNext(2);

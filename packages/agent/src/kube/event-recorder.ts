@@ -84,6 +84,9 @@ interface EventSpec {
 /** Kubernetes object names (DNS subdomains). */
 const MAX_NAME = 253;
 const MAX_NOTE = 1024;
+/** The API server refuses an Event whose reportingInstance is longer (a node name may have 253). */
+const MAX_REPORTING_INSTANCE = 128;
+const INSTANCE_PREFIX = "kroute-agent-";
 
 export class EventRecorder {
   readonly #o: EventRecorderOptions;
@@ -328,7 +331,7 @@ export class EventRecorder {
         metadata: { name, namespace },
         eventTime: microTime(now),
         reportingController: "kroute.dev/agent",
-        reportingInstance: `kroute-agent-${this.#o.nodeName}`,
+        reportingInstance: reportingInstance(this.#o.nodeName),
         action: spec.action,
         reason: spec.reason,
         type: spec.type,
@@ -343,6 +346,11 @@ export class EventRecorder {
       this.#o.onError?.(err);
     }
   }
+}
+
+/** `kroute-agent-NODE`, cut to the API server's limit from the front of the node name: a pool's nodes differ at the end. */
+function reportingInstance(nodeName: string): string {
+  return INSTANCE_PREFIX + nodeName.slice(-(MAX_REPORTING_INSTANCE - INSTANCE_PREFIX.length));
 }
 
 /** A MicroTime (RFC 3339 with six fractional digits), as events.k8s.io/v1 requires for eventTime. */

@@ -76,10 +76,13 @@ describe("EventRecorder", () => {
     r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
     await r.settled();
     expect(events()).toHaveLength(1);
-    const written = events()[0] as unknown as { metadata: { name: string }; regarding: { name: string } };
+    const written = events()[0] as unknown as RecordedEvent & { metadata: { name: string } };
     expect(written.regarding.name).toBe(longName);
     expect(written.metadata.name.length).toBeLessThanOrEqual(253);
     expect(written.metadata.name.startsWith("n".repeat(120))).toBe(true);
+    // The API server takes at most 128 characters of reportingInstance: the node name's
+    // end, where the names of a pool's nodes differ, is kept.
+    expect(written.reportingInstance).toBe(`kroute-agent-${"x".repeat(115)}`);
   });
 
   it("derives route transitions from desired tables: failed, conflict, invalid, recovered", async () => {

@@ -111,7 +111,14 @@ export function defaultResourceTypes(crdGroups: readonly string[]): ResourceType
   return [...builtIn, ...crds];
 }
 
-/** The required fields of events.k8s.io/v1 Events (ValidateEventCreate for that API version). */
+/** Length limits of Event fields (k8s.io/kubernetes pkg/apis/core/validation/events.go), in bytes. */
+const EVENT_FIELD_LIMITS = { reportingInstance: 128, action: 128, reason: 128 } as const;
+const EVENT_NOTE_LIMIT = 1024;
+
+/**
+ * events.k8s.io/v1 Events as ValidateEventCreate checks them: the required fields and
+ * the length limits.
+ */
 function validateEvent(obj: JsonObject): string[] {
   const problems: string[] = [];
   const required = ["eventTime", "reportingController", "reportingInstance", "action", "reason"];
@@ -124,9 +131,14 @@ function validateEvent(obj: JsonObject): string[] {
       `type: Unsupported value: ${JSON.stringify(obj.type ?? "")}: supported values: "Normal", "Warning"`,
     );
   }
+  for (const [field, limit] of Object.entries(EVENT_FIELD_LIMITS)) {
+    const value = obj[field];
+    if (typeof value === "string" && Buffer.byteLength(value) > limit)
+      problems.push(`${field}: Invalid value: "": can have at most ${limit} characters`);
+  }
   const note = obj.note;
-  if (typeof note === "string" && note.length > 1024)
-    problems.push("note: Too long: may not be more than 1024 bytes");
+  if (typeof note === "string" && Buffer.byteLength(note) > EVENT_NOTE_LIMIT)
+    problems.push(`message: Invalid value: "": can have at most ${EVENT_NOTE_LIMIT} characters`);
   if (obj.regarding !== undefined && !isObject(obj.regarding)) problems.push("regarding: Invalid value");
   return problems;
 }
