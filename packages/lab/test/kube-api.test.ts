@@ -441,7 +441,7 @@ describe("kube-api double", () => {
     expect(api.list("Event", "default")).toHaveLength(1);
   });
 
-  it("refuses an Event with a field over the API server's length limits", async () => {
+  it("refuses an Event about a cluster-scoped object outside default and kube-system, and one with a field over the length limits, as the API server does", async () => {
     const events = kc.makeApiClient(EventsV1Api);
     const event = (name: string, fields: Partial<EventsV1Event> = {}): EventsV1Event => ({
       metadata: { name },
@@ -462,6 +462,17 @@ describe("kube-api double", () => {
       );
       return { code: err?.code, message: String(JSON.parse(err?.body ?? "{}").message) };
     };
+    // A Node (no namespace) may only be spoken of from default or kube-system.
+    expect(await refusal("kube-api", event("n1.a"))).toEqual({
+      code: 422,
+      message: expect.stringContaining(
+        'involvedObject.namespace: Invalid value: "": does not match event.namespace',
+      ),
+    });
+    await events.createNamespacedEvent({ namespace: "kube-system", body: event("n1.b") });
+    // One about a namespaced object may live in that object's namespace, whatever it is.
+    const pod = { apiVersion: "v1", kind: "Pod", name: "p", namespace: "kube-api" };
+    await events.createNamespacedEvent({ namespace: "kube-api", body: event("p.c", { regarding: pod }) });
     const long = "x".repeat(129);
     for (const field of ["reportingInstance", "action", "reason"] as const) {
       expect(await refusal("default", event(`n1.${field.toLowerCase()}`, { [field]: long }))).toEqual({
@@ -473,7 +484,7 @@ describe("kube-api double", () => {
     expect(await refusal("default", event("n1.note", { note: "é".repeat(600) }))).toMatchObject({
       code: 422,
     });
-    expect(api.list("Event").map((e) => (e.metadata as JsonObject).name)).toEqual([]);
+    expect(api.list("Event").map((e) => (e.metadata as JsonObject).name)).toEqual(["p.c", "n1.b"]); // by namespace, then name
   });
 
   describe("fault injection", () => {

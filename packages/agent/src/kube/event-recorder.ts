@@ -56,8 +56,6 @@ export type Transition =
 export interface EventRecorderOptions {
   readonly kc: KubeConfig;
   readonly nodeName: string;
-  /** Where Events about cluster-scoped objects go. Default "default". */
-  readonly namespace?: string;
   /** apiVersion of the Route objects Events refer to, e.g. networking.kroute.dev/v1alpha1. */
   readonly routeApiVersion: string;
   /** Events per subject before throttling, and how fast that allowance comes back. Default 5, one per minute. */
@@ -84,6 +82,11 @@ interface EventSpec {
 /** Kubernetes object names (DNS subdomains). */
 const MAX_NAME = 253;
 const MAX_NOTE = 1024;
+/**
+ * Every Event here is about a cluster-scoped object (a Node, a Route): the API server
+ * takes those only in default or kube-system, and client-go writes them in default.
+ */
+const EVENT_NAMESPACE = "default";
 /** The API server refuses an Event whose reportingInstance is longer (a node name may have 253). */
 const MAX_REPORTING_INSTANCE = 128;
 const INSTANCE_PREFIX = "kroute-agent-";
@@ -315,7 +318,6 @@ export class EventRecorder {
   }
 
   async #write(spec: EventSpec): Promise<void> {
-    const namespace = this.#o.namespace ?? "default";
     const now = this.#timers.now();
     // Unique per Event, like client-go's `<object>.<hex timestamp>`.
     const salt = Math.floor(Math.random() * 0xffff)
@@ -327,8 +329,8 @@ export class EventRecorder {
     const subject = spec.regarding.name.slice(0, MAX_NAME - suffix.length - 1).replace(/[-.]+$/, "");
     const name = `${subject}.${suffix}`;
     try {
-      await this.#client.create(`/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
-        metadata: { name, namespace },
+      await this.#client.create(`/apis/events.k8s.io/v1/namespaces/${EVENT_NAMESPACE}/events`, {
+        metadata: { name, namespace: EVENT_NAMESPACE },
         eventTime: microTime(now),
         reportingController: "kroute.dev/agent",
         reportingInstance: reportingInstance(this.#o.nodeName),

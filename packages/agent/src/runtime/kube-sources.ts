@@ -79,7 +79,6 @@ export function kubeClusterSources(
   const events = new EventRecorder({
     kc,
     nodeName: settings.nodeName,
-    namespace: settings.apiServerNamespace,
     routeApiVersion: `${group}/${version}`,
     onError: (error) => onError("Event", error),
   });

@@ -12,8 +12,8 @@ export const USAGE = `usage: kroute-agent [flags]        run the agent (NODE_NAM
 flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --node-name NAME             default: env NODE_NAME (downward API)
   --api-group GROUP            ${API_GROUPS.join(" | ")} (default ${API_GROUPS[0]})
-  --api-server-namespace NS    namespace of the kubernetes Service (its EndpointSlices) and of the
-                               agent's Events (default default)
+  --api-server-namespace NS    namespace of the kubernetes Service (its EndpointSlices) (default
+                               default); Events are written in default whatever it is
   --protocol N                 route protocol tag kroute owns, 1..255 (default ${DEFAULT_SETTINGS.protocol})
   --metric N                   metric of kroute's routes (default ${DEFAULT_SETTINGS.metric})
   --table-reply N              table of the reply source rule (default ${DEFAULT_SETTINGS.replyTable})

@@ -57,6 +57,8 @@ describe("the Helm chart", () => {
         "CustomResourceDefinition",
         "DaemonSet",
         "Role",
+        "Role",
+        "RoleBinding",
         "RoleBinding",
         "ServiceAccount",
       ]);
@@ -138,15 +140,17 @@ describe("the Helm chart", () => {
     expect(envOf({ mallocArenaMax: "" })).not.toHaveProperty("MALLOC_ARENA_MAX");
   });
 
-  it("tells the agent the namespace the Role is in (apiServerNamespace)", () => {
+  it("tells the agent the namespace the Role is in (apiServerNamespace); the Events' Role is in default whatever it is", () => {
     for (const namespace of [undefined, "kube-api"]) {
       const objects = rendered(namespace === undefined ? {} : { apiServerNamespace: namespace });
       const [container] = (find(objects, "DaemonSet") as Loose).spec.template.spec.containers;
       const expected = namespace ?? "default";
       expect(container.args).toContain(`--api-server-namespace=${expected}`);
       expect(parseAgentSettings(container.args, { NODE_NAME: "node-a" }).apiServerNamespace).toBe(expected);
-      for (const kind of ["Role", "RoleBinding"])
-        expect(find(objects, kind).metadata.namespace).toBe(expected);
+      for (const kind of ["Role", "RoleBinding"]) {
+        expect(find(objects, kind, "kroute-agent").metadata.namespace).toBe(expected);
+        expect(find(objects, kind, "kroute-agent-events").metadata.namespace).toBe("default");
+      }
     }
   });
 
@@ -160,10 +164,10 @@ describe("the Helm chart", () => {
           ),
         ),
       );
-    const role = find(objects, "Role") as Loose;
+    const roles = objects.filter((o) => o.kind === "Role") as Loose[];
     const all = [
       ...grants(find(objects, "ClusterRole"), "cluster"),
-      ...grants(role, role.metadata.namespace),
+      ...roles.flatMap((role) => grants(role, role.metadata.namespace)),
     ].sort();
     // Every verb is one the agent's code uses, and nothing else (the e2e test "every request
     // the agent makes is granted" checks the same list against the agent's real requests):
@@ -193,9 +197,9 @@ describe("the Helm chart", () => {
         "default events.k8s.io events create",
       ].sort(),
     );
-    const subjects = [find(objects, "ClusterRoleBinding"), find(objects, "RoleBinding")].map(
-      (b: Loose) => b.subjects,
-    );
+    const bindings = objects.filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding");
+    expect(bindings).toHaveLength(3);
+    const subjects = bindings.map((b: Loose) => b.subjects);
     for (const s of subjects)
       expect(s).toEqual([{ kind: "ServiceAccount", name: "kroute-agent", namespace: "kroute-system" }]);
   });

@@ -154,7 +154,7 @@ describe("loadKubeConfig", () => {
 });
 
 describe("kubeClusterSources", () => {
-  it("reads the API servers' EndpointSlices and writes Events in --api-server-namespace", async () => {
+  it("reads the API servers' EndpointSlices in --api-server-namespace, and writes Events in default (the only namespace but kube-system that takes Events about a Node or a Route)", async () => {
     const { api, kc } = await startApi();
     cleanups.push(() => api.close());
     const slice = (namespace: string, address: string) => ({
@@ -167,8 +167,10 @@ describe("kubeClusterSources", () => {
     api.apply(slice("default", "192.0.2.1"));
     api.apply(slice("kube-api", "192.0.2.2"));
     const settings = parseAgentSettings(["--api-server-namespace=kube-api"], { NODE_NAME: "node-a" });
+    const statusErrors: unknown[] = [];
     const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), {
       supervisor: fastSupervisor().options,
+      onStatusError: (_what, error) => statusErrors.push(error),
     });
     const apiServers = collect(sources.apiServers);
     cleanups.push(() => sources.close?.(), apiServers.stop);
@@ -178,8 +180,9 @@ describe("kubeClusterSources", () => {
     const events = sources.status?.find((s): s is EventRecorder => s instanceof EventRecorder);
     events?.record({ kind: "gateway-down", gateway: "10.0.0.3" });
     await events?.settled();
-    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "default")).toEqual([]);
-    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "kube-api")).toEqual([
+    expect(statusErrors).toEqual([]);
+    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "kube-api")).toEqual([]);
+    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "default")).toEqual([
       expect.objectContaining({
         reason: "GatewayDown",
         regarding: expect.objectContaining({ name: "node-a" }),

@@ -116,8 +116,9 @@ const EVENT_FIELD_LIMITS = { reportingInstance: 128, action: 128, reason: 128 } 
 const EVENT_NOTE_LIMIT = 1024;
 
 /**
- * events.k8s.io/v1 Events as ValidateEventCreate checks them: the required fields and
- * the length limits.
+ * events.k8s.io/v1 Events as ValidateEventCreate checks them: the required fields, the
+ * length limits, and where an Event may live: one about a cluster-scoped object (its
+ * `regarding` has no namespace) only in default or kube-system.
  */
 function validateEvent(obj: JsonObject): string[] {
   const problems: string[] = [];
@@ -140,5 +141,9 @@ function validateEvent(obj: JsonObject): string[] {
   if (typeof note === "string" && Buffer.byteLength(note) > EVENT_NOTE_LIMIT)
     problems.push(`message: Invalid value: "": can have at most ${EVENT_NOTE_LIMIT} characters`);
   if (obj.regarding !== undefined && !isObject(obj.regarding)) problems.push("regarding: Invalid value");
+  const regardingNamespace = isObject(obj.regarding) ? (obj.regarding.namespace ?? "") : "";
+  const namespace = isObject(obj.metadata) ? obj.metadata.namespace : undefined;
+  if (regardingNamespace === "" && namespace !== "default" && namespace !== "kube-system")
+    problems.push('involvedObject.namespace: Invalid value: "": does not match event.namespace');
   return problems;
 }
