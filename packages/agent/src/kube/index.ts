@@ -10,6 +10,7 @@ export {
   type WatchHooks,
 } from "./list-watch.ts";
 export {
+  MAX_GATEWAYS,
   MAX_PROBLEMS,
   type NodeRouteTableGateway,
   type NodeRouteTableProblem,

@@ -50,6 +50,8 @@ export interface NodeRouteTableStatus {
   readonly gatewaysUp: number;
   readonly gatewaysDown: number;
   readonly gateways: readonly NodeRouteTableGateway[];
+  /** Gateways left out of the list, which the CRD caps (counted in gatewaysUp and gatewaysDown all the same). */
+  readonly gatewaysOmitted?: number;
   readonly problems: readonly NodeRouteTableProblem[];
   /** Problems left out to keep the object small. */
   readonly problemsOmitted?: number;
@@ -59,6 +61,9 @@ export interface NodeRouteTableStatus {
 
 /** At most this many problems are listed: objects stay far below etcd's size limit. */
 export const MAX_PROBLEMS = 256;
+
+/** At most this many gateways are listed: the CRD's maxItems, beyond which the API server refuses the status. */
+export const MAX_GATEWAYS = 1024;
 
 /** Summarise a desired table for the NodeRouteTable; only Routes selected for this node count. */
 export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): NodeRouteTableStatus {
@@ -108,7 +113,7 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     }
   }
   problems.sort((a, b) => (a.route === b.route ? cmp(a.destination, b.destination) : cmp(a.route, b.route)));
-  const gateways = [...table.gateways]
+  const gateways = listedGateways(table.gateways)
     .sort((a, b) => cmp(a.gateway, b.gateway))
     .map(
       (g): NodeRouteTableGateway => ({
@@ -125,13 +130,23 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
     failed: counts.failed + counts.conflicted + counts.invalid,
     skipped: counts.skipped,
     failStatic,
-    gatewaysUp: gateways.filter((g) => g.state === "up").length,
-    gatewaysDown: gateways.filter((g) => g.state === "down").length,
+    gatewaysUp: table.gateways.filter((g) => g.state === "up").length,
+    gatewaysDown: table.gateways.filter((g) => g.state === "down").length,
     gateways,
+    ...(table.gateways.length > MAX_GATEWAYS
+      ? { gatewaysOmitted: table.gateways.length - MAX_GATEWAYS }
+      : {}),
     problems: problems.slice(0, MAX_PROBLEMS),
     ...(problems.length > MAX_PROBLEMS ? { problemsOmitted: problems.length - MAX_PROBLEMS } : {}),
     lastSync,
   };
+}
+
+/** The gateways to list: all when they fit, else the down ones first (what an operator looks for), then by address. */
+function listedGateways(gateways: readonly GatewayStatus[]): GatewayStatus[] {
+  if (gateways.length <= MAX_GATEWAYS) return [...gateways];
+  const rank = (g: GatewayStatus) => (g.state === "down" ? 0 : 1);
+  return [...gateways].sort((a, b) => rank(a) - rank(b) || cmp(a.gateway, b.gateway)).slice(0, MAX_GATEWAYS);
 }
 
 function cmp(a: string, b: string): number {

@@ -1,18 +1,40 @@
 /** The node's NodeRouteTable: created owned by its Node, then its status applied, coalesced. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { DestinationOutcome, IpAddr } from "@kroute/core";
 import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import {
+  MAX_GATEWAYS,
   MAX_PROBLEMS,
   type NodeRouteTableStatus,
   NodeRouteTableWriter,
   nodeRouteTableStatus,
 } from "../../src/kube/node-route-table.ts";
+import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import { destination, gateway, outcome, table } from "./fixtures.ts";
 import { GROUP, startApi, until, VERSION } from "./support.ts";
 
 const NRT = { apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable" };
+
+/** What the API server's admission makes of a NodeRouteTable, by the CRD's schema. */
+const nodeRouteTableSchema = compileCrdSchema(
+  parseAllDocuments(
+    readFileSync(
+      join(import.meta.dirname, "../../../../deploy/helm/kroute/crds/networking.kroute.dev.yaml"),
+      "utf8",
+    ),
+  )
+    .map(
+      (d) =>
+        d.toJS() as {
+          spec: { names: { kind: string }; versions: { schema: { openAPIV3Schema: object } }[] };
+        },
+    )
+    .find((c) => c.spec.names.kind === "NodeRouteTable")!.spec.versions[0]!.schema.openAPIV3Schema,
+);
 
 const sample = table(
   [
@@ -96,6 +118,24 @@ describe("nodeRouteTableStatus", () => {
     expect(status.problems).toHaveLength(MAX_PROBLEMS);
     expect(status.problemsOmitted).toBe(7);
     expect(status.failed).toBe(MAX_PROBLEMS + 7);
+  });
+
+  it("lists no more gateways than the CRD takes, down ones first, and says how many were left out", () => {
+    // 1,100 distinct gateways: 35 Routes of 32 each; the API server refuses a 1,025th (maxItems).
+    const address = (i: number) => `10.114.${i >> 8}.${i & 255}`;
+    const gateways = Array.from({ length: 1100 }, (_, i) =>
+      gateway(address(i), i === 1099 ? "down" : "up", { usedBy: [`r${i >> 5}`] }),
+    );
+    const status = nodeRouteTableStatus(table([], gateways), "2026-01-01T00:00:00Z");
+    expect(status.gateways).toHaveLength(MAX_GATEWAYS);
+    expect(status.gatewaysOmitted).toBe(1100 - MAX_GATEWAYS);
+    expect(status.gatewaysUp).toBe(1099);
+    expect(status.gatewaysDown).toBe(1);
+    // The down gateway sorts last by address, and is listed all the same, in address order.
+    expect(status.gateways.at(-1)).toMatchObject({ address: address(1099), state: "down" });
+    expect(status.gateways[0]?.address).toBe(address(0));
+    const check = nodeRouteTableSchema({ apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable", status });
+    expect(check.errors).toEqual([]);
   });
 });
 
