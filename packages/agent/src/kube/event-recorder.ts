@@ -5,7 +5,10 @@
  * leaving it. The caller reports transitions (or hands over desired tables, from
  * which they are derived); the recorder remembers the last state it reported per
  * subject and writes only changes, so a state repeated on every reconcile makes one
- * Event. A small per-subject token bucket caps a flapping gateway's Events.
+ * Event. A small per-subject token bucket caps a flapping gateway's Events; a state
+ * held back by it is written when the allowance comes back, unless the subject has
+ * returned to what its last Event said by then: the last Event always tells the
+ * state the subject settled in.
  */
 
 import type { DesiredTable } from "@kroute/core";
@@ -63,7 +66,7 @@ export interface EventRecorderOptions {
   readonly refillMs?: number;
   readonly timers?: Timers;
   readonly onError?: (error: unknown) => void;
-  /** An Event was dropped by the per-subject limit. */
+  /** An Event was held back by the per-subject limit (written later if its state still holds). */
   readonly onThrottled?: (transition: Transition) => void;
 }
 
@@ -95,8 +98,12 @@ export class EventRecorder {
   readonly #o: EventRecorderOptions;
   readonly #client: KubeClient;
   readonly #timers: Timers;
-  /** Last state reported per subject. */
-  readonly #reported = new Map<string, string>();
+  /** Last state seen per subject: a repeat of it is nothing new. */
+  readonly #seen = new Map<string, string>();
+  /** The state the subject's last Event said (or, for a normal state seen first, took silently). */
+  readonly #told = new Map<string, string>();
+  /** Per subject, the state held back by the limit, and the timer that writes it when allowed. */
+  readonly #heldBack = new Map<string, { spec: EventSpec; timer: unknown }>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #inFlight = new Set<Promise<void>>();
   #sequence = 0;
@@ -110,20 +117,45 @@ export class EventRecorder {
   /** Report one transition; written only if it changes what was last reported for its subject. */
   record(transition: Transition): void {
     const spec = this.#spec(transition);
-    const last = this.#reported.get(spec.subject);
-    if (last === spec.state) return;
-    if (spec.onlyAfter !== undefined && (last === undefined || !spec.onlyAfter.includes(last))) {
+    if (this.#seen.get(spec.subject) === spec.state) return;
+    this.#seen.set(spec.subject, spec.state);
+    if (!this.#tell(spec)) this.#o.onThrottled?.(transition);
+  }
+
+  /** Writes the subject's new state unless there is nothing to tell; false when the limit holds it back. */
+  #tell(spec: EventSpec): boolean {
+    this.#forgetHeldBack(spec.subject);
+    const told = this.#told.get(spec.subject);
+    if (told === spec.state) return true;
+    if (spec.onlyAfter !== undefined && (told === undefined || !spec.onlyAfter.includes(told))) {
       // The normal state, first seen or seen again: nothing happened worth an Event.
-      this.#reported.set(spec.subject, spec.state);
-      return;
+      this.#told.set(spec.subject, spec.state);
+      return true;
     }
-    this.#reported.set(spec.subject, spec.state);
-    if (!this.#take(spec.subject)) {
-      this.#o.onThrottled?.(transition);
-      return;
+    const waitMs = this.#take(spec.subject);
+    if (waitMs > 0) {
+      const timer = this.#timers.setTimeout(() => {
+        if (this.#heldBack.get(spec.subject)?.spec === spec) this.#tell(spec);
+      }, waitMs);
+      this.#heldBack.set(spec.subject, { spec, timer });
+      return false;
     }
+    this.#told.set(spec.subject, spec.state);
     const write = this.#write(spec).finally(() => this.#inFlight.delete(write));
     this.#inFlight.add(write);
+    return true;
+  }
+
+  #forgetHeldBack(subject: string): void {
+    const held = this.#heldBack.get(subject);
+    if (held === undefined) return;
+    this.#timers.clearTimeout(held.timer);
+    this.#heldBack.delete(subject);
+  }
+
+  /** Drops the Events still held back (the agent is stopping). */
+  close(): void {
+    for (const subject of [...this.#heldBack.keys()]) this.#forgetHeldBack(subject);
   }
 
   /** A StatusSink: derive the transitions from the latest desired table. */
@@ -184,9 +216,12 @@ export class EventRecorder {
       );
     }
     // Destinations and Routes that went away (deleted or no longer selected) start afresh if they come back.
-    for (const subject of [...this.#reported.keys()]) {
-      if ((subject.startsWith("destination/") || subject.startsWith("fail-static/")) && !seen.has(subject))
-        this.#reported.delete(subject);
+    for (const subject of [...this.#seen.keys()]) {
+      if ((subject.startsWith("destination/") || subject.startsWith("fail-static/")) && !seen.has(subject)) {
+        this.#seen.delete(subject);
+        this.#told.delete(subject);
+        this.#forgetHeldBack(subject);
+      }
     }
   }
 
@@ -194,7 +229,8 @@ export class EventRecorder {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
-  #take(subject: string): boolean {
+  /** Takes one of the subject's tokens: 0 when it did, else how long until one comes back. */
+  #take(subject: string): number {
     const burst = this.#o.burst ?? 5;
     const refillMs = this.#o.refillMs ?? 60_000;
     const now = this.#timers.now();
@@ -203,10 +239,10 @@ export class EventRecorder {
     const at = refilled > bucket.tokens ? now : bucket.at;
     if (refilled < 1) {
       this.#buckets.set(subject, { tokens: refilled, at });
-      return false;
+      return Math.max(1, at + refillMs - now);
     }
     this.#buckets.set(subject, { tokens: refilled - 1, at });
-    return true;
+    return 0;
   }
 
   #spec(t: Transition): EventSpec {

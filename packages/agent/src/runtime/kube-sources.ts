@@ -99,6 +99,7 @@ export function kubeClusterSources(
       clearTimeout(timer);
       routeStatus.close();
       table.close();
+      events.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventRecorder, type EventRecorderOptions, type Transition } from "../../src/kube/event-recorder.ts";
-import { realTimers } from "../../src/kube/timing.ts";
+import type { Timers } from "../../src/kube/timing.ts";
 import { destination, gateway, outcome, table } from "./fixtures.ts";
 import { GROUP, startApi, VERSION } from "./support.ts";
 
@@ -17,6 +17,34 @@ interface RecordedEvent {
   related?: { kind: string; name: string };
   reportingController: string;
   reportingInstance: string;
+}
+
+/** Timers that move only when told: `advance` runs what falls due, in time order. */
+function manualClock(): Timers & { advance(ms: number): void } {
+  let now = 0;
+  let timers: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      const timer = { at: now + ms, fn };
+      timers.push(timer);
+      return timer;
+    },
+    clearTimeout: (handle) => {
+      timers = timers.filter((t) => t !== handle);
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0];
+        if (due === undefined) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = until;
+    },
+  };
 }
 
 describe("EventRecorder", () => {
@@ -212,24 +240,65 @@ describe("EventRecorder", () => {
   });
 
   it("throttles a flapping subject", async () => {
-    let now = 0;
+    const clock = manualClock();
     const throttled: Transition[] = [];
-    const r = recorder({
-      burst: 2,
-      refillMs: 60_000,
-      timers: { ...realTimers, now: () => now },
-      onThrottled: (t) => throttled.push(t),
-    });
+    const r = recorder({ burst: 2, refillMs: 60_000, timers: clock, onThrottled: (t) => throttled.push(t) });
     for (let i = 0; i < 3; i++) {
       r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
       r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
     }
     await r.settled();
     expect(events()).toHaveLength(2);
-    expect(throttled).toHaveLength(4);
-    now = 60_000;
+    // Each down held back; each up then matched the last Event again.
+    expect(throttled.map((t) => t.kind)).toEqual(["gateway-down", "gateway-down"]);
+    clock.advance(60_000);
+    await r.settled();
+    expect(events()).toHaveLength(2);
     r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
     await r.settled();
     expect(events()).toHaveLength(3);
+  });
+
+  it("writes the state a throttled subject settled in once the allowance is back, and only that", async () => {
+    const clock = manualClock();
+    const r = recorder({ burst: 2, refillMs: 60_000, timers: clock });
+    // Down, up (both written), then down again, held back: it stays down.
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    // Another subject held back too, which returns to what its last Event said: nothing to tell.
+    r.record({ kind: "gateway-down", gateway: "10.0.0.2" });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.2" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.2" });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.2" });
+    await r.settled();
+    /** A gateway's Events, oldest first (the first two share their time: then by reason). */
+    const gatewayEvents = (gw: string) =>
+      events()
+        .filter((e) => e.note.includes(`gateway ${gw} `))
+        .sort((a, b) => a.eventTime.localeCompare(b.eventTime) || a.reason.localeCompare(b.reason))
+        .map((e) => e.reason);
+    expect(gatewayEvents("10.0.0.1")).toEqual(["GatewayDown", "GatewayUp"]);
+    clock.advance(59_999);
+    await r.settled();
+    expect(gatewayEvents("10.0.0.1")).toHaveLength(2);
+    clock.advance(1);
+    await r.settled();
+    expect(gatewayEvents("10.0.0.1")).toEqual(["GatewayDown", "GatewayUp", "GatewayDown"]);
+    expect(gatewayEvents("10.0.0.2")).toEqual(["GatewayDown", "GatewayUp"]);
+    clock.advance(600_000);
+    await r.settled();
+    expect(events()).toHaveLength(5);
+  });
+
+  it("drops what it holds back when closed", async () => {
+    const clock = manualClock();
+    const r = recorder({ burst: 1, refillMs: 60_000, timers: clock });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
+    r.close();
+    clock.advance(60_000);
+    await r.settled();
+    expect(reasons()).toEqual(["GatewayDown"]);
   });
 });
