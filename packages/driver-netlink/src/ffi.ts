@@ -38,6 +38,7 @@ const c = {
   read: libc.func("intptr_t read(int fd, _Out_ void *buf, size_t len)"),
   write: libc.func("intptr_t write(int fd, const void *buf, size_t len)"),
   setns: libc.func("int setns(int fd, int nstype)"),
+  ioctl: libc.func("int ioctl(int fd, unsigned long request, _Inout_ void *arg)"),
   strerror: libc.func("const char *strerror(int errnum)"),
 };
 
@@ -173,6 +174,23 @@ export function recvfrom(
   const length = [address.byteLength];
   const bytes = result(c.recvfrom(fd, buffer, buffer.byteLength, flags, address, length));
   return { bytes, addressLength: length[0] ?? 0 };
+}
+
+const SIOCGIFINDEX = 0x8933;
+const IFNAMSIZ = 16;
+
+/**
+ * The index of device `name` in the network namespace of socket `fd` (SIOCGIFINDEX), or
+ * `-errno` (ENODEV: no such device there). Asking through a socket already in the
+ * namespace spares a setns per lookup.
+ */
+export function deviceIndex(fd: number, name: string): number {
+  const encoded = new TextEncoder().encode(name);
+  if (encoded.length >= IFNAMSIZ) return -ENODEV;
+  const ifreq = new Uint8Array(40); // struct ifreq: ifr_name[16], then ifr_ifindex
+  ifreq.set(encoded);
+  const rc = result(c.ioctl(fd, SIOCGIFINDEX, ifreq));
+  return rc < 0 ? rc : new DataView(ifreq.buffer).getInt32(IFNAMSIZ, true);
 }
 
 export function close(fd: number): number {

@@ -33,7 +33,7 @@ import {
   timer,
 } from "rxjs";
 import { failStaticLog } from "../fail-static.ts";
-import { type ProbeFn, trackGatewayHealth } from "../health/index.ts";
+import { gatewayDevices, type ProbeFn, trackGatewayHealth } from "../health/index.ts";
 import { type HttpEndpoints, startHttp } from "../http.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type AgentMetrics, createMetrics } from "../metrics.ts";
@@ -180,11 +180,12 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const initial = await kernel.list(scope);
 
     let prober: ReturnType<typeof createIcmpProber> | undefined;
+    let probeDevices = new Map<IpAddr, string>();
     const probe: ProbeFn =
       deps.probe ??
       ((gateway, timeoutMs) => {
         prober ??= createIcmpProber(settings.netns !== undefined ? { netns: settings.netns } : {});
-        return prober.echo(gateway, timeoutMs);
+        return prober.echo(gateway, timeoutMs, probeDevices.get(gateway));
       });
     cleanups.push(() => prober?.close());
 
@@ -287,13 +288,15 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       }),
     );
     subscriptions.push(
-      steps$.pipe(auditTime(reportEveryMs)).subscribe((step) =>
+      steps$.pipe(auditTime(reportEveryMs)).subscribe((step) => {
+        // Devices first: a gateway's first probe already goes out of its own device.
+        probeDevices = gatewayDevices(step.state);
         probedGateways$.next(
           gatewayStatuses(step.state)
             .filter((g) => g.state !== "unprobed")
             .map((g) => g.gateway),
-        ),
-      ),
+        );
+      }),
     );
     cleanups.push(() => {
       for (const s of subscriptions) s.unsubscribe();

@@ -10,6 +10,7 @@
 import { addressBits, type Family, familyOf, type IpAddr } from "@kroute/core";
 import {
   close as closeFd,
+  deviceIndex,
   EAGAIN,
   errnoName,
   type ReadableWatch,
@@ -34,8 +35,15 @@ export interface IcmpProberOptions {
 }
 
 export interface IcmpProber {
-  /** Sends one echo request to `gateway` and settles with its reply or a failure; never rejects. */
-  echo(gateway: IpAddr, timeoutMs: number): Promise<EchoResult>;
+  /**
+   * Sends one echo request to `gateway` and settles with its reply or a failure; rejects
+   * only on bad input or a socket that cannot be opened. `dev`: the device the
+   * gateway's nexthop goes out of. A link-local gateway is probed out of it and
+   * answered only from it: fe80::1 is another router on every link, and without a
+   * device the kernel sends out of whichever link's fe80::/64 route it meets first
+   * (a ping socket refuses to send at all, EINVAL).
+   */
+  echo(gateway: IpAddr, timeoutMs: number, dev?: string): Promise<EchoResult>;
   /** The socket kind in use for a family, once opened. */
   socketKind(family: Family): IcmpSocketKind | undefined;
   /** Closes the sockets; probes in flight settle as `closed`. */
@@ -44,6 +52,8 @@ export interface IcmpProber {
 
 interface Pending {
   readonly gateway: IpAddr;
+  /** The device index a link-local gateway was probed on (its reply must come from there); else 0. */
+  readonly scopeId: number;
   readonly sentAt: number;
   readonly timer: NodeJS.Timeout;
   readonly settle: (result: EchoResult) => void;
@@ -98,6 +108,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       const pending = ch.pending.get(echo.sequence);
       const source = decodeSockaddr(from, addressLength);
       if (pending === undefined || source?.address !== pending.gateway) continue;
+      if (pending.scopeId !== 0 && source.scopeId !== pending.scopeId) continue;
       ch.pending.delete(echo.sequence);
       clearTimeout(pending.timer);
       pending.settle({ ok: true, rttMs: now - pending.sentAt });
@@ -105,7 +116,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
   };
 
   return {
-    echo(gateway, timeoutMs) {
+    echo(gateway, timeoutMs, dev) {
       if (closed) return Promise.resolve({ ok: false, reason: "closed" });
       if (addressBits(gateway) === undefined) {
         return Promise.reject(new Error(`icmp: gateway is not an IP address: ${JSON.stringify(gateway)}`));
@@ -122,13 +133,18 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       } catch (error) {
         return Promise.reject(error);
       }
+      let scopeId = 0;
+      if (dev !== undefined && isLinkLocalV6(gateway)) {
+        scopeId = deviceIndex(ch.socket.fd, dev);
+        if (scopeId < 0) return Promise.resolve({ ok: false, reason: errnoName(-scopeId) });
+      }
       let sequence = ch.nextSequence;
       while (ch.pending.has(sequence)) sequence = (sequence + 1) & 0xffff;
       ch.nextSequence = (sequence + 1) & 0xffff;
       const request = encodeEchoRequest(family, { identifier: ch.identifier, sequence });
       return new Promise<EchoResult>((resolve) => {
         const sentAt = performance.now();
-        const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway));
+        const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway, scopeId));
         if (rc < 0) {
           resolve({ ok: false, reason: rc === -EAGAIN ? "EAGAIN" : errnoName(-rc) });
           return;
@@ -140,7 +156,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
           if (!ch.pending.delete(sequence)) return;
           resolve({ ok: false, reason: "timeout" });
         }, timeoutMs);
-        ch.pending.set(sequence, { gateway, sentAt, timer, settle: resolve });
+        ch.pending.set(sequence, { gateway, scopeId, sentAt, timer, settle: resolve });
       });
     },
     socketKind: (family) => channels.get(family)?.socket.kind,
@@ -159,4 +175,10 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       channels.clear();
     },
   };
+}
+
+/** fe80::/10: an address that means something only together with its link. */
+function isLinkLocalV6(address: IpAddr): boolean {
+  const parsed = addressBits(address);
+  return parsed?.family === 6 && parsed.bits >> 118n === 0x3fan;
 }

@@ -8,7 +8,11 @@ import { AF_INET, AF_INET6 } from "../ffi.ts";
 /** sizeof(struct sockaddr_in6): large enough for either family. */
 export const SOCKADDR_MAX = 28;
 
-export function encodeSockaddr(address: IpAddr): Uint8Array {
+/**
+ * `scopeId`: for an IPv6 link-local address, the index of the device it is on (fe80::1
+ * is a different host on every link); 0, the default, leaves the choice to the kernel.
+ */
+export function encodeSockaddr(address: IpAddr, scopeId = 0): Uint8Array {
   const parsed = addressBits(address);
   if (parsed === undefined) throw new Error(`icmp: not an IP address: ${JSON.stringify(address)}`);
   if (parsed.family === 4) {
@@ -22,24 +26,33 @@ export function encodeSockaddr(address: IpAddr): Uint8Array {
   const view = new DataView(out.buffer);
   view.setUint16(0, AF_INET6, true);
   for (let i = 0; i < 16; i++) out[8 + i] = Number((parsed.bits >> BigInt(8 * (15 - i))) & 0xffn);
+  view.setUint32(24, scopeId, true); // sin6_scope_id, host order
   return out;
 }
 
-/** The address in a sockaddr filled by recvfrom, or undefined for another family. */
+/**
+ * The address in a sockaddr filled by recvfrom, or undefined for another family;
+ * `scopeId` is the receiving device's index for an IPv6 link-local source, else 0.
+ */
 export function decodeSockaddr(
   data: Uint8Array,
   length: number,
-): { family: Family; address: IpAddr } | undefined {
+): { family: Family; address: IpAddr; scopeId: number } | undefined {
   if (length < 2) return undefined;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const family = view.getUint16(0, true);
   if (family === AF_INET && length >= 8) {
-    return { family: 4, address: formatAddress({ family: 4, bits: view.getUint32(4, false) }) };
+    return {
+      family: 4,
+      address: formatAddress({ family: 4, bits: view.getUint32(4, false) }),
+      scopeId: 0,
+    };
   }
   if (family === AF_INET6 && length >= 24) {
     let bits = 0n;
     for (let i = 0; i < 16; i++) bits = (bits << 8n) | BigInt(data[8 + i] ?? 0);
-    return { family: 6, address: formatAddress({ family: 6, bits }) };
+    const scopeId = length >= SOCKADDR_MAX ? view.getUint32(24, true) : 0;
+    return { family: 6, address: formatAddress({ family: 6, bits }), scopeId };
   }
   return undefined;
 }

@@ -21,6 +21,12 @@ describe("ICMP socket addresses", () => {
     expect([...encodeSockaddr("192.0.2.11" as IpAddr).subarray(0, 8)]).toEqual([2, 0, 0, 0, 192, 0, 2, 11]);
   });
 
+  it("carries a link-local address's device index as sin6_scope_id, host order, both ways", () => {
+    const encoded = encodeSockaddr("fe80::1" as IpAddr, 7);
+    expect([...encoded.subarray(24, 28)]).toEqual([7, 0, 0, 0]);
+    expect(decodeSockaddr(encoded, encoded.length)).toEqual({ family: 6, address: "fe80::1", scopeId: 7 });
+  });
+
   it("refuses what is not an address, and ignores foreign or short sockaddrs", () => {
     expect(() => encodeSockaddr("gw1" as IpAddr)).toThrow('icmp: not an IP address: "gw1"');
     expect(decodeSockaddr(new Uint8Array(28), 28)).toBeUndefined();
