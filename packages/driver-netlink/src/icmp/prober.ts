@@ -13,6 +13,7 @@ import {
   deviceIndex,
   EAGAIN,
   errnoName,
+  MSG_DONTROUTE,
   type ReadableWatch,
   recvfrom,
   sendto,
@@ -144,7 +145,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       const request = encodeEchoRequest(family, { identifier: ch.identifier, sequence });
       return new Promise<EchoResult>((resolve) => {
         const sentAt = performance.now();
-        const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway, scopeId));
+        const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway, scopeId), onLinkOnly(family));
         if (rc < 0) {
           resolve({ ok: false, reason: rc === -EAGAIN ? "EAGAIN" : errnoName(-rc) });
           return;
@@ -175,6 +176,17 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       channels.clear();
     },
   };
+}
+
+/**
+ * MSG_DONTROUTE for IPv4: the probe goes straight to the gateway on its own link, as
+ * a nexthop's packets do, never along a route that names another gateway (a Route
+ * whose destination contains this gateway's address would send the probe through its
+ * own gateways, and this one would seem dead whenever they are). IPv6 ignores the
+ * flag, so none is passed there.
+ */
+function onLinkOnly(family: Family): number {
+  return family === 4 ? MSG_DONTROUTE : 0;
 }
 
 /** fe80::/10: an address that means something only together with its link. */

@@ -81,6 +81,19 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     }
   });
 
+  it("reaches a gateway on its own link even where a route sends its address through another gateway", async () => {
+    // As a Route with a destination containing gw1's address, via gw2, would have it.
+    const [gw1, gw2] = [topology.gateways[0]!, topology.gateways[1]!];
+    await topology.node.ip("route", "add", `${gw1.v4}/32`, "via", gw2.v4, "proto", "249");
+    await topology.kill(2);
+    try {
+      expect((await prober.echo(gw1.v4, 1000)).ok).toBe(true);
+    } finally {
+      await topology.recover(2);
+      await topology.node.ip("route", "del", `${gw1.v4}/32`, "via", gw2.v4, "proto", "249");
+    }
+  });
+
   it("fails at once, naming the errno, when there is no route", async () => {
     expect(await prober.echo("203.0.113.200" as IpAddr, 1000)).toEqual({ ok: false, reason: "ENETUNREACH" });
   });
