@@ -139,6 +139,10 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       "main 2001:db8::/48": ["fd00::3"],
     };
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual(expected));
+    // The kernel adds a local route for each IPv6 address once its duplicate address
+    // detection ends (about a second after a link comes up, later under load): the
+    // dumps compared below must both come after it.
+    await eventually(async () => expect(await w().ns.ip("-6", "addr", "show", "tentative")).toBe(""));
     const dump = await w().ns.ip("-d", "route", "show", "table", "all");
     const nexthops = await w().ns.ip("nexthop", "show");
     await agent.stop();
