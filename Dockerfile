@@ -31,7 +31,9 @@ COPY packages/sim/package.json packages/sim/
 FROM workspace AS build
 RUN pnpm install --frozen-lockfile --filter @kroute/agent...
 COPY packages/ packages/
-RUN pnpm exec tsc -p packages/agent/tsconfig.json --noEmit --composite false \
+# tsc -b: the agent's project references its workspace packages, whose declarations
+# `tsc -p` would only read, never build (TS6305 from a clean context).
+RUN pnpm exec tsc -b packages/agent/tsconfig.json \
  && pnpm --filter @kroute/agent build \
  && mkdir /koffi \
  && cp -rL node_modules/.pnpm/koffi@*/node_modules/. /koffi/
