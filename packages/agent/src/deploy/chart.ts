@@ -88,6 +88,9 @@ export function plainManifest(chartDir: string, group: string, crds: string): st
     "  name: kroute-system",
     "  labels:",
     "    app.kubernetes.io/part-of: kroute",
+    // The agent's pod needs the host network, a hostPath and NET_ADMIN, which Pod Security
+    // admits only at this level; a cluster whose default is baseline would refuse it.
+    "    pod-security.kubernetes.io/enforce: privileged",
   ].join("\n");
   return GENERATED + joinDocuments([namespace, crds, ...chart.templates.map((t) => t.text)]);
 }

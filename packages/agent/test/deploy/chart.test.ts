@@ -10,6 +10,22 @@ import { type KubeObject, kubernetesSchemaProblems } from "./kube-schema.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../../../..");
 const chartDir = join(repoRoot, "deploy/helm/kroute");
+/** The capabilities Pod Security's baseline level lets a container add. */
+const BASELINE_CAPABILITIES = new Set([
+  "AUDIT_WRITE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "MKNOD",
+  "NET_BIND_SERVICE",
+  "SETFCAP",
+  "SETGID",
+  "SETPCAP",
+  "SETUID",
+  "SYS_CHROOT",
+]);
 
 function objectsOf(text: string): KubeObject[] {
   return parseAllDocuments(text).flatMap((doc) => {
@@ -340,6 +356,31 @@ describe("generated deploy files", () => {
       expect(readFileSync(join(repoRoot, file), "utf8"), file).toBe(text);
     }
   });
+
+  it.each(["kroute.yaml", "kroute-doks.yaml"])(
+    "plain manifest %s puts the agent in a namespace whose Pod Security admits it",
+    (file) => {
+      const objects = objectsOf(readFileSync(join(repoRoot, "deploy/manifests", file), "utf8")) as Loose[];
+      const daemonSet = find(objects, "DaemonSet") as Loose;
+      const pod = daemonSet.spec.template.spec;
+      // Pod Security "baseline" refuses host namespaces, hostPath volumes and capabilities
+      // beyond its short list (NET_ADMIN and NET_RAW are not on it): only "privileged" admits
+      // this pod. A namespace without the label gets the cluster's default level, which a
+      // hardened cluster sets to baseline or restricted.
+      const beyondBaseline = [
+        pod.hostNetwork === true ? "hostNetwork" : "",
+        ...pod.volumes.filter((v: Loose) => v.hostPath !== undefined).map((v: Loose) => `hostPath ${v.name}`),
+        ...pod.containers.flatMap((c: Loose) =>
+          (c.securityContext?.capabilities?.add ?? []).filter(
+            (cap: string) => !BASELINE_CAPABILITIES.has(cap),
+          ),
+        ),
+      ].filter((reason) => reason !== "");
+      expect(beyondBaseline.length).toBeGreaterThan(0);
+      const namespace = find(objects, "Namespace", daemonSet.metadata.namespace) as Loose;
+      expect(namespace.metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "privileged" });
+    },
+  );
 
   it.each(["kroute.yaml", "kroute-doks.yaml"])("plain manifest %s passes the Kubernetes schemas", (file) => {
     const objects = objectsOf(readFileSync(join(repoRoot, "deploy/manifests", file), "utf8"));
