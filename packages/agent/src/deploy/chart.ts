@@ -101,7 +101,10 @@ export function generatedDeployFiles(repoRoot: string): Map<string, string> {
   const files = new Map<string, string>();
   const krouteCrds = readFileSync(join(chartDir, "crds", `${KROUTE_GROUP}.yaml`), "utf8");
   const doks = doksCrds(krouteCrds);
-  files.set(`deploy/helm/kroute/crds/${DOKS_GROUP}.yaml`, doks);
+  // Not in crds/, which Helm installs whole: beside the kroute group's CRDs, kubectl would
+  // take every `kubectl get routes` or `noderoutetables` to the DOKS group (the first by
+  // name of two equal CRD groups), which holds nothing unless the agent serves it.
+  files.set(`deploy/helm/kroute/crds-doks/${DOKS_GROUP}.yaml`, doks);
   files.set("deploy/manifests/kroute.yaml", plainManifest(chartDir, KROUTE_GROUP, krouteCrds));
   files.set("deploy/manifests/kroute-doks.yaml", plainManifest(chartDir, DOKS_GROUP, doks));
   return files;

@@ -26,6 +26,8 @@ const BASELINE_CAPABILITIES = new Set([
   "SETUID",
   "SYS_CHROOT",
 ]);
+/** Where the generated DOKS-group CRDs are: outside crds/, which Helm installs whole. */
+const DOKS_CRDS_FILE = `deploy/helm/kroute/crds-doks/${DOKS_GROUP}.yaml`;
 
 function objectsOf(text: string): KubeObject[] {
   return parseAllDocuments(text).flatMap((doc) => {
@@ -67,8 +69,6 @@ describe("the Helm chart", () => {
       expect(objects.map((o) => o.kind).sort()).toEqual([
         "ClusterRole",
         "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "CustomResourceDefinition",
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "DaemonSet",
@@ -221,9 +221,47 @@ describe("the Helm chart", () => {
   });
 });
 
+/**
+ * The API group kubectl picks for a resource name (plural, singular, kind or short name)
+ * that several installed CRDs answer to: the first in discovery order. Every CRD group
+ * has the same group and version priority, so discovery lists them by name and the
+ * alphabetically first group wins (kubernetes/kubernetes#110218).
+ */
+function kubectlGroupOf(name: string, installed: readonly Loose[]): string | undefined {
+  const answering = installed.filter((crd) => {
+    const names = crd.spec.names;
+    return [names.plural, names.singular, names.kind.toLowerCase(), ...(names.shortNames ?? [])].includes(
+      name,
+    );
+  });
+  return answering.map((crd) => crd.spec.group as string).sort()[0];
+}
+
+describe("kubectl, with the chart installed", () => {
+  /** What Helm installs (every file of crds/), and the DOKS CRDs where the README says to apply them. */
+  const installedFor = (group: string): Loose[] => {
+    const helm = renderChart(chartDir, { values: { apiGroup: group } }).crds.flatMap((f) =>
+      objectsOf(f.text),
+    );
+    if (group !== DOKS_GROUP) return helm;
+    return [...helm, ...objectsOf(generatedDeployFiles(repoRoot).get(DOKS_CRDS_FILE) ?? "")];
+  };
+
+  it.each([KROUTE_GROUP, DOKS_GROUP])(
+    "gets, edits and deletes the Routes and NodeRouteTables of the group the agent serves (%s)",
+    (group) => {
+      const installed = installedFor(group);
+      for (const name of ["routes", "route", "kr", "noderoutetables", "noderoutetable", "nrt"])
+        expect([name, kubectlGroupOf(name, installed)]).toEqual([name, group]);
+    },
+  );
+});
+
 describe("the CRDs", () => {
   const crdsOf = (group: string) =>
-    objectsOf(readFileSync(join(chartDir, "crds", `${group}.yaml`), "utf8")) as Loose[];
+    objectsOf(
+      readFileSync(join(chartDir, group === DOKS_GROUP ? "crds-doks" : "crds", `${group}.yaml`), "utf8"),
+    ) as Loose[];
 
   it("exist for both API groups, identical but for the group", () => {
     const kroute = crdsOf(KROUTE_GROUP);
