@@ -12,6 +12,7 @@ export {
 export {
   MAX_GATEWAYS,
   MAX_PROBLEMS,
+  MAX_USED_BY,
   type NodeRouteTableGateway,
   type NodeRouteTableProblem,
   type NodeRouteTableStatus,

@@ -21,7 +21,10 @@ export interface NodeRouteTableGateway {
   readonly state: GatewayStatus["state"];
   readonly rttMs?: number;
   readonly since?: string;
+  /** The Routes through it, by name; at most MAX_USED_BY, the first by name. */
   readonly usedBy: readonly string[];
+  /** Routes through it left out of usedBy. */
+  readonly usedByOmitted?: number;
 }
 
 export interface NodeRouteTableProblem {
@@ -64,6 +67,13 @@ export const MAX_PROBLEMS = 256;
 
 /** At most this many gateways are listed: the CRD's maxItems, beyond which the API server refuses the status. */
 export const MAX_GATEWAYS = 1024;
+
+/**
+ * At most this many Routes are named per gateway (also the CRD's maxItems): thousands of
+ * Routes through a few gateways made every status write hundreds of kilobytes, on every
+ * node, and could pass etcd's object size limit.
+ */
+export const MAX_USED_BY = 32;
 
 /** Summarise a desired table for the NodeRouteTable; only Routes selected for this node count. */
 export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): NodeRouteTableStatus {
@@ -121,7 +131,8 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
         state: g.state,
         ...(g.rttMs === undefined ? {} : { rttMs: Math.round(g.rttMs * 1000) / 1000 }),
         ...(g.since === undefined ? {} : { since: g.since }),
-        usedBy: [...g.usedBy].sort(cmp),
+        usedBy: [...g.usedBy].sort(cmp).slice(0, MAX_USED_BY),
+        ...(g.usedBy.length > MAX_USED_BY ? { usedByOmitted: g.usedBy.length - MAX_USED_BY } : {}),
       }),
     );
   return {

@@ -9,6 +9,7 @@ import { parseAllDocuments } from "yaml";
 import {
   MAX_GATEWAYS,
   MAX_PROBLEMS,
+  MAX_USED_BY,
   type NodeRouteTableStatus,
   NodeRouteTableWriter,
   nodeRouteTableStatus,
@@ -136,6 +137,28 @@ describe("nodeRouteTableStatus", () => {
     expect(status.gateways[0]?.address).toBe(address(0));
     const check = nodeRouteTableSchema({ apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable", status });
     expect(check.errors).toEqual([]);
+  });
+});
+
+describe("nodeRouteTableStatus, a gateway of many Routes", () => {
+  it("names the first Routes through it by name, counts the rest, and stays within the CRD", () => {
+    const routes = Array.from({ length: MAX_USED_BY + 5 }, (_, i) => `egress-${String(i).padStart(3, "0")}`);
+    const status = nodeRouteTableStatus(
+      table([], [gateway("10.114.0.3", "up", { usedBy: [...routes].reverse() })]),
+      "2026-01-01T00:00:00Z",
+    );
+    expect(status.gateways[0]?.usedBy).toEqual(routes.slice(0, MAX_USED_BY));
+    expect(status.gateways[0]?.usedByOmitted).toBe(5);
+    const check = nodeRouteTableSchema({ apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable", status });
+    expect(check.errors).toEqual([]);
+  });
+
+  it("names them all, with no count, when they fit", () => {
+    const status = nodeRouteTableStatus(
+      table([], [gateway("10.114.0.3", "up", { usedBy: ["b", "a"] })]),
+      "2026-01-01T00:00:00Z",
+    );
+    expect(status.gateways[0]).toEqual({ address: "10.114.0.3", state: "up", usedBy: ["a", "b"] });
   });
 });
 
