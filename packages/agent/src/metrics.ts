@@ -4,6 +4,7 @@
  */
 import type { DesiredTable, DestinationState, GatewayStatus, Op, OpResult } from "@kroute/core";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ResyncReason } from "./runtime/kernel-source.ts";
 
 const DESTINATION_STATES: readonly DestinationState[] = [
   "programmed",
@@ -23,7 +24,7 @@ export interface AgentMetrics {
   observeApply(ops: readonly Op[], results: readonly OpResult[]): void;
   watchRestarted(source: string): void;
   eventConsumed(type: string, atMs: number): void;
-  resync(reason: "start" | "periodic" | "overflow"): void;
+  resync(reason: ResyncReason): void;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): AgentMetrics {
@@ -86,7 +87,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   });
   const resyncs = new Counter({
     name: "kroute_kernel_resyncs_total",
-    help: "Full kernel dumps, by reason (start, periodic, overflow).",
+    help: "Full kernel dumps, by reason (start, periodic, overflow, retry: the last one was incomplete or failed).",
     labelNames: ["reason"],
     registers: [registry],
   });

@@ -201,7 +201,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           resyncIntervalMs: settings.resyncIntervalMs,
           onResync: (reason) => metrics.resync(reason),
           onError: (error) =>
-            log.error({ err: String(error) }, "kernel dump failed; retrying at the next resync"),
+            log.error({ err: String(error) }, "kernel dump failed; taking it again shortly"),
         }),
         hostSource(kernel, {
           nodeName: node,

@@ -7,11 +7,19 @@
  * dump are delivered after it: a notification describes the kernel's state after the
  * change, so replaying it after the dump converges on the truth whichever side of the
  * dump it fell.
+ *
+ * A dump that comes back incomplete (the kernel interrupted it) or fails is taken
+ * again shortly, backing off to the resync interval: until a complete one arrives the
+ * engine deletes nothing, so waiting for the periodic resync would hold back every
+ * prune and every Route deletion for up to that long.
  */
 import type { Dataplane, DumpScope, EventBody, KernelChange, KernelSnapshot } from "@kroute/core";
-import { asyncScheduler, Observable, type SchedulerLike } from "rxjs";
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from "rxjs";
 
-export type ResyncReason = "start" | "periodic" | "overflow";
+export type ResyncReason = "start" | "periodic" | "overflow" | "retry";
+
+/** First wait before dumping again after an incomplete or failed dump; doubled each time after. */
+const RETRY_FIRST_MS = 500;
 
 export interface KernelSourceOptions {
   readonly node: string;
@@ -21,7 +29,7 @@ export interface KernelSourceOptions {
   readonly initial?: KernelSnapshot;
   readonly scheduler?: SchedulerLike;
   onResync?(reason: ResyncReason): void;
-  /** A dump failed: reported, and retried at the next resync or overflow. */
+  /** A dump failed: reported, and retried shortly (backing off to the resync interval). */
   onError?(error: unknown): void;
 }
 
@@ -33,6 +41,8 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
     let dumpAgain: ResyncReason | undefined;
     let held: KernelChange[] = [];
     let closed = false;
+    let retry: Subscription | undefined;
+    let retries = 0;
 
     const emitChange = (change: KernelChange) => subscriber.next({ type: "kernel/changed", node, change });
 
@@ -48,6 +58,22 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       }
     };
 
+    const retryLater = () => {
+      if (retry !== undefined) return;
+      const delay = Math.min(options.resyncIntervalMs, RETRY_FIRST_MS * 2 ** Math.min(retries, 20));
+      retries += 1;
+      retry = scheduler.schedule(() => {
+        retry = undefined;
+        dump("retry");
+      }, delay);
+    };
+
+    const observed = (snapshot: KernelSnapshot) => {
+      subscriber.next({ type: "kernel/observed", node, snapshot });
+      if (snapshot.complete) retries = 0;
+      else retryLater();
+    };
+
     const dump = (reason: ResyncReason, ready?: KernelSnapshot) => {
       if (closed) return;
       if (dumping) {
@@ -57,19 +83,20 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       options.onResync?.(reason);
       if (ready !== undefined) {
         // Synchronously: the first event after agent/configured is the kernel as it is.
-        subscriber.next({ type: "kernel/observed", node, snapshot: ready });
+        observed(ready);
         return;
       }
       dumping = true;
       dataplane.list(options.scope).then(
         (s) => {
           if (closed) return;
-          subscriber.next({ type: "kernel/observed", node, snapshot: s });
+          observed(s);
           finishDump();
         },
         (error: unknown) => {
           if (closed) return;
           options.onError?.(error);
+          retryLater();
           finishDump();
         },
       );
@@ -102,6 +129,7 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       closed = true;
       watch.unsubscribe();
       periodic.unsubscribe();
+      retry?.unsubscribe();
     };
   });
 }

@@ -137,6 +137,28 @@ describe("the agent runtime on the fake kernel", () => {
     await eventually(() => expect(owned(kernel).map((r) => r.dst)).toEqual(["192.0.2.0/24"]));
   });
 
+  it("dumps the kernel again shortly when the start-up dump was interrupted, and then prunes", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const first = new HandCluster();
+    const a = await start(kernel, first);
+    first.resync([
+      routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }),
+      routeObject("gone", { destinations: ["203.0.113.0/24"], gateways: ["10.0.0.3"] }),
+    ]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(2));
+    await a.stop();
+    agents.splice(agents.indexOf(a), 1);
+
+    // The periodic resync (default 5 min) is far off: only a dump taken again prunes in time.
+    kernel.interruptNextDump();
+    const second = new HandCluster();
+    const b = await start(kernel, second);
+    second.resync([routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] })]);
+    await b.ready;
+    await eventually(() => expect(owned(kernel).map((r) => r.dst)).toEqual(["192.0.2.0/24"]));
+    expect(b.state().kernel.complete).toBe(true);
+  });
+
   it("repairs an owned route deleted by someone else, from the change notification", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const cluster = new HandCluster();

@@ -53,6 +53,30 @@ describe("kernelSource", () => {
     expect(resyncs).toEqual(["start", "overflow"]);
   });
 
+  it("takes a failed dump again shortly, not at the next periodic resync", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    let failures = 1;
+    const flaky: typeof kernel = {
+      ...kernel,
+      list: (scope) => (failures-- > 0 ? Promise.reject(new Error("EBUSY")) : kernel.list(scope)),
+    };
+    const events: EventBody[] = [];
+    const resyncs: ResyncReason[] = [];
+    const errors: unknown[] = [];
+    subscriptions.push(
+      kernelSource(flaky, {
+        node: "n",
+        scope: { protocol: 201 },
+        resyncIntervalMs: 60_000,
+        onResync: (reason) => resyncs.push(reason),
+        onError: (error) => errors.push(error),
+      }).subscribe((e) => events.push(e)),
+    );
+    await eventually(() => expect(events.filter((e) => e.type === "kernel/observed")).toHaveLength(1));
+    expect(errors).toHaveLength(1);
+    expect(resyncs).toEqual(["start", "retry"]);
+  });
+
   it("fires the resync timer and takes a fresh full dump each period", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const events: EventBody[] = [];
