@@ -67,7 +67,7 @@ async function runAgent(argv: readonly string[]): Promise<number> {
   const log = createLogger({ level: settings.logLevel, node: settings.nodeName });
   const kc = loadKubeConfig(settings);
   const agent = await startAgent(settings, {
-    cluster: (metrics) => kubeClusterSources(kc, settings, metrics),
+    cluster: (metrics) => kubeClusterSources(kc, settings, metrics, log),
     logger: log,
   });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -1,13 +1,15 @@
 /**
  * The cluster side of the agent from the Kubernetes API: Routes (cluster-wide, in the
  * configured API group), the agent's own Node, and the API servers' endpoints, each
- * under the kube helpers' supervisor, with watch restarts counted in the metrics; and
+ * under the kube helpers' supervisor, with watch restarts counted in the metrics and
+ * logged with what failed (as are failed status writes); and
  * what goes back: Route status, the node's NodeRouteTable, Events.
  */
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import {
   EventRecorder,
   NodeRouteTableWriter,
+  type RestartReason,
   RouteCache,
   RouteStatusWriter,
   type SupervisorOptions,
@@ -15,9 +17,11 @@ import {
   watchOwnNode,
   watchRoutes,
 } from "../kube/index.ts";
+import type { Logger } from "../log.ts";
 import type { AgentMetrics } from "../metrics.ts";
 import type { AgentSettings } from "../settings.ts";
 import type { ClusterSources } from "./agent.ts";
+import { kubeFailureLog } from "./kube-failure-log.ts";
 
 /**
  * --kubeconfig when given; in a pod (KUBERNETES_SERVICE_HOST set) the in-cluster config:
@@ -44,28 +48,32 @@ export interface KubeSideOptions {
   /** Status writers' pacing, shorter in tests. */
   readonly statusJitterMs?: number;
   readonly tableMinIntervalMs?: number;
-  /** A status write failed (it is retried by the writer). */
-  readonly onStatusError?: (what: string, error: unknown) => void;
 }
 
 export function kubeClusterSources(
   kc: KubeConfig,
   settings: Pick<AgentSettings, "apiGroup" | "apiVersion" | "nodeName" | "apiServerNamespace">,
   metrics: AgentMetrics,
+  log: Logger,
   options: KubeSideOptions = {},
 ): ClusterSources {
-  const hooks = { restarted: (watch: string) => metrics.watchRestarted(watch) };
+  const failures = kubeFailureLog(log);
+  const hooks = {
+    restarted: (watch: string, reason: RestartReason, error?: unknown) => {
+      metrics.watchRestarted(watch);
+      failures.watchRestarted(watch, reason, error);
+    },
+  };
   const supervisor = { ...options.supervisor, hooks };
   const group = settings.apiGroup;
   const version = settings.apiVersion;
   const cache = new RouteCache();
-  const onError = options.onStatusError ?? (() => {});
   const routeStatus = new RouteStatusWriter({
     kc,
     group,
     version,
     cache,
-    onError: (route, error) => onError(`Route ${route} status`, error),
+    onError: (route, error) => failures.statusWriteFailed("Route status", route, error),
     ...(options.statusJitterMs !== undefined ? { jitterMs: options.statusJitterMs } : {}),
   });
   const table = new NodeRouteTableWriter({
@@ -73,14 +81,14 @@ export function kubeClusterSources(
     nodeName: settings.nodeName,
     group,
     version,
-    onError: (error) => onError("NodeRouteTable", error),
+    onError: (error) => failures.statusWriteFailed("NodeRouteTable", settings.nodeName, error),
     ...(options.tableMinIntervalMs !== undefined ? { minIntervalMs: options.tableMinIntervalMs } : {}),
   });
   const events = new EventRecorder({
     kc,
     nodeName: settings.nodeName,
     routeApiVersion: `${group}/${version}`,
-    onError: (error) => onError("Event", error),
+    onError: (error) => failures.statusWriteFailed("Event", settings.nodeName, error),
   });
   return {
     routes: watchRoutes(kc, { ...supervisor, group, version, cache }),

@@ -74,7 +74,7 @@ export async function runAgent(world: World, extra: readonly string[] = []): Pro
   );
   return startAgent(settings, {
     cluster: (metrics) =>
-      kubeClusterSources(world.kc, settings, metrics, {
+      kubeClusterSources(world.kc, settings, metrics, quietLogger, {
         supervisor: { backoff: { initialMs: 50, maxMs: 300, jitter: 0 }, stallTimeoutMs: 1500 },
         statusJitterMs: 0,
         tableMinIntervalMs: 100,

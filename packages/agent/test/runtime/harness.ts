@@ -4,12 +4,25 @@
  */
 import type { EventBody, IpAddr, RouteObject } from "@kroute/core";
 import type { HostDescription } from "@kroute/driver-fake";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { BehaviorSubject, Subject } from "rxjs";
 import type { ClusterSources } from "../../src/runtime/agent.ts";
 import { type AgentSettings, parseAgentSettings } from "../../src/settings.ts";
 
 export const quietLogger = pino({ level: "silent" });
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** A logger whose lines the test reads back, parsed. */
+export function capturedLog(): { logger: Logger; lines(): LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines: () => [...lines] };
+}
 
 export function testSettings(extra: readonly string[] = [], node = "node-a"): AgentSettings {
   return parseAgentSettings(

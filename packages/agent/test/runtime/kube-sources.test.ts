@@ -15,6 +15,7 @@ import { createMetrics } from "../../src/metrics.ts";
 import { kubeClusterSources, loadKubeConfig } from "../../src/runtime/kube-sources.ts";
 import { parseAgentSettings } from "../../src/settings.ts";
 import { collect, fastSupervisor, startApi, until } from "../kube/support.ts";
+import { capturedLog, quietLogger } from "./harness.ts";
 
 const SERVICE_ACCOUNT = "var/run/secrets/kubernetes.io/serviceaccount";
 const TOKEN = "in-cluster-token-3f9a";
@@ -103,7 +104,7 @@ describe("loadKubeConfig", () => {
     const kc = loadKubeConfig({}, root);
     expect(kc.getCurrentCluster()?.server).toBe(`https://127.0.0.1:${port}`);
     const settings = parseAgentSettings([], { NODE_NAME: "node-a" });
-    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), {
+    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), quietLogger, {
       supervisor: fastSupervisor().options,
     });
     const node = collect(sources.node);
@@ -134,6 +135,7 @@ describe("loadKubeConfig", () => {
       kc,
       parseAgentSettings([], { NODE_NAME: "node-a" }),
       createMetrics({ processMetrics: false }),
+      quietLogger,
       { supervisor: fastSupervisor().options },
     );
     const node = collect(sources.node);
@@ -167,10 +169,9 @@ describe("kubeClusterSources", () => {
     api.apply(slice("default", "192.0.2.1"));
     api.apply(slice("kube-api", "192.0.2.2"));
     const settings = parseAgentSettings(["--api-server-namespace=kube-api"], { NODE_NAME: "node-a" });
-    const statusErrors: unknown[] = [];
-    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), {
+    const log = capturedLog();
+    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), log.logger, {
       supervisor: fastSupervisor().options,
-      onStatusError: (_what, error) => statusErrors.push(error),
     });
     const apiServers = collect(sources.apiServers);
     cleanups.push(() => sources.close?.(), apiServers.stop);
@@ -180,13 +181,42 @@ describe("kubeClusterSources", () => {
     const events = sources.status?.find((s): s is EventRecorder => s instanceof EventRecorder);
     events?.record({ kind: "gateway-down", gateway: "10.0.0.3" });
     await events?.settled();
-    expect(statusErrors).toEqual([]);
+    expect(log.lines().filter((l) => l.msg.includes("failed"))).toEqual([]);
     expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "kube-api")).toEqual([]);
     expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "default")).toEqual([
       expect.objectContaining({
         reason: "GatewayDown",
         regarding: expect.objectContaining({ name: "node-a" }),
       }),
+    ]);
+  });
+
+  it("logs why the API server refuses it: a failed list with the status it answered, and failed status writes", async () => {
+    const { api, kc } = await startApi();
+    cleanups.push(() => api.close());
+    const settings = parseAgentSettings([], { NODE_NAME: "node-a" });
+    // As from a ClusterRole without "list routes" (until it is fixed), then one without "create events".
+    api.faults.failNext(1, { status: 403, match: (r) => r.verb === "list" && r.path.includes("/routes") });
+    const log = capturedLog();
+    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), log.logger, {
+      supervisor: fastSupervisor().options,
+    });
+    const routes = collect(sources.routes);
+    cleanups.push(() => sources.close?.(), routes.stop);
+    await until(() => routes.items.length > 0, "the Routes after the refused list");
+
+    api.faults.failNext(2, { status: 403, match: (r) => r.path.includes("/events") });
+    const events = sources.status?.find((s): s is EventRecorder => s instanceof EventRecorder);
+    events?.record({ kind: "gateway-down", gateway: "10.0.0.3" });
+    events?.record({ kind: "gateway-down", gateway: "10.0.0.4" });
+    await events?.settled();
+    const warnings = log.lines().filter((l) => l.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        watch: "routes",
+        msg: expect.stringMatching(/routes list or watch failed.*403/),
+      }),
+      expect.objectContaining({ kind: "Event", msg: expect.stringMatching(/Event write failed.*403/) }),
     ]);
   });
 });
