@@ -251,6 +251,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       sources: [sources],
       clock: () => clock().getTime(),
       apply,
+      ...(recorder !== undefined ? { lastSeq: recorder.lastSeq } : {}),
     }).pipe(share());
 
     // The garbage of a burst (4 MiB or more) is collected once 5 s have been quiet.

@@ -216,6 +216,25 @@ describe("the agent runtime on the fake kernel", () => {
     expect(decoded.events.map((e) => e.seq)).toEqual(decoded.events.map((_, i) => i + 1));
   });
 
+  it("goes on with the recording it finds after a restart: one log whose seq keeps increasing", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "kroute-record-")), "events.jsonl");
+    const kernel = createFakeKernel(NODE_HOST);
+    for (const gateways of [["10.0.0.3"], ["10.0.0.4"]]) {
+      const cluster = new HandCluster();
+      const agent = await start(kernel, cluster, [`--record=${file}`]);
+      cluster.resync([routeObject("egress", { destinations: ["192.0.2.0/24"], gateways })]);
+      await agent.ready;
+      await eventually(() => expect(gatewaysOf(kernel, owned(kernel)[0] as KernelRoute)).toEqual(gateways));
+      await agent.stop();
+      agents.splice(agents.indexOf(agent), 1);
+    }
+    const decoded = decodeLog(readFileSync(file, "utf8"));
+    expect(decoded.ok ? "ok" : decoded.error).toBe("ok");
+    const events = decoded.ok ? decoded.events : [];
+    expect(events.filter((e) => e.type === "agent/configured")).toHaveLength(2);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  });
+
   it("picks multipath routes on a kernel without nexthop objects", async () => {
     const kernel = createFakeKernel({
       ...NODE_HOST,
