@@ -279,24 +279,33 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     );
     const reportEveryMs = deps.reportEveryMs ?? 100;
     const cadence = reportCadence(reportEveryMs);
+    // The engine's error is logged above; unhandled here, rxjs would throw it again
+    // outside any stack, and the process would die of an uncaught exception.
+    const loggedAbove = () => {};
     subscriptions.push(
-      steps$.pipe(audit(() => timer(cadence.delay()))).subscribe((step) => {
-        const started = performance.now();
-        const table = desiredTable(step.state);
-        metrics.observeTable(table);
-        for (const sink of sinks) sink.update(table, step.state, step.event.at);
-        cadence.reported(started);
+      steps$.pipe(audit(() => timer(cadence.delay()))).subscribe({
+        next: (step) => {
+          const started = performance.now();
+          const table = desiredTable(step.state);
+          metrics.observeTable(table);
+          for (const sink of sinks) sink.update(table, step.state, step.event.at);
+          cadence.reported(started);
+        },
+        error: loggedAbove,
       }),
     );
     subscriptions.push(
-      steps$.pipe(auditTime(reportEveryMs)).subscribe((step) => {
-        // Devices first: a gateway's first probe already goes out of its own device.
-        probeDevices = gatewayDevices(step.state);
-        probedGateways$.next(
-          gatewayStatuses(step.state)
-            .filter((g) => g.state !== "unprobed")
-            .map((g) => g.gateway),
-        );
+      steps$.pipe(auditTime(reportEveryMs)).subscribe({
+        next: (step) => {
+          // Devices first: a gateway's first probe already goes out of its own device.
+          probeDevices = gatewayDevices(step.state);
+          probedGateways$.next(
+            gatewayStatuses(step.state)
+              .filter((g) => g.state !== "unprobed")
+              .map((g) => g.gateway),
+          );
+        },
+        error: loggedAbove,
       }),
     );
     cleanups.push(() => {

@@ -8,7 +8,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { cleanup } from "../../src/cleanup.ts";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
 import { parseCleanupSettings } from "../../src/settings.ts";
-import { eventually, HandCluster, NODE_HOST, quietLogger, routeObject, testSettings } from "./harness.ts";
+import {
+  capturedLog,
+  eventually,
+  HandCluster,
+  NODE_HOST,
+  quietLogger,
+  routeObject,
+  testSettings,
+} from "./harness.ts";
 
 const up = () => Promise.resolve({ ok: true as const, rttMs: 1 });
 
@@ -233,6 +241,34 @@ describe("the agent runtime on the fake kernel", () => {
     const events = decoded.ok ? decoded.events : [];
     expect(events.filter((e) => e.type === "agent/configured")).toHaveLength(2);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  });
+
+  it("a broken driver stops the engine: logged as fatal and /livez fails, with no uncaught exception", async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const kernel = createFakeKernel(NODE_HOST);
+      const broken = { ...kernel, apply: () => Promise.reject(new Error("driver broke")) };
+      const cluster = new HandCluster();
+      const log = capturedLog();
+      const agent = await startAgent(testSettings(), {
+        cluster,
+        dataplane: broken,
+        probe: up,
+        logger: log.logger,
+        reportEveryMs: 10,
+      });
+      agents.push(agent);
+      cluster.resync([routeObject("egress", twoGateways)]);
+      await eventually(() => expect(log.lines().map((l) => l.msg)).toContain("engine stopped"));
+      const live = await fetch(`http://127.0.0.1:${agent.endpoints.health.port}/livez`);
+      expect(live.status).toBe(503);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
   });
 
   it("picks multipath routes on a kernel without nexthop objects", async () => {
