@@ -9,8 +9,8 @@ import type { Registry } from "prom-client";
 import type { ListenAddress } from "./settings.ts";
 
 export interface HealthState {
-  /** Alive: the engine loop is running (not wedged or crashed). */
-  live(): boolean;
+  /** Alive: the engine loop is running (not wedged or crashed). `reason` says what is wrong. */
+  live(): { live: boolean; reason: string };
   /** Ready: every source has delivered its first full sync. `reason` says what is missing. */
   ready(): { ready: boolean; reason: string };
 }
@@ -70,12 +70,8 @@ export async function startHttp(options: {
 }): Promise<HttpEndpoints> {
   const healthHandler: Handler = (path) => {
     if (path === "/livez") {
-      const live = options.state.live();
-      return Promise.resolve({
-        status: live ? 200 : 503,
-        type: "text/plain",
-        body: live ? "ok\n" : "engine stopped\n",
-      });
+      const { live, reason } = options.state.live();
+      return Promise.resolve({ status: live ? 200 : 503, type: "text/plain", body: `${reason}\n` });
     }
     if (path === "/readyz") {
       const { ready, reason } = options.state.ready();

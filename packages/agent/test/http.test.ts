@@ -14,7 +14,7 @@ async function startReady(metrics: ReturnType<typeof createMetrics>): Promise<Ht
   return startHttp({
     health: { host: "127.0.0.1", port: 0 },
     metrics: { host: "127.0.0.1", port: 0 },
-    state: { live: () => true, ready: () => ({ ready: true, reason: "ready" }) },
+    state: { live: () => ({ live: true, reason: "ok" }), ready: () => ({ ready: true, reason: "ready" }) },
     registry: metrics.registry,
   });
 }
@@ -34,7 +34,7 @@ describe("health and metrics endpoints", () => {
     endpoints = await startHttp({
       health: { host: "127.0.0.1", port: 0 },
       metrics: { host: "127.0.0.1", port: 0 },
-      state: { live: () => true, ready: () => ready },
+      state: { live: () => ({ live: true, reason: "ok" }), ready: () => ready },
       registry: metrics.registry,
     });
     expect(await get(endpoints.health, "/livez")).toEqual({ status: 200, body: "ok\n" });
@@ -162,7 +162,10 @@ describe("health and metrics endpoints", () => {
 
   it("fails to start on an address in use, naming it", async () => {
     const metrics = createMetrics({ processMetrics: false });
-    const state = { live: () => true, ready: () => ({ ready: true, reason: "ready" }) };
+    const state = {
+      live: () => ({ live: true, reason: "ok" }),
+      ready: () => ({ ready: true, reason: "ready" }),
+    };
     endpoints = await startHttp({
       health: { host: "127.0.0.1", port: 0 },
       metrics: { host: "127.0.0.1", port: 0 },

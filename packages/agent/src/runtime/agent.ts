@@ -18,6 +18,7 @@ import {
   type IpAddr,
   type NodeState,
   type Op,
+  type OpResult,
 } from "@kroute/core";
 import { createIcmpProber, createNetlinkDataplane, releaseFreeMemory } from "@kroute/driver-netlink";
 import {
@@ -74,6 +75,11 @@ export interface AgentDeps {
   readonly status?: readonly StatusSink[];
   /** How often at most status, metrics and the probed gateway list follow the engine. Default 100 ms. */
   readonly reportEveryMs?: number;
+  /**
+   * How long one kernel apply may go unanswered before /livez fails. The engine waits
+   * for each apply before the next, so a driver that never answers wedges it. Default 60 s.
+   */
+  readonly applyDeadlineMs?: number;
 }
 
 export interface AgentHandle {
@@ -157,6 +163,16 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     let ready = false;
     let live = true;
     let written = 0;
+    const applyDeadlineMs = deps.applyDeadlineMs ?? 60_000;
+    let applying: { readonly ops: number; readonly since: number } | undefined;
+    const liveness = () => {
+      if (!live) return { live: false, reason: "engine stopped" };
+      const waited = applying === undefined ? 0 : Math.round(performance.now() - applying.since);
+      if (applying !== undefined && waited > applyDeadlineMs) {
+        return { live: false, reason: `a kernel apply of ${applying.ops} ops unanswered for ${waited} ms` };
+      }
+      return { live: true, reason: "ok" };
+    };
     let markReady: () => void = () => {};
     const readyPromise = new Promise<void>((resolve) => {
       markReady = resolve;
@@ -167,7 +183,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       metrics: settings.metricsAddress,
       registry: metrics.registry,
       state: {
-        live: () => live,
+        live: liveness,
         ready: () =>
           ready
             ? { ready: true, reason: "ready" }
@@ -232,7 +248,13 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const apply = async (ops: readonly Op[]) => {
       written += ops.length;
       const started = performance.now();
-      const results = await dataplane.apply(ops);
+      applying = { ops: ops.length, since: started };
+      let results: OpResult[];
+      try {
+        results = await dataplane.apply(ops);
+      } finally {
+        applying = undefined;
+      }
       const seconds = (performance.now() - started) / 1000;
       metrics.observeApply(ops, results);
       metrics.observeReconcile(seconds);

@@ -271,6 +271,33 @@ describe("the agent runtime on the fake kernel", () => {
     }
   });
 
+  it("fails /livez while a kernel apply goes unanswered past the deadline (the engine waits on it)", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const hung = { ...kernel, apply: () => new Promise<never>(() => {}) };
+    const cluster = new HandCluster();
+    const agent = await startAgent(testSettings(), {
+      cluster,
+      dataplane: hung,
+      probe: up,
+      logger: quietLogger,
+      applyDeadlineMs: 200,
+    });
+    agents.push(agent);
+    const livez = async () => {
+      const response = await fetch(`http://127.0.0.1:${agent.endpoints.health.port}/livez`);
+      return { status: response.status, body: await response.text() };
+    };
+    cluster.resync([routeObject("egress", twoGateways)]);
+    await agent.ready;
+    expect((await livez()).status).toBe(200);
+    await eventually(async () =>
+      expect(await livez()).toEqual({
+        status: 503,
+        body: expect.stringMatching(/^a kernel apply of \d+ ops unanswered for \d+ ms\n$/),
+      }),
+    );
+  });
+
   it("picks multipath routes on a kernel without nexthop objects", async () => {
     const kernel = createFakeKernel({
       ...NODE_HOST,
