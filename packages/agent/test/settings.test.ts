@@ -199,6 +199,15 @@ describe("parseCleanupSettings", () => {
       /Unknown option '--table-reply'/,
     );
   });
+
+  it("refuses a namespace name the agent would refuse, naming the flag (not a stack trace from the driver)", () => {
+    expect(errorOf(() => parseCleanupSettings(["--netns=../x"], {}))).toMatch(
+      /^--netns: "\.\.\/x" is not a network namespace name/,
+    );
+    expect(errorOf(() => parseCleanupSettings([], { KROUTE_NETNS: "a b" }))).toMatch(
+      /^--netns: "a b" is not a network namespace name/,
+    );
+  });
 });
 
 describe("parseDuration", () => {

@@ -14,7 +14,16 @@ import {
 import { FLAGS, type FlagName, readFlags } from "./flags.ts";
 import { protocolNumber, replyTable } from "./ownership-numbers.ts";
 import { fail, SettingsError } from "./settings-error.ts";
-import { duration, integer, type ListenAddress, listenAddress, oneOf, prefixList, str } from "./values.ts";
+import {
+  duration,
+  integer,
+  type ListenAddress,
+  listenAddress,
+  netnsName,
+  oneOf,
+  prefixList,
+  str,
+} from "./values.ts";
 
 export const API_GROUPS = ["networking.kroute.dev", "networking.doks.digitalocean.com"] as const;
 export type ApiGroup = (typeof API_GROUPS)[number];
@@ -118,7 +127,7 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
   };
 
   const record = str(raw, "record");
-  const netns = str(raw, "netns");
+  const netns = netnsName(raw);
   const kubeconfig = str(raw, "kubeconfig");
   const apiServerNamespace = str(raw, "api-server-namespace")?.trim() ?? "default";
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(apiServerNamespace)) {
@@ -127,9 +136,6 @@ export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessE
       apiServerNamespace,
       "is not a Kubernetes namespace name (lower-case letters, digits and -, at most 63)",
     );
-  }
-  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) {
-    fail("netns", netns, "is not a network namespace name (letters, digits, _ . -)");
   }
   return {
     nodeName,

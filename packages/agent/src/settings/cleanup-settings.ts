@@ -1,7 +1,7 @@
 import { DEFAULT_SETTINGS } from "@kroute/core";
 import { type FlagName, readFlags } from "./flags.ts";
 import { protocolNumber } from "./ownership-numbers.ts";
-import { str } from "./values.ts";
+import { netnsName } from "./values.ts";
 
 /**
  * Settings of `kroute-agent cleanup`: only what is needed to find kroute's objects.
@@ -20,7 +20,7 @@ const CLEANUP_FLAGS: readonly FlagName[] = ["protocol", "netns", "dry-run"];
 /** Parses `kroute-agent cleanup` flags: protocol, namespace, dry run. */
 export function parseCleanupSettings(argv: readonly string[], env: NodeJS.ProcessEnv): CleanupSettings {
   const raw = readFlags(argv, env, CLEANUP_FLAGS);
-  const netns = str(raw, "netns");
+  const netns = netnsName(raw);
   return {
     protocol: protocolNumber(raw),
     nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,

@@ -97,3 +97,12 @@ export function prefixList(raw: RawFlags, flag: "protect" | "keep-original"): Pr
     return parsed.value;
   });
 }
+
+/** A named network namespace (/var/run/netns/NAME): a plain file name, as `ip netns` takes. */
+export function netnsName(raw: RawFlags): string | undefined {
+  const netns = str(raw, "netns");
+  if (netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) {
+    fail("netns", netns, "is not a network namespace name (letters, digits, _ . -)");
+  }
+  return netns;
+}
