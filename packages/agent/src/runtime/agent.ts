@@ -38,7 +38,7 @@ import { gatewayDevices, type ProbeFn, trackGatewayHealth } from "../health/inde
 import { type HttpEndpoints, startHttp } from "../http.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type AgentMetrics, createMetrics } from "../metrics.ts";
-import type { AgentSettings } from "../settings.ts";
+import { type AgentSettings, SettingsError } from "../settings.ts";
 import { dryRunDataplane } from "./dry-run.ts";
 import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
@@ -129,6 +129,20 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const engineSettings = choice.engine;
     log.info({ settings: engineSettings, dryRun: settings.dryRun }, "kroute agent starting");
 
+    // Before the first kernel write: a file that cannot be recorded to is a bad setting.
+    let recorder: EventRecorder | undefined;
+    if (settings.recordFile !== undefined) {
+      const file = settings.recordFile;
+      recorder = await openEventRecorder(file, (error) =>
+        log.error({ err: String(error), file }, "recording stopped: cannot write %s", file),
+      ).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        throw new SettingsError(`--record: ${JSON.stringify(file)} cannot be recorded to: ${why}`);
+      });
+      const opened = recorder;
+      cleanups.push(() => opened.close());
+    }
+
     if (!settings.dryRun) {
       for (const family of [4, 6] as const) {
         await kernel.setMultipathHashPolicy(family, settings.multipathHashPolicy).catch((error: unknown) => {
@@ -144,16 +158,6 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const dataplane = settings.dryRun
       ? dryRunDataplane(kernel, (ops) => log.info({ ops }, "dry run: would apply %d ops", ops.length))
       : kernel;
-
-    let recorder: EventRecorder | undefined;
-    if (settings.recordFile !== undefined) {
-      const file = settings.recordFile;
-      recorder = await openEventRecorder(file, (error) =>
-        log.error({ err: String(error), file }, "recording stopped: cannot write %s", file),
-      );
-      const opened = recorder;
-      cleanups.push(() => opened.close());
-    }
 
     const metrics = createMetrics();
     const cluster = typeof deps.cluster === "function" ? deps.cluster(metrics) : deps.cluster;

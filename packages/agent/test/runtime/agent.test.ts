@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup } from "../../src/cleanup.ts";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
-import { parseCleanupSettings } from "../../src/settings.ts";
+import { parseCleanupSettings, SettingsError } from "../../src/settings.ts";
 import {
   capturedLog,
   eventually,
@@ -296,6 +296,22 @@ describe("the agent runtime on the fake kernel", () => {
         body: expect.stringMatching(/^a kernel apply of \d+ ops unanswered for \d+ ms\n$/),
       }),
     );
+  });
+
+  it("refuses a --record file it cannot open as a settings error naming flag and path, before writing anything", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const before = await kernel.getMultipathHashPolicy(4);
+    const starting = startAgent(testSettings(["--record=/nonexistent-dir/events.jsonl"]), {
+      cluster: new HandCluster(),
+      dataplane: kernel,
+      probe: up,
+      logger: quietLogger,
+    });
+    await expect(starting).rejects.toThrow(SettingsError);
+    await expect(starting).rejects.toThrow(
+      /^--record: "\/nonexistent-dir\/events.jsonl" cannot be recorded to: ENOENT/,
+    );
+    expect(await kernel.getMultipathHashPolicy(4)).toBe(before);
   });
 
   it("picks multipath routes on a kernel without nexthop objects", async () => {
