@@ -19,7 +19,7 @@ import {
 } from "../kube/index.ts";
 import type { Logger } from "../log.ts";
 import type { AgentMetrics } from "../metrics.ts";
-import type { AgentSettings } from "../settings.ts";
+import { type AgentSettings, SettingsError } from "../settings.ts";
 import type { ClusterSources } from "./agent.ts";
 import { kubeFailureLog } from "./kube-failure-log.ts";
 
@@ -34,10 +34,20 @@ export function loadKubeConfig(
   serviceAccountRoot = "",
 ): KubeConfig {
   const kc = new KubeConfig();
-  if (settings.kubeconfig !== undefined) kc.loadFromFile(settings.kubeconfig);
+  if (settings.kubeconfig !== undefined) loadFromFlag(kc, settings.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster(serviceAccountRoot);
   else kc.loadFromDefault();
   return kc;
+}
+
+/** A --kubeconfig that cannot be read or parsed is a bad setting: named, with no stack trace. */
+function loadFromFlag(kc: KubeConfig, file: string): void {
+  try {
+    kc.loadFromFile(file);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new SettingsError(`--kubeconfig: ${JSON.stringify(file)} cannot be loaded: ${why}`);
+  }
 }
 
 /** How long a stop waits for status writes in flight. */

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EventRecorder } from "../../src/kube/event-recorder.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { kubeClusterSources, loadKubeConfig } from "../../src/runtime/kube-sources.ts";
-import { parseAgentSettings } from "../../src/settings.ts";
+import { parseAgentSettings, SettingsError } from "../../src/settings.ts";
 import { collect, fastSupervisor, startApi, until } from "../kube/support.ts";
 import { capturedLog, quietLogger } from "./harness.ts";
 
@@ -152,6 +152,19 @@ describe("loadKubeConfig", () => {
     setEnv("KUBERNETES_SERVICE_HOST", "127.0.0.1");
     setEnv("KUBERNETES_SERVICE_PORT", "1");
     expect(loadKubeConfig({ kubeconfig: file }).getCurrentCluster()?.server).toBe(api.url);
+  });
+
+  it("refuses a --kubeconfig it cannot read or parse as a settings error naming flag and file", () => {
+    const missing = join(tempDir(), "missing.yaml");
+    expect(() => loadKubeConfig({ kubeconfig: missing })).toThrow(SettingsError);
+    expect(() => loadKubeConfig({ kubeconfig: missing })).toThrow(
+      `--kubeconfig: ${JSON.stringify(missing)} cannot be loaded: ENOENT`,
+    );
+    const garbled = join(tempDir(), "garbled.yaml");
+    writeFileSync(garbled, "clusters: [unclosed");
+    expect(() => loadKubeConfig({ kubeconfig: garbled })).toThrow(
+      `--kubeconfig: ${JSON.stringify(garbled)} cannot be loaded: `,
+    );
   });
 });
 
