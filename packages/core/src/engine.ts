@@ -3,7 +3,9 @@
  * clock), reduced, planned, and applied through the dataplane, with the results fed
  * back as `dataplane/applied` events. At most one apply is in flight; when it
  * returns, the next plan is computed against the latest state, so a burst of events
- * becomes one batch. Held-back ops are retried through a `timer/fired` event
+ * becomes one batch. Results whose op the kernel's notifications already echoed while
+ * it was in flight are marked `echoed` (see echo.ts): the notifications, which may
+ * have moved on since, stay the owned state's word for those. Held-back ops are retried through a `timer/fired` event
  * scheduled on the injected scheduler (TestScheduler in marble tests).
  *
  * No Promises and no clock of its own: time comes from `clock` and `scheduler`.
@@ -20,8 +22,9 @@ import {
   take,
 } from "rxjs";
 import { desiredTable } from "./desired.ts";
+import { echoedResults } from "./echo.ts";
 import type { EngineEvent, EventBody } from "./events.ts";
-import type { Op, OpResult } from "./kernel.ts";
+import type { KernelChange, Op, OpResult } from "./kernel.ts";
 import { nextRetryAt, plan } from "./plan.ts";
 import { reduce } from "./reducer.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -72,6 +75,8 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
     let seq = options.lastSeq ?? 0;
     let applying: Subscription | undefined;
     let inFlight = false;
+    /** Kernel notifications reduced while the apply in flight was: the echoes of its ops among them. */
+    let notifiedInFlight: KernelChange[] = [];
     let sourcesDone = false;
     let retry: { at: string; timer: Subscription } | undefined;
     const queue: EventBody[] = [];
@@ -97,6 +102,7 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
 
     const startApply = (ops: readonly Op[]) => {
       inFlight = true;
+      notifiedInFlight = [];
       let answered = false;
       // defer: a driver that throws instead of returning is broken, and reported like one that errors.
       applying = defer(() => options.apply(ops))
@@ -104,11 +110,15 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
         .subscribe({
           next: (results) => {
             answered = true;
+            const applied = ops.map((op, i) => ({ op, result: results[i] ?? NO_RESULT }));
+            const echoed = echoedResults(applied, notifiedInFlight);
             inFlight = false;
+            notifiedInFlight = [];
             enqueue({
               type: "dataplane/applied",
               node: options.node,
-              results: ops.map((op, i) => ({ op, result: results[i] ?? NO_RESULT })),
+              results: applied,
+              ...(echoed.length === 0 ? {} : { echoed }),
             });
           },
           error: (error: unknown) => subscriber.error(error),
@@ -123,6 +133,7 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
       seq += 1;
       const event = { v: 1, seq, at: new Date(clock()).toISOString(), ...body } as EngineEvent;
       state = reduce(state, event);
+      if (inFlight && event.type === "kernel/changed") notifiedInFlight.push(event.change);
       const ops = inFlight ? [] : plan(state);
       subscriber.next({
         event,

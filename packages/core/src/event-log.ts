@@ -179,9 +179,8 @@ const BODY_READERS: { readonly [K in EventType]: (o: Json, path: string) => Body
     snapshot: field(o, "snapshot", kernelSnapshot, path),
   }),
   "kernel/changed": (o, path) => ({ node: node(o, path), change: field(o, "change", kernelChange, path) }),
-  "dataplane/applied": (o, path) => ({
-    node: node(o, path),
-    results: field(
+  "dataplane/applied": (o, path) => {
+    const results = field(
       o,
       "results",
       arrayOf((r, p) => {
@@ -189,8 +188,13 @@ const BODY_READERS: { readonly [K in EventType]: (o: Json, path: string) => Body
         return { op: field(ro, "op", op, p), result: field(ro, "result", opResult, p) };
       }),
       path,
-    ),
-  }),
+    );
+    const resultIndex: Reader<number> = (value, p) =>
+      typeof value === "number" && Number.isInteger(value) && value >= 0 && value < results.length
+        ? value
+        : fail(p, value, `the index of one of the event's ${results.length} results`);
+    return { node: node(o, path), results, ...optionalField(o, "echoed", arrayOf(resultIndex), path) };
+  },
   "timer/fired": (o, path) => ({
     node: node(o, path),
     timer: field(o, "timer", literal("retry", "resync"), path),

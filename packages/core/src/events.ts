@@ -75,6 +75,12 @@ export type EngineEvent =
       readonly type: "dataplane/applied";
       readonly node: string;
       readonly results: readonly { readonly op: Op; readonly result: OpResult }[];
+      /**
+       * Indices of successful results whose op a kernel notification had already echoed
+       * when the answer came (engine.ts, echo.ts): the owned state follows the
+       * notifications for those, not the result.
+       */
+      readonly echoed?: readonly number[];
     })
   /** A timer fired (retry backoff, periodic resync): time passes only through events. */
   | (EventBase & { readonly type: "timer/fired"; readonly node: string; readonly timer: "retry" | "resync" });

@@ -283,10 +283,12 @@ function applied(state: NodeState, draft: Writable, event: EventOf<"dataplane/ap
   let kernel = state.kernel;
   const touched: string[] = [];
   const failures: Record<string, OpFailure> = { ...state.failures };
-  for (const { op, result } of event.results) {
+  const echoed = new Set(event.echoed);
+  for (const [i, { op, result }] of event.results.entries()) {
     const key = opObjectKey(op);
     if (result.ok) {
-      kernel = applyOp(kernel, op, touched);
+      // An echoed op is in the owned state already, with whatever the kernel announced after it.
+      if (!echoed.has(i)) kernel = applyOp(kernel, op, touched);
       delete failures[key];
     } else {
       failures[key] = failureAfter(failures[key], canonicalOp(op), result, event.at);

@@ -175,6 +175,10 @@ describe("decodeLine", () => {
       }),
       'line 4: dataplane/applied.results[0].op.action: "replace" is not one of "add", "delete"',
     ],
+    [
+      line({ type: "dataplane/applied", node: "n", results: [], echoed: [0] }),
+      "line 4: dataplane/applied.echoed[0]: 0 is not the index of one of the event's 0 results",
+    ],
   ])("refuses %s naming the line and the field", (text, message) => {
     const result = decodeLine(text, 4);
     expect(result.kind).toBe("error");

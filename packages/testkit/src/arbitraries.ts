@@ -436,11 +436,19 @@ export const eventBody = (): fc.Arbitrary<EventBody> =>
     fc.record({ type: fc.constant("agent/configured" as const), node: node(), settings: engineSettings() }),
     fc.record({ type: fc.constant("kernel/observed" as const), node: node(), snapshot: kernelSnapshot() }),
     fc.record({ type: fc.constant("kernel/changed" as const), node: node(), change: kernelChange() }),
-    fc.record({
-      type: fc.constant("dataplane/applied" as const),
-      node: node(),
-      results: fc.array(fc.record({ op: op(), result: opResult() }), { maxLength: 3 }),
-    }),
+    fc
+      .record({
+        type: fc.constant("dataplane/applied" as const),
+        node: node(),
+        results: fc.array(fc.record({ op: op(), result: opResult() }), { maxLength: 3 }),
+      })
+      .chain((event) =>
+        event.results.length === 0
+          ? fc.constant(event)
+          : fc
+              .option(fc.uniqueArray(fc.nat(event.results.length - 1), { minLength: 1 }), { nil: undefined })
+              .map((echoed) => (echoed === undefined ? event : { ...event, echoed })),
+      ),
     fc.record({
       type: fc.constant("timer/fired" as const),
       node: node(),
