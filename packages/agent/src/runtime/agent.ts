@@ -39,6 +39,7 @@ import { type HttpEndpoints, startHttp } from "../http.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type AgentMetrics, createMetrics } from "../metrics.ts";
 import { type AgentSettings, SettingsError } from "../settings.ts";
+import { changesFromNow } from "./changes-from-now.ts";
 import { dryRunDataplane } from "./dry-run.ts";
 import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
@@ -197,6 +198,9 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     cleanups.push(() => endpoints.close());
 
     const scope = { protocol: engineSettings.protocol };
+    // Followed from before the start-up dump, so that a change made after it is not lost.
+    const early = changesFromNow(kernel);
+    cleanups.push(() => early.close());
     const initial = await kernel.list(scope);
 
     let prober: ReturnType<typeof createIcmpProber> | undefined;
@@ -218,6 +222,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           node,
           scope,
           initial,
+          changes: early.changes,
           resyncIntervalMs: settings.resyncIntervalMs,
           onResync: (reason) => metrics.resync(reason),
           onError: (error) =>

@@ -27,6 +27,12 @@ export interface KernelSourceOptions {
   readonly resyncIntervalMs: number;
   /** A dump taken already (the runtime dumps before starting, to adopt the kernel first). */
   readonly initial?: KernelSnapshot;
+  /**
+   * The kernel's notifications, followed since before `initial` was taken (see
+   * changes-from-now.ts), so that none made after that dump is lost. Default: the
+   * dataplane's, from when the source starts.
+   */
+  readonly changes?: Observable<KernelChange>;
   readonly scheduler?: SchedulerLike;
   onResync?(reason: ResyncReason): void;
   /** A dump failed: reported, and retried shortly (backing off to the resync interval). */
@@ -74,18 +80,13 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       else retryLater();
     };
 
-    const dump = (reason: ResyncReason, ready?: KernelSnapshot) => {
+    const dump = (reason: ResyncReason) => {
       if (closed) return;
       if (dumping) {
         dumpAgain = reason;
         return;
       }
       options.onResync?.(reason);
-      if (ready !== undefined) {
-        // Synchronously: the first event after agent/configured is the kernel as it is.
-        observed(ready);
-        return;
-      }
       dumping = true;
       dataplane.list(options.scope).then(
         (s) => {
@@ -102,7 +103,11 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       );
     };
 
-    const watch = dataplane.watch().subscribe({
+    // A dump taken before the source started is treated as one in progress: the changes
+    // since it (`changes` kept them) are held, and follow it.
+    const start = options.initial;
+    dumping = start !== undefined;
+    const watch = (options.changes ?? dataplane.watch()).subscribe({
       next(change) {
         if (change.kind === "overflow") {
           emitChange(change);
@@ -123,7 +128,13 @@ export function kernelSource(dataplane: Dataplane, options: KernelSourceOptions)
       this.schedule(undefined, options.resyncIntervalMs);
     }, options.resyncIntervalMs);
 
-    dump("start", options.initial);
+    if (start === undefined) dump("start");
+    else {
+      // Synchronously: the first event after agent/configured is the kernel as it is.
+      options.onResync?.("start");
+      observed(start);
+      finishDump();
+    }
 
     return () => {
       closed = true;

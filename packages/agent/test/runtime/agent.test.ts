@@ -187,6 +187,35 @@ describe("the agent runtime on the fake kernel", () => {
     expect(agent.opsWritten()).toBe(written + 1);
   });
 
+  it("follows a change made just after its start-up dump: the route deleted then is added again", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const egress = routeObject("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] });
+    const first = await start(kernel, cluster);
+    cluster.resync([egress]);
+    await eventually(() => expect(owned(kernel)).toHaveLength(1));
+    await first.stop();
+    agents.splice(agents.indexOf(first), 1);
+
+    // The next agent's start-up dump holds the route; someone deletes it right after.
+    const list = kernel.list.bind(kernel);
+    let dumps = 0;
+    kernel.list = async (scope) => {
+      const snapshot = await list(scope);
+      dumps += 1;
+      if (dumps === 1) {
+        const [route] = owned(kernel);
+        kernel.applySync([{ object: "route", action: "delete", from: route as KernelRoute }]);
+      }
+      return snapshot;
+    };
+    const again = new HandCluster();
+    const next = await start(kernel, again);
+    again.resync([egress]);
+    await next.ready;
+    await eventually(() => expect(owned(kernel)).toHaveLength(1));
+  });
+
   it("writes nothing under --dry-run, yet reports the routes it would program", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const cluster = new HandCluster();
