@@ -26,12 +26,13 @@ type Handler = (path: string) => Promise<{ status: number; type: string; body: s
 
 function serve(address: ListenAddress, handlers: readonly Handler[]): Promise<Server> {
   const server = createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0] ?? "/";
-    const answer = handlers.map((h) => h(path)).find((a) => a !== undefined);
+    // Before any handler runs: a refused request starts no work (whose failure nobody would wait for).
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
     }
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    const answer = handlers.map((h) => h(path)).find((a) => a !== undefined);
     if (answer === undefined) {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;

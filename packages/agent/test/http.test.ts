@@ -46,6 +46,31 @@ describe("health and metrics endpoints", () => {
     expect(endpoints.health.port).not.toBe(endpoints.metrics.port);
   });
 
+  it("refuses other methods before doing any of the work a GET would", async () => {
+    let gathered = 0;
+    const registry = {
+      contentType: "text/plain",
+      metrics: () => {
+        gathered += 1;
+        return Promise.reject(new Error("gathering failed"));
+      },
+    } as unknown as ReturnType<typeof createMetrics>["registry"];
+    endpoints = await startHttp({
+      health: { host: "127.0.0.1", port: 0 },
+      metrics: { host: "127.0.0.1", port: 0 },
+      state: { live: () => ({ live: true, reason: "ok" }), ready: () => ({ ready: true, reason: "ready" }) },
+      registry,
+    });
+    const address = endpoints.metrics;
+    const response = await fetch(`http://${address.host}:${address.port}/metrics`, { method: "POST" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
+    expect(gathered).toBe(0);
+    // A GET does the work, and a failure in it is a 500, not a crash.
+    expect((await get(address, "/metrics")).status).toBe(500);
+    expect(gathered).toBe(1);
+  });
+
   it("serve kroute_ metrics from the latest table, applies and events", async () => {
     const metrics = createMetrics({ processMetrics: false });
     endpoints = await startReady(metrics);
