@@ -155,7 +155,7 @@ describe("parseAgentSettings", () => {
       "ops",
     );
     expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_API_SERVER_NAMESPACE: "Ops" }))).toMatch(
-      /--api-server-namespace: "Ops" is not a Kubernetes namespace name/,
+      /^KROUTE_API_SERVER_NAMESPACE \(--api-server-namespace\): "Ops" is not a Kubernetes namespace name/,
     );
   });
 
@@ -175,8 +175,24 @@ describe("parseAgentSettings", () => {
   });
 
   it("names the environment variable when a boolean from it is malformed", () => {
-    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_DRY_RUN: "maybe" }))).toMatch(
-      /--dry-run: "maybe" \(from KROUTE_DRY_RUN\) is not a boolean/,
+    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_DRY_RUN: "maybe" }))).toBe(
+      'KROUTE_DRY_RUN (--dry-run): "maybe" is not a boolean: use true or false',
+    );
+  });
+
+  it("names a refused value by where it came from: the environment variable (as the chart sets them) or the flag", () => {
+    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_PROTECT: "10.0.0.0/8,10.1.2.3/8" }))).toBe(
+      'KROUTE_PROTECT (--protect): "10.1.2.3/8" has host bits set (did you mean 10.0.0.0/8?)',
+    );
+    expect(errorOf(() => parseAgentSettings([], { ...env, KROUTE_PROBE_INTERVAL: "soon" }))).toBe(
+      'KROUTE_PROBE_INTERVAL (--probe-interval): "soon" is not a duration (e.g. 500ms, 2s, 5m)',
+    );
+    // The flag wins over the variable, and is named.
+    expect(
+      errorOf(() => parseAgentSettings(["--probe-interval=later"], { ...env, KROUTE_PROBE_INTERVAL: "1s" })),
+    ).toBe('--probe-interval: "later" is not a duration (e.g. 500ms, 2s, 5m)');
+    expect(errorOf(() => parseCleanupSettings([], { KROUTE_NETNS: "no/slash" }))).toMatch(
+      /^KROUTE_NETNS \(--netns\): "no\/slash"/,
     );
   });
 });
@@ -205,7 +221,7 @@ describe("parseCleanupSettings", () => {
       /^--netns: "\.\.\/x" is not a network namespace name/,
     );
     expect(errorOf(() => parseCleanupSettings([], { KROUTE_NETNS: "a b" }))).toMatch(
-      /^--netns: "a b" is not a network namespace name/,
+      /^KROUTE_NETNS \(--netns\): "a b" is not a network namespace name/,
     );
   });
 });

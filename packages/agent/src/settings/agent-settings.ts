@@ -11,7 +11,7 @@ import {
   type Prefix,
   parseIp,
 } from "@kroute/core";
-import { FLAGS, type FlagName, readFlags } from "./flags.ts";
+import { FLAGS, type FlagName, parseFlags, type RawFlags } from "./flags.ts";
 import { protocolNumber, replyTable } from "./ownership-numbers.ts";
 import { fail, SettingsError } from "./settings-error.ts";
 import {
@@ -73,9 +73,12 @@ export interface AgentSettings {
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Parses and validates the agent's flags; throws SettingsError naming the flag and value. */
+/** Parses and validates the agent's flags; throws SettingsError naming the flag (or variable) and value. */
 export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessEnv): AgentSettings {
-  const raw = readFlags(argv, env, Object.keys(FLAGS) as FlagName[]);
+  return parseFlags(argv, env, Object.keys(FLAGS) as FlagName[], (raw) => agentSettings(raw, env));
+}
+
+function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {
   const nodeName = str(raw, "node-name") ?? env.NODE_NAME ?? "";
   if (nodeName === "") {
     throw new SettingsError(

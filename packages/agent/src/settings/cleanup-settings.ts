@@ -1,5 +1,5 @@
 import { DEFAULT_SETTINGS } from "@kroute/core";
-import { type FlagName, readFlags } from "./flags.ts";
+import { type FlagName, parseFlags } from "./flags.ts";
 import { protocolNumber } from "./ownership-numbers.ts";
 import { netnsName } from "./values.ts";
 
@@ -19,13 +19,14 @@ const CLEANUP_FLAGS: readonly FlagName[] = ["protocol", "netns", "dry-run"];
 
 /** Parses `kroute-agent cleanup` flags: protocol, namespace, dry run. */
 export function parseCleanupSettings(argv: readonly string[], env: NodeJS.ProcessEnv): CleanupSettings {
-  const raw = readFlags(argv, env, CLEANUP_FLAGS);
-  const netns = netnsName(raw);
-  return {
-    protocol: protocolNumber(raw),
-    nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,
-    nexthopIdCount: DEFAULT_SETTINGS.nexthopIdCount,
-    dryRun: raw["dry-run"] === true,
-    ...(netns !== undefined ? { netns } : {}),
-  };
+  return parseFlags(argv, env, CLEANUP_FLAGS, (raw) => {
+    const netns = netnsName(raw);
+    return {
+      protocol: protocolNumber(raw),
+      nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,
+      nexthopIdCount: DEFAULT_SETTINGS.nexthopIdCount,
+      dryRun: raw["dry-run"] === true,
+      ...(netns !== undefined ? { netns } : {}),
+    };
+  });
 }

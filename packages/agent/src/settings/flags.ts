@@ -3,7 +3,7 @@
  * environment's `KROUTE_SOME_FLAG`, which is how the Helm chart passes values.
  */
 import { parseArgs } from "node:util";
-import { fail, SettingsError } from "./settings-error.ts";
+import { SettingsError } from "./settings-error.ts";
 
 export const FLAGS = {
   "node-name": { type: "string" },
@@ -45,11 +45,38 @@ function envName(flag: FlagName): string {
   return `KROUTE_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** The `allowed` flags as given, from argv or else the environment; unknown flags are a SettingsError. */
-export function readFlags(
+/**
+ * Reads the `allowed` flags and hands them to `parse`. A value `parse` refuses is named
+ * as it was given: `--flag` from the command line, `KROUTE_FLAG (--flag)` from the
+ * environment (where the Helm chart puts most values, so the operator never typed the
+ * flag).
+ */
+export function parseFlags<T>(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   allowed: readonly FlagName[],
+  parse: (raw: RawFlags) => T,
+): T {
+  const fromEnvironment = new Set<string>();
+  const raw = readFlags(argv, env, allowed, fromEnvironment);
+  try {
+    return parse(raw);
+  } catch (error) {
+    const refused = error instanceof SettingsError ? error.refused : undefined;
+    if (refused === undefined || !fromEnvironment.has(refused.flag)) throw error;
+    throw new SettingsError(
+      `${envName(refused.flag as FlagName)} (--${refused.flag}): ${JSON.stringify(refused.value)} ${refused.why}`,
+      refused,
+    );
+  }
+}
+
+/** The `allowed` flags as given, from argv or else the environment; unknown flags are a SettingsError. */
+function readFlags(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  allowed: readonly FlagName[],
+  fromEnvironment: Set<string>,
 ): RawFlags {
   const options = Object.fromEntries(allowed.map((name) => [name, FLAGS[name]]));
   let parsed: ReturnType<typeof parseArgs>;
@@ -67,6 +94,7 @@ export function readFlags(
     }
     const fromEnv = env[envName(name)];
     if (fromEnv === undefined || fromEnv === "") continue;
+    fromEnvironment.add(name);
     const spec: { type: string; multiple?: boolean } = FLAGS[name];
     if (spec.multiple === true) raw[name] = fromEnv.split(",").map((s) => s.trim());
     else if (spec.type === "boolean") raw[name] = parseBoolean(name, fromEnv);
@@ -78,5 +106,7 @@ export function readFlags(
 function parseBoolean(flag: FlagName, text: string): boolean {
   if (/^(1|true|yes)$/i.test(text)) return true;
   if (/^(0|false|no)$/i.test(text)) return false;
-  return fail(flag, text, `(from ${envName(flag)}) is not a boolean: use true or false`);
+  throw new SettingsError(
+    `${envName(flag)} (--${flag}): ${JSON.stringify(text)} is not a boolean: use true or false`,
+  );
 }
