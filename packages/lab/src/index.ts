@@ -8,6 +8,7 @@
  * tests of every package use the same ones.
  */
 export * from "./kube-api/index.ts";
+export * from "./link-local-routers.ts";
 export * from "./netns.ts";
 export * from "./nftables.ts";
 export * from "./topology.ts";

@@ -120,3 +120,23 @@ export function destroyNetnsSync(name: string): void {
     // already gone
   }
 }
+
+/**
+ * A fresh namespace (as createNetns) without IPv6 duplicate address detection: its
+ * addresses, link-local ones too, are usable as soon as they are added.
+ */
+export async function createNetnsWithoutDad(prefix = "kr"): Promise<Netns> {
+  const ns = await createNetns(prefix);
+  try {
+    await ns.exec("sysctl", [
+      "-q",
+      "-w",
+      "net.ipv6.conf.all.accept_dad=0",
+      "net.ipv6.conf.default.accept_dad=0",
+    ]);
+  } catch (error) {
+    await ns.destroy();
+    throw error;
+  }
+  return ns;
+}

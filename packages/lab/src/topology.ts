@@ -21,7 +21,7 @@
  * the kernel's own neighbour tracking is slow to notice.
  */
 import type { IpAddr, Prefix } from "@kroute/core";
-import { createNetns, type Netns } from "./netns.ts";
+import { createNetnsWithoutDad, type Netns } from "./netns.ts";
 import { dropEverything, masqueradeVia, stopDropping } from "./nftables.ts";
 
 export interface TopologyGateway {
@@ -86,15 +86,8 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
   }
   const created: Netns[] = [];
   const make = async (prefix: string) => {
-    const ns = await createNetns(prefix);
+    const ns = await createNetnsWithoutDad(prefix);
     created.push(ns);
-    // No duplicate address detection: addresses (link-local ones too) usable at once.
-    await ns.exec("sysctl", [
-      "-q",
-      "-w",
-      "net.ipv6.conf.all.accept_dad=0",
-      "net.ipv6.conf.default.accept_dad=0",
-    ]);
     return ns;
   };
   try {
