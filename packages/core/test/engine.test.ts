@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { routeOutcome } from "../src/desired.ts";
 import { createEngine, type EngineStep } from "../src/engine.ts";
 import type { EventBody } from "../src/events.ts";
-import type { KernelRoute, Op, OpResult } from "../src/kernel.ts";
+import type { Op, OpResult } from "../src/kernel.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { emptySnapshot, hostFacts, NODE, readyState, route } from "./fixtures.ts";
 
@@ -219,51 +219,11 @@ describe("createEngine (marbles)", () => {
     expect(steps[1]?.desired?.outcomes[0]?.destinations[0]?.state).toBe("programmed");
   });
 
-  it("lets notifications seen after an op's echo stand over its answer: a route deleted while the batch was in flight is added again", () => {
-    const scheduler = newScheduler();
-    const steps: EngineStep[] = [];
-    const kernel = new Subject<EventBody>();
-    const changed = (action: "new" | "del", to: KernelRoute): EventBody => ({
-      type: "kernel/changed",
-      node: NODE,
-      change: { kind: "route", action, route: to },
-    });
-    scheduler.run(({ cold }) => {
-      let first = true;
-      createEngine({
-        node: NODE,
-        settings: DEFAULT_SETTINGS,
-        initialState: readyState(),
-        sources: [cold<EventBody>("r", { r: upsert("one", ["10.9.0.0/16"]) }), kernel],
-        scheduler,
-        apply: (ops) => {
-          if (first) {
-            first = false;
-            // The kernel announces the route as written, and then someone deletes it,
-            // both before the batch's answer is in.
-            const added = ops.find((op) => op.object === "route" && op.action === "add");
-            if (added?.object === "route" && added.action === "add") {
-              kernel.next(changed("new", added.to));
-              kernel.next(changed("del", added.to));
-            }
-          }
-          return cold<OpResult[]>("10ms (x|)", { x: ok(ops) });
-        },
-      }).subscribe((step) => steps.push(step));
-    });
-    expect(steps.map(summary)).toEqual([
-      "route/upserted+2",
-      "kernel/changed",
-      "kernel/changed",
-      "dataplane/applied+1",
-      "dataplane/applied",
-    ]);
-    const answer = steps[3]?.event;
-    expect(answer?.type === "dataplane/applied" ? answer.echoed : undefined).toEqual([1]);
-    expect(steps[3]?.ops?.map((op) => `${op.object}/${op.action}`)).toEqual(["route/add"]);
-  });
-
-  it("takes an answer whose echo has not come yet as the newest word, over older notifications", () => {
+  /**
+   * Upserts one Route on a ready node; while its first batch is in flight, the kernel
+   * notifies `during` (actions on the batch's route add), then the batch succeeds.
+   */
+  function stepsWithNotificationsInFlight(during: readonly ("new" | "del")[]): EngineStep[] {
     const scheduler = newScheduler();
     const steps: EngineStep[] = [];
     const kernel = new Subject<EventBody>();
@@ -279,17 +239,40 @@ describe("createEngine (marbles)", () => {
           const added = ops.find((op) => op.object === "route" && op.action === "add");
           if (first && added?.object === "route" && added.action === "add") {
             first = false;
-            // A deletion from before the write (no echo of it yet): the answer stands.
-            kernel.next({
-              type: "kernel/changed",
-              node: NODE,
-              change: { kind: "route", action: "del", route: added.to },
-            });
+            for (const action of during) {
+              kernel.next({
+                type: "kernel/changed",
+                node: NODE,
+                change: { kind: "route", action, route: added.to },
+              });
+            }
           }
           return cold<OpResult[]>("10ms (x|)", { x: ok(ops) });
         },
       }).subscribe((step) => steps.push(step));
     });
+    return steps;
+  }
+
+  it("lets notifications seen after an op's echo stand over its answer: a route deleted while the batch was in flight is added again", () => {
+    // The kernel announces the route as written, and then someone deletes it, both
+    // before the batch's answer is in.
+    const steps = stepsWithNotificationsInFlight(["new", "del"]);
+    expect(steps.map(summary)).toEqual([
+      "route/upserted+2",
+      "kernel/changed",
+      "kernel/changed",
+      "dataplane/applied+1",
+      "dataplane/applied",
+    ]);
+    const answer = steps[3]?.event;
+    expect(answer?.type === "dataplane/applied" ? answer.echoed : undefined).toEqual([1]);
+    expect(steps[3]?.ops?.map((op) => `${op.object}/${op.action}`)).toEqual(["route/add"]);
+  });
+
+  it("takes an answer whose echo has not come yet as the newest word, over older notifications", () => {
+    // A deletion from before the write (no echo of it yet): the answer stands.
+    const steps = stepsWithNotificationsInFlight(["del"]);
     expect(steps.map(summary)).toEqual(["route/upserted+2", "kernel/changed", "dataplane/applied"]);
     const answer = steps[2]?.event;
     expect(answer?.type === "dataplane/applied" ? answer.echoed : "absent").toBeUndefined();
