@@ -3,7 +3,7 @@ import { createFakeKernel } from "@kroute/driver-fake";
 import { BehaviorSubject, type Subscription } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { chooseEngineSettings, UnsupportedFeatureError } from "../../src/runtime/features.ts";
-import { hostSource } from "../../src/runtime/host-source.ts";
+import { type HostSourceOptions, hostSource } from "../../src/runtime/host-source.ts";
 import { kernelSource, type ResyncReason } from "../../src/runtime/kernel-source.ts";
 import { parseAgentSettings, SettingsError } from "../../src/settings.ts";
 import { eventually, NODE_HOST } from "./harness.ts";
@@ -95,22 +95,23 @@ describe("kernelSource", () => {
 });
 
 describe("hostSource", () => {
+  /** Node "n", kroute's protocol 201, no resolv.conf, and a quick settle after kernel changes. */
+  const hostOptions = (apiServers: BehaviorSubject<readonly IpAddr[]>): HostSourceOptions => ({
+    nodeName: "n",
+    protocol: 201,
+    metadataAddress: "169.254.169.254" as IpAddr,
+    keepOriginal: [],
+    resolvConf: [],
+    apiServers$: apiServers,
+    dnsRefreshMs: 60_000,
+    settleMs: 10,
+  });
+
   it("emits host facts, and again when the original default route changes", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const apiServers = new BehaviorSubject<readonly IpAddr[]>(["192.0.2.10" as IpAddr]);
     const events: EventBody[] = [];
-    subscriptions.push(
-      hostSource(kernel, {
-        nodeName: "n",
-        protocol: 201,
-        metadataAddress: "169.254.169.254" as IpAddr,
-        keepOriginal: [],
-        resolvConf: [],
-        apiServers$: apiServers,
-        dnsRefreshMs: 60_000,
-        settleMs: 10,
-      }).subscribe((e) => events.push(e)),
-    );
+    subscriptions.push(hostSource(kernel, hostOptions(apiServers)).subscribe((e) => events.push(e)));
     await eventually(() => expect(events).toHaveLength(1));
     expect(events[0]).toMatchObject({
       type: "host/observed",
@@ -147,16 +148,9 @@ describe("hostSource", () => {
     kernel.interruptNextDump();
     const events: EventBody[] = [];
     subscriptions.push(
-      hostSource(kernel, {
-        nodeName: "n",
-        protocol: 201,
-        metadataAddress: "169.254.169.254" as IpAddr,
-        keepOriginal: [],
-        resolvConf: [],
-        apiServers$: new BehaviorSubject<readonly IpAddr[]>([]),
-        dnsRefreshMs: 60_000,
-        settleMs: 10,
-      }).subscribe((e) => events.push(e)),
+      hostSource(kernel, hostOptions(new BehaviorSubject<readonly IpAddr[]>([]))).subscribe((e) =>
+        events.push(e),
+      ),
     );
     await eventually(() => expect(events).toHaveLength(1));
     expect(events[0]).toMatchObject({
