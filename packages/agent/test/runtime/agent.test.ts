@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeLog, type KernelRoute } from "@kroute/core";
+import { decodeLog, type KernelRoute, type RouteObject } from "@kroute/core";
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,6 +34,20 @@ async function start(kernel: FakeKernel, cluster: HandCluster, extra: string[] =
   });
   agents.push(agent);
   return agent;
+}
+
+/**
+ * An earlier agent that programmed `routes` and stopped, leaving them in the kernel:
+ * where a restart starts from.
+ */
+async function programmedAndStopped(kernel: FakeKernel, routes: readonly RouteObject[]): Promise<void> {
+  const cluster = new HandCluster();
+  const earlier = await start(kernel, cluster);
+  cluster.resync(routes);
+  await eventually(() => expect(earlier.state().derived.mismatch.size).toBe(0));
+  await eventually(() => expect(owned(kernel).length).toBeGreaterThan(0));
+  await earlier.stop();
+  agents.splice(agents.indexOf(earlier), 1);
 }
 
 function owned(kernel: FakeKernel): KernelRoute[] {
@@ -106,14 +120,9 @@ describe("the agent runtime on the fake kernel", () => {
 
   it("restarts with unchanged Routes without a single kernel write", async () => {
     const kernel = createFakeKernel(NODE_HOST);
-    const first = new HandCluster();
-    const a = await start(kernel, first);
-    first.resync([routeObject("egress", twoGateways)]);
-    await eventually(() => expect(owned(kernel)).toHaveLength(2));
-    await eventually(() => expect(a.state().derived.mismatch.size).toBe(0));
+    await programmedAndStopped(kernel, [routeObject("egress", twoGateways)]);
+    expect(owned(kernel)).toHaveLength(2);
     const before = JSON.stringify(kernel.listSync({}));
-    await a.stop();
-    agents.splice(agents.indexOf(a), 1);
 
     const second = new HandCluster();
     const b = await start(kernel, second);
@@ -126,15 +135,11 @@ describe("the agent runtime on the fake kernel", () => {
 
   it("prunes a Route deleted while it was down, only after every source synced", async () => {
     const kernel = createFakeKernel(NODE_HOST);
-    const first = new HandCluster();
-    const a = await start(kernel, first);
-    first.resync([
+    await programmedAndStopped(kernel, [
       routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }),
       routeObject("gone", { destinations: ["203.0.113.0/24"], gateways: ["10.0.0.3"] }),
     ]);
-    await eventually(() => expect(owned(kernel)).toHaveLength(2));
-    await a.stop();
-    agents.splice(agents.indexOf(a), 1);
+    expect(owned(kernel)).toHaveLength(2);
 
     const second = new HandCluster();
     const b = await start(kernel, second);
@@ -147,15 +152,11 @@ describe("the agent runtime on the fake kernel", () => {
 
   it("dumps the kernel again shortly when the start-up dump was interrupted, and then prunes", async () => {
     const kernel = createFakeKernel(NODE_HOST);
-    const first = new HandCluster();
-    const a = await start(kernel, first);
-    first.resync([
+    await programmedAndStopped(kernel, [
       routeObject("keep", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }),
       routeObject("gone", { destinations: ["203.0.113.0/24"], gateways: ["10.0.0.3"] }),
     ]);
-    await eventually(() => expect(owned(kernel)).toHaveLength(2));
-    await a.stop();
-    agents.splice(agents.indexOf(a), 1);
+    expect(owned(kernel)).toHaveLength(2);
 
     // The periodic resync (default 5 min) is far off: only a dump taken again prunes in time.
     kernel.interruptNextDump();
@@ -189,13 +190,8 @@ describe("the agent runtime on the fake kernel", () => {
 
   it("follows a change made just after its start-up dump: the route deleted then is added again", async () => {
     const kernel = createFakeKernel(NODE_HOST);
-    const cluster = new HandCluster();
     const egress = routeObject("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] });
-    const first = await start(kernel, cluster);
-    cluster.resync([egress]);
-    await eventually(() => expect(owned(kernel)).toHaveLength(1));
-    await first.stop();
-    agents.splice(agents.indexOf(first), 1);
+    await programmedAndStopped(kernel, [egress]);
 
     // The next agent's start-up dump holds the route; someone deletes it right after.
     const list = kernel.list.bind(kernel);
