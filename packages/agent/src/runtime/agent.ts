@@ -236,6 +236,11 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           resolvConf: settings.resolvConf,
           apiServers$: cluster.apiServers,
           dnsRefreshMs: settings.resyncIntervalMs,
+          onReadError: (error) =>
+            log.warn(
+              { err: String(error) },
+              "reading the host's default routes and addresses failed; reading again",
+            ),
         }),
         cluster.routes,
         cluster.node,

@@ -30,6 +30,9 @@ import {
   resolvConfNameservers,
 } from "../host-facts.ts";
 
+/** The longest wait between two reads of the main table that keep failing. */
+const READ_RETRY_MAX_MS = 60_000;
+
 export interface HostSourceOptions extends HostFactsOptions {
   readonly protocol: number;
   readonly resolvConf: readonly string[];
@@ -38,6 +41,8 @@ export interface HostSourceOptions extends HostFactsOptions {
   readonly dnsRefreshMs: number;
   /** Quiet time after a relevant kernel change before re-reading the main table. */
   readonly settleMs?: number;
+  /** A read of the main table failed or came back incomplete (it is tried again). */
+  readonly onReadError?: (error: unknown) => void;
   readonly scheduler?: SchedulerLike;
 }
 
@@ -65,10 +70,17 @@ export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Ob
     filter((change) => affectsHostFacts(change, options.protocol)),
     debounceTime(options.settleMs ?? 200, scheduler),
     startWith(undefined),
-    // A failed read is tried again after the settle time, until one is whole.
+    // A failed read is tried again, the wait doubling from the settle time to a minute,
+    // until one is whole.
     switchMap(() =>
       defer(() => kernelHostFacts(dataplane, options.protocol)).pipe(
-        retry({ delay: () => timer(options.settleMs ?? 200, scheduler) }),
+        retry({
+          delay: (error: unknown, attempt: number) => {
+            options.onReadError?.(error);
+            const settleMs = options.settleMs ?? 200;
+            return timer(Math.min(READ_RETRY_MAX_MS, settleMs * 2 ** Math.min(attempt - 1, 20)), scheduler);
+          },
+        }),
       ),
     ),
   );

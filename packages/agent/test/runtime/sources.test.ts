@@ -160,6 +160,29 @@ describe("hostSource", () => {
       ],
     });
   });
+
+  it("reads again when a read fails, waiting longer each time, and says so", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const list = kernel.list.bind(kernel);
+    const tried: number[] = [];
+    kernel.list = (scope) => {
+      tried.push(Date.now());
+      return tried.length <= 3 ? Promise.reject(new Error("EBUSY")) : list(scope);
+    };
+    const failures: unknown[] = [];
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(kernel, {
+        ...hostOptions(new BehaviorSubject<readonly IpAddr[]>([])),
+        onReadError: (error) => failures.push(error),
+      }).subscribe((e) => events.push(e)),
+    );
+    await eventually(() => expect(events).toHaveLength(1));
+    expect(failures.map(String)).toEqual(["Error: EBUSY", "Error: EBUSY", "Error: EBUSY"]);
+    // 10, 20 and 40 ms after the settle time of 10 ms: each wait at least the one before.
+    const waits = tried.slice(1).map((at, i) => at - (tried[i] as number));
+    expect(waits[2]).toBeGreaterThanOrEqual(35);
+  });
 });
 
 describe("chooseEngineSettings", () => {
