@@ -10,7 +10,7 @@
  * (core shared-routes.ts) the same bench peaks at 1,469 MiB (3,983 node-events/s, on
  * a slower day of the same machine). The flag is the process's, so it bounds every
  * thread of a parallel replay (parallel-replay.ts); on two threads the bench peaks at
- * 1,789-1,887 MiB (three runs), and at 1,958 and 1,989 MiB in two later runs: a lower
+ * 1,789-1,887 MiB (three runs), and at 1,958, 1,989 and 1,853 MiB in three later runs: a lower
  * bound here buys margin at some cost in throughput.
  *
  * Set at run time because the flag is not accepted in NODE_OPTIONS, and only the
