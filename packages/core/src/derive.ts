@@ -148,6 +148,9 @@ function placeObject(w: Work, objectKey: string): void {
 /** After ids moved: vacate old slots first (another object may take them), then place and refresh users. */
 function applyMoves(w: Work, moves: readonly IdMove[]): void {
   for (const move of moves) {
+    // A full range keeps the first keys in sorted order (nexthop-ids.ts): a key displaced
+    // by a newer one still wants an id, and waits for one to free up.
+    if (move.to === undefined) w.d.starved = hmSet(w.d.starved, move.key, true);
     if (move.from === undefined) continue;
     const there = hmGet(w.d.ids.byId, String(move.from));
     if (there === undefined) {

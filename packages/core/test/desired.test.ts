@@ -196,6 +196,24 @@ describe("desiredTable: nexthop id range", () => {
     expect(routeOutcome(state, starved ?? "")?.destinations[0]?.state).toBe("pending");
     expect(desiredTable(state).routes).toHaveLength(2);
   });
+
+  it("a nexthop displaced from its id by a newer object gets one again when one frees up", () => {
+    // The range holds the first keys in sorted order: gw|10.114.0.3 (Route a) displaces gw|10.114.0.5 (Route c).
+    const settings = { ...DEFAULT_SETTINGS, nexthopIdCount: 2 };
+    let state = upsert(
+      readyState(settings),
+      route("c", { destinations: ["10.3.0.0/16"], gateways: ["10.114.0.5"] }),
+      route("b", { destinations: ["10.2.0.0/16"], gateways: ["10.114.0.4"] }),
+      route("a", { destinations: ["10.1.0.0/16"], gateways: ["10.114.0.3"] }),
+    );
+    expect(routeOutcome(state, "c")?.destinations[0]).toMatchObject({
+      state: "invalid",
+      reason: "no nexthop id left in kroute's id range",
+    });
+    state = reduce(state, ev({ type: "route/deleted", name: "b" }));
+    expect(routeOutcome(state, "c")?.destinations[0]?.state).toBe("pending");
+    expect(gatewaysOf(state, routeTo(state, "10.3.0.0/16"))).toEqual(["10.114.0.5"]);
+  });
 });
 
 describe("desiredTable: selection and validity", () => {
