@@ -111,6 +111,9 @@ function desiredObject(w: Work, objectKey: string, id: number): KernelNexthop | 
   }
   const set = hmGet(w.d.sets, objectKey);
   if (set === undefined) return undefined;
+  // A group of the gateways that found an id would stand for the whole set while sending
+  // nothing to the others, and vanish when those were the healthy ones: none, then.
+  if (set.members.some((m) => hmGet(w.d.ids.byKey, gatewayObjectKey(m)) === undefined)) return undefined;
   const members = usableMembers(set, w.probes)
     .members.map((m) => hmGet(w.d.ids.byKey, gatewayObjectKey(m)))
     .filter((memberId) => memberId !== undefined)

@@ -214,6 +214,26 @@ describe("desiredTable: nexthop id range", () => {
     expect(routeOutcome(state, "c")?.destinations[0]?.state).toBe("pending");
     expect(gatewaysOf(state, routeTo(state, "10.3.0.0/16"))).toEqual(["10.114.0.5"]);
   });
+
+  it("a gateway set goes through all of its gateways or, short of ids for them, through none", () => {
+    // Two gateways and their group need three ids: with two, the group must not stand for the set.
+    const settings = { ...DEFAULT_SETTINGS, nexthopIdCount: 2 };
+    let state = upsert(
+      readyState(settings),
+      route("pair", { destinations: ["10.10.0.0/16"], gateways: ["10.114.0.3", "10.114.0.5"] }),
+    );
+    const starved = { state: "invalid", reason: "no nexthop id left in kroute's id range" };
+    expect(routeTo(state, "10.10.0.0/16")).toBeUndefined();
+    expect(routeOutcome(state, "pair")?.destinations[0]).toMatchObject(starved);
+    state = probe(state, "10.114.0.3", false);
+    expect(routeTo(state, "10.10.0.0/16")).toBeUndefined();
+    expect(routeOutcome(state, "pair")?.destinations[0]).toMatchObject(starved);
+    state = probe(state, "10.114.0.3", true);
+    // Every desired route points at a desired nexthop.
+    for (const r of desiredTable(state).routes) {
+      if (r.target.kind === "nexthop-object") expect(nexthop(state, r.target.id)).toBeDefined();
+    }
+  });
 });
 
 describe("desiredTable: selection and validity", () => {
