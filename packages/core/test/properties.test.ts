@@ -12,7 +12,7 @@ import type { EngineEvent, EventBody } from "../src/events.ts";
 import { hmGet } from "../src/hashmap.ts";
 import { familyOf, type IpAddr, type Prefix } from "../src/ip.ts";
 import type { KernelNexthop, KernelRoute, KernelRule, KernelSnapshot, Op } from "../src/kernel.ts";
-import { applyOps, nexthopIdInRange, ownedObjects } from "../src/owned.ts";
+import { applyOps, nexthopIdInRange, ownedObjects, ownsNexthop } from "../src/owned.ts";
 import { canPrune, plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
 import type { RouteObject } from "../src/route.ts";
@@ -65,16 +65,17 @@ const routeArb = (name: fc.Arbitrary<string>): fc.Arbitrary<RouteObject> =>
 const settingsArb: fc.Arbitrary<EngineSettings> = fc
   .record({
     mode: fc.constantFrom("groups" as const, "multipath" as const),
-    tiny: fc.boolean(),
+    range: fc.constantFrom(undefined, 16, 3),
     resilient: fc.boolean(),
   })
-  .map(({ mode, tiny, resilient }) => {
+  .map(({ mode, range, resilient }) => {
     const { resilient: params, ...rest } = DEFAULT_SETTINGS;
     return {
       ...rest,
       nexthopMode: mode,
-      // A tiny id range forces collisions and linear probing.
-      ...(tiny ? { nexthopIdCount: 16 } : {}),
+      // A tiny id range forces collisions and linear probing; one of 3 ids runs out
+      // (two gateways and their group fill it), and frees up as Routes go.
+      ...(range === undefined ? {} : { nexthopIdCount: range }),
       ...(resilient && params !== undefined ? { resilient: params } : {}),
     };
   });
@@ -334,8 +335,11 @@ describe("core properties", () => {
           }
           for (const op of ops) {
             for (const subject of opSubjects(op)) {
-              if (op.object === "nexthop")
-                expect(nexthopIdInRange((subject as KernelNexthop).id, settings)).toBe(true);
+              // kroute writes only ids of its range, and removes what it owns (its protocol counts too).
+              if (op.object === "nexthop" && op.action !== "delete" && subject === op.to)
+                expect(nexthopIdInRange(op.to.id, settings)).toBe(true);
+              else if (op.object === "nexthop")
+                expect(ownsNexthop(subject as KernelNexthop, settings)).toBe(true);
               else expect((subject as KernelRoute | KernelRule).protocol).toBe(settings.protocol);
             }
             if (op.action !== "add") {
