@@ -21,6 +21,7 @@ import { type KernelRule, routeKey } from "./kernel.ts";
 import { defaultHalves, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
+import type { EngineSettings } from "./settings.ts";
 import { selectedOn } from "./shared-selection.ts";
 import type { Claim, Contribution, DestinationPlan, HostFacts, NodeState, SetMember } from "./state.ts";
 import { MAIN_TABLE } from "./validate.ts";
@@ -312,6 +313,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
             protocol: settings.protocol,
           };
           rules.set(`${rule.src}`, rule);
+          rules.set(`main-first|${family}`, mainBeforeReplies(family, settings));
         }
       }
     }
@@ -414,6 +416,24 @@ export function protectionKey(ctx: ContributionContext): string {
  * longer, or changes the addresses the reply rules are made of; anything else in the
  * host facts counts.
  */
+/**
+ * The rule just before the reply rules: main, without its routes of prefix length 1 or
+ * less (the original default route, and the override whole or split in halves). A reply
+ * rule's table holds only the original default route, so without this rule everything
+ * from the node's address went to the original gateway: replies to pods and to the
+ * node's own subnets too. With it, main's specific routes keep that traffic, and the
+ * reply rules get only what would have taken a default route.
+ */
+function mainBeforeReplies(family: Family, settings: EngineSettings): KernelRule {
+  return {
+    family,
+    priority: settings.replyRulePriority - 1,
+    table: MAIN_TABLE,
+    protocol: settings.protocol,
+    suppressPrefixLength: 1,
+  };
+}
+
 export function contextAffects(
   previous: ContributionContext,
   next: ContributionContext,

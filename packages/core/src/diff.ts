@@ -148,7 +148,9 @@ function subjectSortKey(op: Op): string {
     case "nexthop":
       return nexthopSortKey(op.action === "delete" ? op.from : op.to);
     case "rule":
-      return ruleSortKey(op.action === "delete" ? op.from : op.to);
+      // Rules come out in the reverse of the order they go in: the reply rules before
+      // the rule that lets main's specific routes go first (contribution.ts).
+      return op.action === "delete" ? ruleSortKey(op.from, "last first") : ruleSortKey(op.to);
   }
 }
 
@@ -169,8 +171,13 @@ export function orderOps(
   observed: OwnedKernelState,
 ): Op[] {
   const ruleTables = new Set<number>();
-  for (const op of ops)
-    if (op.object === "rule") ruleTables.add(op.action === "delete" ? op.from.table : op.to.table);
+  for (const op of ops) {
+    if (op.object !== "rule") continue;
+    const rule = op.action === "delete" ? op.from : op.to;
+    // A rule that passes over a table's short routes (main's, before the reply rules)
+    // never takes its default routes: they are no reply routes for it.
+    if (rule.suppressPrefixLength === undefined) ruleTables.add(rule.table);
+  }
   const batch: Batch = {
     recreated: recreatedIds(ops),
     ruleTables,

@@ -143,7 +143,8 @@ const settings: Reader<EngineSettings> = (value, path) => {
     nexthopMode: field(o, "nexthopMode", literal("groups", "multipath"), path),
     ...optionalField(o, "resilient", resilient, path),
     replyTable: field(o, "replyTable", integer(1, 0xffffffff), path),
-    replyRulePriority: field(o, "replyRulePriority", U32, path),
+    // At least 1: the rule that lets main's specific routes go first sits just before it.
+    replyRulePriority: field(o, "replyRulePriority", integer(1, 0xffffffff), path),
     protectedPrefixes: field(o, "protectedPrefixes", arrayOf(prefix), path),
   };
 };

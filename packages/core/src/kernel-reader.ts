@@ -143,6 +143,7 @@ export const kernelRule: Reader<KernelRule> = (value, path) => {
     ...dst,
     table: field(o, "table", U32, path),
     protocol: field(o, "protocol", U8, path),
+    ...optionalField(o, "suppressPrefixLength", integer(0, fam === 4 ? 32 : 128), path),
   };
 };
 

@@ -94,6 +94,11 @@ export interface KernelRule {
   readonly dst?: Prefix;
   readonly table: number;
   readonly protocol: number;
+  /**
+   * `suppress_prefixlength N`: a route the table gives with a prefix this long or
+   * shorter is passed over, and the lookup goes on to the next rule.
+   */
+  readonly suppressPrefixLength?: number;
 }
 
 export interface KernelLink {
@@ -228,5 +233,5 @@ export function sharedRouteKey(route: KernelRoute): string {
 }
 
 export function ruleKey(rule: KernelRule): string {
-  return `${rule.family}|${rule.priority}|${rule.src ?? ""}|${rule.dst ?? ""}|${rule.table}|${rule.protocol}`;
+  return `${rule.family}|${rule.priority}|${rule.src ?? ""}|${rule.dst ?? ""}|${rule.table}|${rule.protocol}|${rule.suppressPrefixLength ?? ""}`;
 }

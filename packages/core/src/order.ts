@@ -36,9 +36,11 @@ export function routeSortKey(route: KernelRoute): string {
   return key;
 }
 
-export function ruleSortKey(rule: KernelRule): string {
+/** Rules by priority (the order the kernel consults them), or the reverse with "last first". */
+export function ruleSortKey(rule: KernelRule, order: "first first" | "last first" = "first first"): string {
   const src = rule.src === undefined ? "" : prefixSortKey(rule.src);
-  return `${pad(rule.priority, 10)}|${src}|${ruleKey(rule)}`;
+  const priority = order === "first first" ? rule.priority : 0xffffffff - rule.priority;
+  return `${pad(priority, 10)}|${src}|${ruleKey(rule)}`;
 }
 
 export function nexthopSortKey(nexthop: KernelNexthop): string {

@@ -673,6 +673,9 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       nexthops: [{ gateway: "10.0.0.1", dev: "eth0", weight: 1 }],
     });
     expect(desiredTable(state).rules).toEqual([
+      // Main without its default routes and halves first: replies to pods and to the
+      // node's subnets keep main's specific routes; the rest goes to the reply table.
+      { family: 4, priority: 1349, table: 254, protocol: 201, suppressPrefixLength: 1 },
       { family: 4, priority: 1350, src: "10.0.0.10/32", table: 135, protocol: 201 },
     ]);
   });
@@ -700,7 +703,10 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     for (const dst of ["203.0.113.100/32", "198.51.100.53/32", "169.254.169.254/32"])
       expect(via(dst)).toEqual(["10.0.0.1@eth0"]);
     expect(via("0.0.0.0/0", 135)).toEqual(["10.0.0.1@eth0"]);
-    expect(desiredTable(state).rules).toMatchObject([{ src: "10.0.0.10/32", table: 135 }]);
+    expect(desiredTable(state).rules).toMatchObject([
+      { table: 254, suppressPrefixLength: 1 },
+      { src: "10.0.0.10/32", table: 135 },
+    ]);
     const split =
       "split into 0.0.0.0/1 and 128.0.0.0/1: the original default route has metric 0, which kroute's metric 50 cannot undercut";
     expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
@@ -818,6 +824,7 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     expect(via("2001:4860:4860::8888/128")).toEqual(["fe80::1@eth0"]);
     expect(via("::/0", 135)).toEqual(["fe80::1@eth0"]);
     expect(desiredTable(state).rules).toEqual([
+      { family: 6, priority: 1349, table: 254, protocol: 201, suppressPrefixLength: 1 },
       { family: 6, priority: 1350, src: "2001:db8::10/128", table: 135, protocol: 201 },
     ]);
     expect(routeTo(state, "0.0.0.0/0")).toBeUndefined();

@@ -287,7 +287,7 @@ describe("plan", () => {
       const routeOps = ops.filter((o) => o.object === "route" || o.object === "rule");
       const describe = (o: Op) =>
         o.object === "rule"
-          ? `rule ${o.action}`
+          ? `rule ${o.action} ${(o.action === "delete" ? o.from : o.to).priority}`
           : o.object === "route"
             ? `${o.action} ${(o.action === "delete" ? o.from : o.to).dst} table ${(o.action === "delete" ? o.from : o.to).table}`
             : "";
@@ -296,7 +296,9 @@ describe("plan", () => {
         "add 169.254.169.254/32 table 254",
         "add 198.51.100.53/32 table 254",
         "add 203.0.113.100/32 table 254",
-        "rule add",
+        // Main's specific routes first, then the reply rule (see contribution.ts).
+        "rule add 1349",
+        "rule add 1350",
         ...override.map((dst) => `add ${dst} table 254`),
       ]);
       // The API server's host route is refused: the override waits for it.
@@ -325,7 +327,8 @@ describe("plan", () => {
       const removal = plan(state);
       expect(removal.map(describe)).toEqual([
         ...override.map((dst) => `delete ${dst} table 254`),
-        "rule delete",
+        "rule delete 1350",
+        "rule delete 1349",
         "delete 0.0.0.0/0 table 135",
         "delete 169.254.169.254/32 table 254",
         "delete 198.51.100.53/32 table 254",

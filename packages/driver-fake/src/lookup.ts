@@ -3,7 +3,7 @@
  * longest matching prefix wins, then the lowest metric; a multipath route or group
  * then picks one nexthop by the flow's hash. Special routes answer with Linux's
  * errnos (blackhole EINVAL, unreachable EHOSTUNREACH, prohibit EACCES; throw moves on
- * to the next rule).
+ * to the next rule, as does an answer a rule's suppress_prefixlength passes over).
  */
 import {
   type AddressBits,
@@ -14,6 +14,7 @@ import {
   type LookupResult,
   parseIp,
   prefixContains,
+  prefixLength,
 } from "@kroute/core";
 import { kernelError } from "./errno.ts";
 import { flowHash } from "./flow-hash.ts";
@@ -91,16 +92,18 @@ export function lookupFlow(state: KernelState, query: FlowQuery): LookupResult {
   const parsed = parseIp(query.dst);
   const address = parsed.ok ? addressBits(parsed.value) : undefined;
   if (address === undefined) return kernelError("EINVAL");
-  const tables =
+  const lookups: readonly { readonly table: number; readonly suppressPrefixLength?: number }[] =
     query.table !== undefined
-      ? [query.table]
+      ? [{ table: query.table }]
       : state.rules
           .filter((rule) => rule.family === address.family)
-          .filter((rule) => ruleMatches(rule.src, query.src) && ruleMatches(rule.dst, query.dst))
-          .map((rule) => rule.table);
-  for (const table of tables) {
+          .filter((rule) => ruleMatches(rule.src, query.src) && ruleMatches(rule.dst, query.dst));
+  for (const { table, suppressPrefixLength } of lookups) {
     const route = bestRoute(state, table, address);
     if (route === undefined) continue;
+    // suppress_prefixlength N: the table's answer, when it is that short or shorter, is
+    // passed over, and the next rule consulted.
+    if (suppressPrefixLength !== undefined && prefixLength(route.dst) <= suppressPrefixLength) continue;
     const hop = chooseHop(state, route, query);
     if (hop === "throw") continue;
     if ("ok" in hop) return hop;

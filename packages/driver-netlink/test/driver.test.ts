@@ -293,11 +293,16 @@ describeAsRoot("netlink driver", () => {
       ...proto,
     );
     await ns.ip("rule", "add", "from", "10.3.0.0/16", "uidrange", "1000-2000", "pref", "123", ...proto);
-    await ns.ip("rule", "add", "from", "10.5.0.0/16", "suppress_prefixlength", "0", "pref", "125", ...proto);
+    await ns.ip("rule", "add", "from", "10.5.0.0/16", "suppress_ifgroup", "5", "pref", "125", ...proto);
     await ns.ip("rule", "add", "from", "10.4.0.0/16", "pref", "124", ...proto);
+    // suppress_prefixlength is modelled (kroute writes one before its reply rules).
+    await ns.ip("rule", "add", "suppress_prefixlength", "1", "pref", "126", ...proto);
     try {
       const rules = (await dp.list({ families: [4], protocol: PROTO })).rules;
-      expect(rules).toEqual([{ family: 4, priority: 124, table: 120, protocol: PROTO, src: "10.4.0.0/16" }]);
+      expect(rules).toEqual([
+        { family: 4, priority: 124, table: 120, protocol: PROTO, src: "10.4.0.0/16" },
+        { family: 4, priority: 126, table: 120, protocol: PROTO, suppressPrefixLength: 1 },
+      ]);
       // The kernel compares neither flags nor unset selectors, so kroute's own `from X`
       // rule is refused beside the `not from X` one: refused, not silently taken as done.
       const ours = {
@@ -311,7 +316,8 @@ describeAsRoot("netlink driver", () => {
         { ok: false, code: "EEXIST" },
       ]);
     } finally {
-      for (const pref of ["120", "121", "122", "123", "124", "125"]) await ns.ip("rule", "del", "pref", pref);
+      for (const pref of ["120", "121", "122", "123", "124", "125", "126"])
+        await ns.ip("rule", "del", "pref", pref);
     }
   });
 

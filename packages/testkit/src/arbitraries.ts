@@ -273,6 +273,7 @@ export const kernelRule = (): fc.Arbitrary<KernelRule> =>
         dst: prefixOf(fam),
         table: table(),
         protocol: protocol(),
+        suppressPrefixLength: fc.integer({ min: 0, max: fam === 4 ? 32 : 128 }),
       },
       { requiredKeys: ["family", "priority", "table", "protocol"] },
     ),
@@ -367,7 +368,7 @@ export const engineSettings = (): fc.Arbitrary<EngineSettings> =>
       nexthopMode: fc.constantFrom("groups" as const, "multipath" as const),
       resilient: resilientParams(),
       replyTable: fc.integer({ min: 1, max: 252 }),
-      replyRulePriority: fc.nat(32765),
+      replyRulePriority: fc.integer({ min: 1, max: 32765 }),
       protectedPrefixes: fc.array(prefix(), { maxLength: 3 }),
     },
     {

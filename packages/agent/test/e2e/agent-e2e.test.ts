@@ -314,6 +314,8 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   });
 
   it("overrides the default route, keeping protected addresses and replies on the original gateway", async () => {
+    // A pod network's route, as a CNI plugin puts it in main: replies to pods must keep it.
+    await w().ns.ip("route", "add", "10.244.1.0/24", "via", "10.0.0.7", "dev", "eth0", "proto", "static");
     w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
     agent = await runAgent(w(), ["--keep-original=203.0.113.0/24"]);
     await agent.ready;
@@ -332,6 +334,9 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "203.0.113.99")).toBe("10.0.0.1");
     // Replies sourced from the node's address keep the original gateway (policy rule + reply table).
     expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+    // But only those that would take a default route: main's specific routes keep theirs.
+    expect(await routeGet(w().ns, "10.244.1.5", "10.0.0.5")).toBe("10.0.0.7");
+    expect(await routeGet(w().ns, "10.0.0.20", "10.0.0.5")).toBe("dev eth0");
     // The original default route is untouched.
     const original = await w().ns.ipJson<
       { dst: string; gateway: string; metric: number; protocol: string }[]
@@ -366,6 +371,9 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "198.51.100.53")).toBe("10.0.0.1");
     expect(await routeGet(w().ns, "169.254.169.254")).toBe("10.0.0.1");
     expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+    // The halves are passed over for replies too, main's specific routes not.
+    expect(await routeGet(w().ns, "203.0.113.99", "10.0.0.5")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "10.0.0.20", "10.0.0.5")).toBe("dev eth0");
     const { routeOutcome } = await import("@kroute/core");
     await eventually(() =>
       expect(routeOutcome(agent!.state(), "egress")?.destinations[0]).toMatchObject({

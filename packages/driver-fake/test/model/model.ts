@@ -79,6 +79,15 @@ export interface OverrideSettings {
 export function expectedRules(model: Model, settings: OverrideSettings): KernelRule[] {
   if (![...model.routes.values()].some(overridesDefault)) return [];
   return [
+    // Main first, without its routes of prefix length 1 or less: only what would take a
+    // default route goes on to the reply rule.
+    {
+      family: 4,
+      priority: settings.replyRulePriority - 1,
+      table: 254,
+      protocol: settings.protocol,
+      suppressPrefixLength: 1,
+    },
     {
       family: 4,
       priority: settings.replyRulePriority,

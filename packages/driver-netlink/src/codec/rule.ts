@@ -34,6 +34,8 @@ export interface RuleMessage {
   readonly iifname?: string;
   readonly oifname?: string;
   readonly fwmark?: number;
+  /** FRA_SUPPRESS_PREFIXLEN when the rule suppresses (the kernel dumps -1 when it does not). */
+  readonly suppressPrefixLength?: number;
   /** Types of the attributes decoded past those above (uidrange, ipproto, ports, goto…): decode only. */
   readonly otherAttrTypes?: readonly number[];
 }
@@ -59,6 +61,7 @@ export function encodeRule(w: Writer, m: RuleMessage): void {
   if (m.iifname !== undefined) w.attrString(FRA_IIFNAME, m.iifname);
   if (m.oifname !== undefined) w.attrString(FRA_OIFNAME, m.oifname);
   if (m.fwmark !== undefined) w.attrU32(FRA_FWMARK, m.fwmark);
+  if (m.suppressPrefixLength !== undefined) w.attrU32(FRA_SUPPRESS_PREFIXLEN, m.suppressPrefixLength);
 }
 
 export function decodeRule(payload: Uint8Array, base: number): Decoded<RuleMessage> {
@@ -106,10 +109,14 @@ export function decodeRule(payload: Uint8Array, base: number): Decoded<RuleMessa
         break;
       case FRA_PAD:
         break;
-      case FRA_SUPPRESS_PREFIXLEN:
+      // Both dumped for every rule by recent kernels, as -1 when the rule does not suppress.
+      case FRA_SUPPRESS_PREFIXLEN: {
+        const length = check.u32(attr, "FRA_SUPPRESS_PREFIXLEN");
+        if (length !== NO_SUPPRESSION) m.suppressPrefixLength = length;
+        break;
+      }
       case FRA_SUPPRESS_IFGROUP:
-        // Dumped for every rule by recent kernels, as -1 when the rule does not suppress.
-        if (check.u32(attr, "FRA_SUPPRESS_*") !== NO_SUPPRESSION) {
+        if (check.u32(attr, "FRA_SUPPRESS_IFGROUP") !== NO_SUPPRESSION) {
           m.otherAttrTypes = [...(m.otherAttrTypes ?? []), attr.type];
         }
         break;

@@ -20,12 +20,14 @@ export function ruleToMessage(rule: KernelRule): RuleMessage {
     protocol: rule.protocol,
     ...(src !== undefined ? { src: src.bytes } : {}),
     ...(dst !== undefined ? { dst: dst.bytes } : {}),
+    ...(rule.suppressPrefixLength !== undefined ? { suppressPrefixLength: rule.suppressPrefixLength } : {}),
   };
 }
 
 /**
  * A dumped rule; undefined for actions other than "lookup" and for rules that match on
- * more than kroute models (an inverted match, devices, marks, tos, uid or port ranges…).
+ * more than kroute models (an inverted match, devices, marks, tos, uid or port ranges,
+ * interface-group suppression…); `suppress_prefixlength` it models.
  * Such a rule is not one kroute wrote, even with kroute's protocol: read as a plain
  * `from X lookup T` it would be taken for kroute's own rule, and a `not from X` rule
  * would pass for the `from X` rule kroute wants (the kernel then refuses kroute's add
@@ -45,6 +47,7 @@ export function messageToRule(m: RuleMessage): KernelRule | undefined {
     protocol: m.protocol ?? 0,
     ...(m.src !== undefined || m.srcLen > 0 ? { src: bytesToPrefix(family, m.src, m.srcLen) } : {}),
     ...(m.dst !== undefined || m.dstLen > 0 ? { dst: bytesToPrefix(family, m.dst, m.dstLen) } : {}),
+    ...(m.suppressPrefixLength !== undefined ? { suppressPrefixLength: m.suppressPrefixLength } : {}),
   };
   return rule;
 }

@@ -7,7 +7,7 @@
 import type { FlowQuery, KernelRoute, LookupResult } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { ConformanceHarness } from "./harness.ts";
-import { nexthopAdd, routeAdd } from "./ops.ts";
+import { nexthopAdd, routeAdd, ruleAdd } from "./ops.ts";
 import {
   expectErrno,
   expectOk,
@@ -123,6 +123,47 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
       expect(fromKr1).toMatchObject({ ok: true, table: TABLE, gateway: "10.11.0.2" });
       const fromKr0 = await h.dataplane.lookup({ dst: ip("203.0.113.1"), src: ip("10.10.0.1") });
       expect(fromKr0).toMatchObject({ ok: true, table: MAIN, gateway: "10.10.0.2" });
+    });
+
+    it("a rule with suppress_prefixlength passes over the table's short answers to the next rule", async () => {
+      const h = harness();
+      // The override as halves in main, a specific route in main, the original default
+      // in the reply table; main first without its /1s and /0s, then the source rule.
+      expectOk(
+        await h.dataplane.apply([
+          routeAdd(viaRoute("0.0.0.0/1", [["10.11.0.3", "kr1"]], { table: MAIN })),
+          routeAdd(viaRoute("128.0.0.0/1", [["10.11.0.3", "kr1"]], { table: MAIN })),
+          routeAdd(viaRoute("198.51.100.0/24", [["10.11.0.2", "kr1"]], { table: MAIN })),
+          routeAdd(viaRoute("0.0.0.0/0", [["10.10.0.2", "kr0"]], { table: TABLE })),
+          ruleAdd({ family: 4, priority: 1000, table: MAIN, protocol: 250, suppressPrefixLength: 1 }),
+          ruleAdd({ family: 4, priority: 1001, src: prefix("10.10.0.1/32"), table: TABLE, protocol: 250 }),
+        ]),
+      );
+      const from = ip("10.10.0.1");
+      expect(await h.dataplane.lookup({ dst: ip("198.51.100.7"), src: from })).toMatchObject({
+        ok: true,
+        table: MAIN,
+        gateway: "10.11.0.2",
+      });
+      expect(await h.dataplane.lookup({ dst: ip("203.0.113.1"), src: from })).toMatchObject({
+        ok: true,
+        table: TABLE,
+        gateway: "10.10.0.2",
+      });
+      // A flow from elsewhere passes the source rule by, and main's halves take it.
+      expect(await h.dataplane.lookup({ dst: ip("203.0.113.1") })).toMatchObject({
+        ok: true,
+        table: MAIN,
+        gateway: "10.11.0.3",
+      });
+      const { rules } = await h.dataplane.list({ families: [4], protocol: 250 });
+      expect(rules.find((rule) => rule.priority === 1000)).toEqual({
+        family: 4,
+        priority: 1000,
+        table: MAIN,
+        protocol: 250,
+        suppressPrefixLength: 1,
+      });
     });
 
     it("sets and reads the multipath hash policy per family", async () => {
