@@ -8,17 +8,25 @@ import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/cor
 
 export class MalformedLogError extends Error {}
 
+/** An event with the line it was read from: facts found bad only when replayed are reported by line too. */
+export interface LoggedEvent {
+  readonly event: EngineEvent;
+  readonly line: number;
+}
+
 export async function* readLog(
   path: string,
   onWarning: (warning: LogWarning) => void,
-): AsyncGenerator<EngineEvent> {
+): AsyncGenerator<LoggedEvent> {
   const decoder = createLogDecoder();
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNumber = 0;
   for await (const line of lines) {
+    lineNumber++;
     const result = decoder.push(line);
     switch (result.kind) {
       case "event":
-        yield result.event;
+        yield { event: result.event, line: lineNumber };
         break;
       case "unknown":
         onWarning(result.warning);

@@ -8,10 +8,10 @@
  * What a share returns is plain data (it crosses threads by structured clone), tagged
  * with each node's first-appearance index so the merge can restore the one-replay order.
  */
-import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
+import { createLogDecoder, type LogWarning } from "@kroute/core";
 import { formatOp } from "./format.ts";
 import { type GenerateOptions, generateLog } from "./generate.ts";
-import { MalformedLogError, readLog } from "./log-reader.ts";
+import { type LoggedEvent, MalformedLogError, readLog } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
 import { Replayer } from "./replay.ts";
 import { type NodeTimeline, Timeline } from "./timeline.ts";
@@ -104,18 +104,38 @@ export interface ShareHooks {
 const PROGRESS_EVERY = 500;
 
 /** Decoded as it is generated: a log held whole would be held once per thread. */
-function* generatedEvents(options: GenerateOptions): Generator<EngineEvent> {
+function* generatedEvents(options: GenerateOptions): Generator<LoggedEvent> {
   const decoder = createLogDecoder();
-  for (const line of generateLog(options)) {
-    const result = decoder.push(line);
+  let line = 0;
+  for (const text of generateLog(options)) {
+    line++;
+    const result = decoder.push(text);
     if (result.kind === "error") throw new MalformedLogError(`generated log: ${result.error.message}`);
-    if (result.kind === "event") yield result.event;
+    if (result.kind === "event") yield { event: result.event, line };
   }
 }
 
-function eventsOf(source: LogSource, hooks: ShareHooks): AsyncIterable<EngineEvent> | Iterable<EngineEvent> {
+function eventsOf(source: LogSource, hooks: ShareHooks): AsyncIterable<LoggedEvent> | Iterable<LoggedEvent> {
   if (source.kind === "generated") return generatedEvents(source.options);
   return readLog(source.path, (warning) => hooks.onWarning?.(warning));
+}
+
+/** Where a source's lines are, as its decoding errors name it. */
+function sourceName(source: LogSource): string {
+  return source.kind === "file" ? source.path : "generated log";
+}
+
+/**
+ * Feeds one event; facts the replay finds no kernel could hold (node-sim.ts) are named by
+ * file and line, as decoding errors are, so the operator can go to the line.
+ */
+function pushAt(replayer: Replayer, { event, line }: LoggedEvent, source: LogSource): boolean {
+  try {
+    return replayer.push(event);
+  } catch (error) {
+    if (!(error instanceof MalformedLogError)) throw error;
+    throw new MalformedLogError(`${sourceName(source)}: line ${line}: ${error.message}`);
+  }
 }
 
 export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Promise<ShareResult> {
@@ -156,10 +176,11 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
   let end = start;
   let bootstrap: ShareResult["bootstrap"];
   const byType: CostTotals = {};
-  for await (const event of eventsOf(task.source, hooks)) {
+  for await (const logged of eventsOf(task.source, hooks)) {
+    const event = logged.event;
     const pushedAt = performance.now();
     const delivered = replayer.nodeEvents;
-    if (!replayer.push(event)) break;
+    if (!pushAt(replayer, logged, task.source)) break;
     end = performance.now();
     addCost(byType, event.type, {
       nodeEvents: replayer.nodeEvents - delivered,

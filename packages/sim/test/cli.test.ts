@@ -67,10 +67,10 @@ describe("kroute-sim CLI", () => {
     }
   });
 
-  it("refuses host or kernel facts no kernel could hold, naming the event, with no stack trace", async () => {
+  it("refuses host or kernel facts no kernel could hold, naming the file, line and event, with no stack trace", async () => {
     const header = [
-      `{"v":1,"seq":1,"at":"2026-01-01T00:00:00Z","type":"node/observed","node":"a","labels":{}}`,
-      `{"v":1,"seq":2,"at":"2026-01-01T00:00:00Z","type":"host/observed","node":"a","defaultGateways":[{"via":"10.0.0.1","dev":"DEV"}],"addresses":[{"ip":"10.0.0.5","dev":"DEV","prefixLength":24}],"dns":[],"apiServers":[],"protect":[]}`,
+      `{"v":1,"seq":10,"at":"2026-01-01T00:00:00Z","type":"node/observed","node":"a","labels":{}}`,
+      `{"v":1,"seq":20,"at":"2026-01-01T00:00:00Z","type":"host/observed","node":"a","defaultGateways":[{"via":"10.0.0.1","dev":"DEV"}],"addresses":[{"ip":"10.0.0.5","dev":"DEV","prefixLength":24}],"dns":[],"apiServers":[],"protect":[]}`,
     ];
     const longName = join(dir, "long-device-name.jsonl");
     writeFileSync(longName, header.join("\n").replaceAll("DEV", "averyveryverylongname0"));
@@ -79,19 +79,19 @@ describe("kroute-sim CLI", () => {
       unknownDevice,
       [
         ...header.map((l) => l.replaceAll("DEV", "eth0")),
-        `{"v":1,"seq":3,"at":"2026-01-01T00:00:01Z","type":"kernel/changed","node":"a","change":{"kind":"address","action":"new","address":{"dev":"nosuch0","ip":"10.9.9.9","prefixLength":24,"family":4}}}`,
+        `{"v":1,"seq":30,"at":"2026-01-01T00:00:01Z","type":"kernel/changed","node":"a","change":{"kind":"address","action":"new","address":{"dev":"nosuch0","ip":"10.9.9.9","prefixLength":24,"family":4}}}`,
       ].join("\n"),
     );
     for (const jobs of ["1", "2"]) {
       const long = await sim("replay", longName, "--jobs", jobs);
       expect(long).toMatchObject({ code: 1, stdout: "" });
       expect(long.stderr).toBe(
-        `kroute-sim replay: seq 2: host/observed for node a: invalid link name: "averyveryverylongname0"\n`,
+        `kroute-sim replay: ${longName}: line 2: seq 20: host/observed for node a: invalid link name: "averyveryverylongname0"\n`,
       );
       const unknown = await sim("replay", unknownDevice, "--jobs", jobs);
       expect(unknown).toMatchObject({ code: 1, stdout: "" });
       expect(unknown.stderr).toBe(
-        `kroute-sim replay: seq 3: kernel/changed for node a: no such link: "nosuch0"\n`,
+        `kroute-sim replay: ${unknownDevice}: line 3: seq 30: kernel/changed for node a: no such link: "nosuch0"\n`,
       );
     }
   });
