@@ -58,7 +58,7 @@ export class NodeSim {
   /** The host facts before this step's `host/observed`, while the step applies (see check-override.ts). */
   private hostBefore: EventOf<"host/observed"> | undefined;
   /** Gateways whose last probe result said down. */
-  private readonly down = new Set<string>();
+  private readonly down = new Set<IpAddr>();
   /** The fake kernel's owned objects, followed through its change notifications. */
   readonly owned = new OwnedMirror();
   /** What the recording agent's kernel held, from its recorded kernel/observed and dataplane/applied. */
@@ -137,7 +137,7 @@ export class NodeSim {
         throw new Error(`unhandled event ${JSON.stringify(unreachable)}`);
       }
     }
-    const results = this.reconcile(event);
+    const results = this.reconcile(event, changesConfiguredGateways(event) ? this.down : []);
     // New host facts can move the original gateway with no op written: check them anyway.
     if (event.type === "host/observed" && results.length === 0 && this.kernel !== undefined)
       this.report(overrideProblems(this.kernel, this.host, this.owned, this.isOverride).values());
@@ -255,11 +255,21 @@ export class NodeSim {
     for (const change of notified) this.feed({ ...event, change });
   }
 
-  private reconcile(cause: { seq: number; at: string }): { op: Op; result: OpResult }[] {
+  /**
+   * `recheck`: gateways whose routes are checked for health even if no op writes them
+   * (the down ones, when the step changed what the Routes configure).
+   */
+  private reconcile(
+    cause: { seq: number; at: string },
+    recheck: Iterable<IpAddr>,
+  ): { op: Op; result: OpResult }[] {
     const kernel = this.kernel;
     if (kernel === undefined) return [];
     const ops = plan(this.state);
-    if (ops.length === 0) return [];
+    if (ops.length === 0) {
+      this.checkHealth(recheck);
+      return [];
+    }
     this.report(foreignOpProblems(ops, this.state.settings));
     this.applying = true;
     let answers: OpResult[];
@@ -273,7 +283,7 @@ export class NodeSim {
     this.feed({ v: 1, seq: cause.seq, at: cause.at, type: "dataplane/applied", node: this.name, results });
     const notIdempotent = secondPlanProblem(this.state);
     if (notIdempotent !== undefined) this.violation(notIdempotent);
-    const written = new Set<IpAddr>();
+    const written = new Set<IpAddr>(recheck);
     for (const op of ops) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
     this.checkHealth(written);
     this.report(overrideProblems(kernel, this.host, this.owned, this.isOverride).values());
@@ -297,7 +307,7 @@ export class NodeSim {
   /** Whether an owned route overrides the default route, as the core's claims say (see check-override.ts). */
   private readonly isOverride = (route: KernelRoute): boolean => isOverrideRoute(this.state, route);
 
-  /** The health check for the routes through the gateways a step wrote or probed. */
+  /** The health check for the routes through the gateways a step wrote, probed or re-configured. */
   private checkHealth(gateways: Iterable<IpAddr>): void {
     this.report(healthProblems(gateways, this.down, this.owned, this.state.derived));
   }
@@ -318,5 +328,23 @@ export class NodeSim {
 
   snapshot(): KernelSnapshot | undefined {
     return this.kernel?.listSync({ protocol: this.state.settings.protocol });
+  }
+}
+
+/**
+ * Whether an event can change the gateways a Route configures on this node (a Route
+ * changed, or the node's labels select others): a route left through a down gateway
+ * then breaks the health invariant though the step wrote and probed nothing.
+ */
+function changesConfiguredGateways(event: EngineEvent): boolean {
+  switch (event.type) {
+    case "route/upserted":
+    case "route/deleted":
+    case "route/resynced":
+    case "node/observed":
+    case "agent/configured":
+      return true;
+    default:
+      return false;
   }
 }

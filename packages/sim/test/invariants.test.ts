@@ -154,6 +154,30 @@ describe("replay invariants fire when the core misbehaves", () => {
   });
 });
 
+describe("replay health invariant after a step that neither probes nor writes", () => {
+  it("a Route given an up gateway while its route stays only via a down one", () => {
+    const single = (generation: number, gateways: string[]) =>
+      JSON.stringify({
+        apiVersion: "networking.kroute.dev/v1alpha1",
+        kind: "Route",
+        metadata: { name: "egress", generation, creationTimestamp: "2026-01-01T00:00:00Z" },
+        spec: { destinations: ["192.0.2.0/24"], gateways },
+      });
+    const text = [
+      ...HEADER,
+      `{"v":1,"seq":3,"at":"2026-01-01T00:00:01.000Z","type":"route/resynced","routes":[${single(1, ["10.114.0.4"])}]}`,
+      `{"v":1,"seq":4,"at":"2026-01-01T00:00:02.000Z","type":"probe/result","node":"n1","gateway":"10.114.0.4","up":false}`,
+      `{"v":1,"seq":5,"at":"2026-01-01T00:00:03.000Z","type":"route/upserted","route":${single(2, ["10.114.0.3", "10.114.0.4"])}}`,
+    ].join("\n");
+    // Fail-static via the only gateway is allowed; once the Route names an up one, it is not.
+    expect(violations(text)).toEqual([]);
+    sabotage.current = (ops, state) => (state.probes["10.114.0.4"]?.up === false ? [] : ops);
+    expect(violations(text)).toContainEqual(
+      "192.0.2.0/24 table 254 goes only via down 10.114.0.4 while 10.114.0.3 is up",
+    );
+  });
+});
+
 describe("kroute-sim replay exit status", () => {
   it("is 1 when an invariant is violated, naming it", async () => {
     // The recording agent's kernel held a kroute route that nothing asks for and that it
