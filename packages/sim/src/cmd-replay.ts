@@ -41,11 +41,11 @@ export async function replayFile(path: string, options: ReplayFileOptions = {}):
       results: true,
     },
     {
-      onWarning: (w) => process.stderr.write(`warning: ${path}: ${w.message}\n`),
+      onWarning: (w) => progress.print(`warning: ${path}: ${w.message}\n`),
       onProgress: (events) => progress.update(events),
     },
-  );
-  progress.done();
+    // Cleared when the replay fails too: the caller's error message then starts a line of its own.
+  ).finally(() => progress.done());
   timeline.absorb(run.timelineNodes, run.firstSeq, run.lastSeq);
   return { results: [...run.results], verbose: [...run.verbose], timeline, violations: run.violations };
 }

@@ -18,6 +18,8 @@ export async function writeLines(out: Writable, lines: Iterable<string>): Promis
 
 export interface Progress {
   update(done: number, total?: number): void;
+  /** Writes a message (a warning, an error) on a line of its own, never run into the progress line. */
+  print(text: string): void;
   done(): void;
 }
 
@@ -35,6 +37,13 @@ export function progressOnStderr(
 ): Progress {
   const tty = stream.isTTY === true;
   let last: number | undefined;
+  // A progress line is on the terminal, the cursor at its end: other text must clear it first.
+  let shown = false;
+  const clear = (): void => {
+    if (!shown) return;
+    stream.write("\r\x1b[K");
+    shown = false;
+  };
   return {
     update(done, total) {
       if (!tty) return;
@@ -43,9 +52,12 @@ export function progressOnStderr(
       last = t;
       const of = total === undefined ? "" : ` / ${total}`;
       stream.write(`\r${label}: ${done}${of}`);
+      shown = true;
     },
-    done() {
-      if (tty && last !== undefined) stream.write("\r\x1b[K");
+    print(text) {
+      clear();
+      stream.write(text);
     },
+    done: clear,
   };
 }

@@ -2,7 +2,7 @@
  * Progress goes to stderr only when stderr is a terminal; data always stays on stdout.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +48,35 @@ describe("progressOnStderr", () => {
     expect(stream.written).toEqual([]);
   });
 
+  it("on a terminal: a message clears the progress line first and stands on a line of its own", () => {
+    const stream = fakeStream(true);
+    let t = 1000;
+    const progress = progressOnStderr("replay x.jsonl", stream, () => t);
+    progress.update(500);
+    progress.print("warning: x.jsonl: line 501: unknown event kind\n");
+    t += 1000;
+    progress.update(1000);
+    progress.done();
+    progress.print("kroute-sim replay: x.jsonl: line 1001: not JSON\n");
+    expect(stream.written).toEqual([
+      "\rreplay x.jsonl: 500",
+      "\r\x1b[K",
+      "warning: x.jsonl: line 501: unknown event kind\n",
+      "\rreplay x.jsonl: 1000",
+      "\r\x1b[K",
+      "kroute-sim replay: x.jsonl: line 1001: not JSON\n",
+    ]);
+  });
+
+  it("not on a terminal: a message is written as it is", () => {
+    const stream = fakeStream(false);
+    const progress = progressOnStderr("replay x.jsonl", stream);
+    progress.update(500);
+    progress.print("warning: w\n");
+    progress.done();
+    expect(stream.written).toEqual(["warning: w\n"]);
+  });
+
   it("on a terminal that never saw an update: done() writes nothing", () => {
     const stream = fakeStream(true);
     progressOnStderr("generate", stream).done();
@@ -77,5 +106,39 @@ describe("kroute-sim generate, progress and data", () => {
     expect(tty.stdout).not.toContain('"seq"');
     const piped = await run(process.execPath, [CLI, ...args], { maxBuffer: 64 << 20 });
     expect(readFileSync(out, "utf8")).toBe(piped.stdout);
+  });
+});
+
+describe("kroute-sim replay, progress and messages on a terminal", () => {
+  it("a warning and the error that stops the replay each start a line of their own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-tty-"));
+    const log = join(dir, "late-errors.jsonl");
+    const { stdout: generated } = await run(
+      process.execPath,
+      [CLI, ...["generate", "--nodes", "3", "--routes", "5", "--events", "6000", "--seed", "2"]],
+      { maxBuffer: 64 << 20 },
+    );
+    // Even seqs leave room for an event of an unknown kind early on; the progress line is
+    // drawn before it and again (200 ms later) before the bad last line.
+    const lines = generated
+      .trimEnd()
+      .split("\n")
+      .map((line) => {
+        const event = JSON.parse(line) as { seq: number };
+        return JSON.stringify({ ...event, seq: event.seq * 2 });
+      });
+    lines.splice(1000, 0, `{"v":1,"seq":2001,"at":"2026-01-01T00:00:20.000Z","type":"gateway/renamed"}`);
+    writeFileSync(log, `${lines.join("\n")}\nnot json\n`);
+    const quoted = [process.execPath, CLI, "replay", log, "--json"].map((a) => `'${a}'`).join(" ");
+    // script(1) gives the command a pseudo-terminal; stdout goes to /dev/null, stderr stays on it.
+    const tty = await run("script", ["-qec", `${quoted} > /dev/null`, "/dev/null"]).catch(
+      (error: { stdout: string }) => ({ stdout: error.stdout }),
+    );
+    expect(tty.stdout).toMatch(/^\rreplay .*late-errors\.jsonl: 500/);
+    // Each message follows the progress line's erasure, never the progress text itself.
+    const shown = tty.stdout.replaceAll("\r\x1b[K", "<erased>");
+    expect(shown).toContain(`<erased>warning: ${log}: line 1001: unknown event kind "gateway/renamed"`);
+    expect(shown).toMatch(/late-errors\.jsonl: \d+<erased>warning: /);
+    expect(shown).toMatch(/late-errors\.jsonl: \d+<erased>kroute-sim replay: .*: line 6002: not JSON/);
   });
 });
