@@ -10,7 +10,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parseFlags<T extends Options>(argv: readonly string[], options: T) {
   try {
     return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({
-      args: [...argv],
+      args: joinDashedValues(argv, options),
       options,
       allowPositionals: true,
       strict: true,
@@ -18,6 +18,36 @@ export function parseFlags<T extends Options>(argv: readonly string[], options: 
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/**
+ * `--until -1` as `--until=-1`: parseArgs refuses a value starting with a dash as
+ * "ambiguous" and asks whether the value was forgotten, never naming it; joined, the
+ * flag's own check names the flag and the value. A dash word that is one of the
+ * command's flags stays apart (`--node --json`: the value was forgotten).
+ */
+function joinDashedValues(argv: readonly string[], options: Options): string[] {
+  const flags = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    flags.add(`--${name}`);
+    if (option.short !== undefined) flags.add(`-${option.short}`);
+  }
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg === "--") {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    const takesValue = name !== undefined && options[name]?.type === "string";
+    if (takesValue && next?.startsWith("-") && next !== "-" && !flags.has(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else args.push(arg);
+  }
+  return args;
 }
 
 export function intFlag(

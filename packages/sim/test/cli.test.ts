@@ -161,6 +161,21 @@ describe("kroute-sim CLI", () => {
     expect((await sim("frobnicate")).code).toBe(2);
   });
 
+  it("names a negative number given to a flag, as any other bad value", async () => {
+    const log = `${EXAMPLES}sim/ecmp-failover.jsonl`;
+    for (const [args, message] of [
+      [["replay", log, "--until", "-1"], `kroute-sim replay: --until must be an integer >= 0, got "-1"\n`],
+      [["replay", log, "--jobs", "-2"], `kroute-sim replay: --jobs must be an integer >= 1, got "-2"\n`],
+      [["generate", "--routes", "-1"], `kroute-sim generate: --routes must be an integer >= 0, got "-1"\n`],
+    ] as const) {
+      expect(await sim(...args)).toEqual({ code: 2, stdout: "", stderr: message });
+    }
+    // A flag where a value belongs is a forgotten value, still refused as one.
+    const forgotten = await sim("replay", log, "--node", "--json");
+    expect(forgotten).toMatchObject({ code: 2, stdout: "" });
+    expect(forgotten.stderr).toContain("Did you forget to specify the option argument for '--node'?");
+  });
+
   it("refuses a --node the log has no events for, instead of printing an empty table", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
     expect((await sim("replay", log, "--node", "worker-1")).code).toBe(0);
