@@ -63,6 +63,22 @@ export class OwnedMirror {
     for (const rule of snapshot.rules) if (owned(rule.protocol)) this.rules.set(ruleKey(rule), rule);
   }
 
+  /**
+   * Drops routes (by key) and nexthops (by id, with Linux's cascade) that a kernel
+   * flushed without a word (a link losing carrier or going down): the recorded mirror
+   * loses what the replay's kernel lost, as the recording host's kernel did.
+   */
+  forget(routeKeys: Iterable<string>, nexthopIds: Iterable<number>): void {
+    for (const key of routeKeys) {
+      const route = this.routes.get(key);
+      if (route !== undefined) this.removeRoute(route);
+    }
+    for (const id of nexthopIds) {
+      const nh = this.nexthops.get(id);
+      if (nh !== undefined) this.deleteNexthop(nh);
+    }
+  }
+
   /** Follows one op that the kernel accepted. */
   apply(op: Op): void {
     switch (op.object) {

@@ -248,6 +248,7 @@ export class NodeSim {
     } finally {
       this.external = undefined;
     }
+    if (event.change.kind === "link") this.followSilentFlush(kernel);
     if (notified.length === 0) {
       this.feed(event);
       return;
@@ -259,6 +260,22 @@ export class NodeSim {
    * `recheck`: gateways whose routes are checked for health even if no op writes them
    * (the down ones, when the step changed what the Routes configure).
    */
+  /**
+   * A link losing carrier, going down or deleted takes its nexthops, the groups left
+   * empty and the routes using them, and Linux announces none of it (driver-fake
+   * nexthop-ops.ts): the owned mirror, kept from notifications, is read again from the
+   * kernel, or the checks would judge routes that are gone.
+   */
+  private followSilentFlush(kernel: FakeKernel): void {
+    const routesBefore = [...this.owned.routes.keys()];
+    const nexthopsBefore = [...this.owned.nexthops.keys()];
+    this.owned.reset(kernel.listSync({ protocol: this.state.settings.protocol }), (p) => this.isOwned(p));
+    this.recorded?.forget(
+      routesBefore.filter((key) => !this.owned.routes.has(key)),
+      nexthopsBefore.filter((id) => !this.owned.nexthops.has(id)),
+    );
+  }
+
   private reconcile(
     cause: { seq: number; at: string },
     recheck: Iterable<IpAddr>,

@@ -217,6 +217,20 @@ describe("replay of changes made behind kroute's back", () => {
       violations: [],
     });
   });
+
+  it("judges no route the carrier loss took: a gateway probed down then is no violation", () => {
+    // Linux flushes eth1's nexthops, and the route through them, without a notification.
+    const log = [
+      ...example("sim/drift.jsonl").filter((e) => e.seq <= 8),
+      ...decode(
+        `{"v":1,"seq":9,"at":"2025-11-25T10:00:13.000Z","type":"probe/result","node":"worker-1","gateway":"10.114.0.4","up":false}`,
+      ),
+    ];
+    const { replayer, results } = replay(log);
+    expect(results[0]?.snapshot?.routes).toEqual([]);
+    expect(results[0]?.violations).toEqual([]);
+    expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(0);
+  });
 });
 
 describe("replay of a recorded agent log", () => {
@@ -263,6 +277,14 @@ describe("replay of a recorded agent log", () => {
     const { results } = replay(recorded);
     expect(results.flatMap((r) => r.violations)).toEqual([]);
     expect(json(results)).toEqual(json(replay(original).results));
+  });
+
+  it("replays a recording that ends while a link has no carrier to the table that agent held", () => {
+    // Both kernels lost the route with eth1's carrier, and neither was told so route by route.
+    const recorded = record(example("sim/drift.jsonl").filter((e) => e.seq <= 9));
+    const { results } = replay(recorded);
+    expect(results[0]?.violations).toEqual([]);
+    expect(json(results).nodes["worker-1"]?.routes).toEqual([]);
   });
 
   it("reports a recording whose applied ops end elsewhere than the replay", () => {
