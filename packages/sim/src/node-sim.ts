@@ -137,12 +137,14 @@ export class NodeSim {
         throw new Error(`unhandled event ${JSON.stringify(unreachable)}`);
       }
     }
-    const results = this.reconcile(event, changesConfiguredGateways(event) ? this.down : []);
+    // Checked once, with the gateways the reconcile writes: a route is reported once per step.
+    const recheck = new Set<IpAddr>(changesConfiguredGateways(event) ? this.down : []);
+    if (probed !== undefined) recheck.add(probed);
+    const results = this.reconcile(event, recheck);
     // New host facts can move the original gateway with no op written: check them anyway.
     if (event.type === "host/observed" && results.length === 0 && this.kernel !== undefined)
       this.report(overrideProblems(this.kernel, this.host, this.owned, this.isOverride).values());
     this.hostBefore = undefined;
-    if (probed !== undefined) this.checkHealth([probed]);
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
     this.violations.push(...this.stepViolations);
     return step;
@@ -258,7 +260,7 @@ export class NodeSim {
 
   /**
    * `recheck`: gateways whose routes are checked for health even if no op writes them
-   * (the down ones, when the step changed what the Routes configure).
+   * (the one probed; the down ones, when the step changed what the Routes configure).
    */
   /**
    * A link losing carrier, going down or deleted takes its nexthops, the groups left

@@ -89,6 +89,17 @@ describe("replay invariants fire when the core misbehaves", () => {
     ).toBe(true);
   });
 
+  it("a route left via a down gateway by the very op the probe led to is reported once", () => {
+    // The group is rewritten as it was, both members, instead of without 10.114.0.4.
+    sabotage.current = (ops, state) =>
+      state.probes["10.114.0.4"]?.up === false
+        ? ops.map((op) => (op.object === "nexthop" && op.action === "replace" ? { ...op, to: op.from } : op))
+        : ops;
+    expect(violations(FAILOVER).filter((m) => m.includes("(down)"))).toEqual([
+      "192.0.2.0/24 table 254 goes via 10.114.0.4 (down) while 10.114.0.3 is up",
+    ]);
+  });
+
   it("an op naming an object kroute does not own", () => {
     sabotage.current = (ops) =>
       ops.map((op) =>
