@@ -91,7 +91,9 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   }
   if (values.node !== undefined && !run.results.some((result) => result.node === values.node)) {
     // An empty table would read as "kroute programmed nothing there", which the log does not say.
-    throw new UsageError(`--node ${JSON.stringify(values.node)}: no events for this node in ${path}`);
+    // With --until the node's events may only come later: the message must not deny them.
+    const until = values.until === undefined ? "" : ` up to seq ${values.until} (--until)`;
+    throw new UsageError(`--node ${JSON.stringify(values.node)}: no events for this node in ${path}${until}`);
   }
   if (report !== undefined) writeFileSync(report, renderReport(`kroute-sim replay ${path}`, run.timeline));
   if (values.json === true) {

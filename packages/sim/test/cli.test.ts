@@ -182,6 +182,12 @@ describe("kroute-sim CLI", () => {
     const missing = await sim("replay", log, "--node", "worker-9");
     expect(missing).toMatchObject({ code: 2, stdout: "" });
     expect(missing.stderr).toBe(`kroute-sim replay: --node "worker-9": no events for this node in ${log}\n`);
+    // worker-1 is named from seq 1 on: cut off before that, the message says where it looked.
+    const early = await sim("replay", log, "--node", "worker-1", "--until", "0");
+    expect(early).toMatchObject({ code: 2, stdout: "" });
+    expect(early.stderr).toBe(
+      `kroute-sim replay: --node "worker-1": no events for this node in ${log} up to seq 0 (--until)\n`,
+    );
   });
 
   it("refuses a --report path it cannot write before it replays, naming the path", async () => {
