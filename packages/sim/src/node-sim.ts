@@ -141,8 +141,10 @@ export class NodeSim {
     const recheck = new Set<IpAddr>(changesConfiguredGateways(event) ? this.down : []);
     if (probed !== undefined) recheck.add(probed);
     const results = this.reconcile(event, recheck);
-    // New host facts can move the original gateway with no op written: check them anyway.
-    if (event.type === "host/observed" && results.length === 0 && this.kernel !== undefined)
+    // New host facts can move the original gateway, and a change behind kroute's back (a
+    // protected route deleted) where a protected address goes, with no op written: check them anyway.
+    const movesOverride = event.type === "host/observed" || event.type === "kernel/changed";
+    if (movesOverride && results.length === 0 && this.kernel !== undefined)
       this.report(overrideProblems(this.kernel, this.host, this.owned, this.isOverride).values());
     this.hostBefore = undefined;
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };

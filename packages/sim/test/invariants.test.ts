@@ -136,6 +136,48 @@ describe("replay invariants fire when the core misbehaves", () => {
       ).toBe(true);
     });
 
+  it("a protected route deleted behind kroute's back, never put back", () => {
+    const deleted = JSON.stringify({
+      v: 1,
+      seq: 6,
+      at: "2026-01-01T00:00:05.000Z",
+      type: "kernel/changed",
+      node: "n1",
+      change: {
+        kind: "route",
+        action: "del",
+        route: {
+          family: 4,
+          table: 254,
+          dst: "198.51.100.20/32",
+          metric: 50,
+          protocol: 201,
+          scope: 0,
+          target: { kind: "gateways", nexthops: [{ gateway: "203.0.113.1", dev: "eth0", weight: 1 }] },
+        },
+      },
+    });
+    const text = log([route("override", ["0.0.0.0/0"])], [deleted]);
+    // The core puts it back at once.
+    expect(violations(text)).toEqual([]);
+    // Now it writes the route once and never again.
+    let written = false;
+    const isProtectedAdd = (op: Op) =>
+      op.object === "route" && op.action === "add" && op.to.dst === "198.51.100.20/32";
+    sabotage.current = (ops) => {
+      if (!written) {
+        written = ops.some(isProtectedAdd);
+        return ops;
+      }
+      return ops.filter((op) => !isProtectedAdd(op));
+    };
+    expect(violations(text)).toContainEqual(
+      expect.stringMatching(
+        /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1$/,
+      ),
+    );
+  });
+
   it("judges the override by the latest host facts: a new original gateway, and the lowest metric first", () => {
     const newGateway = HEADER[1]?.replace(
       `"defaultGateways":[{"via":"203.0.113.1","dev":"eth0","metric":100}]`,
