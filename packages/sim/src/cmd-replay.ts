@@ -1,5 +1,5 @@
 /** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
@@ -50,10 +50,26 @@ export async function replayFile(path: string, options: ReplayFileOptions = {}):
   return { results: [...run.results], verbose: [...run.verbose], timeline, violations: run.violations };
 }
 
-function jobsFlag(values: Record<string, unknown>): number {
+function jobsFlag(values: Record<string, unknown>, path: string): number {
   const jobs = intFlag(values, "jobs", 1, 1);
   if (jobs > MAX_JOBS) throw new UsageError(`--jobs must be at most ${MAX_JOBS}, got ${jobs}`);
+  // Every thread reads the log itself: from a pipe (/dev/stdin, <(...)) each would get
+  // only some of its lines, and fail on a line cut in two.
+  if (jobs > 1 && isPipeOrDevice(path))
+    throw new UsageError(
+      `--jobs ${jobs} needs a regular file, and ${JSON.stringify(path)} is a pipe or device: every thread reads the log whole; use --jobs 1`,
+    );
   return jobs;
+}
+
+/** Whether `path` is there and neither a file nor a directory; unreadable, the reader says why. */
+function isPipeOrDevice(path: string): boolean {
+  try {
+    const kind = statSync(path, { throwIfNoEntry: false });
+    return kind !== undefined && !kind.isFile() && !kind.isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export async function runReplay(argv: readonly string[]): Promise<number> {
@@ -69,6 +85,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   if (path === undefined) throw new UsageError("replay needs a LOG file");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const report = reportPath(values.report);
+  const jobs = jobsFlag(values, path);
   let run: ReplayRun;
   try {
     run = await replayFile(path, {
@@ -76,7 +93,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       ...(values.until === undefined ? {} : { until: intFlag(values, "until", undefined) }),
       verbose: values.verbose === true && values.json !== true,
       report: report !== undefined,
-      jobs: jobsFlag(values),
+      jobs,
     });
   } catch (error) {
     // A log that is malformed or cannot be read (missing, a directory, not readable).

@@ -126,6 +126,32 @@ describe("kroute-sim CLI", () => {
     }
   });
 
+  it("reads a log from a pipe on one thread, and refuses more threads for it, naming --jobs", async () => {
+    const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
+    // A shell pipe, as an operator writes one (a Node child's stdin is a socket, not a pipe).
+    const fromPipe = (jobs: string) =>
+      run("sh", [
+        "-c",
+        `cat '${log}' | '${process.execPath}' '${CLI}' replay /dev/stdin --json --jobs ${jobs}`,
+      ]).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => ({
+          code: error.code,
+          stdout: error.stdout,
+          stderr: error.stderr,
+        }),
+      );
+    const fromFile = await sim("replay", log, "--json");
+    expect(await fromPipe("1")).toEqual({ code: 0, stdout: fromFile.stdout, stderr: "" });
+    // Each thread would read part of the pipe and fail on a line cut in two.
+    expect(await fromPipe("2")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'kroute-sim replay: --jobs 2 needs a regular file, and "/dev/stdin" is a pipe or device: every thread reads the log whole; use --jobs 1\n',
+    });
+  });
+
   it("stops quietly when its reader stops early (| head)", async () => {
     const child = spawn(process.execPath, [
       CLI,
