@@ -261,10 +261,6 @@ export class NodeSim {
   }
 
   /**
-   * `recheck`: gateways whose routes are checked for health even if no op writes them
-   * (the one probed; the down ones, when the step changed what the Routes configure).
-   */
-  /**
    * A link losing carrier, going down or deleted takes its nexthops, the groups left
    * empty and the routes using them, and Linux announces none of it (driver-fake
    * nexthop-ops.ts): the owned mirror, kept from notifications, is read again from the
@@ -280,6 +276,10 @@ export class NodeSim {
     );
   }
 
+  /**
+   * `recheck`: gateways whose routes are checked for health even if no op writes them
+   * (the one probed; the down ones, when the step changed what the Routes configure).
+   */
   private reconcile(
     cause: { seq: number; at: string },
     recheck: Iterable<IpAddr>,
