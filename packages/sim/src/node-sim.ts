@@ -99,6 +99,7 @@ export class NodeSim {
     this.seq = event.seq;
     this.stepViolations = [];
     let probed: IpAddr | undefined;
+    const derivedBefore = this.state.derived;
     switch (event.type) {
       case "route/upserted":
       case "route/deleted":
@@ -138,7 +139,10 @@ export class NodeSim {
       }
     }
     // Checked once, with the gateways the reconcile writes: a route is reported once per step.
-    const recheck = new Set<IpAddr>(changesConfiguredGateways(event) ? this.down : []);
+    // Most Route events leave a node's desired table as it was (a Route of another pool):
+    // only a step that changed it can have re-configured a gateway.
+    const reconfigured = changesConfiguredGateways(event) && this.state.derived !== derivedBefore;
+    const recheck = new Set<IpAddr>(reconfigured ? this.down : []);
     if (probed !== undefined) recheck.add(probed);
     const results = this.reconcile(event, recheck);
     // New host facts can move the original gateway, and a change behind kroute's back (a
