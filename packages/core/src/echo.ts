@@ -8,7 +8,15 @@
  * route just after kroute wrote it). Before its echo, notifications about the object
  * are older than the op, and the answer is the newest word.
  */
-import { sameNexthop, sameRoute, sameRule } from "./canonical.ts";
+import {
+  nexthopObjectKey,
+  opObjectKey,
+  routeObjectKey,
+  ruleObjectKey,
+  sameNexthop,
+  sameRoute,
+  sameRule,
+} from "./canonical.ts";
 import type { KernelChange, Op } from "./kernel.ts";
 
 /** Whether `change` announces exactly what `op` did (or an identical change by someone else). */
@@ -38,15 +46,43 @@ export function echoes(change: KernelChange, op: Op): boolean {
   }
 }
 
-/** Indices of the successful results whose op one of `seen` (notifications while it was in flight) echoes. */
+/** The object a change notification is about, in opObjectKey's terms; undefined for links and the like. */
+function changeObjectKey(change: KernelChange): string | undefined {
+  switch (change.kind) {
+    case "route":
+      return routeObjectKey(change.route);
+    case "nexthop":
+      return nexthopObjectKey(change.nexthop.id);
+    case "rule":
+      return ruleObjectKey(change.rule);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Indices of the successful results whose op one of `seen` (notifications while it was
+ * in flight) echoes. The notifications are grouped by object first: a first sync of
+ * thousands of routes sees as many notifications in flight as it has ops.
+ */
 export function echoedResults(
   results: readonly { readonly op: Op; readonly result: { readonly ok: boolean } }[],
   seen: readonly KernelChange[],
 ): number[] {
   if (seen.length === 0) return [];
+  const byObject = new Map<string, KernelChange[]>();
+  for (const change of seen) {
+    const key = changeObjectKey(change);
+    if (key === undefined) continue;
+    const changes = byObject.get(key);
+    if (changes === undefined) byObject.set(key, [change]);
+    else changes.push(change);
+  }
   const echoed: number[] = [];
   results.forEach(({ op, result }, i) => {
-    if (result.ok && seen.some((change) => echoes(change, op))) echoed.push(i);
+    if (!result.ok) return;
+    const changes = byObject.get(opObjectKey(op));
+    if (changes?.some((change) => echoes(change, op))) echoed.push(i);
   });
   return echoed;
 }
