@@ -415,6 +415,20 @@ describe("kube-api double", () => {
     }
   });
 
+  /** A well-formed agent Event about Node n1, with `fields` changed. */
+  const event = (name: string, fields: Partial<EventsV1Event> = {}): EventsV1Event => ({
+    metadata: { name },
+    eventTime: new Date(),
+    reportingController: "kroute.dev/agent",
+    reportingInstance: "kroute-agent-n1",
+    action: "Probe",
+    reason: "GatewayDown",
+    type: "Warning",
+    note: "gateway 10.0.0.1 stopped answering",
+    regarding: { apiVersion: "v1", kind: "Node", name: "n1" },
+    ...fields,
+  });
+
   it("validates events.k8s.io/v1 Events like the API server", async () => {
     const events = kc.makeApiClient(EventsV1Api);
     await expect(
@@ -423,38 +437,13 @@ describe("kube-api double", () => {
         body: { metadata: { name: "e1" }, reason: "X" } as unknown as EventsV1Event,
       }),
     ).rejects.toMatchObject({ code: 422 });
-    const ok = await events.createNamespacedEvent({
-      namespace: "default",
-      body: {
-        metadata: { name: "e2" },
-        eventTime: new Date(),
-        reportingController: "kroute.dev/agent",
-        reportingInstance: "kroute-agent-n1",
-        action: "Probe",
-        reason: "GatewayDown",
-        type: "Warning",
-        note: "gateway 10.0.0.1 stopped answering",
-        regarding: { apiVersion: "v1", kind: "Node", name: "n1" },
-      },
-    });
+    const ok = await events.createNamespacedEvent({ namespace: "default", body: event("e2") });
     expect(ok.metadata?.namespace).toBe("default");
     expect(api.list("Event", "default")).toHaveLength(1);
   });
 
   it("refuses an Event about a cluster-scoped object outside default and kube-system, and one with a field over the length limits, as the API server does", async () => {
     const events = kc.makeApiClient(EventsV1Api);
-    const event = (name: string, fields: Partial<EventsV1Event> = {}): EventsV1Event => ({
-      metadata: { name },
-      eventTime: new Date(),
-      reportingController: "kroute.dev/agent",
-      reportingInstance: "kroute-agent-n1",
-      action: "Probe",
-      reason: "GatewayDown",
-      type: "Warning",
-      note: "gateway 10.0.0.1 stopped answering",
-      regarding: { apiVersion: "v1", kind: "Node", name: "n1" },
-      ...fields,
-    });
     const refusal = async (namespace: string, body: EventsV1Event) => {
       const err = await events.createNamespacedEvent({ namespace, body }).then(
         () => undefined,
