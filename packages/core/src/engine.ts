@@ -3,20 +3,25 @@
  * clock), reduced, planned, and applied through the dataplane, with the results fed
  * back as `dataplane/applied` events. At most one apply is in flight; when it
  * returns, the next plan is computed against the latest state, so a burst of events
- * becomes one batch. Results whose op the kernel's notifications already echoed while
- * it was in flight are marked `echoed` (see echo.ts): the notifications, which may
- * have moved on since, stay the owned state's word for those. Held-back ops are retried through a `timer/fired` event
- * scheduled on the injected scheduler (TestScheduler in marble tests).
+ * becomes one batch; a batch that installs a default-route override goes to the
+ * dataplane in two stages (override-stages.ts). Results whose op the kernel's
+ * notifications already echoed while it was in flight are marked `echoed` (see
+ * echo.ts): the notifications, which may have moved on since, stay the owned state's
+ * word for those. Held-back ops are retried through a `timer/fired` event scheduled on
+ * the injected scheduler (TestScheduler in marble tests).
  *
  * No Promises and no clock of its own: time comes from `clock` and `scheduler`.
  */
 import {
   asapScheduler,
+  concatMap,
   defer,
   from,
+  map,
   merge,
   Observable,
   type ObservableInput,
+  of,
   type SchedulerLike,
   type Subscription,
   take,
@@ -25,6 +30,7 @@ import { desiredTable } from "./desired.ts";
 import { echoedResults } from "./echo.ts";
 import type { EngineEvent, EventBody } from "./events.ts";
 import type { KernelChange, Op, OpResult } from "./kernel.ts";
+import { secondStage, splitBeforeOverride } from "./override-stages.ts";
 import { nextRetryAt, plan } from "./plan.ts";
 import { reduce } from "./reducer.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -59,6 +65,8 @@ export interface EngineStep {
   readonly results?: readonly { readonly op: Op; readonly result: OpResult }[];
   readonly desired?: ReturnType<typeof desiredTable>;
 }
+
+type Applied = readonly { readonly op: Op; readonly result: OpResult }[];
 
 const NO_RESULT: OpResult = {
   ok: false,
@@ -100,17 +108,35 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
       retry = { at, timer };
     };
 
-    const startApply = (ops: readonly Op[]) => {
+    /** Applies a batch; an empty one is not handed to the dataplane. */
+    const applyBatch = (ops: readonly Op[]): Observable<Applied> =>
+      ops.length === 0
+        ? of([])
+        : // defer: a driver that throws instead of returning is broken, and reported like one that errors.
+          defer(() => options.apply(ops)).pipe(
+            take(1),
+            map((results) => ops.map((op, i) => ({ op, result: results[i] ?? NO_RESULT }))),
+          );
+
+    /** One apply, in two stages when the batch installs an override (override-stages.ts). */
+    const startApply = (planned: NodeState, ops: readonly Op[]) => {
       inFlight = true;
       notifiedInFlight = [];
       let answered = false;
-      // defer: a driver that throws instead of returning is broken, and reported like one that errors.
-      applying = defer(() => options.apply(ops))
-        .pipe(take(1))
+      const { first, rest } = splitBeforeOverride(planned, ops);
+      applying = applyBatch(first)
+        .pipe(
+          concatMap((firstApplied) =>
+            rest.length === 0
+              ? of(firstApplied)
+              : applyBatch(secondStage(planned, rest, firstApplied)).pipe(
+                  map((restApplied) => [...firstApplied, ...restApplied]),
+                ),
+          ),
+        )
         .subscribe({
-          next: (results) => {
+          next: (applied) => {
             answered = true;
-            const applied = ops.map((op, i) => ({ op, result: results[i] ?? NO_RESULT }));
             const echoed = echoedResults(applied, notifiedInFlight);
             inFlight = false;
             notifiedInFlight = [];
@@ -142,7 +168,7 @@ export function createEngine(options: EngineOptions): Observable<EngineStep> {
         ...(event.type === "dataplane/applied" ? { results: event.results } : {}),
         ...(options.withDesired ? { desired: desiredTable(state) } : {}),
       });
-      if (ops.length > 0) startApply(ops);
+      if (ops.length > 0) startApply(state, ops);
       scheduleRetry();
     };
 

@@ -11,6 +11,7 @@ export * from "./nexthop-ids.ts";
 export * from "./order.ts";
 export * from "./outcome.ts";
 export * from "./override.ts";
+export * from "./override-stages.ts";
 export * from "./owned.ts";
 export * from "./plan.ts";
 export * from "./protected.ts";

@@ -8,7 +8,7 @@ import { canonicalOp, opObjectKey } from "./canonical.ts";
 import { nexthopOps, orderOps, routeOps, ruleOps, withCascade } from "./diff.ts";
 import { hmGet, hmKeys } from "./hashmap.ts";
 import type { Op } from "./kernel.ts";
-import { isOverrideRoute } from "./override.ts";
+import { overrideWaitsForProtection } from "./override-stages.ts";
 import type { NodeState } from "./state.ts";
 
 /** Deleting is safe only once every source has synced and the kernel dump was complete. */
@@ -54,27 +54,6 @@ export function isHeldBack(state: NodeState, op: Op): boolean {
   return failure?.gated === true && failure.op === canonicalOp(op);
 }
 
-/**
- * SPEC §3.5: the protected host routes and the reply rule go in before the override.
- * Within one apply that is op order (see orderOps); across applies, an override is
- * held back while the kernel refuses a route or rule that protects its family.
- */
-function overrideHeldBack(state: NodeState, op: Op): boolean {
-  if (op.object !== "route" || op.action === "delete") return false;
-  const route = op.to;
-  if (!isOverrideRoute(state, route)) return false;
-  for (const key of Object.keys(state.failures)) {
-    if (key.startsWith("u|")) {
-      if (hmGet(state.derived.rules, key.slice(2))?.rule.family === route.family) return true;
-      continue;
-    }
-    if (!key.startsWith("r|")) continue;
-    const winner = hmGet(state.derived.contenders, key.slice(2))?.[0];
-    if (winner?.rank.startsWith("0|") && winner.family === route.family) return true;
-  }
-  return false;
-}
-
 export function plan(state: NodeState): Op[] {
   const pending = pendingOps(state);
   const { derived } = state;
@@ -89,7 +68,7 @@ export function plan(state: NodeState): Op[] {
   const allowed =
     Object.keys(state.failures).length === 0
       ? cascaded
-      : cascaded.filter((op) => !isHeldBack(state, op) && !overrideHeldBack(state, op));
+      : cascaded.filter((op) => !isHeldBack(state, op) && !overrideWaitsForProtection(state, op));
   return orderOps(allowed, lookup, state.kernel);
 }
 

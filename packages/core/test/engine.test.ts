@@ -278,3 +278,68 @@ describe("createEngine (marbles)", () => {
     expect(answer?.type === "dataplane/applied" ? answer.echoed : "absent").toBeUndefined();
   });
 });
+
+describe("createEngine: a default-route override and its protections (SPEC §3.5)", () => {
+  const egress: EventBody = {
+    type: "route/upserted",
+    route: route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3"] }),
+  };
+  const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
+  const describeOp = (op: Op): string => {
+    if (op.object === "nexthop") return `nexthop ${op.action}`;
+    if (op.object === "rule")
+      return `rule ${op.action} ${(op.action === "delete" ? op.from : op.to).priority}`;
+    const subject = op.action === "delete" ? op.from : op.to;
+    return `${op.action} ${subject.dst} table ${subject.table}`;
+  };
+
+  /** The dataplane's calls, with the API server's protected host route refused `refusals` times. */
+  function run(refusals: number): { calls: string[][]; steps: EngineStep[] } {
+    const calls: string[][] = [];
+    const steps: EngineStep[] = [];
+    let refused = 0;
+    const scheduler = newScheduler();
+    scheduler.run(({ cold }) => {
+      createEngine({
+        node: NODE,
+        settings: DEFAULT_SETTINGS,
+        sources: [cold<EventBody>("(abcd) 10ms r", { ...setup, r: egress })],
+        scheduler,
+        apply: (ops) => {
+          calls.push(ops.map(describeOp));
+          const results = ops.map((op): OpResult => {
+            const isApiServerRoute = describeOp(op) === "add 203.0.113.100/32 table 254";
+            if (!isApiServerRoute || refused >= refusals) return { ok: true };
+            refused += 1;
+            return refusal;
+          });
+          return cold<OpResult[]>("1ms (x|)", { x: results });
+        },
+      }).subscribe((step) => steps.push(step));
+    });
+    return { calls, steps };
+  }
+
+  it("applies a batch that installs an override in two stages: the override only after its protections", () => {
+    const { calls } = run(0);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toContain("add 203.0.113.100/32 table 254");
+    expect(calls[0]).toContain("rule add 1350");
+    expect(calls[0]?.some((op) => op.startsWith("add 0.0.0.0/0 table 254"))).toBe(false);
+    expect(calls[1]).toEqual(["add 0.0.0.0/0 table 254"]);
+  });
+
+  it("never hands the dataplane an override whose protection was refused in the same batch; it goes in once the protection does", () => {
+    const { calls, steps } = run(1);
+    // The first stage's refusal keeps the override out of the second: nothing is left for it.
+    expect(calls[0]).toContain("add 203.0.113.100/32 table 254");
+    expect(calls.slice(1, 3)).toEqual([["add 203.0.113.100/32 table 254"], ["add 0.0.0.0/0 table 254"]]);
+    expect(calls).toHaveLength(3);
+    const firstApplied = steps.find((s) => s.event.type === "dataplane/applied")?.event;
+    const firstResults = firstApplied?.type === "dataplane/applied" ? firstApplied.results : [];
+    expect(firstResults.map(({ op }) => describeOp(op))).not.toContain("add 0.0.0.0/0 table 254");
+    expect(firstResults.some(({ result }) => !result.ok)).toBe(true);
+    const last = steps.at(-1)?.state;
+    expect(last && routeOutcome(last, "egress")?.destinations[0]?.state).toBe("programmed");
+  });
+});

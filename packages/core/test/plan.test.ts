@@ -4,6 +4,7 @@ import { diff } from "../src/diff.ts";
 import type { EngineEvent } from "../src/events.ts";
 import { emptyHashMap, hmFromEntries } from "../src/hashmap.ts";
 import type { KernelNexthop, KernelRoute, Op, OpResult } from "../src/kernel.ts";
+import { secondStage, splitBeforeOverride } from "../src/override-stages.ts";
 import { applyOps, ownedObjects } from "../src/owned.ts";
 import { canPrune, kernelResyncNeeded, nextRetryAt, plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
@@ -301,21 +302,30 @@ describe("plan", () => {
         "rule add 1350",
         ...override.map((dst) => `add ${dst} table 254`),
       ]);
-      // The API server's host route is refused: the override waits for it.
+      // The API server's host route is refused in the first stage: the override is
+      // left out of the second (override-stages.ts), and waits for it.
       const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
+      const { first, rest } = splitBeforeOverride(state, ops);
+      const firstApplied = first.map((op) => ({
+        op,
+        result:
+          op.object === "route" && op.action === "add" && op.to.dst === "203.0.113.100/32"
+            ? refusal
+            : ({ ok: true } as OpResult),
+      }));
+      const second = secondStage(state, rest, firstApplied);
+      expect(second.filter((o) => o.object === "route").map(describe)).toEqual([]);
+      expect(
+        secondStage(
+          state,
+          rest,
+          first.map((op) => ({ op, result: { ok: true } })),
+        ).map(describe),
+      ).toEqual(override.map((dst) => `add ${dst} table 254`));
       state = applyAll(
         state,
-        ops,
-        ops.map((o) =>
-          o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32"
-            ? refusal
-            : o.object === "route" &&
-                o.action === "add" &&
-                override.includes(o.to.dst as never) &&
-                o.to.table === 254
-              ? refusal
-              : { ok: true },
-        ),
+        [...first, ...second],
+        firstApplied.map(({ result }) => result),
       );
       state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
       expect(plan(state).map(describe)).toEqual(["add 203.0.113.100/32 table 254"]);
@@ -352,6 +362,16 @@ describe("plan", () => {
     const ops = plan(state);
     const refusal: OpResult = { ok: false, errno: 22, code: "EINVAL", message: "Invalid argument" };
     const isRoute = (o: Op, dst: string) => o.object === "route" && o.action === "add" && o.to.dst === dst;
+    // Within the apply, the refusal of the protection keeps the half out, not the Route's own /1.
+    const { first, rest } = splitBeforeOverride(state, ops);
+    const refusedFirst = first.map((op) => ({
+      op,
+      result: isRoute(op, "203.0.113.100/32") ? refusal : ({ ok: true } as OpResult),
+    }));
+    const secondRoutes = secondStage(state, rest, refusedFirst).flatMap((o) =>
+      o.object === "route" && o.action === "add" ? [o.to.dst] : [],
+    );
+    expect(secondRoutes).toEqual(["128.0.0.0/1"]);
     state = applyAll(
       state,
       ops,

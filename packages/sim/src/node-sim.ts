@@ -25,10 +25,12 @@ import {
   type OpResult,
   plan,
   reduce,
+  secondStage,
+  splitBeforeOverride,
 } from "@kroute/core";
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
 import { healthProblems } from "./check-health.ts";
-import { secondPlanProblem } from "./check-idempotence.ts";
+import { releasesOnlyWaitingOverrides, secondPlanProblem } from "./check-idempotence.ts";
 import { applyWatchingOverride, overrideProblems, touchesDefaultRoute } from "./check-override.ts";
 import { changedObject, foreignChangeProblem, foreignOpProblems } from "./check-ownership.ts";
 import { applyToFake } from "./external-change.ts";
@@ -295,24 +297,52 @@ export class NodeSim {
       this.checkHealth(recheck);
       return [];
     }
+    const planned = this.state;
+    const results = this.applyAndFeed(kernel, ops, cause);
+    // The engine plans again once the results are in: an override that waited for a
+    // protection the batch put in goes in then (core override-stages.ts). Anything else
+    // left to do breaks the idempotence invariant.
+    let again = plan(this.state);
+    if (releasesOnlyWaitingOverrides(planned, again)) {
+      results.push(...this.applyAndFeed(kernel, again, cause));
+      again = plan(this.state);
+    }
+    const notIdempotent = secondPlanProblem(again);
+    if (notIdempotent !== undefined) this.violation(notIdempotent);
+    const written = new Set<IpAddr>(recheck);
+    for (const { op } of results) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
+    this.checkHealth(written);
+    this.report(overrideProblems(kernel, this.host, this.owned, this.isOverride).values());
+    return results;
+  }
+
+  /** Applies a plan as the engine does, and feeds the results back to the core. */
+  private applyAndFeed(
+    kernel: FakeKernel,
+    ops: readonly Op[],
+    cause: { seq: number; at: string },
+  ): { op: Op; result: OpResult }[] {
     this.report(foreignOpProblems(ops, this.state.settings));
     this.applying = true;
-    let answers: OpResult[];
+    let results: { op: Op; result: OpResult }[];
     try {
-      answers = touchesDefaultRoute(ops) ? this.applyOneByOne(kernel, ops) : kernel.applySync(ops);
+      // In two stages when the batch installs an override (core override-stages.ts).
+      const { first, rest } = splitBeforeOverride(this.state, ops);
+      results = this.applyBatch(kernel, first);
+      if (rest.length > 0) results.push(...this.applyBatch(kernel, secondStage(this.state, rest, results)));
     } finally {
       this.applying = false;
     }
     this.touched = true;
-    const results = ops.map((op, i) => ({ op, result: answers[i] ?? { ok: true as const } }));
     this.feed({ v: 1, seq: cause.seq, at: cause.at, type: "dataplane/applied", node: this.name, results });
-    const notIdempotent = secondPlanProblem(this.state);
-    if (notIdempotent !== undefined) this.violation(notIdempotent);
-    const written = new Set<IpAddr>(recheck);
-    for (const op of ops) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
-    this.checkHealth(written);
-    this.report(overrideProblems(kernel, this.host, this.owned, this.isOverride).values());
     return results;
+  }
+
+  /** Applies a batch to the fake kernel; one that touches a default route op by op (applyOneByOne). */
+  private applyBatch(kernel: FakeKernel, ops: readonly Op[]): { op: Op; result: OpResult }[] {
+    if (ops.length === 0) return [];
+    const answers = touchesDefaultRoute(ops) ? this.applyOneByOne(kernel, ops) : kernel.applySync(ops);
+    return ops.map((op, i) => ({ op, result: answers[i] ?? { ok: true as const } }));
   }
 
   /** Applies a batch that touches a default route op by op, checking the override between ops. */

@@ -311,3 +311,73 @@ describe("replay of a recorded agent log", () => {
     ]);
   });
 });
+
+describe("replay of a default-route override whose protection the kernel refuses", () => {
+  const line = (seq: number, body: object) =>
+    JSON.stringify({ v: 1, seq, at: `2026-01-01T00:00:${String(seq).padStart(2, "0")}.000Z`, ...body });
+  // Someone else's route at the exact key of the API server's protected route (metric 50,
+  // main): the fake kernel refuses kroute's add with EEXIST, as Linux does.
+  const foreign = {
+    family: 4,
+    table: 254,
+    dst: "198.51.100.20/32",
+    metric: 50,
+    protocol: 4,
+    scope: 0,
+    target: { kind: "gateways", nexthops: [{ gateway: "203.0.113.1", dev: "eth0", weight: 1 }] },
+  };
+  const egress = {
+    apiVersion: "networking.kroute.dev/v1alpha1",
+    kind: "Route",
+    metadata: { name: "egress", generation: 1, creationTimestamp: "2026-01-01T00:00:00Z" },
+    spec: { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] },
+  };
+  const text = [
+    line(1, { type: "node/observed", node: "n1", labels: {} }),
+    line(2, {
+      type: "host/observed",
+      node: "n1",
+      defaultGateways: [{ via: "203.0.113.1", dev: "eth0", metric: 100 }],
+      addresses: [
+        { ip: "203.0.113.10", dev: "eth0", prefixLength: 24 },
+        { ip: "10.114.0.10", dev: "eth1", prefixLength: 20 },
+      ],
+      dns: [],
+      apiServers: ["198.51.100.20"],
+      protect: [],
+    }),
+    line(3, { type: "kernel/changed", node: "n1", change: { kind: "route", action: "new", route: foreign } }),
+    line(4, { type: "route/resynced", routes: [egress] }),
+    line(5, { type: "kernel/changed", node: "n1", change: { kind: "route", action: "del", route: foreign } }),
+    line(30, { type: "timer/fired", node: "n1", timer: "retry" }),
+  ].join("\n");
+
+  it("leaves the override out of the batch the refusal was in, and installs it once the protection is in", () => {
+    const steps = new Map<number, string[]>();
+    const { results } = replay(decode(text), {
+      onStep: (_node, step) =>
+        steps.set(
+          step.seq,
+          step.results.flatMap(({ op, result }) =>
+            op.object === "route"
+              ? [
+                  `${op.action} ${op.action === "delete" ? op.from.dst : op.to.dst} table ${op.action === "delete" ? op.from.table : op.to.table} ${result.ok ? "ok" : result.code}`,
+                ]
+              : [],
+          ),
+        ),
+    });
+    expect(steps.get(4)).toContain("add 198.51.100.20/32 table 254 EEXIST");
+    expect(steps.get(4)).not.toContain("add 0.0.0.0/0 table 254 ok");
+    const mainAt5 = json(replay(decode(text), { until: 5 }).results).nodes.n1?.routes.filter(
+      (r) => r.table === 254,
+    );
+    expect(mainAt5?.map((r) => r.dst)).toEqual([]);
+    const end = json(results).nodes.n1;
+    expect(end?.violations).toEqual([]);
+    expect(end?.routes.filter((r) => r.table === 254).map((r) => r.dst)).toEqual([
+      "0.0.0.0/0",
+      "198.51.100.20/32",
+    ]);
+  });
+});

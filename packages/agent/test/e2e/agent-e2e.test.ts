@@ -348,6 +348,31 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
   });
 
+  it("holds the override back while the kernel refuses a protected route, in the same batch too, and installs it once that is in", async () => {
+    // Someone else's route at the exact key of the API server's protected route: the
+    // kernel refuses kroute's add (EEXIST), and the override must wait for it.
+    const foreign = ["192.0.2.10/32", "via", "10.0.0.7", "dev", "eth0", "metric", "50", "proto", "static"];
+    await w().ns.ip("route", "add", ...foreign);
+    w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main 198.51.100.53"]).toEqual(["10.0.0.1"]);
+      expect(Object.keys(agent!.state().failures)).toContain("r|4|254|192.0.2.10/32|50");
+    });
+    expect((await kernelRoutes(w().ns))["main default"]).toBeUndefined();
+    expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
+
+    await w().ns.ip("route", "del", ...foreign);
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main 192.0.2.10"]).toEqual(["10.0.0.1"]);
+      expect(routes["main default"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+    });
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
+  });
+
   it("overrides a metric-0 default route (static configurations, DigitalOcean droplets) as two halves", async () => {
     // No second default route can undercut metric 0: the override is 0.0.0.0/1 + 128.0.0.0/1.
     await w().ns.ipBatch([
