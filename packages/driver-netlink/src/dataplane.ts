@@ -23,6 +23,7 @@ import { ENODEV } from "./ffi.ts";
 import { lookupFlow } from "./lookup.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
 import { errorResult, namesUnknownDevice, OK, opRequests } from "./ops.ts";
+import { replacesLedByOthers } from "./replace-guard.ts";
 import { dumpLinks, dumpSnapshot } from "./snapshot.ts";
 import * as sysctl from "./sysctl.ts";
 
@@ -73,11 +74,13 @@ export async function createNetlinkDataplane(
     if (ops.some((op) => namesUnknownDevice(op, links))) {
       await dumpLinks(connection, links);
     }
-    const results: (OpResult | undefined)[] = new Array(ops.length).fill(undefined);
+    const refused = await replacesLedByOthers(connection, links, ops);
+    const results: (OpResult | undefined)[] = ops.map((_, index) => refused.get(index));
     const owners: number[] = [];
     // Requests are built lazily, chunk by chunk, while earlier chunks are in the kernel.
     function* requests(): Generator<Request> {
       for (let index = 0; index < ops.length; index++) {
+        if (refused.has(index)) continue;
         let built: Request[];
         try {
           built = opRequests(ops[index] as Op, links);

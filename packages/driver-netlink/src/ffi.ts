@@ -86,6 +86,7 @@ export const EBADF = 9;
 export const EPROTO = 71;
 export const ENODEV = 19;
 export const ENOENT = 2;
+export const EEXIST = 17;
 export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
 

@@ -34,7 +34,7 @@ export function errorResult(error: ErrorMessage): OpResult & { ok: false } {
   return { ok: false, errno, code: errnoName(errno), message: error.extackMessage ?? strerror(errno) };
 }
 
-function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
+export function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
   return a.family === b.family && a.table === b.table && a.dst === b.dst && a.metric === b.metric;
 }
 

@@ -6,6 +6,7 @@
  */
 import type {
   DumpScope,
+  Family,
   KernelAddress,
   KernelLink,
   KernelNexthop,
@@ -35,7 +36,7 @@ const ENOENT = 2;
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
 
-function dump(connection: NetlinkConnection, request: Request): Promise<DumpResult> {
+export function dump(connection: NetlinkConnection, request: Request): Promise<DumpResult> {
   return dumpWithRetries(() => connection.dump(request));
 }
 
@@ -48,6 +49,29 @@ export const NEXTHOP_DUMP: Request = {
   flags: 0,
   body: { kind: "nexthop", nexthop: { family: AF_UNSPEC, scope: 0, protocol: 0, flags: 0 } },
 };
+
+/** A route dump of one family, filtered by the kernel to a table and a protocol when given. */
+export function routeDump(family: Family, table: number | undefined, protocol: number | undefined): Request {
+  return {
+    type: RTM_GETROUTE,
+    flags: 0,
+    body: {
+      kind: "route",
+      route: {
+        family: afOf(family),
+        dstLen: 0,
+        srcLen: 0,
+        tos: 0,
+        table: table === undefined || table >= 256 ? RT_TABLE_UNSPEC : table,
+        protocol: protocol ?? 0,
+        scope: 0,
+        type: 0,
+        flags: 0,
+        ...(table !== undefined ? { tableId: table } : {}),
+      },
+    },
+  };
+}
 
 /** Dumps the links and refreshes the ifindex ↔ name table from them. */
 export async function dumpLinks(
@@ -88,25 +112,7 @@ export async function dumpSnapshot(
   const routes: KernelRoute[] = [];
   for (const family of families) {
     for (const table of scope.tables ?? [undefined]) {
-      const result = await dump(connection, {
-        type: RTM_GETROUTE,
-        flags: 0,
-        body: {
-          kind: "route",
-          route: {
-            family: afOf(family),
-            dstLen: 0,
-            srcLen: 0,
-            tos: 0,
-            table: table === undefined || table >= 256 ? RT_TABLE_UNSPEC : table,
-            protocol: scope.protocol ?? 0,
-            scope: 0,
-            type: 0,
-            flags: 0,
-            ...(table !== undefined ? { tableId: table } : {}),
-          },
-        },
-      });
+      const result = await dump(connection, routeDump(family, table, scope.protocol));
       // Asking for a table that does not exist (yet) is ENOENT: it is simply empty.
       const missingTable = table !== undefined && result.error?.error === -ENOENT;
       if (!clean(result) && !missingTable) complete = false;

@@ -106,6 +106,46 @@ describeAsRoot("netlink driver", () => {
     expect(snapshot.routes).toEqual([to]);
   });
 
+  it("never replaces a route someone else put first at kroute's key: Linux would replace theirs", async () => {
+    const ours = hostRoute(2, 107);
+    const moved: KernelRoute = {
+      ...ours,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.10.0.3" as IpAddr, dev: "kr0", weight: 1 }] },
+    };
+    const replace: Op = { object: "route", action: "replace", from: ours, to: moved };
+    const key = ["100.64.0.2/32", "table", "107", "metric", "0"];
+    const theirs = [...key, "via", "10.10.0.4", "dev", "kr0", "proto", "static"];
+    const gatewaysAtKey = async () =>
+      (await dp.list({ families: [4], tables: [107] })).routes.map((r) => [
+        r.protocol,
+        r.target.kind === "gateways" ? r.target.nexthops[0]?.gateway : r.target.kind,
+      ]);
+    expect(await dp.apply([{ object: "route", action: "add", to: ours }])).toEqual([{ ok: true }]);
+
+    await ns.ip("route", "prepend", ...theirs);
+    const [refused] = await dp.apply([replace]);
+    expect(refused).toMatchObject({
+      ok: false,
+      code: "EEXIST",
+      message: expect.stringContaining(
+        "a route of protocol 4 comes first at table 107 100.64.0.2/32 metric 0",
+      ),
+    });
+    expect(await gatewaysAtKey()).toEqual([
+      [4, "10.10.0.4"],
+      [PROTO, "10.10.0.2"],
+    ]);
+
+    // Theirs behind ours: the replace takes ours, as it always did.
+    await ns.ip("route", "del", ...key, "proto", "static");
+    await ns.ip("route", "append", ...theirs);
+    expect(await dp.apply([replace])).toEqual([{ ok: true }]);
+    expect(await gatewaysAtKey()).toEqual([
+      [PROTO, "10.10.0.3"],
+      [4, "10.10.0.4"],
+    ]);
+  });
+
   it("keeps the event loop turning while 100,000 routes are written", async () => {
     const count = 100_000;
     const ops: Op[] = [];
