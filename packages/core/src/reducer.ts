@@ -265,17 +265,28 @@ function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/obs
 /**
  * After a label change only selection can differ (labels reach a contribution through
  * the node selector alone), so only the Routes whose contribution changed are replaced,
- * as a Route update would: a node moving between pools costs the Routes it gains and
- * loses, not a rebuild of every Route (SPEC §1: re-evaluated whenever labels change).
+ * as a Route update would: a change of a few labels costs the Routes it flips, not a
+ * rebuild of every Route (SPEC §1: re-evaluated whenever labels change). When more
+ * Routes flip than stay selected (a node moving between pools loses all of one pool's
+ * and gains another's), the derived state is rebuilt from the selected ones instead:
+ * taking each lost Route's claims out one by one costs as much as putting them in.
  */
 function reselected(state: NodeState): NodeState["derived"] {
-  const w = work(state);
+  const flipped: [string, RouteValidation][] = [];
+  let kept = 0;
   hmForEach(state.routes.byName, (validation, name) => {
     const selected = validation.ok && isSelected(validation.route, state);
+    const before = hmGet(state.derived.contributions, name) !== undefined;
     // Selected before and after: the same context gives the same contribution.
-    if ((hmGet(state.derived.contributions, name) !== undefined) === selected) return;
-    setContribution(w, name, sharedContribution(validation, state));
+    if (before === selected) {
+      if (selected) kept++;
+      return;
+    }
+    flipped.push([name, validation]);
   });
+  if (flipped.length > kept) return rebuilt(state);
+  const w = work(state);
+  for (const [name, validation] of flipped) setContribution(w, name, sharedContribution(validation, state));
   return w.d;
 }
 
