@@ -5,7 +5,6 @@
  * the API servers' real endpoints, the metadata address and the configured protected
  * prefixes.
  */
-import { readFile } from "node:fs/promises";
 import {
   compareAddresses,
   type Dataplane,
@@ -20,7 +19,6 @@ import {
   type KernelRoute,
   type KernelSnapshot,
   type Prefix,
-  parseIp,
   prefixLength,
 } from "@kroute/core";
 
@@ -77,7 +75,8 @@ export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: n
   return result;
 }
 
-function isHostLocal(ip: IpAddr): boolean {
+/** Loopback and IPv6 link-local: on the node itself or its link, never routed via a gateway. */
+export function isHostLocal(ip: IpAddr): boolean {
   return familyOf(ip) === 4 ? ip.startsWith("127.") : ip === "::1" || /^fe[89ab][0-9a-f]:/.test(ip);
 }
 
@@ -87,30 +86,6 @@ export function nodeAddresses(addresses: readonly KernelAddress[]): HostAddress[
     .filter((a) => a.dev !== "lo" && !isHostLocal(a.ip))
     .map((a) => ({ ip: a.ip, dev: a.dev, prefixLength: a.prefixLength }))
     .sort((a, b) => compareAddresses(a.ip, b.ip) || a.dev.localeCompare(b.dev));
-}
-
-/**
- * Nameservers of resolv.conf files, in order, without duplicates or loopback stubs
- * (a local stub such as systemd-resolved's 127.0.0.53 needs no route). Missing files
- * are skipped: not every host has every file.
- */
-export async function resolvConfNameservers(paths: readonly string[]): Promise<IpAddr[]> {
-  const found: IpAddr[] = [];
-  for (const path of paths) {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      const match = /^\s*nameserver\s+(\S+)/.exec(line);
-      if (match === null) continue;
-      const parsed = parseIp((match[1] ?? "").replace(/%.*$/, ""));
-      if (parsed.ok && !isHostLocal(parsed.value) && !found.includes(parsed.value)) found.push(parsed.value);
-    }
-  }
-  return found;
 }
 
 export interface HostFactsOptions {

@@ -1,16 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { IpAddr, KernelRoute, KernelSnapshot, Prefix } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
 import { describe, expect, it } from "vitest";
-import {
-  hostObserved,
-  kernelHostFacts,
-  nodeAddresses,
-  originalDefaultGateways,
-  resolvConfNameservers,
-} from "../src/host-facts.ts";
+import { hostObserved, kernelHostFacts, nodeAddresses, originalDefaultGateways } from "../src/host-facts.ts";
 
 const ip = (s: string) => s as IpAddr;
 const prefix = (s: string) => s as Prefix;
@@ -116,25 +107,6 @@ describe("nodeAddresses", () => {
       { ip: "10.0.0.5", dev: "eth0", prefixLength: 20 },
       { ip: "10.114.0.9", dev: "eth1", prefixLength: 20 },
       { ip: "2001:db8::5", dev: "eth0", prefixLength: 64 },
-    ]);
-  });
-});
-
-describe("resolvConfNameservers", () => {
-  it("reads nameservers in order, once each, without loopback stubs or missing files", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kroute-resolv-"));
-    writeFileSync(
-      join(dir, "a"),
-      "# comment\nsearch example.com\nnameserver 127.0.0.53\nnameserver 67.207.67.2\n  nameserver 2001:4860::8888\noptions edns0\n",
-    );
-    writeFileSync(
-      join(dir, "b"),
-      "nameserver 67.207.67.2\nnameserver fe80::1%eth0\nnameserver 67.207.67.3\nnameserver bogus\n",
-    );
-    expect(await resolvConfNameservers([join(dir, "a"), join(dir, "missing"), join(dir, "b")])).toEqual([
-      "67.207.67.2",
-      "2001:4860::8888",
-      "67.207.67.3",
     ]);
   });
 });

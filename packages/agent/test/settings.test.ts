@@ -29,6 +29,7 @@ describe("parseAgentSettings", () => {
     expect(s.metadataAddress).toBe("169.254.169.254");
     expect(s.keepOriginal).toEqual([]);
     expect(s.resolvConf).toEqual(["/etc/resolv.conf"]);
+    expect(s.hostRoot).toBe("/");
     expect(s.healthAddress).toEqual({ host: "127.0.0.1", port: 9465 });
     expect(s.metricsAddress).toEqual({ host: "127.0.0.1", port: 9464 });
     expect(s.dryRun).toBe(false);
@@ -55,8 +56,9 @@ describe("parseAgentSettings", () => {
         "--protect=fd00::/8",
         "--metadata-address=169.254.169.253",
         "--keep-original=203.0.113.0/24",
-        "--resolv-conf=/host/etc/resolv.conf",
-        "--resolv-conf=/host/run/resolv.conf",
+        "--resolv-conf=/etc/resolv.conf",
+        "--resolv-conf=/run/resolv.conf",
+        "--host-root=/host/",
         "--resync-interval=1m30s",
         "--metrics-address=0.0.0.0:9000",
         "--health-address=[::1]:9001",
@@ -80,7 +82,8 @@ describe("parseAgentSettings", () => {
     expect(s.probe).toEqual({ intervalMs: 100, timeoutMs: 80, fall: 2, rise: 1 });
     expect(s.metadataAddress).toBe("169.254.169.253");
     expect(s.keepOriginal).toEqual(["203.0.113.0/24"]);
-    expect(s.resolvConf).toEqual(["/host/etc/resolv.conf", "/host/run/resolv.conf"]);
+    expect(s.resolvConf).toEqual(["/etc/resolv.conf", "/run/resolv.conf"]);
+    expect(s.hostRoot).toBe("/host");
     expect(s.resyncIntervalMs).toBe(90_000);
     expect(s.metricsAddress).toEqual({ host: "0.0.0.0", port: 9000 });
     expect(s.healthAddress).toEqual({ host: "::1", port: 9001 });
@@ -143,6 +146,13 @@ describe("parseAgentSettings", () => {
     [
       [`--api-server-namespace=${"a".repeat(64)}`],
       /--api-server-namespace: "a{64}" is not a Kubernetes namespace/,
+    ],
+    [["--host-root=host"], /--host-root: "host" is not an absolute path/],
+    [["--resolv-conf=etc/resolv.conf"], /--resolv-conf: "etc\/resolv.conf" is not an absolute path/],
+    [
+      // The pod's path of the file, as the chart once gave it: found nowhere under the root.
+      ["--host-root=/host", "--resolv-conf=/host/etc/resolv.conf"],
+      /--resolv-conf: "\/host\/etc\/resolv.conf" is under --host-root \/host: name the file as the host does \(\/etc\/resolv.conf\)/,
     ],
     [["--bogus"], /Unknown option '--bogus'/],
   ])("refuses %j with a clear error", (argv, message) => {

@@ -234,12 +234,19 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           metadataAddress: settings.metadataAddress,
           keepOriginal: settings.keepOriginal,
           resolvConf: settings.resolvConf,
+          hostRoot: settings.hostRoot,
           apiServers$: cluster.apiServers,
           dnsRefreshMs: settings.resyncIntervalMs,
           onReadError: (error) =>
             log.warn(
               { err: String(error) },
               "reading the host's default routes and addresses failed; reading again",
+            ),
+          onResolvConfProblem: (problem) =>
+            log.warn(
+              { problem },
+              "a resolv.conf of the host could not be read; its resolvers are not protected: %s",
+              problem,
             ),
         }),
         cluster.routes,

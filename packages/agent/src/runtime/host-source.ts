@@ -2,8 +2,9 @@
  * `host/observed` as a stream: the kernel part (original default gateways, node
  * addresses) is read at start and again shortly after any change that can alter it;
  * a read that comes back incomplete is tried again, never taken for facts; the
- * resolvers are re-read periodically; the API server endpoints come from the
- * Kubernetes side. A new event leaves only when the facts actually changed.
+ * resolvers are re-read periodically (a file that cannot be read is told once); the
+ * API server endpoints come from the Kubernetes side. A new event leaves only when the
+ * facts actually changed.
  */
 import type { Dataplane, IpAddr, KernelChange } from "@kroute/core";
 import {
@@ -27,15 +28,17 @@ import {
   type HostObservedBody,
   hostObserved,
   kernelHostFacts,
-  resolvConfNameservers,
 } from "../host-facts.ts";
+import { hostResolvers } from "../host-resolvers.ts";
 
 /** The longest wait between two reads of the main table that keep failing. */
 const READ_RETRY_MAX_MS = 60_000;
 
 export interface HostSourceOptions extends HostFactsOptions {
   readonly protocol: number;
+  /** The host's resolv.conf files, as host paths, read under `hostRoot` (settings/host-files.ts). */
   readonly resolvConf: readonly string[];
+  readonly hostRoot: string;
   readonly apiServers$: Observable<readonly IpAddr[]>;
   /** How often resolv.conf is re-read. */
   readonly dnsRefreshMs: number;
@@ -43,6 +46,8 @@ export interface HostSourceOptions extends HostFactsOptions {
   readonly settleMs?: number;
   /** A read of the main table failed or came back incomplete (it is tried again). */
   readonly onReadError?: (error: unknown) => void;
+  /** A resolv.conf that could not be read (host-resolvers.ts); told once until a read no longer has it. */
+  readonly onResolvConfProblem?: (problem: string) => void;
   readonly scheduler?: SchedulerLike;
 }
 
@@ -84,9 +89,19 @@ export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Ob
       ),
     ),
   );
-  const dns$ = timer(0, options.dnsRefreshMs, scheduler).pipe(
-    switchMap(() => from(resolvConfNameservers(options.resolvConf))),
-  );
+  const dns$ = defer(() => {
+    let lastProblems = new Set<string>();
+    return timer(0, options.dnsRefreshMs, scheduler).pipe(
+      switchMap(() => from(hostResolvers(options.resolvConf, options.hostRoot))),
+      map(({ nameservers, problems }) => {
+        for (const problem of problems) {
+          if (!lastProblems.has(problem)) options.onResolvConfProblem?.(problem);
+        }
+        lastProblems = new Set(problems);
+        return nameservers;
+      }),
+    );
+  });
   return combineLatest([kernel$, dns$, options.apiServers$]).pipe(
     map(([kernel, dns, apiServers]) => hostObserved(options, kernel, dns, apiServers)),
     distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),

@@ -12,6 +12,7 @@ import {
   parseIp,
 } from "@kroute/core";
 import { FLAGS, type FlagName, parseFlags, type RawFlags } from "./flags.ts";
+import { type HostFiles, hostFiles } from "./host-files.ts";
 import { protocolNumber, replyTable } from "./ownership-numbers.ts";
 import { fail, SettingsError } from "./settings-error.ts";
 import {
@@ -37,7 +38,7 @@ export interface ProbeSettings {
   readonly rise: number;
 }
 
-export interface AgentSettings {
+export interface AgentSettings extends HostFiles {
   readonly nodeName: string;
   readonly apiGroup: ApiGroup;
   readonly apiVersion: "v1alpha1";
@@ -56,8 +57,6 @@ export interface AgentSettings {
   readonly metadataAddress: IpAddr;
   /** Extra destinations kept on the original default gateway under a default-route override. */
   readonly keepOriginal: readonly Prefix[];
-  /** The host's resolv.conf files (mounted from the node): their nameservers stay on the original gateway. */
-  readonly resolvConf: readonly string[];
   readonly resyncIntervalMs: number;
   readonly metricsAddress: ListenAddress;
   readonly healthAddress: ListenAddress;
@@ -151,7 +150,7 @@ function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {
     probe,
     metadataAddress: metadataIp.value,
     keepOriginal: prefixList(raw, "keep-original"),
-    resolvConf: Array.isArray(raw["resolv-conf"]) ? raw["resolv-conf"] : ["/etc/resolv.conf"],
+    ...hostFiles(raw),
     resyncIntervalMs: duration(raw, "resync-interval", 300_000, 1000, 86_400_000),
     metricsAddress: listenAddress(raw, "metrics-address", { host: "127.0.0.1", port: 9464 }, false),
     healthAddress: listenAddress(raw, "health-address", { host: "127.0.0.1", port: 9465 }, true),

@@ -23,6 +23,7 @@ export const FLAGS = {
   protect: { type: "string", multiple: true },
   "keep-original": { type: "string", multiple: true },
   "resolv-conf": { type: "string", multiple: true },
+  "host-root": { type: "string" },
   "metadata-address": { type: "string" },
   "resync-interval": { type: "string" },
   "metrics-address": { type: "string" },

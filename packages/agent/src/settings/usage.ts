@@ -28,8 +28,10 @@ flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --protect CIDR               a prefix no Route may target (pod, service CIDRs); repeatable
                                (env: comma-separated)
   --keep-original CIDR         also kept via the original gateway under a default-route override; repeatable
-  --resolv-conf FILE           the host's resolv.conf (its nameservers are protected); repeatable
-                               (default /etc/resolv.conf)
+  --resolv-conf FILE           the host's resolv.conf, as the host names it (its nameservers are
+                               protected); repeatable (default /etc/resolv.conf)
+  --host-root DIR              where the host's directories are mounted; the host's links are
+                               followed under it (default /: the agent runs on the host)
   --metadata-address IP        cloud metadata address kept via the original gateway (default 169.254.169.254)
   --resync-interval DUR        periodic full kernel resync (default 5m)
   --metrics-address HOST:PORT  Prometheus /metrics (default 127.0.0.1:9464)

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { renderChart } from "../../src/deploy/chart.ts";
-import { resolvConfNameservers } from "../../src/host-facts.ts";
+import { hostResolvers } from "../../src/host-resolvers.ts";
 import { parseAgentSettings } from "../../src/settings.ts";
 
 const chartDir = join(resolve(import.meta.dirname, "../../../.."), "deploy/helm/kroute");
@@ -78,7 +78,7 @@ async function resolversSeenOn(host: string): Promise<string[]> {
     const mount = mounts.find((m) => file === m.inPod || file.startsWith(`${m.inPod}/`));
     return mount === undefined ? [] : [mount.onHost + file.slice(mount.inPod.length)];
   });
-  return resolvConfNameservers(onHost);
+  return (await hostResolvers(onHost, "/")).nameservers;
 }
 
 describe("the node's resolvers, through the DaemonSet's mounts", () => {

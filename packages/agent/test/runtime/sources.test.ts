@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { EventBody, IpAddr, KernelRoute, Prefix } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
 import { BehaviorSubject, type Subscription } from "rxjs";
@@ -9,8 +12,11 @@ import { parseAgentSettings, SettingsError } from "../../src/settings.ts";
 import { eventually, NODE_HOST } from "./harness.ts";
 
 const subscriptions: Subscription[] = [];
+/** Host roots the tests lay out; removed after each test. */
+const roots: string[] = [];
 afterEach(() => {
   for (const s of subscriptions.splice(0)) s.unsubscribe();
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
 
 function foreignRoute(dst: string, via: string, metric: number): KernelRoute {
@@ -102,6 +108,7 @@ describe("hostSource", () => {
     metadataAddress: "169.254.169.254" as IpAddr,
     keepOriginal: [],
     resolvConf: [],
+    hostRoot: "/",
     apiServers$: apiServers,
     dnsRefreshMs: 60_000,
     settleMs: 10,
@@ -182,6 +189,38 @@ describe("hostSource", () => {
     // 10, 20 and 40 ms after the settle time of 10 ms: each wait at least the one before.
     const waits = tried.slice(1).map((at, i) => at - (tried[i] as number));
     expect(waits[2]).toBeGreaterThanOrEqual(35);
+  });
+
+  it("reads the host's resolvers under its root, follows a file replaced by rename, and tells a dangling link once", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kroute-host-root-"));
+    roots.push(root);
+    mkdirSync(join(root, "etc"));
+    mkdirSync(join(root, "run/resolvconf"), { recursive: true });
+    writeFileSync(join(root, "run/resolvconf/resolv.conf"), "nameserver 10.0.0.53\n");
+    // Absolute, as resolvconf makes it: /run here is the host's, under the root.
+    symlinkSync("/run/resolvconf/resolv.conf", join(root, "etc/resolv.conf"));
+    symlinkSync("/run/NetworkManager/resolv.conf", join(root, "etc/resolv.nm"));
+    const problems: string[] = [];
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(createFakeKernel(NODE_HOST), {
+        ...hostOptions(new BehaviorSubject<readonly IpAddr[]>([])),
+        resolvConf: ["/etc/resolv.conf", "/etc/resolv.nm"],
+        hostRoot: root,
+        dnsRefreshMs: 20,
+        onResolvConfProblem: (problem) => problems.push(problem),
+      }).subscribe((e) => events.push(e)),
+    );
+    await eventually(() => expect(events.at(-1)).toMatchObject({ dns: ["10.0.0.53"] }));
+
+    // As resolvconf writes it: a new file renamed over the old one.
+    writeFileSync(join(root, "run/resolvconf/resolv.conf.new"), "nameserver 10.0.0.54\n");
+    renameSync(join(root, "run/resolvconf/resolv.conf.new"), join(root, "run/resolvconf/resolv.conf"));
+    await eventually(() => expect(events.at(-1)).toMatchObject({ dns: ["10.0.0.54"] }));
+    expect(problems).toEqual([
+      `/etc/resolv.nm links to /run/NetworkManager, which is not under ${root} ` +
+        "(/etc/resolv.nm -> /run/NetworkManager/resolv.conf): a dangling link, or a directory of the host the pod does not mount",
+    ]);
   });
 });
 
