@@ -9,20 +9,13 @@
  */
 import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
 import { parseSetKey } from "./contribution.ts";
+import { type GatewayHealth, usableMembers } from "./gateway-health.ts";
 import { emptyHashMap, hmDelete, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import { allocateId, type IdMove, releaseId } from "./nexthop-ids.ts";
 import type { EngineSettings } from "./settings.ts";
-import type {
-  Claim,
-  Contribution,
-  DerivedState,
-  GatewaySet,
-  OwnedKernelState,
-  ProbeState,
-  SetMember,
-} from "./state.ts";
+import type { Claim, Contribution, DerivedState, GatewaySet, OwnedKernelState, SetMember } from "./state.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -31,17 +24,17 @@ export interface Work {
   /** Set while rebuilding: every key is checked once at the end instead of on each change. */
   deferTouch?: boolean;
   readonly settings: EngineSettings;
-  readonly probes: Readonly<Record<string, ProbeState>>;
+  readonly health: GatewayHealth;
   readonly kernel: OwnedKernelState;
 }
 
 export function startWork(
   derived: DerivedState,
   settings: EngineSettings,
-  probes: Readonly<Record<string, ProbeState>>,
+  health: GatewayHealth,
   kernel: OwnedKernelState,
 ): Work {
-  return { d: { ...derived }, settings, probes, kernel };
+  return { d: { ...derived }, settings, health, kernel };
 }
 
 function groupsMode(w: Work): boolean {
@@ -50,18 +43,6 @@ function groupsMode(w: Work): boolean {
 
 export function gatewayObjectKey(member: SetMember): string {
   return `gw|${member.gateway}|${member.dev}`;
-}
-
-/** Gateways of a set that carry traffic now: the healthy ones (unknown counts as up), or all when none is. */
-export function usableMembers(
-  set: { readonly probe: boolean; readonly members: readonly SetMember[] },
-  probes: Readonly<Record<string, ProbeState>>,
-): { members: readonly SetMember[]; failStatic: boolean } {
-  if (!set.probe) return { members: set.members, failStatic: false };
-  const healthy = set.members.filter((m) => probes[m.gateway]?.up !== false);
-  return healthy.length > 0
-    ? { members: healthy, failStatic: false }
-    : { members: set.members, failStatic: true };
 }
 
 // ---- mismatch tracking ------------------------------------------------------------
@@ -114,7 +95,7 @@ function desiredObject(w: Work, objectKey: string, id: number): KernelNexthop | 
   // A group of the gateways that found an id would stand for the whole set while sending
   // nothing to the others, and vanish when those were the healthy ones: none, then.
   if (set.members.some((m) => hmGet(w.d.ids.byKey, gatewayObjectKey(m)) === undefined)) return undefined;
-  const members = usableMembers(set, w.probes)
+  const members = usableMembers(set, w.health)
     .members.map((m) => hmGet(w.d.ids.byKey, gatewayObjectKey(m)))
     .filter((memberId) => memberId !== undefined)
     .sort((a, b) => a - b)
@@ -326,7 +307,7 @@ function buildRoute(w: Work, claim: Claim, set: GatewaySet): KernelRoute | undef
     if (id === undefined || hmGet(w.d.nexthops, String(id)) === undefined) return undefined;
     return objectRoute(w, claim, id);
   }
-  const nexthops = [...usableMembers(set, w.probes).members]
+  const nexthops = [...usableMembers(set, w.health).members]
     .sort((a, b) => compareAddresses(a.gateway, b.gateway))
     .map((m) => ({ gateway: m.gateway, dev: m.dev, weight: 1 }));
   return claimRoute(w, claim, { kind: "gateways", nexthops });

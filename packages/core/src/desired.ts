@@ -6,7 +6,7 @@
  */
 
 import { sameRoute } from "./canonical.ts";
-import { usableMembers } from "./derive.ts";
+import { usableMembers } from "./gateway-health.ts";
 import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import type { KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
@@ -70,7 +70,7 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
     return { ...base, state: "conflicted", reason };
   }
   const set = plan.set === undefined ? undefined : hmGet(state.derived.sets, plan.set);
-  const usable = set === undefined ? undefined : usableMembers(set, state.probes);
+  const usable = set === undefined ? undefined : usableMembers(set, state);
   const gateways = usable?.members.map((m) => m.gateway) ?? [];
   const extra = { gateways, ...(usable?.failStatic ? { failStatic: true } : {}) };
   const desired = held.map((key) => hmGet(state.derived.routes, key));

@@ -47,7 +47,10 @@ export interface RouteOutcome {
 
 export interface GatewayStatus {
   readonly gateway: IpAddr;
-  /** `unknown` until the first probe result; counted as up. `unprobed` when every user has probe: false. */
+  /**
+   * `unknown` until the first probe result; counted as up, or as down when the kernel found
+   * at start showed it taken out of its set (start-health.ts). `unprobed` when every user has probe: false.
+   */
   readonly state: "up" | "down" | "unknown" | "unprobed";
   readonly rttMs?: number;
   /** ISO time of the last state change. */

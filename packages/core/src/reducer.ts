@@ -18,6 +18,7 @@ import {
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
+import { countsAsDown } from "./gateway-health.ts";
 import { hmForEach, hmGet, hmHas, hmKeys, hmValues } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
@@ -25,6 +26,7 @@ import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
 import { sharedContribution } from "./shared-contribution.ts";
 import { validatedRoute, validatedSnapshot, validationName, withRoute } from "./shared-routes.ts";
+import { leftOutInKernel, syncedOnce } from "./start-health.ts";
 import {
   type Contribution,
   emptyKernelState,
@@ -42,7 +44,7 @@ export function retryDelayMs(attempts: number): number {
 }
 
 function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
-  return startWork(state.derived, state.settings, state.probes, kernel);
+  return startWork(state.derived, state.settings, state, kernel);
 }
 
 /** Every contribution recomputed (a context change) and the derived state rebuilt from them. */
@@ -99,24 +101,58 @@ type Writable = { -readonly [K in keyof NodeState]: NodeState[K] };
 
 export function reduce(state: NodeState, event: EngineEvent): NodeState {
   if (isNodeScoped(event) && event.node !== state.nodeName) return state;
+  return settleFailures(withPresumptions(state, reduceEvent(state, event), event));
+}
+
+function reduceEvent(state: NodeState, event: EngineEvent): NodeState {
   switch (event.type) {
     case "route/upserted": {
       const validation = validatedRoute(event.route);
-      return settleFailures(
-        routeChanged(
-          state,
-          event.at,
-          validationName(validation),
-          validation,
-          sharedContribution(validation, state),
-        ),
+      return routeChanged(
+        state,
+        event.at,
+        validationName(validation),
+        validation,
+        sharedContribution(validation, state),
       );
     }
     case "route/deleted":
-      return settleFailures(routeChanged(state, event.at, event.name, undefined, undefined));
+      return routeChanged(state, event.at, event.name, undefined, undefined);
     default:
-      return settleFailures(reduceSlices(state, event));
+      return reduceSlices(state, event);
   }
+}
+
+/** Events that bring the kernel found at start, or the gateway sets read against it. */
+const BRINGS_EVIDENCE: ReadonlySet<EngineEvent["type"]> = new Set([
+  "agent/configured",
+  "kernel/observed",
+  "host/observed",
+  "node/observed",
+  "route/resynced",
+  "route/upserted",
+  "route/deleted",
+]);
+
+/**
+ * Until every source has synced once, gateways the kernel shows left out of their sets
+ * are presumed down (start-health.ts); a presumption for a gateway no Route names any
+ * more is dropped, so that the gateway counts as new if it comes back.
+ */
+function withPresumptions(before: NodeState, after: NodeState, event: EngineEvent): NodeState {
+  const evidence =
+    BRINGS_EVIDENCE.has(event.type) &&
+    !syncedOnce(before) &&
+    (after.derived !== before.derived || after.kernel !== before.kernel);
+  const presumed = evidence ? leftOutInKernel(after) : [];
+  const unused = Object.keys(after.presumedDown).filter((g) => !hmHas(after.derived.gatewayUse, g));
+  if (presumed.length === 0 && unused.length === 0) return after;
+  const presumedDown = { ...after.presumedDown };
+  for (const gateway of unused) delete presumedDown[gateway];
+  for (const gateway of presumed) presumedDown[gateway] = true;
+  const w = startWork(after.derived, after.settings, { probes: after.probes, presumedDown }, after.kernel);
+  for (const gateway of presumed) gatewayHealthChanged(w, gateway);
+  return { ...after, presumedDown, derived: w.d };
 }
 
 /**
@@ -196,9 +232,15 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
           },
         };
         draft.probes = probes;
-        const wasUp = previous?.up !== false;
+        // A presumption lasts until the first verdict (start-health.ts).
+        const presumed = state.presumedDown[event.gateway] === true;
+        const presumedDown = presumed
+          ? Object.fromEntries(Object.entries(state.presumedDown).filter(([g]) => g !== event.gateway))
+          : state.presumedDown;
+        if (presumed) draft.presumedDown = presumedDown;
+        const wasUp = !countsAsDown(state, event.gateway);
         if (wasUp === event.up) return;
-        const w = startWork(state.derived, state.settings, probes, state.kernel);
+        const w = startWork(state.derived, state.settings, { probes, presumedDown }, state.kernel);
         gatewayHealthChanged(w, event.gateway);
         draft.derived = w.d;
         return;

@@ -188,6 +188,11 @@ export interface NodeState {
   readonly host: HostSlice;
   /** Gateway address → last probe verdict. */
   readonly probes: Readonly<Record<string, ProbeState>>;
+  /**
+   * Gateways with no probe verdict yet that the kernel found at start showed left out
+   * of their set: down until their first verdict (start-health.ts).
+   */
+  readonly presumedDown: Readonly<Record<string, true>>;
   readonly kernel: OwnedKernelState;
   /** Op key ("r|…", "n|…", "u|…") → last refusal. */
   readonly failures: Readonly<Record<string, OpFailure>>;
@@ -235,6 +240,7 @@ export function initialNodeState(node: string, settings: EngineSettings): NodeSt
     node: { observed: false, labels: {} },
     host: { observed: false },
     probes: {},
+    presumedDown: {},
     kernel: emptyKernelState(),
     failures: {},
     derived: emptyDerivedState(),

@@ -1,6 +1,18 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { EngineEvent, IpAddr, KernelRoute, Op, OpResult } from "@kroute/core";
+import {
+  DEFAULT_SETTINGS,
+  type EngineEvent,
+  type IpAddr,
+  initialNodeState,
+  type KernelRoute,
+  type KernelSnapshot,
+  type Op,
+  type OpResult,
+  ownedObjects,
+  plan,
+  reduce,
+} from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import { renderJson, renderText } from "../src/render.ts";
 import { decode, generated, json, replay } from "./helpers.ts";
@@ -309,6 +321,56 @@ describe("replay of a recorded agent log", () => {
       "recorded agent held 0.0.0.0/5 table 254 metric 50 via 10.114.0.3,10.114.0.4; the replay does not",
       "the replay holds 0.0.0.0/5 table 254 metric 50 via 10.114.0.3; the recorded agent did not",
     ]);
+  });
+});
+
+describe("replay of a recording that starts with an agent restarting over a gateway it had taken out", () => {
+  const [node, host, routes] = example("sim/ecmp-failover.jsonl") as [EngineEvent, EngineEvent, EngineEvent];
+  const name = "worker-1";
+
+  /** What the agent before left in the kernel: the example up to 10.114.0.4 probed down (seq 6), converged. */
+  function kernelLeftBehind(): KernelSnapshot {
+    const empty = { routes: [], nexthops: [], rules: [], links: [], addresses: [], complete: true };
+    let state = initialNodeState(name, DEFAULT_SETTINGS);
+    const dump: EngineEvent = {
+      v: 1,
+      seq: 0,
+      at: node.at,
+      type: "kernel/observed",
+      node: name,
+      snapshot: empty,
+    };
+    for (const event of [dump, ...example("sim/ecmp-failover.jsonl").filter((e) => e.seq <= 6)]) {
+      state = reduce(state, event);
+      const results = plan(state).map((op) => ({ op, result: { ok: true as const } }));
+      if (results.length > 0)
+        state = reduce(state, { ...event, type: "dataplane/applied", node: name, results } as EngineEvent);
+    }
+    return { ...empty, ...ownedObjects(state.kernel) };
+  }
+
+  it("replays to the table the restarted agent held at every step: the gateway is never written back", () => {
+    const at = "2025-11-25T11:00:00.000Z";
+    const probe = (gateway: string, up: boolean): EngineEvent =>
+      ({ v: 1, seq: 0, at, type: "probe/result", node: name, gateway, up }) as EngineEvent;
+    // As the restarted agent records it: its dump first, no op written, its own verdicts last.
+    const log = [
+      { v: 1, seq: 0, at, type: "agent/configured", node: name, settings: DEFAULT_SETTINGS } as EngineEvent,
+      { v: 1, seq: 0, at, type: "kernel/observed", node: name, snapshot: kernelLeftBehind() } as EngineEvent,
+      host,
+      routes,
+      node,
+      probe("10.114.0.3", true),
+      probe("10.114.0.4", false),
+    ].map((event, i) => ({ ...event, seq: i + 1, at }));
+    for (const { seq } of log) {
+      const { results } = replay(log, { until: seq });
+      expect({ seq, violations: results.flatMap((r) => r.violations.map((v) => v.message)) }).toEqual({
+        seq,
+        violations: [],
+      });
+    }
+    expect(json(replay(log).results).nodes[name]?.routes.map((r) => r.gateways)).toEqual([["10.114.0.3"]]);
   });
 });
 

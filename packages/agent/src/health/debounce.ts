@@ -18,7 +18,10 @@ export interface DebounceRules {
 }
 
 export interface GatewayVerdict {
-  /** `unknown` until the first verdict: the engine treats that as up. */
+  /**
+   * `unknown` until the first verdict: the engine treats that as up, or as down when the
+   * kernel it found at start showed the gateway taken out (core start-health.ts).
+   */
   readonly state: "unknown" | "up" | "down";
   readonly successes: number;
   readonly failures: number;
