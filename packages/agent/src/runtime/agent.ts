@@ -135,7 +135,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     if (settings.recordFile !== undefined) {
       const file = settings.recordFile;
       recorder = await openEventRecorder(file, (error) =>
-        log.error({ err: String(error), file }, "recording stopped: cannot write %s", file),
+        log.error({ err: String(error), file }, "recording to %s stopped: %s", file, error.message),
       ).catch((error: unknown) => {
         const why = error instanceof Error ? error.message : String(error);
         throw new SettingsError(`--record: ${JSON.stringify(file)} cannot be recorded to: ${why}`);

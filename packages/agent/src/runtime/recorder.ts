@@ -3,16 +3,24 @@
  * log v1, core's encoder), so a replay in the simulator computes what this agent did.
  *
  * A recording is a diagnostic: when writing fails (the volume is full, say), recording
- * stops and `onError` says so once, and the agent goes on routing. An unhandled stream
- * error would end the process, and with the file opened for appending, a full volume
- * would then be a crash loop with no health checks and no failover.
+ * stops and `onError` says so once, and the agent goes on routing. Were the error thrown
+ * instead, it would end the process, and with the file opened for appending, a full
+ * volume would then be a crash loop with no health checks and no failover.
+ *
+ * Nor may a file that cannot keep up (a slow disk, a pipe nobody reads) hold the agent's
+ * memory: past `maxQueuedBytes` of events waiting for it, recording stops too. It stops
+ * rather than skipping events: the log has no way to say some are missing, and a replay
+ * of a log with a hole computes a wrong table without a word. What is queued is whole
+ * lines, so the file still ends with a whole event; it is then a faithful log of the
+ * agent up to that event. At close, what the file has not taken after `closeTimeoutMs`
+ * is given up (said through `onError` too), so that a stuck file cannot hold up a stop.
  *
  * An agent restarted with the same file goes on with it (recording-end.ts): its events
  * are numbered on from the file's last seq, so the file stays one valid log.
  */
-import { createWriteStream, type WriteStream } from "node:fs";
 import { truncate } from "node:fs/promises";
 import { type EngineEvent, encodeEvent } from "@kroute/core";
+import { openAppendWriter } from "./append-writer.ts";
 import { recordingEnd } from "./recording-end.ts";
 
 export interface EventRecorder {
@@ -22,34 +30,55 @@ export interface EventRecorder {
   close(): Promise<void>;
 }
 
+export interface RecorderLimits {
+  /** Bytes of events waiting for the file, at most, before recording stops. Default 32 MiB. */
+  readonly maxQueuedBytes?: number;
+  /** How long close waits for the file to take what is queued. Default 5 s. */
+  readonly closeTimeoutMs?: number;
+}
+
+const MIB = 1024 * 1024;
+
 export async function openEventRecorder(
   path: string,
   onError: (error: Error) => void,
+  limits: RecorderLimits = {},
 ): Promise<EventRecorder> {
+  const maxQueuedBytes = limits.maxQueuedBytes ?? 32 * MIB;
+  const closeTimeoutMs = limits.closeTimeoutMs ?? 5000;
   const end = await recordingEnd(path);
   if (end.wholeBytes < end.size) await truncate(path, end.wholeBytes);
-  const stream: WriteStream = createWriteStream(path, { flags: "a" });
-  return new Promise((resolve, reject) => {
-    stream.once("error", reject);
-    stream.once("open", () => {
-      stream.off("error", reject);
-      let failed = false;
-      stream.on("error", (error) => {
-        if (failed) return;
-        failed = true;
-        onError(error);
-        stream.destroy();
-      });
-      resolve({
-        lastSeq: end.lastSeq,
-        record(event) {
-          if (!failed) stream.write(`${encodeEvent(event)}\n`);
-        },
-        close() {
-          if (failed) return Promise.resolve();
-          return new Promise((done) => stream.end(done));
-        },
-      });
-    });
-  });
+  let recording = true;
+  const stopRecording = (error: Error) => {
+    if (!recording) return;
+    recording = false;
+    onError(error);
+  };
+  const writer = await openAppendWriter(path, stopRecording);
+  return {
+    lastSeq: end.lastSeq,
+    record(event) {
+      if (!recording) return;
+      writer.write(`${encodeEvent(event)}\n`);
+      if (writer.queuedBytes <= maxQueuedBytes) return;
+      // What is queued stays queued, and is whole lines: the file still gets them.
+      stopRecording(
+        new Error(
+          `it cannot keep up: ${writer.queuedBytes} bytes of events wait to be written ` +
+            `(at most ${maxQueuedBytes}); once it has taken them, it ends with seq ${event.seq}`,
+        ),
+      );
+    },
+    async close() {
+      recording = false;
+      const givenUp = await writer.close(closeTimeoutMs);
+      if (givenUp === 0) return;
+      onError(
+        new Error(
+          `it took no more within ${closeTimeoutMs} ms of the stop: ` +
+            `${givenUp} bytes of events given up, and its last line may be cut short`,
+        ),
+      );
+    },
+  };
 }

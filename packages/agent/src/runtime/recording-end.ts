@@ -7,6 +7,7 @@
  * Only the start of the last line is read: core's encoder writes `{"v":1,"seq":N`
  * first, and a line (a resync of every Route) can run to megabytes.
  */
+import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 
 export interface RecordingEnd {
@@ -47,7 +48,8 @@ async function textAt(file: FileHandle, offset: number, length: number): Promise
 export async function recordingEnd(path: string): Promise<RecordingEnd> {
   let file: FileHandle;
   try {
-    file = await open(path, "r");
+    // Non-blocking: a FIFO with no writer would otherwise hold the open, and the start, forever.
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { lastSeq: 0, wholeBytes: 0, size: 0 };
     throw error;

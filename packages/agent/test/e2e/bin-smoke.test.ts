@@ -5,15 +5,15 @@
  * the TypeScript sources, as the bundle the image ships, and as installed from the
  * packed @kroute/agent (its lib/, under node_modules, where Node strips no types).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describeAsRoot, type InstalledPackages, installPackedWorkspace } from "@kroute/testkit";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { bundleAgent } from "../../src/deploy/bundle.ts";
+import { type AgentProcess, sourceBin, spawnAgent } from "./bin-process.ts";
 import {
   createWorld,
   destroyWorld,
@@ -24,27 +24,15 @@ import {
   type World,
 } from "./e2e-support.ts";
 
-const sourceBin = resolve(import.meta.dirname, "../../src/main.ts");
 /** Inside the package's node_modules, so that the bundle finds koffi as it does in the image. */
 const bundleDir = resolve(import.meta.dirname, `../../node_modules/.cache/bin-smoke-${process.pid}`);
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
 let world: World | undefined;
-let child: ChildProcess | undefined;
+let agent: AgentProcess | undefined;
 
 afterEach(async () => {
-  if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
-  child = undefined;
+  if (agent !== undefined && agent.child.exitCode === null) agent.child.kill("SIGKILL");
+  agent = undefined;
   await destroyWorld(world);
   world = undefined;
 });
@@ -54,49 +42,20 @@ function binTests(binPath: () => string): void {
   it("runs until SIGTERM, leaves routes in place, and cleanup removes them", async () => {
     const bin = binPath();
     world = await createWorld();
-    const kubeconfig = join(tmpdir(), `kroute-kubeconfig-${world.ns.name}.json`);
-    writeFileSync(kubeconfig, world.api.kubeconfig());
     world.api.apply(
       route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], probe: false }),
     );
-    const port = await freePort();
-    let stdout = "";
-    let stderr = "";
-    child = spawn(
-      process.execPath,
-      [
-        bin,
-        `--netns=${world.ns.name}`,
-        `--kubeconfig=${kubeconfig}`,
-        `--health-address=127.0.0.1:${port}`,
-        "--metrics-address=127.0.0.1:0",
-        `--resolv-conf=${world.resolvConf}`,
-      ],
-      { env: { ...process.env, NODE_NAME: NODE }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
+    agent = await spawnAgent(world, { bin });
     const ns = world.ns;
-    await eventually(async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-      expect(response.status).toBe(200);
-    }, 15_000);
+    await agent.ready();
     await eventually(async () =>
       expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
     );
 
-    const exited = new Promise<number | null>((done) => child?.once("exit", (code) => done(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    expect(stderr).toBe("");
-    const lines = stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as { msg: string; node: string; level: string });
+    agent.child.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    expect(agent.stderr()).toBe("");
+    const lines = agent.logLines();
     expect(lines.every((l) => l.node === NODE)).toBe(true);
     expect(lines.map((l) => l.msg)).toContain("stopping; routes stay in place");
     expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });

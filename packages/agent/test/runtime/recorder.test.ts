@@ -1,9 +1,14 @@
-/** `--record`: events appended as log lines; a write failure stops the recording, never the agent. */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+/**
+ * `--record`: events appended as log lines; a write failure, or a file that cannot keep
+ * up, stops the recording, never the agent.
+ */
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createLogDecoder, decodeLog, type EngineEvent, encodeLog } from "@kroute/core";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { openEventRecorder } from "../../src/runtime/recorder.ts";
 
 const tempFile = () => join(mkdtempSync(join(tmpdir(), "kroute-record-")), "events.jsonl");
@@ -15,6 +20,41 @@ const timer = (seq: number): EngineEvent => ({
   type: "timer/fired",
   node: "node-a",
   timer: "resync",
+});
+
+/** A named pipe that the test holds open and reads only when it chooses: a file that takes nothing. */
+function blockedPipe(): { path: string; readAvailable(): string; close(): void } {
+  const path = join(mkdtempSync(join(tmpdir(), "kroute-record-")), "events.fifo");
+  execFileSync("mkfifo", [path]);
+  // Read and write: opening it never waits, and the recorder's own opens find both ends present.
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  const chunk = Buffer.alloc(64 * 1024);
+  let open = true;
+  return {
+    path,
+    readAvailable() {
+      let text = "";
+      for (;;) {
+        try {
+          const n = readSync(fd, chunk);
+          text += chunk.toString("utf8", 0, n);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "EAGAIN") return text;
+          throw error;
+        }
+      }
+    },
+    close() {
+      // The recorder's write blocked on the full pipe then fails (EPIPE) and its thread is freed.
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+const pipes: ReturnType<typeof blockedPipe>[] = [];
+afterEach(() => {
+  for (const pipe of pipes.splice(0)) pipe.close();
 });
 
 describe("openEventRecorder", () => {
@@ -91,5 +131,66 @@ describe("openEventRecorder", () => {
     writeFileSync(file, "no newline at all");
     await expect(openEventRecorder(file, () => {})).rejects.toThrow(`${file} is not an event log`);
     expect(readFileSync(file, "utf8")).toBe("no newline at all");
+  });
+
+  it("stops recording, once, when the file cannot keep up (a pipe nobody reads): events wait in memory up to the limit, and the file ends with a whole event", async () => {
+    const pipe = blockedPipe();
+    pipes.push(pipe);
+    const errors: Error[] = [];
+    const recorder = await openEventRecorder(pipe.path, (error) => errors.push(error), {
+      maxQueuedBytes: 256 * 1024,
+      closeTimeoutMs: 10_000,
+    });
+    for (let seq = 1; seq <= 20_000; seq++) recorder.record(timer(seq));
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /^it cannot keep up: \d+ bytes of events wait to be written \(at most 262144\); once it has taken them, it ends with seq \d+$/,
+      ),
+    ]);
+    const lastSeq = Number(/seq (\d+)$/.exec(errors[0]?.message ?? "")?.[1]);
+    // About 256 KiB of ~100-byte lines queued, and 64 KiB in the pipe: the rest was never held.
+    expect(lastSeq).toBeGreaterThan(2000);
+    expect(lastSeq).toBeLessThan(4000);
+
+    // The pipe is read at last: the file takes what was queued, and the recorder closes.
+    let closed = false;
+    const closing = recorder.close().then(() => {
+      closed = true;
+    });
+    let text = "";
+    while (!closed) {
+      text += pipe.readAvailable();
+      await sleep(5);
+    }
+    await closing;
+    text += pipe.readAvailable();
+    const decoded = decodeLog(text);
+    expect(decoded.ok ? "ok" : decoded.error).toBe("ok");
+    expect(decoded.events.map((e) => e.seq)).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1));
+    expect(errors).toHaveLength(1);
+  });
+
+  it("gives up at close what a stuck file has not taken within the timeout, saying so, so that a stop never hangs on it", async () => {
+    const pipe = blockedPipe();
+    pipes.push(pipe);
+    const errors: Error[] = [];
+    const recorder = await openEventRecorder(pipe.path, (error) => errors.push(error), {
+      closeTimeoutMs: 300,
+    });
+    for (let seq = 1; seq <= 2000; seq++) recorder.record(timer(seq));
+    const started = performance.now();
+    await recorder.close();
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /^it took no more within 300 ms of the stop: \d+ bytes of events given up, and its last line may be cut short$/,
+      ),
+    ]);
+  });
+
+  it("refuses a FIFO that nobody has open for reading, at once, rather than waiting for a reader", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "kroute-record-")), "events.fifo");
+    execFileSync("mkfifo", [path]);
+    await expect(openEventRecorder(path, () => {})).rejects.toThrow(/ENXIO.*events\.fifo/);
   });
 });
