@@ -6,10 +6,13 @@
  *   kroute-agent cleanup [flags]  remove everything kroute owns on this node
  *
  * Exit status: 0 on a clean stop, 2 for bad settings (named on stderr), including a
- * setting the kernel turns out not to support, 1 otherwise.
+ * setting the kernel turns out not to support, 128 + the signal's number for a second
+ * signal during the stop, 1 otherwise (a failed start, a bug, a stop that overran):
+ * process-end.ts.
  */
 // Heavy modules (the Kubernetes client, the FFI driver) load only after the settings
 // are valid, so a typo in a flag is answered at once.
+import type { AgentHandle } from "./runtime/agent.ts";
 import { favourMemoryOverSpeed } from "./runtime/v8-memory.ts";
 import { parseAgentSettings, parseCleanupSettings, SettingsError, USAGE } from "./settings.ts";
 
@@ -57,27 +60,35 @@ async function runCleanup(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** Below the DaemonSet's terminationGracePeriodSeconds (15), so that the agent ends its stop itself. */
+const STOP_DEADLINE_MS = 10_000;
+
 async function runAgent(argv: readonly string[]): Promise<number> {
   const settings = settingsOrExit(() => parseAgentSettings(argv, process.env));
   if (typeof settings === "number") return settings;
   favourMemoryOverSpeed(settings);
   const { createLogger } = await import("./log.ts");
+  const { flushLog, watchProcessEnd } = await import("./process-end.ts");
   const { startAgent } = await import("./runtime/agent.ts");
   const { kubeClusterSources, loadKubeConfig } = await import("./runtime/kube-sources.ts");
   const log = createLogger({ level: settings.logLevel, node: settings.nodeName });
-  const kc = loadKubeConfig(settings);
-  const agent = await startAgent(settings, {
-    cluster: (metrics) => kubeClusterSources(kc, settings, metrics, log),
-    logger: log,
-  });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  log.info({ signal }, "signal received");
-  await agent.stop();
-  await new Promise<void>((resolve) => log.flush(() => resolve()));
-  return 0;
+  const end = watchProcessEnd(log, { stopDeadlineMs: STOP_DEADLINE_MS });
+  let agent: AgentHandle;
+  try {
+    const kc = loadKubeConfig(settings);
+    agent = await startAgent(settings, {
+      cluster: (metrics) => kubeClusterSources(kc, settings, metrics, log),
+      logger: log,
+    });
+  } catch (error) {
+    if (error instanceof SettingsError) throw error;
+    log.fatal({ err: error }, "cannot start: %s", error instanceof Error ? error.message : String(error));
+    await flushLog(log);
+    return 1;
+  }
+  const code = await end.stopWith(() => agent.stop());
+  await flushLog(log);
+  return code;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

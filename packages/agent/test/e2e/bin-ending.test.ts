@@ -1,18 +1,20 @@
 /**
- * How the real `kroute-agent` bin ends when more than one SIGTERM is at work: a
- * recording file that takes nothing. JSON log lines only, one of them saying why, and
- * an exit status the kubelet and an operator can act on. From the TypeScript sources
- * (bin-smoke.test.ts runs every form of the bin).
+ * How the real `kroute-agent` bin ends when something other than a plain SIGTERM ends it: a bug
+ * (an uncaught exception, an unhandled rejection), a second signal during the stop, a
+ * recording file that takes nothing, a start that fails. Every time: JSON log lines
+ * only, one of them saying why, and an exit status the kubelet and an operator can act
+ * on. From the TypeScript sources (bin-smoke.test.ts runs every form of the bin).
  */
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describeAsRoot } from "@kroute/testkit";
 import { afterEach, expect, it } from "vitest";
 import { type AgentProcess, spawnAgent } from "./bin-process.ts";
 import { createWorld, destroyWorld, eventually, kernelRoutes, route, type World } from "./e2e-support.ts";
 
+const faultOnSigusr2 = resolve(import.meta.dirname, "fixtures/fault-on-sigusr2.mjs");
 const EGRESS = { "main 192.0.2.0/24": ["10.0.0.3"] };
 
 let world: World | undefined;
@@ -55,15 +57,63 @@ function fullPipe(): string {
   return path;
 }
 
+const messages = (a: AgentProcess) => a.logLines().map((l) => l.msg);
+
 describeAsRoot("kroute-agent bin, ending", () => {
+  it.each([
+    ["throw", "uncaught exception: injected throw; stopping", "injected throw"],
+    ["reject", "unhandled promise rejection: injected rejection; stopping", "injected rejection"],
+  ])(
+    "a bug (a %s nobody handles): one fatal JSON line naming it, the orderly stop, exit 1",
+    async (fault, msg, error) => {
+      const a = await runningAgent({
+        nodeArgs: [`--import=${faultOnSigusr2}`],
+        env: { KROUTE_TEST_FAULT: fault },
+      });
+      a.child.kill("SIGUSR2");
+      expect(await a.exited).toBe(1);
+      expect(a.stderr()).toBe("");
+      const fatal = a.logLines().filter((l) => l.level === "fatal");
+      expect(fatal).toEqual([
+        expect.objectContaining({
+          msg,
+          err: expect.objectContaining({ message: error, stack: expect.stringContaining(error) }),
+        }),
+      ]);
+      expect(messages(a).slice(messages(a).indexOf(msg))).toContain("stopping; routes stay in place");
+      expect(await kernelRoutes((world as World).ns)).toEqual(EGRESS);
+    },
+  );
+
+  it("a second signal during the stop: logged, and the process exits at once with 128 + its number", async () => {
+    // The stop waits up to 5 s for the recording file, which takes nothing.
+    const a = await runningAgent({ args: [`--record=${fullPipe()}`] });
+    a.child.kill("SIGTERM");
+    await eventually(() => expect(messages(a)).toContain("stopping; routes stay in place"));
+    const sent = performance.now();
+    a.child.kill("SIGINT");
+    expect(await a.exited).toBe(130);
+    // Well before the 5 s the stop would still wait for the recording file.
+    expect(performance.now() - sent).toBeLessThan(3000);
+    expect(a.stderr()).toBe("");
+    expect(a.logLines()).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        signal: "SIGINT",
+        msg: "SIGINT during the stop: exiting at once with status 130",
+      }),
+    );
+    expect(await kernelRoutes((world as World).ns)).toEqual(EGRESS);
+  });
+
   it("SIGTERM with a recording file that takes nothing: the stop gives up on it, says so, and exits 0", async () => {
     const file = fullPipe();
     const a = await runningAgent({ args: [`--record=${file}`] });
     const sent = performance.now();
     a.child.kill("SIGTERM");
     expect(await a.exited).toBe(0);
-    // 5 s for the file, well inside the DaemonSet's 15 s grace period.
-    expect(performance.now() - sent).toBeLessThan(9000);
+    // 5 s for the file, inside the DaemonSet's 15 s grace period.
+    expect(performance.now() - sent).toBeLessThan(12_000);
     expect(a.stderr()).toBe("");
     expect(a.logLines()).toContainEqual(
       expect.objectContaining({
@@ -74,5 +124,18 @@ describeAsRoot("kroute-agent bin, ending", () => {
         ),
       }),
     );
+  });
+
+  it("a start that fails: one fatal JSON line naming why, exit 1, nothing on stderr", async () => {
+    world = await createWorld();
+    // The later --netns wins over the world's own.
+    agent = await spawnAgent(world, { args: ["--netns=kroute-no-such-namespace"] });
+    expect(await agent.exited).toBe(1);
+    expect(agent.stderr()).toBe("");
+    expect(agent.logLines().filter((l) => l.level === "fatal")).toEqual([
+      expect.objectContaining({
+        msg: expect.stringMatching(/^cannot start: .*kroute-no-such-namespace.*ENOENT/),
+      }),
+    ]);
   });
 });
