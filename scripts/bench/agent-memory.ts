@@ -19,12 +19,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bundleAgent } from "../../packages/agent/src/deploy/bundle.ts";
 import { createKubeApiDouble, type KubeApiDouble } from "../../packages/lab/src/kube-api/index.ts";
 import { createNetns, type Netns } from "../../packages/lab/src/netns.ts";
+import { freePort } from "../../packages/testkit/src/free-port.ts";
 import { median } from "./lib/stats.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -55,17 +55,6 @@ function shippedNodeOptions(): string {
 /** The chart's MALLOC_ARENA_MAX (values.yaml `mallocArenaMax`; empty: glibc's default). */
 function shippedMallocArenaMax(): string {
   return /^mallocArenaMax:[ \t]*"?(\d*)"?/m.exec(chartValues)?.[1] ?? "";
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

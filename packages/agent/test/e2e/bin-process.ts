@@ -1,24 +1,13 @@
 /** The real `kroute-agent` bin as a child process against a World, its output kept for the test. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "@kroute/testkit";
 import { expect } from "vitest";
 import { eventually, NODE, type World } from "./e2e-support.ts";
 
 export const sourceBin = resolve(import.meta.dirname, "../../src/main.ts");
-
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 export interface LogLine {
   readonly level: string;
