@@ -49,6 +49,14 @@ import { type EventRecorder, openEventRecorder } from "./recorder.ts";
 import { reportCadence } from "./report-cadence.ts";
 import type { StatusSink } from "./status.ts";
 
+/**
+ * How often the host's resolv.conf files are read again. dhclient, NetworkManager and
+ * resolvconf rewrite them when the resolvers change; until the next read the new ones
+ * are not kept on the original gateway under an override. A few small files: cheap to
+ * read this often.
+ */
+const RESOLVERS_REFRESH_MS = 10_000;
+
 /** What the agent needs from the Kubernetes side, as event streams. */
 export interface ClusterSources {
   /** route/upserted, route/deleted and route/resynced (after every list). */
@@ -236,7 +244,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           resolvConf: settings.resolvConf,
           hostRoot: settings.hostRoot,
           apiServers$: cluster.apiServers,
-          dnsRefreshMs: settings.resyncIntervalMs,
+          dnsRefreshMs: Math.min(settings.resyncIntervalMs, RESOLVERS_REFRESH_MS),
           onReadError: (error) =>
             log.warn(
               { err: String(error) },

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeLog, type KernelRoute, type RouteObject } from "@kroute/core";
@@ -84,6 +84,22 @@ describe("the agent runtime on the fake kernel", () => {
     const ready = await fetch(`http://127.0.0.1:${agent.endpoints.health.port}/readyz`);
     expect(ready.status).toBe(200);
   });
+
+  it("sees the host's resolvers change within seconds, not at the next 5-minute resync", async () => {
+    const root = mkdtempSync(join(tmpdir(), "kroute-host-"));
+    mkdirSync(join(root, "etc"));
+    const resolvConf = join(root, "etc/resolv.conf");
+    writeFileSync(resolvConf, "nameserver 10.0.0.53\n");
+    const agent = await start(createFakeKernel(NODE_HOST), new HandCluster(), [
+      `--host-root=${root}`,
+      "--resolv-conf=/etc/resolv.conf",
+    ]);
+    await eventually(() => expect(agent.state().host.facts?.dns).toEqual(["10.0.0.53"]));
+    // As dhclient does: a new file renamed over the old one.
+    writeFileSync(`${resolvConf}.new`, "nameserver 10.0.0.54\n");
+    renameSync(`${resolvConf}.new`, resolvConf);
+    await eventually(() => expect(agent.state().host.facts?.dns).toEqual(["10.0.0.54"]), 15_000);
+  }, 20_000);
 
   it("times every kernel batch, and only those, in the reconcile duration histogram", async () => {
     const kernel = createFakeKernel(NODE_HOST);
