@@ -69,7 +69,11 @@ export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: n
     const best = candidates[0];
     if (best === undefined) continue;
     for (const gateway of gatewaysOfRoute(best, byId)) {
-      result.push(best.metric === 0 ? gateway : { ...gateway, metric: best.metric });
+      const metric = best.metric === 0 ? {} : { metric: best.metric };
+      // An IPv4 default route via an IPv6 next hop (RFC 5549) is the node's IPv4 way out:
+      // say so, or the gateway would pass for the IPv6 original.
+      const routeFamily = familyOf(gateway.via) === family ? {} : { family };
+      result.push({ ...gateway, ...metric, ...routeFamily });
     }
   }
   return result;

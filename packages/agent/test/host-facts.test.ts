@@ -60,6 +60,20 @@ describe("originalDefaultGateways", () => {
     ]);
   });
 
+  it("marks an IPv4 default route via an IPv6 next hop (RFC 5549) as IPv4's, beside the IPv6 one", () => {
+    const facts = originalDefaultGateways(
+      snapshot([
+        route("0.0.0.0/0", 20, 186, [["fe80::1", "eth0"]]),
+        route("::/0", 1024, 9, [["fe80::2", "eth0"]], 6),
+      ]),
+      201,
+    );
+    expect(facts).toEqual([
+      { via: "fe80::1", dev: "eth0", metric: 20, family: 4 },
+      { via: "fe80::2", dev: "eth0", metric: 1024 },
+    ]);
+  });
+
   it("follows a default route through a nexthop object and its group", () => {
     const facts = originalDefaultGateways(
       snapshot([{ ...route("0.0.0.0/0", 10, 4, []), target: { kind: "nexthop-object", id: 7 } }], {

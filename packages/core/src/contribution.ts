@@ -5,6 +5,7 @@
  * Routes (conflicts are settled per key) nor on gateway health (settled per set),
  * so an update of one Route recomputes exactly one contribution.
  */
+import { defaultRouteFamily } from "./default-gateway.ts";
 import type { DefaultGateway } from "./events.ts";
 import {
   compareAddresses,
@@ -95,7 +96,7 @@ export function isOwnGateway(
  * An IPv6 router is often link-local (fe80::1) on another device than the IPv4 one.
  */
 function primaryDevices(defaults: readonly DefaultGateway[]): Record<Family, Set<string>> {
-  const of = (family: Family) => defaults.filter((g) => familyOf(g.via) === family).map((g) => g.dev);
+  const of = (family: Family) => defaults.filter((g) => defaultRouteFamily(g) === family).map((g) => g.dev);
   const devices = (family: Family) => {
     const own = of(family);
     return new Set(own.length > 0 ? own : defaults.map((g) => g.dev));
@@ -133,7 +134,7 @@ function betterMatch(a: Network, b: Network): boolean {
 }
 
 function originalDefault(ctx: ContributionContext, family: Family): DefaultGateway | undefined {
-  const candidates = (ctx.host.facts?.defaultGateways ?? []).filter((g) => familyOf(g.via) === family);
+  const candidates = (ctx.host.facts?.defaultGateways ?? []).filter((g) => defaultRouteFamily(g) === family);
   return [...candidates].sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
 }
 

@@ -108,10 +108,21 @@ const routeObject: Reader<RouteObject> = (value, path) => {
 
 const defaultGateway: Reader<DefaultGateway> = (value, path) => {
   const o = object(value, path);
+  const via = field(o, "via", ipAddr, path);
+  // Only an IPv4 default route may go via a gateway of the other family (RFC 5549);
+  // Linux refuses an IPv6 route via an IPv4 gateway.
+  const routeFamily = optionalField(o, "family", literal(4), path);
+  if (routeFamily.family !== undefined && familyOf(via) !== 6) {
+    throw new JsonShapeError(
+      `${path}.family`,
+      `4 is only for an IPv4 default route via an IPv6 gateway, and via is ${via}`,
+    );
+  }
   return {
-    via: field(o, "via", ipAddr, path),
+    via,
     dev: field(o, "dev", nonEmptyString, path),
     ...optionalField(o, "metric", U32, path),
+    ...routeFamily,
   };
 };
 

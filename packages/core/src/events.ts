@@ -4,7 +4,7 @@
  *
  * Route events are cluster-wide; node-scoped events carry `node`.
  */
-import type { IpAddr, Prefix } from "./ip.ts";
+import type { Family, IpAddr, Prefix } from "./ip.ts";
 import type { KernelChange, KernelSnapshot, Op, OpResult } from "./kernel.ts";
 import type { RouteObject } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -21,6 +21,12 @@ export interface DefaultGateway {
   readonly dev: string;
   /** Metric of the original default route; absent = 0. */
   readonly metric?: number;
+  /**
+   * Family of the default route, when it is not the gateway's own: 4 for an IPv4 default
+   * route via an IPv6 next hop (RFC 5549, `default via inet6 fe80::1`, as BGP-unnumbered
+   * fabrics give hosts). Absent = the gateway's family (defaultRouteFamily).
+   */
+  readonly family?: Family;
 }
 
 export interface HostAddress {

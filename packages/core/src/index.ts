@@ -1,4 +1,5 @@
 export * from "./canonical.ts";
+export * from "./default-gateway.ts";
 export * from "./desired.ts";
 export * from "./diff.ts";
 export * from "./engine.ts";

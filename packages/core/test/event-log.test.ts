@@ -46,7 +46,26 @@ describe("encodeEvent", () => {
   });
 });
 
+const hostObserved = (defaultGateways: unknown[]) =>
+  line({
+    type: "host/observed",
+    node: "n",
+    defaultGateways,
+    addresses: [],
+    dns: [],
+    apiServers: [],
+    protect: [],
+  });
+
 describe("decodeLine", () => {
+  it("keeps the family of an IPv4 default route via an IPv6 gateway (RFC 5549)", () => {
+    const gateways = [{ via: "fe80::1", dev: "eth0", metric: 20, family: 4 }];
+    expect(decodeLine(hostObserved(gateways), 1)).toMatchObject({
+      kind: "event",
+      event: { defaultGateways: gateways },
+    });
+  });
+
   it("canonicalises addresses and prefixes", () => {
     const result = decodeLine(
       line({
@@ -146,6 +165,14 @@ describe("decodeLine", () => {
         protect: [],
       }),
       "line 4: host/observed.addresses[0].prefixLength: 33 is not an integer 0..32",
+    ],
+    [
+      hostObserved([{ via: "fe80::1", dev: "eth0", family: 6 }]),
+      "line 4: host/observed.defaultGateways[0].family: 6 is not one of 4",
+    ],
+    [
+      hostObserved([{ via: "10.0.0.1", dev: "eth0", family: 4 }]),
+      "line 4: host/observed.defaultGateways[0].family: 4 is only for an IPv4 default route via an IPv6 gateway, and via is 10.0.0.1",
     ],
     [
       line({

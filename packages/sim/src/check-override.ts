@@ -7,6 +7,7 @@ import {
   type AddressBits,
   addressBits,
   coversDefault,
+  defaultRouteFamily,
   type EventOf,
   familyOf,
   type IpAddr,
@@ -126,7 +127,7 @@ export function overrideProblems(
 /** The original default of a family: its lowest metric, as the core takes it. */
 function originalDefault(host: Host, family: 4 | 6): Host["defaultGateways"][number] | undefined {
   return host.defaultGateways
-    .filter((g) => familyOf(g.via) === family)
+    .filter((g) => defaultRouteFamily(g) === family)
     .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
 }
 

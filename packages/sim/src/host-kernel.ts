@@ -6,7 +6,7 @@
  * carrier, its own with its fe80::/64 route as Linux does, so a Route via fe80::1 finds
  * the same on-link devices as on the node.
  */
-import { defaultPrefix, type EventOf, familyOf, type KernelRoute } from "@kroute/core";
+import { defaultPrefix, defaultRouteFamily, type EventOf, familyOf, type KernelRoute } from "@kroute/core";
 import type { HostDescription } from "@kroute/driver-fake";
 
 /** rtm_protocol of the original default routes: `proto dhcp`, as a cloud VM has them. */
@@ -18,7 +18,7 @@ export function hostDescription(event: EventOf<"host/observed">): HostDescriptio
   for (const gateway of event.defaultGateways) devs.add(gateway.dev);
   devs.delete("lo");
   const routes: KernelRoute[] = event.defaultGateways.map((gateway) => {
-    const family = familyOf(gateway.via);
+    const family = defaultRouteFamily(gateway);
     return {
       family,
       table: 254,

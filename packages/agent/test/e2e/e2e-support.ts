@@ -99,12 +99,23 @@ export function route(
   };
 }
 
+/** A gateway of the other family (RTA_VIA: an IPv4 route via an IPv6 next hop), as `ip -j` shows it. */
+interface IpVia {
+  family: string;
+  host: string;
+}
+
+function gatewayOf(hop: { gateway?: string; via?: IpVia }): string | undefined {
+  return hop.gateway ?? hop.via?.host;
+}
+
 interface IpRoute {
   dst: string;
   table?: string;
   gateway?: string;
+  via?: IpVia;
   nhid?: number;
-  nexthops?: { gateway: string }[];
+  nexthops?: { gateway?: string; via?: IpVia }[];
   protocol?: string;
 }
 
@@ -114,11 +125,16 @@ interface IpNexthop {
   group?: { id: number }[];
 }
 
-/** kroute's routes in the namespace as `ip` sees them: "table dst" → sorted gateways. */
+/**
+ * kroute's routes in the namespace as `ip` sees them: "table dst" → sorted gateways. `ip`
+ * calls both families' default routes "default"; the IPv6 one is "::/0" here.
+ */
 export async function kernelRoutes(ns: Netns): Promise<Record<string, string[]>> {
   const routes = [
     ...(await ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "all", "proto", "201")),
-    ...(await ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "all", "proto", "201")),
+    ...(await ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "all", "proto", "201")).map((r) =>
+      r.dst === "default" ? { ...r, dst: "::/0" } : r,
+    ),
   ];
   const nexthops = await ns.ipJson<IpNexthop[]>("nexthop", "show");
   const byId = new Map(nexthops.map((n) => [n.id, n]));
@@ -131,13 +147,7 @@ export async function kernelRoutes(ns: Netns): Promise<Record<string, string[]>>
   const out: Record<string, string[]> = {};
   for (const r of routes) {
     const gateways =
-      r.nhid !== undefined
-        ? resolve(r.nhid)
-        : r.nexthops !== undefined
-          ? r.nexthops.map((n) => n.gateway)
-          : r.gateway !== undefined
-            ? [r.gateway]
-            : [];
+      r.nhid !== undefined ? resolve(r.nhid) : (r.nexthops ?? [r]).flatMap((hop) => gatewayOf(hop) ?? []);
     out[`${r.table ?? "main"} ${r.dst}`] = gateways.sort();
   }
   return out;
@@ -146,8 +156,8 @@ export async function kernelRoutes(ns: Netns): Promise<Record<string, string[]>>
 /** The gateway `ip route get` picks for a destination (and source), or the device when on-link. */
 export async function routeGet(ns: Netns, dst: string, from?: string): Promise<string> {
   const args = ["route", "get", dst, ...(from !== undefined ? ["from", from] : [])];
-  const [hop] = await ns.ipJson<{ gateway?: string; dev: string }[]>(...args);
-  return hop?.gateway ?? `dev ${hop?.dev}`;
+  const [hop] = await ns.ipJson<{ gateway?: string; via?: IpVia; dev: string }[]>(...args);
+  return (hop !== undefined ? gatewayOf(hop) : undefined) ?? `dev ${hop?.dev}`;
 }
 
 export async function eventually(check: () => Promise<void> | void, timeoutMs = 8000): Promise<void> {

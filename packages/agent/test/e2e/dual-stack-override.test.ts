@@ -1,0 +1,142 @@
+/**
+ * Default-route overrides on a dual-stack node, end to end (API double + agent + a real
+ * kernel in a fresh namespace): the node's IPv6 way out is a link-local router learned
+ * from router advertisements (proto ra, metric 1024), as clouds give it; its API server
+ * and one of its resolvers are IPv6 addresses.
+ */
+import { writeFileSync } from "node:fs";
+import { describeAsRoot } from "@kroute/testkit";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { AgentHandle } from "../../src/runtime/agent.ts";
+import {
+  createWorld,
+  destroyWorld,
+  eventually,
+  kernelRoutes,
+  route,
+  routeGet,
+  runAgent,
+  type World,
+} from "./e2e-support.ts";
+
+const NODE_V6 = "fd00::5";
+const API_SERVER_V6 = "2001:db8:a::10";
+const RESOLVER_V6 = "2001:db8:53::53";
+const INTERNET_V6 = "2001:db8:ffff::1";
+
+describeAsRoot("dual-stack default-route overrides (API double + kernel namespace)", () => {
+  let world: World | undefined;
+  let agent: AgentHandle | undefined;
+  const w = () => world!;
+
+  beforeEach(async () => {
+    world = await createWorld();
+    w().api.apply({
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: {
+        name: "kubernetes-ipv6",
+        namespace: "default",
+        labels: { "kubernetes.io/service-name": "kubernetes" },
+      },
+      addressType: "IPv6",
+      endpoints: [{ addresses: [API_SERVER_V6], conditions: { ready: true } }],
+      ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+    });
+    writeFileSync(w().resolvConf, `nameserver 198.51.100.53\nnameserver ${RESOLVER_V6}\n`);
+    await w().ns.ipBatch([
+      `addr add ${NODE_V6}/64 dev eth0 nodad`,
+      "route add ::/0 via fe80::2 dev eth0 proto ra metric 1024",
+    ]);
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await destroyWorld(world);
+    world = undefined;
+  });
+
+  it("overrides an RA-learned IPv6 default route, keeping the IPv6 API server, resolver and replies on its router", async () => {
+    w().api.apply(route("egress", { destinations: ["::/0"], gateways: ["fd00::3", "fd00::4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main ::/0": ["fd00::3", "fd00::4"],
+        [`main ${API_SERVER_V6}`]: ["fe80::2"],
+        [`main ${RESOLVER_V6}`]: ["fe80::2"],
+        "135 ::/0": ["fe80::2"],
+      }),
+    );
+    expect(["fd00::3", "fd00::4"]).toContain(await routeGet(w().ns, INTERNET_V6));
+    expect(await routeGet(w().ns, API_SERVER_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, RESOLVER_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, INTERNET_V6, NODE_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, "fd00::20", NODE_V6)).toBe("dev eth0");
+    const original = await w().ns.ipJson<{ gateway: string; metric: number; protocol: string }[]>(
+      "-6",
+      "route",
+      "show",
+      "default",
+      "proto",
+      "ra",
+    );
+    expect(original).toEqual([expect.objectContaining({ gateway: "fe80::2", metric: 1024 })]);
+
+    w().api.delete("Route", "egress");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await routeGet(w().ns, INTERNET_V6)).toBe("fe80::2");
+  });
+
+  it("takes an IPv4 default route via an IPv6 next hop (RFC 5549) for the IPv4 original, not the IPv6 one", async () => {
+    // A BGP-unnumbered host: its IPv4 way out is a router's link-local address, with a
+    // metric kroute's cannot undercut; its IPv6 way out is another router.
+    await w().ns.ip("-4", "route", "del", "default");
+    await w().ns.ip(
+      "-4",
+      "route",
+      "add",
+      "0.0.0.0/0",
+      "via",
+      "inet6",
+      "fe80::1",
+      "dev",
+      "eth0",
+      "proto",
+      "bgp",
+      "metric",
+      "20",
+    );
+    w().api.apply(
+      route("egress", { destinations: ["0.0.0.0/0", "::/0"], gateways: ["10.0.0.3", "fd00::3", "fd00::4"] }),
+    );
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        // IPv4: split (metric 20), its protections and replies via the IPv4 original.
+        "main 0.0.0.0/1": ["10.0.0.3"],
+        "main 128.0.0.0/1": ["10.0.0.3"],
+        "main 192.0.2.10": ["fe80::1"],
+        "main 198.51.100.53": ["fe80::1"],
+        "main 169.254.169.254": ["fe80::1"],
+        "135 default": ["fe80::1"],
+        // IPv6: a second default route (1024 can be undercut), protections and replies via its own router.
+        "main ::/0": ["fd00::3", "fd00::4"],
+        [`main ${API_SERVER_V6}`]: ["fe80::2"],
+        [`main ${RESOLVER_V6}`]: ["fe80::2"],
+        "135 ::/0": ["fe80::2"],
+      }),
+    );
+    expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.3");
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("fe80::1");
+    expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("fe80::1");
+    expect(["fd00::3", "fd00::4"]).toContain(await routeGet(w().ns, INTERNET_V6));
+    expect(await routeGet(w().ns, API_SERVER_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, INTERNET_V6, NODE_V6)).toBe("fe80::2");
+
+    w().api.delete("Route", "egress");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await routeGet(w().ns, "8.8.8.8")).toBe("fe80::1");
+  });
+});
