@@ -12,6 +12,8 @@ import { compareAddresses, type IpAddr } from "./ip.ts";
 import type { KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
 import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
+import { isOverrideRoute } from "./override.ts";
+import { refusedProtection } from "./override-stages.ts";
 import type { DestinationPlan, NodeState } from "./state.ts";
 
 export function desiredRoutes(state: NodeState): KernelRoute[] {
@@ -91,6 +93,14 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   if (failure !== undefined)
     return { ...base, ...extra, state: "failed", reason: `${failure.message}${noted}` };
   const programmed = held.every((key, i) => sameRoute(desired[i], hmGet(state.kernel.routes, key)));
+  // An override plan() holds back (override-stages.ts) is not on its way in: it waits for
+  // a refused protection, and says which, as a refusal of its own would.
+  const override = programmed ? undefined : desired.find((r) => r !== undefined && isOverrideRoute(state, r));
+  const blocker = override === undefined ? undefined : refusedProtection(state, override.family);
+  if (blocker !== undefined) {
+    const why = `held back: the kernel refused ${blocker.what} (${blocker.failure.message}), and the override waits for it`;
+    return { ...base, ...extra, state: "failed", reason: `${why}${noted}` };
+  }
   const reason = programmed ? (notes.length === 0 ? undefined : notes.join("; ")) : `not yet applied${noted}`;
   return {
     ...base,

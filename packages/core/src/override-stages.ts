@@ -16,7 +16,7 @@ import { hmGet } from "./hashmap.ts";
 import type { Family } from "./ip.ts";
 import type { KernelRoute, Op, OpResult } from "./kernel.ts";
 import { isOverrideRoute } from "./override.ts";
-import type { NodeState } from "./state.ts";
+import type { NodeState, OpFailure } from "./state.ts";
 
 /** The override route an op adds or replaces, if it is one. */
 export function installedOverride(state: NodeState, op: Op): KernelRoute | undefined {
@@ -45,7 +45,25 @@ export function protectedFamily(state: NodeState, objectKey: string): Family | u
 export function overrideWaitsForProtection(state: NodeState, op: Op): boolean {
   const override = installedOverride(state, op);
   if (override === undefined) return false;
-  return Object.keys(state.failures).some((key) => protectedFamily(state, key) === override.family);
+  return refusedProtection(state, override.family) !== undefined;
+}
+
+/**
+ * A refused route or rule that protects `family` from an override, named for status
+ * (the protected address, or the rule's priority) with the kernel's message.
+ */
+export function refusedProtection(
+  state: NodeState,
+  family: Family,
+): { readonly what: string; readonly failure: OpFailure } | undefined {
+  for (const [key, failure] of Object.entries(state.failures)) {
+    if (protectedFamily(state, key) !== family) continue;
+    const what = key.startsWith("u|")
+      ? `kroute's rule at priority ${hmGet(state.derived.rules, key.slice(2))?.rule.priority}`
+      : `the route that keeps ${hmGet(state.derived.contenders, key.slice(2))?.[0]?.dst} on the original gateway`;
+    return { what, failure };
+  }
+  return undefined;
 }
 
 /** An ordered batch cut before its first override: `rest` is empty when it installs none. */

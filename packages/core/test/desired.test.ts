@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { desiredTable, routeOutcome } from "../src/desired.ts";
-import type { KernelNexthop, KernelRoute } from "../src/kernel.ts";
+import type { KernelNexthop, KernelRoute, Op, OpResult } from "../src/kernel.ts";
+import { secondStage, splitBeforeOverride } from "../src/override-stages.ts";
+import { plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
 import type { RouteObject } from "../src/route.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
@@ -828,6 +830,46 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
       { family: 6, priority: 1350, src: "2001:db8::10/128", table: 135, protocol: 201 },
     ]);
     expect(routeTo(state, "0.0.0.0/0")).toBeUndefined();
+  });
+
+  it("an override held back by a refused protection is failed, naming it, until the protection is in", () => {
+    let state = upsert(readyState(MULTIPATH), override);
+    const apply = (ops: readonly Op[], refused: (op: Op) => boolean, ms: number) =>
+      reduce(
+        state,
+        ev(
+          {
+            type: "dataplane/applied",
+            node: NODE,
+            results: ops.map((op) => ({
+              op,
+              result: refused(op)
+                ? { ok: false as const, errno: 17, code: "EEXIST", message: "File exists" }
+                : { ok: true as const },
+            })),
+          },
+          ms,
+        ),
+      );
+    const isApiServerRoute = (op: Op) =>
+      op.object === "route" && op.action === "add" && op.to.dst === "203.0.113.100/32";
+    // As the engine applies it: the override's stage is cut short by the refusal.
+    const { first, rest } = splitBeforeOverride(state, plan(state));
+    const firstResults = first.map((op) => ({
+      op,
+      result: isApiServerRoute(op) ? ({ ok: false } as OpResult) : ({ ok: true } as OpResult),
+    }));
+    state = apply([...first, ...secondStage(state, rest, firstResults)], isApiServerRoute, 0);
+    expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
+      state: "failed",
+      reason:
+        "held back: the kernel refused the route that keeps 203.0.113.100/32 on the original gateway (File exists), and the override waits for it",
+    });
+
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
+    state = apply(plan(state), () => false, 5000);
+    state = apply(plan(state), () => false, 5000);
+    expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("programmed");
   });
 
   it("a user Route naming a protected address loses it to the override", () => {

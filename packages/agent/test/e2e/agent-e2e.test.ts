@@ -37,6 +37,11 @@ const nodeRouteTableSchema = compileCrdSchema(
   crds.find((c) => c.spec.names.kind === "NodeRouteTable").spec.versions[0].schema.openAPIV3Schema,
 );
 
+/** The Events written, as "Reason: note". */
+function eventNotes(world: World): string[] {
+  return world.api.list("Event", "default").map((e) => `${(e as Loose).reason}: ${(e as Loose).note}`);
+}
+
 describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   let world: World | undefined;
   let agent: AgentHandle | undefined;
@@ -363,6 +368,17 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     });
     expect((await kernelRoutes(w().ns))["main default"]).toBeUndefined();
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
+    // What the operator sees: the override failed, and why (not "pending" with no reason).
+    const heldBack =
+      "held back: the kernel refused the route that keeps 192.0.2.10/32 on the original gateway (File exists), and the override waits for it";
+    await eventually(() => {
+      const table = w().api.get("NodeRouteTable", NODE) as Loose;
+      expect(table?.status).toMatchObject({ programmed: 0, pending: 0, failed: 1 });
+      expect(table.status.problems).toEqual([
+        { route: "egress", destination: "0.0.0.0/0", state: "failed", reason: heldBack },
+      ]);
+      expect(eventNotes(w())).toContain(`RouteFailed: destination 0.0.0.0/0 on node ${NODE}: ${heldBack}`);
+    });
 
     await w().ns.ip("route", "del", ...foreign);
     await eventually(async () => {
@@ -371,6 +387,13 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       expect(routes["main default"]).toEqual(["10.0.0.3", "10.0.0.4"]);
     });
     expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
+    await eventually(() => {
+      const table = w().api.get("NodeRouteTable", NODE) as Loose;
+      expect(table?.status).toMatchObject({ programmed: 1, failed: 0, problems: [] });
+      expect(eventNotes(w())).toContain(
+        `RouteRecovered: destination 0.0.0.0/0 is programmed on node ${NODE} again`,
+      );
+    });
   });
 
   it("overrides a metric-0 default route (static configurations, DigitalOcean droplets) as two halves", async () => {
