@@ -3,7 +3,8 @@
  * to the status subresource with one field manager shared by every agent.
  *
  * Acceptance is about the Route itself, the same truth on every node, so any node may
- * write it and the write is idempotent. To keep thousands of nodes from writing at once,
+ * write it and the write is idempotent; but a node the Route does not select only fills
+ * in a missing one (see bystander). To keep thousands of nodes from writing at once,
  * each write waits a random delay first and is dropped if, meanwhile, the watch shows
  * the condition already right (another node got there first). A generation is written
  * at most once per process unless the write fails.
@@ -73,6 +74,17 @@ export function conditionIsCurrent(current: KubeCondition | undefined, wanted: K
     current.reason === wanted.reason &&
     current.message === wanted.message
   );
+}
+
+/**
+ * A node the Route does not select knows only that the Route is valid; the nodes that
+ * route it know more (destinations refused, gateways left out) and say it in the message.
+ * So it writes only where the Route's generation has no condition yet, and never
+ * overwrites theirs: each side wrote what it knew, and the last writer's word stayed,
+ * often a bystander's "The Route is valid." over the refused destinations.
+ */
+function bystander(outcome: RouteOutcome): boolean {
+  return !outcome.selected && outcome.accepted;
 }
 
 function isoSeconds(ms: number): string {
@@ -152,7 +164,10 @@ export class RouteStatusWriter {
       condition.reason,
       condition.message,
     ]);
-    const needed = !conditionIsCurrent(current, condition) && this.#written.get(outcome.route) !== key;
+    const fresh = bystander(outcome)
+      ? (current?.observedGeneration ?? 0) < (condition.observedGeneration ?? 0)
+      : !conditionIsCurrent(current, condition);
+    const needed = fresh && this.#written.get(outcome.route) !== key;
     return { condition, key, needed };
   }
 

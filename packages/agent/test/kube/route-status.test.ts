@@ -159,6 +159,42 @@ describe("RouteStatusWriter", () => {
     expect(conditions(api, "a")[0]?.status).toBe("True");
   });
 
+  it("a node the Route does not select never overwrites the condition of a node that routes it", async () => {
+    api.apply(route("a"));
+    api.apply(route("b"));
+    const routing = await node();
+    const bystander = await node();
+    const routed = (name: string) =>
+      outcome(name, 1, true, { reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
+    const notSelected = (name: string) => outcome(name, 1, true, { selected: false, reason: "NotSelected" });
+    const acceptedOf = (name: string) => conditions(api, name).find((c) => c.type === "Accepted");
+    const seenBy = (cache: RouteCache, name: string) =>
+      until(() => cache.condition(name, "Accepted") !== undefined, `the watch to show ${name}'s condition`);
+
+    // The routing node first: the bystander has nothing to add.
+    routing.writer.updateOutcomes([routed("a")]);
+    await routing.writer.settled();
+    await seenBy(bystander.cache, "a");
+    bystander.writer.updateOutcomes([notSelected("a")]);
+    await bystander.writer.settled();
+    expect(acceptedOf("a")).toMatchObject({ reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
+    expect(statusWrites(api)).toHaveLength(1);
+
+    // The bystander first: it fills in a condition for the generation, which the routing node then corrects.
+    bystander.writer.updateOutcomes([notSelected("a"), notSelected("b")]);
+    await bystander.writer.settled();
+    expect(acceptedOf("b")).toMatchObject({ status: "True", reason: "NotSelected" });
+    await seenBy(routing.cache, "b");
+    routing.writer.updateOutcomes([routed("a"), routed("b")]);
+    await routing.writer.settled();
+    expect(acceptedOf("b")).toMatchObject({ reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
+    await until(() => bystander.cache.condition("b", "Accepted")?.reason === "Accepted", "b's correction");
+    bystander.writer.updateOutcomes([notSelected("a"), notSelected("b")]);
+    await bystander.writer.settled();
+    expect(acceptedOf("b")).toMatchObject({ reason: "Accepted" });
+    expect(statusWrites(api)).toHaveLength(3);
+  });
+
   it("keeps conditions written by others", async () => {
     api.apply({
       ...route("a"),
