@@ -38,6 +38,7 @@ import { gatewayDevices, type ProbeFn, trackGatewayHealth } from "../health/inde
 import { type HttpEndpoints, startHttp } from "../http.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { type AgentMetrics, createMetrics } from "../metrics.ts";
+import { outcomeLog } from "../outcome-log.ts";
 import { type AgentSettings, SettingsError } from "../settings.ts";
 import { changesFromNow } from "./changes-from-now.ts";
 import { dryRunDataplane } from "./dry-run.ts";
@@ -170,7 +171,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
 
     const metrics = createMetrics();
     const cluster = typeof deps.cluster === "function" ? deps.cluster(metrics) : deps.cluster;
-    const sinks = [failStaticLog(log), ...(deps.status ?? []), ...(cluster.status ?? [])];
+    const sinks = [failStaticLog(log), outcomeLog(log), ...(deps.status ?? []), ...(cluster.status ?? [])];
     cleanups.push(() => cluster.close?.());
     let state: NodeState | undefined;
     let ready = false;

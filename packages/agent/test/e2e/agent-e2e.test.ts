@@ -11,6 +11,7 @@ import { parseAllDocuments } from "yaml";
 import type { AgentHandle } from "../../src/runtime/agent.ts";
 import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import { chartGrants, grantsNeeded } from "../deploy/rbac.ts";
+import { capturedLog } from "../runtime/harness.ts";
 import {
   createWorld,
   destroyWorld,
@@ -224,7 +225,8 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     );
     w().api.apply(route("broken", { destinations: "not-a-list", gateways: ["10.0.0.3"] }));
     w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
-    agent = await runAgent(w());
+    const logs = capturedLog();
+    agent = await runAgent(w(), [], logs.logger);
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
@@ -271,6 +273,17 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
         .map((e) => (e as Loose).note as string);
       expect(notes.some((n) => n.includes("127.0.0.0/8"))).toBe(true);
     });
+
+    // And in the log, once each.
+    const warnings = logs
+      .lines()
+      .filter((l) => l.level === 40 && (l.route === "broken" || l.route === "mixed"))
+      .map((l) => l.msg);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^Route broken refused: spec\.destinations/),
+      expect.stringMatching(/^Route mixed: destination 127\.0\.0\.0\/8 invalid: /),
+      expect.stringMatching(/^Route mixed: destination 2001:db8::\/32 invalid: /),
+    ]);
 
     // Least privilege, from the agent's real requests: each is allowed by the chart's RBAC,
     // and each grant was needed (this test makes the agent write everything it writes).

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKubeApiDouble, createNetns, type KubeApiDouble, type Netns } from "@kroute/lab";
 import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../../src/log.ts";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
 import { kubeClusterSources } from "../../src/runtime/kube-sources.ts";
 import { parseAgentSettings } from "../../src/settings.ts";
@@ -60,7 +61,11 @@ export async function destroyWorld(world: World | undefined): Promise<void> {
   await world.ns.destroy();
 }
 
-export async function runAgent(world: World, extra: readonly string[] = []): Promise<AgentHandle> {
+export async function runAgent(
+  world: World,
+  extra: readonly string[] = [],
+  logger: Logger = quietLogger,
+): Promise<AgentHandle> {
   const settings = parseAgentSettings(
     [
       `--netns=${world.ns.name}`,
@@ -74,7 +79,7 @@ export async function runAgent(world: World, extra: readonly string[] = []): Pro
   );
   return startAgent(settings, {
     cluster: (metrics) =>
-      kubeClusterSources(world.kc, settings, metrics, quietLogger, {
+      kubeClusterSources(world.kc, settings, metrics, logger, {
         supervisor: { backoff: { initialMs: 50, maxMs: 300, jitter: 0 }, stallTimeoutMs: 1500 },
         statusJitterMs: 0,
         tableMinIntervalMs: 100,
@@ -82,7 +87,7 @@ export async function runAgent(world: World, extra: readonly string[] = []): Pro
     // Gateways here are addresses behind a veth with nothing on the other end: nothing answers. Probing is the
     // health helper's own end-to-end subject; these tests trust the gateways.
     probe: () => Promise.resolve({ ok: true as const, rttMs: 1 }),
-    logger: quietLogger,
+    logger,
   });
 }
 
