@@ -15,6 +15,8 @@ const DESTINATION_STATES: readonly DestinationState[] = [
   "skipped",
 ];
 const GATEWAY_STATES: readonly GatewayStatus["state"][] = ["up", "down", "unknown", "unprobed"];
+const STATUS_WRITE_KINDS = ["route_status", "node_route_table", "event"] as const;
+export type StatusWriteKindLabel = (typeof STATUS_WRITE_KINDS)[number];
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -25,6 +27,7 @@ export interface AgentMetrics {
   watchRestarted(source: string): void;
   eventConsumed(type: string, atMs: number): void;
   resync(reason: ResyncReason): void;
+  statusWriteFailed(kind: StatusWriteKindLabel): void;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): AgentMetrics {
@@ -91,7 +94,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     labelNames: ["reason"],
     registers: [registry],
   });
+  const statusWriteFailures = new Counter({
+    name: "kroute_status_write_failures_total",
+    help: "Writes to the cluster that failed (refused or unanswered), by kind: route_status and node_route_table are retried, a lost event is not.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
   for (const state of DESTINATION_STATES) routes.set({ state }, 0);
+  // At zero from the start: an alert on their rate sees the first failure.
+  for (const kind of STATUS_WRITE_KINDS) statusWriteFailures.inc({ kind }, 0);
   for (const state of GATEWAY_STATES) gateways.set({ state }, 0);
 
   return {
@@ -136,6 +147,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     },
     resync(reason) {
       resyncs.inc({ reason });
+    },
+    statusWriteFailed(kind) {
+      statusWriteFailures.inc({ kind });
     },
   };
 }

@@ -2,7 +2,7 @@
  * The cluster side of the agent from the Kubernetes API: Routes (cluster-wide, in the
  * configured API group), the agent's own Node, and the API servers' endpoints, each
  * under the kube helpers' supervisor, with watch restarts counted in the metrics and
- * logged with what failed (as are failed status writes); and
+ * logged with what failed (as are failed status writes, counted by kind); and
  * what goes back: Route status, the node's NodeRouteTable, Events.
  */
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
@@ -83,7 +83,10 @@ export function kubeClusterSources(
     group,
     version,
     cache,
-    onError: (route, error) => failures.statusWriteFailed("Route status", route, error),
+    onError: (route, error) => {
+      metrics.statusWriteFailed("route_status");
+      failures.statusWriteFailed("Route status", route, error);
+    },
     ...(options.statusJitterMs !== undefined ? { jitterMs: options.statusJitterMs } : {}),
   });
   const table = new NodeRouteTableWriter({
@@ -91,14 +94,20 @@ export function kubeClusterSources(
     nodeName: settings.nodeName,
     group,
     version,
-    onError: (error) => failures.statusWriteFailed("NodeRouteTable", settings.nodeName, error),
+    onError: (error) => {
+      metrics.statusWriteFailed("node_route_table");
+      failures.statusWriteFailed("NodeRouteTable", settings.nodeName, error);
+    },
     ...(options.tableMinIntervalMs !== undefined ? { minIntervalMs: options.tableMinIntervalMs } : {}),
   });
   const events = new EventRecorder({
     kc,
     nodeName: settings.nodeName,
     routeApiVersion: `${group}/${version}`,
-    onError: (error) => failures.statusWriteFailed("Event", settings.nodeName, error),
+    onError: (error) => {
+      metrics.statusWriteFailed("event");
+      failures.statusWriteFailed("Event", settings.nodeName, error);
+    },
   });
   return {
     routes: watchRoutes(kc, { ...supervisor, group, version, cache }),

@@ -183,7 +183,8 @@ describe("kubeClusterSources", () => {
     api.apply(slice("kube-api", "192.0.2.2"));
     const settings = parseAgentSettings(["--api-server-namespace=kube-api"], { NODE_NAME: "node-a" });
     const log = capturedLog();
-    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), log.logger, {
+    const metrics = createMetrics({ processMetrics: false });
+    const sources = kubeClusterSources(kc, settings, metrics, log.logger, {
       supervisor: fastSupervisor().options,
     });
     const apiServers = collect(sources.apiServers);
@@ -211,7 +212,8 @@ describe("kubeClusterSources", () => {
     // As from a ClusterRole without "list routes" (until it is fixed), then one without "create events".
     api.faults.failNext(1, { status: 403, match: (r) => r.verb === "list" && r.path.includes("/routes") });
     const log = capturedLog();
-    const sources = kubeClusterSources(kc, settings, createMetrics({ processMetrics: false }), log.logger, {
+    const metrics = createMetrics({ processMetrics: false });
+    const sources = kubeClusterSources(kc, settings, metrics, log.logger, {
       supervisor: fastSupervisor().options,
     });
     const routes = collect(sources.routes);
@@ -230,6 +232,13 @@ describe("kubeClusterSources", () => {
         msg: expect.stringMatching(/routes list or watch failed.*403/),
       }),
       expect.objectContaining({ kind: "Event", msg: expect.stringMatching(/Event write failed.*403/) }),
+    ]);
+    // The metrics count every failure, the second Event's too, which the log leaves for later.
+    const counted = await metrics.registry.getSingleMetricAsString("kroute_status_write_failures_total");
+    expect(counted.split("\n").filter((l) => !l.startsWith("#"))).toEqual([
+      'kroute_status_write_failures_total{kind="route_status"} 0',
+      'kroute_status_write_failures_total{kind="node_route_table"} 0',
+      'kroute_status_write_failures_total{kind="event"} 2',
     ]);
   });
 });
