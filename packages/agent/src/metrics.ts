@@ -73,7 +73,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   });
   const watchRestarts = new Counter({
     name: "kroute_watch_restarts_total",
-    help: "Restarts of a Kubernetes watch or the kernel notification stream, by source.",
+    // The kernel's notification stream has no restarts: an overflow is a resync (kroute_kernel_resyncs_total).
+    help: "Restarts of a Kubernetes list and watch, by source (routes, node, apiserver-endpoints).",
     labelNames: ["source"],
     registers: [registry],
   });

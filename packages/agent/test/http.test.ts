@@ -125,6 +125,10 @@ describe("health and metrics endpoints", () => {
     expect(body).toContain('kroute_events_total{type="route/upserted"} 1');
     expect(body).toContain("kroute_last_event_timestamp_seconds 1767225600");
     expect(body).toContain('kroute_watch_restarts_total{source="routes"} 1');
+    // Only the Kubernetes side restarts: the kernel's notification stream is counted in resyncs.
+    expect(body).toContain(
+      "# HELP kroute_watch_restarts_total Restarts of a Kubernetes list and watch, by source (routes, node, apiserver-endpoints).",
+    );
     // The help says what is timed: the kernel's apply of one batch (see agent.ts), nothing before it.
     expect(body).toContain(
       "# HELP kroute_reconcile_duration_seconds Time the kernel took to apply the ops of one reconcile step (one batch of netlink operations).",
