@@ -93,12 +93,17 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   if (failure !== undefined)
     return { ...base, ...extra, state: "failed", reason: `${failure.message}${noted}` };
   const programmed = held.every((key, i) => sameRoute(desired[i], hmGet(state.kernel.routes, key)));
-  // An override plan() holds back (override-stages.ts) is not on its way in: it waits for
-  // a refused protection, and says which, as a refusal of its own would.
-  const override = programmed ? undefined : desired.find((r) => r !== undefined && isOverrideRoute(state, r));
+  // An override whose protection the kernel refuses has failed at what it promises: held
+  // back by plan() (override-stages.ts) while not yet in, or, when it is in already (a
+  // protection added later, for a new API server endpoint say), taking what it should
+  // leave on the original gateway. Either way the refusal is named, as one of its own would be.
+  const override = desired.find((r) => r !== undefined && isOverrideRoute(state, r));
   const blocker = override === undefined ? undefined : refusedProtection(state, override.family);
   if (blocker !== undefined) {
-    const why = `held back: the kernel refused ${blocker.what} (${blocker.failure.message}), and the override waits for it`;
+    const refusal = `the kernel refused ${blocker.what} (${blocker.failure.message})`;
+    const why = programmed
+      ? `${refusal}: that address follows the override`
+      : `held back: ${refusal}, and the override waits for it`;
     return { ...base, ...extra, state: "failed", reason: `${why}${noted}` };
   }
   const reason = programmed ? (notes.length === 0 ? undefined : notes.join("; ")) : `not yet applied${noted}`;

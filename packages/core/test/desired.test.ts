@@ -872,6 +872,39 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("programmed");
   });
 
+  it("an override in place whose new protection is refused is failed, naming the address it no longer protects", () => {
+    let state = upsert(readyState(MULTIPATH), override);
+    const applyAll = (ops: readonly Op[], refused: (op: Op) => boolean) =>
+      reduce(
+        state,
+        ev({
+          type: "dataplane/applied",
+          node: NODE,
+          results: ops.map((op) => ({
+            op,
+            result: refused(op)
+              ? { ok: false as const, errno: 17, code: "EEXIST", message: "File exists" }
+              : { ok: true as const },
+          })),
+        }),
+      );
+    state = applyAll(plan(state), () => false);
+    state = applyAll(plan(state), () => false);
+    expect(routeOutcome(state, "egress")?.destinations[0]?.state).toBe("programmed");
+    // A second API server endpoint: its protected route is refused, the override stays in.
+    state = reduce(state, ev(hostFacts({ apiServers: ["203.0.113.100", "203.0.113.101"] as never })));
+    const isNewProtection = (op: Op) =>
+      op.object === "route" && op.action === "add" && op.to.dst === "203.0.113.101/32";
+    const ops = plan(state);
+    expect(ops.some(isNewProtection)).toBe(true);
+    state = applyAll(ops, isNewProtection);
+    expect(routeOutcome(state, "egress")?.destinations[0]).toMatchObject({
+      state: "failed",
+      reason:
+        "the kernel refused the route that keeps 203.0.113.101/32 on the original gateway (File exists): that address follows the override",
+    });
+  });
+
   it("a user Route naming a protected address loses it to the override", () => {
     const pin = route(
       "pin-api",
