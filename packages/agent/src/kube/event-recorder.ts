@@ -2,7 +2,7 @@
  * Kubernetes Events (events.k8s.io/v1) on transitions only: a gateway going down or
  * coming back, a destination failing or recovering, a conflict, an invalid
  * destination, a Route's destinations going fail-static (every gateway down) and
- * leaving it. The caller reports transitions (or hands over desired tables, from
+ * leaving it; and a Route refused as a whole (routeRefused). The caller reports transitions (or hands over desired tables, from
  * which they are derived); the recorder remembers the last state it reported per
  * subject and writes only changes, so a state repeated on every reconcile makes one
  * Event. A small per-subject token bucket caps a flapping gateway's Events; a state
@@ -151,6 +151,24 @@ export class EventRecorder {
     if (held === undefined) return;
     this.#timers.clearTimeout(held.timer);
     this.#heldBack.delete(subject);
+  }
+
+  /**
+   * A Route refused as a whole (SPEC §3.12: status, Event and log), written by the node
+   * whose status write told it first (RouteStatusWriter onWritten): one Event per
+   * generation, not one per node, and no subject to remember.
+   */
+  routeRefused(route: string, generation: number | undefined, message: string): void {
+    const write = this.#write({
+      subject: `route/${route}`,
+      state: "refused",
+      reason: "RouteRefused",
+      type: "Warning",
+      action: "Validate",
+      note: `Route ${route}${generation === undefined ? "" : ` (generation ${generation})`} refused: ${message}`,
+      regarding: { apiVersion: this.#o.routeApiVersion, kind: "Route", name: route },
+    }).finally(() => this.#inFlight.delete(write));
+    this.#inFlight.add(write);
   }
 
   /** Drops the Events still held back (the agent is stopping). */

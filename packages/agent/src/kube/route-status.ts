@@ -32,6 +32,12 @@ export interface RouteStatusWriterOptions {
   readonly random?: Random;
   /** A write failed (it is retried with backoff unless the Route is gone). */
   readonly onError?: (route: string, error: unknown) => void;
+  /**
+   * This node wrote the condition: the first to tell the Route's new generation, as the
+   * others drop their writes once the watch shows it (an Event about the Route is
+   * written once, not once a node).
+   */
+  readonly onWritten?: (route: string, condition: KubeCondition) => void;
 }
 
 const REASON_RE = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
@@ -212,6 +218,7 @@ export class RouteStatusWriter {
       );
       this.#written.set(route, key);
       this.#failures.delete(route);
+      this.#options.onWritten?.(route, condition);
     } catch (err) {
       this.#options.onError?.(route, err);
       if (httpStatusOf(err) === 404) return; // the Route is gone; its deletion will reach the engine

@@ -87,6 +87,14 @@ export function kubeClusterSources(
       metrics.statusWriteFailed("route_status");
       failures.statusWriteFailed("Route status", route, error);
     },
+    onWritten: (route, condition) => {
+      if (condition.status === "False")
+        events.routeRefused(
+          route,
+          condition.observedGeneration,
+          condition.message ?? condition.reason ?? "invalid",
+        );
+    },
     ...(options.statusJitterMs !== undefined ? { jitterMs: options.statusJitterMs } : {}),
   });
   const table = new NodeRouteTableWriter({

@@ -272,6 +272,17 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
         .api.list("Event", "default")
         .map((e) => (e as Loose).note as string);
       expect(notes.some((n) => n.includes("127.0.0.0/8"))).toBe(true);
+      // The Route refused as a whole has its own, from the node that told its status.
+      const refused = w()
+        .api.list("Event", "default")
+        .filter((e) => (e as Loose).reason === "RouteRefused") as Loose[];
+      expect(refused).toEqual([
+        expect.objectContaining({
+          type: "Warning",
+          regarding: expect.objectContaining({ kind: "Route", name: "broken" }),
+          note: expect.stringMatching(/^Route broken \(generation \d+\) refused: .*destinations/),
+        }),
+      ]);
     });
 
     // And in the log, once each.
