@@ -2,10 +2,10 @@
  * Kubernetes Events (events.k8s.io/v1) on transitions only: a gateway going down or
  * coming back, a destination failing or recovering, a conflict, an invalid
  * destination, a Route's destinations going fail-static (every gateway down) and
- * leaving it; and a Route refused as a whole (routeRefused). The caller reports transitions (or hands over desired tables, from
- * which they are derived); the recorder remembers the last state it reported per
- * subject and writes only changes, so a state repeated on every reconcile makes one
- * Event. A small per-subject token bucket caps a flapping gateway's Events; a state
+ * leaving it; and a Route refused as a whole (routeRefused). The caller reports
+ * transitions (or hands over desired tables, from which they are derived); the
+ * recorder remembers the last state it reported per subject and writes only changes,
+ * so a state repeated on every reconcile makes one Event. A small per-subject token bucket caps a flapping gateway's Events; a state
  * held back by it is written when the allowance comes back, unless the subject has
  * returned to what its last Event said by then: the last Event always tells the
  * state the subject settled in.
