@@ -1,23 +1,24 @@
 /**
  * `kroute-agent cleanup`: removes everything kroute owns on this node, for uninstall:
- * routes and rules tagged with kroute's protocol, nexthops in kroute's id range (with
- * its protocol). Nothing else is touched; the original default route, never changed
- * by kroute, carries traffic again as soon as the override is gone.
+ * routes and rules tagged with kroute's protocol, nexthops in kroute's id range with
+ * its protocol (the agent's own test, core's ownsNexthop). Nothing else is touched; the
+ * original default route, never changed by kroute, carries traffic again as soon as the
+ * override is gone.
  */
-import type { Dataplane, KernelNexthop, KernelRoute, KernelRule, Op, OpResult } from "@kroute/core";
+import {
+  type Dataplane,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type Op,
+  type OpResult,
+  ownsNexthop,
+} from "@kroute/core";
 import type { CleanupSettings } from "./settings.ts";
 
 export interface CleanupReport {
   readonly ops: readonly Op[];
   readonly results: readonly OpResult[];
-}
-
-function ownsNexthop(nexthop: KernelNexthop, settings: CleanupSettings): boolean {
-  return (
-    nexthop.protocol === settings.protocol &&
-    nexthop.id >= settings.nexthopIdBase &&
-    nexthop.id < settings.nexthopIdBase + settings.nexthopIdCount
-  );
 }
 
 /** The delete ops, in an order the kernel accepts: routes, then groups, then their members, then rules. */

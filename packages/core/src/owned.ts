@@ -29,8 +29,13 @@ export function nexthopIdInRange(id: number, settings: Ownership): boolean {
   return id >= settings.nexthopIdBase && id < settings.nexthopIdBase + settings.nexthopIdCount;
 }
 
+/**
+ * Both marks, as cleanup has it: the range is where kroute puts its objects, not a
+ * claim on whatever else is there (another protocol's nexthop at one of its ids is
+ * someone else's, and deleting it would flush their routes).
+ */
 export function ownsNexthop(nexthop: KernelNexthop, settings: Ownership): boolean {
-  return nexthop.protocol === settings.protocol || nexthopIdInRange(nexthop.id, settings);
+  return nexthop.protocol === settings.protocol && nexthopIdInRange(nexthop.id, settings);
 }
 
 export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
@@ -209,7 +214,14 @@ export function applyKernelChange(
         return left === undefined ? putRoute(kernel, change.route, false) : putRoute(kernel, left, true);
       }
     case "nexthop":
-      if (!ownsNexthop(change.nexthop, settings)) return kernel;
+      if (!ownsNexthop(change.nexthop, settings)) {
+        // Someone replaced our object with theirs (same id): ours is gone, theirs is never touched.
+        const replaced =
+          change.action === "new" && hmGet(kernel.nexthops, String(change.nexthop.id)) !== undefined;
+        if (!replaced) return kernel;
+        touched.push(`n|${change.nexthop.id}`);
+        return { ...kernel, nexthops: hmDelete(kernel.nexthops, String(change.nexthop.id)) };
+      }
       if (change.action === "del") return deleteNexthopCascade(kernel, change.nexthop.id, touched);
       touched.push(`n|${change.nexthop.id}`);
       return { ...kernel, nexthops: hmSet(kernel.nexthops, String(change.nexthop.id), change.nexthop) };

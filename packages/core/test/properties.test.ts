@@ -335,7 +335,7 @@ describe("core properties", () => {
           }
           for (const op of ops) {
             for (const subject of opSubjects(op)) {
-              // kroute writes only ids of its range, and removes what it owns (its protocol counts too).
+              // kroute writes only ids of its range, and removes only what it owns (its protocol, in its range).
               if (op.object === "nexthop" && op.action !== "delete" && subject === op.to)
                 expect(nexthopIdInRange(op.to.id, settings)).toBe(true);
               else if (op.object === "nexthop")

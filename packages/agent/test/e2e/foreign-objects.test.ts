@@ -1,0 +1,80 @@
+/**
+ * Objects of others in what kroute uses (its nexthop id range, its route keys, its
+ * rule priorities): the agent leaves them as they are, on a real kernel in a fresh
+ * network namespace, checked with `ip`.
+ */
+import { DEFAULT_SETTINGS } from "@kroute/core";
+import { describeAsRoot } from "@kroute/testkit";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { AgentHandle } from "../../src/runtime/agent.ts";
+import {
+  createWorld,
+  destroyWorld,
+  eventually,
+  kernelRoutes,
+  route,
+  runAgent,
+  type World,
+} from "./e2e-support.ts";
+
+/** An id of kroute's range that its objects here do not use (ids are hashes of the gateways). */
+const FREE_ID_IN_RANGE = DEFAULT_SETTINGS.nexthopIdBase + 1;
+
+describeAsRoot("the agent and objects it does not own (kernel namespace)", () => {
+  let world: World | undefined;
+  let agent: AgentHandle | undefined;
+  const w = () => world!;
+
+  beforeEach(async () => {
+    world = await createWorld();
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await destroyWorld(world);
+    world = undefined;
+  });
+
+  it("leaves another protocol's nexthop at a free id of its range, through a resync and a change", async () => {
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+
+    const id = String(FREE_ID_IN_RANGE);
+    await w().ns.ip("nexthop", "add", "id", id, "via", "10.0.0.9", "dev", "eth0", "proto", "202");
+    const theirs = await w().ns.ip("nexthop", "show", "id", id);
+    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main 192.0.2.0/24": ["10.0.0.3"],
+        "main 198.51.100.0/24": ["10.0.0.4"],
+      }),
+    );
+    // Past a periodic resync (2 s here) too.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await w().ns.ip("nexthop", "show", "id", id)).toBe(theirs);
+  });
+
+  it("takes another protocol's nexthop that replaced one of its own as its loss: never overwritten, reported at once", async () => {
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.7"] }));
+    // No periodic resync in the test's time: the change notification alone must tell.
+    agent = await runAgent(w(), ["--resync-interval=1h"]);
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.7"] }),
+    );
+    const [ours] = await w().ns.ipJson<{ id: number }[]>("nexthop", "show", "proto", "201");
+    const id = String(ours!.id);
+
+    await w().ns.ip("nexthop", "replace", "id", id, "via", "10.0.0.9", "dev", "eth0", "proto", "202");
+    // Not read back: an agent that took it for its own had put its object back within milliseconds.
+    const theirs = `id ${id} via 10.0.0.9 dev eth0 scope link proto 202`;
+    await eventually(() =>
+      expect(agent!.state().failures[`n|${id}`]).toMatchObject({ code: "EEXIST", attempts: 2 }),
+    );
+    expect((await w().ns.ip("nexthop", "show", "id", id)).trim()).toBe(theirs);
+  });
+});
