@@ -4,6 +4,10 @@
  * its protocol (the agent's own test, core's ownsNexthop). Nothing else is touched; the
  * original default route, never changed by kroute, carries traffic again as soon as the
  * override is gone.
+ *
+ * Others can build on kroute's nexthop objects (`ip route add X nhid N`, or a group of
+ * their own with N as a member). Deleting such an object makes Linux flush their routes
+ * or change their group, so it is kept, and named with its users, instead.
  */
 import {
   type Dataplane,
@@ -16,38 +20,87 @@ import {
 } from "@kroute/core";
 import type { CleanupSettings } from "./settings.ts";
 
+/** A nexthop of kroute's left in place, and the objects of others that use it. */
+export interface KeptNexthop {
+  readonly nexthop: KernelNexthop;
+  readonly usedBy: readonly string[];
+}
+
 export interface CleanupReport {
   readonly ops: readonly Op[];
   readonly results: readonly OpResult[];
+  readonly kept: readonly KeptNexthop[];
 }
 
-/** The delete ops, in an order the kernel accepts: routes, then groups, then their members, then rules. */
-export function cleanupOps(
-  snapshot: {
-    routes: readonly KernelRoute[];
-    nexthops: readonly KernelNexthop[];
-    rules: readonly KernelRule[];
-  },
+interface CleanupSnapshot {
+  readonly routes: readonly KernelRoute[];
+  readonly nexthops: readonly KernelNexthop[];
+  readonly rules: readonly KernelRule[];
+}
+
+/**
+ * Owned nexthop id → what keeps it: others' routes and groups that use it, and then
+ * the members of a kept group of kroute's (deleting one would change that group).
+ */
+function usersOfOwnedNexthops(snapshot: CleanupSnapshot, settings: CleanupSettings): Map<number, string[]> {
+  const owned = new Map(snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [n.id, n]));
+  const users = new Map<number, string[]>();
+  const addUser = (id: number, user: string) => {
+    if (owned.has(id)) users.set(id, [...(users.get(id) ?? []), user]);
+  };
+  for (const route of snapshot.routes) {
+    if (route.protocol === settings.protocol || route.target.kind !== "nexthop-object") continue;
+    addUser(route.target.id, `route ${route.dst} table ${route.table} protocol ${route.protocol}`);
+  }
+  for (const group of snapshot.nexthops) {
+    if (group.kind !== "group" || owned.has(group.id)) continue;
+    for (const member of group.members)
+      addUser(member.id, `nexthop group ${group.id} protocol ${group.protocol}`);
+  }
+  for (const id of [...users.keys()]) {
+    const group = owned.get(id);
+    if (group?.kind !== "group") continue;
+    for (const member of group.members) addUser(member.id, `kept nexthop group ${id}`);
+  }
+  return users;
+}
+
+/**
+ * The delete ops, in an order the kernel accepts (routes, then groups, then their
+ * members, then rules), and the nexthops kept for others.
+ */
+export function cleanupPlan(
+  snapshot: CleanupSnapshot,
   settings: CleanupSettings,
-): Op[] {
-  const routes = snapshot.routes.filter((r) => r.protocol === settings.protocol);
-  const nexthops = snapshot.nexthops.filter((n) => ownsNexthop(n, settings));
-  const rules = snapshot.rules.filter((r) => r.protocol === settings.protocol);
-  return [
-    ...routes.map((from): Op => ({ object: "route", action: "delete", from })),
-    ...nexthops
-      .filter((n) => n.kind === "group")
-      .map((from): Op => ({ object: "nexthop", action: "delete", from })),
-    ...nexthops
-      .filter((n) => n.kind === "gateway")
-      .map((from): Op => ({ object: "nexthop", action: "delete", from })),
-    ...rules.map((from): Op => ({ object: "rule", action: "delete", from })),
-  ];
+): { ops: Op[]; kept: KeptNexthop[] } {
+  const users = usersOfOwnedNexthops(snapshot, settings);
+  const owned = snapshot.nexthops.filter((n) => ownsNexthop(n, settings));
+  const removed = owned.filter((n) => !users.has(n.id));
+  return {
+    ops: [
+      ...snapshot.routes
+        .filter((r) => r.protocol === settings.protocol)
+        .map((from): Op => ({ object: "route", action: "delete", from })),
+      ...removed
+        .filter((n) => n.kind === "group")
+        .map((from): Op => ({ object: "nexthop", action: "delete", from })),
+      ...removed
+        .filter((n) => n.kind === "gateway")
+        .map((from): Op => ({ object: "nexthop", action: "delete", from })),
+      ...snapshot.rules
+        .filter((r) => r.protocol === settings.protocol)
+        .map((from): Op => ({ object: "rule", action: "delete", from })),
+    ],
+    kept: owned.flatMap((nexthop) => {
+      const usedBy = users.get(nexthop.id);
+      return usedBy === undefined ? [] : [{ nexthop, usedBy }];
+    }),
+  };
 }
 
 export async function cleanup(dataplane: Dataplane, settings: CleanupSettings): Promise<CleanupReport> {
-  const snapshot = await dataplane.list({ protocol: settings.protocol });
-  const ops = cleanupOps(snapshot, settings);
-  if (settings.dryRun || ops.length === 0) return { ops, results: [] };
-  return { ops, results: await dataplane.apply(ops) };
+  // Every protocol's routes and nexthops: those of others are what may use kroute's nexthops.
+  const { ops, kept } = cleanupPlan(await dataplane.list({}), settings);
+  if (settings.dryRun || ops.length === 0) return { ops, results: [], kept };
+  return { ops, results: await dataplane.apply(ops), kept };
 }

@@ -51,10 +51,14 @@ async function runCleanup(argv: readonly string[]): Promise<number> {
       const target = op.action === "delete" ? op.from : op.to;
       process.stdout.write(`${outcome} ${op.object} ${JSON.stringify(target)}\n`);
     }
+    for (const { nexthop, usedBy } of report.kept) {
+      process.stdout.write(`kept nexthop ${JSON.stringify(nexthop)}: used by ${usedBy.join(", ")}\n`);
+    }
+    const kept = report.kept.length === 0 ? "" : `, ${report.kept.length} kept for others' routes and groups`;
     process.stdout.write(
-      `${report.ops.length} kroute objects ${settings.dryRun ? "found" : "removed"}, ${failed.length} failed\n`,
+      `${report.ops.length} kroute objects ${settings.dryRun ? "found" : "removed"}, ${failed.length} failed${kept}\n`,
     );
-    return failed.length === 0 ? 0 : 1;
+    return failed.length === 0 && report.kept.length === 0 ? 0 : 1;
   } finally {
     await dataplane.close();
   }
