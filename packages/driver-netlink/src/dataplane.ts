@@ -21,6 +21,7 @@ import { routeToMessage, UnknownDeviceError } from "./domain/routes.ts";
 import { probeFeatures } from "./features.ts";
 import { ENODEV } from "./ffi.ts";
 import { lookupFlow } from "./lookup.ts";
+import { opsOnOthersNexthops } from "./nexthop-guard.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
 import { errorResult, namesUnknownDevice, OK, opRequests } from "./ops.ts";
 import { replacesLedByOthers } from "./replace-guard.ts";
@@ -74,7 +75,10 @@ export async function createNetlinkDataplane(
     if (ops.some((op) => namesUnknownDevice(op, links))) {
       await dumpLinks(connection, links);
     }
-    const refused = await replacesLedByOthers(connection, links, ops);
+    const refused = new Map([
+      ...(await replacesLedByOthers(connection, links, ops)),
+      ...(await opsOnOthersNexthops(connection, ops)),
+    ]);
     const results: (OpResult | undefined)[] = ops.map((_, index) => refused.get(index));
     const owners: number[] = [];
     // Requests are built lazily, chunk by chunk, while earlier chunks are in the kernel.

@@ -1,0 +1,106 @@
+/**
+ * Another owner's nexthop at an id kroute writes (nexthop-guard.ts), on a real kernel
+ * in a fresh network namespace: kroute neither overwrites it nor routes through it.
+ */
+import type { IpAddr, KernelNexthop, KernelRoute, Op, Prefix } from "@kroute/core";
+import type { Netns } from "@kroute/lab";
+import { describeAsRoot } from "@kroute/testkit";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createNetlinkDataplane, type NetlinkDataplane } from "../src/index.ts";
+import { baselineNetns } from "./netns-host.ts";
+
+const PROTO = 240;
+
+function gateway(id: number, via: string): KernelNexthop {
+  return { kind: "gateway", id, family: 4, protocol: PROTO, gateway: via as IpAddr, dev: "kr0" };
+}
+
+function routeThrough(id: number, dst: string): KernelRoute {
+  return {
+    family: 4,
+    table: 254,
+    dst: dst as Prefix,
+    metric: 0,
+    protocol: PROTO,
+    scope: 0,
+    target: { kind: "nexthop-object", id },
+  };
+}
+
+const refusal = (id: number) => ({
+  ok: false,
+  errno: 17,
+  code: "EEXIST",
+  message: expect.stringContaining(`nexthop id ${id} holds a nexthop of protocol 4`),
+});
+
+describeAsRoot("netlink driver: others' nexthops at kroute's ids", () => {
+  let ns: Netns;
+  let dp: NetlinkDataplane;
+
+  beforeAll(async () => {
+    ({ ns } = await baselineNetns());
+    await ns.ip("link", "set", "lo", "up");
+    dp = await createNetlinkDataplane({ netns: ns.name });
+  });
+  afterAll(async () => {
+    await dp?.close();
+    await ns?.destroy();
+  });
+
+  it("routes nothing through another's blackhole at the id of a group it adds, and says whose it is", async () => {
+    await ns.ip("nexthop", "add", "id", "501", "blackhole", "proto", "static");
+    const ops: Op[] = [
+      { object: "nexthop", action: "add", to: gateway(502, "10.10.0.2") },
+      { object: "nexthop", action: "add", to: gateway(503, "10.10.0.3") },
+      {
+        object: "nexthop",
+        action: "add",
+        to: {
+          kind: "group",
+          id: 501,
+          protocol: PROTO,
+          groupType: "mpath",
+          members: [
+            { id: 502, weight: 1 },
+            { id: 503, weight: 1 },
+          ],
+        },
+      },
+      { object: "route", action: "add", to: routeThrough(501, "100.64.1.0/24") },
+    ];
+    expect(await dp.apply(ops)).toEqual([{ ok: true }, { ok: true }, refusal(501), refusal(501)]);
+    expect(await ns.ip("route", "show", "100.64.1.0/24")).toBe("");
+    expect((await ns.ip("nexthop", "show", "id", "501")).trim()).toBe("id 501 blackhole proto static");
+  });
+
+  it("neither replaces another's nexthop at one of its ids nor puts it in a group", async () => {
+    await ns.ip("nexthop", "add", "id", "511", "via", "10.10.0.4", "dev", "kr0", "proto", "static");
+    const ops: Op[] = [
+      {
+        object: "nexthop",
+        action: "replace",
+        from: gateway(511, "10.10.0.2"),
+        to: gateway(511, "10.10.0.2"),
+      },
+      {
+        object: "nexthop",
+        action: "add",
+        to: {
+          kind: "group",
+          id: 512,
+          protocol: PROTO,
+          groupType: "mpath",
+          members: [{ id: 511, weight: 1 }],
+        },
+      },
+      { object: "route", action: "add", to: routeThrough(511, "100.64.2.0/24") },
+    ];
+    expect(await dp.apply(ops)).toEqual([refusal(511), refusal(511), refusal(511)]);
+    expect((await ns.ip("nexthop", "show", "id", "511")).trim()).toBe(
+      "id 511 via 10.10.0.4 dev kr0 scope link proto static",
+    );
+    expect(await ns.ip("nexthop", "show", "id", "512").catch(() => "absent")).toBe("absent");
+    expect(await ns.ip("route", "show", "100.64.2.0/24")).toBe("");
+  });
+});
