@@ -141,9 +141,13 @@ export class EventRecorder {
       return false;
     }
     this.#told.set(spec.subject, spec.state);
+    this.#send(spec);
+    return true;
+  }
+
+  #send(spec: EventSpec): void {
     const write = this.#write(spec).finally(() => this.#inFlight.delete(write));
     this.#inFlight.add(write);
-    return true;
   }
 
   #forgetHeldBack(subject: string): void {
@@ -159,7 +163,7 @@ export class EventRecorder {
    * generation, not one per node, and no subject to remember.
    */
   routeRefused(route: string, generation: number | undefined, message: string): void {
-    const write = this.#write({
+    this.#send({
       subject: `route/${route}`,
       state: "refused",
       reason: "RouteRefused",
@@ -167,8 +171,7 @@ export class EventRecorder {
       action: "Validate",
       note: `Route ${route}${generation === undefined ? "" : ` (generation ${generation})`} refused: ${message}`,
       regarding: { apiVersion: this.#o.routeApiVersion, kind: "Route", name: route },
-    }).finally(() => this.#inFlight.delete(write));
-    this.#inFlight.add(write);
+    });
   }
 
   /** Drops the Events still held back (the agent is stopping). */
@@ -178,7 +181,9 @@ export class EventRecorder {
 
   /** A StatusSink: derive the transitions from the latest desired table. */
   update(table: DesiredTable): void {
+    const seen = new Set<string>();
     for (const g of table.gateways) {
+      seen.add(gatewaySubject(g.gateway));
       if (g.state === "down") this.record({ kind: "gateway-down", gateway: g.gateway });
       else if (g.state === "up")
         this.record({
@@ -187,7 +192,6 @@ export class EventRecorder {
           ...(g.rttMs === undefined ? {} : { rttMs: g.rttMs }),
         });
     }
-    const seen = new Set<string>();
     for (const outcome of table.outcomes) {
       if (!outcome.selected) continue;
       for (const d of outcome.destinations) {
@@ -233,13 +237,49 @@ export class EventRecorder {
           : { kind: "fail-static", route: r.route, destinations: r.destinations, gateways: r.gateways },
       );
     }
-    // Destinations and Routes that went away (deleted or no longer selected) start afresh if they come back.
+    // Destinations, Routes and gateways that went away (a Route deleted or no longer
+    // selecting the node, a gateway no Route names) start afresh if they come back. One
+    // whose last Event here was a warning gets a last word, or that warning would stand
+    // as the subject's state on this node for good.
     for (const subject of [...this.#seen.keys()]) {
-      if ((subject.startsWith("destination/") || subject.startsWith("fail-static/")) && !seen.has(subject)) {
-        this.#seen.delete(subject);
-        this.#told.delete(subject);
-        this.#forgetHeldBack(subject);
-      }
+      if (seen.has(subject)) continue;
+      const withdrawn = this.#withdrawn(subject, this.#told.get(subject));
+      if (withdrawn !== undefined && this.#take(subject) === 0) this.#send(withdrawn);
+      this.#seen.delete(subject);
+      this.#told.delete(subject);
+      this.#forgetHeldBack(subject);
+    }
+    this.#pruneBuckets(seen);
+  }
+
+  /** The last word on a subject that went away while its last Event was a warning. */
+  #withdrawn(subject: string, told: string | undefined): EventSpec | undefined {
+    const route = (name: string) => ({ apiVersion: this.#o.routeApiVersion, kind: "Route", name });
+    if (subject.startsWith("fail-static/") && told === "fail-static") {
+      return this.#spec({ kind: "fail-static-cleared", route: subject.slice("fail-static/".length) });
+    }
+    if (!subject.startsWith("destination/") || told === undefined || !WARNING_STATES.has(told))
+      return undefined;
+    const [routeName = "", destination = ""] = splitDestinationSubject(subject);
+    return {
+      subject,
+      state: "withdrawn",
+      reason: "RouteWithdrawn",
+      type: "Normal",
+      action: "Select",
+      note: `destination ${destination} is no longer routed on node ${this.#o.nodeName} (the Route was deleted or no longer selects the node); its last Event here said ${told}`,
+      regarding: route(routeName),
+    };
+  }
+
+  /** A bucket back to its full allowance says nothing: dropped, unless its subject is still there. */
+  #pruneBuckets(present: ReadonlySet<string>): void {
+    const burst = this.#o.burst ?? 5;
+    const refillMs = this.#o.refillMs ?? 60_000;
+    const now = this.#timers.now();
+    for (const [subject, bucket] of this.#buckets) {
+      if (present.has(subject)) continue;
+      if (bucket.tokens + Math.floor((now - bucket.at) / refillMs) >= burst) this.#buckets.delete(subject);
     }
   }
 
@@ -269,7 +309,7 @@ export class EventRecorder {
     switch (t.kind) {
       case "gateway-down":
         return {
-          subject: `gateway/${t.gateway}`,
+          subject: gatewaySubject(t.gateway),
           state: "down",
           reason: "GatewayDown",
           type: "Warning",
@@ -279,7 +319,7 @@ export class EventRecorder {
         };
       case "gateway-up":
         return {
-          subject: `gateway/${t.gateway}`,
+          subject: gatewaySubject(t.gateway),
           state: "up",
           reason: "GatewayUp",
           type: "Normal",
@@ -414,8 +454,22 @@ function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, "000Z");
 }
 
+/** States whose Event is a warning: a subject leaving in one of them gets a last word. */
+const WARNING_STATES: ReadonlySet<string> = new Set(["failed", "conflicted", "invalid"]);
+
+function gatewaySubject(gateway: string): string {
+  return `gateway/${gateway}`;
+}
+
 function destinationSubject(route: string, destination: string): string {
   return `destination/${route}/${destination}`;
+}
+
+/** [route, destination] of a destination subject: a Route's name has no "/", a destination may (a prefix). */
+function splitDestinationSubject(subject: string): [string, string] {
+  const rest = subject.slice("destination/".length);
+  const slash = rest.indexOf("/");
+  return [rest.slice(0, slash), rest.slice(slash + 1)];
 }
 
 function failStaticSubject(route: string): string {

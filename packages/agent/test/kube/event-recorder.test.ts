@@ -168,7 +168,42 @@ describe("EventRecorder", () => {
     r.update(table([]));
     r.update(failing);
     await r.settled();
-    expect(reasons()).toEqual(["RouteFailed", "RouteFailed"]);
+    expect(reasons()).toEqual(["RouteFailed", "RouteFailed", "RouteWithdrawn"]);
+  });
+
+  it("gives a destination that leaves the node while failed a last word, so that the warning does not stand for good", async () => {
+    const r = recorder();
+    r.update(
+      table([
+        outcome("egress", 1, true, {
+          destinations: [
+            destination("egress", "10.1.0.0/16", "failed", "Network is unreachable"),
+            destination("egress", "10.2.0.0/16", "programmed"),
+          ],
+        }),
+      ]),
+    );
+    // The node's labels move it off the Route.
+    r.update(table([]));
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailed", "RouteWithdrawn"]);
+    const withdrawn = events().find((e) => e.reason === "RouteWithdrawn");
+    expect(withdrawn).toMatchObject({ type: "Normal", regarding: { kind: "Route", name: "egress" } });
+    expect(withdrawn?.note).toBe(
+      "destination 10.1.0.0/16 is no longer routed on node n1 (the Route was deleted or no longer selects the node); its last Event here said failed",
+    );
+  });
+
+  it("forgets gateways no Route names: one that comes back down is news again", async () => {
+    const clock = manualClock();
+    const r = recorder({ timers: clock, burst: 1, refillMs: 1000 });
+    r.update(table([], [gateway("10.0.0.1", "down")]));
+    r.update(table([], []));
+    // Back, and down: news again, the gateway having been forgotten (and its allowance back).
+    clock.advance(1000);
+    r.update(table([], [gateway("10.0.0.1", "down")]));
+    await r.settled();
+    expect(reasons()).toEqual(["GatewayDown", "GatewayDown"]);
   });
 
   it("ignores Routes not selected for this node, and derives gateway transitions too", async () => {
@@ -223,7 +258,8 @@ describe("EventRecorder", () => {
     await r.settled();
     expect(reasons()).toEqual(["RouteFailStatic", "RouteFailStaticCleared"]);
     expect(events().find((e) => e.reason === "RouteFailStaticCleared")).toMatchObject({ type: "Normal" });
-    // A Route that goes away while fail-static says nothing; back fail-static, it is news again.
+    // A Route that goes away while fail-static has its warning cleared (it is fail-static
+    // on this node no more); back fail-static, it is news again.
     step([true, false]);
     r.update(table([]));
     step([true, false]);
@@ -232,6 +268,7 @@ describe("EventRecorder", () => {
       "RouteFailStatic",
       "RouteFailStatic",
       "RouteFailStatic",
+      "RouteFailStaticCleared",
       "RouteFailStaticCleared",
     ]);
     expect(
