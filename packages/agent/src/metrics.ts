@@ -67,7 +67,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   });
   const netlinkOps = new Counter({
     name: "kroute_netlink_operations_total",
-    help: "Kernel operations applied, by object, action and result (ok, or the errno name).",
+    help: "Kernel operations applied, by object, action and result (ok, or the errno name); none under --dry-run.",
     labelNames: ["object", "action", "result"],
     registers: [registry],
   });

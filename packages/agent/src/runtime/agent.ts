@@ -286,7 +286,8 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         applying = undefined;
       }
       const seconds = (performance.now() - started) / 1000;
-      metrics.observeApply(ops, results);
+      // Under --dry-run nothing reaches the kernel: no op counts as applied.
+      if (!settings.dryRun) metrics.observeApply(ops, results);
       metrics.observeReconcile(seconds);
       ops.forEach((op, i) => {
         const result = results[i];

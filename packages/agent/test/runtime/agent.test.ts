@@ -240,6 +240,9 @@ describe("the agent runtime on the fake kernel", () => {
       expect(agent.opsWritten()).toBeGreaterThan(0);
     });
     expect(owned(kernel)).toEqual([]);
+    // Nothing counts as applied: the metric says what reached the kernel.
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.endpoints.metrics.port}/metrics`)).text();
+    expect(metrics).not.toMatch(/^kroute_netlink_operations_total\{/m);
   });
 
   it("records every consumed event as an event log that decodes", async () => {
