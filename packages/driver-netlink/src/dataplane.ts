@@ -22,6 +22,7 @@ import { probeFeatures } from "./features.ts";
 import { ENODEV } from "./ffi.ts";
 import { lookupFlow } from "./lookup.ts";
 import { opsOnOthersNexthops } from "./nexthop-guard.ts";
+import { deletesOfNexthopsOthersUse } from "./nexthop-users-guard.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
 import { errorResult, namesUnknownDevice, OK, opRequests } from "./ops.ts";
 import { replacesLedByOthers } from "./replace-guard.ts";
@@ -78,6 +79,7 @@ export async function createNetlinkDataplane(
     const refused = new Map([
       ...(await replacesLedByOthers(connection, links, ops)),
       ...(await opsOnOthersNexthops(connection, ops)),
+      ...(await deletesOfNexthopsOthersUse(connection, ops)),
     ]);
     const results: (OpResult | undefined)[] = ops.map((_, index) => refused.get(index));
     const owners: number[] = [];

@@ -87,6 +87,7 @@ export const EPROTO = 71;
 export const ENODEV = 19;
 export const ENOENT = 2;
 export const EEXIST = 17;
+export const EBUSY = 16;
 export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
 

@@ -104,3 +104,40 @@ describeAsRoot("netlink driver: others' nexthops at kroute's ids", () => {
     expect(await ns.ip("route", "show", "100.64.2.0/24")).toBe("");
   });
 });
+
+describeAsRoot("netlink driver: others' routes and groups through kroute's nexthops", () => {
+  let ns: Netns;
+  let dp: NetlinkDataplane;
+
+  beforeAll(async () => {
+    ({ ns } = await baselineNetns());
+    dp = await createNetlinkDataplane({ netns: ns.name });
+  });
+  afterAll(async () => {
+    await dp?.close();
+    await ns?.destroy();
+  });
+
+  it("keeps a nexthop it no longer needs while another's route or group uses it: deleting it would flush theirs", async () => {
+    const ours = gateway(601, "10.10.0.2");
+    expect(await dp.apply([{ object: "nexthop", action: "add", to: ours }])).toEqual([{ ok: true }]);
+    await ns.ip("route", "add", "203.0.113.0/24", "nhid", "601", "proto", "static");
+    await ns.ip("nexthop", "add", "id", "602", "group", "601", "proto", "static");
+
+    const [refused] = await dp.apply([{ object: "nexthop", action: "delete", from: ours }]);
+    expect(refused).toMatchObject({
+      ok: false,
+      code: "EBUSY",
+      message:
+        "nexthop id 601 is used by route 203.0.113.0/24 table 254 protocol 4, group 602 protocol 4: kroute keeps it rather than flush what others own",
+    });
+    expect(await ns.ip("route", "show", "203.0.113.0/24")).toContain("nhid 601");
+    expect(await ns.ip("nexthop", "show", "id", "602")).toContain("group 601");
+
+    // Once nobody else uses it, it goes.
+    await ns.ip("route", "del", "203.0.113.0/24", "proto", "static");
+    await ns.ip("nexthop", "del", "id", "602");
+    expect(await dp.apply([{ object: "nexthop", action: "delete", from: ours }])).toEqual([{ ok: true }]);
+    expect(await ns.ip("nexthop", "show")).not.toContain("id 601");
+  });
+});
