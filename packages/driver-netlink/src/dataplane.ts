@@ -14,6 +14,7 @@ import type {
   OpResult,
 } from "@kroute/core";
 import { type Observable, Subject } from "rxjs";
+import { BatchDumps } from "./batch-dumps.ts";
 import { NLM_F_REPLACE, RTM_NEWROUTE } from "./codec/constants.ts";
 import { NetlinkConnection, type Request } from "./connection.ts";
 import { LinkTable } from "./domain/names.ts";
@@ -76,10 +77,11 @@ export async function createNetlinkDataplane(
     if (ops.some((op) => namesUnknownDevice(op, links))) {
       await dumpLinks(connection, links);
     }
+    const dumps = new BatchDumps(connection);
     const refused = new Map([
-      ...(await replacesLedByOthers(connection, links, ops)),
-      ...(await opsOnOthersNexthops(connection, ops)),
-      ...(await deletesOfNexthopsOthersUse(connection, ops)),
+      ...(await replacesLedByOthers(dumps, links, ops)),
+      ...(await opsOnOthersNexthops(dumps, ops)),
+      ...(await deletesOfNexthopsOthersUse(dumps, ops)),
     ]);
     const results: (OpResult | undefined)[] = ops.map((_, index) => refused.get(index));
     const owners: number[] = [];

@@ -11,9 +11,8 @@
  * others own. A failed dump refuses nothing: the ops go out as before.
  */
 import type { Op, OpResult } from "@kroute/core";
-import type { NetlinkConnection } from "./connection.ts";
+import type { BatchDumps } from "./batch-dumps.ts";
 import { EEXIST } from "./ffi.ts";
-import { dump, NEXTHOP_DUMP } from "./snapshot.ts";
 
 /** The nexthop ids an op writes or points at, with the protocol it writes them under. */
 function idsUsed(op: Op): { protocol: number; ids: number[] } | undefined {
@@ -28,13 +27,13 @@ function idsUsed(op: Op): { protocol: number; ids: number[] } | undefined {
 
 /** The ops of `ops` that would write or use another owner's nexthop, by index, with the refusal each gets. */
 export async function opsOnOthersNexthops(
-  connection: NetlinkConnection,
+  dumps: BatchDumps,
   ops: readonly Op[],
 ): Promise<Map<number, OpResult>> {
   const refused = new Map<number, OpResult>();
   const used = ops.map(idsUsed);
   if (used.every((u) => u === undefined)) return refused;
-  const result = await dump(connection, NEXTHOP_DUMP);
+  const result = await dumps.nexthops();
   /** Id → protocol of the nexthop there now, whatever its kind. */
   const holders = new Map<number, number>();
   for (const message of result.messages) {

@@ -13,22 +13,21 @@
  */
 import type { Family, Op, OpResult } from "@kroute/core";
 import { bytesToPrefix, familyOfAf } from "./address.ts";
-import type { NetlinkConnection } from "./connection.ts";
+import type { BatchDumps } from "./batch-dumps.ts";
 import { EBUSY } from "./ffi.ts";
-import { dump, NEXTHOP_DUMP, routeDump } from "./snapshot.ts";
 
 const FAMILIES: readonly Family[] = [4, 6];
 
 /** Nexthop id → what of other owners uses it, as text for the refusal. */
 async function othersUsing(
-  connection: NetlinkConnection,
+  dumps: BatchDumps,
   ids: ReadonlySet<number>,
   ours: number,
 ): Promise<Map<number, string[]>> {
   const users = new Map<number, string[]>();
   const add = (id: number, user: string) => users.set(id, [...(users.get(id) ?? []), user]);
   for (const family of FAMILIES) {
-    const result = await dump(connection, routeDump(family, undefined, undefined));
+    const result = await dumps.routes(family);
     for (const message of result.messages) {
       if (message.body.kind !== "route") continue;
       const route = message.body.route;
@@ -38,7 +37,7 @@ async function othersUsing(
       add(route.nhId, `route ${dst} table ${route.tableId ?? route.table} protocol ${route.protocol}`);
     }
   }
-  const nexthops = await dump(connection, NEXTHOP_DUMP);
+  const nexthops = await dumps.nexthops();
   for (const message of nexthops.messages) {
     const nexthop = message.body.kind === "nexthop" ? message.body.nexthop : undefined;
     if (nexthop?.group === undefined || nexthop.protocol === ours) continue;
@@ -51,7 +50,7 @@ async function othersUsing(
 
 /** The nexthop deletes of `ops` that would flush or shrink another owner's objects, by index, with the refusal each gets. */
 export async function deletesOfNexthopsOthersUse(
-  connection: NetlinkConnection,
+  dumps: BatchDumps,
   ops: readonly Op[],
 ): Promise<Map<number, OpResult>> {
   const refused = new Map<number, OpResult>();
@@ -62,7 +61,7 @@ export async function deletesOfNexthopsOthersUse(
   });
   if (deletes.size === 0) return refused;
   const ours = [...deletes.values()][0]?.protocol ?? 0;
-  const users = await othersUsing(connection, new Set([...deletes.values()].map((d) => d.id)), ours);
+  const users = await othersUsing(dumps, new Set([...deletes.values()].map((d) => d.id)), ours);
   for (const [index, { id }] of deletes) {
     const using = users.get(id);
     if (using === undefined) continue;

@@ -8,18 +8,17 @@
  * object, as kroute writes them, never replaces another's gateway route; checked with
  * `ip` on Linux 6.x.)
  *
- * So before a batch's in-place IPv4 replaces, the tables they write are dumped, and a
+ * So before a batch's in-place IPv4 replaces, the IPv4 routes are dumped, and a
  * replace whose key another owner's route leads is refused as an add would be: kroute
  * never touches what others own. Only batches with such replaces pay for the dump: with
  * nexthop objects a route is replaced in place only when its nexthop id changes.
  */
 import type { KernelRoute, Op, OpResult } from "@kroute/core";
-import type { NetlinkConnection } from "./connection.ts";
+import type { BatchDumps } from "./batch-dumps.ts";
 import type { LinkNames } from "./domain/names.ts";
 import { messageToRoute } from "./domain/routes.ts";
 import { EEXIST } from "./ffi.ts";
 import { sameRouteKey } from "./ops.ts";
-import { dump, routeDump } from "./snapshot.ts";
 
 function keyOf(route: KernelRoute): string {
   return `${route.table}|${route.dst}|${route.metric}`;
@@ -45,7 +44,7 @@ function inPlaceIpv4Replaces(ops: readonly Op[]): Map<number, KernelRoute> {
  * refusal each gets. A failed dump refuses nothing: the replace goes out as before.
  */
 export async function replacesLedByOthers(
-  connection: NetlinkConnection,
+  dumps: BatchDumps,
   names: LinkNames,
   ops: readonly Op[],
 ): Promise<Map<number, OpResult>> {
@@ -54,15 +53,13 @@ export async function replacesLedByOthers(
   if (replaces.size === 0) return refused;
   /** Key → protocol of the first route at it (dumps list a key's routes in the kernel's order). */
   const leaders = new Map<string, number>();
-  for (const table of new Set([...replaces.values()].map((route) => route.table))) {
-    const result = await dump(connection, routeDump(4, table, undefined));
-    for (const message of result.messages) {
-      if (message.body.kind !== "route" || message.body.route.tos !== 0) continue;
-      const route = messageToRoute(message.body.route, names);
-      if (route === undefined || route.table !== table) continue;
-      const key = keyOf(route);
-      if (!leaders.has(key)) leaders.set(key, route.protocol);
-    }
+  const tables = new Set([...replaces.values()].map((route) => route.table));
+  for (const message of (await dumps.routes(4)).messages) {
+    if (message.body.kind !== "route" || message.body.route.tos !== 0) continue;
+    const route = messageToRoute(message.body.route, names);
+    if (route === undefined || !tables.has(route.table)) continue;
+    const key = keyOf(route);
+    if (!leaders.has(key)) leaders.set(key, route.protocol);
   }
   for (const [index, ours] of replaces) {
     const leader = leaders.get(keyOf(ours));
