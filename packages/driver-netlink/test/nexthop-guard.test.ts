@@ -1,6 +1,8 @@
 /**
- * Another owner's nexthop at an id kroute writes (nexthop-guard.ts), on a real kernel
- * in a fresh network namespace: kroute neither overwrites it nor routes through it.
+ * Another owner's nexthop at an id kroute writes (nexthop-guard.ts), and another owner's
+ * route or group through kroute's nexthop (nexthop-users-guard.ts), on a real kernel in
+ * a fresh network namespace: kroute neither overwrites theirs, nor routes through it,
+ * nor flushes what uses its own.
  */
 import type { IpAddr, KernelNexthop, KernelRoute, Op, Prefix } from "@kroute/core";
 import type { Netns } from "@kroute/lab";
@@ -34,7 +36,7 @@ const refusal = (id: number) => ({
   message: expect.stringContaining(`nexthop id ${id} holds a nexthop of protocol 4`),
 });
 
-describeAsRoot("netlink driver: others' nexthops at kroute's ids", () => {
+describeAsRoot("netlink driver: others' nexthops at kroute's ids, and others' users of kroute's", () => {
   let ns: Netns;
   let dp: NetlinkDataplane;
 
@@ -102,20 +104,6 @@ describeAsRoot("netlink driver: others' nexthops at kroute's ids", () => {
     );
     expect(await ns.ip("nexthop", "show", "id", "512").catch(() => "absent")).toBe("absent");
     expect(await ns.ip("route", "show", "100.64.2.0/24")).toBe("");
-  });
-});
-
-describeAsRoot("netlink driver: others' routes and groups through kroute's nexthops", () => {
-  let ns: Netns;
-  let dp: NetlinkDataplane;
-
-  beforeAll(async () => {
-    ({ ns } = await baselineNetns());
-    dp = await createNetlinkDataplane({ netns: ns.name });
-  });
-  afterAll(async () => {
-    await dp?.close();
-    await ns?.destroy();
   });
 
   it("keeps a nexthop it no longer needs while another's route or group uses it: deleting it would flush theirs", async () => {
