@@ -20,6 +20,7 @@ const c = {
   socket: libc.func("int socket(int domain, int type, int protocol)"),
   bind: libc.func("int bind(int fd, const void *addr, uint32_t len)"),
   connect: libc.func("int connect(int fd, const void *addr, uint32_t len)"),
+  getsockname: libc.func("int getsockname(int fd, _Out_ void *addr, _Inout_ uint32_t *len)"),
   setsockopt: libc.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
   getsockopt: libc.func(
     "int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)",
@@ -46,6 +47,7 @@ export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
+export const AF_PACKET = 17;
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
@@ -59,6 +61,7 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_RCVTIMEO = 20;
 export const SO_SNDBUFFORCE = 32;
+export const SO_BINDTOIFINDEX = 62;
 export const SO_RCVBUFFORCE = 33;
 export const SOL_IP = 0;
 export const SOL_IPV6 = 41;
@@ -122,6 +125,13 @@ export function bind(fd: number, address: Uint8Array): number {
 
 export function connect(fd: number, address: Uint8Array): number {
   return result(c.connect(fd, address, address.byteLength));
+}
+
+/** Fills `address` (a sockaddr buffer) with the socket's own address; its length, or `-errno`. */
+export function getsockname(fd: number, address: Uint8Array): number {
+  const length = [address.byteLength];
+  const rc = result(c.getsockname(fd, address, length));
+  return rc < 0 ? rc : (length[0] ?? 0);
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number): number {

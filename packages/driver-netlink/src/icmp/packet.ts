@@ -60,3 +60,37 @@ export function decodeEchoReply(family: Family, data: Uint8Array, withIpHeader: 
   const view = new DataView(data.buffer, data.byteOffset + offset, 8);
   return { identifier: view.getUint16(4, false), sequence: view.getUint16(6, false) };
 }
+
+const IPPROTO_ICMPV6 = 58;
+/** The hop limit Linux gives unicast packets by default (net.ipv6.conf.*.hop_limit). */
+const HOP_LIMIT = 64;
+
+/**
+ * An IPv6 datagram carrying `icmpv6` from `source` to `destination` (16 bytes each),
+ * for a socket that sends below IP and so leaves header and ICMPv6 checksum to us:
+ * the checksum covers the pseudo-header of RFC 8200 section 8.1.
+ */
+export function encodeIpv6Datagram(
+  source: Uint8Array,
+  destination: Uint8Array,
+  icmpv6: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(40 + icmpv6.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 6 << 28, false); // version 6, traffic class and flow label 0
+  view.setUint16(4, icmpv6.length, false);
+  out[6] = IPPROTO_ICMPV6;
+  out[7] = HOP_LIMIT;
+  out.set(source, 8);
+  out.set(destination, 24);
+  out.set(icmpv6, 40);
+  view.setUint16(42, 0, false);
+  const pseudo = new Uint8Array(40 + icmpv6.length);
+  pseudo.set(source, 0);
+  pseudo.set(destination, 16);
+  new DataView(pseudo.buffer).setUint32(32, icmpv6.length, false);
+  pseudo[39] = IPPROTO_ICMPV6;
+  pseudo.set(out.subarray(40), 40);
+  view.setUint16(42, internetChecksum(pseudo), false);
+  return out;
+}

@@ -6,6 +6,11 @@
  * its own sequence number and timer, and a reply counts only when its sequence,
  * identifier (raw sockets) and source address all match. Nothing blocks: sockets are
  * non-blocking and replies are read when libuv reports the socket readable.
+ *
+ * A probe goes to the gateway on its own link, as its nexthop's traffic does, even
+ * where a route sends the gateway's address through another gateway: IPv4 by
+ * MSG_DONTROUTE; IPv6, which has no such flag, by a second copy sent below IP
+ * (on-link-v6.ts) beside the routed one, whichever is answered first.
  */
 import { addressBits, type Family, familyOf, type IpAddr } from "@kroute/core";
 import {
@@ -19,6 +24,7 @@ import {
   sendto,
   watchReadable,
 } from "../ffi.ts";
+import { type OnLinkSender, openOnLinkSender } from "./on-link-v6.ts";
 import { decodeEchoReply, encodeEchoRequest } from "./packet.ts";
 import { decodeSockaddr, encodeSockaddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { type IcmpSocket, type IcmpSocketKind, type IcmpSocketMode, openIcmpSocket } from "./socket.ts";
@@ -31,7 +37,11 @@ export type EchoResult =
 export interface IcmpProberOptions {
   /** Network namespace name (as under /var/run/netns); absent: the process's own. */
   readonly netns?: string;
-  /** Socket kind; `auto` (default) is raw, falling back to a ping socket without CAP_NET_RAW. */
+  /**
+   * Socket kind; `auto` (default) is raw, falling back to a ping socket without
+   * CAP_NET_RAW. On ping sockets an IPv6 probe is routed only (its on-link copy needs
+   * CAP_NET_RAW too), so a route via another gateway still diverts it.
+   */
   readonly socket?: IcmpSocketMode;
 }
 
@@ -65,6 +75,8 @@ interface Channel {
   readonly identifier: number;
   readonly pending: Map<number, Pending>;
   readonly watch: ReadableWatch;
+  /** IPv6 on a raw socket: the sender of the on-link copy, when its sockets could be opened. */
+  readonly onLink: OnLinkSender | undefined;
   nextSequence: number;
 }
 
@@ -79,12 +91,15 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
     const existing = channels.get(family);
     if (existing !== undefined) return existing;
     const socket = openIcmpSocket(family, options.netns, mode);
+    const onLink = family === 6 && socket.kind === "raw" ? openOnLinkSender(options.netns) : undefined;
     const created: Channel = {
       socket,
       // Raw sockets share every reply in the namespace: a random identifier tells ours apart.
       identifier: (Math.random() * 0x10000) | 0,
       pending: new Map(),
       watch: watchReadable(socket.fd, () => drain(family)),
+      // Without its sockets (no AF_PACKET in this kernel) probes are routed only, as before.
+      onLink: typeof onLink === "string" ? undefined : onLink,
       nextSequence: (Math.random() * 0x10000) | 0,
     };
     channels.set(family, created);
@@ -134,11 +149,14 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       } catch (error) {
         return Promise.reject(error);
       }
-      let scopeId = 0;
-      if (dev !== undefined && isLinkLocalV6(gateway)) {
-        scopeId = deviceIndex(ch.socket.fd, dev);
-        if (scopeId < 0) return Promise.resolve({ ok: false, reason: errnoName(-scopeId) });
+      const linkLocal = isLinkLocalV6(gateway);
+      let ifindex = 0;
+      if (dev !== undefined && (linkLocal || ch.onLink !== undefined)) {
+        ifindex = deviceIndex(ch.socket.fd, dev);
+        // A link-local gateway means nothing without its device; any other is still routed.
+        if (ifindex < 0 && linkLocal) return Promise.resolve({ ok: false, reason: errnoName(-ifindex) });
       }
+      const scopeId = linkLocal ? ifindex : 0;
       let sequence = ch.nextSequence;
       while (ch.pending.has(sequence)) sequence = (sequence + 1) & 0xffff;
       ch.nextSequence = (sequence + 1) & 0xffff;
@@ -146,7 +164,15 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       return new Promise<EchoResult>((resolve) => {
         const sentAt = performance.now();
         const rc = sendto(ch.socket.fd, request, encodeSockaddr(gateway, scopeId), onLinkOnly(family));
-        if (rc < 0) {
+        // The on-link copy goes second, so the node's conntrack has seen the echo and its
+        // reply is no INVALID packet to a firewall. A link-local gateway needs none: its
+        // probe already goes out of its device.
+        const onLinkSent =
+          ch.onLink !== undefined &&
+          ifindex > 0 &&
+          !linkLocal &&
+          ch.onLink.send(gateway, ifindex, request) === undefined;
+        if (rc < 0 && !onLinkSent) {
           resolve({ ok: false, reason: rc === -EAGAIN ? "EAGAIN" : errnoName(-rc) });
           return;
         }
@@ -167,6 +193,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
       for (const ch of channels.values()) {
         ch.watch.stop();
         closeFd(ch.socket.fd);
+        ch.onLink?.close();
         for (const pending of ch.pending.values()) {
           clearTimeout(pending.timer);
           pending.settle({ ok: false, reason: "closed" });
@@ -183,7 +210,7 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
  * a nexthop's packets do, never along a route that names another gateway (a Route
  * whose destination contains this gateway's address would send the probe through its
  * own gateways, and this one would seem dead whenever they are). IPv6 ignores the
- * flag, so none is passed there.
+ * flag, so none is passed there: its on-link copy does that job.
  */
 function onLinkOnly(family: Family): number {
   return family === 4 ? MSG_DONTROUTE : 0;

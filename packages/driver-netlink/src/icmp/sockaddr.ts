@@ -1,9 +1,9 @@
 /**
  * sockaddr_in / sockaddr_in6 for the ICMP sockets: encoding a gateway to send to, and
- * reading back who answered.
+ * reading back who answered; sockaddr_ll for sending to a gateway's link-layer address.
  */
 import { addressBits, type Family, formatAddress, type IpAddr } from "@kroute/core";
-import { AF_INET, AF_INET6 } from "../ffi.ts";
+import { AF_INET, AF_INET6, AF_PACKET } from "../ffi.ts";
 
 /** sizeof(struct sockaddr_in6): large enough for either family. */
 export const SOCKADDR_MAX = 28;
@@ -55,4 +55,23 @@ export function decodeSockaddr(
     return { family: 6, address: formatAddress({ family: 6, bits }), scopeId };
   }
   return undefined;
+}
+
+const ETH_P_IPV6 = 0x86dd;
+
+/**
+ * sockaddr_ll for sending an IPv6 datagram out of device `ifindex` to link-layer
+ * address `linkAddress` (at most 8 bytes; a MAC has 6).
+ */
+export function encodeSockaddrLl(ifindex: number, linkAddress: Uint8Array): Uint8Array {
+  if (linkAddress.length > 8)
+    throw new Error(`icmp: link-layer address of ${linkAddress.length} bytes, at most 8`);
+  const out = new Uint8Array(20);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, AF_PACKET, true);
+  view.setUint16(2, ETH_P_IPV6, false); // sll_protocol, network order
+  view.setInt32(4, ifindex, true);
+  out[11] = linkAddress.length; // sll_halen
+  out.set(linkAddress, 12);
+  return out;
 }

@@ -1,6 +1,13 @@
+import type { IpAddr } from "@kroute/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeEchoReply, encodeEchoRequest, internetChecksum } from "../../src/icmp/packet.ts";
+import { ipToBytes } from "../../src/address.ts";
+import {
+  decodeEchoReply,
+  encodeEchoRequest,
+  encodeIpv6Datagram,
+  internetChecksum,
+} from "../../src/icmp/packet.ts";
 
 describe("ICMP echo packets", () => {
   it("computes the RFC 1071 checksum (example from RFC 1071 section 3)", () => {
@@ -54,5 +61,30 @@ describe("ICMP echo packets", () => {
     const foreign = reply.slice();
     foreign[9] = 0;
     expect(decodeEchoReply(4, foreign, false)).toBeUndefined();
+  });
+
+  it("wraps an ICMPv6 request in an IPv6 header, its checksum verifying over the pseudo-header", () => {
+    fc.assert(
+      fc.property(fc.ipV6(), fc.ipV6(), fc.integer({ min: 0, max: 0xffff }), (from, to, sequence) => {
+        const [source, destination] = [ipToBytes(from as IpAddr), ipToBytes(to as IpAddr)];
+        const icmpv6 = encodeEchoRequest(6, { identifier: 7, sequence });
+        const datagram = encodeIpv6Datagram(source, destination, icmpv6);
+        const view = new DataView(datagram.buffer);
+        expect(datagram[0]! >> 4).toBe(6);
+        expect(view.getUint16(4, false)).toBe(icmpv6.length); // payload length
+        expect([datagram[6], datagram[7]]).toEqual([58, 64]); // next header ICMPv6, hop limit
+        expect(datagram.subarray(8, 24)).toEqual(source);
+        expect(datagram.subarray(24, 40)).toEqual(destination);
+        const pseudo = new Uint8Array(40 + icmpv6.length);
+        pseudo.set(source, 0);
+        pseudo.set(destination, 16);
+        new DataView(pseudo.buffer).setUint32(32, icmpv6.length, false);
+        pseudo[39] = 58;
+        pseudo.set(datagram.subarray(40), 40);
+        expect(internetChecksum(pseudo)).toBe(0);
+        // The request itself is left as it was (the routed copy's checksum is the kernel's).
+        expect(icmpv6[2]! | icmpv6[3]!).toBe(0);
+      }),
+    );
   });
 });

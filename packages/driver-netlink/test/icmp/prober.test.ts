@@ -94,6 +94,54 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     }
   });
 
+  it("reaches an IPv6 gateway on its own link even where a route sends its address through another gateway", async () => {
+    // A forwarding node (every Kubernetes node): a host, but not a router, skips a
+    // route whose gateway's neighbour entry has failed, which would hide the detour.
+    const [gw1, gw2] = [topology.gateways[0]!, topology.gateways[1]!];
+    await topology.node.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+    await topology.node.ip("-6", "route", "add", `${gw1.v6}/128`, "via", gw2.v6, "proto", "249");
+    await topology.kill(2);
+    try {
+      expect(await prober.echo(gw1.v6, 1000, topology.nodeDev)).toMatchObject({ ok: true });
+    } finally {
+      await topology.recover(2);
+      await topology.node.ip("-6", "route", "del", `${gw1.v6}/128`, "via", gw2.v6, "proto", "249");
+      await topology.node.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=0"]);
+    }
+  });
+
+  it("has the kernel resolve such an IPv6 gateway it has no neighbour entry for, and then reaches it", async () => {
+    const [gw1, gw2] = [topology.gateways[0]!, topology.gateways[1]!];
+    await topology.node.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+    await topology.node.ip("-6", "route", "add", `${gw1.v6}/128`, "via", gw2.v6, "proto", "249");
+    await topology.kill(2);
+    try {
+      await topology.node.ip("-6", "neigh", "del", gw1.v6, "dev", topology.nodeDev);
+      // The first probe finds no address to send to, and has the kernel look for one.
+      const results = [];
+      for (let i = 0; i < 5 && !results.at(-1)?.ok; i++) {
+        results.push(await prober.echo(gw1.v6, 300, topology.nodeDev));
+      }
+      expect(results.at(-1)).toMatchObject({ ok: true });
+      expect(results.length).toBeLessThanOrEqual(2);
+    } finally {
+      await topology.recover(2);
+      await topology.node.ip("-6", "route", "del", `${gw1.v6}/128`, "via", gw2.v6, "proto", "249");
+      await topology.node.exec("sysctl", ["-q", "-w", "net.ipv6.conf.all.forwarding=0"]);
+    }
+  });
+
+  it("reaches an IPv6 gateway on its own link even where a route refuses its address", async () => {
+    // Its nexthop's traffic goes out on the link whatever routes the gateway's address.
+    const gw1 = topology.gateways[0]!;
+    await topology.node.ip("-6", "route", "add", "unreachable", `${gw1.v6}/128`, "proto", "249");
+    try {
+      expect(await prober.echo(gw1.v6, 1000, topology.nodeDev)).toMatchObject({ ok: true });
+    } finally {
+      await topology.node.ip("-6", "route", "del", "unreachable", `${gw1.v6}/128`, "proto", "249");
+    }
+  });
+
   it("fails at once, naming the errno, when there is no route", async () => {
     expect(await prober.echo("203.0.113.200" as IpAddr, 1000)).toEqual({ ok: false, reason: "ENETUNREACH" });
   });

@@ -1,7 +1,7 @@
 import type { IpAddr } from "@kroute/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeSockaddr, encodeSockaddr } from "../../src/icmp/sockaddr.ts";
+import { decodeSockaddr, encodeSockaddr, encodeSockaddrLl } from "../../src/icmp/sockaddr.ts";
 
 describe("ICMP socket addresses", () => {
   it("round-trips IPv4 and IPv6 addresses through sockaddr_in / sockaddr_in6", () => {
@@ -31,5 +31,15 @@ describe("ICMP socket addresses", () => {
     expect(() => encodeSockaddr("gw1" as IpAddr)).toThrow('icmp: not an IP address: "gw1"');
     expect(decodeSockaddr(new Uint8Array(28), 28)).toBeUndefined();
     expect(decodeSockaddr(encodeSockaddr("192.0.2.1" as IpAddr), 4)).toBeUndefined();
+  });
+
+  it("lays out sockaddr_ll as Linux does: family and index host order, protocol network order", () => {
+    const mac = Uint8Array.from([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
+    expect([...encodeSockaddrLl(7, mac)]).toEqual([
+      17, 0, 0x86, 0xdd, 7, 0, 0, 0, 0, 0, 0, 6, 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01, 0, 0,
+    ]);
+    expect(() => encodeSockaddrLl(7, new Uint8Array(9))).toThrow(
+      "icmp: link-layer address of 9 bytes, at most 8",
+    );
   });
 });
