@@ -49,10 +49,34 @@ function gatewaysOfRoute(route: KernelRoute, byId: Map<number, KernelNexthop>): 
 }
 
 /**
- * The original default gateways: per family, the foreign default route in the main
- * table with the lowest metric (the one the kernel uses), each of its gateways.
+ * A route past its expiry (an IPv6 default route whose router stopped advertising it):
+ * Linux no longer routes through it, yet lists it until its garbage collector deletes
+ * it, about 30 s later, and only then tells.
  */
-export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: number): DefaultGateway[] {
+function expired(route: KernelRoute): boolean {
+  return route.expiresInMs !== undefined && route.expiresInMs <= 0;
+}
+
+/**
+ * When a route read at `readAtMs` expires, rounded up to the second: a later read of the
+ * same route gives the same time, so a re-read changes no fact, and the re-read due at
+ * that time (host-source.ts) never comes before the kernel's expiry.
+ */
+function expiresAt(route: KernelRoute, readAtMs: number): { expiresAt?: string } {
+  if (route.expiresInMs === undefined) return {};
+  return { expiresAt: new Date(Math.ceil((readAtMs + route.expiresInMs) / 1000) * 1000).toISOString() };
+}
+
+/**
+ * The original default gateways: per family, the foreign default route in the main
+ * table with the lowest metric among those the kernel still uses (not expired), each
+ * of its gateways, with the route's expiry when it has one.
+ */
+export function originalDefaultGateways(
+  snapshot: KernelSnapshot,
+  ownProtocol: number,
+  readAtMs: number,
+): DefaultGateway[] {
   const byId = new Map(snapshot.nexthops.map((n) => [n.id, n]));
   const result: DefaultGateway[] = [];
   for (const family of [4, 6] as const) {
@@ -63,6 +87,7 @@ export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: n
           r.table === MAIN_TABLE &&
           prefixLength(r.dst) === 0 &&
           r.protocol !== ownProtocol &&
+          !expired(r) &&
           gatewaysOfRoute(r, byId).length > 0,
       )
       .sort((a, b) => a.metric - b.metric);
@@ -73,7 +98,7 @@ export function originalDefaultGateways(snapshot: KernelSnapshot, ownProtocol: n
       // An IPv4 default route via an IPv6 next hop (RFC 5549) is the node's IPv4 way out:
       // say so, or the gateway would pass for the IPv6 original.
       const routeFamily = familyOf(gateway.via) === family ? {} : { family };
-      result.push({ ...gateway, ...metric, ...routeFamily });
+      result.push({ ...gateway, ...metric, ...routeFamily, ...expiresAt(best, readAtMs) });
     }
   }
   return result;
@@ -107,11 +132,13 @@ export interface HostFactsOptions {
 export async function kernelHostFacts(
   dataplane: Dataplane,
   protocol: number,
+  now: () => number = Date.now,
 ): Promise<{ defaultGateways: DefaultGateway[]; addresses: HostAddress[] }> {
   const snapshot = await dataplane.list({ tables: [MAIN_TABLE] });
   if (!snapshot.complete) throw new Error("the read of the main table and addresses was incomplete");
   return {
-    defaultGateways: originalDefaultGateways(snapshot, protocol),
+    // Read after the dump: the kernel counted the time left during it.
+    defaultGateways: originalDefaultGateways(snapshot, protocol, now()),
     addresses: nodeAddresses(snapshot.addresses),
   };
 }

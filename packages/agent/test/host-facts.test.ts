@@ -28,6 +28,14 @@ function snapshot(routes: KernelRoute[], extra: Partial<KernelSnapshot> = {}): K
   return { routes, nexthops: [], rules: [], links: [], addresses: [], complete: true, ...extra };
 }
 
+/** When the tests' snapshots were read. */
+const READ_AT = Date.parse("2026-01-01T00:00:00.000Z");
+
+/** An IPv6 default route learned from a router advertisement (proto ra), `expiresInMs` left when read. */
+function raDefault(via: string, expiresInMs: number): KernelRoute {
+  return { ...route("::/0", 1024, 9, [[via, "eth0"]], 6), expiresInMs };
+}
+
 describe("originalDefaultGateways", () => {
   it("takes the foreign default with the lowest metric, never kroute's own override", () => {
     const facts = originalDefaultGateways(
@@ -38,6 +46,7 @@ describe("originalDefaultGateways", () => {
         route("10.0.0.0/8", 0, 4, [["10.0.0.254", "eth0"]]),
       ]),
       201,
+      READ_AT,
     );
     expect(facts).toEqual([{ via: "10.0.0.1", dev: "eth0", metric: 100 }]);
   });
@@ -52,6 +61,7 @@ describe("originalDefaultGateways", () => {
         route("::/0", 1024, 9, [["fe80::1", "eth0"]], 6),
       ]),
       201,
+      READ_AT,
     );
     expect(facts).toEqual([
       { via: "10.0.0.1", dev: "eth0" },
@@ -67,6 +77,7 @@ describe("originalDefaultGateways", () => {
         route("::/0", 1024, 9, [["fe80::2", "eth0"]], 6),
       ]),
       201,
+      READ_AT,
     );
     expect(facts).toEqual([
       { via: "fe80::1", dev: "eth0", metric: 20, family: 4 },
@@ -93,6 +104,7 @@ describe("originalDefaultGateways", () => {
         ],
       }),
       201,
+      READ_AT,
     );
     expect(facts).toEqual([
       { via: "10.0.0.1", dev: "eth0", metric: 10 },
@@ -100,9 +112,26 @@ describe("originalDefaultGateways", () => {
     ]);
   });
 
+  it("tells when a default route learned from a router advertisement expires, rounded up to the second", () => {
+    const facts = originalDefaultGateways(snapshot([raDefault("fe80::1", 1_799_990)]), 201, READ_AT + 250);
+    expect(facts).toEqual([
+      { via: "fe80::1", dev: "eth0", metric: 1024, expiresAt: "2026-01-01T00:30:01.000Z" },
+    ]);
+  });
+
+  it("never takes a default route past its expiry for the original: Linux lists it but no longer uses it", () => {
+    const stale = raDefault("fe80::1", -5000);
+    expect(originalDefaultGateways(snapshot([stale]), 201, READ_AT)).toEqual([]);
+    // The next one the kernel uses takes its place, here a static route at a higher metric.
+    const fallback = route("::/0", 2048, 4, [["fe80::2", "eth1"]], 6);
+    expect(originalDefaultGateways(snapshot([stale, fallback]), 201, READ_AT)).toEqual([
+      { via: "fe80::2", dev: "eth1", metric: 2048 },
+    ]);
+  });
+
   it("ignores device-only defaults (nothing to route protected addresses via)", () => {
     const devOnly: KernelRoute = { ...route("0.0.0.0/0", 0, 4, []), target: { kind: "device", dev: "ppp0" } };
-    expect(originalDefaultGateways(snapshot([devOnly]), 201)).toEqual([]);
+    expect(originalDefaultGateways(snapshot([devOnly]), 201, READ_AT)).toEqual([]);
   });
 });
 

@@ -457,7 +457,9 @@ export function contextAffects(
     if (facts === undefined) return "";
     const devs = new Set(facts.defaultGateways.map((g) => g.dev));
     const replySources = facts.addresses.filter((a) => devs.has(a.dev));
-    return JSON.stringify([facts.defaultGateways, facts.dns, facts.apiServers, facts.protect, replySources]);
+    // An expiry moves whenever the router advertises again, and nothing here reads it.
+    const gateways = facts.defaultGateways.map(({ expiresAt: _unused, ...gateway }) => gateway);
+    return JSON.stringify([gateways, facts.dns, facts.apiServers, facts.protect, replySources]);
   };
   if (rest(previous) !== rest(next)) return true;
   if (protectionKey(previous) !== protectionKey(next)) return true;

@@ -123,6 +123,7 @@ const defaultGateway: Reader<DefaultGateway> = (value, path) => {
     dev: field(o, "dev", nonEmptyString, path),
     ...optionalField(o, "metric", U32, path),
     ...routeFamily,
+    ...optionalField(o, "expiresAt", isoTime, path),
   };
 };
 

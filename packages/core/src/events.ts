@@ -27,6 +27,13 @@ export interface DefaultGateway {
    * fabrics give hosts). Absent = the gateway's family (defaultRouteFamily).
    */
   readonly family?: Family;
+  /**
+   * When the default route expires (ISO time, to the second): an IPv6 route learned from
+   * a router advertisement stops being used then unless the router advertises it again.
+   * The agent reads the host again at that time; a route already expired is never
+   * reported. Absent: the route does not expire.
+   */
+  readonly expiresAt?: string;
 }
 
 export interface HostAddress {

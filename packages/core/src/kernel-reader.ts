@@ -38,6 +38,8 @@ import type {
 } from "./kernel.ts";
 
 const nexthopId = integer(1, 0xffffffff);
+/** rta_expires is an s32 of 10 ms ticks. */
+const expiresInMs = integer(-(2 ** 31) * 10, (2 ** 31 - 1) * 10);
 const weight = integer(1, 256);
 
 const inlineNexthop: Reader<InlineNexthop> = (value, path) => {
@@ -85,6 +87,7 @@ export const kernelRoute: Reader<KernelRoute> = (value, path) => {
     scope: field(o, "scope", U8, path),
     target,
     ...prefsrc,
+    ...optionalField(o, "expiresInMs", expiresInMs, path),
   };
 };
 

@@ -43,6 +43,14 @@ export interface KernelRoute {
   readonly target: RouteTarget;
   /** RTA_PREFSRC, when set. */
   readonly prefsrc?: IpAddr;
+  /**
+   * The time left, in ms when the route was read, before the kernel stops using it: an
+   * IPv6 route learned from a router advertisement lives as long as the router keeps
+   * advertising it. Negative once expired: Linux keeps an expired route listed, unused,
+   * and tells nothing until its garbage collector deletes it (about 30 s later).
+   * Absent: the route does not expire. kroute's own routes never do.
+   */
+  readonly expiresInMs?: number;
 }
 
 /** Identity of a route in the kernel. kroute never uses TOS, so it is not modelled. */

@@ -7,7 +7,7 @@ import { reduce } from "../src/reducer.ts";
 import type { RouteObject } from "../src/route.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { initialNodeState, type NodeState } from "../src/state.ts";
-import { ev, hostFacts, MULTIPATH, NODE, readyState, reduceAll, route } from "./fixtures.ts";
+import { ev, hostFacts, ip, MULTIPATH, NODE, readyState, reduceAll, route } from "./fixtures.ts";
 
 function upsert(state: NodeState, ...routes: ReturnType<typeof route>[]): NodeState {
   return reduceAll(
@@ -410,6 +410,19 @@ describe("desiredTable: selection and validity", () => {
     });
     state = reduce(state, ev(dualStack));
     expect(deviceOf()).toMatchObject({ kind: "gateway", gateway: "fe80::a", dev: "eth1" });
+  });
+
+  it("a new expiry of the original default route (its router advertised again) recomputes nothing", () => {
+    const raDefault = (expiresAt: string) =>
+      ev(hostFacts({ defaultGateways: [{ via: ip("fe80::1"), dev: "eth0", metric: 1024, expiresAt }] }));
+    let state = upsert(
+      reduce(readyState(), raDefault("2026-01-01T00:30:00.000Z")),
+      route("egress", { destinations: ["::/0"], gateways: ["fd00::3"] }),
+    );
+    const before = state.derived;
+    state = reduce(state, raDefault("2026-01-01T00:40:00.000Z"));
+    expect(state.host.facts?.defaultGateways[0]?.expiresAt).toBe("2026-01-01T00:40:00.000Z");
+    expect(state.derived).toBe(before);
   });
 
   it("address churn recomputes nothing unless it moves a gateway in use on or off link", () => {

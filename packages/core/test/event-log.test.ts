@@ -66,6 +66,33 @@ describe("decodeLine", () => {
     });
   });
 
+  it("keeps the expiry of a default route learned from a router advertisement", () => {
+    const gateways = [{ via: "fe80::1", dev: "eth0", metric: 1024, expiresAt: "2026-01-01T00:30:00.000Z" }];
+    expect(decodeLine(hostObserved(gateways), 1)).toMatchObject({
+      kind: "event",
+      event: { defaultGateways: gateways },
+    });
+  });
+
+  it("keeps the time left of a route the kernel reported expiring", () => {
+    const route = {
+      family: 6,
+      table: 254,
+      dst: "::/0",
+      metric: 1024,
+      protocol: 9,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: "fe80::1", dev: "eth0", weight: 1 }] },
+      expiresInMs: -5000,
+    };
+    expect(
+      decodeLine(
+        line({ type: "kernel/changed", node: "n", change: { kind: "route", action: "new", route } }),
+        1,
+      ),
+    ).toMatchObject({ kind: "event", event: { change: { route: { expiresInMs: -5000 } } } });
+  });
+
   it("canonicalises addresses and prefixes", () => {
     const result = decodeLine(
       line({
@@ -169,6 +196,31 @@ describe("decodeLine", () => {
     [
       hostObserved([{ via: "fe80::1", dev: "eth0", family: 6 }]),
       "line 4: host/observed.defaultGateways[0].family: 6 is not one of 4",
+    ],
+    [
+      hostObserved([{ via: "fe80::1", dev: "eth0", expiresAt: "in 30 minutes" }]),
+      'line 4: host/observed.defaultGateways[0].expiresAt: "in 30 minutes" is not an ISO-8601 time',
+    ],
+    [
+      line({
+        type: "kernel/changed",
+        node: "n",
+        change: {
+          kind: "route",
+          action: "new",
+          route: {
+            family: 6,
+            table: 254,
+            dst: "::/0",
+            metric: 1024,
+            protocol: 9,
+            scope: 0,
+            target: { kind: "device", dev: "eth0" },
+            expiresInMs: 1.5,
+          },
+        },
+      }),
+      "line 4: kernel/changed.change.route.expiresInMs: 1.5 is not an integer",
     ],
     [
       hostObserved([{ via: "10.0.0.1", dev: "eth0", family: 4 }]),

@@ -275,3 +275,69 @@ describe("codec fuzz", () => {
     if (!decoded.ok) expect(decoded.error.message).toMatch(/attribute type 6 has length 200/);
   });
 });
+
+/** An RTM_NEWROUTE of an IPv6 default route followed by an RTA_CACHEINFO of `cacheinfo` bytes. */
+function routeWithCacheinfo(cacheinfo: Uint8Array): Uint8Array {
+  const head = encodeMessages([
+    {
+      type: RTM_NEWROUTE,
+      flags: 0,
+      seq: 1,
+      pid: 0,
+      body: {
+        kind: "route",
+        route: {
+          family: 10,
+          dstLen: 0,
+          srcLen: 0,
+          tos: 0,
+          table: 254,
+          protocol: 9,
+          scope: 0,
+          type: 1,
+          flags: 0,
+        },
+      },
+    },
+  ]);
+  const attrLength = 4 + cacheinfo.byteLength;
+  const bytes = new Uint8Array(head.byteLength + ((attrLength + 3) & ~3));
+  bytes.set(head);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, bytes.byteLength, true); // nlmsg_len
+  view.setUint16(head.byteLength, attrLength, true);
+  view.setUint16(head.byteLength + 2, 12, true); // RTA_CACHEINFO
+  bytes.set(cacheinfo, head.byteLength + 4);
+  return bytes;
+}
+
+function cacheinfoWithExpires(expires: number): Uint8Array {
+  const ci = new Uint8Array(32); // struct rta_cacheinfo
+  new DataView(ci.buffer).setInt32(8, expires, true);
+  return ci;
+}
+
+describe("RTA_CACHEINFO", () => {
+  it("reads rta_expires as signed: a route that expired 5 s ago is -500", () => {
+    const decoded = decodeMessages(routeWithCacheinfo(cacheinfoWithExpires(-500)));
+    expect(decoded).toMatchObject({ ok: true, value: [{ body: { route: { expires: -500 } } }] });
+  });
+
+  it("reads the time left of a route that has not expired yet", () => {
+    const decoded = decodeMessages(routeWithCacheinfo(cacheinfoWithExpires(180_000)));
+    expect(decoded).toMatchObject({ ok: true, value: [{ body: { route: { expires: 180_000 } } }] });
+  });
+
+  it("leaves expires out where the kernel reports none (zero)", () => {
+    const decoded = decodeMessages(routeWithCacheinfo(cacheinfoWithExpires(0)));
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok) expect(decoded.value[0]?.body).not.toHaveProperty("route.expires");
+  });
+
+  it("refuses a cache info too short to hold rta_expires, naming it", () => {
+    const decoded = decodeMessages(routeWithCacheinfo(new Uint8Array(8)));
+    expect(decoded).toMatchObject({ ok: false, error: { kind: "decode-error" } });
+    if (!decoded.ok)
+      expect(decoded.error.message).toMatch(/RTA_CACHEINFO must hold rta_expires \(12 bytes\), got 8 bytes/);
+  });
+});

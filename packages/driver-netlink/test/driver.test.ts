@@ -234,6 +234,28 @@ describeAsRoot("netlink driver", () => {
     });
   });
 
+  it("reads a route's expiry, and keeps listing it, expired, until the kernel collects it", async () => {
+    // As a default route learned from a router advertisement: Linux stops using it at
+    // its expiry but lists it (and says nothing) until its garbage collector runs.
+    await ns.ip(..."-6 route add default via fe80::1 dev kr0 proto ra expires 2".split(" "));
+    try {
+      const read = async () =>
+        (await dp.list({ families: [6], tables: [254] })).routes.find((r) => r.dst === "::/0");
+      const fresh = await read();
+      expect(fresh).toMatchObject({ protocol: 9, metric: 1024 });
+      expect(fresh?.expiresInMs).toBeGreaterThan(1000);
+      expect(fresh?.expiresInMs).toBeLessThanOrEqual(2000);
+      await new Promise((resolve) => setTimeout(resolve, 2600));
+      const expired = await read();
+      expect(expired?.expiresInMs).toBeLessThan(0);
+      expect(expired?.expiresInMs).toBeGreaterThan(-2000);
+      const own = await dp.list({ families: [6], tables: [254], protocol: PROTO });
+      expect(own.routes.filter((r) => r.expiresInMs !== undefined)).toEqual([]);
+    } finally {
+      await ns.ip(..."-6 route del default via fe80::1 dev kr0".split(" "));
+    }
+  });
+
   it("binds to the namespace it runs in when given none, as the DaemonSet runs it", async () => {
     const proto = PROTO + 1;
     const hostPolicy = readFileSync("/proc/sys/net/ipv4/fib_multipath_hash_policy", "utf8");

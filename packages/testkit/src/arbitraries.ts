@@ -402,7 +402,10 @@ export const eventBody = (): fc.Arbitrary<EventBody> =>
       type: fc.constant("host/observed" as const),
       node: node(),
       defaultGateways: fc.array(
-        fc.record({ via: ipAddr(), dev: devName(), metric: u32() }, { requiredKeys: ["via", "dev"] }),
+        fc.record(
+          { via: ipAddr(), dev: devName(), metric: u32(), expiresAt: isoTime() },
+          { requiredKeys: ["via", "dev"] },
+        ),
         { maxLength: 2 },
       ),
       addresses: fc.array(

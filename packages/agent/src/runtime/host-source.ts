@@ -1,18 +1,21 @@
 /**
  * `host/observed` as a stream: the kernel part (original default gateways, node
- * addresses) is read at start and again shortly after any change that can alter it;
- * a read that comes back incomplete is tried again, never taken for facts; the
+ * addresses) is read at start, again shortly after any change that can alter it, and
+ * again when an original default route expires (Linux tells nothing then); a read
+ * that comes back incomplete is tried again, never taken for facts; the
  * resolvers are re-read periodically (a file that cannot be read is told once); the
  * API server endpoints come from the Kubernetes side. A new event leaves only when the
  * facts actually changed.
  */
-import type { Dataplane, IpAddr, KernelChange } from "@kroute/core";
+import type { Dataplane, DefaultGateway, IpAddr, KernelChange } from "@kroute/core";
 import {
   asyncScheduler,
   combineLatest,
   debounceTime,
   defer,
   distinctUntilChanged,
+  EMPTY,
+  expand,
   filter,
   from,
   map,
@@ -33,6 +36,26 @@ import { hostResolvers } from "../host-resolvers.ts";
 
 /** The longest wait between two reads of the main table that keep failing. */
 const READ_RETRY_MAX_MS = 60_000;
+
+/**
+ * The re-read at an expiry waits this much longer: the kernel gives the time left in
+ * 10 ms ticks, truncated, and a route read less than a tick either side of its expiry
+ * reads as one that never expires.
+ */
+const EXPIRY_GRACE_MS = 1000;
+
+/**
+ * An expiry further away is looked at again within this time: a timer cannot wait more
+ * than 24.8 days (a longer one fires at once), and a read that finds the route still
+ * there only waits again.
+ */
+const EXPIRY_WAIT_MAX_MS = 3_600_000;
+
+/** The earliest expiry of `gateways` (ms since the epoch), if one expires. */
+function earliestExpiry(gateways: readonly DefaultGateway[]): number | undefined {
+  const times = gateways.flatMap((g) => (g.expiresAt === undefined ? [] : [Date.parse(g.expiresAt)]));
+  return times.length === 0 ? undefined : Math.min(...times);
+}
 
 export interface HostSourceOptions extends HostFactsOptions {
   readonly protocol: number;
@@ -71,20 +94,32 @@ function affectsHostFacts(change: KernelChange, protocol: number): boolean {
 
 export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Observable<HostObservedBody> {
   const scheduler = options.scheduler ?? asyncScheduler;
+  // A failed read is tried again, the wait doubling from the settle time to a minute,
+  // until one is whole.
+  const read$ = defer(() => kernelHostFacts(dataplane, options.protocol, () => scheduler.now())).pipe(
+    retry({
+      delay: (error: unknown, attempt: number) => {
+        options.onReadError?.(error);
+        const settleMs = options.settleMs ?? 200;
+        return timer(Math.min(READ_RETRY_MAX_MS, settleMs * 2 ** Math.min(attempt - 1, 20)), scheduler);
+      },
+    }),
+  );
   const kernel$ = dataplane.watch().pipe(
     filter((change) => affectsHostFacts(change, options.protocol)),
     debounceTime(options.settleMs ?? 200, scheduler),
     startWith(undefined),
-    // A failed read is tried again, the wait doubling from the settle time to a minute,
-    // until one is whole.
+    // Each read is followed by another at the earliest expiry it found, until one finds
+    // none: an expired route stays listed, unused, with no word from the kernel until
+    // its garbage collector deletes it, and the override would keep the dead router as
+    // the original meanwhile. A change starts over from a fresh read.
     switchMap(() =>
-      defer(() => kernelHostFacts(dataplane, options.protocol)).pipe(
-        retry({
-          delay: (error: unknown, attempt: number) => {
-            options.onReadError?.(error);
-            const settleMs = options.settleMs ?? 200;
-            return timer(Math.min(READ_RETRY_MAX_MS, settleMs * 2 ** Math.min(attempt - 1, 20)), scheduler);
-          },
+      read$.pipe(
+        expand((facts) => {
+          const expiry = earliestExpiry(facts.defaultGateways);
+          if (expiry === undefined) return EMPTY;
+          const wait = Math.min(EXPIRY_WAIT_MAX_MS, Math.max(0, expiry + EXPIRY_GRACE_MS - scheduler.now()));
+          return timer(wait, scheduler).pipe(switchMap(() => read$));
         }),
       ),
     ),

@@ -88,6 +88,44 @@ describeAsRoot("dual-stack default-route overrides (API double + kernel namespac
     expect(await routeGet(w().ns, INTERNET_V6)).toBe("fe80::2");
   });
 
+  it("stops taking an RA-learned router for the original once its route expires, before the kernel deletes it", async () => {
+    // The router stops advertising: its route expires, and Linux keeps listing it, unused,
+    // without a word until its garbage collector deletes it. The collector is held off
+    // here (10 minutes), so only kroute's own re-read at the expiry can see the change.
+    await w().ns.exec("sysctl", ["-q", "-w", "net.ipv6.route.gc_interval=600"]);
+    await w().ns.ipBatch([
+      "route del ::/0 via fe80::2 dev eth0",
+      "route add ::/0 via fe80::2 dev eth0 proto ra metric 1024 expires 6",
+      // Another router, the way out once the first one's route is gone.
+      "route add ::/0 via fe80::9 dev eth0 proto static metric 2048",
+    ]);
+    w().api.apply(route("egress", { destinations: ["::/0"], gateways: ["fd00::3", "fd00::4"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toMatchObject({
+        [`main ${API_SERVER_V6}`]: ["fe80::2"],
+        "135 ::/0": ["fe80::2"],
+      }),
+    );
+
+    await eventually(
+      async () =>
+        expect(await kernelRoutes(w().ns)).toEqual({
+          "main ::/0": ["fd00::3", "fd00::4"],
+          [`main ${API_SERVER_V6}`]: ["fe80::9"],
+          [`main ${RESOLVER_V6}`]: ["fe80::9"],
+          "135 ::/0": ["fe80::9"],
+        }),
+      15_000,
+    );
+    expect(await w().ns.ip("-6", "route", "show", "default", "proto", "ra")).toMatch(
+      /via fe80::2 dev eth0 .*expires -\d+sec/,
+    );
+    expect(await routeGet(w().ns, API_SERVER_V6)).toBe("fe80::9");
+    expect(await routeGet(w().ns, INTERNET_V6, NODE_V6)).toBe("fe80::9");
+  });
+
   it("takes an IPv4 default route via an IPv6 next hop (RFC 5549) for the IPv4 original, not the IPv6 one", async () => {
     // A BGP-unnumbered host: its IPv4 way out is a router's link-local address, with a
     // metric kroute's cannot undercut; its IPv6 way out is another router.

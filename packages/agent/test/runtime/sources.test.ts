@@ -168,6 +168,71 @@ describe("hostSource", () => {
     });
   });
 
+  it("reads again when a default route expires, and once the router advertised it again, waits for the new expiry", async () => {
+    const raDefault = (expiresInMs: number): KernelRoute => ({
+      ...foreignRoute("::/0", "fe80::1", 1024),
+      family: 6,
+      protocol: 9,
+      target: { kind: "gateways", nexthops: [{ gateway: "fe80::1" as IpAddr, dev: "eth0", weight: 1 }] },
+      expiresInMs,
+    });
+    const kernel = createFakeKernel(NODE_HOST);
+    const list = kernel.list.bind(kernel);
+    // The kernel tells nothing when a route expires, nor when an advertisement renews it:
+    // only reads see it. Here the first read finds 100 ms left, the second a renewed
+    // route, the third an expired one.
+    const lifetimes = [100, 1100, -50];
+    const reads: number[] = [];
+    kernel.list = async (scope) => {
+      const snapshot = await list(scope);
+      const left = lifetimes[Math.min(reads.length, lifetimes.length - 1)] as number;
+      reads.push(Date.now());
+      return { ...snapshot, routes: [...snapshot.routes, raDefault(left)] };
+    };
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(kernel, hostOptions(new BehaviorSubject<readonly IpAddr[]>([]))).subscribe((e) =>
+        events.push(e),
+      ),
+    );
+    await eventually(() => expect(events).toHaveLength(1));
+    expect(events[0]).toMatchObject({
+      defaultGateways: [{}, { via: "fe80::1", expiresAt: expect.any(String) }],
+    });
+    await eventually(() => expect(events).toHaveLength(3), 6000);
+    expect(events[1]).toMatchObject({
+      defaultGateways: [{}, { via: "fe80::1", expiresAt: expect.any(String) }],
+    });
+    expect(events[2]).toMatchObject({ defaultGateways: [{ via: "10.0.0.1" }] });
+    expect(events[2]).toMatchObject({ defaultGateways: { length: 1 } });
+    // Each read waited for the expiry the one before it found, and none came after the last.
+    expect((reads[1] as number) - (reads[0] as number)).toBeGreaterThanOrEqual(1000);
+    expect((reads[2] as number) - (reads[1] as number)).toBeGreaterThanOrEqual(2000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(reads).toHaveLength(3);
+  }, 10_000);
+
+  it("waits for an expiry beyond what a timer can hold instead of reading again at once", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const list = kernel.list.bind(kernel);
+    let reads = 0;
+    kernel.list = async (scope) => {
+      reads++;
+      const snapshot = await list(scope);
+      const thirtyDays = 30 * 86_400_000;
+      return { ...snapshot, routes: snapshot.routes.map((r) => ({ ...r, expiresInMs: thirtyDays })) };
+    };
+    const events: EventBody[] = [];
+    subscriptions.push(
+      hostSource(kernel, hostOptions(new BehaviorSubject<readonly IpAddr[]>([]))).subscribe((e) =>
+        events.push(e),
+      ),
+    );
+    await eventually(() => expect(events).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(reads).toBe(1);
+  });
+
   it("reads again when a read fails, waiting longer each time, and says so", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const list = kernel.list.bind(kernel);

@@ -51,6 +51,7 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_PREFSRC = 7;
 export const RTA_MULTIPATH = 9;
+export const RTA_CACHEINFO = 12;
 export const RTA_TABLE = 15;
 export const RTA_VIA = 18;
 export const RTA_IP_PROTO = 27;

@@ -1,11 +1,13 @@
 /**
  * RTM_NEWROUTE / DELROUTE / GETROUTE: struct rtmsg (12 bytes) then RTA_* attributes,
  * RTA_MULTIPATH holding rtnexthop records `{u16 len, u8 flags, u8 hops, i32 ifindex}`
- * each followed by its own attributes (RTA_GATEWAY).
+ * each followed by its own attributes (RTA_GATEWAY). Of RTA_CACHEINFO (struct
+ * rta_cacheinfo) only rta_expires is read, never written.
  */
 import { AttrCheck, decodeAttrs, type RawAttr } from "./attrs.ts";
 import { type Decoded, decodeError, Reader, type Writer } from "./bytes.ts";
 import {
+  RTA_CACHEINFO,
   RTA_DPORT,
   RTA_DST,
   RTA_GATEWAY,
@@ -58,9 +60,19 @@ export interface RouteMessage {
   readonly sport?: number;
   readonly dport?: number;
   readonly nhId?: number;
+  /**
+   * rta_expires of RTA_CACHEINFO, in clock ticks (USER_HZ, 100 a second): the time left
+   * before the kernel stops using the route (an IPv6 route learned from a router
+   * advertisement), negative once it has expired and waits for the garbage collector.
+   * Absent when the kernel reports no expiry (zero).
+   */
+  readonly expires?: number;
 }
 
 export const RTMSG_LEN = 12;
+
+/** struct rta_cacheinfo: rta_clntref, rta_lastuse, then rta_expires (s32) at byte 8. */
+const RTA_EXPIRES_OFFSET = 8;
 
 export function encodeRoute(w: Writer, m: RouteMessage): void {
   w.u8(m.family);
@@ -118,6 +130,17 @@ function decodeVia(attr: RawAttr, check: AttrCheck): Uint8Array {
     return new Uint8Array(4);
   }
   return attr.data.slice(2);
+}
+
+function decodeExpires(attr: RawAttr, check: AttrCheck): number {
+  if (attr.data.byteLength < RTA_EXPIRES_OFFSET + 4) {
+    check.report(
+      `RTA_CACHEINFO must hold rta_expires (${RTA_EXPIRES_OFFSET + 4} bytes), got ${attr.data.byteLength} bytes`,
+      attr.offset,
+    );
+    return 0;
+  }
+  return new Reader(attr.data).i32(RTA_EXPIRES_OFFSET);
 }
 
 function decodeMultipath(data: Uint8Array, base: number, check: AttrCheck): RtNexthop[] {
@@ -211,8 +234,13 @@ export function decodeRoute(payload: Uint8Array, base: number): Decoded<RouteMes
       case RTA_MULTIPATH:
         m.multipath = decodeMultipath(attr.data, attr.offset, check);
         break;
+      case RTA_CACHEINFO: {
+        const expires = decodeExpires(attr, check);
+        if (expires !== 0) m.expires = expires;
+        break;
+      }
       default:
-        break; // attributes kroute does not model (metrics, cache info, pref...)
+        break; // attributes kroute does not model (metrics, pref...)
     }
   }
   return check.result<RouteMessage>(m);

@@ -195,8 +195,12 @@ export function messageToRoute(m: RouteMessage, names: LinkNames): KernelRoute |
     scope: m.scope,
     target,
   };
-  return m.prefsrc !== undefined ? { ...route, prefsrc: bytesToIp(m.prefsrc) } : route;
+  const prefsrc = m.prefsrc !== undefined ? { ...route, prefsrc: bytesToIp(m.prefsrc) } : route;
+  return m.expires !== undefined ? { ...prefsrc, expiresInMs: m.expires * MS_PER_CLOCK_TICK } : prefsrc;
 }
+
+/** The kernel counts rta_expires in USER_HZ ticks, 100 a second on every architecture kroute runs on. */
+const MS_PER_CLOCK_TICK = 10;
 
 /** RTM_GETROUTE for a flow, as `ip route get`; `fibMatch` asks for the matching route instead. */
 export function lookupMessage(query: FlowQuery, fibMatch: boolean): RouteMessage {
