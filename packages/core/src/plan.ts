@@ -22,6 +22,16 @@ export function canPrune(state: NodeState): boolean {
   );
 }
 
+/**
+ * The kernel holds the desired table, as far as the engine knows: every source has
+ * synced (the desired table is the whole one), the kernel view is complete (a complete
+ * dump, no notification lost since), and no object differs between the two: nothing
+ * waits to be applied, nothing the kernel refused is left over.
+ */
+export function kernelHoldsDesired(state: NodeState): boolean {
+  return canPrune(state) && state.derived.mismatch.size === 0;
+}
+
 /** True when the kernel slice cannot be trusted whole (an interrupted dump, lost notifications): dump again. */
 export function kernelResyncNeeded(state: NodeState): boolean {
   return state.kernel.observed && !state.kernel.complete;

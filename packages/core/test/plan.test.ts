@@ -6,7 +6,7 @@ import { emptyHashMap, hmFromEntries } from "../src/hashmap.ts";
 import type { KernelNexthop, KernelRoute, Op, OpResult } from "../src/kernel.ts";
 import { secondStage, splitBeforeOverride } from "../src/override-stages.ts";
 import { applyOps, ownedObjects } from "../src/owned.ts";
-import { canPrune, kernelResyncNeeded, nextRetryAt, plan } from "../src/plan.ts";
+import { canPrune, kernelHoldsDesired, kernelResyncNeeded, nextRetryAt, plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { emptyKernelState, initialNodeState, type NodeState } from "../src/state.ts";
@@ -114,6 +114,29 @@ describe("plan", () => {
     state = reduce(state, ev({ type: "kernel/changed", node: NODE, change: { kind: "overflow" } }));
     expect(canPrune(state)).toBe(false);
     expect(kernelResyncNeeded(state)).toBe(true);
+  });
+
+  it("says the kernel holds the desired table only when every source synced, the view is whole and nothing differs", () => {
+    let state = initialNodeState(NODE, DEFAULT_SETTINGS);
+    state = reduce(state, ev({ type: "kernel/observed", node: NODE, snapshot: emptySnapshot }));
+    state = reduce(state, ev({ type: "node/observed", node: NODE, labels: {} }));
+    state = reduce(state, ev(hostFacts()));
+    // An empty kernel matches an empty table, but the Route list has not come yet.
+    expect(kernelHoldsDesired(state)).toBe(false);
+    state = reduce(state, ev({ type: "route/resynced", routes: [basic] }));
+    expect(kernelHoldsDesired(state)).toBe(false); // pending
+    const ops = plan(state);
+    const refused: OpResult = { ok: false, errno: 17, code: "EEXIST", message: "File exists" };
+    const partly = applyAll(
+      state,
+      ops,
+      ops.map((_, i) => (i === ops.length - 1 ? refused : { ok: true })),
+    );
+    expect(kernelHoldsDesired(partly)).toBe(false); // refused
+    state = applyAll(state, ops);
+    expect(kernelHoldsDesired(state)).toBe(true);
+    state = reduce(state, ev({ type: "kernel/changed", node: NODE, change: { kind: "overflow" } }));
+    expect(kernelHoldsDesired(state)).toBe(false); // notifications lost: the view is not whole
   });
 
   it("never names a foreign route, even one at a key kroute wants", () => {

@@ -58,8 +58,14 @@ export interface NodeRouteTableStatus {
   readonly problems: readonly NodeRouteTableProblem[];
   /** Problems left out to keep the object small. */
   readonly problemsOmitted?: number;
-  /** When the agent last reconciled with its kernel (ISO time). */
-  readonly lastSync: string;
+  /**
+   * When the node's kernel was last known to hold the desired table (ISO time): every
+   * source synced, the kernel view complete (a complete dump, no notification lost
+   * since), nothing pending and nothing the kernel refused, and no kernel dump failing.
+   * It stays where it was while any of that is not so; absent until the agent's first
+   * sync since it started.
+   */
+  readonly lastSync?: string;
 }
 
 /** At most this many problems are listed: objects stay far below etcd's size limit. */
@@ -76,7 +82,10 @@ export const MAX_GATEWAYS = 1024;
 export const MAX_USED_BY = 32;
 
 /** Summarise a desired table for the NodeRouteTable; only Routes selected for this node count. */
-export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): NodeRouteTableStatus {
+export function nodeRouteTableStatus(
+  table: DesiredTable,
+  lastSync: string | undefined,
+): NodeRouteTableStatus {
   const counts: Record<DestinationState, number> = {
     programmed: 0,
     pending: 0,
@@ -149,7 +158,7 @@ export function nodeRouteTableStatus(table: DesiredTable, lastSync: string): Nod
       : {}),
     problems: problems.slice(0, MAX_PROBLEMS),
     ...(problems.length > MAX_PROBLEMS ? { problemsOmitted: problems.length - MAX_PROBLEMS } : {}),
-    lastSync,
+    ...(lastSync === undefined ? {} : { lastSync }),
   };
 }
 
@@ -218,9 +227,9 @@ export class NodeRouteTableWriter {
     this.#nodeUid = options.nodeUid;
   }
 
-  /** A StatusSink: `at` is the time of the engine step, the node's last sync with its kernel. */
-  update(table: DesiredTable, _state: unknown, at: string): void {
-    this.updateStatus(nodeRouteTableStatus(table, at));
+  /** A StatusSink. */
+  update(table: DesiredTable, _state: unknown, lastSync: string | undefined): void {
+    this.updateStatus(nodeRouteTableStatus(table, lastSync));
   }
 
   updateStatus(status: NodeRouteTableStatus): void {
@@ -248,6 +257,9 @@ export class NodeRouteTableWriter {
     if (latest === undefined) return false;
     const written = this.#written;
     if (written === undefined || contentKey(latest) !== contentKey(written)) return true;
+    if (latest.lastSync === undefined || latest.lastSync === written.lastSync) return false;
+    // The first sync since the agent started is told at once.
+    if (written.lastSync === undefined) return true;
     const age = Date.parse(latest.lastSync) - Date.parse(written.lastSync);
     return age >= (this.#o.syncRefreshMs ?? 300_000);
   }

@@ -46,6 +46,7 @@ import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
 import { idleCollector } from "./idle-gc.ts";
 import { kernelSource } from "./kernel-source.ts";
+import { KernelSync } from "./kernel-sync.ts";
 import { type EventRecorder, openEventRecorder } from "./recorder.ts";
 import { reportCadence } from "./report-cadence.ts";
 import type { StatusSink } from "./status.ts";
@@ -222,6 +223,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       });
     cleanups.push(() => prober?.close());
 
+    const kernelSync = new KernelSync();
     const probedGateways$ = new BehaviorSubject<readonly IpAddr[]>([]);
     const probeErrors = new Set<string>();
     const sources: Observable<EventBody> = concat(
@@ -234,8 +236,10 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           changes: early.changes,
           resyncIntervalMs: settings.resyncIntervalMs,
           onResync: (reason) => metrics.resync(reason),
-          onError: (error) =>
-            log.error({ err: String(error) }, "kernel dump failed; taking it again shortly"),
+          onError: (error) => {
+            kernelSync.dumpFailed();
+            log.error({ err: String(error) }, "kernel dump failed; taking it again shortly");
+          },
         }),
         hostSource(kernel, {
           nodeName: node,
@@ -315,6 +319,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
       steps$.subscribe({
         next: (step) => {
           state = step.state;
+          kernelSync.step(step.event, step.state);
           collector.activity();
           recorder?.record(step.event);
           metrics.eventConsumed(step.event.type, Date.parse(step.event.at));
@@ -341,7 +346,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
           const started = performance.now();
           const table = desiredTable(step.state);
           metrics.observeTable(table);
-          for (const sink of sinks) sink.update(table, step.state, step.event.at);
+          for (const sink of sinks) sink.update(table, step.state, kernelSync.last);
           cadence.reported(started);
         },
         error: loggedAbove,

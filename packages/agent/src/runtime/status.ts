@@ -6,5 +6,6 @@
 import type { DesiredTable, NodeState } from "@kroute/core";
 
 export interface StatusSink {
-  update(table: DesiredTable, state: NodeState, at: string): void;
+  /** `lastSync`: when the kernel was last known to hold the desired table (kernel-sync.ts), if ever. */
+  update(table: DesiredTable, state: NodeState, lastSync: string | undefined): void;
 }

@@ -305,6 +305,22 @@ describe("NodeRouteTableWriter", () => {
     expect(api.get(NRT, "n1")?.status).toMatchObject({ lastSync: "2026-01-01T00:01:00Z" });
   });
 
+  it("writes no sync time before the node's first sync, and its first sync at once", async () => {
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      nodeUid: "uid-n1",
+      minIntervalMs: 0,
+      syncRefreshMs: 60_000,
+    });
+    writer.update(sample, undefined, undefined);
+    await writer.settled();
+    expect(api.get(NRT, "n1")?.status).not.toHaveProperty("lastSync");
+    writer.update(sample, undefined, "2026-01-01T00:00:05Z");
+    await writer.settled();
+    expect(api.get(NRT, "n1")?.status).toMatchObject({ lastSync: "2026-01-01T00:00:05Z" });
+  });
+
   it("recreates the table when it was deleted, and retries failed writes", async () => {
     const errors: unknown[] = [];
     writer = new NodeRouteTableWriter({

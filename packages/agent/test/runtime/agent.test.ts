@@ -228,6 +228,86 @@ describe("the agent runtime on the fake kernel", () => {
     await eventually(() => expect(owned(kernel)).toHaveLength(1));
   });
 
+  /** An agent whose status sinks' lastSync arguments are kept, each with when it came. */
+  async function startWithSyncs(
+    kernel: FakeKernel,
+    cluster: HandCluster,
+    extra: string[] = [],
+  ): Promise<{ agent: AgentHandle; syncs: { at: number; lastSync: string | undefined }[] }> {
+    const syncs: { at: number; lastSync: string | undefined }[] = [];
+    const agent = await startAgent(testSettings(extra), {
+      cluster,
+      dataplane: kernel,
+      probe: up,
+      logger: quietLogger,
+      reportEveryMs: 10,
+      status: [{ update: (_table, _state, lastSync) => syncs.push({ at: Date.now(), lastSync }) }],
+    });
+    agents.push(agent);
+    return { agent, syncs };
+  }
+
+  const lastSyncOf = (syncs: { lastSync: string | undefined }[]) => {
+    const last = syncs.at(-1)?.lastSync;
+    return last === undefined ? Number.NaN : Date.parse(last);
+  };
+
+  it("holds lastSync while the kernel refuses an op, and moves it once the kernel holds the table", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const { agent, syncs } = await startWithSyncs(kernel, cluster);
+    const egress = routeObject("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] });
+    cluster.resync([egress]);
+    await agent.ready;
+    await eventually(() => expect(owned(kernel)).toHaveLength(1));
+    await eventually(() => expect(lastSyncOf(syncs)).toBeGreaterThan(0));
+
+    kernel.failNext(1000, "EEXIST");
+    const refusedFrom = Date.now();
+    cluster.routes.next({
+      type: "route/upserted",
+      route: routeObject("more", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.3"] }),
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    // The engine went on (the refusal, its retry): none of its steps moved it.
+    const during = syncs.filter((s) => s.at > refusedFrom + 100);
+    expect(during.length).toBeGreaterThan(0);
+    for (const s of during) expect(Date.parse(s.lastSync as string)).toBeLessThanOrEqual(refusedFrom);
+
+    kernel.failNext(0, "EEXIST");
+    await eventually(() => expect(owned(kernel)).toHaveLength(2), 8000);
+    await eventually(() => expect(lastSyncOf(syncs)).toBeGreaterThan(refusedFrom + 1500));
+  }, 15_000);
+
+  it("holds lastSync while the kernel dumps fail, and moves it once one succeeds", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    const cluster = new HandCluster();
+    const { agent, syncs } = await startWithSyncs(kernel, cluster, ["--resync-interval=1s"]);
+    cluster.resync([routeObject("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] })]);
+    await agent.ready;
+    await eventually(() => expect(lastSyncOf(syncs)).toBeGreaterThan(0));
+
+    const list = kernel.list.bind(kernel);
+    let failing = true;
+    let failedAt: number | undefined;
+    let recoveredAt = Number.POSITIVE_INFINITY;
+    kernel.list = async (scope) => {
+      if (!failing) return list(scope);
+      failedAt ??= Date.now();
+      throw new Error("EBUSY");
+    };
+    await eventually(() => expect(failedAt).toBeDefined(), 3000);
+    await new Promise((r) => setTimeout(r, 1500));
+    // The engine went on (the resync timer, once a second): none of its steps moved it.
+    const during = syncs.filter((s) => s.at > (failedAt as number) + 100);
+    expect(during.length).toBeGreaterThan(0);
+    for (const s of during) expect(Date.parse(s.lastSync as string)).toBeLessThanOrEqual(failedAt as number);
+
+    failing = false;
+    recoveredAt = Date.now();
+    await eventually(() => expect(lastSyncOf(syncs)).toBeGreaterThan(recoveredAt), 5000);
+  }, 15_000);
+
   it("writes nothing under --dry-run, yet reports the routes it would program", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const cluster = new HandCluster();
