@@ -32,6 +32,7 @@ function gatewaysOfNexthop(
 ): DefaultGateway[] {
   if (nexthop === undefined) return [];
   if (nexthop.kind === "gateway") return [{ via: nexthop.gateway, dev: nexthop.dev }];
+  if (nexthop.kind === "opaque") return [];
   return nexthop.members.flatMap((m) => gatewaysOfNexthop(byId.get(m.id), byId));
 }
 

@@ -76,6 +76,8 @@ export function canonicalNexthop(nexthop: KernelNexthop): string {
       const resilient = r === undefined ? "" : `${r.buckets}/${r.idleTimer}/${r.unbalancedTimer}`;
       return `group|${nexthop.id}|p${nexthop.protocol}|${nexthop.groupType}|${members}|${resilient}`;
     }
+    case "opaque":
+      return `opaque|${nexthop.id}|p${nexthop.protocol}|${nexthop.type}`;
   }
 }
 

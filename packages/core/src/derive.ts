@@ -10,12 +10,20 @@
 import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
 import { parseSetKey } from "./contribution.ts";
 import { type GatewayHealth, usableMembers } from "./gateway-health.ts";
-import { emptyHashMap, hmDelete, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
+import { emptyHashMap, hmDelete, hmEntries, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
-import { allocateId, type IdMove, releaseId } from "./nexthop-ids.ts";
+import { allocateId, freeFromOther, holdForOther, type IdMove, releaseId } from "./nexthop-ids.ts";
 import type { EngineSettings } from "./settings.ts";
-import type { Claim, Contribution, DerivedState, GatewaySet, OwnedKernelState, SetMember } from "./state.ts";
+import {
+  type Claim,
+  type Contribution,
+  type DerivedState,
+  emptyNexthopIds,
+  type GatewaySet,
+  type OwnedKernelState,
+  type SetMember,
+} from "./state.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -188,13 +196,43 @@ function release(w: Work, objectKey: string): void {
     w,
     result.moves.filter((m) => m.key !== objectKey),
   );
-  // A freed id goes to the first object that was waiting for one (in key order, for determinism).
+  grantWaiting(w);
+}
+
+/** A freed id goes to the first object that was waiting for one (in key order, for determinism). */
+function grantWaiting(w: Work): void {
   const waiting = hmKeys(w.d.starved).sort()[0];
   if (waiting === undefined) return;
   w.d.starved = hmDelete(w.d.starved, waiting);
   const granted = allocateId(w.d.ids, waiting, w.settings);
   w.d.ids = granted.ids;
   applyMoves(w, granted.moves);
+}
+
+/**
+ * Brings the ids others hold in the range to what the kernel shows: an object of kroute's
+ * at an id another took moves to a free one (its routes and groups follow it), and
+ * objects probed past an id given back move home. The other's object is never touched:
+ * it is not in the desired table, and not in the owned state either.
+ */
+export function syncOthersIds(w: Work): void {
+  const held = w.kernel.othersIds;
+  if (w.d.ids.others === held) return;
+  const byId = (a: [string, number], b: [string, number]) => Number(a[0]) - Number(b[0]);
+  for (const [id] of [...hmEntries(w.d.ids.others)].sort(byId)) {
+    if (hmGet(held, id) !== undefined) continue;
+    const result = freeFromOther(w.d.ids, Number(id), w.settings);
+    w.d.ids = result.ids;
+    applyMoves(w, result.moves);
+    grantWaiting(w);
+  }
+  for (const [id, protocol] of [...hmEntries(held)].sort(byId)) {
+    const result = holdForOther(w.d.ids, Number(id), protocol, w.settings);
+    w.d.ids = result.ids;
+    applyMoves(w, result.moves);
+  }
+  // The same map from now on, so that an unchanged kernel costs nothing next time.
+  w.d.ids = { ...w.d.ids, others: held };
 }
 
 // ---- gateway sets ------------------------------------------------------------------
@@ -417,7 +455,8 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.gatewaySets = emptyHashMap();
   empty.gatewayUse = emptyHashMap();
   empty.gatewayRefs = emptyHashMap();
-  empty.ids = { byKey: emptyHashMap(), byId: emptyHashMap() };
+  // Others' ids first, so that the layout is sorted insertion around them (nexthop-ids.ts).
+  empty.ids = { ...emptyNexthopIds(), others: w.kernel.othersIds };
   empty.placed = emptyHashMap();
   empty.starved = emptyHashMap();
   empty.nexthops = emptyHashMap();

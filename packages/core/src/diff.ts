@@ -135,6 +135,7 @@ function turnsIpv4(from: KernelNexthop, to: KernelNexthop, batch: Batch): boolea
 
 function holdsIpv4(nexthop: KernelNexthop, lookup: (id: number) => KernelNexthop | undefined): boolean {
   if (nexthop.kind === "gateway") return nexthop.family === 4;
+  if (nexthop.kind === "opaque") return false;
   return nexthop.members.some((member) => {
     const held = lookup(member.id);
     return held?.kind === "gateway" && held.family === 4;

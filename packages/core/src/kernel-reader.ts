@@ -102,7 +102,7 @@ const resilientParams: Reader<ResilientParams> = (value, path) => {
 
 export const kernelNexthop: Reader<KernelNexthop> = (value, path) => {
   const o = object(value, path);
-  const kind = field(o, "kind", literal("gateway", "group"), path);
+  const kind = field(o, "kind", literal("gateway", "group", "opaque"), path);
   switch (kind) {
     case "gateway": {
       const fam = field(o, "family", family, path);
@@ -129,6 +129,13 @@ export const kernelNexthop: Reader<KernelNexthop> = (value, path) => {
         ...optionalField(o, "resilient", resilientParams, path),
       };
     }
+    case "opaque":
+      return {
+        kind,
+        id: field(o, "id", nexthopId, path),
+        protocol: field(o, "protocol", U8, path),
+        type: field(o, "type", literal("blackhole", "device", "fdb"), path),
+      };
   }
 };
 

@@ -92,7 +92,20 @@ export type KernelNexthop =
       /** `mpath` is hash-threshold; `resilient` keeps flows on surviving members. */
       readonly groupType: "mpath" | "resilient";
       readonly resilient?: ResilientParams;
+    }
+  | {
+      /**
+       * A nexthop kroute never writes (blackhole, device-only, fdb), seen for its id and
+       * owner alone: another's blackhole at an id of kroute's range holds that id as
+       * surely as a gateway does, and kroute must not route through it.
+       */
+      readonly kind: "opaque";
+      readonly id: number;
+      readonly protocol: number;
+      readonly type: OpaqueNexthopType;
     };
+
+export type OpaqueNexthopType = "blackhole" | "device" | "fdb";
 
 /** A policy routing rule: `from src lookup table priority N proto P`. */
 export interface KernelRule {
@@ -129,6 +142,18 @@ export interface DumpScope {
   readonly families?: readonly Family[];
   readonly tables?: readonly number[];
   readonly protocol?: number;
+  /**
+   * Nexthops at ids from `base` (`count` of them) come whatever their protocol: another's
+   * nexthop in kroute's id range holds an id kroute cannot use, so it must be seen.
+   */
+  readonly nexthopIds?: { readonly base: number; readonly count: number };
+}
+
+/** Whether a dump of `scope` lists a nexthop of `protocol` at `id`. */
+export function nexthopInScope(scope: DumpScope, id: number, protocol: number): boolean {
+  if (scope.protocol === undefined || scope.protocol === protocol) return true;
+  const range = scope.nexthopIds;
+  return range !== undefined && id >= range.base && id < range.base + range.count;
 }
 
 export interface KernelSnapshot {

@@ -42,7 +42,15 @@ export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
   return rule.protocol === settings.protocol;
 }
 
-/** The owned state seen in a full dump; foreign objects are dropped here and never looked at again. */
+/** Another protocol's nexthop at an id of kroute's range: not kroute's, but an id it cannot use. */
+export function holdsOthersId(nexthop: KernelNexthop, settings: Ownership): boolean {
+  return nexthop.protocol !== settings.protocol && nexthopIdInRange(nexthop.id, settings);
+}
+
+/**
+ * The owned state seen in a full dump; foreign objects are dropped here and never looked
+ * at again, but for the ids of kroute's range that others' nexthops hold.
+ */
 export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership): OwnedKernelState {
   return {
     routes: hmFromEntries(
@@ -52,6 +60,9 @@ export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership)
       snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
     ),
     rules: hmFromEntries(snapshot.rules.filter((r) => ownsRule(r, settings)).map((r) => [ruleKey(r), r])),
+    othersIds: hmFromEntries(
+      snapshot.nexthops.filter((n) => holdsOthersId(n, settings)).map((n) => [String(n.id), n.protocol]),
+    ),
     links: snapshot.links,
     addresses: snapshot.addresses,
     complete: snapshot.complete,
@@ -185,6 +196,23 @@ export function applyOps(kernel: OwnedKernelState, ops: readonly Op[]): OwnedKer
   return ops.reduce((state, op) => applyOp(state, op), kernel);
 }
 
+/** The ids others hold after a nexthop notification: theirs comes or goes, or one of kroute's took the id. */
+function withOthersId(
+  kernel: OwnedKernelState,
+  nexthop: KernelNexthop,
+  action: "new" | "del",
+  settings: Ownership,
+): OwnedKernelState {
+  const id = String(nexthop.id);
+  const holds = action === "new" && holdsOthersId(nexthop, settings);
+  const held = hmGet(kernel.othersIds, id);
+  if (holds ? held === nexthop.protocol : held === undefined) return kernel;
+  return {
+    ...kernel,
+    othersIds: holds ? hmSet(kernel.othersIds, id, nexthop.protocol) : hmDelete(kernel.othersIds, id),
+  };
+}
+
 /**
  * Applies one change notification. Foreign objects are ignored; link and address
  * changes update the lists; an overflow marks the state incomplete (a resync is due).
@@ -213,18 +241,20 @@ export function applyKernelChange(
         const left = afterDelete(held, change.route);
         return left === undefined ? putRoute(kernel, change.route, false) : putRoute(kernel, left, true);
       }
-    case "nexthop":
+    case "nexthop": {
+      const next = withOthersId(kernel, change.nexthop, change.action, settings);
       if (!ownsNexthop(change.nexthop, settings)) {
         // Someone replaced our object with theirs (same id): ours is gone, theirs is never touched.
         const replaced =
-          change.action === "new" && hmGet(kernel.nexthops, String(change.nexthop.id)) !== undefined;
-        if (!replaced) return kernel;
+          change.action === "new" && hmGet(next.nexthops, String(change.nexthop.id)) !== undefined;
+        if (!replaced) return next;
         touched.push(`n|${change.nexthop.id}`);
-        return { ...kernel, nexthops: hmDelete(kernel.nexthops, String(change.nexthop.id)) };
+        return { ...next, nexthops: hmDelete(next.nexthops, String(change.nexthop.id)) };
       }
-      if (change.action === "del") return deleteNexthopCascade(kernel, change.nexthop.id, touched);
+      if (change.action === "del") return deleteNexthopCascade(next, change.nexthop.id, touched);
       touched.push(`n|${change.nexthop.id}`);
-      return { ...kernel, nexthops: hmSet(kernel.nexthops, String(change.nexthop.id), change.nexthop) };
+      return { ...next, nexthops: hmSet(next.nexthops, String(change.nexthop.id), change.nexthop) };
+    }
     case "rule":
       if (!ownsRule(change.rule, settings)) return kernel;
       touched.push(`u|${ruleKey(change.rule)}`);

@@ -13,6 +13,7 @@ import {
   rebuild,
   setContribution,
   startWork,
+  syncOthersIds,
   touch,
   touchAll,
   type Work,
@@ -265,6 +266,7 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
           return;
         }
         const w = work(state, kernel);
+        syncOthersIds(w);
         touchAll(w);
         draft.derived = w.d;
         return;
@@ -279,8 +281,10 @@ function reduceSlices(state: NodeState, event: EngineEvent): NodeState {
           draft.derived = rebuilt({ ...state, kernel });
           return;
         }
-        if (touched.length === 0) return;
+        const othersMoved = kernel.othersIds !== state.kernel.othersIds;
+        if (touched.length === 0 && !othersMoved) return;
         const w = work(state, kernel);
+        if (othersMoved) syncOthersIds(w);
         for (const key of touched) touch(w, key);
         draft.derived = w.d;
         return;

@@ -52,6 +52,11 @@ export interface OwnedKernelState {
   readonly rules: HashMap<KernelRule>;
   readonly links: readonly KernelLink[];
   readonly addresses: readonly KernelAddress[];
+  /**
+   * Ids of kroute's range held by another protocol's nexthop, String(id) → that protocol:
+   * not kroute's objects, but ids it cannot use.
+   */
+  readonly othersIds: HashMap<number>;
   /** False until a complete dump, and again after a notification overflow (a resync is due). */
   readonly complete: boolean;
   readonly observed: boolean;
@@ -147,6 +152,8 @@ export interface NexthopIds {
   readonly byKey: HashMap<number>;
   /** String(id) → object identity key. */
   readonly byId: HashMap<string>;
+  /** String(id) → protocol of another's nexthop at that id of the range: never given to a key. */
+  readonly others: HashMap<number>;
 }
 
 export interface DerivedState {
@@ -206,11 +213,16 @@ export function emptyKernelState(): OwnedKernelState {
     routes: emptyHashMap(),
     nexthops: emptyHashMap(),
     rules: emptyHashMap(),
+    othersIds: emptyHashMap(),
     links: [],
     addresses: [],
     complete: false,
     observed: false,
   };
+}
+
+export function emptyNexthopIds(): NexthopIds {
+  return { byKey: emptyHashMap(), byId: emptyHashMap(), others: emptyHashMap() };
 }
 
 export function emptyDerivedState(): DerivedState {
@@ -223,7 +235,7 @@ export function emptyDerivedState(): DerivedState {
     gatewayUse: emptyHashMap(),
     gatewaySets: emptyHashMap(),
     gatewayRefs: emptyHashMap(),
-    ids: { byKey: emptyHashMap(), byId: emptyHashMap() },
+    ids: emptyNexthopIds(),
     starved: emptyHashMap(),
     placed: emptyHashMap(),
     nexthops: emptyHashMap(),

@@ -44,7 +44,7 @@ function gatewaysOf(state: NodeState, r: KernelRoute | undefined): string[] {
   if (r.target.kind !== "nexthop-object") return [];
   const object = nexthop(state, r.target.id);
   if (object?.kind === "gateway") return [object.gateway];
-  return (object?.members ?? []).map((m) => {
+  return (object?.kind === "group" ? object.members : []).map((m) => {
     const member = nexthop(state, m.id);
     return member?.kind === "gateway" ? member.gateway : "?";
   });

@@ -93,6 +93,27 @@ describe("decodeLine", () => {
     ).toMatchObject({ kind: "event", event: { change: { route: { expiresInMs: -5000 } } } });
   });
 
+  it("reads another's blackhole nexthop as opaque, its id and owner, in a dump and in a change", () => {
+    const blackhole = { kind: "opaque", id: 1795162112, protocol: 99, type: "blackhole" };
+    const snapshot = {
+      routes: [],
+      nexthops: [blackhole],
+      rules: [],
+      links: [],
+      addresses: [],
+      complete: true,
+    };
+    expect(decodeLine(line({ type: "kernel/observed", node: "n", snapshot }), 1)).toMatchObject({
+      kind: "event",
+      event: { snapshot: { nexthops: [blackhole] } },
+    });
+    const change = { kind: "nexthop", action: "new", nexthop: blackhole };
+    expect(decodeLine(line({ type: "kernel/changed", node: "n", change }), 1)).toMatchObject({
+      kind: "event",
+      event: { change },
+    });
+  });
+
   it("canonicalises addresses and prefixes", () => {
     const result = decodeLine(
       line({
@@ -253,6 +274,18 @@ describe("decodeLine", () => {
         results: [{ op: { object: "rule", action: "replace", to: {} }, result: { ok: true } }],
       }),
       'line 4: dataplane/applied.results[0].op.action: "replace" is not one of "add", "delete"',
+    ],
+    [
+      line({
+        type: "kernel/changed",
+        node: "n",
+        change: {
+          kind: "nexthop",
+          action: "new",
+          nexthop: { kind: "opaque", id: 7, protocol: 99, type: "hole" },
+        },
+      }),
+      'line 4: kernel/changed.change.nexthop.type: "hole" is not one of "blackhole", "device", "fdb"',
     ],
     [
       line({ type: "dataplane/applied", node: "n", results: [], echoed: [0] }),

@@ -9,7 +9,7 @@ import { canonicalNexthop, canonicalRoute, canonicalRule } from "../src/canonica
 import { desiredTable } from "../src/desired.ts";
 import { diff } from "../src/diff.ts";
 import type { EngineEvent, EventBody } from "../src/events.ts";
-import { hmGet } from "../src/hashmap.ts";
+import { hmGet, hmKeys } from "../src/hashmap.ts";
 import { familyOf, type IpAddr, type Prefix } from "../src/ip.ts";
 import type { KernelNexthop, KernelRoute, KernelRule, KernelSnapshot, Op } from "../src/kernel.ts";
 import { applyOps, nexthopIdInRange, ownedObjects, ownsNexthop } from "../src/owned.ts";
@@ -139,6 +139,23 @@ const kernelRouteArb = (owned: boolean): fc.Arbitrary<KernelRoute> =>
       fc.record({ kind: fc.constant("device" as const), dev: fc.constant("eth9") }),
     ),
   });
+/** Another program's nexthop at an id of kroute's range: a blackhole, or a gateway of its own. */
+const othersNexthopArb: fc.Arbitrary<KernelNexthop> = fc.oneof(
+  fc.record({
+    kind: fc.constant("opaque" as const),
+    id: ownedIdArb,
+    protocol: protocolArb(false),
+    type: fc.constant("blackhole" as const),
+  }),
+  fc.record({
+    kind: fc.constant("gateway" as const),
+    id: ownedIdArb,
+    family: fc.constant(4 as const),
+    protocol: protocolArb(false),
+    gateway: fc.constant("10.114.0.3" as IpAddr),
+    dev: fc.constant("eth1"),
+  }),
+);
 const kernelNexthopArb: fc.Arbitrary<KernelNexthop> = fc.oneof(
   fc.record({
     kind: fc.constant("gateway" as const),
@@ -157,6 +174,7 @@ const kernelNexthopArb: fc.Arbitrary<KernelNexthop> = fc.oneof(
       .map((ids) => ids.sort((a, b) => a - b).map((id) => ({ id, weight: 1 }))),
     groupType: fc.constant("mpath" as const),
   }),
+  othersNexthopArb,
 );
 const kernelRuleArb = (owned: boolean): fc.Arbitrary<KernelRule> =>
   fc.record({
@@ -272,6 +290,12 @@ function applyAllOk(state: NodeState, ops: readonly Op[]): NodeState {
   });
 }
 
+/** The nexthop ids a route or nexthop written by kroute sits at or goes through. */
+function idsUsed(object: KernelRoute | KernelNexthop): number[] {
+  if ("target" in object) return object.target.kind === "nexthop-object" ? [object.target.id] : [];
+  return object.kind === "group" ? [object.id, ...object.members.map((m) => m.id)] : [object.id];
+}
+
 const opSubjects = (op: Op) =>
   op.action === "add" ? [op.to] : op.action === "delete" ? [op.from] : [op.from, op.to];
 
@@ -333,7 +357,11 @@ describe("core properties", () => {
             if (change.kind === "nexthop") seen.nexthops.add(change.nexthop.id);
             if (change.kind === "rule") seen.rules.add(canonicalRule(change.rule));
           }
+          // Nor does anything kroute writes sit at, or route through, an id another's nexthop holds.
+          const othersIds = new Set(hmKeys(state.kernel.othersIds).map(Number));
           for (const op of ops) {
+            if (op.action !== "delete" && op.object !== "rule")
+              for (const id of idsUsed(op.to)) expect(othersIds.has(id)).toBe(false);
             for (const subject of opSubjects(op)) {
               // kroute writes only ids of its range, and removes only what it owns (its protocol, in its range).
               if (op.object === "nexthop" && op.action !== "delete" && subject === op.to)
@@ -419,7 +447,7 @@ describe("core properties", () => {
           if (route.target.kind !== "nexthop-object") return [];
           const object = byId.get(route.target.id);
           if (object?.kind === "gateway") return [object.gateway];
-          return (object?.members ?? []).map((m) => {
+          return (object?.kind === "group" ? object.members : []).map((m) => {
             const member = byId.get(m.id);
             return member?.kind === "gateway" ? member.gateway : "missing";
           });
@@ -479,6 +507,103 @@ describe("core properties", () => {
           ...expected,
           gateways: expected.gateways.map(({ since: _, ...g }) => g),
         });
+      }),
+    );
+  });
+
+  it("(7) around others' ids, the layout depends only on the final kernel: a restart adopts the same ids", () => {
+    const othersChangeArb = fc
+      .record({ nexthop: othersNexthopArb, action: fc.constantFrom("new" as const, "del" as const) })
+      .map(
+        ({ nexthop, action }): EventBody => ({
+          type: "kernel/changed",
+          node: NODE,
+          change: { kind: "nexthop", action, nexthop },
+        }),
+      );
+    const mixed = fc.oneof({ weight: 2, arbitrary: eventArb }, { weight: 1, arbitrary: othersChangeArb });
+    fc.assert(
+      fc.property(settingsArb, fc.array(mixed, { maxLength: 40 }), (settings, events) => {
+        const empty: KernelSnapshot = {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [],
+          complete: true,
+        };
+        const incremental = run(settings, [...synced(empty), ...events]);
+        const routes = new Map<string, RouteObject>();
+        const others = new Map<number, KernelNexthop>();
+        let node: EventBody = synced(empty)[1] as EventBody;
+        let host: EventBody = synced(empty)[2] as EventBody;
+        const probes = new Map<string, EventBody>();
+        for (const event of events) {
+          if (event.type === "route/upserted") routes.set(event.route.metadata.name, event.route);
+          if (event.type === "route/deleted") routes.delete(event.name);
+          if (event.type === "probe/result") probes.set(event.gateway, event);
+          if (event.type === "node/observed") node = event;
+          if (event.type === "host/observed") host = event;
+          if (event.type === "kernel/changed" && event.change.kind === "nexthop") {
+            const { nexthop, action } = event.change;
+            if (action === "new") others.set(nexthop.id, nexthop);
+            else others.delete(nexthop.id);
+          }
+        }
+        // A fresh agent whose first dump shows the others' nexthops as they ended.
+        const restarted = run(settings, [
+          { type: "kernel/observed", node: NODE, snapshot: { ...empty, nexthops: [...others.values()] } },
+          host,
+          ...probes.values(),
+          { type: "route/resynced", routes: [...routes.values()] },
+          node,
+        ]);
+        const table = desiredTable(incremental);
+        const expected = desiredTable(restarted);
+        expect({ ...table, gateways: table.gateways.map(({ since: _, ...g }) => g) }).toEqual({
+          ...expected,
+          gateways: expected.gateways.map(({ since: _, ...g }) => g),
+        });
+        for (const nexthop of table.nexthops) expect(others.has(nexthop.id)).toBe(false);
+      }),
+    );
+  });
+
+  it("(8) another taking ids kroute's applied objects hold: kroute moves off them and converges, never touching theirs", () => {
+    const takeArb = fc.array(othersNexthopArb, { minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(settingsArb, fc.array(eventArb, { maxLength: 25 }), takeArb, (settings, events, taken) => {
+        const empty: KernelSnapshot = {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [],
+          complete: true,
+        };
+        let state = run(settings, [...synced(empty), ...events]);
+        state = applyAllOk(state, plan(state));
+        let seq = 2_000_000;
+        for (const nexthop of taken) {
+          state = reduce(state, {
+            v: 1,
+            seq: seq++,
+            at: "2026-06-02T00:00:00.000Z",
+            type: "kernel/changed",
+            node: NODE,
+            change: { kind: "nexthop", action: "new", nexthop },
+          });
+        }
+        const theirs = new Set(taken.map((n) => n.id));
+        const ops = plan(state);
+        for (const op of ops) {
+          if (op.action !== "delete" && op.object !== "rule")
+            for (const id of idsUsed(op.to)) expect(theirs.has(id)).toBe(false);
+          if (op.object === "nexthop" && op.action !== "add") expect(theirs.has(op.from.id)).toBe(false);
+        }
+        const after = applyAllOk(state, ops);
+        expect(canonicalOwned(after.kernel)).toEqual(canonicalDesired(after));
+        expect(plan(after)).toEqual([]);
       }),
     );
   });

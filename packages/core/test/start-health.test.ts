@@ -64,7 +64,7 @@ function gatewaysOf(state: NodeState): string[] {
   const id = r.target.id;
   const object = table.nexthops.find((n) => n.id === id);
   if (object?.kind === "gateway") return [object.gateway];
-  return (object?.members ?? []).map((m) => {
+  return (object?.kind === "group" ? object.members : []).map((m) => {
     const member = table.nexthops.find((n) => n.id === m.id);
     return member?.kind === "gateway" ? member.gateway : "?";
   });

@@ -1,10 +1,19 @@
 /**
  * Filtered dumps, as a netlink client gets them. Families filter routes, rules,
  * addresses and gateway nexthops (groups have no family and always come); tables
- * filter routes and rules; a protocol filters routes, nexthops and rules. Links
+ * filter routes and rules; a protocol filters routes, nexthops and rules (but for the
+ * nexthops of the scope's id range, whoever holds them). Links
  * always come whole. The order is deterministic; readers must not rely on it.
  */
-import type { DumpScope, Family, KernelNexthop, KernelRoute, KernelRule, KernelSnapshot } from "@kroute/core";
+import {
+  type DumpScope,
+  type Family,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type KernelSnapshot,
+  nexthopInScope,
+} from "@kroute/core";
 import { allRoutes, type KernelState, observedRoute } from "./state.ts";
 
 function inFamilies(scope: DumpScope, family: Family): boolean {
@@ -41,8 +50,9 @@ export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
   }
   routes.sort(byRouteKey);
   const nexthops: KernelNexthop[] = [...state.nexthops.values()]
-    .filter((nexthop) => ofProtocol(scope, nexthop.protocol))
-    .filter((nexthop) => nexthop.kind === "group" || inFamilies(scope, nexthop.family))
+    .filter((nexthop) => nexthopInScope(scope, nexthop.id, nexthop.protocol))
+    // Groups and opaque nexthops (a blackhole) carry no family kroute models: every dump has them.
+    .filter((nexthop) => nexthop.kind !== "gateway" || inFamilies(scope, nexthop.family))
     .sort((a, b) => a.id - b.id);
   const rules: KernelRule[] = state.rules.filter(
     (rule) =>

@@ -64,6 +64,8 @@ function chooseHop(state: KernelState, route: KernelRoute, query: FlowQuery): Ho
       const nexthop = state.nexthops.get(target.id);
       if (nexthop === undefined) return kernelError("ENETUNREACH");
       if (nexthop.kind === "gateway") return { gateway: nexthop.gateway, dev: nexthop.dev };
+      // Linux: `ip route get` through a blackhole nexthop is refused (Invalid argument).
+      if (nexthop.kind === "opaque") return kernelError("EINVAL");
       let memberId: number | undefined;
       const buckets = state.buckets.get(nexthop.id);
       if (nexthop.groupType === "resilient" && buckets !== undefined) {

@@ -37,6 +37,9 @@ function validateGroup(
           : "Resilient group can not be a nexthop within a group",
       );
     }
+    if (nexthop.kind === "opaque" && group.members.length > 1) {
+      return kernelError("EINVAL", "Blackhole nexthop can not be used in a group with more than 1 path");
+    }
   }
   if (group.groupType === "resilient") {
     if (!state.features.resilientGroups) return kernelError("EINVAL", "Unknown attribute");
@@ -57,13 +60,19 @@ function validateNexthop(state: KernelState, nexthop: KernelNexthop): KernelErro
     return kernelError("EINVAL");
   }
   if (nexthop.kind === "group") return validateGroup(state, nexthop);
+  // Other programs' blackholes are modelled, so that kroute meets them at its ids; kroute writes none.
+  if (nexthop.kind === "opaque") {
+    return nexthop.type === "blackhole"
+      ? undefined
+      : kernelError("EOPNOTSUPP", `the fake kernel models no ${nexthop.type} nexthop`);
+  }
   if (familyOf(nexthop.gateway) !== nexthop.family) return kernelError("EINVAL");
   return checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev, "nexthop");
 }
 
 /** Members sorted by id, as the contract and the kernel's dumps have them. */
 function normalised(nexthop: KernelNexthop): KernelNexthop {
-  if (nexthop.kind === "gateway") return nexthop;
+  if (nexthop.kind !== "group") return nexthop;
   return { ...nexthop, members: [...nexthop.members].sort((a, b) => a.id - b.id) };
 }
 
@@ -104,11 +113,17 @@ export function addNexthop(state: KernelState, nexthop: KernelNexthop): OpResult
 export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpResult {
   const old = state.nexthops.get(nexthop.id);
   if (old === undefined) return addNexthop(state, nexthop);
-  if (old.kind === "gateway" && nexthop.kind === "group") {
+  if (old.kind !== "group" && nexthop.kind === "group") {
     return kernelError("EINVAL", "Can not replace a nexthop with a nexthop group");
   }
-  if (old.kind === "group" && nexthop.kind === "gateway") {
+  if (old.kind === "group" && nexthop.kind !== "group") {
     return kernelError("EINVAL", "Can not replace a nexthop group with a nexthop");
+  }
+  if (
+    nexthop.kind === "opaque" &&
+    groupsHolding(state, nexthop.id).some((id) => memberCount(state, id) > 1)
+  ) {
+    return kernelError("EINVAL", "Blackhole nexthop can not be a member of a group with more than one path");
   }
   if (old.kind === "group" && nexthop.kind === "group") {
     if (old.groupType !== nexthop.groupType) {
@@ -136,6 +151,7 @@ export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpRe
 
 function hasIpv4(state: KernelState, nexthop: KernelNexthop): boolean {
   if (nexthop.kind === "gateway") return nexthop.family === 4;
+  if (nexthop.kind === "opaque") return false;
   return nexthop.members.some((member) => {
     const held = state.nexthops.get(member.id);
     return held?.kind === "gateway" && held.family === 4;
@@ -160,6 +176,11 @@ function groupsHolding(state: KernelState, id: number): number[] {
       groups.push(nexthop.id);
   }
   return groups;
+}
+
+function memberCount(state: KernelState, id: number): number {
+  const group = state.nexthops.get(id);
+  return group?.kind === "group" ? group.members.length : 0;
 }
 
 /**

@@ -54,5 +54,6 @@ function nexthopLeavesThrough(state: KernelState, id: number, dev: string): bool
   const nexthop = state.nexthops.get(id);
   if (nexthop === undefined) return false;
   if (nexthop.kind === "gateway") return nexthop.dev === dev;
+  if (nexthop.kind === "opaque") return false;
   return nexthop.members.some((member) => nexthopLeavesThrough(state, member.id, dev));
 }

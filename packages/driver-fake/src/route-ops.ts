@@ -41,6 +41,7 @@ function isUint32(value: number): boolean {
 
 function nexthopFamilies(state: KernelState, nexthop: KernelNexthop): number[] {
   if (nexthop.kind === "gateway") return [nexthop.family];
+  if (nexthop.kind === "opaque") return [];
   return nexthop.members.flatMap((member) => {
     const inner = state.nexthops.get(member.id);
     return inner === undefined ? [] : nexthopFamilies(state, inner);

@@ -4,15 +4,16 @@
  * rtm_protocol) and here otherwise. `complete` is false if any dump failed or stayed
  * interrupted after retries.
  */
-import type {
-  DumpScope,
-  Family,
-  KernelAddress,
-  KernelLink,
-  KernelNexthop,
-  KernelRoute,
-  KernelRule,
-  KernelSnapshot,
+import {
+  type DumpScope,
+  type Family,
+  type KernelAddress,
+  type KernelLink,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type KernelSnapshot,
+  nexthopInScope,
 } from "@kroute/core";
 import { afOf, familyOfAf } from "./address.ts";
 import {
@@ -132,7 +133,7 @@ export async function dumpSnapshot(
   for (const m of nhResult.messages) {
     const nh = m.body.kind === "nexthop" ? messageToNexthop(m.body.nexthop, names) : undefined;
     if (nh === undefined) continue;
-    if (scope.protocol !== undefined && nh.protocol !== scope.protocol) continue;
+    if (!nexthopInScope(scope, nh.id, nh.protocol)) continue;
     if (nh.kind === "gateway" && !families.includes(nh.family)) continue;
     nexthops.push(nh);
   }

@@ -39,6 +39,7 @@ export function routeHops(route: KernelRoute, nexthops: NexthopIndex): Hop[] {
       const nh = nexthops.get(target.id);
       if (nh === undefined) return [];
       if (nh.kind === "gateway") return [{ gateway: nh.gateway, dev: nh.dev, weight: 1 }];
+      if (nh.kind === "opaque") return [];
       const hops: Hop[] = [];
       for (const member of nh.members) {
         const leaf = nexthops.get(member.id);
@@ -114,6 +115,7 @@ export function formatRule(rule: KernelRule): string {
 
 export function formatNexthop(nh: KernelNexthop): string {
   if (nh.kind === "gateway") return `id ${nh.id} via ${nh.gateway} dev ${nh.dev} proto ${nh.protocol}`;
+  if (nh.kind === "opaque") return `id ${nh.id} ${nh.type} proto ${nh.protocol}`;
   const group = nh.members.map((m) => (m.weight === 1 ? String(m.id) : `${m.id},${m.weight}`)).join("/");
   const type = nh.groupType === "resilient" ? " type resilient" : "";
   const buckets =

@@ -165,6 +165,7 @@ export class OwnedMirror {
     if (op.object === "route") return routeHops(op.to, this.nexthops).map((h) => h.gateway);
     const nh = op.to;
     if (nh.kind === "gateway") return [nh.gateway];
+    if (nh.kind === "opaque") return [];
     const gateways: IpAddr[] = [];
     for (const member of nh.members) {
       const leaf = this.nexthops.get(member.id);
@@ -210,7 +211,8 @@ export class OwnedMirror {
     if (previous !== undefined) this.removeNexthop(previous);
     this.nexthops.set(nh.id, nh);
     if (nh.kind === "gateway") addTo(this.leavesByGateway, nh.gateway, nh.id);
-    else for (const member of nh.members) addTo(this.groupsByMember, member.id, nh.id);
+    else if (nh.kind === "group")
+      for (const member of nh.members) addTo(this.groupsByMember, member.id, nh.id);
   }
 
   /**
@@ -239,6 +241,7 @@ export class OwnedMirror {
     if (stored === undefined) return;
     this.nexthops.delete(nh.id);
     if (stored.kind === "gateway") removeFrom(this.leavesByGateway, stored.gateway, stored.id);
-    else for (const member of stored.members) removeFrom(this.groupsByMember, member.id, stored.id);
+    else if (stored.kind === "group")
+      for (const member of stored.members) removeFrom(this.groupsByMember, member.id, stored.id);
   }
 }

@@ -207,7 +207,11 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     });
     cleanups.push(() => endpoints.close());
 
-    const scope = { protocol: engineSettings.protocol };
+    // Others' nexthops in kroute's id range too: ids it cannot use (core nexthop-ids.ts).
+    const scope = {
+      protocol: engineSettings.protocol,
+      nexthopIds: { base: engineSettings.nexthopIdBase, count: engineSettings.nexthopIdCount },
+    };
     // Followed from before the start-up dump, so that a change made after it is not lost.
     const early = changesFromNow(kernel);
     cleanups.push(() => early.close());

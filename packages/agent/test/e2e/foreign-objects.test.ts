@@ -3,7 +3,7 @@
  * rule priorities): the agent leaves them as they are, on a real kernel in a fresh
  * network namespace, checked with `ip`.
  */
-import { DEFAULT_SETTINGS } from "@kroute/core";
+import { DEFAULT_SETTINGS, fnv1a } from "@kroute/core";
 import { describeAsRoot } from "@kroute/testkit";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { AgentHandle } from "../../src/runtime/agent.ts";
@@ -12,7 +12,9 @@ import {
   destroyWorld,
   eventually,
   kernelRoutes,
+  NODE,
   route,
+  routeGet,
   runAgent,
   type World,
 } from "./e2e-support.ts";
@@ -58,7 +60,7 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     expect(await w().ns.ip("nexthop", "show", "id", id)).toBe(theirs);
   });
 
-  it("takes another protocol's nexthop that replaced one of its own as its loss: never overwritten, reported at once", async () => {
+  it("moves off an id another protocol's nexthop took from one of its own: its route goes through a free id, theirs is untouched", async () => {
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.7"] }));
     // No periodic resync in the test's time: the change notification alone must tell.
     agent = await runAgent(w(), ["--resync-interval=1h"]);
@@ -70,11 +72,46 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     const id = String(ours!.id);
 
     await w().ns.ip("nexthop", "replace", "id", id, "via", "10.0.0.9", "dev", "eth0", "proto", "202");
-    // Not read back: an agent that took it for its own had put its object back within milliseconds.
     const theirs = `id ${id} via 10.0.0.9 dev eth0 scope link proto 202`;
-    await eventually(() =>
-      expect(agent!.state().failures[`n|${id}`]).toMatchObject({ code: "EEXIST", attempts: 2 }),
-    );
+    await eventually(async () => {
+      const [moved] = await w().ns.ipJson<{ id: number }[]>("nexthop", "show", "proto", "201");
+      expect(moved?.id).not.toBe(ours!.id);
+      const [ipRoute] = await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24");
+      expect(ipRoute?.nhid).toBe(moved?.id);
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.7"] });
+    });
     expect((await w().ns.ip("nexthop", "show", "id", id)).trim()).toBe(theirs);
+    expect(agent.state().failures).toEqual({});
+  });
+
+  it("programs a Route through another id when another protocol's blackhole sits at the id it would use", async () => {
+    // The id kroute gives the gateway: its key's home slot in the range (core nexthop-ids.ts).
+    const { nexthopIdBase: base, nexthopIdCount: count } = DEFAULT_SETTINGS;
+    const slot = fnv1a("gw|10.0.0.3|eth0") % count;
+    const home = base + slot;
+    // Linear probing: the next id of the range.
+    const next = base + ((slot + 1) % count);
+    await w().ns.ip("link", "set", "lo", "up");
+    await w().ns.ip("nexthop", "add", "id", String(home), "blackhole", "proto", "99");
+    const theirs = await w().ns.ip("nexthop", "show", "id", String(home));
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    agent = await runAgent(w());
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+    );
+    const nhid = async () =>
+      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24"))[0]?.nhid;
+    expect(await nhid()).toBe(next);
+    expect(await routeGet(w().ns, "192.0.2.1")).toBe("10.0.0.3");
+    await eventually(() => {
+      const table = w().api.get("NodeRouteTable", NODE) as { status?: unknown } | undefined;
+      expect(table?.status).toMatchObject({ programmed: 1, failed: 0 });
+    });
+    expect(agent.state().failures).toEqual({});
+    // Past a periodic resync (2 s here) too, theirs as it was.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await w().ns.ip("nexthop", "show", "id", String(home))).toBe(theirs);
+    expect(await nhid()).toBe(next);
   });
 });

@@ -62,6 +62,7 @@ function gatewaysOf(kernel: FakeKernel, route: KernelRoute): string[] {
   const resolve = (id: number): string[] => {
     const nh = byId.get(id);
     if (nh === undefined) return [];
+    if (nh.kind === "opaque") return [];
     return nh.kind === "gateway" ? [nh.gateway] : nh.members.flatMap((m) => resolve(m.id));
   };
   return resolve(route.target.id).sort();

@@ -134,6 +134,7 @@ export function kernelGateways(route: KernelRoute, nexthops: readonly KernelNext
   const resolve = (id: number): string[] => {
     const nexthop = byId.get(id);
     if (nexthop === undefined) return [`missing nexthop ${id}`];
+    if (nexthop.kind === "opaque") return [nexthop.type];
     return nexthop.kind === "gateway"
       ? [nexthop.gateway]
       : nexthop.members.flatMap((member) => resolve(member.id));

@@ -1,9 +1,9 @@
 /** KernelNexthop ↔ nhmsg. Resilient timers are seconds in kroute, clock_t (1/100 s) on the wire. */
-import type { KernelNexthop } from "@kroute/core";
+import type { KernelNexthop, OpaqueNexthopType } from "@kroute/core";
 import { afOf, bytesToIp, familyOfAf, ipToBytes } from "../address.ts";
 import { NEXTHOP_GRP_TYPE_MPATH, NEXTHOP_GRP_TYPE_RES } from "../codec/constants.ts";
 import type { NexthopMessage } from "../codec/nexthop.ts";
-import { AF_INET6, AF_UNSPEC } from "../ffi.ts";
+import { AF_INET, AF_INET6, AF_UNSPEC } from "../ffi.ts";
 import type { LinkNames } from "./names.ts";
 import { UnknownDeviceError } from "./routes.ts";
 
@@ -49,6 +49,11 @@ export function nexthopToMessage(nh: KernelNexthop, names: LinkNames): NexthopMe
           : {}),
       };
     }
+    case "opaque":
+      // kroute plans none; a blackhole is written for tests that play another program.
+      if (nh.type !== "blackhole")
+        throw new Error(`nexthop id ${nh.id}: kroute writes no ${nh.type} nexthop`);
+      return { family: AF_INET, scope: 0, protocol: nh.protocol, flags: 0, id: nh.id, blackhole: true };
   }
 }
 
@@ -57,7 +62,11 @@ export function nexthopKeyMessage(nh: KernelNexthop): NexthopMessage {
   return { family: AF_UNSPEC, scope: 0, protocol: 0, flags: 0, id: nh.id };
 }
 
-/** A dumped nexthop; undefined for kinds kroute does not model (blackhole, device-only, fdb). */
+/**
+ * A dumped nexthop. Blackhole, device-only and fdb nexthops are opaque, their id and
+ * owner alone: kroute writes none, but one of another's at an id of kroute's range
+ * holds that id (a route through it would be blackholed).
+ */
 export function messageToNexthop(m: NexthopMessage, names: LinkNames): KernelNexthop | undefined {
   if (m.id === undefined) return undefined;
   if (m.group !== undefined) {
@@ -83,9 +92,17 @@ export function messageToNexthop(m: NexthopMessage, names: LinkNames): KernelNex
     }
     return { kind: "group", id: m.id, protocol: m.protocol, members, groupType: "mpath" };
   }
+  const opaque = (type: OpaqueNexthopType): KernelNexthop => ({
+    kind: "opaque",
+    id: m.id as number,
+    protocol: m.protocol,
+    type,
+  });
+  if (m.blackhole) return opaque("blackhole");
+  if (m.fdb) return opaque("fdb");
   const family = familyOfAf(m.family);
-  if (family === undefined || m.gateway === undefined || m.oif === undefined || m.blackhole || m.fdb)
-    return undefined;
+  if (m.gateway === undefined) return m.oif === undefined ? undefined : opaque("device");
+  if (family === undefined || m.oif === undefined) return undefined;
   return {
     kind: "gateway",
     id: m.id,
