@@ -62,9 +62,13 @@ function validateNexthop(state: KernelState, nexthop: KernelNexthop): KernelErro
   if (nexthop.kind === "group") return validateGroup(state, nexthop);
   // Other programs' blackholes are modelled, so that kroute meets them at its ids; kroute writes none.
   if (nexthop.kind === "opaque") {
-    return nexthop.type === "blackhole"
+    if (nexthop.type !== "blackhole") {
+      return kernelError("EOPNOTSUPP", `the fake kernel models no ${nexthop.type} nexthop`);
+    }
+    // Linux hangs a blackhole nexthop on the loopback device.
+    return state.links.get("lo")?.up === true
       ? undefined
-      : kernelError("EOPNOTSUPP", `the fake kernel models no ${nexthop.type} nexthop`);
+      : kernelError("ENETDOWN", "Device for nexthop is not up");
   }
   if (familyOf(nexthop.gateway) !== nexthop.family) return kernelError("EINVAL");
   return checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev, "nexthop");

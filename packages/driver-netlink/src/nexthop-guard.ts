@@ -1,6 +1,7 @@
 /**
- * A nexthop id is a name anyone can take: another program's object (a blackhole, say,
- * which kroute does not even model) may sit at an id of kroute's range. Linux then
+ * A nexthop id is a name anyone can take: another program's object (a blackhole, say)
+ * may sit at an id of kroute's range. The core skips such ids once it has seen them
+ * (core nexthop-ids.ts), but a batch may be planned before the notification arrives. Linux then
  * refuses kroute's add of that id (EEXIST), but accepts kroute's route through it, or
  * a group with it as a member: kroute's route would carry traffic through someone
  * else's object (into their blackhole), and a replace would overwrite their object.

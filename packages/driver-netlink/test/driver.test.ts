@@ -337,6 +337,33 @@ describeAsRoot("netlink driver", () => {
     }
   });
 
+  it("lists and announces nexthops it does not model (blackhole, device-only) as opaque: their id and owner", async () => {
+    await ns.ip("link", "set", "lo", "up");
+    const changes: KernelChange[] = [];
+    const subscription = dp.watch().subscribe((c) => changes.push(c));
+    try {
+      await ns.ip("nexthop", "add", "id", "901", "blackhole", "proto", "99");
+      await ns.ip("nexthop", "add", "id", "902", "dev", "kr0", "proto", "98");
+      const blackhole = { kind: "opaque", id: 901, protocol: 99, type: "blackhole" };
+      const device = { kind: "opaque", id: 902, protocol: 98, type: "device" };
+      await vi.waitFor(() =>
+        expect(changes.filter((c) => c.kind === "nexthop")).toEqual([
+          { kind: "nexthop", action: "new", nexthop: blackhole },
+          { kind: "nexthop", action: "new", nexthop: device },
+        ]),
+      );
+      const { nexthops } = await dp.list({});
+      expect(nexthops.filter((n) => n.id === 901 || n.id === 902)).toEqual([blackhole, device]);
+      // A dump of kroute's protocol has others' nexthops of its id range, and only those.
+      const scoped = await dp.list({ protocol: PROTO, nexthopIds: { base: 900, count: 2 } });
+      expect(scoped.nexthops.filter((n) => n.protocol !== PROTO)).toEqual([blackhole]);
+    } finally {
+      subscription.unsubscribe();
+      await ns.ip("nexthop", "del", "id", "901");
+      await ns.ip("nexthop", "del", "id", "902");
+    }
+  });
+
   it("does not read a rule that matches on more than kroute models as kroute's own, even with its protocol", async () => {
     const proto = ["proto", String(PROTO), "lookup", "120"];
     await ns.ip("rule", "add", "not", "from", "10.0.0.0/8", "pref", "120", ...proto);

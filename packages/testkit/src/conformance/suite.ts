@@ -6,6 +6,7 @@
  * Each test gets a fresh harness in the baseline topology and cleans it up.
  */
 import { afterEach, beforeEach, describe } from "vitest";
+import { blackholeNexthopConformance } from "./blackhole-nexthops.ts";
 import { gatewayConformance } from "./gateways.ts";
 import type { ConformanceHarness } from "./harness.ts";
 import { linkLocalConformance } from "./link-local.ts";
@@ -32,6 +33,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     };
     routeConformance(harness);
     nexthopConformance(harness);
+    blackholeNexthopConformance(harness);
     gatewayConformance(harness);
     linkConformance(harness);
     linkLocalConformance(harness);
