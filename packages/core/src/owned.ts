@@ -214,8 +214,9 @@ function withOthersId(
 }
 
 /**
- * Applies one change notification. Foreign objects are ignored; link and address
- * changes update the lists; an overflow marks the state incomplete (a resync is due).
+ * Applies one change notification. Foreign objects are ignored, but for the ids of
+ * kroute's range others' nexthops take or give back; link and address changes update
+ * the lists; an overflow marks the state incomplete (a resync is due).
  */
 export function applyKernelChange(
   kernel: OwnedKernelState,
