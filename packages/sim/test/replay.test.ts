@@ -206,6 +206,46 @@ describe("replay", () => {
 });
 
 describe("replay of changes made behind kroute's back", () => {
+  it("puts kroute's group beside another's blackhole at its id, the same way on every replay", () => {
+    const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
+    const group = replay(log).results[0]?.snapshot?.nexthops.find((n) => n.kind === "group");
+    if (group === undefined) throw new Error("the example programs no group");
+    const blackhole = { kind: "opaque" as const, id: group.id, protocol: 99, type: "blackhole" as const };
+    // Their blackhole is there, at the id kroute would give the group, before the Routes come.
+    const [node, host, ...rest] = log as [EngineEvent, EngineEvent, ...EngineEvent[]];
+    const taken: EngineEvent[] = [
+      node,
+      host,
+      {
+        v: 1,
+        seq: 3,
+        at: host.at,
+        node: "worker-1",
+        type: "kernel/changed",
+        change: { kind: "nexthop", action: "new", nexthop: blackhole },
+      },
+      ...rest.map((event) => ({ ...event, seq: event.seq + 1 })),
+    ];
+    const written: Op[] = [];
+    const { results } = replay(taken, {
+      onStep: (_node, step) => written.push(...step.results.map((r) => r.op)),
+    });
+    expect(results[0]?.violations).toEqual([]);
+    expect(json(results).nodes["worker-1"]?.routes).toEqual([
+      { dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] },
+    ]);
+    const placed = results[0]?.snapshot?.nexthops.find((n) => n.kind === "group");
+    expect(placed?.id).toBe(group.id + 1);
+    // Theirs untouched: no op of kroute's writes, replaces or deletes at its id.
+    const subjects = (op: Op) => [...("from" in op ? [op.from] : []), ...("to" in op ? [op.to] : [])];
+    expect(
+      written.filter(
+        (op) => op.object === "nexthop" && subjects(op).some((n) => "id" in n && n.id === group.id),
+      ),
+    ).toEqual([]);
+    expect(renderText(replay(taken).results).join("\n")).toBe(renderText(results).join("\n"));
+  });
+
   it("follows a link losing carrier through the fake kernel: nexthops go, adds are refused, all return with the link", () => {
     const steps = new Map<number, string[]>();
     const { results } = replay(example("sim/drift.jsonl"), {
