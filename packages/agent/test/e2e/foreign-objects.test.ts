@@ -30,6 +30,19 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
   beforeEach(async () => {
     world = await createWorld();
   });
+  /** A restart lays its objects out around theirs as before: it adopts them, writing nothing. */
+  async function restartWritesNothing(): Promise<void> {
+    const routes = await w().ns.ip("-d", "route", "show", "table", "all");
+    const nexthops = await w().ns.ip("nexthop", "show");
+    await agent?.stop();
+    agent = await runAgent(w());
+    await agent.ready;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(agent.opsWritten()).toBe(0);
+    expect(await w().ns.ip("-d", "route", "show", "table", "all")).toBe(routes);
+    expect(await w().ns.ip("nexthop", "show")).toBe(nexthops);
+  }
+
   afterEach(async () => {
     await agent?.stop();
     agent = undefined;
@@ -82,6 +95,7 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     });
     expect((await w().ns.ip("nexthop", "show", "id", id)).trim()).toBe(theirs);
     expect(agent.state().failures).toEqual({});
+    await restartWritesNothing();
   });
 
   it("programs a Route through another id when another protocol's blackhole sits at the id it would use", async () => {
@@ -113,5 +127,6 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     await new Promise((r) => setTimeout(r, 2500));
     expect(await w().ns.ip("nexthop", "show", "id", String(home))).toBe(theirs);
     expect(await nhid()).toBe(next);
+    await restartWritesNothing();
   });
 });
