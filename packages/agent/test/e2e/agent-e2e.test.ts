@@ -6,23 +6,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import type { AgentHandle } from "../../src/runtime/agent.ts";
 import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import { chartGrants, grantsNeeded } from "../deploy/rbac.ts";
 import { capturedLog } from "../runtime/harness.ts";
-import {
-  createWorld,
-  destroyWorld,
-  eventually,
-  kernelRoutes,
-  NODE,
-  route,
-  routeGet,
-  runAgent,
-  type World,
-} from "./e2e-support.ts";
+import { eventually, kernelRoutes, NODE, route, routeGet, type World, worldPerTest } from "./e2e-support.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: objects read back from the API double are navigated dynamically
 type Loose = any;
@@ -44,23 +33,11 @@ function eventNotes(world: World): string[] {
 }
 
 describeAsRoot("agent end to end (API double + kernel namespace)", () => {
-  let world: World | undefined;
-  let agent: AgentHandle | undefined;
-  const w = () => world!;
-
-  beforeEach(async () => {
-    world = await createWorld();
-  });
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-    await destroyWorld(world);
-    world = undefined;
-  });
+  const { world: w, startAgent } = worldPerTest();
 
   it("creates, updates gateways, destinations and selector, and deletes a Route", async () => {
     w().api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"] }),
@@ -114,7 +91,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     w().api.apply(
       route("pool-b", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], nodeSelector: pool("b") }),
     );
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await new Promise((r) => setTimeout(r, 300));
     expect(await kernelRoutes(w().ns)).toEqual({});
@@ -137,7 +114,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     );
     w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.3"] }));
     await w().ns.ip("-6", "addr", "add", "fd00::5/64", "dev", "eth0", "nodad");
-    agent = await runAgent(w());
+    let agent = await startAgent();
     await agent.ready;
     const expected = {
       "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
@@ -153,7 +130,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const nexthops = await w().ns.ip("nexthop", "show");
     await agent.stop();
 
-    agent = await runAgent(w());
+    agent = await startAgent();
     await agent.ready;
     await new Promise((r) => setTimeout(r, 500));
     expect(agent.opsWritten()).toBe(0);
@@ -162,7 +139,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     await agent.stop();
 
     w().api.delete("Route", "b");
-    agent = await runAgent(w());
+    agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
@@ -174,7 +151,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
 
   it("keeps the kernel as it is through an API outage, and catches up after it", async () => {
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
@@ -196,7 +173,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   });
 
   it("recovers from stalled watches and expired resourceVersions", async () => {
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     w().api.faults.stallWatches();
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
@@ -226,7 +203,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     w().api.apply(route("broken", { destinations: "not-a-list", gateways: ["10.0.0.3"] }));
     w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
     const logs = capturedLog();
-    agent = await runAgent(w(), [], logs.logger);
+    const agent = await startAgent([], logs.logger);
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
@@ -318,7 +295,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       }),
     );
     w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 198.51.100.0/24": ["10.0.0.4"] }),
@@ -346,7 +323,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     // A pod network's route, as a CNI plugin puts it in main: replies to pods must keep it.
     await w().ns.ip("route", "add", "10.244.1.0/24", "via", "10.0.0.7", "dev", "eth0", "proto", "static");
     w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
-    agent = await runAgent(w(), ["--keep-original=203.0.113.0/24"]);
+    const agent = await startAgent(["--keep-original=203.0.113.0/24"]);
     await agent.ready;
     await eventually(async () => {
       const routes = await kernelRoutes(w().ns);
@@ -383,12 +360,12 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const foreign = ["192.0.2.10/32", "via", "10.0.0.7", "dev", "eth0", "metric", "50", "proto", "static"];
     await w().ns.ip("route", "add", ...foreign);
     w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () => {
       const routes = await kernelRoutes(w().ns);
       expect(routes["main 198.51.100.53"]).toEqual(["10.0.0.1"]);
-      expect(Object.keys(agent!.state().failures)).toContain("r|4|254|192.0.2.10/32|50");
+      expect(Object.keys(agent.state().failures)).toContain("r|4|254|192.0.2.10/32|50");
     });
     expect((await kernelRoutes(w().ns))["main default"]).toBeUndefined();
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
@@ -427,7 +404,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       "route del default metric 100",
     ]);
     w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.3", "10.0.0.4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () => {
       const routes = await kernelRoutes(w().ns);
@@ -448,7 +425,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "10.0.0.20", "10.0.0.5")).toBe("dev eth0");
     const { routeOutcome } = await import("@kroute/core");
     await eventually(() =>
-      expect(routeOutcome(agent!.state(), "egress")?.destinations[0]).toMatchObject({
+      expect(routeOutcome(agent.state(), "egress")?.destinations[0]).toMatchObject({
         state: "programmed",
         reason: expect.stringContaining("split into 0.0.0.0/1 and 128.0.0.0/1"),
       }),

@@ -4,18 +4,10 @@
  */
 import { createNetlinkDataplane } from "@kroute/driver-netlink";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { type CleanupReport, cleanup } from "../../src/cleanup.ts";
 import { parseCleanupSettings } from "../../src/settings.ts";
-import {
-  createWorld,
-  destroyWorld,
-  eventually,
-  kernelRoutes,
-  route,
-  runAgent,
-  type World,
-} from "./e2e-support.ts";
+import { eventually, kernelRoutes, route, worldPerTest } from "./e2e-support.ts";
 
 interface IpNexthop {
   id: number;
@@ -24,21 +16,12 @@ interface IpNexthop {
 }
 
 describeAsRoot("kroute-agent cleanup (kernel namespace)", () => {
-  let world: World | undefined;
-  const w = () => world!;
-
-  beforeEach(async () => {
-    world = await createWorld();
-  });
-  afterEach(async () => {
-    await destroyWorld(world);
-    world = undefined;
-  });
+  const { world: w, startAgent } = worldPerTest();
 
   async function programmedAndStopped(): Promise<void> {
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
     w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.7"] }));
-    const agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({

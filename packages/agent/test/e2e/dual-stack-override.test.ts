@@ -6,18 +6,8 @@
  */
 import { writeFileSync } from "node:fs";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import type { AgentHandle } from "../../src/runtime/agent.ts";
-import {
-  createWorld,
-  destroyWorld,
-  eventually,
-  kernelRoutes,
-  route,
-  routeGet,
-  runAgent,
-  type World,
-} from "./e2e-support.ts";
+import { expect, it } from "vitest";
+import { eventually, kernelRoutes, route, routeGet, worldPerTest } from "./e2e-support.ts";
 
 const NODE_V6 = "fd00::5";
 const API_SERVER_V6 = "2001:db8:a::10";
@@ -25,13 +15,8 @@ const RESOLVER_V6 = "2001:db8:53::53";
 const INTERNET_V6 = "2001:db8:ffff::1";
 
 describeAsRoot("dual-stack default-route overrides (API double + kernel namespace)", () => {
-  let world: World | undefined;
-  let agent: AgentHandle | undefined;
-  const w = () => world!;
-
-  beforeEach(async () => {
-    world = await createWorld();
-    w().api.apply({
+  const { world: w, startAgent } = worldPerTest(async (world) => {
+    world.api.apply({
       apiVersion: "discovery.k8s.io/v1",
       kind: "EndpointSlice",
       metadata: {
@@ -43,22 +28,16 @@ describeAsRoot("dual-stack default-route overrides (API double + kernel namespac
       endpoints: [{ addresses: [API_SERVER_V6], conditions: { ready: true } }],
       ports: [{ name: "https", port: 6443, protocol: "TCP" }],
     });
-    writeFileSync(w().resolvConf, `nameserver 198.51.100.53\nnameserver ${RESOLVER_V6}\n`);
-    await w().ns.ipBatch([
+    writeFileSync(world.resolvConf, `nameserver 198.51.100.53\nnameserver ${RESOLVER_V6}\n`);
+    await world.ns.ipBatch([
       `addr add ${NODE_V6}/64 dev eth0 nodad`,
       "route add ::/0 via fe80::2 dev eth0 proto ra metric 1024",
     ]);
   });
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-    await destroyWorld(world);
-    world = undefined;
-  });
 
   it("overrides an RA-learned IPv6 default route, keeping the IPv6 API server, resolver and replies on its router", async () => {
     w().api.apply(route("egress", { destinations: ["::/0"], gateways: ["fd00::3", "fd00::4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
@@ -100,7 +79,7 @@ describeAsRoot("dual-stack default-route overrides (API double + kernel namespac
       "route add ::/0 via fe80::9 dev eth0 proto static metric 2048",
     ]);
     w().api.apply(route("egress", { destinations: ["::/0"], gateways: ["fd00::3", "fd00::4"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toMatchObject({
@@ -148,7 +127,7 @@ describeAsRoot("dual-stack default-route overrides (API double + kernel namespac
     w().api.apply(
       route("egress", { destinations: ["0.0.0.0/0", "::/0"], gateways: ["10.0.0.3", "fd00::3", "fd00::4"] }),
     );
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({

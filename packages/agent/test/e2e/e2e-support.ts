@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createKubeApiDouble, createNetns, type KubeApiDouble, type Netns } from "@kroute/lab";
 import { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeEach } from "vitest";
 import type { Logger } from "../../src/log.ts";
 import { type AgentHandle, startAgent } from "../../src/runtime/agent.ts";
 import { kubeClusterSources } from "../../src/runtime/kube-sources.ts";
@@ -89,6 +90,48 @@ export async function runAgent(
     probe: () => Promise.resolve({ ok: true as const, rttMs: 1 }),
     logger,
   });
+}
+
+/** The world of each test of a describe block (worldPerTest), and the agent a test runs in it. */
+export interface WorldPerTest {
+  /** The running test's world. */
+  readonly world: () => World;
+  /**
+   * Starts the agent in the running test's world; one already running is stopped first
+   * (a restart). Whatever runs at the test's end is stopped then.
+   */
+  readonly startAgent: (extra?: readonly string[], logger?: Logger) => Promise<AgentHandle>;
+}
+
+/**
+ * A fresh world for each test of the calling describe block, `prepare`d, and torn down
+ * after the test with the agent it ran: no test sees another's namespace or API objects.
+ */
+export function worldPerTest(prepare?: (world: World) => Promise<void> | void): WorldPerTest {
+  let world: World | undefined;
+  let agent: AgentHandle | undefined;
+  beforeEach(async () => {
+    world = await createWorld();
+    await prepare?.(world);
+  });
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await destroyWorld(world);
+    world = undefined;
+  });
+  const current = (): World => {
+    if (world === undefined) throw new Error("no world: worldPerTest's world exists only while a test runs");
+    return world;
+  };
+  return {
+    world: current,
+    async startAgent(extra = [], logger = quietLogger) {
+      await agent?.stop();
+      agent = await runAgent(current(), extra, logger);
+      return agent;
+    },
+  };
 }
 
 export function route(

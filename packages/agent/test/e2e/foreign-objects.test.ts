@@ -5,37 +5,23 @@
  */
 import { DEFAULT_SETTINGS, fnv1a } from "@kroute/core";
 import { describeAsRoot } from "@kroute/testkit";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import type { AgentHandle } from "../../src/runtime/agent.ts";
-import {
-  createWorld,
-  destroyWorld,
-  eventually,
-  kernelRoutes,
-  NODE,
-  route,
-  routeGet,
-  runAgent,
-  type World,
-} from "./e2e-support.ts";
+import { expect, it } from "vitest";
+import { eventually, kernelRoutes, NODE, route, routeGet, worldPerTest } from "./e2e-support.ts";
 
 /** An id of kroute's range that its objects here do not use (ids are hashes of the gateways). */
 const FREE_ID_IN_RANGE = DEFAULT_SETTINGS.nexthopIdBase + 1;
 
 describeAsRoot("the agent and objects it does not own (kernel namespace)", () => {
-  let world: World | undefined;
-  let agent: AgentHandle | undefined;
-  const w = () => world!;
+  const { world: w, startAgent } = worldPerTest();
 
-  beforeEach(async () => {
-    world = await createWorld();
-  });
   /** A restart lays its objects out around theirs as before: it adopts them, writing nothing. */
   async function restartWritesNothing(): Promise<void> {
+    // The kernel adds a local route for each IPv6 address once its duplicate address
+    // detection ends (a second or more after a link comes up): both dumps come after it.
+    await eventually(async () => expect(await w().ns.ip("-6", "addr", "show", "tentative")).toBe(""));
     const routes = await w().ns.ip("-d", "route", "show", "table", "all");
     const nexthops = await w().ns.ip("nexthop", "show");
-    await agent?.stop();
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await new Promise((r) => setTimeout(r, 500));
     expect(agent.opsWritten()).toBe(0);
@@ -43,16 +29,9 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     expect(await w().ns.ip("nexthop", "show")).toBe(nexthops);
   }
 
-  afterEach(async () => {
-    await agent?.stop();
-    agent = undefined;
-    await destroyWorld(world);
-    world = undefined;
-  });
-
   it("leaves another protocol's nexthop at a free id of its range, through a resync and a change", async () => {
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
@@ -76,7 +55,7 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
   it("moves off an id another protocol's nexthop took from one of its own: its route goes through a free id, theirs is untouched", async () => {
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.7"] }));
     // No periodic resync in the test's time: the change notification alone must tell.
-    agent = await runAgent(w(), ["--resync-interval=1h"]);
+    const agent = await startAgent(["--resync-interval=1h"]);
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.7"] }),
@@ -109,7 +88,7 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     await w().ns.ip("nexthop", "add", "id", String(home), "blackhole", "proto", "99");
     const theirs = await w().ns.ip("nexthop", "show", "id", String(home));
     w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
-    agent = await runAgent(w());
+    const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
