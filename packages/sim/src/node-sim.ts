@@ -21,6 +21,7 @@ import {
   type KernelSnapshot,
   type LookupResult,
   type NodeState,
+  nexthopIdInRange,
   type Op,
   type OpResult,
   plan,
@@ -222,7 +223,8 @@ export class NodeSim {
   /** Installs the owned objects a recorded agent found at start (a restart adopting its routes). */
   private seed(snapshot: KernelSnapshot): void {
     if (this.kernel === undefined) return;
-    this.report(seedKernel(this.kernel, snapshot, (p) => this.isOwned(p)));
+    const inIdRange = (id: number) => nexthopIdInRange(id, this.state.settings);
+    this.report(seedKernel(this.kernel, snapshot, (p) => this.isOwned(p), inIdRange));
   }
 
   private observeRecordedDump(event: EventOf<"kernel/observed">): void {

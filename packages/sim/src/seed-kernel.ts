@@ -1,24 +1,30 @@
 /**
  * Seeding a fake kernel from a recorded dump: the owned objects a recorded agent found
- * at start (a restart adopting its routes) are installed before the replay plans.
+ * at start (a restart adopting its routes) are installed before the replay plans, and
+ * so are the others' nexthops the dump shows (the agent dumps those at ids of its range):
+ * the core lays its objects out around them, and without them the replay would move
+ * the adopted objects to ids the recording agent could not use.
  */
-import type { KernelSnapshot, Op } from "@kroute/core";
+import type { KernelNexthop, KernelSnapshot, Op } from "@kroute/core";
 import type { FakeKernel } from "@kroute/driver-fake";
 import { formatOp } from "./format.ts";
 
-/** Installs the snapshot's owned objects; returns the problems of those that would not install. */
+/** Installs the snapshot's owned objects and its nexthops; returns the problems of those that would not install. */
 export function seedKernel(
   kernel: FakeKernel,
   snapshot: KernelSnapshot,
   owned: (protocol: number) => boolean,
+  inIdRange: (id: number) => boolean,
 ): string[] {
-  // Gateway nexthops before the groups that name them, and both before the routes.
+  const seeded = (nh: KernelNexthop) => owned(nh.protocol) || inIdRange(nh.id);
+  // Single nexthops (others' blackholes included) before the groups that may name them,
+  // and all before the routes.
   const ops: Op[] = [
     ...snapshot.nexthops
-      .filter((nh) => owned(nh.protocol) && nh.kind === "gateway")
+      .filter((nh) => seeded(nh) && nh.kind !== "group")
       .map((to) => ({ object: "nexthop" as const, action: "add" as const, to })),
     ...snapshot.nexthops
-      .filter((nh) => owned(nh.protocol) && nh.kind === "group")
+      .filter((nh) => seeded(nh) && nh.kind === "group")
       .map((to) => ({ object: "nexthop" as const, action: "add" as const, to })),
     ...snapshot.routes
       .filter((r) => owned(r.protocol))

@@ -483,3 +483,64 @@ describe("replay of a default-route override whose protection the kernel refuses
     ]);
   });
 });
+
+describe("replay of a recording that starts with another's nexthop at an id of kroute's range", () => {
+  const [node, host, routes, up3, up4] = example("sim/ecmp-failover.jsonl") as [
+    EngineEvent,
+    EngineEvent,
+    EngineEvent,
+    EngineEvent,
+    EngineEvent,
+  ];
+  const name = "worker-1";
+  const at = "2025-11-25T11:00:00.000Z";
+  const empty = { routes: [], nexthops: [], rules: [], links: [], addresses: [], complete: true };
+
+  it("adopts kroute's objects where the recording agent had put them, beside it, and writes nothing", () => {
+    // Where kroute's group goes with nothing else in the range.
+    const alone = replay(example("sim/ecmp-failover.jsonl").slice(0, 5)).results[0]?.snapshot;
+    const home = alone?.nexthops.find((n) => n.kind === "group")?.id;
+    if (home === undefined) throw new Error("the example programs no group");
+    const blackhole = { kind: "opaque" as const, id: home, protocol: 99, type: "blackhole" as const };
+    // What the agent before left, converged around another's blackhole at the group's home id.
+    let state = initialNodeState(name, DEFAULT_SETTINGS);
+    const first: EngineEvent = {
+      v: 1,
+      seq: 0,
+      at: node.at,
+      type: "kernel/observed",
+      node: name,
+      snapshot: { ...empty, nexthops: [blackhole] },
+    };
+    for (const event of [first, node, host, routes, up3, up4]) {
+      state = reduce(state, event);
+      const results = plan(state).map((op) => ({ op, result: { ok: true as const } }));
+      if (results.length > 0)
+        state = reduce(state, { ...event, type: "dataplane/applied", node: name, results } as EngineEvent);
+    }
+    const owned = ownedObjects(state.kernel);
+    expect(owned.nexthops.find((n) => n.kind === "group")?.id).toBe(home + 1);
+    const leftBehind: KernelSnapshot = {
+      ...empty,
+      ...owned,
+      nexthops: [...owned.nexthops, blackhole].sort((a, b) => a.id - b.id),
+    };
+    // As the restarted agent records it: its dump first (theirs in it, as the agent's scope has it).
+    const log = [
+      { v: 1, seq: 0, at, type: "agent/configured", node: name, settings: DEFAULT_SETTINGS } as EngineEvent,
+      { v: 1, seq: 0, at, type: "kernel/observed", node: name, snapshot: leftBehind } as EngineEvent,
+      host,
+      routes,
+      node,
+      up3,
+      up4,
+    ].map((event, i) => ({ ...event, seq: i + 1, at }));
+    const written: Op[] = [];
+    const { results } = replay(log, {
+      onStep: (_node, step) => written.push(...step.results.map((r) => r.op)),
+    });
+    expect(results[0]?.violations).toEqual([]);
+    expect(written).toEqual([]);
+    expect(results[0]?.snapshot?.nexthops.find((n) => n.kind === "group")?.id).toBe(home + 1);
+  });
+});
