@@ -58,20 +58,26 @@ export function decodeSockaddr(
 }
 
 const ETH_P_IPV6 = 0x86dd;
+/** MAX_ADDR_LEN: no device has a longer link-layer address. */
+const LINK_ADDRESS_MAX = 32;
+/** sockaddr_ll's sll_addr holds 8 bytes; sll_addr starts at byte 12. */
+const SLL_ADDR_OFFSET = 12;
+const SLL_ADDR_LENGTH = 8;
 
 /**
  * sockaddr_ll for sending an IPv6 datagram out of device `ifindex` to link-layer
- * address `linkAddress` (at most 8 bytes; a MAC has 6).
+ * address `linkAddress`. A longer address than sll_addr's 8 bytes (IPoIB's 20) runs
+ * past the struct, as Linux's packet_snd takes it: the name's length covers it.
  */
 export function encodeSockaddrLl(ifindex: number, linkAddress: Uint8Array): Uint8Array {
-  if (linkAddress.length > 8)
-    throw new Error(`icmp: link-layer address of ${linkAddress.length} bytes, at most 8`);
-  const out = new Uint8Array(20);
+  if (linkAddress.length > LINK_ADDRESS_MAX)
+    throw new Error(`icmp: link-layer address of ${linkAddress.length} bytes, at most ${LINK_ADDRESS_MAX}`);
+  const out = new Uint8Array(SLL_ADDR_OFFSET + Math.max(SLL_ADDR_LENGTH, linkAddress.length));
   const view = new DataView(out.buffer);
   view.setUint16(0, AF_PACKET, true);
   view.setUint16(2, ETH_P_IPV6, false); // sll_protocol, network order
   view.setInt32(4, ifindex, true);
   out[11] = linkAddress.length; // sll_halen
-  out.set(linkAddress, 12);
+  out.set(linkAddress, SLL_ADDR_OFFSET);
   return out;
 }

@@ -38,8 +38,17 @@ describe("ICMP socket addresses", () => {
     expect([...encodeSockaddrLl(7, mac)]).toEqual([
       17, 0, 0x86, 0xdd, 7, 0, 0, 0, 0, 0, 0, 6, 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01, 0, 0,
     ]);
-    expect(() => encodeSockaddrLl(7, new Uint8Array(9))).toThrow(
-      "icmp: link-layer address of 9 bytes, at most 8",
+    expect(() => encodeSockaddrLl(7, new Uint8Array(33))).toThrow(
+      "icmp: link-layer address of 33 bytes, at most 32",
     );
+  });
+
+  it("carries an IPoIB neighbour's 20-byte address past sll_addr's 8, as packet_snd reads it", () => {
+    const ipoib = Uint8Array.from({ length: 20 }, (_, i) => i + 1);
+    const encoded = encodeSockaddrLl(3, ipoib);
+    // Linux takes the address's length from sll_halen and checks the name holds it.
+    expect(encoded.length).toBe(12 + 20);
+    expect(encoded[11]).toBe(20);
+    expect([...encoded.subarray(12)]).toEqual([...ipoib]);
   });
 });
