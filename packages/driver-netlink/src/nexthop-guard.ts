@@ -6,18 +6,22 @@
  * a group with it as a member: kroute's route would carry traffic through someone
  * else's object (into their blackhole), and a replace would overwrite their object.
  *
- * So before a batch that writes nexthops or routes through them, the nexthops are
- * dumped, and every op that would write, or point at, an id held under another
- * protocol is refused, naming that protocol: kroute never touches or borrows what
- * others own. A failed dump refuses nothing: the ops go out as before.
+ * So before a batch that writes or deletes nexthops or routes through them, the
+ * nexthops are dumped, and every op that would write, delete or point at an id held
+ * under another protocol is refused, naming that protocol: kroute never touches or
+ * borrows what others own. A failed dump refuses nothing: the ops go out as before.
  */
 import type { Op, OpResult } from "@kroute/core";
 import type { BatchDumps } from "./batch-dumps.ts";
 import { EEXIST } from "./ffi.ts";
 
-/** The nexthop ids an op writes or points at, with the protocol it writes them under. */
+/** The nexthop ids an op writes, deletes or points at, with the protocol it writes them under. */
 function idsUsed(op: Op): { protocol: number; ids: number[] } | undefined {
-  if (op.action === "delete" || op.object === "rule") return undefined;
+  if (op.object === "rule") return undefined;
+  // Linux deletes a nexthop by id alone, whoever holds it: one another took between
+  // kroute's plan and this batch would go.
+  if (op.action === "delete")
+    return op.object === "nexthop" ? { protocol: op.from.protocol, ids: [op.from.id] } : undefined;
   if (op.object === "route") {
     const target = op.to.target;
     return target.kind === "nexthop-object" ? { protocol: op.to.protocol, ids: [target.id] } : undefined;

@@ -106,6 +106,16 @@ describeAsRoot("netlink driver: others' nexthops at kroute's ids, and others' us
     expect(await ns.ip("route", "show", "100.64.2.0/24")).toBe("");
   });
 
+  it("does not delete another's nexthop that took the id of one it deletes", async () => {
+    const ours = gateway(521, "10.10.0.2");
+    expect(await dp.apply([{ object: "nexthop", action: "add", to: ours }])).toEqual([{ ok: true }]);
+    // Taken after kroute planned the delete of its own object at that id.
+    await ns.ip("nexthop", "replace", "id", "521", "blackhole", "proto", "static");
+
+    expect(await dp.apply([{ object: "nexthop", action: "delete", from: ours }])).toEqual([refusal(521)]);
+    expect((await ns.ip("nexthop", "show", "id", "521")).trim()).toBe("id 521 blackhole proto static");
+  });
+
   it("keeps a nexthop it no longer needs while another's route or group uses it: deleting it would flush theirs", async () => {
     const ours = gateway(601, "10.10.0.2");
     expect(await dp.apply([{ object: "nexthop", action: "add", to: ours }])).toEqual([{ ok: true }]);
