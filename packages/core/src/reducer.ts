@@ -20,7 +20,7 @@ import {
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
 import { countsAsDown } from "./gateway-health.ts";
-import { hmForEach, hmGet, hmHas, hmKeys, hmValues } from "./hashmap.ts";
+import { hmForEach, hmGet, hmHas, hmKeys } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
@@ -48,14 +48,28 @@ function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
   return startWork(state.derived, state.settings, state, kernel);
 }
 
-/** Every contribution recomputed (a context change) and the derived state rebuilt from them. */
-function rebuilt(state: NodeState): NodeState["derived"] {
+/**
+ * Every contribution recomputed (a context change) and the derived state rebuilt from
+ * them. Only the Routes selected here are computed and set: the others contribute
+ * nothing, and they are most Routes on most nodes (a node of one pool in ten: 4,500 of
+ * 5,000). `selected`: those Routes, when the caller has just found them (a label move).
+ */
+function rebuilt(state: NodeState, selected = selectedRoutes(state)): NodeState["derived"] {
   const w = work(state);
   rebuild(
     w,
-    hmValues(state.routes.byName).map((v) => sharedContribution(v, state)),
+    selected.map((v) => sharedContribution(v, state)),
   );
   return w.d;
+}
+
+/** The valid Routes whose node selector selects this node. */
+function selectedRoutes(state: NodeState): RouteValidation[] {
+  const selected: RouteValidation[] = [];
+  hmForEach(state.routes.byName, (validation) => {
+    if (validation.ok && isSelected(validation.route, state)) selected.push(validation);
+  });
+  return selected;
 }
 
 function ownershipChanged(a: EngineSettings, b: EngineSettings): boolean {
@@ -319,9 +333,11 @@ function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/obs
  */
 function reselected(state: NodeState): NodeState["derived"] {
   const flipped: [string, RouteValidation][] = [];
+  const selectedNow: RouteValidation[] = [];
   let kept = 0;
   hmForEach(state.routes.byName, (validation, name) => {
     const selected = validation.ok && isSelected(validation.route, state);
+    if (selected) selectedNow.push(validation);
     const before = hmGet(state.derived.contributions, name) !== undefined;
     // Selected before and after: the same context gives the same contribution.
     if (before === selected) {
@@ -330,7 +346,7 @@ function reselected(state: NodeState): NodeState["derived"] {
     }
     flipped.push([name, validation]);
   });
-  if (flipped.length > kept) return rebuilt(state);
+  if (flipped.length > kept) return rebuilt(state, selectedNow);
   const w = work(state);
   for (const [name, validation] of flipped) setContribution(w, name, sharedContribution(validation, state));
   return w.d;
