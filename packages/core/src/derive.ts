@@ -10,7 +10,7 @@
 import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
 import { parseSetKey } from "./contribution.ts";
 import { type GatewayHealth, usableMembers } from "./gateway-health.ts";
-import { emptyHashMap, hmDelete, hmEntries, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
+import { emptyHashMap, hmDelete, hmEntries, hmForEach, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import { allocateId, freeFromOther, holdForOther, type IdMove, releaseId } from "./nexthop-ids.ts";
@@ -55,33 +55,43 @@ export function gatewayObjectKey(member: SetMember): string {
 
 // ---- mismatch tracking ------------------------------------------------------------
 
+/** Whether the desired and observed objects of one key agree; `kind` is an object key's first letter. */
+function agrees(w: Work, kind: string, key: string): boolean {
+  switch (kind) {
+    case "r":
+      return sameRoute(hmGet(w.d.routes, key), hmGet(w.kernel.routes, key));
+    case "n":
+      return sameNexthop(hmGet(w.d.nexthops, key), hmGet(w.kernel.nexthops, key));
+    default:
+      return sameRule(hmGet(w.d.rules, key)?.rule, hmGet(w.kernel.rules, key));
+  }
+}
+
 /** Re-checks one object key ("r|…", "n|…", "u|…") against the kernel. */
 export function touch(w: Work, objectKey: string): void {
   if (w.deferTouch) return;
-  const key = objectKey.slice(2);
-  let equal: boolean;
-  switch (objectKey[0]) {
-    case "r":
-      equal = sameRoute(hmGet(w.d.routes, key), hmGet(w.kernel.routes, key));
-      break;
-    case "n":
-      equal = sameNexthop(hmGet(w.d.nexthops, key), hmGet(w.kernel.nexthops, key));
-      break;
-    default:
-      equal = sameRule(hmGet(w.d.rules, key)?.rule, hmGet(w.kernel.rules, key));
-  }
-  w.d.mismatch = equal ? hmDelete(w.d.mismatch, objectKey) : hmSet(w.d.mismatch, objectKey, true);
+  w.d.mismatch = agrees(w, objectKey[0] as string, objectKey.slice(2))
+    ? hmDelete(w.d.mismatch, objectKey)
+    : hmSet(w.d.mismatch, objectKey, true);
 }
 
-/** Re-checks every key of both sides (after a full kernel dump or a rebuild). */
+/**
+ * Re-checks every key of both sides (after a full kernel dump or a rebuild). The set
+ * starts empty and a key checked twice (on both sides) gets the same answer, so only
+ * mismatches are written: a rebuild checks thousands of keys, nearly all in agreement.
+ */
 export function touchAll(w: Work): void {
-  w.d.mismatch = emptyHashMap();
-  for (const key of hmKeys(w.d.routes)) touch(w, `r|${key}`);
-  for (const key of hmKeys(w.kernel.routes)) touch(w, `r|${key}`);
-  for (const key of hmKeys(w.d.nexthops)) touch(w, `n|${key}`);
-  for (const key of hmKeys(w.kernel.nexthops)) touch(w, `n|${key}`);
-  for (const key of hmKeys(w.d.rules)) touch(w, `u|${key}`);
-  for (const key of hmKeys(w.kernel.rules)) touch(w, `u|${key}`);
+  let mismatch = emptyHashMap<true>();
+  const check = (kind: string) => (_value: unknown, key: string) => {
+    if (!agrees(w, kind, key)) mismatch = hmSet(mismatch, `${kind}|${key}`, true);
+  };
+  hmForEach(w.d.routes, check("r"));
+  hmForEach(w.kernel.routes, check("r"));
+  hmForEach(w.d.nexthops, check("n"));
+  hmForEach(w.kernel.nexthops, check("n"));
+  hmForEach(w.d.rules, check("u"));
+  hmForEach(w.kernel.rules, check("u"));
+  w.d.mismatch = mismatch;
 }
 
 // ---- nexthop objects ---------------------------------------------------------------
