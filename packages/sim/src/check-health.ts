@@ -2,7 +2,7 @@
  * The health invariant: a route must not go via a gateway known down while another
  * of its gateways (or its Route's) is up.
  */
-import { hmGet, type IpAddr, type KernelRoute, type NodeState, routeKey } from "@kroute/core";
+import { hmGet, type IpAddr, type NodeState, sharedRouteKey } from "@kroute/core";
 import { routeHops } from "./format.ts";
 import type { OwnedMirror } from "./mirror.ts";
 
@@ -21,13 +21,14 @@ export function healthProblems(
   const seen = new Set<string>();
   for (const gateway of gateways) {
     for (const { route, count } of owned.routesVia(gateway)) {
-      const key = routeKey(route);
+      // The mirror holds the core's shared route objects, whose keys are built once.
+      const key = sharedRouteKey(route);
       if (seen.has(key)) continue;
       seen.add(key);
       const via = routeHops(route, owned.nexthops).map((h) => h.gateway);
       const dead = via.filter((g) => down.has(g));
       if (dead.length === 0) continue;
-      const configured = configuredGateways(route, derived);
+      const configured = configuredGateways(key, derived);
       if (configured === undefined) continue;
       const others = count > 1 ? ` (and ${count - 1} more routes through the same nexthop)` : "";
       const alive = via.filter((g) => !down.has(g));
@@ -51,9 +52,9 @@ export function healthProblems(
  * undefined when the core trusts them unprobed (`probe: false`) or did not ask for the
  * route: read from the core's incrementally kept claims, a lookup, not a table walk.
  */
-function configuredGateways(route: KernelRoute, derived: NodeState["derived"]): IpAddr[] | undefined {
+function configuredGateways(key: string, derived: NodeState["derived"]): IpAddr[] | undefined {
   const { contenders, sets } = derived;
-  const set = hmGet(contenders, routeKey(route))?.[0]?.set;
+  const set = hmGet(contenders, key)?.[0]?.set;
   const gatewaySet = set === undefined ? undefined : hmGet(sets, set);
   if (gatewaySet === undefined || !gatewaySet.probe) return undefined;
   return gatewaySet.members.map((m) => m.gateway);
