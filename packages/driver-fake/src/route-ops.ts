@@ -60,11 +60,24 @@ function checkInline(
   return checkGateway(state, route.table, nexthop.gateway, nexthop.dev, "route");
 }
 
-export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
+/**
+ * Route objects whose destination was found well-formed (canonical, of the route's
+ * family). Why: the core hands every node the same desired route objects, which are
+ * never changed, so a simulation of 1,000 nodes parsed each destination 1,000 times.
+ */
+const wellFormedDestinations = new WeakSet<KernelRoute>();
+
+function destinationIsWellFormed(route: KernelRoute): boolean {
+  if (wellFormedDestinations.has(route)) return true;
   const dst = parsePrefix(route.dst);
-  if (!dst.ok || dst.value !== route.dst || familyOf(route.dst) !== route.family)
-    return kernelError("EINVAL");
-  if (prefixLength(route.dst) > maxPrefixLength(route.family)) return kernelError("EINVAL");
+  if (!dst.ok || dst.value !== route.dst || familyOf(route.dst) !== route.family) return false;
+  if (prefixLength(route.dst) > maxPrefixLength(route.family)) return false;
+  wellFormedDestinations.add(route);
+  return true;
+}
+
+export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
+  if (!destinationIsWellFormed(route)) return kernelError("EINVAL");
   if (!isUint32(route.table) || route.table === 0 || !isUint32(route.metric)) return kernelError("EINVAL");
   if (!Number.isInteger(route.protocol) || route.protocol < 0 || route.protocol > 255)
     return kernelError("EINVAL");
