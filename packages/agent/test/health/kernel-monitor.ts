@@ -51,9 +51,19 @@ export async function monitorKernel(ns: Netns): Promise<KernelMonitor> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const isMarker = (change: KernelChangeSeen) => change.text.includes("table 4242");
   try {
-    await ns.ip("route", "add", ...MARKER);
-    await waitUntil("ip monitor to announce its marker route", async () => parse(output).some(isMarker));
-    await ns.ip("route", "del", ...MARKER);
+    // `ip` subscribes a moment after it starts, later on a loaded machine: a marker added
+    // before that is never announced to it, so the marker is added again until one is.
+    await waitUntil(
+      "ip monitor to announce its marker route",
+      async () => {
+        if (parse(output).some(isMarker)) return true;
+        await ns.ip("route", "replace", ...MARKER);
+        await ns.ip("route", "del", ...MARKER);
+        return false;
+      },
+      10_000,
+      100,
+    );
   } catch (error) {
     child.kill();
     await exited;
