@@ -224,6 +224,58 @@ describe("kube-api double", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
+  describe("paginated lists", () => {
+    interface Page {
+      metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+      items: { metadata: { name: string } }[];
+    }
+    const page = async (query: Record<string, string>): Promise<{ status: number; body: Page }> => {
+      const response = await fetch(`${api.url}/apis/${G}/${V}/routes?${new URLSearchParams(query)}`);
+      return { status: response.status, body: (await response.json()) as Page };
+    };
+    const names = (p: Page) => p.items.map((i) => i.metadata.name);
+
+    it("pages with limit and continue, every page from the first page's snapshot", async () => {
+      for (const name of ["a", "b", "c", "d", "e"]) api.apply(route(name));
+      const first = await page({ limit: "2" });
+      expect(names(first.body)).toEqual(["a", "b"]);
+      expect(first.body.metadata.remainingItemCount).toBe(3);
+      const snapshotRv = first.body.metadata.resourceVersion;
+      // Changes after the first page are not in the later ones.
+      api.delete("Route", "c");
+      api.apply(route("bb"));
+      api.apply(route("d", { destinations: ["10.9.0.0/16"], gateways: ["192.168.1.1"] }));
+      const second = await page({ limit: "2", continue: first.body.metadata.continue! });
+      expect(names(second.body)).toEqual(["c", "d"]);
+      expect(second.body.metadata.resourceVersion).toBe(snapshotRv);
+      expect(second.body.items[1]).toMatchObject({ spec: { destinations: ["10.0.0.0/8"] } });
+      const last = await page({ limit: "2", continue: second.body.metadata.continue! });
+      expect(names(last.body)).toEqual(["e"]);
+      expect(last.body.metadata.continue).toBeUndefined();
+      // A list without limit is one page of the latest state.
+      expect(names((await page({})).body)).toEqual(["a", "b", "bb", "d", "e"]);
+    });
+
+    it("answers a continue token whose snapshot was compacted with 410 Expired", async () => {
+      for (const name of ["a", "b", "c"]) api.apply(route(name));
+      const first = await page({ limit: "1" });
+      api.apply(route("d"));
+      api.compact();
+      const expired = await page({ limit: "1", continue: first.body.metadata.continue! });
+      expect(expired.status).toBe(410);
+      expect(expired.body).toMatchObject({ kind: "Status", code: 410, reason: "Expired" });
+    });
+
+    it("refuses a continue token it did not make, and a resourceVersion beside one", async () => {
+      api.apply(route("a"));
+      api.apply(route("b"));
+      expect((await page({ limit: "1", continue: "garbage" })).status).toBe(400);
+      const first = await page({ limit: "1" });
+      const both = await page({ limit: "1", continue: first.body.metadata.continue!, resourceVersion: "1" });
+      expect(both.status).toBe(400);
+    });
+  });
+
   it("bumps generation on spec changes only; the status subresource keeps spec and status apart", async () => {
     const created = await custom.createClusterCustomObject({
       group: G,
@@ -520,6 +572,17 @@ describe("kube-api double", () => {
       expect(api.openWatches()).toBe(2);
       stalled.abort();
       fresh.abort();
+    });
+
+    it("sends Retry-After with an injected 429, as API Priority and Fairness does", async () => {
+      api.faults.failNext(1, { status: 429, retryAfterSeconds: 3 });
+      const response = await fetch(`${api.url}/api/v1/nodes`);
+      expect(response.status).toBe(429);
+      expect(response.headers.get("retry-after")).toBe("3");
+      expect(await response.json()).toMatchObject({
+        reason: "TooManyRequests",
+        details: { retryAfterSeconds: 3 },
+      });
     });
 
     it("slows every response down", async () => {

@@ -2,11 +2,17 @@
 export class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
+  /**
+   * Sent as the Retry-After header and as details.retryAfterSeconds, as the API server
+   * does when it sheds load (429 from API Priority and Fairness, 503 while it starts).
+   */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: number, reason: string, message: string) {
+  constructor(code: number, reason: string, message: string, retryAfterSeconds?: number) {
     super(message);
     this.code = code;
     this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   toStatus(): Record<string, unknown> {
@@ -17,8 +23,15 @@ export class ApiError extends Error {
       status: "Failure",
       message: this.message,
       reason: this.reason,
+      ...(this.retryAfterSeconds === undefined
+        ? {}
+        : { details: { retryAfterSeconds: this.retryAfterSeconds } }),
       code: this.code,
     };
+  }
+
+  headers(): Record<string, string> {
+    return this.retryAfterSeconds === undefined ? {} : { "retry-after": String(this.retryAfterSeconds) };
   }
 }
 

@@ -11,6 +11,8 @@ export interface FailNextOptions {
   readonly status?: number;
   /** Only requests for which this is true fail (and count). */
   readonly match?: (entry: RequestLogEntry) => boolean;
+  /** Answer with a Retry-After header (and details.retryAfterSeconds) of this many seconds. */
+  readonly retryAfterSeconds?: number;
 }
 
 export interface KubeApiFaults {
@@ -44,7 +46,14 @@ export interface FaultInjector {
 
 export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInjector {
   let latencyMs = 0;
-  let failures: { left: number; status: number; match: (e: RequestLogEntry) => boolean } | undefined;
+  let failures:
+    | {
+        left: number;
+        status: number;
+        match: (e: RequestLogEntry) => boolean;
+        retryAfterSeconds: number | undefined;
+      }
+    | undefined;
 
   const faults: KubeApiFaults = {
     dropWatches(how = "abrupt") {
@@ -63,7 +72,12 @@ export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInj
       latencyMs = ms;
     },
     failNext(n, opts = {}) {
-      failures = { left: n, status: opts.status ?? 500, match: opts.match ?? (() => true) };
+      failures = {
+        left: n,
+        status: opts.status ?? 500,
+        match: opts.match ?? (() => true),
+        retryAfterSeconds: opts.retryAfterSeconds,
+      };
     },
     clear() {
       latencyMs = 0;
@@ -77,7 +91,12 @@ export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInj
       if (failures !== undefined && failures.left > 0 && failures.match(entry)) {
         failures.left--;
         const reason = INJECTED_REASONS[failures.status] ?? "InternalError";
-        throw new ApiError(failures.status, reason, `${reason}: injected by the test double`);
+        throw new ApiError(
+          failures.status,
+          reason,
+          `${reason}: injected by the test double`,
+          failures.retryAfterSeconds,
+        );
       }
       if (latencyMs > 0) await sleep(latencyMs);
     },

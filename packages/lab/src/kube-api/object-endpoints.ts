@@ -3,6 +3,7 @@ import type { ServerResponse } from "node:http";
 import { ApiError } from "./errors.ts";
 import { isObject, type Json } from "./json.ts";
 import { bodyObject, sendJson } from "./json-http.ts";
+import { listPage } from "./list-pages.ts";
 import { apiVersionOf } from "./resources.ts";
 import type { Target, Verb } from "./routing.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -24,12 +25,17 @@ export function serveObjects(
     case "list": {
       const labels = parseLabelSelector(query.get("labelSelector"));
       const fields = parseFieldSelector(query.get("fieldSelector"));
-      const items = store.list(type, target.namespace).filter((o) => labels(o) && fields(o));
+      const filtered = query.has("labelSelector") || query.has("fieldSelector");
+      const page = listPage(store, type, target.namespace, query, (o) => labels(o) && fields(o), filtered);
       return sendJson(res, 200, {
         kind: `${type.kind}List`,
         apiVersion: apiVersionOf(type),
-        metadata: { resourceVersion: String(store.history.resourceVersion) },
-        items,
+        metadata: {
+          resourceVersion: String(page.resourceVersion),
+          ...(page.continue === undefined ? {} : { continue: page.continue }),
+          ...(page.remainingItemCount === undefined ? {} : { remainingItemCount: page.remainingItemCount }),
+        },
+        items: page.items,
       });
     }
     case "get": {

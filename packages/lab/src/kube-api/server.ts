@@ -134,7 +134,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
             : new ApiError(500, "InternalError", `Internal error occurred: ${String(err)}`);
       entry.status = apiError.code;
       if (res.headersSent) res.destroy();
-      else sendJson(res, apiError.code, apiError.toStatus());
+      else sendJson(res, apiError.code, apiError.toStatus(), apiError.headers());
     });
   };
   const tls = options.tls;

@@ -33,6 +33,25 @@ export class ObjectStore {
       .map(([, entry]) => this.#render(type, entry));
   }
 
+  /**
+   * The objects as they were at resourceVersion `rv` (a paginated list's later pages are
+   * a snapshot at its first page's), by undoing the changes since; "expired" when some of
+   * them were compacted away, as etcd answers a read at a compacted revision.
+   */
+  listAt(type: ResourceType, rv: number, namespace?: string): JsonObject[] | "expired" {
+    const since = this.history.since(rv);
+    if (since === "expired") return "expired";
+    const byKey = new Map(this.list(type, namespace).map((obj) => [objectKey(obj), obj]));
+    for (const change of since.reverse()) {
+      if (change.resource !== typeKey(type)) continue;
+      const key = objectKey(change.object);
+      if (namespace !== undefined && !key.startsWith(`${namespace}/`)) continue;
+      if (change.previous === undefined) byKey.delete(key);
+      else byKey.set(key, change.previous);
+    }
+    return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, obj]) => obj);
+  }
+
   get(type: ResourceType, namespace: string, name: string): JsonObject | undefined {
     const entry = this.#entry(type, namespace, name);
     return entry === undefined ? undefined : this.#render(type, entry);
@@ -301,4 +320,10 @@ export class ObjectStore {
     const managedFields = renderManagedFields(type, entry.owners);
     return clone({ ...entry.obj, metadata: { ...metadataOf(entry.obj), managedFields } });
   }
+}
+
+/** The store's key of an object: `namespace/name`, the namespace empty for cluster-scoped ones. */
+export function objectKey(obj: JsonObject): string {
+  const metadata = metadataOf(obj);
+  return `${typeof metadata.namespace === "string" ? metadata.namespace : ""}/${String(metadata.name ?? "")}`;
 }
