@@ -2,7 +2,8 @@
  * A supervised list+watch loop (requests: rest.ts), because client-node's own informer
  * stops for good on any error other than 410. Every failure leads back here:
  *
- * - list fails → retry with jittered exponential backoff;
+ * - list fails → retry with jittered exponential backoff, never sooner than the
+ *   Retry-After the API server sent (429, 5xx);
  * - each successful list → a full snapshot (`synced`), readiness after the first;
  * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
  *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
@@ -17,10 +18,10 @@ import { Observable } from "rxjs";
 import { KubeApiError, KubeClient } from "./rest.ts";
 import {
   type BackoffOptions,
-  backoffDelay,
   cancellableSleep,
   type Random,
   realTimers,
+  retryDelay,
   type Timers,
 } from "./timing.ts";
 
@@ -114,7 +115,7 @@ export function superviseListWatch<T extends KubeObject>(
     };
     const restartAfterBackoff = (reason: RestartReason, error?: unknown): Promise<boolean> => {
       hooks.restarted?.(spec.name, reason, error);
-      return wait(backoffDelay(failures++, options.backoff ?? {}, random));
+      return wait(retryDelay(failures++, options.backoff ?? {}, random, error));
     };
 
     const watchOnce = (rv: string): Promise<WatchOutcome> =>

@@ -14,7 +14,7 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticReason, isFailStatic } from "../fail-static.ts";
 import { KubeClient } from "./rest.ts";
 import { FIELD_MANAGER, httpStatusOf } from "./ssa.ts";
-import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
+import { type BackoffOptions, type Random, realTimers, retryDelay, type Timers } from "./timing.ts";
 
 export interface NodeRouteTableGateway {
   readonly address: string;
@@ -302,8 +302,9 @@ export class NodeRouteTableWriter {
       this.#lastWriteAt = this.#timers.now();
     } catch (err) {
       this.#o.onError?.(err);
-      const delay = backoffDelay(this.#failures++, this.#o.backoff ?? {}, this.#o.random ?? Math.random);
-      // Retry after the backoff; #schedule after this flush would otherwise retry at once.
+      const random = this.#o.random ?? Math.random;
+      const delay = retryDelay(this.#failures++, this.#o.backoff ?? {}, random, err);
+      // Retry after the backoff (or the server's Retry-After); #schedule after this flush would otherwise retry at once.
       this.#timer = this.#timers.setTimeout(() => {
         this.#timer = undefined;
         this.#schedule(0);

@@ -27,14 +27,40 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 export class KubeApiError extends Error {
   readonly code: number;
   readonly reason: string | undefined;
+  /**
+   * How long the server asked the client to wait before trying again (a 429 from API
+   * Priority and Fairness, a 5xx of a server starting or shedding load), as client-go
+   * reads it: the Retry-After header in seconds, else the Status's details.retryAfterSeconds.
+   */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(method: string, path: string, code: number, status: { message?: unknown; reason?: unknown }) {
+  constructor(
+    method: string,
+    path: string,
+    code: number,
+    status: { message?: unknown; reason?: unknown; details?: unknown },
+    retryAfterHeader?: string,
+  ) {
     const message = typeof status.message === "string" ? status.message : `HTTP ${code}`;
     super(`${method} ${path}: ${code} ${message}`);
     this.name = "KubeApiError";
     this.code = code;
     this.reason = typeof status.reason === "string" ? status.reason : undefined;
+    this.retryAfterMs =
+      code === 429 || code >= 500 ? retryAfterMs(retryAfterHeader, status.details) : undefined;
   }
+}
+
+/** Whole seconds only, as client-go takes them (an HTTP-date is not honoured there either). */
+function retryAfterMs(header: string | undefined, details: unknown): number | undefined {
+  const fromHeader = header !== undefined && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
+  const fromDetails = isObject(details) ? details.retryAfterSeconds : undefined;
+  const seconds =
+    fromHeader ??
+    (typeof fromDetails === "number" && Number.isFinite(fromDetails) && fromDetails >= 0
+      ? fromDetails
+      : undefined);
+  return seconds === undefined ? undefined : seconds * 1000;
 }
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -118,9 +144,7 @@ export class KubeClient {
       contentType,
     );
     const parsed = parseJson(await readText(response));
-    if ((response.statusCode ?? 0) >= 400) {
-      throw new KubeApiError(method, url.pathname, response.statusCode ?? 0, isObject(parsed) ? parsed : {});
-    }
+    if ((response.statusCode ?? 0) >= 400) throw apiError(method, url, response, parsed);
     return parsed;
   }
 
@@ -140,8 +164,7 @@ export class KubeClient {
       this.#watchAgents,
     );
     if ((response.statusCode ?? 0) >= 400) {
-      const parsed = parseJson(await readText(response));
-      throw new KubeApiError("GET", url.pathname, response.statusCode ?? 0, isObject(parsed) ? parsed : {});
+      throw apiError("GET", url, response, parseJson(await readText(response)));
     }
     await readJsonLines(response, (line) => {
       const event = line as { type?: unknown; object?: unknown };
@@ -199,6 +222,17 @@ export class KubeClient {
     });
     return { response, url };
   }
+}
+
+function apiError(method: Method, url: URL, response: IncomingMessage, parsed: unknown): KubeApiError {
+  const retryAfter = response.headers["retry-after"];
+  return new KubeApiError(
+    method,
+    url.pathname,
+    response.statusCode ?? 0,
+    isObject(parsed) ? parsed : {},
+    typeof retryAfter === "string" ? retryAfter : undefined,
+  );
 }
 
 /** `work`'s outcome, or `stopped()` as soon as `signal` aborts (at once when it already has). */

@@ -15,7 +15,7 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { KubeClient } from "./rest.ts";
 import type { KubeCondition, RouteCache } from "./route-cache.ts";
 import { FIELD_MANAGER, httpStatusOf } from "./ssa.ts";
-import { type BackoffOptions, backoffDelay, type Random, realTimers, type Timers } from "./timing.ts";
+import { type BackoffOptions, type Random, realTimers, retryDelay, type Timers } from "./timing.ts";
 
 export interface RouteStatusWriterOptions {
   readonly kc: KubeConfig;
@@ -226,7 +226,7 @@ export class RouteStatusWriter {
       this.#failures.set(route, attempt + 1);
       const outcome = this.#latest.get(route);
       if (outcome !== undefined && !this.#closed) {
-        this.#consider(outcome, backoffDelay(attempt, this.#options.backoff ?? {}, this.#random));
+        this.#consider(outcome, retryDelay(attempt, this.#options.backoff ?? {}, this.#random, err));
       }
     }
   }

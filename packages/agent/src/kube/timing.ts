@@ -1,3 +1,5 @@
+import { KubeApiError } from "./rest.ts";
+
 /**
  * Time and randomness as parameters, so that backoff, watchdogs and write jitter can be
  * driven by tests; the defaults are the process's own timers and Math.random.
@@ -41,6 +43,20 @@ export function backoffDelay(attempt: number, options: BackoffOptions, random: R
   const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
   const step = Math.min(max, initial * factor ** attempt);
   return step * (1 - jitter + jitter * random());
+}
+
+/**
+ * The delay before retrying after `error`: the backoff, but never sooner than the
+ * Retry-After the API server sent with it, and spread above that by the jitter fraction,
+ * so that the thousands of clients one overloaded server turned away with the same
+ * "1 second" do not all come back in that same second.
+ */
+export function retryDelay(attempt: number, options: BackoffOptions, random: Random, error: unknown): number {
+  const backoff = backoffDelay(attempt, options, random);
+  const retryAfter = error instanceof KubeApiError ? error.retryAfterMs : undefined;
+  if (retryAfter === undefined) return backoff;
+  const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
+  return Math.max(backoff, retryAfter * (1 + jitter * random()));
 }
 
 /** A sleep that can be cut short; resolves false when cancelled. */

@@ -342,6 +342,22 @@ describe("NodeRouteTableWriter", () => {
     expect(api.get(NRT, "n1")?.status).toMatchObject({ programmed: 0, lastSync: "2026-01-01T00:00:10Z" });
   });
 
+  it("retries a write the API server shed (429) no sooner than its Retry-After", async () => {
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      nodeUid: "uid-n1",
+      minIntervalMs: 0,
+      backoff: { initialMs: 20, jitter: 0 },
+    });
+    api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (r) => r.verb === "apply" });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table after the 429", 4000);
+    const applies = nrtWrites();
+    expect(applies.map((r) => r.status)).toEqual([429, 201, 200]);
+    expect(applies[1]!.at - applies[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it("owns a recreated table by the Node's current uid (a Node registered again has a new one)", async () => {
     writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
     writer.update(sample, undefined, "2026-01-01T00:00:00Z");

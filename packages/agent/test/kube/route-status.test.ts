@@ -232,6 +232,17 @@ describe("RouteStatusWriter", () => {
     expect(statusWrites(api).map((r) => r.status)).toEqual([500, 500, 200]);
   });
 
+  it("retries a write the API server shed (429) no sooner than its Retry-After", async () => {
+    api.apply(route("a"));
+    const { writer } = await node();
+    api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (r) => r.verb === "apply" });
+    writer.updateOutcomes([outcome("a", 1)]);
+    await until(() => conditions(api, "a").length === 1, "the condition after the 429", 4000);
+    const writes = statusWrites(api);
+    expect(writes.map((r) => r.status)).toEqual([429, 200]);
+    expect(writes[1]!.at - writes[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it("writes again for a Route deleted and created again under its name (a new object, no status)", async () => {
     api.apply(route("a"));
     const { cache, writer } = await node();

@@ -143,6 +143,26 @@ describe("watchRoutes", () => {
     expect(names(resyncs(running)[0])).toEqual(["a"]);
   });
 
+  it("waits the Retry-After of a 429 (API Priority and Fairness) before listing or watching again, whatever its own backoff", async () => {
+    api.apply(route("a"));
+    api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (r) => r.verb === "list" });
+    const { options, restarts } = fastSupervisor();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => resyncs(running!).length === 1, "the snapshot after the 429", 4000);
+    const lists = api.requests((r) => r.verb === "list");
+    expect(lists.map((r) => r.status)).toEqual([429, 200]);
+    expect(lists[1]!.at - lists[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(restarts).toEqual([{ watch: "routes", reason: "error" }]);
+
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.faults.failNext(1, { status: 503, retryAfterSeconds: 1, match: (r) => r.verb === "watch" });
+    api.faults.dropWatches("abrupt");
+    await until(() => api.requests((r) => r.verb === "watch").length === 3, "the watch after the 503", 4000);
+    const watches = api.requests((r) => r.verb === "watch").slice(1);
+    expect(watches.map((r) => r.status)).toEqual([503, 200]);
+    expect(watches[1]!.at - watches[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it("backs off when every relist's watch expires at once, instead of relisting in a loop", async () => {
     api.faults.failNext(3, { status: 410, match: (r) => r.verb === "watch" });
     const { options, restarts } = fastSupervisor({ backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } });
