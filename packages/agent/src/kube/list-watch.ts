@@ -4,7 +4,8 @@
  *
  * - list fails → retry with jittered exponential backoff, never sooner than the
  *   Retry-After the API server sent (429, 5xx);
- * - each successful list → a full snapshot (`synced`), readiness after the first;
+ * - each successful list (in pages: paged-list.ts) → a full snapshot (`synced`),
+ *   readiness after the first;
  * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
  *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
  *   last resourceVersion seen;
@@ -15,6 +16,7 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
+import { DEFAULT_LIST_PAGE_SIZE, listInPages } from "./paged-list.ts";
 import { KubeApiError, KubeClient } from "./rest.ts";
 import {
   type BackoffOptions,
@@ -45,6 +47,8 @@ export interface SupervisorOptions {
   readonly backoff?: BackoffOptions;
   /** No event or bookmark for this long means the watch is stuck. Default 150 s (bookmarks come about every 60 s). */
   readonly stallTimeoutMs?: number;
+  /** Objects per page of a list (limit and continue). Default 500, as client-go. */
+  readonly listPageSize?: number;
   /** Server-side watch timeout, drawn at random in this range to spread reconnects. Default 300..600 s. */
   readonly watchTimeoutSeconds?: readonly [number, number];
   readonly hooks?: WatchHooks;
@@ -94,6 +98,9 @@ export function superviseListWatch<T extends KubeObject>(
   const stallTimeoutMs = options.stallTimeoutMs ?? 150_000;
   const [minTimeout, maxTimeout] = options.watchTimeoutSeconds ?? [300, 600];
   const hooks = options.hooks ?? {};
+  const pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1)
+    throw new Error(`superviseListWatch: listPageSize ${pageSize} is not a positive integer`);
   const client = KubeClient.for(kc);
   const selectors = { fieldSelector: spec.fieldSelector, labelSelector: spec.labelSelector };
 
@@ -195,7 +202,7 @@ export function superviseListWatch<T extends KubeObject>(
      * long-running loop below would stay alive in its frame until the next relist.
      */
     const listAndEmit = async (): Promise<string | undefined> => {
-      const list = await client.list<T>(spec.path, selectors);
+      const list = await listInPages<T>(client, spec.path, selectors, pageSize);
       if (stopped) return undefined;
       deliveredSinceList = 0;
       subscriber.next({ type: "synced", items: list.items });

@@ -103,16 +103,24 @@ export class KubeClient {
     this.#kc = kc;
   }
 
-  /** A collection, with its resourceVersion (where a watch of it starts). */
+  /**
+   * A collection (or one page of it, with `limit`), with its resourceVersion (where a
+   * watch of it starts) and, when more pages follow, the token that asks for the next.
+   */
   async list<T>(
     path: string,
     query: Query = {},
-  ): Promise<{ readonly items: readonly T[]; readonly resourceVersion: string }> {
+  ): Promise<{ readonly items: readonly T[]; readonly resourceVersion: string; readonly continue?: string }> {
     const list = (await this.request("GET", path, query)) as {
       items?: T[] | null;
-      metadata?: { resourceVersion?: string };
+      metadata?: { resourceVersion?: string; continue?: string };
     };
-    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
+    const next = list.metadata?.continue;
+    return {
+      items: list.items ?? [],
+      resourceVersion: list.metadata?.resourceVersion ?? "",
+      ...(typeof next === "string" && next !== "" ? { continue: next } : {}),
+    };
   }
 
   create(path: string, body: unknown): Promise<unknown> {

@@ -125,6 +125,82 @@ describe("watchRoutes", () => {
     );
   });
 
+  it("lists in pages, one consistent snapshot, and the watch from it brings the changes made meanwhile", async () => {
+    for (const name of ["a", "b", "c", "d", "e"]) api.apply(route(name));
+    let changedDuringList = false;
+    // A hook on the second page's request: changes land between the pages.
+    api.faults.failNext(1, {
+      match: (r) => {
+        if (r.verb === "list" && r.query.continue !== undefined && !changedDuringList) {
+          changedDuringList = true;
+          api.delete("Route", "a");
+          api.apply(route("zz"));
+          api.apply(route("d", { destinations: ["10.4.0.0/16"], gateways: ["192.168.1.1"] }));
+        }
+        return false;
+      },
+    });
+    running = collect(
+      watchRoutes(kc, { group: GROUP, version: VERSION, ...fastSupervisor({ listPageSize: 2 }).options }),
+    );
+    await until(() => running!.items.length === 4, "the snapshot and three changes");
+    const lists = api.requests((r) => r.verb === "list");
+    expect(lists.map((r) => [r.query.limit, r.query.continue !== undefined])).toEqual([
+      ["2", false],
+      ["2", true],
+      ["2", true],
+    ]);
+    expect(names(running.items[0])).toEqual(["a", "b", "c", "d", "e"]);
+    expect(
+      running.items
+        .slice(1)
+        .map((e) => [
+          e.type,
+          e.type === "route/deleted" ? e.name : e.type === "route/upserted" ? e.route.metadata.name : "",
+        ]),
+    ).toEqual([
+      ["route/deleted", "a"],
+      ["route/upserted", "zz"],
+      ["route/upserted", "d"],
+    ]);
+  });
+
+  it("lists again, in one piece, when a page's continue token expired (410), keeping nothing of the pages before", async () => {
+    for (const name of ["a", "b", "c", "d", "e"]) api.apply(route(name));
+    let compacted = false;
+    api.faults.failNext(1, {
+      match: (r) => {
+        if (r.verb === "list" && r.query.continue !== undefined && !compacted) {
+          compacted = true;
+          api.delete("Route", "a");
+          api.apply(route("f"));
+          api.compact();
+        }
+        return false;
+      },
+    });
+    const { options, restarts } = fastSupervisor({ listPageSize: 2 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => resyncs(running!).length === 1, "the snapshot");
+    expect(api.requests((r) => r.verb === "list").map((r) => [r.query.limit, r.status])).toEqual([
+      ["2", 200],
+      ["2", 410],
+      [undefined, 200],
+    ]);
+    expect(names(resyncs(running)[0])).toEqual(["b", "c", "d", "e", "f"]);
+    await until(() => api.openWatches() === 1, "the watch");
+    expect(api.requests((r) => r.verb === "watch")[0]?.query.resourceVersion).toBe(
+      String(api.resourceVersion),
+    );
+    api.delete("Route", "b");
+    await until(
+      () => running!.items.some((e) => e.type === "route/deleted" && e.name === "b"),
+      "b's deletion",
+    );
+    expect(running.items).toHaveLength(2);
+    expect(restarts).toEqual([]);
+  });
+
   it("retries failing lists with growing backoff, then syncs", async () => {
     api.apply(route("a"));
     api.faults.failNext(3, { match: (r) => r.verb === "list" });
