@@ -9,8 +9,9 @@
  * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
  *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
  *   last resourceVersion seen;
- * - 410 Gone (as an ERROR event or an HTTP status) → relist at once (with backoff
- *   when the relisted watch expires again before delivering anything);
+ * - 410 Gone (as an ERROR event or an HTTP status) → relist after a random delay of up
+ *   to `relistSpreadMs` (with backoff when the relisted watch expires again before
+ *   delivering anything);
  * - any other watch error → backoff, then watch again from the last resourceVersion;
  * - the server ending a watch normally → watch again at once.
  */
@@ -49,6 +50,12 @@ export interface SupervisorOptions {
   readonly stallTimeoutMs?: number;
   /** Objects per page of a list (limit and continue). Default 500, as client-go. */
   readonly listPageSize?: number;
+  /**
+   * A relist after 410 Gone waits a random delay up to this. An API server restarted
+   * with a fresh watch cache expires every agent's watch in the same second, and their
+   * lists (the heaviest request they make) would all land in that second too. Default 5 s.
+   */
+  readonly relistSpreadMs?: number;
   /** Server-side watch timeout, drawn at random in this range to spread reconnects. Default 300..600 s. */
   readonly watchTimeoutSeconds?: readonly [number, number];
   readonly hooks?: WatchHooks;
@@ -96,6 +103,7 @@ export function superviseListWatch<T extends KubeObject>(
   const timers = options.timers ?? realTimers;
   const random = options.random ?? Math.random;
   const stallTimeoutMs = options.stallTimeoutMs ?? 150_000;
+  const relistSpreadMs = options.relistSpreadMs ?? 5000;
   const [minTimeout, maxTimeout] = options.watchTimeoutSeconds ?? [300, 600];
   const hooks = options.hooks ?? {};
   const pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
@@ -242,10 +250,13 @@ export function superviseListWatch<T extends KubeObject>(
               break;
             case "expired":
               relist = true;
-              // Relist at once (as client-go does), unless the previous relist expired straight away too.
+              // Backoff when the previous relist expired straight away too; else only the spread.
               if (listedAfterExpiry && deliveredSinceList === 0) {
                 if (!(await restartAfterBackoff("expired"))) return;
-              } else hooks.restarted?.(spec.name, "expired");
+              } else {
+                hooks.restarted?.(spec.name, "expired");
+                if (!(await wait(random() * relistSpreadMs))) return;
+              }
               listedAfterExpiry = true;
               break;
             case "error":

@@ -81,7 +81,11 @@ export async function runAgent(
   return startAgent(settings, {
     cluster: (metrics) =>
       kubeClusterSources(world.kc, settings, metrics, logger, {
-        supervisor: { backoff: { initialMs: 50, maxMs: 300, jitter: 0 }, stallTimeoutMs: 1500 },
+        supervisor: {
+          backoff: { initialMs: 50, maxMs: 300, jitter: 0 },
+          stallTimeoutMs: 1500,
+          relistSpreadMs: 200,
+        },
         statusJitterMs: 0,
         tableMinIntervalMs: 100,
       }),

@@ -201,6 +201,20 @@ describe("watchRoutes", () => {
     expect(restarts).toEqual([]);
   });
 
+  it("spreads relists after 410 Gone over a random delay, so that agents whose watches all expired at once do not all list at once", async () => {
+    api.apply(route("a"));
+    const { options } = fastSupervisor({ stallTimeoutMs: 300, relistSpreadMs: 1000, random: () => 0.9 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.faults.stallWatches();
+    api.apply(route("b"));
+    api.compact();
+    await until(() => resyncs(running!).length === 2, "the relist", 4000);
+    const expiredWatch = api.requests((r) => r.verb === "watch")[1]!;
+    const relist = api.requests((r) => r.verb === "list")[1]!;
+    expect(relist.at - expiredWatch.at).toBeGreaterThanOrEqual(900);
+  });
+
   it("retries failing lists with growing backoff, then syncs", async () => {
     api.apply(route("a"));
     api.faults.failNext(3, { match: (r) => r.verb === "list" });
