@@ -5,8 +5,9 @@
  * ownerReference), then only its status is applied.
  *
  * Writes are coalesced and rate-limited: at most one per `minIntervalMs`, always the
- * latest table; a table that differs only in its sync time is written no more often
- * than `syncRefreshMs`, so a quiet node costs the API server almost nothing.
+ * latest table; a table that differs only in its sync time or its gateways' round-trip
+ * times is written no more often than `syncRefreshMs`, so a quiet node costs the API
+ * server almost nothing.
  */
 
 import type { DesiredTable, DestinationState, GatewayStatus } from "@kroute/core";
@@ -173,10 +174,17 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Everything but the sync time: what makes a write worth doing. */
+/**
+ * What makes a write worth doing at once: everything but the sync time and the
+ * gateways' round-trip times, which move on every engine step and every RTT refresh.
+ */
 function contentKey(status: NodeRouteTableStatus): string {
-  const { lastSync: _ignored, ...content } = status;
-  return JSON.stringify(content);
+  const { lastSync: _sync, gateways, ...content } = status;
+  return JSON.stringify([content, gateways.map(({ rttMs: _rtt, ...gateway }) => gateway)]);
+}
+
+function rttKey(status: NodeRouteTableStatus): string {
+  return JSON.stringify(status.gateways.map((g) => g.rttMs));
 }
 
 export interface NodeRouteTableWriterOptions {
@@ -193,7 +201,7 @@ export interface NodeRouteTableWriterOptions {
   readonly fieldManager?: string;
   /** At most one write per this interval. Default 5 s. */
   readonly minIntervalMs?: number;
-  /** A write that would only move lastSync waits this long. Default 5 min. */
+  /** A write that would only move lastSync or gateways' round-trip times waits this long. Default 5 min. */
   readonly syncRefreshMs?: number;
   readonly backoff?: BackoffOptions;
   readonly timers?: Timers;
@@ -257,11 +265,15 @@ export class NodeRouteTableWriter {
     if (latest === undefined) return false;
     const written = this.#written;
     if (written === undefined || contentKey(latest) !== contentKey(written)) return true;
-    if (latest.lastSync === undefined || latest.lastSync === written.lastSync) return false;
-    // The first sync since the agent started is told at once.
-    if (written.lastSync === undefined) return true;
-    const age = Date.parse(latest.lastSync) - Date.parse(written.lastSync);
-    return age >= (this.#o.syncRefreshMs ?? 300_000);
+    const refreshMs = this.#o.syncRefreshMs ?? 300_000;
+    if (latest.lastSync !== undefined && latest.lastSync !== written.lastSync) {
+      // The first sync since the agent started is told at once.
+      if (written.lastSync === undefined) return true;
+      if (Date.parse(latest.lastSync) - Date.parse(written.lastSync) >= refreshMs) return true;
+    }
+    // Round-trip times alone are refreshed as seldom as the sync time: every gateway's
+    // moves every 10 s, which wrote every node's table every 10 s, for good.
+    return rttKey(latest) !== rttKey(written) && this.#timers.now() - this.#lastWriteAt >= refreshMs;
   }
 
   #schedule(extraDelayMs: number): void {

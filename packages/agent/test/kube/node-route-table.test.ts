@@ -14,6 +14,7 @@ import {
   NodeRouteTableWriter,
   nodeRouteTableStatus,
 } from "../../src/kube/node-route-table.ts";
+import { realTimers } from "../../src/kube/timing.ts";
 import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import { destination, gateway, outcome, table } from "./fixtures.ts";
 import { GROUP, startApi, until, VERSION } from "./support.ts";
@@ -303,6 +304,44 @@ describe("NodeRouteTableWriter", () => {
     await writer.settled();
     expect(nrtWrites().filter((r) => r.subresource === "status")).toHaveLength(2);
     expect(api.get(NRT, "n1")?.status).toMatchObject({ lastSync: "2026-01-01T00:01:00Z" });
+  });
+
+  it("leaves a table whose gateways changed only their round-trip times alone until the refresh interval", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      nodeUid: "uid-n1",
+      minIntervalMs: 0,
+      syncRefreshMs: 60_000,
+      timers: { ...realTimers, now: () => now },
+    });
+    const withRtt = (rttMs: number, state: "up" | "down" = "up") =>
+      table(sample.outcomes, [gateway("10.114.0.3", state, { rttMs, usedBy: ["vpn"] })]);
+    const writtenRtt = () =>
+      (api.get(NRT, "n1")!.status as { gateways: { rttMs?: number }[] }).gateways[0]?.rttMs;
+    writer.update(withRtt(0.4), undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    // The prober's RTT refreshes, every 10 s: nothing else changed.
+    for (const rtt of [0.41, 0.39, 0.42]) {
+      now += 10_000;
+      writer.update(withRtt(rtt), undefined, "2026-01-01T00:00:00Z");
+      await writer.settled();
+    }
+    const statusWrites = () => nrtWrites().filter((r) => r.subresource === "status");
+    expect(statusWrites()).toHaveLength(1);
+    expect(writtenRtt()).toBe(0.4);
+    now += 30_000;
+    writer.update(withRtt(0.43), undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    expect(statusWrites()).toHaveLength(2);
+    expect(writtenRtt()).toBe(0.43);
+    // A change of anything else is written at once, RTT and all.
+    now += 1000;
+    writer.update(withRtt(0.5, "down"), undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    expect(statusWrites()).toHaveLength(3);
+    expect(api.get(NRT, "n1")?.status).toMatchObject({ gatewaysDown: 1, gateways: [{ rttMs: 0.5 }] });
   });
 
   it("writes no sync time before the node's first sync, and its first sync at once", async () => {
