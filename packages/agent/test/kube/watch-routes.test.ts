@@ -5,7 +5,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteCache } from "../../src/kube/route-cache.ts";
 import { watchRoutes } from "../../src/kube/routes.ts";
-import { collect, fastSupervisor, GROUP, route, startApi, until, VERSION } from "./support.ts";
+import { collect, fastSupervisor, GROUP, route, sleep, startApi, until, VERSION } from "./support.ts";
 
 type Collected = ReturnType<typeof collect<EventBody>>;
 
@@ -291,6 +291,26 @@ describe("watchRoutes", () => {
     expect(restarts).toEqual([]);
     expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
     expect(api.requests((r) => r.verb === "watch").map((r) => r.query.timeoutSeconds)).toContain("1");
+  });
+
+  it("re-watches a quiet watch from its last bookmark, so history compacted since the list costs no relist", async () => {
+    api.apply(route("a"));
+    api.setHistoryLimit(5);
+    const { options } = fastSupervisor();
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    expect(api.requests((r) => r.verb === "watch")[0]?.query.allowWatchBookmarks).toBe("true");
+    // Other objects change: the Route watch gets no event, and the list's resourceVersion falls out of history.
+    for (let i = 0; i < 10; i++) api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: `n${i}` } });
+    const bookmarkRv = String(api.resourceVersion);
+    api.sendBookmarks();
+    await sleep(1100); // past the bookmark, and long enough that the watch's end is no failure
+    api.faults.dropWatches("clean");
+    await until(() => api.requests((r) => r.verb === "watch").length === 2, "the second watch");
+    await until(() => api.openWatches() === 1, "the second watch to hold");
+    expect(api.requests((r) => r.verb === "watch")[1]?.query.resourceVersion).toBe(bookmarkRv);
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
+    expect(resyncs(running)).toHaveLength(1);
   });
 
   it("watches the configured API group", async () => {
