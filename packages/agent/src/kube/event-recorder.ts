@@ -9,13 +9,18 @@
  * held back by it is written when the allowance comes back, unless the subject has
  * returned to what its last Event said by then: the last Event always tells the
  * state the subject settled in.
+ *
+ * A write the API server sheds (429, 5xx) or that gets no answer is retried a few
+ * times, with backoff and never sooner than its Retry-After, while it still tells the
+ * subject's last state: Events are wanted most when the cluster is in trouble, which is
+ * when API Priority and Fairness turns them away.
  */
 
 import type { DesiredTable } from "@kroute/core";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticRoutes } from "../fail-static.ts";
-import { KubeClient } from "./rest.ts";
-import { realTimers, type Timers } from "./timing.ts";
+import { KubeApiError, KubeClient } from "./rest.ts";
+import { type BackoffOptions, type Random, realTimers, retryDelay, type Timers } from "./timing.ts";
 
 export type Transition =
   | { readonly kind: "gateway-down"; readonly gateway: string; readonly message?: string }
@@ -64,10 +69,20 @@ export interface EventRecorderOptions {
   /** Events per subject before throttling, and how fast that allowance comes back. Default 5, one per minute. */
   readonly burst?: number;
   readonly refillMs?: number;
+  /** Retries of a write the API server shed or did not answer. */
+  readonly backoff?: BackoffOptions;
   readonly timers?: Timers;
+  readonly random?: Random;
+  /** A write failed (retried, up to MAX_EVENT_ATTEMPTS in all, when the failure may pass). */
   readonly onError?: (error: unknown) => void;
   /** An Event was held back by the per-subject limit (written later if its state still holds). */
   readonly onThrottled?: (transition: Transition) => void;
+}
+
+/** An Event's name and time, the same on each of its attempts. */
+interface EventIdentity {
+  readonly name: string;
+  readonly at: number;
 }
 
 interface EventSpec {
@@ -93,6 +108,8 @@ const EVENT_NAMESPACE = "default";
 /** The API server refuses an Event whose reportingInstance is longer (a node name may have 253). */
 const MAX_REPORTING_INSTANCE = 128;
 const INSTANCE_PREFIX = "kroute-agent-";
+/** Attempts at one Event, the first included: with the default backoff, about 15 s of trying. */
+export const MAX_EVENT_ATTEMPTS = 6;
 
 export class EventRecorder {
   readonly #o: EventRecorderOptions;
@@ -106,6 +123,8 @@ export class EventRecorder {
   readonly #heldBack = new Map<string, { spec: EventSpec; timer: unknown }>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Timers of failed writes waiting for their retry. */
+  readonly #retries = new Set<unknown>();
   #sequence = 0;
 
   constructor(options: EventRecorderOptions) {
@@ -146,8 +165,27 @@ export class EventRecorder {
   }
 
   #send(spec: EventSpec): void {
-    const write = this.#write(spec).finally(() => this.#inFlight.delete(write));
+    // The time of the transition, and one name: the retries of an Event are that Event.
+    const at = this.#timers.now();
+    this.#attempt(spec, { name: this.#eventName(spec, at), at }, 0);
+  }
+
+  #attempt(spec: EventSpec, event: EventIdentity, attempt: number): void {
+    const write = this.#write(spec, event, attempt).finally(() => this.#inFlight.delete(write));
     this.#inFlight.add(write);
+  }
+
+  #retryLater(spec: EventSpec, event: EventIdentity, attempt: number, error: unknown): void {
+    if (attempt + 1 >= MAX_EVENT_ATTEMPTS || !mayPass(error)) return;
+    const delay = retryDelay(attempt, this.#o.backoff ?? {}, this.#o.random ?? Math.random, error);
+    const timer = this.#timers.setTimeout(() => {
+      this.#retries.delete(timer);
+      // A subject that has moved on has had its own Event since: this one would come after it.
+      const told = this.#told.get(spec.subject);
+      if (told !== undefined && told !== spec.state) return;
+      this.#attempt(spec, event, attempt + 1);
+    }, delay);
+    this.#retries.add(timer);
   }
 
   #forgetHeldBack(subject: string): void {
@@ -174,9 +212,11 @@ export class EventRecorder {
     });
   }
 
-  /** Drops the Events still held back (the agent is stopping). */
+  /** Drops the Events still held back or waiting for a retry (the agent is stopping). */
   close(): void {
     for (const subject of [...this.#heldBack.keys()]) this.#forgetHeldBack(subject);
+    for (const timer of this.#retries) this.#timers.clearTimeout(timer);
+    this.#retries.clear();
   }
 
   /** A StatusSink: derive the transitions from the latest desired table. */
@@ -283,8 +323,12 @@ export class EventRecorder {
     }
   }
 
+  /** Resolves once no write is running or waiting for its retry (for tests and shutdown). */
   async settled(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    while (this.#inFlight.size > 0 || this.#retries.size > 0) {
+      if (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+      else await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Takes one of the subject's tokens: 0 when it did, else how long until one comes back. */
@@ -411,21 +455,23 @@ export class EventRecorder {
     }
   }
 
-  async #write(spec: EventSpec): Promise<void> {
-    const now = this.#timers.now();
-    // Unique per Event, like client-go's `<object>.<hex timestamp>`.
+  /** Unique per Event, like client-go's `<object>.<hex timestamp>`. */
+  #eventName(spec: EventSpec, at: number): string {
     const salt = Math.floor(Math.random() * 0xffff)
       .toString(16)
       .padStart(4, "0");
-    const suffix = `${now.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
+    const suffix = `${at.toString(16)}${salt}${(this.#sequence++).toString(16)}`;
     // A name is at most 253 characters and the subject's may be 253 already: it gives way,
     // and a cut never leaves a label ending in "-" or ".".
     const subject = spec.regarding.name.slice(0, MAX_NAME - suffix.length - 1).replace(/[-.]+$/, "");
-    const name = `${subject}.${suffix}`;
+    return `${subject}.${suffix}`;
+  }
+
+  async #write(spec: EventSpec, { name, at }: EventIdentity, attempt: number): Promise<void> {
     try {
       await this.#client.create(`/apis/events.k8s.io/v1/namespaces/${EVENT_NAMESPACE}/events`, {
         metadata: { name, namespace: EVENT_NAMESPACE },
-        eventTime: microTime(now),
+        eventTime: microTime(at),
         reportingController: "kroute.dev/agent",
         reportingInstance: reportingInstance(this.#o.nodeName),
         action: spec.action,
@@ -438,8 +484,10 @@ export class EventRecorder {
           : { related: { apiVersion: "v1", kind: "Node", name: this.#o.nodeName } }),
       });
     } catch (err) {
-      // Events are best effort: a lost one is not retried (the next transition reports the state anyway).
+      // A retry of a write whose answer was lost finds it written.
+      if (attempt > 0 && err instanceof KubeApiError && err.code === 409) return;
       this.#o.onError?.(err);
+      this.#retryLater(spec, { name, at }, attempt, err);
     }
   }
 }
@@ -452,6 +500,15 @@ function reportingInstance(nodeName: string): string {
 /** A MicroTime (RFC 3339 with six fractional digits), as events.k8s.io/v1 requires for eventTime. */
 function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, "000Z");
+}
+
+/**
+ * A failure that may pass: the API server shedding load (429), failing (5xx), or no
+ * answer at all (a cut connection, a timeout). A refusal (403, 422) would only repeat.
+ */
+function mayPass(error: unknown): boolean {
+  if (!(error instanceof KubeApiError)) return true;
+  return error.code === 429 || error.code >= 500;
 }
 
 /** States whose Event is a warning: a subject leaving in one of them gets a last word. */

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventRecorder, type EventRecorderOptions, type Transition } from "../../src/kube/event-recorder.ts";
 import type { Timers } from "../../src/kube/timing.ts";
 import { destination, gateway, outcome, table } from "./fixtures.ts";
-import { GROUP, startApi, VERSION } from "./support.ts";
+import { GROUP, startApi, until, VERSION } from "./support.ts";
 
 interface RecordedEvent {
   reason: string;
@@ -96,6 +96,42 @@ describe("EventRecorder", () => {
     r.record({ kind: "gateway-up", gateway: "10.0.0.1", rttMs: 1.3 });
     await r.settled();
     expect(reasons()).toEqual(["GatewayDown", "GatewayUp"]);
+  });
+
+  const creates = () => api.requests((r) => r.verb === "create" && r.resource === "events.k8s.io/v1/events");
+
+  it("retries an Event the API server shed (429) no sooner than its Retry-After, as the same Event", async () => {
+    const r = recorder({ backoff: { initialMs: 20, jitter: 0 } });
+    api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (q) => q.verb === "create" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    await r.settled();
+    expect(reasons()).toEqual(["GatewayDown"]);
+    const [shed, written] = creates();
+    expect([shed?.status, written?.status]).toEqual([429, 201]);
+    expect(written!.at - shed!.at).toBeGreaterThanOrEqual(1000);
+    // Its time is the transition's, before the first attempt.
+    expect(Date.parse(events()[0]!.eventTime)).toBeLessThanOrEqual(shed!.at);
+    expect(errors).toHaveLength(1);
+    errors.length = 0;
+  });
+
+  it("drops the retry of an Event whose subject has had a newer one, and never retries a refusal", async () => {
+    const r = recorder({ backoff: { initialMs: 20, jitter: 0 } });
+    api.faults.failNext(1, { status: 503, retryAfterSeconds: 1, match: (q) => q.verb === "create" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
+    await until(() => creates().length === 1, "the shed write");
+    r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
+    await r.settled();
+    // The last Event tells the state the gateway is in; the late down would have said otherwise.
+    expect(reasons()).toEqual(["GatewayUp"]);
+    expect(creates().map((q) => q.status)).toEqual([503, 201]);
+
+    api.faults.failNext(1, { status: 403, match: (q) => q.verb === "create" });
+    r.record({ kind: "gateway-down", gateway: "10.0.0.2" });
+    await r.settled();
+    expect(creates().map((q) => q.status)).toEqual([503, 201, 403]);
+    expect(errors).toHaveLength(2);
+    errors.length = 0;
   });
 
   it("names an Event within 253 characters when its subject's name is that long already", async () => {
