@@ -36,7 +36,12 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
   const report = reportPath(values.report);
   let routes: ReturnType<typeof defaultRoutes>;
   try {
-    routes = positionals.length > 0 ? routesFromYaml(positionals) : defaultRoutes(gateways);
+    routes =
+      positionals.length > 0
+        ? routesFromYaml(positionals, (warning) =>
+            process.stderr.write(`kroute-sim cluster: warning: ${warning}\n`),
+          )
+        : defaultRoutes(gateways);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

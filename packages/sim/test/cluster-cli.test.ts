@@ -4,7 +4,7 @@
  * fake kernels and (as root) from the real agents' recordings.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,6 +96,20 @@ describe("kroute-sim cluster without root", () => {
     expect(fake.code).toBe(0);
     if (isRoot) expect(fake.stderr).toBe("");
     expect(fake.stdout).toBe(stdout);
+  });
+
+  it("refuses a ROUTES.yaml Route the agent would refuse, naming the field and value, before it builds anything", async () => {
+    const routes = join(dir, "bad-route.yaml");
+    writeFileSync(
+      routes,
+      "kind: Route\nmetadata: {name: vpn}\nspec: {destinations: [10.0.0.0/8], gateways: [notanip]}\n",
+    );
+    const { code, stdout, stderr } = await sim(false, "cluster", "--fake", routes);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(
+      `kroute-sim cluster: ${routes}: document 1: Route "vpn" would be refused by the agent: spec.gateways[0]: "notanip" is not an IPv4 or IPv6 address\n`,
+    );
   });
 });
 

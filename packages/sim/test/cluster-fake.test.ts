@@ -7,6 +7,10 @@ import { defaultRoutes, routesFromYaml } from "../src/cluster/routes.ts";
 import { scenario } from "../src/cluster/scenario.ts";
 import { Timeline } from "../src/timeline.ts";
 
+function noWarning(warning: string): void {
+  throw new Error(`unexpected warning: ${warning}`);
+}
+
 function run(nodes: number, gateways: number): string[] {
   const lines: string[] = [];
   runOnFakeKernels(
@@ -42,11 +46,50 @@ describe("cluster in a box on fake kernels (no root)", () => {
     const good = join(dir, "routes.yaml");
     writeFileSync(
       good,
-      "apiVersion: networking.kroute.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\nspec: {destinations: [10.9.0.0/16], gateways: [10.114.0.3]}\n---\nkind: Route\nmetadata: {name: b}\nspec: {}\n",
+      "apiVersion: networking.kroute.dev/v1alpha1\nkind: Route\nmetadata: {name: a}\nspec: {destinations: [10.9.0.0/16], gateways: [10.114.0.3]}\n---\nkind: Route\nmetadata: {name: b}\nspec: {destinations: [10.8.0.0/16], gateways: [10.114.0.4]}\n",
     );
-    expect(routesFromYaml([good]).map((r) => r.metadata.name)).toEqual(["a", "b"]);
+    expect(routesFromYaml([good], noWarning).map((r) => r.metadata.name)).toEqual(["a", "b"]);
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "kind: ConfigMap\nmetadata: {name: x}\n");
-    expect(() => routesFromYaml([bad])).toThrow(/bad\.yaml: document 1: kind is "ConfigMap", not "Route"/);
+    expect(() => routesFromYaml([bad], noWarning)).toThrow(
+      /bad\.yaml: document 1: kind is "ConfigMap", not "Route"/,
+    );
+  });
+
+  it("refuses a Route the agent would refuse whole, naming the file, document, field and value", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-yaml-"));
+    const path = join(dir, "routes.yaml");
+    writeFileSync(
+      path,
+      "kind: Route\nmetadata: {name: ok}\nspec: {destinations: [10.9.0.0/16], gateways: [10.114.0.3]}\n---\nkind: Route\nmetadata: {name: vpn}\nspec: {destinations: [10.0.0.0/8], gateways: [notanip]}\n",
+    );
+    expect(() => routesFromYaml([path], noWarning)).toThrow(
+      `${path}: document 2: Route "vpn" would be refused by the agent: spec.gateways[0]: "notanip" is not an IPv4 or IPv6 address`,
+    );
+    writeFileSync(path, "kind: Route\nmetadata: {name: empty}\nspec: {}\n");
+    expect(() => routesFromYaml([path], noWarning)).toThrow(/document 1: Route "empty" .*spec\.destinations/);
+    // The same name twice: the second would silently replace the first in the API.
+    writeFileSync(
+      path,
+      "kind: Route\nmetadata: {name: a}\nspec: {destinations: [10.9.0.0/16], gateways: [10.114.0.3]}\n",
+    );
+    expect(() => routesFromYaml([path, path], noWarning)).toThrow(
+      `${path}: document 1: a Route named "a" is already in ${path}: document 1`,
+    );
+  });
+
+  it("warns about a destination the agent would skip, and keeps the Route's others", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-yaml-"));
+    const path = join(dir, "routes.yaml");
+    writeFileSync(
+      path,
+      "kind: Route\nmetadata: {name: mixed}\nspec: {destinations: [10.0.0.300/8, 10.9.0.1/16], gateways: [10.114.0.3]}\n",
+    );
+    const warnings: string[] = [];
+    expect(routesFromYaml([path], (w) => warnings.push(w)).map((r) => r.metadata.name)).toEqual(["mixed"]);
+    expect(warnings).toEqual([
+      `${path}: document 1: Route "mixed": spec.destinations[0]: "10.0.0.300/8" is not an IPv4 or IPv6 CIDR`,
+      expect.stringMatching(/^.*document 1: Route "mixed": spec\.destinations\[1\]: .*10\.9\.0\.0\/16/),
+    ]);
   });
 });

@@ -4,7 +4,7 @@
  * every node, a default-route override for the other pool), or Routes from YAML files.
  */
 import { readFileSync } from "node:fs";
-import type { RouteObject } from "@kroute/core";
+import { formatIssue, type RouteObject, validateRoute } from "@kroute/core";
 import { parseAllDocuments } from "yaml";
 import { ECHO, gatewayAddress, POOLS } from "./topology.ts";
 
@@ -36,20 +36,41 @@ export function defaultRoutes(gateways: number): RouteObject[] {
   ];
 }
 
-/** Route objects from YAML files (multi-document); anything else is refused, naming file and document. */
-export function routesFromYaml(paths: readonly string[]): RouteObject[] {
+/**
+ * Route objects from YAML files (multi-document); anything else is refused, naming file
+ * and document. Each Route is validated as the agent validates it: one the agent would
+ * refuse whole (a gateway that is not an address, no valid destination) is refused here,
+ * naming the field and value, since the run would otherwise program nothing for it and
+ * still report every check held; a destination the agent would skip, or a value it
+ * would normalise, is passed to `warn` and the Route is applied as the agent would.
+ */
+export function routesFromYaml(paths: readonly string[], warn: (message: string) => void): RouteObject[] {
   const routes: RouteObject[] = [];
+  const seen = new Map<string, string>();
   for (const path of paths) {
     const docs = parseAllDocuments(readFileSync(path, "utf8"));
     docs.forEach((doc, i) => {
-      if (doc.errors.length > 0) throw new Error(`${path}: document ${i + 1}: ${doc.errors[0]?.message}`);
+      const where = `${path}: document ${i + 1}`;
+      if (doc.errors.length > 0) throw new Error(`${where}: ${doc.errors[0]?.message}`);
       const value = doc.toJS() as unknown;
       if (value === null || value === undefined) return;
       const object = value as { kind?: unknown; metadata?: { name?: unknown }; spec?: unknown };
       if (object.kind !== "Route")
-        throw new Error(`${path}: document ${i + 1}: kind is ${JSON.stringify(object.kind)}, not "Route"`);
-      if (typeof object.metadata?.name !== "string")
-        throw new Error(`${path}: document ${i + 1}: metadata.name is missing`);
+        throw new Error(`${where}: kind is ${JSON.stringify(object.kind)}, not "Route"`);
+      if (typeof object.metadata?.name !== "string") throw new Error(`${where}: metadata.name is missing`);
+      const name = object.metadata.name;
+      // A second Route of the same name would replace the first in the API, unseen.
+      const first = seen.get(name);
+      if (first !== undefined)
+        throw new Error(`${where}: a Route named ${JSON.stringify(name)} is already in ${first}`);
+      seen.set(name, where);
+      const validation = validateRoute(value as RouteObject);
+      if (!validation.ok)
+        throw new Error(
+          `${where}: Route ${JSON.stringify(name)} would be refused by the agent: ${validation.issues.map(formatIssue).join("; ")}`,
+        );
+      for (const issue of [...validation.route.issues, ...validation.route.warnings])
+        warn(`${where}: Route ${JSON.stringify(name)}: ${formatIssue(issue)}`);
       routes.push(value as RouteObject);
     });
   }
