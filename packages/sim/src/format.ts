@@ -107,10 +107,26 @@ export function formatRoute(route: KernelRoute, nexthops: NexthopIndex): string[
   }
 }
 
+/** The names `ip rule` gives the kernel's own tables. */
+const TABLE_NAMES: ReadonlyMap<number, string> = new Map([
+  [253, "default"],
+  [254, "main"],
+  [255, "local"],
+]);
+
+/**
+ * One rule as `ip rule` prints it. suppress_prefixlength is what makes the override's
+ * `lookup main` rule pass default routes over (the reply rule's table gets them): a line
+ * without it reads as a rule that sends everything to main, and differs from the table
+ * `ip rule` shows on the node.
+ */
 export function formatRule(rule: KernelRule): string {
   const from = rule.src === undefined ? "all" : rule.src;
   const to = rule.dst === undefined ? "" : ` to ${rule.dst}`;
-  return `${rule.priority}:\tfrom ${from}${to} lookup ${rule.table} proto ${rule.protocol}`;
+  const table = TABLE_NAMES.get(rule.table) ?? String(rule.table);
+  const suppress =
+    rule.suppressPrefixLength === undefined ? "" : ` suppress_prefixlength ${rule.suppressPrefixLength}`;
+  return `${rule.priority}:\tfrom ${from}${to} lookup ${table}${suppress} proto ${rule.protocol}`;
 }
 
 export function formatNexthop(nh: KernelNexthop): string {

@@ -44,6 +44,16 @@ describe("kroute-sim CLI", () => {
     expect(stdout).not.toContain("\tnexthop via 10.114.0.4");
   });
 
+  it("prints the override's rules as ip rule does, suppress_prefixlength included, in the table and the ops", async () => {
+    const { code, stdout } = await sim("replay", `${EXAMPLES}basic.jsonl`, "--node", "node-a", "--verbose");
+    expect(code).toBe(0);
+    expect(stdout).toContain("\n-- rules\n1349:\tfrom all lookup main suppress_prefixlength 1 proto 201\n");
+    expect(stdout).toContain("\n1350:\tfrom 203.0.113.10/32 lookup 135 proto 201\n");
+    expect(stdout).toContain(
+      "\nseq 7 node-a: rule add 1349: from all lookup main suppress_prefixlength 1 proto 201\n",
+    );
+  });
+
   it("refuses a malformed log naming the line, with a non-zero exit", async () => {
     const log = readFileSync(`${EXAMPLES}sim/ecmp-failover.jsonl`, "utf8").split("\n");
     log[3] = log[3]?.replace('"gateway":"10.114.0.3"', '"gateway":"10.114.0.300"') ?? "";
