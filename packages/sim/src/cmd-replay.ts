@@ -1,5 +1,7 @@
 /** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
 import { statSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { getSystemErrorMessage } from "node:util";
 import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
@@ -72,6 +74,17 @@ function isPipeOrDevice(path: string): boolean {
   }
 }
 
+/**
+ * Why LOG cannot be read, naming it: Node's own message names the path for a failed
+ * open only, and a directory fails at the first read ("EISDIR: illegal operation on a
+ * directory, read"), which named nothing.
+ */
+function unreadable(path: string, code: string): string {
+  const errno = (osConstants.errno as Record<string, number | undefined>)[code];
+  const reason = errno === undefined ? code : `${getSystemErrorMessage(-errno)} (${code})`;
+  return `cannot read LOG ${JSON.stringify(path)}: ${reason}`;
+}
+
 export async function runReplay(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     node: { type: "string" },
@@ -97,11 +110,13 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     });
   } catch (error) {
     // A log that is malformed or cannot be read (missing, a directory, not readable).
-    if (
-      error instanceof MalformedLogError ||
-      /^E[A-Z]+$/.test(String((error as NodeJS.ErrnoException).code))
-    ) {
-      process.stderr.write(`kroute-sim replay: ${(error as Error).message}\n`);
+    if (error instanceof MalformedLogError) {
+      process.stderr.write(`kroute-sim replay: ${error.message}\n`);
+      return 1;
+    }
+    const code = String((error as NodeJS.ErrnoException).code);
+    if (/^E[A-Z]+$/.test(code)) {
+      process.stderr.write(`kroute-sim replay: ${unreadable(path, code)}\n`);
       return 1;
     }
     throw error;

@@ -68,12 +68,14 @@ describe("kroute-sim CLI", () => {
     for (const jobs of ["1", "2"]) {
       const missing = await sim("replay", join(dir, "missing.jsonl"), "--jobs", jobs);
       expect(missing.code).toBe(1);
-      expect(missing.stderr).toMatch(
-        /^kroute-sim replay: ENOENT: no such file or directory, open '.*missing\.jsonl'\n$/,
+      expect(missing.stderr).toBe(
+        `kroute-sim replay: cannot read LOG "${join(dir, "missing.jsonl")}": no such file or directory (ENOENT)\n`,
       );
       const directory = await sim("replay", dir, "--jobs", jobs);
       expect(directory.code).toBe(1);
-      expect(directory.stderr).toMatch(/^kroute-sim replay: EISDIR: illegal operation on a directory/);
+      expect(directory.stderr).toBe(
+        `kroute-sim replay: cannot read LOG "${dir}": illegal operation on a directory (EISDIR)\n`,
+      );
     }
   });
 
