@@ -73,12 +73,16 @@ function predict(events: Parameters<Replayer["push"]>[0][]): Tables {
   return Object.fromEntries(Object.entries(doc.nodes).map(([node, v]) => [node, v.routes]));
 }
 
+/** A wait whose condition never came: the one failure that needs the kernels' tables to diagnose. */
+class TimedOut extends Error {}
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new TimedOut(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -209,7 +213,10 @@ export async function runOnRealKernels(
       const tables = await readAll();
       return JSON.stringify(tables) === JSON.stringify(expected) ? tables : undefined;
     }).catch(async (error: unknown) => {
-      print(`!! ${error instanceof Error ? error.message : String(error)}; the kernels hold:`);
+      // Anything else (an agent that died, a table read cut short by Ctrl-C) is said once by
+      // the caller; reading the tables again would only fail the same way, mid-sentence.
+      if (!(error instanceof TimedOut)) throw error;
+      print(`!! ${error.message}; the kernels hold:`);
       print(JSON.stringify(await readAll()));
       print("   and the simulator predicted:");
       print(JSON.stringify(expected));
