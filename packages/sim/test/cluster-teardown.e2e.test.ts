@@ -280,4 +280,30 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
     }
   }, 60_000);
+  it("when an echo server dies, says which, fails the run and tears everything else down", async () => {
+    const run = startCluster("--nodes", "1", "--gateways", "1");
+    let workDir: string | undefined;
+    try {
+      const agents = await waitForAgents(run, 1);
+      const namespaces = clusterNamespaces(agents.map((a) => a.netns));
+      workDir = agents[0]?.workDir as string;
+      await waitForProcess(run, (args) => args.includes("serve") && args.includes("192.0.2.10"));
+      const processes = descendants(run.child.pid as number);
+      const echo = processes.find((p) => cmdline(p).includes("serve") && cmdline(p).includes("203.0.113.10"));
+      expect(echo).toBeDefined();
+
+      process.kill(echo as number, "SIGKILL");
+      const { code } = await run.exited;
+      // Its flows went unanswered: the run must not go on to say every check held.
+      expect(code).toBe(1);
+      expect(run.output.stderr).toContain("kroute-sim cluster: echo server of 203.0.113.10 exited (SIGKILL)");
+      expect(run.output.stdout).not.toContain("cluster: every check held");
+      const left = netnsList();
+      for (const ns of namespaces) expect(left).not.toContain(ns);
+      expect(survivors(processes)).toEqual([]);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill("SIGKILL");
+      if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -140,11 +140,25 @@ export async function runOnRealKernels(
     ports: [{ name: "https", port: 6443, protocol: "TCP" }],
   });
 
+  // The first part of the box that died on its own (an agent, an echo server): the run
+  // stops at its next step, saying which, and everything is torn down.
+  let stopping = false;
+  let crashed: string | undefined;
+  const watch = (child: ChildProcess, what: string, after = ""): void => {
+    child.on("exit", (code, signal) => {
+      if (!stopping) crashed ??= `${what} exited (${signal ?? code})${after}`;
+    });
+  };
+  const alive = (): void => {
+    if (crashed !== undefined) throw new Error(crashed);
+  };
+
   // Each server is torn down from the moment it runs: a signal may arrive while the next starts.
   for (const destination of DESTINATIONS) {
-    const echo: UdpEchoServer = await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT, (c) =>
-      teardown.child(c),
-    );
+    const echo: UdpEchoServer = await testkit.startUdpEcho(topology.internet, destination, ECHO_PORT, (c) => {
+      teardown.child(c);
+      watch(c, `echo server of ${destination}`);
+    });
     teardown.defer(() => echo.stop());
   }
 
@@ -153,8 +167,6 @@ export async function runOnRealKernels(
   const agentEntry = import.meta.resolve("@kroute/agent");
   const agentMain = fileURLToPath(new URL(`./main${extname(agentEntry)}`, agentEntry));
   const agents = new Map<string, ChildProcess>();
-  let stopping = false;
-  let crashed: string | undefined;
   for (const node of topology.nodes) {
     const log = openSync(join(workDir, `${node.name}.agent.log`), "a");
     const child = spawn(
@@ -176,10 +188,7 @@ export async function runOnRealKernels(
       { env: { ...process.env, NODE_NAME: node.name }, stdio: ["ignore", log, log] },
     );
     teardown.child(child);
-    child.on("exit", (code, signal) => {
-      if (!stopping)
-        crashed = `agent of ${node.name} exited (${signal ?? code}); see ${join(workDir, `${node.name}.agent.log`)}`;
-    });
+    watch(child, `agent of ${node.name}`, `; see ${join(workDir, `${node.name}.agent.log`)}`);
     agents.set(node.name, child);
   }
   const stopAgents = async (): Promise<void> => {
@@ -196,9 +205,6 @@ export async function runOnRealKernels(
     );
   };
   teardown.defer(stopAgents);
-  const alive = (): void => {
-    if (crashed !== undefined) throw new Error(crashed);
-  };
 
   const events = scenarioEvents(s);
   const readAll = async (): Promise<Tables> => {
@@ -261,6 +267,7 @@ export async function runOnRealKernels(
         });
         sending = send;
         const flows = await send;
+        alive(); // flows unanswered because a server died are that death, not a routing result
         observed.push({ phase, node: node.name, destination, via: flows.via });
         print(egressLine(s, node.name, destination, flows.via, flows.sent));
       }
