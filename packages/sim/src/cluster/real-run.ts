@@ -16,6 +16,7 @@ import { replayFile } from "../cmd-replay.ts";
 import { type JsonRoute, renderJson } from "../render.ts";
 import { Replayer } from "../replay.ts";
 import type { Timeline } from "../timeline.ts";
+import { egressProblem, expectedSources } from "./egress-check.ts";
 import { kernelRoutes, kernelTableText } from "./kernel-table.ts";
 import { API_SERVER, DNS, nodeLabels, type Scenario, scenarioEvents } from "./scenario.ts";
 import { DESTINATIONS, EGRESS_FLOWS, egressLine, header, type Print } from "./story.ts";
@@ -56,7 +57,7 @@ export interface ClusterOutcome {
   readonly recordings: readonly RecordingCheck[];
   readonly failoverMs: number;
   readonly recoveryMs: number;
-  /** Recording mismatches plus invariant violations found replaying the recordings. */
+  /** Egress the predicted tables do not allow, recording mismatches, and invariant violations replaying the recordings. */
   readonly problems: number;
 }
 
@@ -213,7 +214,11 @@ export async function runOnRealKernels(
     for (const node of topology.nodes) tables[node.name] = await kernelRoutes(node.ns, PROTOCOL);
     return tables;
   };
+  // The table the kernels last converged to, by the simulator: what the egress is judged by.
+  let predicted: Tables = {};
+  let egressProblems = 0;
   const converge = async (expected: Tables, what: string): Promise<number> => {
+    predicted = expected;
     const start = Date.now();
     await waitFor(what, CONVERGE_MS, async () => {
       const tables = await readAll();
@@ -270,6 +275,13 @@ export async function runOnRealKernels(
         alive(); // flows unanswered because a server died are that death, not a routing result
         observed.push({ phase, node: node.name, destination, via: flows.via });
         print(egressLine(s, node.name, destination, flows.via, flows.sent));
+        const dead = new Set(phase === "gw-1 down" ? [s.gateways[0] as string] : []);
+        const expected = expectedSources(s, node, predicted[node.name] ?? [], destination, dead);
+        const problem = egressProblem(expected, flows.via);
+        if (problem !== undefined) {
+          egressProblems++;
+          print(`!! ${node.name} → ${destination}: ${problem}`);
+        }
       }
     }
     print("");
@@ -318,7 +330,7 @@ export async function runOnRealKernels(
   const held = await readAll();
   await stopAgents(); // SIGTERM keeps the routes: the kernels still hold them
   const recordings: RecordingCheck[] = [];
-  let problems = 0;
+  let problems = egressProblems;
   for (const node of topology.nodes) {
     const run = await replayFile(join(workDir, `${node.name}.jsonl`), { report: timeline.enabled, timeline });
     const doc = JSON.parse(renderJson(run.results.filter((r) => r.node === node.name))) as {
