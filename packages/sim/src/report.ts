@@ -3,6 +3,7 @@
  * external assets) with a timeline per node: gateway lanes (up green, down red), the
  * number of routes programmed, ticks where ops were applied, and violations.
  */
+import { compareAddresses, type IpAddr } from "@kroute/core";
 import type { NodeTimeline, Timeline } from "./timeline.ts";
 
 const WIDTH = 960;
@@ -31,7 +32,9 @@ function fmt(n: number): string {
 function gatewayLanes(node: NodeTimeline, scale: Scale, lastSeq: number, top: number): string[] {
   const parts: string[] = [];
   let y = top;
-  for (const [gateway, marks] of [...node.gateways].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  // In address order (10.0.0.2 before 10.0.0.10, IPv4 before IPv6), as the tables list them.
+  const lanes = [...node.gateways].sort(([a], [b]) => compareAddresses(a as IpAddr, b as IpAddr));
+  for (const [gateway, marks] of lanes) {
     parts.push(`<text x="4" y="${y + 12}" class="lbl">gw ${escapeHtml(gateway)}</text>`);
     marks.forEach((mark, i) => {
       const next = marks[i + 1];
