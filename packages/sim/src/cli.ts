@@ -17,8 +17,9 @@ const USAGE = `usage: kroute-sim <command> [options]
   replay LOG [--node NAME] [--until SEQ] [--verbose] [--json] [--report FILE] [--jobs N]
                             run an event log through the core and the fake kernel
                             (--jobs: on N threads, dividing the nodes; same output)
-  generate --nodes N --routes R --events E --seed S [--pools P]
+  generate [--nodes N] [--routes R] [--events E] [--seed S] [--pools P]
                             write a synthetic event log to stdout
+                            (defaults: 3 nodes, 10 Routes, 100 events, seed 1)
   cluster [--nodes N] [--gateways G] [--report FILE] [--fake] [ROUTES.yaml ...]
                             a cluster in a box (network namespaces, real agents; needs root,
                             else, or with --fake, the same scenario on fake kernels)
@@ -43,6 +44,12 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === undefined) {
     process.stderr.write(`kroute-sim: unknown command ${JSON.stringify(name)}\n${USAGE}`);
     return 2;
+  }
+  // `kroute-sim replay --help` is how a user asks what replay takes (what follows `--` is data).
+  const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (options.includes("--help") || options.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   try {
     return await command(rest);

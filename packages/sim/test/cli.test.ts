@@ -199,6 +199,17 @@ describe("kroute-sim CLI", () => {
     expect((await sim("frobnicate")).code).toBe(2);
   });
 
+  it("prints the usage for --help after any command, with generate's defaults", async () => {
+    for (const command of ["replay", "generate", "cluster", "demo"]) {
+      const help = await sim(command, "--help");
+      expect(help).toMatchObject({ code: 0, stderr: "" });
+      expect(help.stdout).toContain("replay LOG [--node NAME] [--until SEQ] [--verbose] [--json]");
+    }
+    expect((await sim("generate", "-h")).stdout).toContain(
+      "(defaults: 3 nodes, 10 Routes, 100 events, seed 1)",
+    );
+  });
+
   it("names a negative number given to a flag, as any other bad value", async () => {
     const log = `${EXAMPLES}sim/ecmp-failover.jsonl`;
     for (const [args, message] of [
