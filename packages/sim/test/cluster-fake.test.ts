@@ -54,6 +54,9 @@ describe("cluster in a box on fake kernels (no root)", () => {
     expect(() => routesFromYaml([bad], noWarning)).toThrow(
       /bad\.yaml: document 1: kind is "ConfigMap", not "Route"/,
     );
+    const empty = join(dir, "empty.yaml");
+    writeFileSync(empty, "# every Route commented out\n---\n");
+    expect(() => routesFromYaml([good, empty], noWarning)).toThrow(`${empty}: no Route in it`);
   });
 
   it("refuses a Route the agent would refuse whole, naming the file, document, field and value", () => {

@@ -48,6 +48,7 @@ export function routesFromYaml(paths: readonly string[], warn: (message: string)
   const routes: RouteObject[] = [];
   const seen = new Map<string, string>();
   for (const path of paths) {
+    const before = routes.length;
     const docs = parseAllDocuments(readFileSync(path, "utf8"));
     docs.forEach((doc, i) => {
       const where = `${path}: document ${i + 1}`;
@@ -73,6 +74,8 @@ export function routesFromYaml(paths: readonly string[], warn: (message: string)
         warn(`${where}: Route ${JSON.stringify(name)}: ${formatIssue(issue)}`);
       routes.push(value as RouteObject);
     });
+    // A file named but holding no Route (all commented out, the wrong file) would run the box empty.
+    if (routes.length === before) throw new Error(`${path}: no Route in it`);
   }
   return routes;
 }
