@@ -14,6 +14,7 @@ import { runOnRealKernels } from "../src/cluster/real-run.ts";
 import { defaultRoutes } from "../src/cluster/routes.ts";
 import { scenario } from "../src/cluster/scenario.ts";
 import { Timeline } from "../src/timeline.ts";
+import { trackingNamespaces } from "./helpers.ts";
 
 describeAsRoot("cluster in a box: the egress it shows is checked against the predicted tables", () => {
   const workDir = mkdtempSync(join(tmpdir(), "kroute-sim-egress-"));
@@ -33,14 +34,7 @@ describeAsRoot("cluster in a box: the egress it shows is checked against the pre
         execFileSync("ip", ["netns", "exec", gw1, "nft", "delete", "table", "inet", "kr_nat"]);
       }
     };
-    const teardown = {
-      namespace: (n: string) => {
-        namespaces.push(n);
-        cleanup.namespace(n);
-      },
-      child: cleanup.child.bind(cleanup),
-      defer: cleanup.defer.bind(cleanup),
-    };
+    const teardown = trackingNamespaces(cleanup, namespaces);
     try {
       const outcome = await runOnRealKernels(s, print, new Timeline(false), workDir, teardown);
       // The internet routes the LAN back through the router, so the echo answers the node's own address.

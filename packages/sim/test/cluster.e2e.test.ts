@@ -10,6 +10,7 @@ import { defaultRoutes } from "../src/cluster/routes.ts";
 import { scenario } from "../src/cluster/scenario.ts";
 import { ECHO } from "../src/cluster/topology.ts";
 import { Timeline } from "../src/timeline.ts";
+import { trackingNamespaces } from "./helpers.ts";
 
 describeAsRoot("cluster in a box: real agents in namespaces, their recordings replayed", () => {
   const s = scenario(2, 2, defaultRoutes(2));
@@ -20,14 +21,7 @@ describeAsRoot("cluster in a box: real agents in namespaces, their recordings re
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "kroute-sim-e2e-"));
     const cleanup = new Cleanup();
-    const tracked = {
-      namespace: (n: string) => {
-        namespaces.push(n);
-        cleanup.namespace(n);
-      },
-      child: cleanup.child.bind(cleanup),
-      defer: cleanup.defer.bind(cleanup),
-    };
+    const tracked = trackingNamespaces(cleanup, namespaces);
     try {
       outcome = await runOnRealKernels(s, () => {}, new Timeline(false), workDir, tracked);
     } finally {

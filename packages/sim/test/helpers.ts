@@ -1,4 +1,6 @@
 import { decodeLog, type EngineEvent } from "@kroute/core";
+import type { Cleanup } from "../src/cluster/cleanup.ts";
+import type { Teardown } from "../src/cluster/real-run.ts";
 import { type GenerateOptions, generateLog } from "../src/generate.ts";
 import { type NodeResult, renderJson } from "../src/render.ts";
 import { Replayer, type ReplayOptions } from "../src/replay.ts";
@@ -37,4 +39,16 @@ export interface JsonDoc {
 
 export function json(results: readonly NodeResult[]): JsonDoc {
   return JSON.parse(renderJson(results)) as JsonDoc;
+}
+
+/** `cleanup` as the cluster's Teardown, also listing in `namespaces` each namespace made, for the test to look into. */
+export function trackingNamespaces(cleanup: Cleanup, namespaces: string[]): Teardown {
+  return {
+    namespace: (n: string) => {
+      namespaces.push(n);
+      cleanup.namespace(n);
+    },
+    child: cleanup.child.bind(cleanup),
+    defer: cleanup.defer.bind(cleanup),
+  };
 }
