@@ -18,7 +18,7 @@ import { reduce } from "../src/reducer.ts";
 import type { RouteObject } from "../src/route.ts";
 import { DEFAULT_SETTINGS, type EngineSettings } from "../src/settings.ts";
 import { initialNodeState, type NodeState } from "../src/state.ts";
-import { hostFacts, NODE } from "./fixtures.ts";
+import { emptySnapshot, hostFacts, NODE } from "./fixtures.ts";
 
 const V4_GATEWAYS = ["10.114.0.3", "10.114.0.4", "10.114.0.5", "192.0.2.9"];
 const V6_GATEWAYS = ["fd00::1", "fd00::2"];
@@ -411,14 +411,7 @@ describe("core properties", () => {
           const shuffled = [...lastVersions].sort(
             (a, b) => shuffleKey(JSON.stringify(a)) - shuffleKey(JSON.stringify(b)),
           );
-          const base = synced({
-            routes: [],
-            nexthops: [],
-            rules: [],
-            links: [],
-            addresses: [],
-            complete: true,
-          });
+          const base = synced(emptySnapshot);
           const one = run(settings, [...base, ...probes, ...history, ...lastVersions]);
           const again = run(settings, [...base, ...probes, ...history, ...lastVersions]);
           const reordered = run(settings, [...base, ...probes, ...history, ...shuffled]);
@@ -436,10 +429,7 @@ describe("core properties", () => {
   it("(5) every desired route's gateways share its family and are healthy, unless all are down", () => {
     fc.assert(
       fc.property(settingsArb, fc.array(eventArb, { maxLength: 30 }), (settings, events) => {
-        const state = run(settings, [
-          ...synced({ routes: [], nexthops: [], rules: [], links: [], addresses: [], complete: true }),
-          ...events,
-        ]);
+        const state = run(settings, [...synced(emptySnapshot), ...events]);
         const table = desiredTable(state);
         const byId = new Map(table.nexthops.map((n) => [n.id, n]));
         const gatewaysOf = (route: KernelRoute): string[] => {
@@ -470,32 +460,35 @@ describe("core properties", () => {
     );
   });
 
+  /** The last version of every input in `events`, the node and host facts defaulting to synced()'s. */
+  function finalInputs(events: readonly EventBody[]) {
+    const routes = new Map<string, RouteObject>();
+    const probes = new Map<string, EventBody>();
+    let node = synced(emptySnapshot)[1] as EventBody;
+    let host = synced(emptySnapshot)[2] as EventBody;
+    for (const event of events) {
+      if (event.type === "route/upserted") routes.set(event.route.metadata.name, event.route);
+      if (event.type === "route/deleted") routes.delete(event.name);
+      if (event.type === "probe/result") probes.set(event.gateway, event);
+      if (event.type === "node/observed") node = event;
+      if (event.type === "host/observed") host = event;
+    }
+    return { routes, probes, node, host };
+  }
+
+  /** A table without its gateways' `since` times, which differ between two runs by when they happened. */
+  function withoutSince(table: ReturnType<typeof desiredTable>) {
+    return { ...table, gateways: table.gateways.map(({ since: _, ...g }) => g) };
+  }
+
   it("(6) the incrementally kept table equals one computed from scratch from the final inputs", () => {
     fc.assert(
       fc.property(settingsArb, fc.array(eventArb, { maxLength: 40 }), (settings, events) => {
-        const empty: KernelSnapshot = {
-          routes: [],
-          nexthops: [],
-          rules: [],
-          links: [],
-          addresses: [],
-          complete: true,
-        };
-        const incremental = run(settings, [...synced(empty), ...events]);
+        const incremental = run(settings, [...synced(emptySnapshot), ...events]);
         // The final version of every input, replayed in a fixed order onto a fresh state.
-        const routes = new Map<string, RouteObject>();
-        const probes = new Map<string, EventBody>();
-        let node: EventBody = synced(empty)[1] as EventBody;
-        let host: EventBody = synced(empty)[2] as EventBody;
-        for (const event of events) {
-          if (event.type === "route/upserted") routes.set(event.route.metadata.name, event.route);
-          if (event.type === "route/deleted") routes.delete(event.name);
-          if (event.type === "probe/result") probes.set(event.gateway, event);
-          if (event.type === "node/observed") node = event;
-          if (event.type === "host/observed") host = event;
-        }
+        const { routes, probes, node, host } = finalInputs(events);
         const fromScratch = run(settings, [
-          { type: "kernel/observed", node: NODE, snapshot: empty },
+          { type: "kernel/observed", node: NODE, snapshot: emptySnapshot },
           host,
           ...probes.values(),
           { type: "route/resynced", routes: [...routes.values()] },
@@ -503,10 +496,7 @@ describe("core properties", () => {
         ]);
         const table = desiredTable(incremental);
         const expected = desiredTable(fromScratch);
-        expect({ ...table, gateways: table.gateways.map(({ since: _, ...g }) => g) }).toEqual({
-          ...expected,
-          gateways: expected.gateways.map(({ since: _, ...g }) => g),
-        });
+        expect(withoutSince(table)).toEqual(withoutSince(expected));
       }),
     );
   });
@@ -524,26 +514,10 @@ describe("core properties", () => {
     const mixed = fc.oneof({ weight: 2, arbitrary: eventArb }, { weight: 1, arbitrary: othersChangeArb });
     fc.assert(
       fc.property(settingsArb, fc.array(mixed, { maxLength: 40 }), (settings, events) => {
-        const empty: KernelSnapshot = {
-          routes: [],
-          nexthops: [],
-          rules: [],
-          links: [],
-          addresses: [],
-          complete: true,
-        };
-        const incremental = run(settings, [...synced(empty), ...events]);
-        const routes = new Map<string, RouteObject>();
+        const incremental = run(settings, [...synced(emptySnapshot), ...events]);
+        const { routes, probes, node, host } = finalInputs(events);
         const others = new Map<number, KernelNexthop>();
-        let node: EventBody = synced(empty)[1] as EventBody;
-        let host: EventBody = synced(empty)[2] as EventBody;
-        const probes = new Map<string, EventBody>();
         for (const event of events) {
-          if (event.type === "route/upserted") routes.set(event.route.metadata.name, event.route);
-          if (event.type === "route/deleted") routes.delete(event.name);
-          if (event.type === "probe/result") probes.set(event.gateway, event);
-          if (event.type === "node/observed") node = event;
-          if (event.type === "host/observed") host = event;
           if (event.type === "kernel/changed" && event.change.kind === "nexthop") {
             const { nexthop, action } = event.change;
             if (action === "new") others.set(nexthop.id, nexthop);
@@ -552,7 +526,11 @@ describe("core properties", () => {
         }
         // A fresh agent whose first dump shows the others' nexthops as they ended.
         const restarted = run(settings, [
-          { type: "kernel/observed", node: NODE, snapshot: { ...empty, nexthops: [...others.values()] } },
+          {
+            type: "kernel/observed",
+            node: NODE,
+            snapshot: { ...emptySnapshot, nexthops: [...others.values()] },
+          },
           host,
           ...probes.values(),
           { type: "route/resynced", routes: [...routes.values()] },
@@ -560,10 +538,7 @@ describe("core properties", () => {
         ]);
         const table = desiredTable(incremental);
         const expected = desiredTable(restarted);
-        expect({ ...table, gateways: table.gateways.map(({ since: _, ...g }) => g) }).toEqual({
-          ...expected,
-          gateways: expected.gateways.map(({ since: _, ...g }) => g),
-        });
+        expect(withoutSince(table)).toEqual(withoutSince(expected));
         for (const nexthop of table.nexthops) expect(others.has(nexthop.id)).toBe(false);
       }),
     );
@@ -573,15 +548,7 @@ describe("core properties", () => {
     const takeArb = fc.array(othersNexthopArb, { minLength: 1, maxLength: 4 });
     fc.assert(
       fc.property(settingsArb, fc.array(eventArb, { maxLength: 25 }), takeArb, (settings, events, taken) => {
-        const empty: KernelSnapshot = {
-          routes: [],
-          nexthops: [],
-          rules: [],
-          links: [],
-          addresses: [],
-          complete: true,
-        };
-        let state = run(settings, [...synced(empty), ...events]);
+        let state = run(settings, [...synced(emptySnapshot), ...events]);
         state = applyAllOk(state, plan(state));
         let seq = 2_000_000;
         for (const nexthop of taken) {
