@@ -222,7 +222,15 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const probe: ProbeFn =
       deps.probe ??
       ((gateway, timeoutMs) => {
-        prober ??= createIcmpProber(settings.netns !== undefined ? { netns: settings.netns } : {});
+        prober ??= createIcmpProber({
+          ...(settings.netns !== undefined ? { netns: settings.netns } : {}),
+          onRoutedOnly: (reason) =>
+            log.warn(
+              { reason },
+              "IPv6 gateway probes follow the routes: where a Route's destination holds a gateway's address via another gateway, that gateway's probes go there (%s)",
+              reason,
+            ),
+        });
         return prober.echo(gateway, timeoutMs, probeDevices.get(gateway));
       });
     cleanups.push(() => prober?.close());

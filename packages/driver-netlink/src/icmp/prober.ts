@@ -43,6 +43,12 @@ export interface IcmpProberOptions {
    * CAP_NET_RAW too), so a route via another gateway still diverts it.
    */
   readonly socket?: IcmpSocketMode;
+  /**
+   * Called once, when IPv6 probing starts, if its probes can only follow the routes
+   * (no on-link copy: a ping socket, or the copy's sockets refused), with why: a route
+   * via another gateway then diverts a gateway's probe, and the operator should know.
+   */
+  readonly onRoutedOnly?: (reason: string) => void;
 }
 
 export interface IcmpProber {
@@ -92,13 +98,16 @@ export function createIcmpProber(options: IcmpProberOptions = {}): IcmpProber {
     if (existing !== undefined) return existing;
     const socket = openIcmpSocket(family, options.netns, mode);
     const onLink = family === 6 && socket.kind === "raw" ? openOnLinkSender(options.netns) : undefined;
+    if (family === 6 && socket.kind === "datagram")
+      options.onRoutedOnly?.("a ping socket (no CAP_NET_RAW) sends no on-link copy");
+    if (typeof onLink === "string") options.onRoutedOnly?.(`the on-link copy's sockets: ${onLink}`);
     const created: Channel = {
       socket,
       // Raw sockets share every reply in the namespace: a random identifier tells ours apart.
       identifier: (Math.random() * 0x10000) | 0,
       pending: new Map(),
       watch: watchReadable(socket.fd, () => drain(family)),
-      // Without its sockets (no AF_PACKET in this kernel) probes are routed only, as before.
+      // Without its sockets (no AF_PACKET in this kernel) probes are routed only (onRoutedOnly).
       onLink: typeof onLink === "string" ? undefined : onLink,
       nextSequence: (Math.random() * 0x10000) | 0,
     };

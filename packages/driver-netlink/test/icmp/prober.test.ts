@@ -8,9 +8,13 @@ import { createIcmpProber, type IcmpProber } from "../../src/icmp/prober.ts";
 describeAsRoot("ICMP echo prober in a network namespace", () => {
   let topology: Topology;
   let prober: IcmpProber;
+  const routedOnly: string[] = [];
   beforeAll(async () => {
     topology = await createTopology({ gateways: 2 });
-    prober = createIcmpProber({ netns: topology.node.name });
+    prober = createIcmpProber({
+      netns: topology.node.name,
+      onRoutedOnly: (reason) => routedOnly.push(reason),
+    });
   });
   afterAll(async () => {
     prober?.close();
@@ -28,6 +32,7 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     }
     expect(prober.socketKind(4)).toBe("raw");
     expect(prober.socketKind(6)).toBe("raw");
+    expect(routedOnly).toEqual([]);
   });
 
   it("times out on a gateway that drops everything, and sees it again once recovered", async () => {
@@ -146,8 +151,13 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
     expect(await prober.echo("203.0.113.200" as IpAddr, 1000)).toEqual({ ok: false, reason: "ENETUNREACH" });
   });
 
-  it("uses ping sockets where asked, only inside ping_group_range", async () => {
-    const datagram = createIcmpProber({ netns: topology.node.name, socket: "datagram" });
+  it("uses ping sockets where asked, only inside ping_group_range, and says their IPv6 probes are routed only", async () => {
+    const datagramRoutedOnly: string[] = [];
+    const datagram = createIcmpProber({
+      netns: topology.node.name,
+      socket: "datagram",
+      onRoutedOnly: (reason) => datagramRoutedOnly.push(reason),
+    });
     try {
       await topology.node.exec("sysctl", ["-q", "-w", "net.ipv4.ping_group_range=1 0"]);
       await expect(datagram.echo(topology.gateways[0]!.v4, 1000)).rejects.toThrow(/ping_group_range/);
@@ -155,7 +165,10 @@ describeAsRoot("ICMP echo prober in a network namespace", () => {
       const v4 = await datagram.echo(topology.gateways[0]!.v4, 1000);
       const v6 = await datagram.echo(topology.gateways[0]!.v6, 1000);
       expect([v4.ok, v6.ok]).toEqual([true, true]);
+      expect(await datagram.echo(topology.gateways[1]!.v6, 1000)).toMatchObject({ ok: true });
       expect(datagram.socketKind(4)).toBe("datagram");
+      // Once, when IPv6 probing started; IPv4's MSG_DONTROUTE works on ping sockets too.
+      expect(datagramRoutedOnly).toEqual(["a ping socket (no CAP_NET_RAW) sends no on-link copy"]);
     } finally {
       datagram.close();
     }
