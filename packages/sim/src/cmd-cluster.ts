@@ -1,7 +1,8 @@
 /**
  * `kroute-sim cluster [--nodes N] [--gateways G] [--report FILE] [ROUTES.yaml ...]`:
- * a cluster in a box. As root: namespaces, the Kubernetes API double, real agents and
- * kernels. Otherwise it says so and runs the same scenario on fake kernels.
+ * a cluster in a box, and the README's main job (`scripts/dev run`). As root: namespaces,
+ * the Kubernetes API double, real agents and kernels. Otherwise (not root, or no
+ * namespaces to be had) it says why and runs the same scenario on fake kernels.
  * Everything it creates is torn down at the end, on Ctrl-C, and when any part crashes.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,13 +11,12 @@ import { join } from "node:path";
 import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { Cleanup } from "./cluster/cleanup.ts";
 import { runOnFakeKernels } from "./cluster/fake-run.ts";
+import { whyNoNamespaces } from "./cluster/namespaces-usable.ts";
 import { defaultRoutes, routesFromYaml } from "./cluster/routes.ts";
 import { scenario } from "./cluster/scenario.ts";
 import { MAX_GATEWAYS, MAX_NODES } from "./cluster/topology.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
-
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 /** Signals that end a cluster run with a full teardown: Ctrl-C, kill, a closed terminal, Ctrl-\\. */
 const TEARDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
@@ -51,10 +51,12 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${line}\n`);
   };
   let violations: number;
-  if (!isRoot || values.fake === true) {
-    if (!isRoot)
+  const whyFake = values.fake === true ? undefined : await whyNoNamespaces();
+  const real = values.fake !== true && whyFake === undefined;
+  if (!real) {
+    if (whyFake !== undefined)
       process.stderr.write(
-        "kroute-sim cluster: not root, so no network namespaces: running the same scenario on fake kernels\n",
+        `kroute-sim cluster: ${whyFake}, so no network namespaces: running the same scenario on fake kernels\n`,
       );
     violations = runOnFakeKernels(s, print, timeline);
   } else {
@@ -98,7 +100,7 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   if (report !== undefined) writeFileSync(report, renderReport("kroute-sim cluster", timeline));
-  const torn = isRoot && values.fake !== true ? "; everything torn down" : "";
+  const torn = real ? "; everything torn down" : "";
   print(
     violations === 0
       ? `cluster: every check held${torn}.`

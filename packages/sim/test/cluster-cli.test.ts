@@ -79,7 +79,7 @@ describe("kroute-sim cluster without root", () => {
     expect(stderr).toBe(NOT_ROOT);
     expect(code).toBe(0);
     expect(stdout).toContain(
-      "== cluster in a box (NOT root, so fake kernels: the same scenario replayed through the core and the in-memory kernel): 2 nodes, 2 gateways, 3 Routes",
+      "== cluster in a box (fake kernels: the same scenario replayed through the core and the in-memory kernel): 2 nodes, 2 gateways, 3 Routes",
     );
     // node-2 is in the override pool: through the gateways while both answer, only gw-2 once gw-1 stops.
     const egress = stdout.split("\n").filter((l) => l.startsWith("node-2 → 192.0.2.10: "));
@@ -110,6 +110,19 @@ describe("kroute-sim cluster without root", () => {
     expect(stderr).toBe(
       `kroute-sim cluster: ${routes}: document 1: Route "vpn" would be refused by the agent: spec.gateways[0]: "notanip" is not an IPv4 or IPv6 address\n`,
     );
+  });
+});
+
+describeAsRoot("kroute-sim cluster as root where no network namespace can be made", () => {
+  it("says why on stderr and runs the same scenario on fake kernels", async () => {
+    // Docker's default for a root container: no CAP_SYS_ADMIN, so /run/netns cannot be mounted.
+    const withoutSysAdmin = ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", process.execPath, CLI];
+    const args = ["cluster", "--nodes", "2", "--gateways", "2"];
+    const { stdout, stderr } = await exec("setpriv", [...withoutSysAdmin, ...args], { maxBuffer: 64 << 20 });
+    expect(stderr).toMatch(
+      /^kroute-sim cluster: root, but ip netns add kr-check-\w+ failed: .+, so no network namespaces: running the same scenario on fake kernels\n$/,
+    );
+    expect(stdout).toBe((await sim(false, ...args, "--fake")).stdout);
   });
 });
 

@@ -54,11 +54,8 @@ export function runOnFakeKernels(s: Scenario, print: Print, timeline: Timeline):
     print("");
   };
   const events = scenarioEvents(s);
-  header(
-    s,
-    "NOT root, so fake kernels: the same scenario replayed through the core and the in-memory kernel",
-    print,
-  );
+  // Why there are no namespaces (not root, --fake, none to be had) is said on stderr.
+  header(s, "fake kernels: the same scenario replayed through the core and the in-memory kernel", print);
   print("## 1. Routes applied; every gateway answers its probes");
   push(events.setup);
   tables();
