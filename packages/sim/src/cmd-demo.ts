@@ -1,5 +1,5 @@
 /**
- * `kroute-sim demo`, the README's main job (`scripts/dev run`): replays the bundled
+ * `kroute-sim demo` (`scripts/dev run demo`): replays the bundled
  * example logs (examples/basic.jsonl and examples/sim/*.jsonl) through the core and
  * the in-memory kernel, printing each node's table, the ops applied and the
  * invariant checks. No root, no cluster, fast and deterministic.
