@@ -6,11 +6,16 @@
 import {
   compareAddresses,
   comparePrefixes,
+  familyOf,
   type IpAddr,
   type KernelNexthop,
   type KernelRoute,
   type KernelRule,
+  maxPrefixLength,
   type Op,
+  type Prefix,
+  prefixAddress,
+  prefixLength,
 } from "@kroute/core";
 
 export type NexthopIndex = ReadonlyMap<number, KernelNexthop>;
@@ -62,6 +67,14 @@ export function routeGateways(route: KernelRoute, nexthops: NexthopIndex): IpAdd
   return [...new Set(routeHops(route, nexthops).map((h) => h.gateway))].sort(compareAddresses);
 }
 
+/**
+ * A prefix as `ip route` and `ip rule` print it: a host prefix (/32, /128) as the bare
+ * address, since iproute2 gives the length only when it is shorter than the address.
+ */
+function ipPrefix(prefix: Prefix): string {
+  return prefixLength(prefix) === maxPrefixLength(familyOf(prefix)) ? prefixAddress(prefix) : prefix;
+}
+
 function tail(route: KernelRoute): string {
   const table = route.table === 254 ? "" : ` table ${route.table}`;
   const scope =
@@ -75,31 +88,32 @@ function tail(route: KernelRoute): string {
 /** One route as `ip route` prints it: a head line, plus one line per member for multipath. */
 export function formatRoute(route: KernelRoute, nexthops: NexthopIndex): string[] {
   const target = route.target;
+  const dst = ipPrefix(route.dst);
   switch (target.kind) {
     case "gateways": {
       const [only] = target.nexthops;
       if (target.nexthops.length === 1 && only !== undefined) {
-        return [`${route.dst} via ${only.gateway} dev ${only.dev}${tail(route)}`];
+        return [`${dst} via ${only.gateway} dev ${only.dev}${tail(route)}`];
       }
       return [
-        `${route.dst}${tail(route)}`,
+        `${dst}${tail(route)}`,
         ...target.nexthops.map((nh) => `\tnexthop via ${nh.gateway} dev ${nh.dev} weight ${nh.weight}`),
       ];
     }
     case "nexthop-object": {
       const nh = nexthops.get(target.id);
       if (nh?.kind === "gateway")
-        return [`${route.dst} nhid ${target.id} via ${nh.gateway} dev ${nh.dev}${tail(route)}`];
+        return [`${dst} nhid ${target.id} via ${nh.gateway} dev ${nh.dev}${tail(route)}`];
       const members = routeHops(route, nexthops).map(
         (h) => `\tnexthop via ${h.gateway} dev ${h.dev} weight ${h.weight}`,
       );
       const missing = nh === undefined ? " (nexthop missing)" : "";
-      return [`${route.dst} nhid ${target.id}${tail(route)}${missing}`, ...members];
+      return [`${dst} nhid ${target.id}${tail(route)}${missing}`, ...members];
     }
     case "device":
-      return [`${route.dst} dev ${target.dev}${tail(route)}`];
+      return [`${dst} dev ${target.dev}${tail(route)}`];
     case "special":
-      return [`${target.type} ${route.dst}${tail(route)}`];
+      return [`${target.type} ${dst}${tail(route)}`];
     default: {
       const unreachable: never = target;
       return unreachable;
@@ -121,8 +135,8 @@ const TABLE_NAMES: ReadonlyMap<number, string> = new Map([
  * `ip rule` shows on the node.
  */
 export function formatRule(rule: KernelRule): string {
-  const from = rule.src === undefined ? "all" : rule.src;
-  const to = rule.dst === undefined ? "" : ` to ${rule.dst}`;
+  const from = rule.src === undefined ? "all" : ipPrefix(rule.src);
+  const to = rule.dst === undefined ? "" : ` to ${ipPrefix(rule.dst)}`;
   const table = TABLE_NAMES.get(rule.table) ?? String(rule.table);
   const suppress =
     rule.suppressPrefixLength === undefined ? "" : ` suppress_prefixlength ${rule.suppressPrefixLength}`;
@@ -145,7 +159,8 @@ function objectLine(op: Op, which: "from" | "to"): string {
       const route = which === "to" && "to" in op ? op.to : "from" in op ? op.from : undefined;
       if (route === undefined) return "";
       // An op names the nexthop object by id only; its members are in the nexthop ops.
-      if (route.target.kind === "nexthop-object") return `${route.dst} nhid ${route.target.id}${tail(route)}`;
+      if (route.target.kind === "nexthop-object")
+        return `${ipPrefix(route.dst)} nhid ${route.target.id}${tail(route)}`;
       return formatRoute(route, new Map()).join(" ").replaceAll("\t", "");
     }
     case "nexthop": {

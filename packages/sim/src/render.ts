@@ -1,7 +1,8 @@
 /**
  * Replay results as text (`ip route`-style tables per node) or as the one `--json`
  * document: `{"nodes":{"<node>":{"routes":[{"dst","table","gateways"}],"violations":[]}}}`,
- * nodes, routes and gateways sorted.
+ * nodes, routes and gateways sorted. A JSON `dst` is always a prefix with its length
+ * (`10.1.2.3/32`), unlike the text, which prints a host route's bare address as ip does.
  */
 
 import type { KernelSnapshot } from "@kroute/core";

@@ -48,10 +48,21 @@ describe("kroute-sim CLI", () => {
     const { code, stdout } = await sim("replay", `${EXAMPLES}basic.jsonl`, "--node", "node-a", "--verbose");
     expect(code).toBe(0);
     expect(stdout).toContain("\n-- rules\n1349:\tfrom all lookup main suppress_prefixlength 1 proto 201\n");
-    expect(stdout).toContain("\n1350:\tfrom 203.0.113.10/32 lookup 135 proto 201\n");
+    expect(stdout).toContain("\n1350:\tfrom 203.0.113.10 lookup 135 proto 201\n");
     expect(stdout).toContain(
       "\nseq 7 node-a: rule add 1349: from all lookup main suppress_prefixlength 1 proto 201\n",
     );
+  });
+
+  it("prints a host route by its bare address as ip route does, while --json keeps every dst a prefix", async () => {
+    const text = await sim("replay", `${EXAMPLES}basic.jsonl`, "--node", "node-a");
+    expect(text.stdout).toMatch(
+      /^198\.51\.100\.20 nhid \d+ via 203\.0\.113\.1 dev eth0 proto 201 metric 50$/m,
+    );
+    expect(text.stdout).not.toContain("/32");
+    const { stdout } = await sim("replay", `${EXAMPLES}basic.jsonl`, "--node", "node-a", "--json");
+    const doc = JSON.parse(stdout) as { nodes: Record<string, { routes: { dst: string }[] }> };
+    expect(doc.nodes["node-a"]?.routes.map((r) => r.dst)).toContain("198.51.100.20/32");
   });
 
   it("refuses a malformed log naming the line, with a non-zero exit", async () => {
