@@ -15,6 +15,11 @@ export interface ReplayRun {
   readonly verbose: string[];
   readonly timeline: Timeline;
   readonly violations: number;
+  /** Events replayed, and the last one's seq (meaningless when none was). */
+  readonly events: number;
+  readonly lastSeq: number;
+  /** The seq of the first event after --until, which stopped the replay; undefined if none came. */
+  readonly pastUntil: number | undefined;
 }
 
 export interface ReplayFileOptions {
@@ -49,7 +54,15 @@ export async function replayFile(path: string, options: ReplayFileOptions = {}):
     // Cleared when the replay fails too: the caller's error message then starts a line of its own.
   ).finally(() => progress.done());
   timeline.absorb(run.timelineNodes, run.firstSeq, run.lastSeq);
-  return { results: [...run.results], verbose: [...run.verbose], timeline, violations: run.violations };
+  return {
+    results: [...run.results],
+    verbose: [...run.verbose],
+    timeline,
+    violations: run.violations,
+    events: run.events,
+    lastSeq: run.lastSeq,
+    pastUntil: run.pastUntil,
+  };
 }
 
 function jobsFlag(values: Record<string, unknown>, path: string): number {
@@ -85,6 +98,22 @@ function unreadable(path: string, code: string): string {
   return `cannot read LOG ${JSON.stringify(path)}: ${reason}`;
 }
 
+/**
+ * `--until` must fall within the log. Before its first event nothing is replayed, and
+ * past its last the whole log is: either way the output would stand for a moment the
+ * log does not reach (a mistyped seq, the wrong file, a recording cut short).
+ */
+function untilWithinLog(until: number, path: string, run: ReplayRun): void {
+  if (run.events === 0 && run.pastUntil !== undefined)
+    throw new UsageError(
+      `--until ${until} is before the first event of ${path} (seq ${run.pastUntil}): nothing would be replayed`,
+    );
+  if (run.pastUntil === undefined && until > run.lastSeq)
+    throw new UsageError(
+      `--until ${until} is past the last event of ${path} (seq ${run.lastSeq}); without --until the whole log is replayed`,
+    );
+}
+
 export async function runReplay(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     node: { type: "string" },
@@ -99,11 +128,12 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const report = reportPath(values.report);
   const jobs = jobsFlag(values, path);
+  const until = values.until === undefined ? undefined : intFlag(values, "until", undefined);
   let run: ReplayRun;
   try {
     run = await replayFile(path, {
       ...(values.node === undefined ? {} : { node: values.node }),
-      ...(values.until === undefined ? {} : { until: intFlag(values, "until", undefined) }),
+      ...(until === undefined ? {} : { until }),
       verbose: values.verbose === true && values.json !== true,
       report: report !== undefined,
       jobs,
@@ -121,6 +151,7 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  if (until !== undefined) untilWithinLog(until, path, run);
   if (values.node !== undefined && !run.results.some((result) => result.node === values.node)) {
     // An empty table would read as "kroute programmed nothing there", which the log does not say.
     // With --until the node's events may only come later: the message must not deny them.

@@ -1,6 +1,8 @@
 /**
  * Reads an event log line by line (never the whole file in memory), decoding with the
- * core's codec: an error names the line; unknown kinds are skipped with a warning.
+ * core's codec: an error names the line; unknown kinds are skipped with a warning. A log
+ * holding no event at all is refused: replayed, it would print nothing and succeed, as
+ * if the wrong file (or a recording that never started) were a cluster where all is well.
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
@@ -21,14 +23,18 @@ export async function* readLog(
   const decoder = createLogDecoder();
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
   let lineNumber = 0;
+  let events = 0;
+  let unknown = 0;
   for await (const line of lines) {
     lineNumber++;
     const result = decoder.push(line);
     switch (result.kind) {
       case "event":
+        events++;
         yield { event: result.event, line: lineNumber };
         break;
       case "unknown":
+        unknown++;
         onWarning(result.warning);
         break;
       case "blank":
@@ -42,4 +48,14 @@ export async function* readLog(
       }
     }
   }
+  if (events === 0)
+    throw new MalformedLogError(`${path}: no events in it (${whatItHolds(lineNumber, unknown)})`);
+}
+
+function whatItHolds(lines: number, unknown: number): string {
+  if (lines === 0) return "the file is empty";
+  const plural = lines === 1 ? "line" : "lines";
+  if (unknown === 0) return `${lines} blank ${plural}`;
+  if (unknown === lines) return `${lines} ${plural}, all of unknown kinds`;
+  return `${lines} lines: ${unknown} of unknown kinds, the others blank`;
 }

@@ -143,6 +143,8 @@ function merge(shares: readonly ShareResult[]): MergedReplay {
     nodes: shares.reduce((n, s) => n + s.nodes, 0),
     violations: shares.reduce((n, s) => n + s.violations, 0),
     stopped: shares.some((s) => s.stopped),
+    // Every share reads the same log, so every share stops at the same event.
+    ...(shares[0]?.pastUntil === undefined ? {} : { pastUntil: shares[0].pastUntil }),
     seconds: Math.max(...shares.map((s) => s.seconds)),
     byType: summedByType(shares),
     ...(complete

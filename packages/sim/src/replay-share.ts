@@ -57,6 +57,8 @@ export interface ReplayCounts {
   readonly nodes: number;
   readonly violations: number;
   readonly stopped: boolean;
+  /** The seq of the first event after `until`, which stopped the replay; absent if none came. */
+  readonly pastUntil?: number;
   /** Seconds from the start of the replay to the end of its last event (merged: the slowest share's). */
   readonly seconds: number;
   /** When the initial Route snapshot had reached every node (merged: of every share). */
@@ -213,6 +215,7 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
     nodes: sims.length,
     violations: sims.reduce((n, sim) => n + sim.violations.length, 0),
     stopped: replayer.stopped,
+    ...(replayer.pastUntil === undefined ? {} : { pastUntil: replayer.pastUntil }),
     seconds: (end - start) / 1000,
     ...(bootstrap === undefined ? {} : { bootstrap }),
     byType,

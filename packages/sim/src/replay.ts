@@ -42,6 +42,8 @@ export class Replayer {
   nodeEvents = 0;
   events = 0;
   stopped = false;
+  /** The seq of the first event after `until`, which stopped the replay; undefined if none came. */
+  pastUntil: number | undefined;
 
   constructor(options: ReplayOptions = {}) {
     this.options = options;
@@ -52,6 +54,7 @@ export class Replayer {
     if (this.pastDeadline()) return false;
     if (this.options.until !== undefined && event.seq > this.options.until) {
       this.stopped = true;
+      this.pastUntil = event.seq;
       return false;
     }
     this.events++;

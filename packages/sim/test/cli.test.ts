@@ -242,13 +242,57 @@ describe("kroute-sim CLI", () => {
     const missing = await sim("replay", log, "--node", "worker-9");
     expect(missing).toMatchObject({ code: 2, stdout: "" });
     expect(missing.stderr).toBe(`kroute-sim replay: --node "worker-9": no events for this node in ${log}\n`);
-    // worker-1 is named from seq 1 on: cut off before that, the message says where it looked.
-    const early = await sim("replay", log, "--node", "worker-1", "--until", "0");
+    // infra-1 is named from seq 3 on: cut off before that, the message says where it looked.
+    const early = await sim("replay", log, "--node", "infra-1", "--until", "2");
     expect(early).toMatchObject({ code: 2, stdout: "" });
     expect(early.stderr).toBe(
-      `kroute-sim replay: --node "worker-1": no events for this node in ${log} up to seq 0 (--until)\n`,
+      `kroute-sim replay: --node "infra-1": no events for this node in ${log} up to seq 2 (--until)\n`,
     );
   });
+
+  it("refuses a LOG with no events in it, naming it, instead of printing nothing and exiting 0", async () => {
+    const logs = [
+      { name: "empty.jsonl", text: "", holds: "the file is empty", args: ["--jobs", "2"] },
+      { name: "blank.jsonl", text: "\n  \n\r\n", holds: "3 blank lines", args: ["--json"] },
+      {
+        name: "unknown.jsonl",
+        text: `{"v":1,"seq":1,"at":"2026-01-01T00:00:00Z","type":"gateway/renamed"}\n\n`,
+        holds: "2 lines: 1 of unknown kinds, the others blank",
+        args: ["--node", "a", "--until", "5"],
+      },
+    ];
+    const runs = logs.map(async ({ name, text, holds, args }) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      const empty = await sim("replay", path, ...args);
+      expect(empty).toMatchObject({ code: 1, stdout: "" });
+      expect(empty.stderr).toContain(`kroute-sim replay: ${path}: no events in it (${holds})\n`);
+    });
+    await Promise.all(runs);
+  }, 60_000);
+
+  it("refuses an --until before the log's first event or past its last, naming both seqs", async () => {
+    const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
+    const last = readFileSync(log, "utf8").trimEnd().split("\n").length;
+    const [before, past, first, atLast, whole] = await Promise.all([
+      sim("replay", log, "--until", "0"),
+      sim("replay", log, "--until", String(last + 1), "--jobs", "2"),
+      // The first and the last events themselves are within the log.
+      sim("replay", log, "--until", "1"),
+      sim("replay", log, "--until", String(last), "--json"),
+      sim("replay", log, "--json"),
+    ]);
+    expect(before).toMatchObject({ code: 2, stdout: "" });
+    expect(before.stderr).toBe(
+      `kroute-sim replay: --until 0 is before the first event of ${log} (seq 1): nothing would be replayed\n`,
+    );
+    expect(past).toMatchObject({ code: 2, stdout: "" });
+    expect(past.stderr).toBe(
+      `kroute-sim replay: --until ${last + 1} is past the last event of ${log} (seq ${last}); without --until the whole log is replayed\n`,
+    );
+    expect(first.code).toBe(0);
+    expect(atLast.stdout).toBe(whole.stdout);
+  }, 60_000);
 
   it("refuses a --report path it cannot write before it replays, naming the path", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
