@@ -102,7 +102,7 @@ async function replay(label: string, nodes: readonly string[] | undefined, jobs 
       results: false,
     },
     {
-      onProgress: (events) => {
+      onProgress: ({ events }) => {
         if (tty) process.stderr.write(`\r${label}: ${events}/${EVENTS} events`);
       },
     },

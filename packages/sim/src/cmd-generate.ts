@@ -27,7 +27,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     let n = 0;
     for (const line of generateLog(options)) {
       yield line;
-      if (++n % 4096 === 0) progress.update(n, options.events);
+      if (++n % 4096 === 0) progress.update(`${n} / ${options.events}`);
     }
   }
   await writeLines(process.stdout, counted());

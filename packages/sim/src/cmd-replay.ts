@@ -7,6 +7,7 @@ import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
 import { MAX_JOBS, replayInParallel } from "./parallel-replay.ts";
 import { type NodeResult, renderJson, renderText, violationText } from "./render.ts";
+import type { ReplayProgress } from "./replay-share.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
 
@@ -33,6 +34,14 @@ export interface ReplayFileOptions {
   readonly timeline?: Timeline;
 }
 
+/** Events read, and how much of the file that is (of a pipe, the count alone: its size is unknown). */
+function progressText({ events, fraction }: ReplayProgress): string {
+  // Rounded down: 100% only once the whole file is read.
+  return fraction === undefined
+    ? `${events} events`
+    : `${events} events, ${Math.floor(fraction * 100)}% of the file`;
+}
+
 /** Replays one log file; verbose lines are collected in order. Throws MalformedLogError. */
 export async function replayFile(path: string, options: ReplayFileOptions = {}): Promise<ReplayRun> {
   const timeline = options.timeline ?? new Timeline(options.report === true);
@@ -49,7 +58,7 @@ export async function replayFile(path: string, options: ReplayFileOptions = {}):
     },
     {
       onWarning: (w) => progress.print(`warning: ${path}: ${w.message}\n`),
-      onProgress: (events) => progress.update(events),
+      onProgress: (at) => progress.update(progressText(at)),
     },
     // Cleared when the replay fails too: the caller's error message then starts a line of its own.
   ).finally(() => progress.done());

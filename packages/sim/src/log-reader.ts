@@ -4,7 +4,7 @@
  * holding no event at all is refused: replayed, it would print nothing and succeed, as
  * if the wrong file (or a recording that never started) were a cluster where all is well.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, fstatSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
 
@@ -14,6 +14,8 @@ export class MalformedLogError extends Error {}
 export interface LoggedEvent {
   readonly event: EngineEvent;
   readonly line: number;
+  /** How much of the log has been read, 0 to 1; absent when its size is unknown (a pipe). */
+  readonly fraction?: number;
 }
 
 export async function* readLog(
@@ -21,7 +23,15 @@ export async function* readLog(
   onWarning: (warning: LogWarning) => void,
 ): AsyncGenerator<LoggedEvent> {
   const decoder = createLogDecoder();
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  const input = createReadStream(path);
+  // The size of a regular file, for progress: bytes read of it (the stream reads ahead of
+  // the lines by at most one chunk). A pipe's size says nothing.
+  let size: number | undefined;
+  input.once("open", (fd: number) => {
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > 0) size = stat.size;
+  });
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNumber = 0;
   let events = 0;
   let unknown = 0;
@@ -31,7 +41,12 @@ export async function* readLog(
     switch (result.kind) {
       case "event":
         events++;
-        yield { event: result.event, line: lineNumber };
+        yield {
+          event: result.event,
+          line: lineNumber,
+          // A file still being written can outgrow the size it had when opened.
+          ...(size === undefined ? {} : { fraction: Math.min(1, input.bytesRead / size) }),
+        };
         break;
       case "unknown":
         unknown++;

@@ -17,7 +17,8 @@ export async function writeLines(out: Writable, lines: Iterable<string>): Promis
 }
 
 export interface Progress {
-  update(done: number, total?: number): void;
+  /** How far the work is, said by the caller (`4096 / 60000`, `1000 events, 45% of the file`). */
+  update(status: string): void;
   /** Writes a message (a warning, an error) on a line of its own, never run into the progress line. */
   print(text: string): void;
   done(): void;
@@ -45,13 +46,12 @@ export function progressOnStderr(
     shown = false;
   };
   return {
-    update(done, total) {
+    update(status) {
       if (!tty) return;
       const t = now();
       if (last !== undefined && t - last < 200) return;
       last = t;
-      const of = total === undefined ? "" : ` / ${total}`;
-      stream.write(`\r${label}: ${done}${of}`);
+      stream.write(`\r${label}: ${status}`);
       shown = true;
     },
     print(text) {

@@ -19,6 +19,7 @@ import {
   addCost,
   type CostTotals,
   type ReplayCounts,
+  type ReplayProgress,
   replayShare,
   type ShareHooks,
   type ShareResult,
@@ -42,7 +43,7 @@ export interface MergedReplay extends ReplayCounts {
   readonly lastSeq: number;
 }
 
-/** Warnings come from one share for all; progress counts the events every share has read. */
+/** Warnings come from one share for all; progress is how far the slowest share is. */
 export type ReplayHooks = Omit<ShareHooks, "ready">;
 
 export const MAX_JOBS = 64;
@@ -66,7 +67,7 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
         workerData: { ...share, part, parts: jobs } satisfies ShareTask,
       }),
   );
-  const progress = new Array<number>(jobs).fill(0);
+  const progress = new Array<ReplayProgress>(jobs).fill({ events: 0, fraction: 0 });
   let ready = 0;
   return new Promise<ShareResult[]>((resolve, reject) => {
     const results = new Array<ShareResult | undefined>(jobs);
@@ -89,8 +90,8 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
             hooks.onWarning?.(message.warning);
             return;
           case "progress":
-            progress[part] = message.events;
-            hooks.onProgress?.(Math.min(...progress));
+            progress[part] = message.progress;
+            hooks.onProgress?.(slowest(progress));
             return;
           case "ready":
             if (++ready === jobs) for (const w of workers) w.postMessage("go");
@@ -116,6 +117,14 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
       });
     });
   });
+}
+
+/** Every share reads the same log: how far all of them are is how far the slowest is. */
+function slowest(shares: readonly ReplayProgress[]): ReplayProgress {
+  const events = Math.min(...shares.map((s) => s.events));
+  const fractions = shares.map((s) => s.fraction);
+  if (fractions.some((f) => f === undefined)) return { events };
+  return { events, fraction: Math.min(...(fractions as number[])) };
 }
 
 function merge(shares: readonly ShareResult[]): MergedReplay {

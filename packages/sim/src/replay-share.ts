@@ -95,10 +95,17 @@ export interface ShareResult extends ReplayCounts {
   };
 }
 
+/** How far a replay is: events read, and how much of the log that is when known. */
+export interface ReplayProgress {
+  readonly events: number;
+  /** 0 to 1: of a file, bytes read of its size; of a generated log, events of its count. Absent for a pipe. */
+  readonly fraction?: number;
+}
+
 export interface ShareHooks {
   onWarning?(warning: LogWarning): void;
-  /** Events read so far; called every few hundred events. */
-  onProgress?(events: number): void;
+  /** Called every few hundred events. */
+  onProgress?(progress: ReplayProgress): void;
   /** The replay starts when this resolves: threads start together. */
   ready?(): Promise<void>;
 }
@@ -113,7 +120,7 @@ function* generatedEvents(options: GenerateOptions): Generator<LoggedEvent> {
     line++;
     const result = decoder.push(text);
     if (result.kind === "error") throw new MalformedLogError(`generated log: ${result.error.message}`);
-    if (result.kind === "event") yield { event: result.event, line };
+    if (result.kind === "event") yield { event: result.event, line, fraction: line / options.events };
   }
 }
 
@@ -190,7 +197,11 @@ export async function replayShare(task: ShareTask, hooks: ShareHooks = {}): Prom
     });
     if (bootstrap === undefined && event.type === "route/resynced" && !replayer.stopped)
       bootstrap = { seconds: (end - start) / 1000, nodeEvents: replayer.nodeEvents };
-    if (replayer.events % PROGRESS_EVERY === 0) hooks.onProgress?.(replayer.events);
+    if (replayer.events % PROGRESS_EVERY === 0)
+      hooks.onProgress?.({
+        events: replayer.events,
+        ...(logged.fraction === undefined ? {} : { fraction: logged.fraction }),
+      });
   }
   phase = 1;
   replayer.finish();

@@ -6,11 +6,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { LogWarning } from "@kroute/core";
 import { MalformedLogError } from "./log-reader.ts";
-import { replayShare, type ShareResult, type ShareTask } from "./replay-share.ts";
+import { type ReplayProgress, replayShare, type ShareResult, type ShareTask } from "./replay-share.ts";
 
 export type WorkerMessage =
   | { readonly kind: "warning"; readonly warning: LogWarning }
-  | { readonly kind: "progress"; readonly events: number }
+  | { readonly kind: "progress"; readonly progress: ReplayProgress }
   | { readonly kind: "ready" }
   | { readonly kind: "done"; readonly result: ShareResult }
   | {
@@ -33,7 +33,7 @@ try {
     onWarning: (warning) => {
       if (task.part === 0) post({ kind: "warning", warning });
     },
-    onProgress: (events) => post({ kind: "progress", events }),
+    onProgress: (progress) => post({ kind: "progress", progress }),
     ready: () =>
       new Promise<void>((resolve) => {
         port.once("message", () => resolve());

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { generateLog } from "../src/generate.ts";
 import { progressOnStderr } from "../src/output.ts";
 
 const run = promisify(execFile);
@@ -30,20 +31,20 @@ describe("progressOnStderr", () => {
     const stream = fakeStream(true);
     let t = 1000;
     const progress = progressOnStderr("replay x.jsonl", stream, () => t);
-    progress.update(10, 100);
+    progress.update("10 / 100");
     t += 50;
-    progress.update(20, 100); // too soon: dropped
+    progress.update("20 / 100"); // too soon: dropped
     t += 150;
-    progress.update(30);
+    progress.update("30 / 100");
     progress.done();
-    expect(stream.written).toEqual(["\rreplay x.jsonl: 10 / 100", "\rreplay x.jsonl: 30", "\r\x1b[K"]);
+    expect(stream.written).toEqual(["\rreplay x.jsonl: 10 / 100", "\rreplay x.jsonl: 30 / 100", "\r\x1b[K"]);
   });
 
   it("not on a terminal (a pipe, a file): writes nothing at all", () => {
     const stream = fakeStream(false);
     let t = 0;
     const progress = progressOnStderr("generate", stream, () => t);
-    for (let i = 0; i < 10; i++, t += 1000) progress.update(i, 10);
+    for (let i = 0; i < 10; i++, t += 1000) progress.update(`${i} / 10`);
     progress.done();
     expect(stream.written).toEqual([]);
   });
@@ -52,10 +53,10 @@ describe("progressOnStderr", () => {
     const stream = fakeStream(true);
     let t = 1000;
     const progress = progressOnStderr("replay x.jsonl", stream, () => t);
-    progress.update(500);
+    progress.update("500");
     progress.print("warning: x.jsonl: line 501: unknown event kind\n");
     t += 1000;
-    progress.update(1000);
+    progress.update("1000");
     progress.done();
     progress.print("kroute-sim replay: x.jsonl: line 1001: not JSON\n");
     expect(stream.written).toEqual([
@@ -71,7 +72,7 @@ describe("progressOnStderr", () => {
   it("not on a terminal: a message is written as it is", () => {
     const stream = fakeStream(false);
     const progress = progressOnStderr("replay x.jsonl", stream);
-    progress.update(500);
+    progress.update("500");
     progress.print("warning: w\n");
     progress.done();
     expect(stream.written).toEqual(["warning: w\n"]);
@@ -138,7 +139,43 @@ describe("kroute-sim replay, progress and messages on a terminal", () => {
     // Each message follows the progress line's erasure, never the progress text itself.
     const shown = tty.stdout.replaceAll("\r\x1b[K", "<erased>");
     expect(shown).toContain(`<erased>warning: ${log}: line 1001: unknown event kind "gateway/renamed"`);
-    expect(shown).toMatch(/late-errors\.jsonl: \d+<erased>warning: /);
-    expect(shown).toMatch(/late-errors\.jsonl: \d+<erased>kroute-sim replay: .*: line 6002: not JSON/);
+    expect(shown).toMatch(/late-errors\.jsonl: \d+ events, \d+% of the file<erased>warning: /);
+    expect(shown).toMatch(
+      /late-errors\.jsonl: \d+ events, \d+% of the file<erased>kroute-sim replay: .*: line 6002: not JSON/,
+    );
   });
+
+  it("says how far through the file it is; through a pipe, whose size is unknown, how many events", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-tty-"));
+    const log = join(dir, "big.jsonl");
+    writeFileSync(log, `${[...generateLog({ nodes: 3, routes: 5, events: 6000, seed: 2 })].join("\n")}\n`);
+    const onTerminal = async (command: string): Promise<string> =>
+      // script(1) gives the command a pseudo-terminal; stdout goes to /dev/null, stderr stays on it.
+      (await run("script", ["-qec", `${command} > /dev/null`, "/dev/null"])).stdout;
+    const [file, pipe] = await Promise.all([
+      onTerminal(`'${process.execPath}' '${CLI}' replay '${log}' --json`),
+      onTerminal(`cat '${log}' | '${process.execPath}' '${CLI}' replay /dev/stdin --json`),
+    ]);
+    const shownFile = file.split("\r\x1b[K")[0]?.split("\r").slice(1) ?? [];
+    expect(shownFile.length).toBeGreaterThan(1);
+    const percents = shownFile.map((line) => {
+      const match = /^replay .*big\.jsonl: (\d+) events, (\d+)% of the file$/.exec(line);
+      expect(match, line).not.toBeNull();
+      return Number(match?.[2]);
+    });
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(Math.max(...percents)).toBeLessThanOrEqual(100);
+    expect(file.endsWith("\r\x1b[K")).toBe(true);
+    expect(pipe).toMatch(/^\rreplay \/dev\/stdin: 500 events\r/);
+    expect(pipe).not.toContain("%");
+  }, 60_000);
+
+  it("writes nothing to a stderr that is not a terminal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-pipe-"));
+    const log = join(dir, "big.jsonl");
+    writeFileSync(log, `${[...generateLog({ nodes: 3, routes: 5, events: 6000, seed: 2 })].join("\n")}\n`);
+    const { stdout, stderr } = await run(process.execPath, [CLI, "replay", log, "--json"]);
+    expect(stderr).toBe("");
+    expect(JSON.parse(stdout)).toHaveProperty("nodes");
+  }, 60_000);
 });
