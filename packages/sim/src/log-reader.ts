@@ -7,6 +7,7 @@
 import { createReadStream, fstatSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
+import { notText } from "./not-text.ts";
 
 export class MalformedLogError extends Error {}
 
@@ -35,8 +36,10 @@ export async function* readLog(
   let lineNumber = 0;
   let events = 0;
   let unknown = 0;
-  for await (const line of lines) {
+  for await (const read of lines) {
     lineNumber++;
+    // A byte order mark, as editors on Windows save UTF-8, is no part of the first event.
+    const line = lineNumber === 1 && read.startsWith("\ufeff") ? read.slice(1) : read;
     const result = decoder.push(line);
     switch (result.kind) {
       case "event":
@@ -56,7 +59,7 @@ export async function* readLog(
         break;
       case "error":
         lines.close();
-        throw new MalformedLogError(`${path}: ${result.error.message}`);
+        throw new MalformedLogError(`${path}: ${notText(line, lineNumber) ?? result.error.message}`);
       default: {
         const unreachable: never = result;
         throw new Error(`unexpected line result ${JSON.stringify(unreachable)}`);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -73,6 +74,35 @@ describe("kroute-sim CLI", () => {
     const { code, stderr } = await sim("replay", path);
     expect(code).toBe(1);
     expect(stderr).toMatch(/line 4: .*gateway.*10\.114\.0\.300/);
+  });
+
+  it("refuses a gzip or binary LOG saying what it is, and writes none of its control bytes to the terminal", async () => {
+    const gzipped = join(dir, "basic.jsonl.gz");
+    writeFileSync(gzipped, gzipSync(readFileSync(`${EXAMPLES}basic.jsonl`)));
+    const binary = join(dir, "binary.bin");
+    writeFileSync(binary, Buffer.from([0x7b, 0x22, 0x76, 0x00, 0x1b, 0x5b, 0x32, 0x4a, 0x0a]));
+    const [gz, bin] = await Promise.all([sim("replay", gzipped), sim("replay", binary)]);
+    expect(gz).toMatchObject({ code: 1, stdout: "" });
+    expect(gz.stderr).toBe(
+      `kroute-sim replay: ${gzipped}: compressed with gzip (it starts with gzip's bytes 1f 8b): decompress it first (gunzip)\n`,
+    );
+    expect(bin).toMatchObject({ code: 1, stdout: "" });
+    expect(bin.stderr).toBe(
+      `kroute-sim replay: ${binary}: line 1: not text (control character 0x00 at character 4): an event log is JSON lines\n`,
+    );
+  });
+
+  it("reads a log as Windows editors save it (byte order mark, CRLF) like the original", async () => {
+    const original = readFileSync(`${EXAMPLES}basic.jsonl`, "utf8");
+    // The mark right before the first event (a blank line would hide it: trim() removes it); and no final newline.
+    const windows = join(dir, "windows.jsonl");
+    writeFileSync(windows, `\ufeff${original.trimEnd().replaceAll("\n", "\r\n")}`);
+    const [copy, reference] = await Promise.all([
+      sim("replay", windows, "--json"),
+      sim("replay", `${EXAMPLES}basic.jsonl`, "--json"),
+    ]);
+    expect(copy).toEqual(reference);
+    expect(copy.code).toBe(0);
   });
 
   it("names a log it cannot read, with a non-zero exit and no stack trace", async () => {
