@@ -1,7 +1,5 @@
 /** `kroute-sim replay LOG`: run a log through the core and the fake kernel, print the tables. */
 import { statSync, writeFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { getSystemErrorMessage } from "node:util";
 import { intFlag, parseFlags, reportPath, UsageError } from "./args.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import { progressOnStderr, writeLines } from "./output.ts";
@@ -10,6 +8,7 @@ import { type NodeResult, renderJson, renderText, violationText } from "./render
 import type { ReplayProgress } from "./replay-share.ts";
 import { renderReport } from "./report.ts";
 import { Timeline } from "./timeline.ts";
+import { systemErrorCode, unreadable } from "./unreadable.ts";
 
 export interface ReplayRun {
   readonly results: NodeResult[];
@@ -97,17 +96,6 @@ function isPipeOrDevice(path: string): boolean {
 }
 
 /**
- * Why LOG cannot be read, naming it: Node's own message names the path for a failed
- * open only, and a directory fails at the first read ("EISDIR: illegal operation on a
- * directory, read"), which named nothing.
- */
-function unreadable(path: string, code: string): string {
-  const errno = (osConstants.errno as Record<string, number | undefined>)[code];
-  const reason = errno === undefined ? code : `${getSystemErrorMessage(-errno)} (${code})`;
-  return `cannot read LOG ${JSON.stringify(path)}: ${reason}`;
-}
-
-/**
  * `--until` must fall within the log. Before its first event nothing is replayed, and
  * past its last the whole log is: either way the output would stand for a moment the
  * log does not reach (a mistyped seq, the wrong file, a recording cut short).
@@ -153,9 +141,9 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
       process.stderr.write(`kroute-sim replay: ${error.message}\n`);
       return 1;
     }
-    const code = String((error as NodeJS.ErrnoException).code);
-    if (/^E[A-Z]+$/.test(code)) {
-      process.stderr.write(`kroute-sim replay: ${unreadable(path, code)}\n`);
+    const code = systemErrorCode(error);
+    if (code !== undefined) {
+      process.stderr.write(`kroute-sim replay: ${unreadable("LOG", path, code)}\n`);
       return 1;
     }
     throw error;

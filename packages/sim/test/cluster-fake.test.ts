@@ -59,6 +59,17 @@ describe("cluster in a box on fake kernels (no root)", () => {
     expect(() => routesFromYaml([good, empty], noWarning)).toThrow(`${empty}: no Route in it`);
   });
 
+  it("names a ROUTES.yaml it cannot read, with the reason", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kroute-sim-yaml-"));
+    expect(() => routesFromYaml([dir], noWarning)).toThrow(
+      `cannot read ROUTES.yaml "${dir}": illegal operation on a directory (EISDIR)`,
+    );
+    const missing = join(dir, "missing.yaml");
+    expect(() => routesFromYaml([missing], noWarning)).toThrow(
+      `cannot read ROUTES.yaml "${missing}": no such file or directory (ENOENT)`,
+    );
+  });
+
   it("refuses a Route the agent would refuse whole, naming the file, document, field and value", () => {
     const dir = mkdtempSync(join(tmpdir(), "kroute-sim-yaml-"));
     const path = join(dir, "routes.yaml");

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { formatIssue, type RouteObject, validateRoute } from "@kroute/core";
 import { parseAllDocuments } from "yaml";
+import { systemErrorCode, unreadable } from "../unreadable.ts";
 import { ECHO, gatewayAddress, POOLS } from "./topology.ts";
 
 export const POOL_LABEL = "doks.digitalocean.com/node-pool";
@@ -44,12 +45,23 @@ export function defaultRoutes(gateways: number): RouteObject[] {
  * still report every check held; a destination the agent would skip, or a value it
  * would normalise, is passed to `warn` and the Route is applied as the agent would.
  */
+/** A ROUTES.yaml's text; one that cannot be read is named, with the reason. */
+function readRoutesFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const code = systemErrorCode(error);
+    if (code === undefined) throw error;
+    throw new Error(unreadable("ROUTES.yaml", path, code));
+  }
+}
+
 export function routesFromYaml(paths: readonly string[], warn: (message: string) => void): RouteObject[] {
   const routes: RouteObject[] = [];
   const seen = new Map<string, string>();
   for (const path of paths) {
     const before = routes.length;
-    const docs = parseAllDocuments(readFileSync(path, "utf8"));
+    const docs = parseAllDocuments(readRoutesFile(path));
     docs.forEach((doc, i) => {
       const where = `${path}: document ${i + 1}`;
       if (doc.errors.length > 0) throw new Error(`${where}: ${doc.errors[0]?.message}`);
