@@ -152,8 +152,17 @@ export async function runReplay(argv: readonly string[]): Promise<number> {
   if (values.node !== undefined && !run.results.some((result) => result.node === values.node)) {
     // An empty table would read as "kroute programmed nothing there", which the log does not say.
     // With --until the node's events may only come later: the message must not deny them.
-    const until = values.until === undefined ? "" : ` up to seq ${values.until} (--until)`;
-    throw new UsageError(`--node ${JSON.stringify(values.node)}: no events for this node in ${path}${until}`);
+    const upTo = until === undefined ? "" : ` up to seq ${until} (--until)`;
+    throw new UsageError(`--node ${JSON.stringify(values.node)}: no events for this node in ${path}${upTo}`);
+  }
+  if (run.results.length === 0) {
+    // Only Route events, which are cluster-wide: no node to simulate, and no output at all
+    // would read as a replay where everything held.
+    const upTo = until === undefined ? "" : ` up to seq ${until} (--until)`;
+    process.stderr.write(
+      `kroute-sim replay: ${path}: no node named in it${upTo} (${run.events} events, all Route events): nothing to simulate\n`,
+    );
+    return 1;
   }
   if (report !== undefined) writeFileSync(report, renderReport(`kroute-sim replay ${path}`, run.timeline));
   if (values.json === true) {

@@ -301,6 +301,19 @@ describe("kroute-sim CLI", () => {
     await Promise.all(runs);
   }, 60_000);
 
+  it("refuses a LOG that names no node (only Route events), instead of printing nothing and exiting 0", async () => {
+    const lines = readFileSync(`${EXAMPLES}sim/pools-and-conflicts.jsonl`, "utf8").split("\n");
+    const path = join(dir, "routes-only.jsonl");
+    writeFileSync(path, lines.filter((line) => line.includes('"type":"route/')).join("\n"));
+    const [text, json] = await Promise.all([sim("replay", path), sim("replay", path, "--json")]);
+    for (const run of [text, json]) {
+      expect(run).toMatchObject({ code: 1, stdout: "" });
+      expect(run.stderr).toBe(
+        `kroute-sim replay: ${path}: no node named in it (5 events, all Route events): nothing to simulate\n`,
+      );
+    }
+  });
+
   it("refuses an --until before the log's first event or past its last, naming both seqs", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
     const last = readFileSync(log, "utf8").trimEnd().split("\n").length;
