@@ -75,6 +75,11 @@ function ipPrefix(prefix: Prefix): string {
   return prefixLength(prefix) === maxPrefixLength(familyOf(prefix)) ? prefixAddress(prefix) : prefix;
 }
 
+/** A route's destination as `ip route` prints it: the default route (either family) as `default`. */
+function routeDst(prefix: Prefix): string {
+  return prefixLength(prefix) === 0 ? "default" : ipPrefix(prefix);
+}
+
 function tail(route: KernelRoute): string {
   const table = route.table === 254 ? "" : ` table ${route.table}`;
   const scope =
@@ -88,7 +93,7 @@ function tail(route: KernelRoute): string {
 /** One route as `ip route` prints it: a head line, plus one line per member for multipath. */
 export function formatRoute(route: KernelRoute, nexthops: NexthopIndex): string[] {
   const target = route.target;
-  const dst = ipPrefix(route.dst);
+  const dst = routeDst(route.dst);
   switch (target.kind) {
     case "gateways": {
       const [only] = target.nexthops;
@@ -160,7 +165,7 @@ function objectLine(op: Op, which: "from" | "to"): string {
       if (route === undefined) return "";
       // An op names the nexthop object by id only; its members are in the nexthop ops.
       if (route.target.kind === "nexthop-object")
-        return `${ipPrefix(route.dst)} nhid ${route.target.id}${tail(route)}`;
+        return `${routeDst(route.dst)} nhid ${route.target.id}${tail(route)}`;
       return formatRoute(route, new Map()).join(" ").replaceAll("\t", "");
     }
     case "nexthop": {

@@ -39,6 +39,8 @@ const routes: KernelRoute[] = [
   { ...viaRoute("10.6.6.6/32", "10.0.0.2"), target: { kind: "nexthop-object", id: 7 } },
   viaRoute("2001:db8:5::7/128", "2001:db8::2"),
   viaRoute("2001:db8:6::/64", "2001:db8::2"),
+  viaRoute("0.0.0.0/0", "10.0.0.2", 135),
+  viaRoute("::/0", "2001:db8::2", 135),
 ];
 
 function rule(priority: number, fields: Partial<KernelRule>): KernelRule {
@@ -87,7 +89,7 @@ describeAsRoot("text output as ip prints it (real kernel in a namespace)", () =>
   });
   afterAll(() => ns?.destroy());
 
-  it("prints each route as ip route does, a host route (/32, /128) by its bare address", async () => {
+  it("prints each route as ip route does: a host route (/32, /128) by its bare address, a default route as default", async () => {
     const shown = await Promise.all(
       // Not `show proto 201`: filtered by protocol, ip leaves the protocol out of each line.
       ["-4", "-6"].map((family) => ns.ip(family, "route", "show", "table", "all")),
@@ -103,6 +105,7 @@ describeAsRoot("text output as ip prints it (real kernel in a namespace)", () =>
     expect([...simLines].sort()).toEqual([...ipLines].sort());
     expect(simLines).toContain("10.1.2.3 via 10.0.0.2 dev eth0 proto 201 metric 50");
     expect(simLines).toContain("2001:db8:5::7 via 2001:db8::2 dev eth0 proto 201 metric 50");
+    expect(simLines).toContain("default via 10.0.0.2 dev eth0 table 135 proto 201 metric 50");
   });
 
   it("prints each rule as ip rule does, a host address by its bare address", async () => {
