@@ -74,10 +74,11 @@ export function canonicalNexthop(nexthop: KernelNexthop): string {
         .join(",");
       const r = nexthop.resilient;
       const resilient = r === undefined ? "" : `${r.buckets}/${r.idleTimer}/${r.unbalancedTimer}`;
-      return `group|${nexthop.id}|p${nexthop.protocol}|${nexthop.groupType}|${members}|${resilient}`;
+      const fdb = nexthop.fdb === true ? "|fdb" : "";
+      return `group|${nexthop.id}|p${nexthop.protocol}|${nexthop.groupType}|${members}|${resilient}${fdb}`;
     }
     case "opaque":
-      return `opaque|${nexthop.id}|p${nexthop.protocol}|${nexthop.type}`;
+      return `opaque|${nexthop.id}|p${nexthop.protocol}|${nexthop.type}|${nexthop.dev ?? ""}`;
   }
 }
 

@@ -7,6 +7,7 @@
 import {
   arrayOf,
   boolean,
+  fail,
   family,
   field,
   integer,
@@ -127,15 +128,23 @@ export const kernelNexthop: Reader<KernelNexthop> = (value, path) => {
         members: field(o, "members", arrayOf(member), path),
         groupType: field(o, "groupType", literal("mpath", "resilient"), path),
         ...optionalField(o, "resilient", resilientParams, path),
+        ...optionalField(o, "fdb", literal(true), path),
       };
     }
-    case "opaque":
+    case "opaque": {
+      const type = field(o, "type", literal("blackhole", "device", "fdb"), path);
+      // Only a device-only nexthop has a device; logs recorded before agents read it lack it.
+      const dev = type === "device" ? optionalField(o, "dev", nonEmptyString, path) : {};
+      if (type !== "device" && Object.hasOwn(o, "dev"))
+        fail(`${path}.dev`, o.dev, `absent (a ${type} nexthop has no device)`);
       return {
         kind,
         id: field(o, "id", nexthopId, path),
         protocol: field(o, "protocol", U8, path),
-        type: field(o, "type", literal("blackhole", "device", "fdb"), path),
+        type,
+        ...dev,
       };
+    }
   }
 };
 

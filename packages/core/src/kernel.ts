@@ -92,6 +92,11 @@ export type KernelNexthop =
       /** `mpath` is hash-threshold; `resilient` keeps flows on surviving members. */
       readonly groupType: "mpath" | "resilient";
       readonly resilient?: ResilientParams;
+      /**
+       * Another program's group of fdb nexthops (NHA_FDB, for VXLAN): Linux keeps fdb and
+       * routing nexthops apart, so kroute's groups never hold one. kroute writes none.
+       */
+      readonly fdb?: true;
     }
   | {
       /**
@@ -103,6 +108,12 @@ export type KernelNexthop =
       readonly id: number;
       readonly protocol: number;
       readonly type: OpaqueNexthopType;
+      /**
+       * The device of a device-only nexthop: Linux deletes it, unannounced, when the
+       * device loses carrier, goes down or goes away. Absent for the other types, and in
+       * logs recorded before agents read it.
+       */
+      readonly dev?: string;
     };
 
 export type OpaqueNexthopType = "blackhole" | "device" | "fdb";

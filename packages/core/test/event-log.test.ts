@@ -114,6 +114,29 @@ describe("decodeLine", () => {
     });
   });
 
+  it("reads another's device-only nexthop with its device, and fdb ones, an fdb group flagged", () => {
+    const device = { kind: "opaque", id: 7, protocol: 99, type: "device", dev: "eth0" };
+    const fdb = { kind: "opaque", id: 8, protocol: 99, type: "fdb" };
+    const group = {
+      kind: "group",
+      id: 9,
+      protocol: 99,
+      members: [{ id: 8, weight: 1 }],
+      groupType: "mpath",
+      fdb: true,
+    };
+    const snapshot = {
+      routes: [],
+      nexthops: [device, fdb, group],
+      rules: [],
+      links: [],
+      addresses: [],
+      complete: true,
+    };
+    const result = decodeLine(line({ type: "kernel/observed", node: "n", snapshot }), 1);
+    expect(result).toMatchObject({ kind: "event", event: { snapshot: { nexthops: [device, fdb, group] } } });
+  });
+
   it("canonicalises addresses and prefixes", () => {
     const result = decodeLine(
       line({
@@ -286,6 +309,18 @@ describe("decodeLine", () => {
         },
       }),
       'line 4: kernel/changed.change.nexthop.type: "hole" is not one of "blackhole", "device", "fdb"',
+    ],
+    [
+      line({
+        type: "kernel/changed",
+        node: "n",
+        change: {
+          kind: "nexthop",
+          action: "new",
+          nexthop: { kind: "opaque", id: 7, protocol: 99, type: "blackhole", dev: "eth0" },
+        },
+      }),
+      'line 4: kernel/changed.change.nexthop.dev: "eth0" is not absent (a blackhole nexthop has no device)',
     ],
     [
       line({ type: "dataplane/applied", node: "n", results: [], echoed: [0] }),

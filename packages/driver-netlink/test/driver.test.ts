@@ -337,7 +337,7 @@ describeAsRoot("netlink driver", () => {
     }
   });
 
-  it("lists and announces nexthops it does not model (blackhole, device-only) as opaque: their id and owner", async () => {
+  it("lists and announces nexthops it does not model (blackhole, device-only) as opaque: their id and owner, and a device-only one's device", async () => {
     await ns.ip("link", "set", "lo", "up");
     const changes: KernelChange[] = [];
     const subscription = dp.watch().subscribe((c) => changes.push(c));
@@ -345,7 +345,7 @@ describeAsRoot("netlink driver", () => {
       await ns.ip("nexthop", "add", "id", "901", "blackhole", "proto", "99");
       await ns.ip("nexthop", "add", "id", "902", "dev", "kr0", "proto", "98");
       const blackhole = { kind: "opaque", id: 901, protocol: 99, type: "blackhole" };
-      const device = { kind: "opaque", id: 902, protocol: 98, type: "device" };
+      const device = { kind: "opaque", id: 902, protocol: 98, type: "device", dev: "kr0" };
       await vi.waitFor(() =>
         expect(changes.filter((c) => c.kind === "nexthop")).toEqual([
           { kind: "nexthop", action: "new", nexthop: blackhole },
