@@ -2,7 +2,8 @@
  * What happens to routes when links change, as Linux 6.x does it (each case checked
  * with `ip` in a namespace):
  *
- * - Carrier loss: nexthop objects on the device are flushed (no notification), with
+ * - Carrier loss: nexthop objects on the device (gateway and device-only; fdb ones have
+ *   no device) are flushed (no notification), with
  *   the groups and routes depending on them; legacy routes stay, flagged linkdown.
  * - Administratively down: the same flush; IPv4 routes out of the device go silently
  *   (a multipath route only when all its nexthops are down); IPv6 loses the device's
@@ -92,7 +93,9 @@ function devicesOf(route: KernelRoute): string[] {
 function flushNexthops(state: KernelState, dev: string): void {
   const ids: number[] = [];
   for (const nexthop of state.nexthops.values()) {
-    if (nexthop.kind === "gateway" && nexthop.dev === dev) ids.push(nexthop.id);
+    // Gateway and device-only nexthops; an fdb nexthop has no device, a blackhole stays on lo.
+    if ((nexthop.kind === "gateway" || nexthop.kind === "opaque") && nexthop.dev === dev)
+      ids.push(nexthop.id);
   }
   removeNexthops(state, ids, false);
 }

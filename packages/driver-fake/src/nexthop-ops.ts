@@ -1,13 +1,13 @@
 /**
  * Nexthop objects (`ip nexthop`), with the kernel's checks and side effects:
  * a gateway nexthop needs a device and an on-link gateway; a group holds existing
- * single nexthops only; deleting a nexthop shrinks the groups holding it (a group
+ * single nexthops only, fdb ones or none of those; deleting a nexthop shrinks the groups holding it (a group
  * left empty goes too) and removes every route using what went. Messages are the
  * kernel's extack texts.
  */
 import { familyOf, type KernelNexthop, type KernelRoute, type OpResult } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
-import { checkGateway } from "./onlink.ts";
+import { checkDevice, checkGateway } from "./onlink.ts";
 import { createBucketTable, rebalance } from "./resilient-buckets.ts";
 import { dropRoute, forgetGatewayVerdicts, type KernelState, observedRoute, RT_TABLE_MAIN } from "./state.ts";
 
@@ -37,8 +37,15 @@ function validateGroup(
           : "Resilient group can not be a nexthop within a group",
       );
     }
-    if (nexthop.kind === "opaque" && group.members.length > 1) {
+    if (isBlackhole(nexthop) && group.members.length > 1) {
       return kernelError("EINVAL", "Blackhole nexthop can not be used in a group with more than 1 path");
+    }
+    // Linux keeps a VXLAN's fdb nexthops and routing nexthops in separate groups.
+    if (group.fdb === true && !isFdb(nexthop)) {
+      return kernelError("EINVAL", "FDB nexthop group can only have fdb nexthops");
+    }
+    if (group.fdb !== true && isFdb(nexthop)) {
+      return kernelError("EINVAL", "Non FDB nexthop group cannot have fdb nexthops");
     }
   }
   if (group.groupType === "resilient") {
@@ -60,18 +67,44 @@ function validateNexthop(state: KernelState, nexthop: KernelNexthop): KernelErro
     return kernelError("EINVAL");
   }
   if (nexthop.kind === "group") return validateGroup(state, nexthop);
-  // Other programs' blackholes are modelled, so that kroute meets them at its ids; kroute writes none.
-  if (nexthop.kind === "opaque") {
-    if (nexthop.type !== "blackhole") {
-      return kernelError("EOPNOTSUPP", `the fake kernel models no ${nexthop.type} nexthop`);
-    }
-    // Linux hangs a blackhole nexthop on the loopback device.
-    return state.links.get("lo")?.up === true
-      ? undefined
-      : kernelError("ENETDOWN", "Device for nexthop is not up");
-  }
+  // Other programs' blackhole, device-only and fdb nexthops are modelled, so that kroute
+  // meets them at its ids; kroute writes none.
+  if (nexthop.kind === "opaque") return validateOpaque(state, nexthop);
   if (familyOf(nexthop.gateway) !== nexthop.family) return kernelError("EINVAL");
   return checkGateway(state, RT_TABLE_MAIN, nexthop.gateway, nexthop.dev, "nexthop");
+}
+
+function validateOpaque(
+  state: KernelState,
+  nexthop: Extract<KernelNexthop, { kind: "opaque" }>,
+): KernelError | undefined {
+  switch (nexthop.type) {
+    case "blackhole":
+      if (nexthop.dev !== undefined)
+        return kernelError("EINVAL", "Blackhole attribute can not be used with gateway or oif");
+      // Linux hangs a blackhole nexthop on the loopback device.
+      return state.links.get("lo")?.up === true
+        ? undefined
+        : kernelError("ENETDOWN", "Device for nexthop is not up");
+    case "fdb":
+      // An fdb nexthop (a VXLAN remote) leaves through no device: no link state touches it.
+      return nexthop.dev === undefined
+        ? undefined
+        : kernelError("EINVAL", "Fdb attribute can not be used with encap, oif or blackhole");
+    case "device":
+      // Held to a gateway nexthop's rules on its device: up, with carrier.
+      return checkDevice(state, nexthop.dev ?? "", "nexthop", 4);
+  }
+}
+
+function isBlackhole(nexthop: KernelNexthop | undefined): boolean {
+  return nexthop?.kind === "opaque" && nexthop.type === "blackhole";
+}
+
+/** An fdb nexthop or group of them: a route may not use one. */
+export function isFdb(nexthop: KernelNexthop | undefined): boolean {
+  if (nexthop?.kind === "opaque") return nexthop.type === "fdb";
+  return nexthop?.kind === "group" && nexthop.fdb === true;
 }
 
 /** Members sorted by id, as the contract and the kernel's dumps have them. */
@@ -123,10 +156,10 @@ export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpRe
   if (old.kind === "group" && nexthop.kind !== "group") {
     return kernelError("EINVAL", "Can not replace a nexthop group with a nexthop");
   }
-  if (
-    nexthop.kind === "opaque" &&
-    groupsHolding(state, nexthop.id).some((id) => memberCount(state, id) > 1)
-  ) {
+  if (isFdb(old) !== isFdb(nexthop) && groupsHolding(state, nexthop.id).length > 0) {
+    return kernelError("EINVAL", "Cannot change nexthop FDB status while in a group");
+  }
+  if (isBlackhole(nexthop) && groupsHolding(state, nexthop.id).some((id) => memberCount(state, id) > 1)) {
     return kernelError("EINVAL", "Blackhole nexthop can not be a member of a group with more than one path");
   }
   if (old.kind === "group" && nexthop.kind === "group") {

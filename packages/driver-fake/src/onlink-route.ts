@@ -54,6 +54,6 @@ function nexthopLeavesThrough(state: KernelState, id: number, dev: string): bool
   const nexthop = state.nexthops.get(id);
   if (nexthop === undefined) return false;
   if (nexthop.kind === "gateway") return nexthop.dev === dev;
-  if (nexthop.kind === "opaque") return false;
+  if (nexthop.kind === "opaque") return nexthop.dev === dev;
   return nexthop.members.some((member) => nexthopLeavesThrough(state, member.id, dev));
 }

@@ -14,6 +14,7 @@ import {
   prefixLength,
 } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
+import { isFdb } from "./nexthop-ops.ts";
 import { checkDevice, checkGateway } from "./onlink.ts";
 import {
   destinationKey,
@@ -95,6 +96,7 @@ export function validateRoute(state: KernelState, route: KernelRoute): KernelErr
       if (!state.features.nexthopObjects) return kernelError("EINVAL", "Unknown attribute");
       const nexthop = state.nexthops.get(target.id);
       if (nexthop === undefined) return kernelError("EINVAL", "Nexthop id does not exist");
+      if (isFdb(nexthop)) return kernelError("EINVAL", "Route cannot point to a fdb nexthop");
       if (route.family === 6 && nexthopFamilies(state, nexthop).includes(4)) {
         return kernelError("EINVAL", "IPv6 routes can not use an IPv4 nexthop");
       }

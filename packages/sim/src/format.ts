@@ -150,12 +150,17 @@ export function formatRule(rule: KernelRule): string {
 
 export function formatNexthop(nh: KernelNexthop): string {
   if (nh.kind === "gateway") return `id ${nh.id} via ${nh.gateway} dev ${nh.dev} proto ${nh.protocol}`;
-  if (nh.kind === "opaque") return `id ${nh.id} ${nh.type} proto ${nh.protocol}`;
+  if (nh.kind === "opaque") {
+    // As ip prints them: a device-only nexthop by its device, the others by their type.
+    const what = nh.type === "device" ? `dev ${nh.dev ?? "?"}` : nh.type;
+    return `id ${nh.id} ${what} proto ${nh.protocol}`;
+  }
   const group = nh.members.map((m) => (m.weight === 1 ? String(m.id) : `${m.id},${m.weight}`)).join("/");
   const type = nh.groupType === "resilient" ? " type resilient" : "";
   const buckets =
     nh.resilient === undefined ? "" : ` buckets ${nh.resilient.buckets} idle_timer ${nh.resilient.idleTimer}`;
-  return `id ${nh.id} group ${group}${type}${buckets} proto ${nh.protocol}`;
+  const fdb = nh.fdb === true ? " fdb" : "";
+  return `id ${nh.id} group ${group}${type}${buckets} proto ${nh.protocol}${fdb}`;
 }
 
 function objectLine(op: Op, which: "from" | "to"): string {

@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe } from "vitest";
 import { blackholeNexthopConformance } from "./blackhole-nexthops.ts";
+import { foreignNexthopConformance } from "./foreign-nexthops.ts";
 import { gatewayConformance } from "./gateways.ts";
 import type { ConformanceHarness } from "./harness.ts";
 import { linkLocalConformance } from "./link-local.ts";
@@ -34,6 +35,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     routeConformance(harness);
     nexthopConformance(harness);
     blackholeNexthopConformance(harness);
+    foreignNexthopConformance(harness);
     gatewayConformance(harness);
     linkConformance(harness);
     linkLocalConformance(harness);
