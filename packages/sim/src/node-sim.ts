@@ -9,6 +9,7 @@
  */
 import {
   DEFAULT_SETTINGS,
+  type DumpScope,
   type EngineEvent,
   type EngineSettings,
   type EventOf,
@@ -68,6 +69,7 @@ export class NodeSim {
   private recorded: OwnedMirror | undefined;
   /** The first recorded kernel/observed arrived before this node's host facts: it seeds the kernel. */
   private pendingSeed: KernelSnapshot | undefined;
+  /** The fake kernel was seeded or written: a later recorded dump is not installed again. */
   private touched = false;
   private applying = false;
   /** While an external change is applied: the fake kernel's notifications, for the core. */
@@ -220,11 +222,15 @@ export class NodeSim {
     else if (this.applying) this.violation(foreignChangeProblem(changed));
   }
 
-  /** Installs the owned objects a recorded agent found at start (a restart adopting its routes). */
+  /**
+   * Installs the owned objects a recorded agent found at start (a restart adopting its
+   * routes), once: a later recorded dump (a resync) finds them in the fake kernel already.
+   */
   private seed(snapshot: KernelSnapshot): void {
     if (this.kernel === undefined) return;
     const inIdRange = (id: number) => nexthopIdInRange(id, this.state.settings);
     this.report(seedKernel(this.kernel, snapshot, (p) => this.isOwned(p), inIdRange));
+    this.touched = true;
   }
 
   private observeRecordedDump(event: EventOf<"kernel/observed">): void {
@@ -383,8 +389,9 @@ export class NodeSim {
     return this.kernel?.lookupSync(query);
   }
 
-  snapshot(): KernelSnapshot | undefined {
-    return this.kernel?.listSync({ protocol: this.state.settings.protocol });
+  /** The fake kernel's dump: kroute's own objects, unless the scope says otherwise. */
+  snapshot(scope: DumpScope = { protocol: this.state.settings.protocol }): KernelSnapshot | undefined {
+    return this.kernel?.listSync(scope);
   }
 }
 

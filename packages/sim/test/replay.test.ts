@@ -543,4 +543,65 @@ describe("replay of a recording that starts with another's nexthop at an id of k
     expect(written).toEqual([]);
     expect(results[0]?.snapshot?.nexthops.find((n) => n.kind === "group")?.id).toBe(home + 1);
   });
+  it("keeps another's device-only nexthop, fdb nexthop and fdb group at kroute's ids through the replay and its dumps", () => {
+    const alone = replay(example("sim/ecmp-failover.jsonl").slice(0, 5)).results[0]?.snapshot;
+    const home = alone?.nexthops.find((n) => n.kind === "group")?.id;
+    if (home === undefined) throw new Error("the example programs no group");
+    // As a real agent decodes them (driver-netlink domain/nexthops.ts), at kroute's group's home and after.
+    const theirs = [
+      { kind: "opaque" as const, id: home, protocol: 99, type: "device" as const, dev: "eth0" },
+      { kind: "opaque" as const, id: home + 1, protocol: 99, type: "fdb" as const },
+      {
+        kind: "group" as const,
+        id: home + 2,
+        protocol: 99,
+        members: [{ id: home + 1, weight: 1 }],
+        groupType: "mpath" as const,
+        fdb: true as const,
+      },
+    ];
+    let state = initialNodeState(name, DEFAULT_SETTINGS);
+    const first: EngineEvent = {
+      v: 1,
+      seq: 0,
+      at: node.at,
+      type: "kernel/observed",
+      node: name,
+      snapshot: { ...empty, nexthops: theirs },
+    };
+    for (const event of [first, node, host, routes, up3, up4]) {
+      state = reduce(state, event);
+      const results = plan(state).map((op) => ({ op, result: { ok: true as const } }));
+      if (results.length > 0)
+        state = reduce(state, { ...event, type: "dataplane/applied", node: name, results } as EngineEvent);
+    }
+    const owned = ownedObjects(state.kernel);
+    expect(owned.nexthops.find((n) => n.kind === "group")?.id).toBe(home + 3);
+    const recorded: KernelSnapshot = {
+      ...empty,
+      ...owned,
+      nexthops: [...owned.nexthops, ...theirs].sort((a, b) => a.id - b.id),
+    };
+    // The restarted agent's start dump, its inputs, then a resync: the replay dumps the fake kernel there.
+    const log = [
+      { v: 1, seq: 0, at, type: "agent/configured", node: name, settings: DEFAULT_SETTINGS } as EngineEvent,
+      { v: 1, seq: 0, at, type: "kernel/observed", node: name, snapshot: recorded } as EngineEvent,
+      host,
+      routes,
+      node,
+      up3,
+      up4,
+      { v: 1, seq: 0, at, type: "kernel/observed", node: name, snapshot: recorded } as EngineEvent,
+    ].map((event, i) => ({ ...event, seq: i + 1, at }));
+    const written: Op[] = [];
+    const { replayer, results } = replay(log, {
+      onStep: (_node, step) => written.push(...step.results.map((r) => r.op)),
+    });
+    expect(results[0]?.violations).toEqual([]);
+    expect(written).toEqual([]);
+    expect(replayer.nodes.get(name)?.snapshot({})?.nexthops).toEqual(recorded.nexthops);
+    expect(json(results).nodes[name]?.routes).toEqual([
+      { dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] },
+    ]);
+  });
 });
