@@ -4,7 +4,7 @@
  * the kernel, and what property tests apply diffs to.
  */
 import { routeObjectKey } from "./canonical.ts";
-import { hmDelete, hmForEach, hmFromEntries, hmGet, hmSet, hmValues } from "./hashmap.ts";
+import { hmDelete, hmForEach, hmFromEntries, hmGet, hmHas, hmSet, hmValues } from "./hashmap.ts";
 import {
   type KernelChange,
   type KernelNexthop,
@@ -16,6 +16,7 @@ import {
   ruleKey,
   sharedRouteKey,
 } from "./kernel.ts";
+import { forgetOthersFlushedWith, othersFromNexthops, withOthersNexthop } from "./others-nexthops.ts";
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
 
@@ -60,9 +61,7 @@ export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership)
       snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
     ),
     rules: hmFromEntries(snapshot.rules.filter((r) => ownsRule(r, settings)).map((r) => [ruleKey(r), r])),
-    othersIds: hmFromEntries(
-      snapshot.nexthops.filter((n) => holdsOthersId(n, settings)).map((n) => [String(n.id), n.protocol]),
-    ),
+    ...othersFromNexthops(snapshot.nexthops.filter((n) => holdsOthersId(n, settings))),
     links: snapshot.links,
     addresses: snapshot.addresses,
     complete: snapshot.complete,
@@ -196,23 +195,6 @@ export function applyOps(kernel: OwnedKernelState, ops: readonly Op[]): OwnedKer
   return ops.reduce((state, op) => applyOp(state, op), kernel);
 }
 
-/** The ids others hold after a nexthop notification: theirs comes or goes, or one of kroute's took the id. */
-function withOthersId(
-  kernel: OwnedKernelState,
-  nexthop: KernelNexthop,
-  action: "new" | "del",
-  settings: Ownership,
-): OwnedKernelState {
-  const id = String(nexthop.id);
-  const holds = action === "new" && holdsOthersId(nexthop, settings);
-  const held = hmGet(kernel.othersIds, id);
-  if (holds ? held === nexthop.protocol : held === undefined) return kernel;
-  return {
-    ...kernel,
-    othersIds: holds ? hmSet(kernel.othersIds, id, nexthop.protocol) : hmDelete(kernel.othersIds, id),
-  };
-}
-
 /**
  * Applies one change notification. Foreign objects are ignored, but for the ids of
  * kroute's range others' nexthops take or give back; link and address changes update
@@ -243,7 +225,8 @@ export function applyKernelChange(
         return left === undefined ? putRoute(kernel, change.route, false) : putRoute(kernel, left, true);
       }
     case "nexthop": {
-      const next = withOthersId(kernel, change.nexthop, change.action, settings);
+      const holds = change.action === "new" && holdsOthersId(change.nexthop, settings);
+      const next = withOthersNexthop(kernel, change.nexthop, holds);
       if (!ownsNexthop(change.nexthop, settings)) {
         // Someone replaced our object with theirs (same id): ours is gone, theirs is never touched.
         const replaced =
@@ -265,7 +248,12 @@ export function applyKernelChange(
       const next = { ...kernel, links: change.action === "new" ? [...links, change.link] : links };
       const dev = change.link.name;
       if (change.action === "new" && change.link.up && change.link.carrier) return next;
-      const flushed = flushNexthopsOn(next, dev, touched);
+      const ownFlushed = flushNexthopsOn(next, dev, touched);
+      const ownGone = new Set<number>();
+      hmForEach(next.nexthops, (nexthop, key) => {
+        if (!hmHas(ownFlushed.nexthops, key)) ownGone.add(nexthop.id);
+      });
+      const flushed = forgetOthersFlushedWith(ownFlushed, dev, ownGone);
       if (change.action === "del") return flushInlineV4On(flushed, dev, "any", touched);
       return change.link.up ? flushed : flushInlineV4On(flushed, dev, "all", touched);
     }

@@ -57,6 +57,8 @@ export interface OwnedKernelState {
    * not kroute's objects, but ids it cannot use.
    */
   readonly othersIds: HashMap<number>;
+  /** Those nexthops themselves, String(id) → nexthop: the link that takes them (others-nexthops.ts). */
+  readonly othersNexthops: HashMap<KernelNexthop>;
   /** False until a complete dump, and again after a notification overflow (a resync is due). */
   readonly complete: boolean;
   readonly observed: boolean;
@@ -214,6 +216,7 @@ export function emptyKernelState(): OwnedKernelState {
     nexthops: emptyHashMap(),
     rules: emptyHashMap(),
     othersIds: emptyHashMap(),
+    othersNexthops: emptyHashMap(),
     links: [],
     addresses: [],
     complete: false,

@@ -108,4 +108,29 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     expect(await nhid()).toBe(next);
     await restartWritesNothing();
   });
+
+  it("takes back the id of another's device-only nexthop once its link's carrier loss took it, though Linux announced nothing", async () => {
+    const { nexthopIdBase: base, nexthopIdCount: count } = DEFAULT_SETTINGS;
+    const slot = fnv1a("gw|10.0.0.3|eth0") % count;
+    const home = base + slot;
+    const next = base + ((slot + 1) % count);
+    await w().ns.ipBatch([
+      "link add eth9 type veth peer name eth9p",
+      "link set eth9p up",
+      "link set eth9 up",
+    ]);
+    await w().ns.ip("nexthop", "add", "id", String(home), "dev", "eth9", "proto", "99");
+    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    // No periodic resync in the test's time: the link notification alone must tell.
+    const agent = await startAgent(["--resync-interval=1h"]);
+    await agent.ready;
+    const nhid = async () =>
+      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24"))[0]?.nhid;
+    await eventually(async () => expect(await nhid()).toBe(next));
+
+    await w().ns.ip("link", "set", "eth9p", "down");
+    await eventually(async () => expect(await nhid()).toBe(home));
+    expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+    expect(agent.state().failures).toEqual({});
+  });
 });
