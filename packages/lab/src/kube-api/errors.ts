@@ -7,12 +7,21 @@ export class ApiError extends Error {
    * does when it sheds load (429 from API Priority and Fairness, 503 while it starts).
    */
   readonly retryAfterSeconds: number | undefined;
+  /** details.causes, e.g. ResourceVersionTooLarge, which clients tell apart from other timeouts by. */
+  readonly causes: readonly { readonly type: string; readonly message: string }[] | undefined;
 
-  constructor(code: number, reason: string, message: string, retryAfterSeconds?: number) {
+  constructor(
+    code: number,
+    reason: string,
+    message: string,
+    retryAfterSeconds?: number,
+    causes?: readonly { readonly type: string; readonly message: string }[],
+  ) {
     super(message);
     this.code = code;
     this.reason = reason;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.causes = causes;
   }
 
   toStatus(): Record<string, unknown> {
@@ -23,9 +32,14 @@ export class ApiError extends Error {
       status: "Failure",
       message: this.message,
       reason: this.reason,
-      ...(this.retryAfterSeconds === undefined
+      ...(this.retryAfterSeconds === undefined && this.causes === undefined
         ? {}
-        : { details: { retryAfterSeconds: this.retryAfterSeconds } }),
+        : {
+            details: {
+              ...(this.causes === undefined ? {} : { causes: this.causes }),
+              ...(this.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: this.retryAfterSeconds }),
+            },
+          }),
       code: this.code,
     };
   }

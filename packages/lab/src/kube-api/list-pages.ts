@@ -7,6 +7,7 @@
  */
 import { ApiError } from "./errors.ts";
 import type { JsonObject } from "./json.ts";
+import { listRead, validateResourceVersionMatch } from "./list-reads.ts";
 import type { ResourceType } from "./resources.ts";
 import { type ObjectStore, objectKey } from "./store.ts";
 
@@ -62,7 +63,12 @@ function parseLimit(value: string | null): number {
   return Math.max(0, limit);
 }
 
-/** One page of `type`'s objects that `matches` keeps, as `query` (limit, continue) asks. */
+const EXPIRED_LIST = "The resourceVersion for the provided list is too old.";
+
+/**
+ * One page of `type`'s objects that `matches` keeps, as `query` (resourceVersion,
+ * resourceVersionMatch, limit, continue) asks: list-reads.ts says from where.
+ */
 export function listPage(
   store: ObjectStore,
   type: ResourceType,
@@ -70,8 +76,10 @@ export function listPage(
   query: URLSearchParams,
   matches: (obj: JsonObject) => boolean,
   filtered: boolean,
+  watchCache: boolean,
 ): ListPage {
-  const limit = parseLimit(query.get("limit"));
+  validateResourceVersionMatch(query);
+  let limit = parseLimit(query.get("limit"));
   const continueParam = query.get("continue") ?? "";
   let rv = store.history.resourceVersion;
   let start = "";
@@ -91,7 +99,16 @@ export function listPage(
       );
     }
     all = snapshot;
-  } else all = store.list(type, namespace);
+  } else {
+    const read = listRead(query, limit, rv, watchCache);
+    if (read.from === "cache") limit = 0;
+    if (read.from === "etcd" && read.rv !== undefined) {
+      rv = read.rv;
+      const snapshot = store.listAt(type, rv, namespace);
+      if (snapshot === "expired") throw new ApiError(410, "Expired", EXPIRED_LIST);
+      all = snapshot;
+    } else all = store.list(type, namespace);
+  }
   const remaining = all.filter((obj) => objectKey(obj) >= start && matches(obj));
   if (limit === 0 || remaining.length <= limit) return { items: remaining, resourceVersion: rv };
   const items = remaining.slice(0, limit);

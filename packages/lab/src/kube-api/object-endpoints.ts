@@ -16,6 +16,7 @@ export function serveObjects(
   query: URLSearchParams,
   body: Json | undefined,
   res: ServerResponse,
+  watchCache: boolean,
 ) {
   const { type, subresource } = target;
   const namespace = target.namespace ?? "";
@@ -26,7 +27,15 @@ export function serveObjects(
       const labels = parseLabelSelector(query.get("labelSelector"));
       const fields = parseFieldSelector(query.get("fieldSelector"));
       const filtered = query.has("labelSelector") || query.has("fieldSelector");
-      const page = listPage(store, type, target.namespace, query, (o) => labels(o) && fields(o), filtered);
+      const page = listPage(
+        store,
+        type,
+        target.namespace,
+        query,
+        (o) => labels(o) && fields(o),
+        filtered,
+        watchCache,
+      );
       return sendJson(res, 200, {
         kind: `${type.kind}List`,
         apiVersion: apiVersionOf(type),

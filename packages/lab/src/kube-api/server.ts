@@ -33,6 +33,12 @@ export interface KubeApiDoubleOptions {
   readonly historyLimit?: number;
   /** Bookmark period for watches that allow them. Default 60 s, as the API server's watch cache. */
   readonly bookmarkIntervalMs?: number;
+  /**
+   * Serve lists at resourceVersion "0" (and "not older than" ones without a limit) from a
+   * watch cache, whole, as the API server does by default; false is `--watch-cache=false`:
+   * every list read from etcd, paginated by its limit. Default true.
+   */
+  readonly watchCache?: boolean;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
   /**
@@ -113,7 +119,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
     const body = await readBody(req);
     if (body !== undefined) entry.body = body;
     if (entry.verb === "watch") serveWatch(watchEndpoint, res, target, url.searchParams);
-    else serveObjects(store, entry.verb, target, url.searchParams, body, res);
+    else serveObjects(store, entry.verb, target, url.searchParams, body, res, options.watchCache ?? true);
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
