@@ -2,10 +2,13 @@
  * A supervised list+watch loop (requests: rest.ts), because client-node's own informer
  * stops for good on any error other than 410. Every failure leads back here:
  *
- * - list fails → retry with jittered exponential backoff, never sooner than the
- *   Retry-After the API server sent (429, 5xx);
- * - each successful list (in pages: paged-list.ts) → a full snapshot (`synced`),
- *   readiness after the first;
+ * - list (paged-list.ts) at the resourceVersion client-go's reflector would ask for:
+ *   "0" first, then the last one seen, both served from the API server's watch cache;
+ *   "" (a consistent read from etcd) only after one of those answered that it cannot
+ *   serve it (410, too large), which is retried at once;
+ * - list fails otherwise → retry with jittered exponential backoff, never sooner than
+ *   the Retry-After the API server sent (429, 5xx);
+ * - each successful list → a full snapshot (`synced`), readiness after the first;
  * - watch from the list's resourceVersion, with bookmarks, a server-side timeout, and
  *   a stall watchdog: no event or bookmark for `stallTimeoutMs` → restart from the
  *   last resourceVersion seen;
@@ -17,7 +20,12 @@
  */
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
-import { DEFAULT_LIST_PAGE_SIZE, listInPages } from "./paged-list.ts";
+import {
+  DEFAULT_LIST_PAGE_SIZE,
+  isResourceVersionUnavailable,
+  listInPages,
+  listResourceVersion,
+} from "./paged-list.ts";
 import { KubeApiError, KubeClient } from "./rest.ts";
 import {
   type BackoffOptions,
@@ -120,6 +128,10 @@ export function superviseListWatch<T extends KubeObject>(
     /** Changes delivered since the last list: a watch that expires before any means 410s in a loop. */
     let deliveredSinceList = 0;
     let listedAfterExpiry = false;
+    /** The last resourceVersion a list, event or bookmark brought: where a relist starts. */
+    let lastSeenRv: string | undefined;
+    /** A list at lastSeenRv was refused (410, too large): the next one reads the latest. */
+    let lastSeenUnavailable = false;
 
     const wait = async (ms: number): Promise<boolean> => {
       const sleep = cancellableSleep(timers, ms);
@@ -171,6 +183,7 @@ export function superviseListWatch<T extends KubeObject>(
             case "MODIFIED":
             case "DELETED": {
               lastRv = object.metadata?.resourceVersion ?? lastRv;
+              lastSeenRv = lastRv;
               delivered++;
               deliveredSinceList++;
               failures = 0;
@@ -180,6 +193,7 @@ export function superviseListWatch<T extends KubeObject>(
             }
             case "BOOKMARK":
               lastRv = object.metadata?.resourceVersion ?? lastRv;
+              lastSeenRv = lastRv;
               failures = 0;
               return;
             case "ERROR":
@@ -210,8 +224,11 @@ export function superviseListWatch<T extends KubeObject>(
      * long-running loop below would stay alive in its frame until the next relist.
      */
     const listAndEmit = async (): Promise<string | undefined> => {
-      const list = await listInPages<T>(client, spec.path, selectors, pageSize);
+      const resourceVersion = listResourceVersion(lastSeenRv, lastSeenUnavailable);
+      const list = await listInPages<T>(client, spec.path, selectors, pageSize, resourceVersion);
       if (stopped) return undefined;
+      lastSeenRv = list.resourceVersion;
+      lastSeenUnavailable = false;
       deliveredSinceList = 0;
       subscriber.next({ type: "synced", items: list.items });
       hooks.synced?.(spec.name);
@@ -226,7 +243,14 @@ export function superviseListWatch<T extends KubeObject>(
           if (listed === undefined) return;
           rv = listed;
         } catch (err) {
-          if (stopped || !(await restartAfterBackoff("error", err))) return;
+          if (stopped) return;
+          if (isResourceVersionUnavailable(err) && !lastSeenUnavailable) {
+            // As client-go: at once, from etcd; a failure of that one backs off.
+            lastSeenUnavailable = true;
+            hooks.restarted?.(spec.name, "expired", err);
+            continue;
+          }
+          if (!(await restartAfterBackoff("error", err))) return;
           continue;
         }
         let relist = false;

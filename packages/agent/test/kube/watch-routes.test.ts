@@ -125,7 +125,9 @@ describe("watchRoutes", () => {
     );
   });
 
-  it("lists in pages, one consistent snapshot, and the watch from it brings the changes made meanwhile", async () => {
+  it("lists in pages from an API server without a watch cache, one consistent snapshot, and the watch from it brings the changes made meanwhile", async () => {
+    await api.close();
+    ({ api, kc } = await startApi({ watchCache: false }));
     for (const name of ["a", "b", "c", "d", "e"]) api.apply(route(name));
     let changedDuringList = false;
     // A hook on the second page's request: changes land between the pages.
@@ -145,10 +147,13 @@ describe("watchRoutes", () => {
     );
     await until(() => running!.items.length === 4, "the snapshot and three changes");
     const lists = api.requests((r) => r.verb === "list");
-    expect(lists.map((r) => [r.query.limit, r.query.continue !== undefined])).toEqual([
-      ["2", false],
-      ["2", true],
-      ["2", true],
+    // The first page asks for any resourceVersion ("0"); later ones carry only their token.
+    expect(
+      lists.map((r) => [r.query.resourceVersion, r.query.limit, r.query.continue !== undefined]),
+    ).toEqual([
+      ["0", "2", false],
+      [undefined, "2", true],
+      [undefined, "2", true],
     ]);
     expect(names(running.items[0])).toEqual(["a", "b", "c", "d", "e"]);
     expect(
@@ -166,6 +171,8 @@ describe("watchRoutes", () => {
   });
 
   it("lists again, in one piece, when a page's continue token expired (410), keeping nothing of the pages before", async () => {
+    await api.close();
+    ({ api, kc } = await startApi({ watchCache: false }));
     for (const name of ["a", "b", "c", "d", "e"]) api.apply(route(name));
     let compacted = false;
     api.faults.failNext(1, {
@@ -182,10 +189,12 @@ describe("watchRoutes", () => {
     const { options, restarts } = fastSupervisor({ listPageSize: 2 });
     running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
     await until(() => resyncs(running!).length === 1, "the snapshot");
-    expect(api.requests((r) => r.verb === "list").map((r) => [r.query.limit, r.status])).toEqual([
-      ["2", 200],
-      ["2", 410],
-      [undefined, 200],
+    expect(
+      api.requests((r) => r.verb === "list").map((r) => [r.query.resourceVersion, r.query.limit, r.status]),
+    ).toEqual([
+      ["0", "2", 200],
+      [undefined, "2", 410],
+      ["0", undefined, 200],
     ]);
     expect(names(resyncs(running)[0])).toEqual(["b", "c", "d", "e", "f"]);
     await until(() => api.openWatches() === 1, "the watch");
