@@ -16,7 +16,10 @@
  *   to `relistSpreadMs` (with backoff when the relisted watch expires again before
  *   delivering anything);
  * - any other watch error → backoff, then watch again from the last resourceVersion;
- * - the server ending a watch normally → watch again at once.
+ * - the server ending a watch normally: on its timeout → watch again at once (the
+ *   timeouts are drawn at random, so those ends are already spread); before it (an API
+ *   server shutting down closes every watch it holds) → watch again after a random
+ *   delay of up to `rewatchSpreadMs`.
  */
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
@@ -64,6 +67,15 @@ export interface SupervisorOptions {
    * lists (the heaviest request they make) would all land in that second too. Default 5 s.
    */
   readonly relistSpreadMs?: number;
+  /**
+   * A watch the server ended cleanly before its timeout is opened again after a random
+   * delay up to this. An API server restarting (a rolling upgrade) closes every watch
+   * it holds at once, and every agent would be back on the next one in the same
+   * instant, as client-go's reflector is (its backoff, 800 ms doubling, applies only to
+   * watches that fail). Watches ended by their timeout are the routine case and are not
+   * delayed. Default 1 s.
+   */
+  readonly rewatchSpreadMs?: number;
   /** Server-side watch timeout, drawn at random in this range to spread reconnects. Default 300..600 s. */
   readonly watchTimeoutSeconds?: readonly [number, number];
   readonly hooks?: WatchHooks;
@@ -112,6 +124,7 @@ export function superviseListWatch<T extends KubeObject>(
   const random = options.random ?? Math.random;
   const stallTimeoutMs = options.stallTimeoutMs ?? 150_000;
   const relistSpreadMs = options.relistSpreadMs ?? 5000;
+  const rewatchSpreadMs = options.rewatchSpreadMs ?? 1000;
   const [minTimeout, maxTimeout] = options.watchTimeoutSeconds ?? [300, 600];
   const hooks = options.hooks ?? {};
   const pageSize = options.listPageSize ?? DEFAULT_LIST_PAGE_SIZE;
@@ -145,7 +158,7 @@ export function superviseListWatch<T extends KubeObject>(
       return wait(retryDelay(failures++, options.backoff ?? {}, random, error));
     };
 
-    const watchOnce = (rv: string): Promise<WatchOutcome> =>
+    const watchOnce = (rv: string, timeoutSeconds: number): Promise<WatchOutcome> =>
       new Promise<WatchOutcome>((resolve) => {
         let lastRv = rv;
         let delivered = 0;
@@ -169,7 +182,7 @@ export function superviseListWatch<T extends KubeObject>(
         const query: Record<string, string | number | boolean> = {
           resourceVersion: rv,
           allowWatchBookmarks: true,
-          timeoutSeconds: Math.round(minTimeout + (maxTimeout - minTimeout) * random()),
+          timeoutSeconds,
         };
         if (spec.fieldSelector !== undefined) query.fieldSelector = spec.fieldSelector;
         if (spec.labelSelector !== undefined) query.labelSelector = spec.labelSelector;
@@ -257,17 +270,22 @@ export function superviseListWatch<T extends KubeObject>(
         while (!stopped && !relist) {
           if (deliveredSinceList > 0) listedAfterExpiry = false;
           const startedAt = timers.now();
-          const outcome = await watchOnce(rv);
+          const timeoutSeconds = Math.round(minTimeout + (maxTimeout - minTimeout) * random());
+          const outcome = await watchOnce(rv, timeoutSeconds);
           switch (outcome.kind) {
             case "stopped":
               return;
-            case "closed":
+            case "closed": {
               rv = outcome.rv;
-              if (outcome.delivered === 0 && timers.now() - startedAt < MIN_HEALTHY_WATCH_MS) {
+              const lasted = timers.now() - startedAt;
+              if (outcome.delivered === 0 && lasted < MIN_HEALTHY_WATCH_MS) {
                 if (!(await restartAfterBackoff("error", new Error(`watch ${spec.name} closed at once`))))
                   return;
+              } else if (lasted < timeoutSeconds * 1000) {
+                if (!(await wait(random() * rewatchSpreadMs))) return;
               }
               break;
+            }
             case "stalled":
               rv = outcome.rv;
               hooks.restarted?.(spec.name, "stalled");

@@ -85,6 +85,7 @@ export async function runAgent(
           backoff: { initialMs: 50, maxMs: 300, jitter: 0 },
           stallTimeoutMs: 1500,
           relistSpreadMs: 200,
+          rewatchSpreadMs: 200,
         },
         statusJitterMs: 0,
         tableMinIntervalMs: 100,

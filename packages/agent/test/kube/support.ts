@@ -60,6 +60,7 @@ export function fastSupervisor(overrides: SupervisorOptions = {}): {
       backoff: { initialMs: 20, maxMs: 200, jitter: 0 },
       stallTimeoutMs: 2000,
       relistSpreadMs: 0,
+      rewatchSpreadMs: 0,
       hooks: { restarted: (watch, reason) => restarts.push({ watch, reason }) },
       ...overrides,
     },

@@ -291,15 +291,36 @@ describe("watchRoutes", () => {
     expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
   });
 
-  it("resumes a watch the server ended on its timeout, without a relist or a restart", async () => {
-    const { options, restarts } = fastSupervisor({ watchTimeoutSeconds: [1, 1] });
+  it("resumes a watch the server ended on its timeout at once, without a relist or a restart", async () => {
+    const { options, restarts } = fastSupervisor({
+      watchTimeoutSeconds: [1, 1],
+      rewatchSpreadMs: 1000,
+      random: () => 0.9,
+    });
     running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
     await until(() => api.requests((r) => r.verb === "watch").length === 2, "a second watch", 4000);
+    // Timeouts are routine and already spread (drawn at random): no spread delay after one.
+    const [first, second] = api.requests((r) => r.verb === "watch");
+    expect(second!.at - first!.at).toBeLessThan(1000 + 400);
     api.apply(route("after"));
     await until(() => running!.items.some((e) => e.type === "route/upserted"), "the change on the new watch");
     expect(restarts).toEqual([]);
     expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
     expect(api.requests((r) => r.verb === "watch").map((r) => r.query.timeoutSeconds)).toContain("1");
+  });
+
+  it("opens a watch the server closed before its timeout again after a random delay, so agents whose API server restarted do not all come back in the same instant", async () => {
+    const { options, restarts } = fastSupervisor({ rewatchSpreadMs: 1000, random: () => 0.9 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.apply(route("a"));
+    await until(() => running!.items.some((e) => e.type === "route/upserted"), "a change on the watch");
+    const closedAt = Date.now();
+    api.faults.dropWatches("clean");
+    await until(() => api.requests((r) => r.verb === "watch").length === 2, "the watch again", 3000);
+    expect(api.requests((r) => r.verb === "watch")[1]!.at - closedAt).toBeGreaterThanOrEqual(850);
+    expect(restarts).toEqual([]);
+    expect(api.requests((r) => r.verb === "list")).toHaveLength(1);
   });
 
   it("re-watches a quiet watch from its last bookmark, so history compacted since the list costs no relist", async () => {
