@@ -11,9 +11,12 @@
  * state the subject settled in.
  *
  * A write the API server sheds (429, 5xx) or that gets no answer is retried a few
- * times, with backoff and never sooner than its Retry-After, while it still tells the
- * subject's last state: Events are wanted most when the cluster is in trouble, which is
- * when API Priority and Fairness turns them away.
+ * times, with backoff and never sooner than its Retry-After: Events are wanted most
+ * when the cluster is in trouble, which is when API Priority and Fairness turns them
+ * away. A subject's Events are written one after the other, each once the one before
+ * it is written or given up: a gateway that came back while its GatewayDown was being
+ * retried gets its GatewayUp after that GatewayDown, not instead of it, so the history
+ * (kubectl get events) shows it down, then up.
  */
 
 import type { DesiredTable } from "@kroute/core";
@@ -122,6 +125,11 @@ export class EventRecorder {
   /** Per subject, the state held back by the limit, and the timer that writes it when allowed. */
   readonly #heldBack = new Map<string, { spec: EventSpec; timer: unknown }>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /**
+   * Per subject with an Event being written (or waiting for its retry), the Events
+   * waiting behind it, in order; no entry when none is being written.
+   */
+  readonly #queued = new Map<string, { spec: EventSpec; event: EventIdentity }[]>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Timers of failed writes waiting for their retry. */
   readonly #retries = new Set<unknown>();
@@ -164,10 +172,25 @@ export class EventRecorder {
     return true;
   }
 
+  /** Writes an Event, after the subject's Events before it. */
   #send(spec: EventSpec): void {
     // The time of the transition, and one name: the retries of an Event are that Event.
     const at = this.#timers.now();
-    this.#attempt(spec, { name: this.#eventName(spec, at), at }, 0);
+    const event = { name: this.#eventName(spec, at), at };
+    const queue = this.#queued.get(spec.subject);
+    if (queue !== undefined) {
+      queue.push({ spec, event });
+      return;
+    }
+    this.#queued.set(spec.subject, []);
+    this.#attempt(spec, event, 0);
+  }
+
+  /** The subject's Event was written or given up: the next one waiting goes. */
+  #next(subject: string): void {
+    const next = this.#queued.get(subject)?.shift();
+    if (next === undefined) this.#queued.delete(subject);
+    else this.#attempt(next.spec, next.event, 0);
   }
 
   #attempt(spec: EventSpec, event: EventIdentity, attempt: number): void {
@@ -176,13 +199,14 @@ export class EventRecorder {
   }
 
   #retryLater(spec: EventSpec, event: EventIdentity, attempt: number, error: unknown): void {
-    if (attempt + 1 >= MAX_EVENT_ATTEMPTS || !mayPass(error)) return;
+    if (attempt + 1 >= MAX_EVENT_ATTEMPTS || !mayPass(error)) {
+      this.#next(spec.subject);
+      return;
+    }
     const delay = retryDelay(attempt, this.#o.backoff ?? {}, this.#o.random ?? Math.random, error);
+    // Retried even when the subject has moved on: the Events behind it wait for it.
     const timer = this.#timers.setTimeout(() => {
       this.#retries.delete(timer);
-      // A subject that has moved on has had its own Event since: this one would come after it.
-      const told = this.#told.get(spec.subject);
-      if (told !== undefined && told !== spec.state) return;
       this.#attempt(spec, event, attempt + 1);
     }, delay);
     this.#retries.add(timer);
@@ -201,7 +225,7 @@ export class EventRecorder {
    * generation, not one per node, and no subject to remember.
    */
   routeRefused(route: string, generation: number | undefined, message: string): void {
-    this.#send({
+    const spec: EventSpec = {
       subject: `route/${route}`,
       state: "refused",
       reason: "RouteRefused",
@@ -209,7 +233,8 @@ export class EventRecorder {
       action: "Validate",
       note: `Route ${route}${generation === undefined ? "" : ` (generation ${generation})`} refused: ${message}`,
       regarding: { apiVersion: this.#o.routeApiVersion, kind: "Route", name: route },
-    });
+    };
+    this.#send(spec);
   }
 
   /** Drops the Events still held back or waiting for a retry (the agent is stopping). */
@@ -217,6 +242,7 @@ export class EventRecorder {
     for (const subject of [...this.#heldBack.keys()]) this.#forgetHeldBack(subject);
     for (const timer of this.#retries) this.#timers.clearTimeout(timer);
     this.#retries.clear();
+    this.#queued.clear();
   }
 
   /** A StatusSink: derive the transitions from the latest desired table. */
@@ -483,9 +509,13 @@ export class EventRecorder {
           ? {}
           : { related: { apiVersion: "v1", kind: "Node", name: this.#o.nodeName } }),
       });
+      this.#next(spec.subject);
     } catch (err) {
       // A retry of a write whose answer was lost finds it written.
-      if (attempt > 0 && err instanceof KubeApiError && err.code === 409) return;
+      if (attempt > 0 && err instanceof KubeApiError && err.code === 409) {
+        this.#next(spec.subject);
+        return;
+      }
       this.#o.onError?.(err);
       this.#retryLater(spec, { name, at }, attempt, err);
     }

@@ -99,6 +99,11 @@ describe("EventRecorder", () => {
   });
 
   const creates = () => api.requests((r) => r.verb === "create" && r.resource === "events.k8s.io/v1/events");
+  /** The reasons of the Events written, in the order they were created. */
+  const writtenReasons = () =>
+    creates()
+      .filter((q) => q.status === 201)
+      .map((q) => (q.body as { reason?: string }).reason);
 
   it("retries an Event the API server shed (429) no sooner than its Retry-After, as the same Event", async () => {
     const r = recorder({ backoff: { initialMs: 20, jitter: 0 } });
@@ -115,22 +120,34 @@ describe("EventRecorder", () => {
     errors.length = 0;
   });
 
-  it("drops the retry of an Event whose subject has had a newer one, and never retries a refusal", async () => {
+  it("writes a subject's Events in order: its GatewayUp waits for the retry of the GatewayDown the API server shed, so the history never shows it back up without showing it down", async () => {
     const r = recorder({ backoff: { initialMs: 20, jitter: 0 } });
     api.faults.failNext(1, { status: 503, retryAfterSeconds: 1, match: (q) => q.verb === "create" });
     r.record({ kind: "gateway-down", gateway: "10.0.0.1" });
     await until(() => creates().length === 1, "the shed write");
     r.record({ kind: "gateway-up", gateway: "10.0.0.1" });
     await r.settled();
-    // The last Event tells the state the gateway is in; the late down would have said otherwise.
-    expect(reasons()).toEqual(["GatewayUp"]);
-    expect(creates().map((q) => q.status)).toEqual([503, 201]);
+    expect(creates().map((q) => q.status)).toEqual([503, 201, 201]);
+    expect(writtenReasons()).toEqual(["GatewayDown", "GatewayUp"]);
+    // Read by time, as kubectl shows them: down, then up, the last one the state it is in.
+    expect(
+      events()
+        .sort((a, b) => a.eventTime.localeCompare(b.eventTime))
+        .map((e) => e.reason),
+    ).toEqual(["GatewayDown", "GatewayUp"]);
+    expect(errors).toHaveLength(1);
+    errors.length = 0;
+  });
 
+  it("never retries a refusal, and the subject's next Event goes out after it", async () => {
+    const r = recorder({ backoff: { initialMs: 20, jitter: 0 } });
     api.faults.failNext(1, { status: 403, match: (q) => q.verb === "create" });
     r.record({ kind: "gateway-down", gateway: "10.0.0.2" });
+    r.record({ kind: "gateway-up", gateway: "10.0.0.2" });
     await r.settled();
-    expect(creates().map((q) => q.status)).toEqual([503, 201, 403]);
-    expect(errors).toHaveLength(2);
+    expect(creates().map((q) => q.status)).toEqual([403, 201]);
+    expect(writtenReasons()).toEqual(["GatewayUp"]);
+    expect(errors).toHaveLength(1);
     errors.length = 0;
   });
 
