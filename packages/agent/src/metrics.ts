@@ -28,6 +28,8 @@ export interface AgentMetrics {
   eventConsumed(type: string, atMs: number): void;
   resync(reason: ResyncReason): void;
   statusWriteFailed(kind: StatusWriteKindLabel): void;
+  /** A Kubernetes Event dropped by the node's overall Event limit. */
+  kubernetesEventDropped(): void;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): AgentMetrics {
@@ -101,6 +103,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     labelNames: ["kind"],
     registers: [registry],
   });
+  const kubernetesEventsDropped = new Counter({
+    name: "kroute_kubernetes_events_dropped_total",
+    help: "Kubernetes Events not written because the node's overall Event limit (25, then one per 30 s) was spent.",
+    registers: [registry],
+  });
   for (const state of DESTINATION_STATES) routes.set({ state }, 0);
   // At zero from the start: an alert on their rate sees the first failure.
   for (const kind of STATUS_WRITE_KINDS) statusWriteFailures.inc({ kind }, 0);
@@ -151,6 +158,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
     },
     statusWriteFailed(kind) {
       statusWriteFailures.inc({ kind });
+    },
+    kubernetesEventDropped() {
+      kubernetesEventsDropped.inc();
     },
   };
 }

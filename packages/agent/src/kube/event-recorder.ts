@@ -10,6 +10,14 @@
  * returned to what its last Event said by then: the last Event always tells the
  * state the subject settled in.
  *
+ * An overall token bucket caps the node's Events whatever their subject (hundreds of
+ * Routes failing at once are hundreds of subjects), as client-go's EventBroadcaster
+ * drops what its queue cannot hold: an Event over it is dropped, reported (onDropped),
+ * never waited for. A dropped Event was not told, so its subject's next Event is
+ * judged against the last one written: a "back up" never follows a dropped "down".
+ * A dropped recovery, though, leaves a warning as the subject's last Event until its
+ * next change; the Route's status and the NodeRouteTable say what holds now.
+ *
  * A write the API server sheds (429, 5xx) or that gets no answer is retried a few
  * times, with backoff and never sooner than its Retry-After: Events are wanted most
  * when the cluster is in trouble, which is when API Priority and Fairness turns them
@@ -24,6 +32,7 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticRoutes } from "../fail-static.ts";
 import { KubeApiError, KubeClient } from "./rest.ts";
 import { type BackoffOptions, type Random, realTimers, retryDelay, type Timers } from "./timing.ts";
+import { TokenBucket } from "./token-bucket.ts";
 
 export type Transition =
   | { readonly kind: "gateway-down"; readonly gateway: string; readonly message?: string }
@@ -72,6 +81,14 @@ export interface EventRecorderOptions {
   /** Events per subject before throttling, and how fast that allowance comes back. Default 5, one per minute. */
   readonly burst?: number;
   readonly refillMs?: number;
+  /**
+   * Events of the node in all, whatever their subject, before dropping, and how fast
+   * that allowance comes back. Default 25 (client-go's spam-filter burst, there per
+   * object) and one per 30 s: a cluster-wide incident on 2,000 nodes is then at most
+   * 50,000 Events at once and about 70 a second after that.
+   */
+  readonly overallBurst?: number;
+  readonly overallRefillMs?: number;
   /** Retries of a write the API server shed or did not answer. */
   readonly backoff?: BackoffOptions;
   readonly timers?: Timers;
@@ -80,6 +97,15 @@ export interface EventRecorderOptions {
   readonly onError?: (error: unknown) => void;
   /** An Event was held back by the per-subject limit (written later if its state still holds). */
   readonly onThrottled?: (transition: Transition) => void;
+  /** An Event was dropped by the overall limit (for kroute_kubernetes_events_dropped_total and the log). */
+  readonly onDropped?: (event: DroppedEvent) => void;
+}
+
+export interface DroppedEvent {
+  /** The Event's reason, e.g. RouteFailed. */
+  readonly reason: string;
+  /** What it was about: the Node's or the Route's name, and the gateway or destination. */
+  readonly subject: string;
 }
 
 /** An Event's name and time, the same on each of its attempts. */
@@ -125,6 +151,7 @@ export class EventRecorder {
   /** Per subject, the state held back by the limit, and the timer that writes it when allowed. */
   readonly #heldBack = new Map<string, { spec: EventSpec; timer: unknown }>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #overall: TokenBucket;
   /**
    * Per subject with an Event being written (or waiting for its retry), the Events
    * waiting behind it, in order; no entry when none is being written.
@@ -139,6 +166,11 @@ export class EventRecorder {
     this.#o = options;
     this.#client = KubeClient.for(options.kc);
     this.#timers = options.timers ?? realTimers;
+    this.#overall = new TokenBucket(
+      options.overallBurst ?? 25,
+      options.overallRefillMs ?? 30_000,
+      this.#timers.now(),
+    );
   }
 
   /** Report one transition; written only if it changes what was last reported for its subject. */
@@ -159,6 +191,7 @@ export class EventRecorder {
       this.#told.set(spec.subject, spec.state);
       return true;
     }
+    if (!this.#overallAllows(spec)) return true;
     const waitMs = this.#take(spec.subject);
     if (waitMs > 0) {
       const timer = this.#timers.setTimeout(() => {
@@ -172,10 +205,18 @@ export class EventRecorder {
     return true;
   }
 
-  /** Writes an Event, after the subject's Events before it. */
+  /** Whether the overall limit lets one more Event out now; if not, the Event is dropped and said so. */
+  #overallAllows(spec: EventSpec): boolean {
+    if (this.#overall.available(this.#timers.now())) return true;
+    this.#o.onDropped?.({ reason: spec.reason, subject: spec.subject });
+    return false;
+  }
+
+  /** Writes an Event the limits let out, after the subject's Events before it. */
   #send(spec: EventSpec): void {
     // The time of the transition, and one name: the retries of an Event are that Event.
     const at = this.#timers.now();
+    this.#overall.take(at);
     const event = { name: this.#eventName(spec, at), at };
     const queue = this.#queued.get(spec.subject);
     if (queue !== undefined) {
@@ -234,7 +275,7 @@ export class EventRecorder {
       note: `Route ${route}${generation === undefined ? "" : ` (generation ${generation})`} refused: ${message}`,
       regarding: { apiVersion: this.#o.routeApiVersion, kind: "Route", name: route },
     };
-    this.#send(spec);
+    if (this.#overallAllows(spec)) this.#send(spec);
   }
 
   /** Drops the Events still held back or waiting for a retry (the agent is stopping). */
@@ -310,7 +351,8 @@ export class EventRecorder {
     for (const subject of [...this.#seen.keys()]) {
       if (seen.has(subject)) continue;
       const withdrawn = this.#withdrawn(subject, this.#told.get(subject));
-      if (withdrawn !== undefined && this.#take(subject) === 0) this.#send(withdrawn);
+      if (withdrawn !== undefined && this.#overallAllows(withdrawn) && this.#take(subject) === 0)
+        this.#send(withdrawn);
       this.#seen.delete(subject);
       this.#told.delete(subject);
       this.#forgetHeldBack(subject);

@@ -116,6 +116,10 @@ export function kubeClusterSources(
       metrics.statusWriteFailed("event");
       failures.statusWriteFailed("Event", settings.nodeName, error);
     },
+    onDropped: ({ reason, subject }) => {
+      metrics.kubernetesEventDropped();
+      failures.eventDropped(reason, subject);
+    },
   });
   return {
     routes: watchRoutes(kc, { ...supervisor, group, version, cache }),

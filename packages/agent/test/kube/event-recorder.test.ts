@@ -3,7 +3,12 @@ import type { IpAddr } from "@kroute/core";
 import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EventRecorder, type EventRecorderOptions, type Transition } from "../../src/kube/event-recorder.ts";
+import {
+  type DroppedEvent,
+  EventRecorder,
+  type EventRecorderOptions,
+  type Transition,
+} from "../../src/kube/event-recorder.ts";
 import type { Timers } from "../../src/kube/timing.ts";
 import { destination, gateway, outcome, table } from "./fixtures.ts";
 import { GROUP, startApi, until, VERSION } from "./support.ts";
@@ -379,6 +384,42 @@ describe("EventRecorder", () => {
     clock.advance(600_000);
     await r.settled();
     expect(events()).toHaveLength(5);
+  });
+
+  it("drops the Events over the node's overall limit, whatever their subject, saying which, and tells no recovery of a failure it dropped", async () => {
+    const clock = manualClock();
+    const dropped: DroppedEvent[] = [];
+    const r = recorder({
+      overallBurst: 3,
+      overallRefillMs: 30_000,
+      timers: clock,
+      onDropped: (d) => dropped.push(d),
+    });
+    const failed = (route: string) =>
+      r.record({ kind: "route-failed", route, destination: "10.0.0.0/8", reason: "the kernel refused it" });
+    for (const route of ["r0", "r1", "r2", "r3", "r4"]) failed(route);
+    await r.settled();
+    expect(
+      events()
+        .map((e) => e.regarding.name)
+        .sort(),
+    ).toEqual(["r0", "r1", "r2"]);
+    expect(dropped).toEqual([
+      { reason: "RouteFailed", subject: "destination/r3/10.0.0.0/8" },
+      { reason: "RouteFailed", subject: "destination/r4/10.0.0.0/8" },
+    ]);
+    // The allowance comes back one Event per refill; a dropped failure's recovery is no news.
+    clock.advance(30_000);
+    r.record({ kind: "route-recovered", route: "r4", destination: "10.0.0.0/8" });
+    r.record({ kind: "route-recovered", route: "r0", destination: "10.0.0.0/8" });
+    r.record({ kind: "route-recovered", route: "r1", destination: "10.0.0.0/8" });
+    await r.settled();
+    expect(reasons()).toEqual(["RouteFailed", "RouteFailed", "RouteFailed", "RouteRecovered"]);
+    expect(dropped.map((d) => d.subject)).toEqual([
+      "destination/r3/10.0.0.0/8",
+      "destination/r4/10.0.0.0/8",
+      "destination/r1/10.0.0.0/8",
+    ]);
   });
 
   it("drops what it holds back when closed", async () => {

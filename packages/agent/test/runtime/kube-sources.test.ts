@@ -241,4 +241,32 @@ describe("kubeClusterSources", () => {
       'kroute_status_write_failures_total{kind="event"} 2',
     ]);
   });
+
+  it("caps the node's Events at 25 whatever their subject: the rest are counted in kroute_kubernetes_events_dropped_total and logged once, naming the first", async () => {
+    const { api, kc } = await startApi();
+    cleanups.push(() => api.close());
+    const settings = parseAgentSettings([], { NODE_NAME: "node-a" });
+    const log = capturedLog();
+    const metrics = createMetrics({ processMetrics: false });
+    const sources = kubeClusterSources(kc, settings, metrics, log.logger, {
+      supervisor: fastSupervisor().options,
+    });
+    cleanups.push(() => sources.close?.());
+    const events = sources.status?.find((s): s is EventRecorder => s instanceof EventRecorder);
+    // Hundreds of Routes failing at once on one node.
+    for (let i = 0; i < 300; i++)
+      events?.record({ kind: "route-failed", route: `r${i}`, destination: "10.0.0.0/8", reason: "EINVAL" });
+    await events?.settled();
+    expect(api.list({ apiVersion: "events.k8s.io/v1", kind: "Event" }, "default")).toHaveLength(25);
+    expect(
+      await metrics.registry.getSingleMetricAsString("kroute_kubernetes_events_dropped_total"),
+    ).toContain("kroute_kubernetes_events_dropped_total 275");
+    expect(log.lines().filter((l) => l.level === 40)).toEqual([
+      expect.objectContaining({
+        reason: "RouteFailed",
+        subject: "destination/r25/10.0.0.0/8",
+        msg: expect.stringMatching(/Event RouteFailed about destination\/r25\/10.0.0.0\/8 dropped/),
+      }),
+    ]);
+  });
 });
