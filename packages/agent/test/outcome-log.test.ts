@@ -29,8 +29,8 @@ describe("outcomeLog", () => {
     update(refused('spec.table: "x" is not a table id'));
     expect(take()).toEqual([["warn", 'Route bad refused: spec.table: "x" is not a table id']]);
     update(refused("spec.gateways: required"));
-    update(table([outcome("bad", 2, true, { selected: false, reason: "NotSelected" })]));
-    update(table([outcome("bad", 2, true, { selected: false, reason: "NotSelected" })]));
+    update(table([outcome("bad", 2, true, { selected: false, reason: "Accepted" })]));
+    update(table([outcome("bad", 2, true, { selected: false, reason: "Accepted" })]));
     expect(take()).toEqual([
       ["warn", "Route bad refused: spec.gateways: required"],
       ["info", "Route bad accepted"],

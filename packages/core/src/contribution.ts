@@ -20,8 +20,8 @@ import {
 } from "./ip.ts";
 import { type KernelRule, routeKey } from "./kernel.ts";
 import { defaultHalves, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
-import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
+import { destinationRefusal, writtenDestinations } from "./route-verdict.ts";
 import type { EngineSettings } from "./settings.ts";
 import { selectedOn } from "./shared-selection.ts";
 import type { Claim, Contribution, DestinationPlan, HostFacts, NodeState, SetMember } from "./state.ts";
@@ -33,10 +33,6 @@ export type ContributionContext = Pick<NodeState, "nodeName" | "node" | "host" |
 };
 
 const DESTINATION_FIELD = /^spec\.destinations\[(\d+)\]$/;
-
-function familyName(family: Family): string {
-  return family === 4 ? "IPv4" : "IPv6";
-}
 
 export interface Network {
   readonly prefix: Prefix;
@@ -187,19 +183,6 @@ export function isSelected(route: ValidRoute, ctx: ContributionContext): boolean
   return selectedOn(route, ctx);
 }
 
-/**
- * Destinations as their author wrote them, for messages: normalised ones carry their
- * original text in a warning; the others were written in canonical form already.
- */
-function writtenDestinations(route: ValidRoute): Map<number, string> {
-  const written = new Map<number, string>();
-  for (const finding of [...route.warnings, ...route.issues]) {
-    const match = DESTINATION_FIELD.exec(finding.field);
-    if (match !== null && typeof finding.value === "string") written.set(Number(match[1]), finding.value);
-  }
-  return written;
-}
-
 /** The Route's contribution on this node. */
 export function computeContribution(validation: RouteValidation, ctx: ContributionContext): Contribution {
   if (!validation.ok || !isSelected(validation.route, ctx)) return unselected(validation);
@@ -213,14 +196,13 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const splitRank = `${SPLIT_HALF_RANK}${ageKey(route.creationTimestamp)}|${route.name}`;
   const systemRank = `0|${route.name}`;
 
-  type Slot = { gateways: IpAddr[]; members: SetMember[]; offLink: IpAddr[]; own: IpAddr[] };
+  type Slot = { members: SetMember[]; offLink: IpAddr[]; own: IpAddr[] };
   const families: Record<Family, Slot> = {
-    4: { gateways: [], members: [], offLink: [], own: [] },
-    6: { gateways: [], members: [], offLink: [], own: [] },
+    4: { members: [], offLink: [], own: [] },
+    6: { members: [], offLink: [], own: [] },
   };
   for (const gateway of [...new Set(route.gateways)].sort(compareAddresses)) {
     const slot = families[familyOf(gateway)];
-    slot.gateways.push(gateway);
     if (isOwnGateway(gateway, own, networks)) {
       slot.own.push(gateway);
       continue;
@@ -249,16 +231,10 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     const base = { destination: text, prefix: destination.prefix, table: route.table };
     const family = destination.family;
     const slot = families[family];
-    const refused = protectedReason(destination.prefix, settings.protectedPrefixes);
+    // Refused on every node alike: the Route's own verdict says so (route-verdict.ts).
+    const refused = destinationRefusal(destination.prefix, route, settings);
     if (refused !== undefined) {
       destinations.push({ ...base, invalid: refused });
-      continue;
-    }
-    if (slot.gateways.length === 0) {
-      destinations.push({
-        ...base,
-        invalid: `no ${familyName(family)} gateway: spec.gateways has none of the destination's family`,
-      });
       continue;
     }
     if (!addressesKnown) {

@@ -14,6 +14,7 @@ import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts
 import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
 import { isOverrideRoute } from "./override.ts";
 import { refusedProtection } from "./override-stages.ts";
+import { routeVerdict } from "./route-verdict.ts";
 import type { DestinationPlan, NodeState } from "./state.ts";
 
 export function desiredRoutes(state: NodeState): KernelRoute[] {
@@ -74,7 +75,11 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   const set = plan.set === undefined ? undefined : hmGet(state.derived.sets, plan.set);
   const usable = set === undefined ? undefined : usableMembers(set, state);
   const gateways = usable?.members.map((m) => m.gateway) ?? [];
-  const extra = { gateways, ...(usable?.failStatic ? { failStatic: true } : {}) };
+  const extra = {
+    gateways,
+    ...(usable?.failStatic ? { failStatic: true } : {}),
+    ...(plan.leftOut === undefined ? {} : { leftOut: plan.leftOut }),
+  };
   const desired = held.map((key) => hmGet(state.derived.routes, key));
   if (desired.some((route) => route === undefined)) {
     return { ...base, ...extra, state: "invalid", reason: "no nexthop id left in kroute's id range" };
@@ -115,48 +120,24 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   };
 }
 
-/** The outcome of one Route on this node, or undefined when the Route is unknown. */
+/**
+ * The outcome of one Route on this node, or undefined when the Route is unknown: the
+ * Route's own verdict, the same on every node (route-verdict.ts), and what each of its
+ * destinations came to here.
+ */
 export function routeOutcome(state: NodeState, name: string): RouteOutcome | undefined {
   const validation = hmGet(state.routes.byName, name);
   if (validation === undefined) return undefined;
-  if (!validation.ok) {
-    return {
-      route: name,
-      generation: validation.generation,
-      selected: false,
-      accepted: false,
-      reason: "Invalid",
-      message: validation.issues.map((i) => `${i.field}: ${i.message}`).join("; "),
-      destinations: [],
-    };
-  }
+  const verdict = routeVerdict(validation, state.settings);
+  const generation = validation.ok ? validation.route.generation : validation.generation;
   const contribution = hmGet(state.derived.contributions, name);
-  if (contribution === undefined || !contribution.selected) {
-    return {
-      route: name,
-      generation: validation.route.generation,
-      selected: false,
-      accepted: true,
-      reason: state.node.observed ? "NotSelected" : "NodeNotObserved",
-      destinations: [],
-    };
-  }
-  const destinations = contribution.destinations.map((plan) => destinationOutcome(state, name, plan));
-  const usable = destinations.some((d) => d.state !== "invalid");
-  // The message names what is wrong: destinations refused, and those routed without some of their gateways.
-  const noted = contribution.destinations.flatMap((plan, i) => {
-    const outcome = destinations[i] as DestinationOutcome;
-    if (outcome.state === "invalid") return [`${outcome.destination}: ${outcome.reason}`];
-    return plan.leftOut === undefined ? [] : [`${outcome.destination}: ${plan.leftOut}`];
-  });
+  const plans = contribution?.selected ? contribution.destinations : undefined;
   return {
     route: name,
-    generation: validation.route.generation,
-    selected: true,
-    accepted: usable,
-    reason: usable ? "Accepted" : "NoUsableDestination",
-    ...(noted.length === 0 ? {} : { message: noted.join("; ") }),
-    destinations,
+    generation,
+    selected: plans !== undefined,
+    ...verdict,
+    destinations: (plans ?? []).map((plan) => destinationOutcome(state, name, plan)),
   };
 }
 

@@ -18,6 +18,7 @@ export * from "./plan.ts";
 export * from "./protected.ts";
 export * from "./reducer.ts";
 export * from "./route.ts";
+export * from "./route-verdict.ts";
 export * from "./selector.ts";
 export * from "./settings.ts";
 export * from "./state.ts";

@@ -31,6 +31,8 @@ export interface DestinationOutcome {
   readonly gateways?: readonly IpAddr[];
   /** True when every gateway is down and the route keeps them all. */
   readonly failStatic?: boolean;
+  /** Gateways of the Route this destination goes without on this node (not on-link here), and why. */
+  readonly leftOut?: string;
 }
 
 export interface RouteOutcome {
@@ -38,10 +40,16 @@ export interface RouteOutcome {
   readonly generation: number;
   /** Whether the Route applies to this node at all. */
   readonly selected: boolean;
-  /** False when the Route as a whole is unusable (no valid destination or gateway, bad selector). */
+  /**
+   * The Route's own verdict (route-verdict.ts), the same on every node: false when it is
+   * invalid or none of its destinations can be routed anywhere. What depends on the node
+   * is in `destinations` only.
+   */
   readonly accepted: boolean;
   readonly reason?: string;
+  /** The destinations refused on every node, and why. */
   readonly message?: string;
+  /** Each destination as it stands on this node; empty when the Route does not select it. */
   readonly destinations: readonly DestinationOutcome[];
 }
 
