@@ -32,10 +32,11 @@ export interface NodeRouteTableProblem {
   readonly route: string;
   readonly destination: string;
   /**
-   * The destination's state; "fail-static" for one that is otherwise programmed (or
-   * pending) but kept on all its gateways because every one is down.
+   * The destination's state; for one that is otherwise programmed (or pending),
+   * "fail-static" when it is kept on all its gateways because every one is down, and
+   * "degraded" when it goes without some of its Route's gateways (not on-link here).
    */
-  readonly state: Exclude<DestinationState, "programmed"> | "fail-static";
+  readonly state: Exclude<DestinationState, "programmed"> | "fail-static" | "degraded";
   readonly reason: string;
 }
 
@@ -51,6 +52,8 @@ export interface NodeRouteTableStatus {
   readonly skipped: number;
   /** Destinations kept on all their gateways because every one is down (also counted by their state). */
   readonly failStatic: number;
+  /** Destinations routed without some of their Route's gateways, not on-link here (also counted by their state). */
+  readonly degraded: number;
   readonly gatewaysUp: number;
   readonly gatewaysDown: number;
   readonly gateways: readonly NodeRouteTableGateway[];
@@ -96,6 +99,7 @@ export function nodeRouteTableStatus(
     skipped: 0,
   };
   let failStatic = 0;
+  let degraded = 0;
   const problems: NodeRouteTableProblem[] = [];
   for (const outcome of table.outcomes) {
     if (!outcome.selected) continue;
@@ -103,15 +107,19 @@ export function nodeRouteTableStatus(
       counts[d.state]++;
       const stuck = isFailStatic(d);
       if (stuck) failStatic++;
-      if (d.state === "programmed" || d.state === "pending") {
-        // One problem per destination: fail-static only where nothing else is wrong.
+      const routed = d.state === "programmed" || d.state === "pending";
+      if (routed && d.leftOut !== undefined) degraded++;
+      if (routed) {
+        // One problem per destination: fail-static, else degraded, only where nothing else is wrong.
         if (stuck) {
           problems.push({
             route: d.route,
             destination: d.destination,
             state: "fail-static",
-            reason: failStaticReason(d),
+            reason: d.leftOut === undefined ? failStaticReason(d) : `${failStaticReason(d)}; ${d.leftOut}`,
           });
+        } else if (d.leftOut !== undefined) {
+          problems.push({ route: d.route, destination: d.destination, state: "degraded", reason: d.leftOut });
         }
         continue;
       }
@@ -151,6 +159,7 @@ export function nodeRouteTableStatus(
     failed: counts.failed + counts.conflicted + counts.invalid,
     skipped: counts.skipped,
     failStatic,
+    degraded,
     gatewaysUp: table.gateways.filter((g) => g.state === "up").length,
     gatewaysDown: table.gateways.filter((g) => g.state === "down").length,
     gateways,

@@ -2,12 +2,18 @@
  * The Route's `Accepted` condition (metav1.Condition conventions), by server-side apply
  * to the status subresource with one field manager shared by every agent.
  *
- * Acceptance is about the Route itself, the same truth on every node, so any node may
- * write it and the write is idempotent; but a node the Route does not select only fills
- * in a missing one (see bystander). To keep thousands of nodes from writing at once,
- * each write waits a random delay first and is dropped if, meanwhile, the watch shows
- * the condition already right (another node got there first). A generation is written
- * at most once per process unless the write fails.
+ * The condition says only what is true of the Route itself, the same on every node,
+ * selected or not (the core's route verdict): every node may write it, and they all
+ * write the same thing. What a node made of the Route (a gateway not on-link there,
+ * destinations skipped, pending, failed or conflicting there) is in that node's
+ * NodeRouteTable, and the condition says where to look, in words that do not depend on
+ * the node: a node with nothing wrong must not overwrite another's problem, and the
+ * condition must not flap with whichever node wrote last.
+ *
+ * To keep thousands of nodes from writing at once, each write waits a random delay
+ * first and is dropped if, meanwhile, the watch shows the condition already right
+ * (another node got there first). A generation is written at most once per process
+ * unless the write fails.
  */
 
 import type { DesiredTable, RouteOutcome } from "@kroute/core";
@@ -43,6 +49,14 @@ export interface RouteStatusWriterOptions {
 const REASON_RE = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 const MAX_MESSAGE = 32_768;
 
+/** Where each node's own word on an accepted Route is: the same text from every node. */
+export const PER_NODE_POINTER =
+  "Each node it selects lists what is wrong with it there (a gateway not on-link, a destination skipped, failed or conflicting) in its NodeRouteTable's problems: kubectl get noderoutetables.";
+
+function sentence(text: string): string {
+  return text.endsWith(".") ? text : `${text}.`;
+}
+
 /** The Accepted condition for an outcome; lastTransitionTime kept when the status did not change. */
 export function acceptedCondition(
   outcome: RouteOutcome,
@@ -52,9 +66,11 @@ export function acceptedCondition(
   const status = outcome.accepted ? "True" : "False";
   const fallback = outcome.accepted ? "Accepted" : "Invalid";
   const reason = outcome.reason !== undefined && REASON_RE.test(outcome.reason) ? outcome.reason : fallback;
-  const message = (
-    outcome.message ?? (outcome.accepted ? "The Route is valid." : "The Route is not valid.")
-  ).slice(0, MAX_MESSAGE);
+  const verdict = outcome.message ?? (outcome.accepted ? "The Route is valid." : "The Route is not valid.");
+  // A long list of refused destinations is cut, not the pointer after it.
+  const message = outcome.accepted
+    ? `${sentence(verdict.slice(0, MAX_MESSAGE - PER_NODE_POINTER.length - 2))} ${PER_NODE_POINTER}`
+    : verdict.slice(0, MAX_MESSAGE);
   return {
     type: "Accepted",
     status,
@@ -80,17 +96,6 @@ export function conditionIsCurrent(current: KubeCondition | undefined, wanted: K
     current.reason === wanted.reason &&
     current.message === wanted.message
   );
-}
-
-/**
- * A node the Route does not select knows only that the Route is valid; the nodes that
- * route it know more (destinations refused, gateways left out) and say it in the message.
- * So it writes only where the Route's generation has no condition yet, and never
- * overwrites theirs: each side wrote what it knew, and the last writer's word stayed,
- * often a bystander's "The Route is valid." over the refused destinations.
- */
-function bystander(outcome: RouteOutcome): boolean {
-  return !outcome.selected && outcome.accepted;
 }
 
 function isoSeconds(ms: number): string {
@@ -170,10 +175,7 @@ export class RouteStatusWriter {
       condition.reason,
       condition.message,
     ]);
-    const fresh = bystander(outcome)
-      ? (current?.observedGeneration ?? 0) < (condition.observedGeneration ?? 0)
-      : !conditionIsCurrent(current, condition);
-    const needed = fresh && this.#written.get(outcome.route) !== key;
+    const needed = !conditionIsCurrent(current, condition) && this.#written.get(outcome.route) !== key;
     return { condition, key, needed };
   }
 

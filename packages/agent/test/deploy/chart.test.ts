@@ -295,6 +295,7 @@ describe("the CRDs", () => {
       "Pending",
       "Failed",
       "Fail-Static",
+      "Degraded",
       "Skipped",
       "Gateways-Up",
       "Gateways-Down",

@@ -78,6 +78,7 @@ describe("nodeRouteTableStatus", () => {
       failed: 2,
       skipped: 1,
       failStatic: 0,
+      degraded: 0,
       gatewaysUp: 1,
       gatewaysDown: 1,
       gateways: [
@@ -107,6 +108,43 @@ describe("nodeRouteTableStatus", () => {
       ],
       lastSync: "2026-01-01T00:01:00Z",
     });
+  });
+
+  it("lists a destination routed without a gateway that is not on-link here as degraded, within the CRD", () => {
+    const leftOut =
+      "gateway 192.168.7.1 left out: not on-link (no connected network of the node contains it)";
+    const partly = (dst: string, state: DestinationOutcome["state"], extra: Partial<DestinationOutcome>) => ({
+      ...destination("partly", dst, state),
+      gateways: ["10.114.0.3" as IpAddr],
+      leftOut,
+      ...extra,
+    });
+    const status = nodeRouteTableStatus(
+      table([
+        outcome("partly", 1, true, {
+          destinations: [
+            partly("10.50.0.0/16", "programmed", {}),
+            partly("10.51.0.0/16", "pending", {}),
+            partly("10.52.0.0/16", "programmed", { failStatic: true }),
+            partly("10.53.0.0/16", "failed", { reason: `Network is unreachable; ${leftOut}` }),
+          ],
+        }),
+      ]),
+      undefined,
+    );
+    expect(status).toMatchObject({ programmed: 2, pending: 1, failed: 1, failStatic: 1, degraded: 3 });
+    expect(status.problems.map((p) => [p.destination, p.state, p.reason])).toEqual([
+      ["10.50.0.0/16", "degraded", leftOut],
+      ["10.51.0.0/16", "degraded", leftOut],
+      [
+        "10.52.0.0/16",
+        "fail-static",
+        `every gateway is down (10.114.0.3); the route keeps all of them (fail-static); ${leftOut}`,
+      ],
+      ["10.53.0.0/16", "failed", `Network is unreachable; ${leftOut}`],
+    ]);
+    const check = nodeRouteTableSchema({ apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable", status });
+    expect(check.errors).toEqual([]);
   });
 
   it("caps the problem list and says how many were left out", () => {

@@ -3,7 +3,7 @@ import type { KubeApiDouble } from "@kroute/lab";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RouteCache } from "../../src/kube/route-cache.ts";
-import { acceptedCondition, RouteStatusWriter } from "../../src/kube/route-status.ts";
+import { acceptedCondition, PER_NODE_POINTER, RouteStatusWriter } from "../../src/kube/route-status.ts";
 import { watchRoutes } from "../../src/kube/routes.ts";
 import { realTimers, type Timers } from "../../src/kube/timing.ts";
 import { outcome } from "./fixtures.ts";
@@ -88,7 +88,7 @@ describe("RouteStatusWriter", () => {
         type: "Accepted",
         status: "True",
         reason: "Valid",
-        message: "2 destinations",
+        message: `2 destinations. ${PER_NODE_POINTER}`,
         observedGeneration: 1,
         lastTransitionTime: "2026-01-01T00:00:00Z",
       },
@@ -157,42 +157,6 @@ describe("RouteStatusWriter", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(850);
     expect(statusWrites(api)).toHaveLength(1);
     expect(conditions(api, "a")[0]?.status).toBe("True");
-  });
-
-  it("a node the Route does not select never overwrites the condition of a node that routes it", async () => {
-    api.apply(route("a"));
-    api.apply(route("b"));
-    const routing = await node();
-    const bystander = await node();
-    const routed = (name: string) =>
-      outcome(name, 1, true, { reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
-    const notSelected = (name: string) => outcome(name, 1, true, { selected: false, reason: "NotSelected" });
-    const acceptedOf = (name: string) => conditions(api, name).find((c) => c.type === "Accepted");
-    const seenBy = (cache: RouteCache, name: string) =>
-      until(() => cache.condition(name, "Accepted") !== undefined, `the watch to show ${name}'s condition`);
-
-    // The routing node first: the bystander has nothing to add.
-    routing.writer.updateOutcomes([routed("a")]);
-    await routing.writer.settled();
-    await seenBy(bystander.cache, "a");
-    bystander.writer.updateOutcomes([notSelected("a")]);
-    await bystander.writer.settled();
-    expect(acceptedOf("a")).toMatchObject({ reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
-    expect(statusWrites(api)).toHaveLength(1);
-
-    // The bystander first: it fills in a condition for the generation, which the routing node then corrects.
-    bystander.writer.updateOutcomes([notSelected("a"), notSelected("b")]);
-    await bystander.writer.settled();
-    expect(acceptedOf("b")).toMatchObject({ status: "True", reason: "NotSelected" });
-    await seenBy(routing.cache, "b");
-    routing.writer.updateOutcomes([routed("a"), routed("b")]);
-    await routing.writer.settled();
-    expect(acceptedOf("b")).toMatchObject({ reason: "Accepted", message: "127.0.0.0/8: a protected prefix" });
-    await until(() => bystander.cache.condition("b", "Accepted")?.reason === "Accepted", "b's correction");
-    bystander.writer.updateOutcomes([notSelected("a"), notSelected("b")]);
-    await bystander.writer.settled();
-    expect(acceptedOf("b")).toMatchObject({ reason: "Accepted" });
-    expect(statusWrites(api)).toHaveLength(3);
   });
 
   it("keeps conditions written by others", async () => {
@@ -276,6 +240,35 @@ describe("RouteStatusWriter", () => {
 });
 
 describe("acceptedCondition", () => {
+  it("points an accepted Route at the NodeRouteTables; a refused one only says why", () => {
+    const at = "2026-01-01T00:00:00Z";
+    expect(acceptedCondition(outcome("a", 1), undefined, at).message).toBe(
+      `The Route is valid. ${PER_NODE_POINTER}`,
+    );
+    const refused = acceptedCondition(
+      outcome("a", 1, false, { reason: "NoUsableDestination", message: "127.0.0.1/32: loopback" }),
+      undefined,
+      at,
+    );
+    expect(refused.message).toBe("127.0.0.1/32: loopback");
+  });
+
+  it("cuts a long list of refused destinations, not the pointer, at the API server's limit", () => {
+    const long = Array.from(
+      { length: 1024 },
+      (_, i) => `10.${i >> 8}.${i & 255}.0/24: refused for a long reason`,
+    );
+    const c = acceptedCondition(
+      outcome("a", 1, true, { message: long.join("; ") }),
+      undefined,
+      "2026-01-01T00:00:00Z",
+    );
+    const message = c.message ?? "";
+    expect(message.length).toBeLessThanOrEqual(32_768);
+    expect(message.startsWith("10.0.0.0/24: refused")).toBe(true);
+    expect(message.endsWith(` ${PER_NODE_POINTER}`)).toBe(true);
+  });
+
   it("falls back to a valid reason when the outcome's is not CamelCase", () => {
     const c = acceptedCondition(
       outcome("a", 4, false, { reason: "bad reason!" }),
