@@ -491,7 +491,8 @@ export class EventRecorder {
           reason: "InvalidDestination",
           type: "Warning",
           action: "Validate",
-          note: `destination ${JSON.stringify(t.destination)} refused: ${t.reason}`,
+          // On this node: a gateway off-link here refuses it here only, as the other notes say.
+          note: `destination ${JSON.stringify(t.destination)} refused on node ${this.#o.nodeName}: ${t.reason}`,
           regarding: route(t.route),
         };
       case "fail-static": {

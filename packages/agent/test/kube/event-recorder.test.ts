@@ -194,6 +194,9 @@ describe("EventRecorder", () => {
     step("invalid", "protected prefix");
     await r.settled();
     expect(reasons()).toEqual(["DestinationConflict", "InvalidDestination", "RouteFailed", "RouteRecovered"]);
+    expect(events().find((e) => e.reason === "InvalidDestination")?.note).toBe(
+      'destination "10.1.0.0/16" refused on node n1: protected prefix',
+    );
   });
 
   it("writes a destination becoming skipped (the node took its gateway's address) and back as Normal; skipped from the start is no news", async () => {
