@@ -574,6 +574,34 @@ describe("kube-api double", () => {
       fresh.abort();
     });
 
+    it("slows watches, open and new: each event arrives late, in order, and on time again once lifted", async () => {
+      const open = await openWatch(kc, `/apis/${G}/${V}/routes`, {});
+      await until(() => api.openWatches() === 1, "watch open");
+      expect(api.faults.slowWatches(400)).toBe(1);
+      const later = await openWatch(kc, `/apis/${G}/${V}/routes`, {
+        resourceVersion: String(api.resourceVersion),
+      });
+      await until(() => api.openWatches() === 2, "second watch open");
+      const applied = Date.now();
+      for (const name of ["a", "b", "c"]) api.apply(route(name));
+      await new Promise((r) => setTimeout(r, 250));
+      expect([open.events.length, later.events.length]).toEqual([0, 0]);
+      await until(() => open.events.length === 3 && later.events.length === 3, "the slowed events");
+      expect(Date.now() - applied).toBeGreaterThanOrEqual(380);
+      for (const w of [open, later])
+        expect(w.events.map((e) => e.object.metadata?.name)).toEqual(["a", "b", "c"]);
+
+      // Lifted while an event is held back: the next one does not overtake it.
+      api.apply(route("d"));
+      api.faults.slowWatches(0);
+      api.apply(route("e"));
+      await until(() => open.events.length === 5, "the events after the slowdown");
+      expect(open.events.slice(3).map((e) => e.object.metadata?.name)).toEqual(["d", "e"]);
+      expect(() => api.faults.slowWatches(-1)).toThrow(/slowWatches: ms .* got -1/);
+      open.abort();
+      later.abort();
+    });
+
     it("sends Retry-After with an injected 429, as API Priority and Fairness does", async () => {
       api.faults.failNext(1, { status: 429, retryAfterSeconds: 3 });
       const response = await fetch(`${api.url}/api/v1/nodes`);

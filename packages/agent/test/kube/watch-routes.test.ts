@@ -103,6 +103,33 @@ describe("watchRoutes", () => {
     expect(api.requests((r) => r.verb === "watch")).toHaveLength(1);
   });
 
+  it("takes a slow watch's late events in order, as news and not as a stall", async () => {
+    api.apply(route("a"));
+    const { options, restarts } = fastSupervisor({ stallTimeoutMs: 1500 });
+    running = collect(watchRoutes(kc, { group: GROUP, version: VERSION, ...options }));
+    await until(() => api.openWatches() === 1, "the watch to open");
+    api.faults.slowWatches(600); // bookmarks (every 100 ms) arrive late too, but keep coming
+    const changed = Date.now();
+    api.apply(route("b"));
+    api.apply(route("c"));
+    api.delete("Route", "a");
+    await until(() => running!.items.length === 4, "the three slowed changes", 5000);
+    expect(Date.now() - changed).toBeGreaterThanOrEqual(580);
+    expect(
+      running.items.slice(1).map((e) => {
+        if (e.type === "route/upserted") return [e.type, e.route.metadata.name];
+        return [e.type, e.type === "route/deleted" ? e.name : ""];
+      }),
+    ).toEqual([
+      ["route/upserted", "b"],
+      ["route/upserted", "c"],
+      ["route/deleted", "a"],
+    ]);
+    await sleep(1000);
+    expect(restarts).toEqual([]);
+    expect(api.requests((r) => r.verb === "watch")).toHaveLength(1);
+  });
+
   it("relists on 410 Gone and emits a fresh snapshot", async () => {
     api.apply(route("a"));
     const { options, restarts } = fastSupervisor({ stallTimeoutMs: 300 });

@@ -1,5 +1,5 @@
 /**
- * Fault injection, which no real API server has: ending or stalling open watches,
+ * Fault injection, which no real API server has: ending, stalling or slowing watches,
  * slowing every response, and failing the next requests with an error status.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,7 +20,13 @@ export interface KubeApiFaults {
   dropWatches(how?: "clean" | "abrupt"): number;
   /** Keep every open watch connected but send nothing more on it, bookmarks included. */
   stallWatches(): number;
-  /** Delay every response by this long. */
+  /**
+   * Slow watches, open now or opened later: every event (bookmarks included) leaves `ms`
+   * after it happened, in order, as through a congested watch cache or link. 0 ends it;
+   * events already held back still leave in order. Returns the number of open watches.
+   */
+  slowWatches(ms: number): number;
+  /** Delay every response by this long (its start: a watch's events are slowed by slowWatches). */
   setLatency(ms: number): void;
   /** Answer the next `n` (matching) requests with an error status, 500 by default. */
   failNext(n: number, options?: FailNextOptions): void;
@@ -42,10 +48,13 @@ export interface FaultInjector {
   readonly faults: KubeApiFaults;
   /** Before a request is looked at: fail it if a failure is due, else wait out the latency. */
   beforeRequest(entry: RequestLogEntry): Promise<void>;
+  /** How late a watch event leaves now (slowWatches). */
+  watchEventDelayMs(): number;
 }
 
 export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInjector {
   let latencyMs = 0;
+  let watchDelayMs = 0;
   let failures:
     | {
         left: number;
@@ -68,6 +77,12 @@ export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInj
       for (const w of watches) w.stall();
       return watches.size;
     },
+    slowWatches(ms) {
+      if (!(Number.isFinite(ms) && ms >= 0))
+        throw new Error(`slowWatches: ms must be a number of milliseconds >= 0, got ${String(ms)}`);
+      watchDelayMs = ms;
+      return [...watches].filter((w) => !w.closed).length;
+    },
     setLatency(ms) {
       latencyMs = ms;
     },
@@ -81,6 +96,7 @@ export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInj
     },
     clear() {
       latencyMs = 0;
+      watchDelayMs = 0;
       failures = undefined;
     },
   };
@@ -100,5 +116,6 @@ export function createFaultInjector(watches: ReadonlySet<WatchStream>): FaultInj
       }
       if (latencyMs > 0) await sleep(latencyMs);
     },
+    watchEventDelayMs: () => watchDelayMs,
   };
 }

@@ -81,9 +81,14 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
   const types = defaultResourceTypes(crdGroups);
   const store = new ObjectStore(options.historyLimit ?? 1000);
   const watches = new Set<WatchStream>();
-  const watchEndpoint = { store, watches, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000 };
   const log = new RequestLog();
   const injector = createFaultInjector(watches);
+  const watchEndpoint = {
+    store,
+    watches,
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
+    eventDelayMs: injector.watchEventDelayMs,
+  };
 
   const resolve = (ref: TypeRef): ResourceType => {
     const found =

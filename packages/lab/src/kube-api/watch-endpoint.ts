@@ -18,10 +18,12 @@ export interface WatchEndpoint {
   /** The open watches, for faults and bookmarks; a watch leaves it when its connection closes. */
   readonly watches: Set<WatchStream>;
   readonly bookmarkIntervalMs: number;
+  /** How late each watch event leaves (the slow-watch fault). */
+  readonly eventDelayMs: () => number;
 }
 
 export function serveWatch(
-  { store, watches, bookmarkIntervalMs }: WatchEndpoint,
+  { store, watches, bookmarkIntervalMs, eventDelayMs }: WatchEndpoint,
   res: ServerResponse,
   target: Target,
   query: URLSearchParams,
@@ -47,7 +49,7 @@ export function serveWatch(
   }
   res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
   res.flushHeaders();
-  const stream = new WatchStream(res, filter);
+  const stream = new WatchStream(res, filter, eventDelayMs);
   if (replay === "expired") {
     const gone = new ApiError(
       410,

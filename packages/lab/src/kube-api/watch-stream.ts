@@ -4,6 +4,7 @@
  * the API server's watch cache does.
  */
 import type { ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Change } from "./change-history.ts";
 import type { JsonObject } from "./json.ts";
 import type { Selector } from "./selectors.ts";
@@ -25,14 +26,20 @@ function namespaceOf(obj: JsonObject): string {
 export class WatchStream {
   readonly #res: ServerResponse;
   readonly #filter: WatchFilter;
+  /** How late each event leaves (the slow-watch fault), read as it is sent; 0 normally. */
+  readonly #delayMs: () => number;
   #stalled = false;
   #closed = false;
   readonly #onClose: (() => void)[] = [];
   #bookmark: (() => void) | undefined;
+  /** Writes held back by a delay, chained so that they leave in order. */
+  #held = 0;
+  #heldTail: Promise<void> = Promise.resolve();
 
-  constructor(res: ServerResponse, filter: WatchFilter) {
+  constructor(res: ServerResponse, filter: WatchFilter, delayMs: () => number = () => 0) {
     this.#res = res;
     this.#filter = filter;
+    this.#delayMs = delayMs;
     res.on("close", () => this.#cleanup());
   }
 
@@ -65,7 +72,29 @@ export class WatchStream {
 
   send(type: WatchEventType, object: JsonObject): void {
     if (this.#stalled || this.#closed) return;
-    this.#res.write(`${JSON.stringify({ type, object })}\n`);
+    const line = `${JSON.stringify({ type, object })}\n`;
+    this.#afterHeld(this.#delayMs(), () => {
+      if (!this.#stalled && !this.#closed) this.#res.write(line);
+    });
+  }
+
+  /**
+   * Runs `write` now, or `delayMs` from now and never before what is already held back
+   * (a delay lifted while events wait must not let a later one overtake them).
+   */
+  #afterHeld(delayMs: number, write: () => void): void {
+    if (delayMs <= 0 && this.#held === 0) {
+      write();
+      return;
+    }
+    const due = Date.now() + Math.max(0, delayMs);
+    this.#held++;
+    this.#heldTail = this.#heldTail.then(async () => {
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+      this.#held--;
+      write();
+    });
   }
 
   /** Forward a store change if this watch sees it, as what this watch sees it as. */
@@ -89,9 +118,11 @@ export class WatchStream {
     }
   }
 
-  /** Finish the response cleanly (the client sees the stream end). */
+  /** Finish the response cleanly (the client sees the stream end), after any events held back. */
   end(): void {
-    if (!this.#closed) this.#res.end();
+    this.#afterHeld(0, () => {
+      if (!this.#closed) this.#res.end();
+    });
   }
 
   /** Cut the connection without finishing the chunked response (the client sees an error). */
