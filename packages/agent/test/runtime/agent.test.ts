@@ -439,6 +439,19 @@ describe("the agent runtime on the fake kernel", () => {
     expect(await kernel.getMultipathHashPolicy(4)).toBe(before);
   });
 
+  it("sets the kernel's multipath hash policy for both families: layer 4 by default, else as configured", async () => {
+    const policies = async (kernel: FakeKernel) => [
+      await kernel.getMultipathHashPolicy(4),
+      await kernel.getMultipathHashPolicy(6),
+    ];
+    const byDefault = createFakeKernel(NODE_HOST); // at Linux's own default, 0 (layer 3)
+    await start(byDefault, new HandCluster());
+    expect(await policies(byDefault)).toEqual([1, 1]);
+    const configured = createFakeKernel(NODE_HOST);
+    await start(configured, new HandCluster(), ["--multipath-hash-policy=2"]);
+    expect(await policies(configured)).toEqual([2, 2]);
+  });
+
   it("picks multipath routes on a kernel without nexthop objects", async () => {
     const kernel = createFakeKernel({
       ...NODE_HOST,
