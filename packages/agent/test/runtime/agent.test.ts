@@ -452,6 +452,26 @@ describe("the agent runtime on the fake kernel", () => {
     expect(await policies(configured)).toEqual([2, 2]);
   });
 
+  it("gives the kernel's resilient groups the bucket count and idle timer it is given", async () => {
+    const groups = (kernel: FakeKernel) =>
+      kernel
+        .listSync({ protocol: 201 })
+        .nexthops.flatMap((n) => (n.kind === "group" ? [[n.groupType, n.resilient]] : []));
+    for (const [flags, resilient] of [
+      [[], { buckets: 128, idleTimer: 120, unbalancedTimer: 0 }],
+      [
+        ["--resilient-buckets=64", "--resilient-idle-timer=30s"],
+        { buckets: 64, idleTimer: 30, unbalancedTimer: 0 },
+      ],
+    ] as const) {
+      const kernel = createFakeKernel(NODE_HOST);
+      const cluster = new HandCluster();
+      await start(kernel, cluster, [...flags]);
+      cluster.resync([routeObject("egress", twoGateways)]);
+      await eventually(() => expect(groups(kernel)).toEqual([["resilient", resilient]]));
+    }
+  });
+
   it("picks multipath routes on a kernel without nexthop objects", async () => {
     const kernel = createFakeKernel({
       ...NODE_HOST,
