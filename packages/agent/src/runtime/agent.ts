@@ -155,13 +155,18 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     }
 
     if (!settings.dryRun) {
+      const policy = settings.multipathHashPolicy;
       for (const family of [4, 6] as const) {
-        await kernel.setMultipathHashPolicy(family, settings.multipathHashPolicy).catch((error: unknown) => {
+        // Written only where it differs: every write, even of the value already there,
+        // has the kernel tell its listeners (a switch ASIC driver reprograms its hashing),
+        // and a restart with nothing changed writes nothing to the kernel.
+        const setIfDifferent = async () => {
+          if ((await kernel.getMultipathHashPolicy(family)) !== policy)
+            await kernel.setMultipathHashPolicy(family, policy);
+        };
+        await setIfDifferent().catch((error: unknown) => {
           // A read-only /proc/sys (an unprivileged container) cannot take it: set it on the host then.
-          log.warn(
-            { family, policy: settings.multipathHashPolicy, err: String(error) },
-            "cannot set the multipath hash policy",
-          );
+          log.warn({ family, policy, err: String(error) }, "cannot set the multipath hash policy");
         });
       }
     }
