@@ -14,7 +14,7 @@
  * p99 under 1 s. The kernel alone, as the peer, is checked once: with the link up
  * and neighbour entries valid it keeps using the dead gateway indefinitely.
  *
- * BENCH_TRIALS (default 20) trials per setting. Ends with one JSON line.
+ * KROUTE_BENCH_TRIALS (default 20) trials per setting. Ends with one JSON line.
  */
 
 import { FAST_PROBE_SETTINGS, PRODUCTION_PROBE_SETTINGS } from "../../packages/agent/src/health/presets.ts";
@@ -30,9 +30,9 @@ import { createNetlinkDataplane } from "../../packages/driver-netlink/src/index.
 import { createTopology, type Topology } from "../../packages/lab/src/topology.ts";
 import { percentile } from "./lib/stats.ts";
 
-const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
+const TRIALS = Number(process.env.KROUTE_BENCH_TRIALS ?? 20);
 if (!Number.isInteger(TRIALS) || TRIALS < 1)
-  throw new Error(`BENCH_TRIALS must be a positive integer, got ${process.env.BENCH_TRIALS}`);
+  throw new Error(`KROUTE_BENCH_TRIALS must be a positive integer, got ${process.env.KROUTE_BENCH_TRIALS}`);
 const POLL_MS = 5;
 
 /** The gateways the kernel's route to `prefix` uses, from one dump (nexthop group, multipath or single). */
