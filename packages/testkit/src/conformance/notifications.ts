@@ -86,6 +86,38 @@ export function notificationConformance(harness: () => ConformanceHarness): void
       expect(ours[5]).toEqual({ kind: "rule", action: "new", rule });
     });
 
+    it("announces IPv6 route and rule changes too (their own multicast groups)", async () => {
+      const h = harness();
+      const recorder = recordChanges(h);
+      const route = viaRoute("2001:db8:5::/48", [["fd10::2", "kr0"]]);
+      const rule: KernelRule = {
+        family: 6,
+        priority: 1000,
+        src: prefix("fd10::/64"),
+        table: TABLE,
+        protocol: PROTO,
+      };
+      expectOk(
+        await h.dataplane.apply([
+          { object: "route", action: "add", to: route },
+          { object: "route", action: "delete", from: route },
+          { object: "rule", action: "add", to: rule },
+          { object: "rule", action: "delete", from: rule },
+        ]),
+      );
+      await notificationBarrier(h, recorder.changes);
+      recorder.stop();
+      const ours = recorder.changes.filter(isOurs);
+      expect(ours.map(summary)).toEqual([
+        "route new 2001:db8:5::/48 metric 100",
+        "route del 2001:db8:5::/48 metric 100",
+        "rule new 1000",
+        "rule del 1000",
+      ]);
+      expect(ours[0]).toEqual({ kind: "route", action: "new", route });
+      expect(ours[2]).toEqual({ kind: "rule", action: "new", rule });
+    });
+
     it("carrier loss is announced on the link only: the flushed nexthops and IPv4 routes go silently", async () => {
       const h = harness();
       const nexthop = gatewayNexthop(2, "10.11.0.2", "kr1");
