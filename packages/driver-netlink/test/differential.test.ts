@@ -254,10 +254,11 @@ interface Kr1State {
 /**
  * Carrier reaches the routing code through linkwatch, after `ip` has returned: wait
  * until Linux shows kr1's operstate as the event left it (the flush runs under the
- * same lock as the next request, so that request sees its outcome).
+ * same lock as the next request, so that request sees its outcome). kr1's peer is in
+ * another namespace, so without carrier kr1 is DOWN, not LOWERLAYERDOWN.
  */
 async function settle(ns: Netns, { carrier, adminUp }: Kr1State): Promise<void> {
-  const operstate = !adminUp ? "DOWN" : carrier ? "UP" : "LOWERLAYERDOWN";
+  const operstate = adminUp && carrier ? "UP" : "DOWN";
   for (let i = 0; i < 300; i++) {
     const [link] = await ns.ipJson<{ operstate: string }[]>("link", "show", kr1.name);
     if (link?.operstate === operstate) return;

@@ -1,24 +1,33 @@
 /**
- * The conformance suite's baseline topology built in a fresh network namespace, and
- * its HostControl through `ip`. This kernel has no dummy module, so every link is a
- * veth pair NAME / NAMEp with both ends up; carrier loss on NAME is NAMEp down.
+ * The conformance suite's baseline topology built in fresh network namespaces, and
+ * its HostControl through `ip`. The node's namespace holds the links under test and
+ * nothing else; each is a veth pair NAME / NAMEp whose far end NAMEp is a port of the
+ * bridge br-NAME in a second namespace, the segment the gateways would be on. (This
+ * kernel has no dummy module.) Carrier loss on NAME is NAMEp going down.
  */
 import type { IpAddr } from "@kroute/core";
 import { createNetns, type Netns } from "@kroute/lab";
 import { BASELINE_TOPOLOGY, type HostControl } from "@kroute/testkit";
 
-export function netnsHostControl(ns: Netns): HostControl {
+function netnsHostControl(ns: Netns, segments: Netns): HostControl {
   return {
     async addLink(name) {
-      await ns.ip("link", "add", name, "type", "veth", "peer", "name", `${name}p`);
-      await ns.ip("link", "set", `${name}p`, "up");
+      const port = `${name}p`;
+      const bridge = `br-${name}`;
+      await ns.ip("link", "add", name, "type", "veth", "peer", "name", port, "netns", segments.name);
+      await segments.ip("link", "add", bridge, "type", "bridge");
+      await segments.ip("link", "set", port, "master", bridge);
+      await segments.ip("link", "set", bridge, "up");
+      await segments.ip("link", "set", port, "up");
       await ns.ip("link", "set", name, "up");
     },
     async deleteLink(name) {
+      // The port goes with its pair; the bridge, left empty, goes too.
       await ns.ip("link", "del", name);
+      await segments.ip("link", "del", `br-${name}`);
     },
     async setCarrier(name, carrier) {
-      await ns.ip("link", "set", `${name}p`, carrier ? "up" : "down");
+      await segments.ip("link", "set", `${name}p`, carrier ? "up" : "down");
     },
     async setAdminUp(name, up) {
       await ns.ip("link", "set", name, up ? "up" : "down");
@@ -30,19 +39,29 @@ export function netnsHostControl(ns: Netns): HostControl {
   };
 }
 
-/** A fresh namespace with the baseline links (kr0, kr1) up, with carrier and both addresses. */
+/**
+ * A fresh node namespace with the baseline links (kr0, kr1) up, with carrier and both
+ * addresses, bridged to their segments. Its `destroy()` removes the segments too.
+ */
 export async function baselineNetns(): Promise<{ ns: Netns; host: HostControl }> {
-  const ns = await createNetns();
-  const host = netnsHostControl(ns);
+  const node = await createNetns();
+  let segments: Netns | undefined;
+  const destroy = async () => {
+    await node.destroy();
+    await segments?.destroy();
+  };
+  const ns: Netns = { ...node, destroy };
   try {
+    segments = await createNetns("kr-seg");
+    const host = netnsHostControl(ns, segments);
     for (const link of BASELINE_TOPOLOGY.links) {
       await host.addLink(link.name);
       await host.addAddress(link.name, link.v4.ip, link.v4.prefixLength);
       await host.addAddress(link.name, link.v6.ip, link.v6.prefixLength);
     }
+    return { ns, host };
   } catch (error) {
-    await ns.destroy();
+    await destroy();
     throw error;
   }
-  return { ns, host };
 }

@@ -5,9 +5,9 @@
  *
  * The fake kernel implements HostControl directly; the netlink side implements it
  * with `ip` in a fresh network namespace. This kernel has no `dummy` module, so the
- * netlink harness builds each link as a veth pair `kr0` / `kr0p` with both ends up:
- * carrier loss on `kr0` is `ip link set kr0p down`. IPv6 addresses are added
- * `nodad`, so they are usable at once.
+ * netlink harness builds each link as a veth pair `kr0` / `kr0p`, `kr0p` a port of a
+ * bridge in a second namespace (the gateways' segment): carrier loss on `kr0` is
+ * `kr0p` going down. IPv6 addresses are added `nodad`, so they are usable at once.
  */
 import type { Dataplane, IpAddr, KernelRoute, OpResult } from "@kroute/core";
 
