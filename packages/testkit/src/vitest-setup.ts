@@ -1,9 +1,5 @@
 import fc from "fast-check";
+import { fastCheckSettings } from "./fast-check-settings.ts";
 
-// CI pins the seed so a red build is reproducible; locally every run explores new
-// inputs. fast-check prints the seed and the counterexample path on failure.
-const pinned = process.env.FC_SEED ?? (process.env.CI ? "20261125" : undefined);
-fc.configureGlobal({
-  ...(pinned === undefined ? {} : { seed: Number(pinned) }),
-  numRuns: Number(process.env.FC_NUM_RUNS ?? 100),
-});
+// fast-check prints the seed and the counterexample path on failure.
+fc.configureGlobal(fastCheckSettings(process.env));
