@@ -195,6 +195,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const rank = `1|${ageKey(route.creationTimestamp)}|${route.name}`;
   const splitRank = `${SPLIT_HALF_RANK}${ageKey(route.creationTimestamp)}|${route.name}`;
   const systemRank = `0|${route.name}`;
+  const mayCapture = holdsProtection(route, ctx.host.facts);
 
   type Slot = { members: SetMember[]; offLink: IpAddr[]; own: IpAddr[] };
   const families: Record<Family, Slot> = {
@@ -216,12 +217,20 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   const claims: Claim[] = [];
   const claimed = new Set<string>();
   const rules = new Map<string, KernelRule>();
-  const claim = (ownerRank: string, family: Family, table: number, dst: Prefix, set: string): string => {
+  const claim = (
+    ownerRank: string,
+    family: Family,
+    table: number,
+    dst: Prefix,
+    set: string,
+    pins?: readonly Prefix[],
+  ): string => {
     const key = routeKey({ family, table, dst, metric: settings.metric });
     const id = `${ownerRank}#${key}`;
     if (!claimed.has(id)) {
       claimed.add(id);
-      claims.push({ owner: route.name, rank: ownerRank, key, family, table, dst, set });
+      const pinned = pins === undefined || pins.length === 0 ? {} : { pins };
+      claims.push({ owner: route.name, rank: ownerRank, key, family, table, dst, set, ...pinned });
     }
     return key;
   };
@@ -277,7 +286,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
           split = `split into ${defaultHalves(family).join(" and ")}: the original default route has metric ${originalMetric}, which kroute's metric ${settings.metric} cannot undercut`;
         }
         const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
-        for (const dst of protectedDestinations(ctx, family, networks))
+        for (const dst of protectedDestinations(ctx, destination.prefix, networks))
           claim(systemRank, family, route.table, dst, via);
         claim(systemRank, family, settings.replyTable, destination.prefix, via);
         for (const address of ctx.host.facts?.addresses ?? []) {
@@ -294,9 +303,17 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
         }
       }
     }
+    // A narrower destination that still holds protected addresses (a VPN's 0.0.0.0/1 and
+    // 128.0.0.0/1, a /8 holding the API server's public address) captures them as an
+    // override would: they get the override's host routes via the original gateway, and
+    // its claim names them (pins) so that it goes in only after them (override-stages.ts).
+    const captured =
+      isDefault || !mayCapture ? undefined : capturedProtections(ctx, destination.prefix, networks);
+    if (captured !== undefined)
+      for (const dst of captured.pins) claim(systemRank, family, route.table, dst, captured.via);
     const keys =
       split === undefined
-        ? [claim(rank, family, route.table, destination.prefix, set)]
+        ? [claim(rank, family, route.table, destination.prefix, set, captured?.pins)]
         : defaultHalves(family).map((dst) => claim(splitRank, family, route.table, dst, set));
     const leftOut = offLinkNote(slot.offLink);
     destinations.push({
@@ -338,6 +355,37 @@ function protectionCandidates(facts: HostFacts): Prefix[] {
   return [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
 }
 
+const holding = new WeakMap<ValidRoute, WeakMap<HostFacts, boolean>>();
+
+/**
+ * Whether a destination of the Route narrower than a default route strictly holds one
+ * of the host facts' protection candidates: only then can it pin host routes as an
+ * override does. Remembered per Route and facts (both replaced, never changed): a
+ * contribution is computed again and again, and most Routes hold none.
+ */
+export function holdsProtection(route: ValidRoute, facts: HostFacts | undefined): boolean {
+  if (facts === undefined) return false;
+  let byFacts = holding.get(route);
+  if (byFacts === undefined) {
+    byFacts = new WeakMap();
+    holding.set(route, byFacts);
+  }
+  let holds = byFacts.get(facts);
+  if (holds === undefined) {
+    const candidates = protectionCandidates(facts);
+    holds = route.destinations.some(({ prefix }) =>
+      candidates.some(
+        (p) =>
+          prefixLength(prefix) < prefixLength(p) &&
+          familyOf(p) === familyOf(prefix) &&
+          prefixContains(prefix, p),
+      ),
+    );
+    byFacts.set(facts, holds);
+  }
+  return holds;
+}
+
 /**
  * Whether a default route could capture traffic to `dst` at all. Not for loopback, and
  * not inside a network the node is connected to: its connected route is more specific
@@ -359,21 +407,52 @@ function offLinkNote(offLink: readonly IpAddr[]): string | undefined {
   return `gateway${many ? "s" : ""} ${offLink.join(", ")} left out: not on-link (no connected network of the node contains ${many ? "them" : "it"})`;
 }
 
-/** Host routes an override must keep on the original gateway: the candidates a default route could capture. */
+/**
+ * Host routes that keep on the original gateway what a route to `within` would take from
+ * the default route: the candidates strictly inside it (a default route holds them all)
+ * that a default route could capture. One equal to `within` is the Route's own, not a
+ * capture, and one wider than it a route to `within` does not take whole.
+ */
 function protectedDestinations(
   ctx: ContributionContext,
-  family: Family,
+  within: Prefix,
   networks: readonly Network[],
 ): Prefix[] {
   const facts = ctx.host.facts;
   if (facts === undefined) return [];
+  const family = familyOf(within);
+  const length = prefixLength(within);
   return [
     ...new Set(
       protectionCandidates(facts).filter(
-        (p) => familyOf(p) === family && prefixLength(p) > 0 && capturableByDefault(p, networks),
+        (p) =>
+          familyOf(p) === family &&
+          prefixLength(p) > length &&
+          prefixContains(within, p) &&
+          capturableByDefault(p, networks),
       ),
     ),
   ];
+}
+
+/**
+ * The protected addresses a destination narrower than a default route takes from the
+ * node's default route (SPEC §3.5, "Routes that capture protected addresses"), and the
+ * original gateway's set that keeps them. None when the host facts are not in yet or the
+ * node has no default route of the family: no default route carries them then.
+ */
+function capturedProtections(
+  ctx: ContributionContext,
+  dst: Prefix,
+  networks: readonly Network[],
+): { readonly pins: readonly Prefix[]; readonly via: string } | undefined {
+  if (!ctx.host.observed) return undefined;
+  const family = familyOf(dst);
+  const original = originalDefault(ctx, family);
+  if (original === undefined) return undefined;
+  const pins = protectedDestinations(ctx, dst, networks);
+  if (pins.length === 0) return undefined;
+  return { pins, via: setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]) };
 }
 
 /** Which protection candidates a default route could capture, as a key: what a change of context may move. */

@@ -380,7 +380,8 @@ function refreshRoute(w: Work, key: string): void {
 }
 
 function claimId(claim: Claim): string {
-  return `${claim.rank}#${claim.key}#${claim.set}`;
+  // The pins too: a claim that now pins other addresses is another claim (stages, status).
+  return `${claim.rank}#${claim.key}#${claim.set}${claim.pins === undefined ? "" : `#${claim.pins.join(",")}`}`;
 }
 
 function addClaim(w: Work, claim: Claim): void {

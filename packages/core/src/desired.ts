@@ -8,14 +8,13 @@
 import { sameRoute } from "./canonical.ts";
 import { usableMembers } from "./gateway-health.ts";
 import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
-import { compareAddresses, type IpAddr } from "./ip.ts";
+import { compareAddresses, familyOf, type IpAddr, type Prefix, prefixContains, prefixLength } from "./ip.ts";
 import type { KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
 import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable, DestinationOutcome, GatewayStatus, RouteOutcome } from "./outcome.ts";
-import { isOverrideRoute } from "./override.ts";
-import { refusedProtection } from "./override-stages.ts";
+import { guardedRoute, refusedProtection } from "./override-stages.ts";
 import { routeVerdict } from "./route-verdict.ts";
-import type { DestinationPlan, NodeState } from "./state.ts";
+import type { Claim, DestinationPlan, NodeState } from "./state.ts";
 
 export function desiredRoutes(state: NodeState): KernelRoute[] {
   return sortByKey(hmValues(state.derived.routes), routeSortKey);
@@ -68,7 +67,7 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
       winner === undefined
         ? "no claim recorded"
         : winner.rank.startsWith("0|")
-          ? `reserved by the default-route override of Route ${winner.owner}: protected addresses keep the original gateway`
+          ? `reserved by ${reservedFor(state, winner)}: protected addresses keep the original gateway`
           : `conflicts with Route ${winner.owner}, which wins ${winner.dst} in table ${plan.table} (older creationTimestamp, then name)`;
     return { ...base, state: "conflicted", reason };
   }
@@ -102,13 +101,15 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   // back by plan() (override-stages.ts) while not yet in, or, when it is in already (a
   // protection added later, for a new API server endpoint say), taking what it should
   // leave on the original gateway. Either way the refusal is named, as one of its own would be.
-  const override = desired.find((r) => r !== undefined && isOverrideRoute(state, r));
-  const blocker = override === undefined ? undefined : refusedProtection(state, override.family);
-  if (blocker !== undefined) {
+  // The same for a destination that captures protected addresses (a VPN's /1 pair).
+  const guarded = desired.flatMap((r) => (r === undefined ? [] : (guardedRoute(state, r) ?? [])))[0];
+  const blocker = guarded === undefined ? undefined : refusedProtection(state, guarded);
+  if (guarded !== undefined && blocker !== undefined) {
     const refusal = `the kernel refused ${blocker.what} (${blocker.failure.message})`;
+    const what = guarded.pins === undefined ? "the override" : `the route to ${guarded.route.dst}`;
     const why = programmed
-      ? `${refusal}: that address follows the override`
-      : `held back: ${refusal}, and the override waits for it`;
+      ? `${refusal}: that address follows ${what}`
+      : `held back: ${refusal}, and ${what} waits for it`;
     return { ...base, ...extra, state: "failed", reason: `${why}${noted}` };
   }
   const reason = programmed ? (notes.length === 0 ? undefined : notes.join("; ")) : `not yet applied${noted}`;
@@ -118,6 +119,25 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
     state: programmed ? "programmed" : "pending",
     ...(reason === undefined ? {} : { reason }),
   };
+}
+
+/**
+ * What a protected host route is kept for, for a destination it beats: the default-route
+ * override of its Route, or else the Route's destination that holds the address.
+ */
+function reservedFor(state: NodeState, protection: Claim): string {
+  const owner = hmGet(state.derived.contributions, protection.owner);
+  const holders = (owner?.destinations ?? []).flatMap((plan) =>
+    plan.prefix !== undefined &&
+    familyOf(plan.prefix) === protection.family &&
+    prefixLength(plan.prefix) < prefixLength(protection.dst) &&
+    prefixContains(plan.prefix, protection.dst)
+      ? [plan]
+      : [],
+  );
+  const override = holders.length === 0 || holders.some((plan) => prefixLength(plan.prefix as Prefix) === 0);
+  if (override) return `the default-route override of Route ${protection.owner}`;
+  return `Route ${protection.owner}, whose destination ${holders[0]?.destination} holds it`;
 }
 
 /**

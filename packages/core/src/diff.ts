@@ -10,6 +10,7 @@
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
 import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
+import { prefixContains, prefixLength } from "./ip.ts";
 import {
   type KernelNexthop,
   type KernelRoute,
@@ -18,7 +19,7 @@ import {
   routeKey,
   ruleKey,
 } from "./kernel.ts";
-import { nexthopSortKey, routeSortKey, ruleSortKey } from "./order.ts";
+import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable } from "./outcome.ts";
 import { coversDefault } from "./override.ts";
 import type { OwnedKernelState } from "./state.ts";
@@ -87,6 +88,8 @@ interface Batch {
   readonly recreated: ReadonlySet<number>;
   /** Tables that rules of this batch point at: their default routes are reply routes, not overrides. */
   readonly ruleTables: ReadonlySet<number>;
+  /** Routes added that hold another route added in the batch (containingAdds). */
+  readonly containers: ReadonlySet<KernelRoute>;
   /** The nexthops desired and observed under an id, to tell the family of a group's members. */
   readonly desiredNexthop: (id: number) => KernelNexthop | undefined;
   readonly observedNexthop: (id: number) => KernelNexthop | undefined;
@@ -102,7 +105,10 @@ function isOverride(route: KernelRoute, batch: Batch): boolean {
  * kind goes first (the kernel flushes the routes using it; they are re-added below).
  * A default-route override goes in after everything else, the protected host routes
  * and the reply rule in particular, and comes out before them (SPEC §3.5): at no
- * moment of an apply does a protected address or a reply follow the override.
+ * moment of an apply does a protected address or a reply follow the override. A route
+ * added together with a more specific one it holds goes in after it, so that no address
+ * follows the wider route on the way: the host routes that keep protected addresses on
+ * the original gateway before a Route's 0.0.0.0/1 that holds them, say.
  */
 function phase(op: Op, batch: Batch): number {
   switch (op.object) {
@@ -115,7 +121,10 @@ function phase(op: Op, batch: Batch): number {
       return op.to.kind === "group" ? 3 : 2;
     case "route":
       if (op.action === "delete") return isOverride(op.from, batch) ? 7 : 9;
-      return isOverride(op.to, batch) ? 6 : 4;
+      if (isOverride(op.to, batch)) return 6;
+      // After the more specific routes they hold, longest first (subjectSortKey): below
+      // rules and overrides, whose protection may be such a holder (a --keep-original /24).
+      return batch.containers.has(op.to) ? 4.5 : 4;
     case "rule":
       return op.action === "delete" ? 8 : 5;
   }
@@ -155,6 +164,47 @@ function subjectSortKey(op: Op): string {
   }
 }
 
+/**
+ * The routes added that strictly hold another route added in the batch, in the same
+ * table. In address order a route's nearest follower of its table lies inside it if
+ * anything added does (its range starts at its own address), so one sort finds them all.
+ * Deletes need no such care: in address order the wider route goes out first.
+ */
+function containingAdds(ops: readonly Op[]): Set<KernelRoute> {
+  const added = ops.flatMap((op) => (op.object === "route" && op.action === "add" ? [op.to] : []));
+  const containers = new Set<KernelRoute>();
+  if (added.length < 2) return containers;
+  const sorted = sortByKey(added, routeSortKey);
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    const outer = sorted[i] as KernelRoute;
+    for (let j = i + 1; j < sorted.length; j++) {
+      const inner = sorted[j] as KernelRoute;
+      if (inner.dst === outer.dst) continue; // the same prefix at another metric
+      if (
+        inner.family === outer.family &&
+        inner.table === outer.table &&
+        // The length first: most neighbours are siblings of one length, and need no parse.
+        prefixLength(inner.dst) > prefixLength(outer.dst) &&
+        prefixContains(outer.dst, inner.dst)
+      )
+        containers.add(outer);
+      break;
+    }
+  }
+  return containers;
+}
+
+/** Holders of other routes of the batch: the longest prefix first, so that each goes in after what it holds. */
+function containerSortKey(op: Op): string {
+  const route = op.object === "route" && op.action !== "delete" ? op.to : undefined;
+  if (route === undefined) return subjectSortKey(op);
+  return `${route.family}|${pad3(128 - prefixLength(route.dst))}|${routeSortKey(route)}`;
+}
+
+function pad3(n: number): string {
+  return String(n).padStart(3, "0");
+}
+
 /** Ids of nexthops that the ops delete and add again (a change of kind the kernel cannot replace). */
 export function recreatedIds(ops: readonly Op[]): Set<number> {
   const deleted = new Set<number>();
@@ -182,13 +232,17 @@ export function orderOps(
   const batch: Batch = {
     recreated: recreatedIds(ops),
     ruleTables,
+    containers: containingAdds(ops),
     desiredNexthop: desired.nexthop,
     observedNexthop: (id) => hmGet(observed.nexthops, String(id)),
   };
   // By phase, then by the subject's key (built once per route object, see order.ts).
   // Comparing the two apart spares every op a fresh "phase|key" string, which the
   // sort then had to flatten: a label move sorts over 2,000 ops.
-  const keyed = ops.map((op) => ({ op, phase: phase(op, batch), key: subjectSortKey(op) }));
+  const keyed = ops.map((op) => {
+    const at = phase(op, batch);
+    return { op, phase: at, key: at === 4.5 ? containerSortKey(op) : subjectSortKey(op) };
+  });
   keyed.sort((a, b) => a.phase - b.phase || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return keyed.map(({ op }) => op);
 }

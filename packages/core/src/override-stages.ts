@@ -1,27 +1,44 @@
 /**
  * SPEC §3.5: a default-route override goes in only once what protects the node from it
- * is in: the protected host routes and the reply rules of its family.
+ * is in: the protected host routes and the reply rules of its family. So does a Route's
+ * destination narrower than a default route that holds protected addresses (a VPN's
+ * 0.0.0.0/1 and 128.0.0.0/1): once the host routes of the addresses it holds (its pins,
+ * contribution.ts) are in. Both are "guarded" routes here.
  *
- * Across applies, plan() holds an override back while the kernel refuses one of them
- * (overrideWaitsForProtection). Within one apply, orderOps puts them before the override, but the kernel applies a
- * batch op by op and goes on after a refusal: a protection refused in the same batch as
- * the override would leave the override in and the API server behind it. So a batch
- * that installs an override is applied in two stages: the ops before the first
- * override, then the rest, without the overrides of a family whose protection the
- * first stage saw refused. Those get no result: they stay to be done, and plan() holds
- * them back until the refusal is retried and taken.
+ * Across applies, plan() holds a guarded route back while the kernel refuses one of its
+ * protections (overrideWaitsForProtection). Within one apply, orderOps puts them before
+ * it, but the kernel applies a batch op by op and goes on after a refusal: a protection
+ * refused in the same batch as the route it guards would leave that route in and the API
+ * server behind it. So a batch that installs a guarded route together with what guards
+ * it is applied in two stages: the ops before the first such route, then the rest,
+ * without the guarded routes whose protection the first stage saw refused. Those get no
+ * result: they stay to be done, and plan() holds them back until the refusal is retried
+ * and taken.
  */
 import { opObjectKey } from "./canonical.ts";
 import { hmGet } from "./hashmap.ts";
-import type { Family } from "./ip.ts";
-import type { KernelRoute, Op, OpResult } from "./kernel.ts";
-import { isOverrideRoute } from "./override.ts";
+import type { Family, Prefix } from "./ip.ts";
+import { type KernelRoute, type Op, type OpResult, routeKey } from "./kernel.ts";
+import { capturedPins, isOverrideRoute } from "./override.ts";
 import type { NodeState, OpFailure } from "./state.ts";
 
-/** The override route an op adds or replaces, if it is one. */
-export function installedOverride(state: NodeState, op: Op): KernelRoute | undefined {
+/** A route that waits for its protection: an override (no pins: its family's whole protection), or one that captures `pins`. */
+export interface GuardedRoute {
+  readonly route: KernelRoute;
+  readonly pins?: readonly Prefix[];
+}
+
+/** The guarded route a desired route is, if it is one. */
+export function guardedRoute(state: NodeState, route: KernelRoute): GuardedRoute | undefined {
+  if (isOverrideRoute(state, route)) return { route };
+  const pins = capturedPins(state, route);
+  return pins === undefined ? undefined : { route, pins };
+}
+
+/** The guarded route an op adds or replaces, if it is one. */
+export function installedGuarded(state: NodeState, op: Op): GuardedRoute | undefined {
   if (op.object !== "route" || op.action === "delete") return undefined;
-  return isOverrideRoute(state, op.to) ? op.to : undefined;
+  return guardedRoute(state, op.to);
 }
 
 /**
@@ -37,27 +54,41 @@ export function protectedFamily(state: NodeState, objectKey: string): Family | u
   return winner?.rank.startsWith("0|") === true ? winner.family : undefined;
 }
 
-/**
- * Across applies: an override is held back while the kernel refuses (state.failures) a
- * route or rule that protects its family. plan() leaves it out until the refusal is
- * retried and taken; the plan after that one's results has it.
- */
-export function overrideWaitsForProtection(state: NodeState, op: Op): boolean {
-  const override = installedOverride(state, op);
-  if (override === undefined) return false;
-  return refusedProtection(state, override.family) !== undefined;
+/** Whether an object (by key) protects the node from `guarded`: one of the routes or rules it waits for. */
+function protects(state: NodeState, guarded: GuardedRoute, objectKey: string): boolean {
+  const { route, pins } = guarded;
+  if (pins === undefined) return protectedFamily(state, objectKey) === route.family;
+  if (!objectKey.startsWith("r|")) return false;
+  const winner = hmGet(state.derived.contenders, objectKey.slice(2))?.[0];
+  return (
+    winner?.rank.startsWith("0|") === true &&
+    winner.family === route.family &&
+    winner.table === route.table &&
+    pins.includes(winner.dst)
+  );
 }
 
 /**
- * A refused route or rule that protects `family` from an override, named for status
- * (the protected address, or the rule's priority) with the kernel's message.
+ * Across applies: a guarded route is held back while the kernel refuses (state.failures)
+ * a route or rule that protects from it. plan() leaves it out until the refusal is
+ * retried and taken; the plan after that one's results has it.
+ */
+export function overrideWaitsForProtection(state: NodeState, op: Op): boolean {
+  const guarded = installedGuarded(state, op);
+  if (guarded === undefined) return false;
+  return refusedProtection(state, guarded) !== undefined;
+}
+
+/**
+ * A refused route or rule that protects from `guarded`, named for status (the protected
+ * address, or the rule's priority) with the kernel's message.
  */
 export function refusedProtection(
   state: NodeState,
-  family: Family,
+  guarded: GuardedRoute,
 ): { readonly what: string; readonly failure: OpFailure } | undefined {
   for (const [key, failure] of Object.entries(state.failures)) {
-    if (protectedFamily(state, key) !== family) continue;
+    if (!protects(state, guarded, key)) continue;
     const what = key.startsWith("u|")
       ? `kroute's rule at priority ${hmGet(state.derived.rules, key.slice(2))?.rule.priority}`
       : `the route that keeps ${hmGet(state.derived.contenders, key.slice(2))?.[0]?.dst} on the original gateway`;
@@ -66,30 +97,41 @@ export function refusedProtection(
   return undefined;
 }
 
-/** An ordered batch cut before its first override: `rest` is empty when it installs none. */
+/**
+ * An ordered batch cut before its first override, or its first route that captures
+ * protected addresses whose host routes the batch adds too: `rest` is empty when it
+ * installs none. (A capturing route whose protection is in the kernel already waits for
+ * nothing in the batch.)
+ */
 export function splitBeforeOverride(
   state: NodeState,
   ops: readonly Op[],
 ): { readonly first: readonly Op[]; readonly rest: readonly Op[] } {
-  const at = ops.findIndex((op) => installedOverride(state, op) !== undefined);
+  let added: Set<string> | undefined;
+  const addsProtectionOf = ({ route, pins = [] }: GuardedRoute) => {
+    added ??= new Set(
+      ops.flatMap((op) => (op.object === "route" && op.action !== "delete" ? [routeKey(op.to)] : [])),
+    );
+    const set = added;
+    return pins.some((dst) => set.has(routeKey({ ...route, dst })));
+  };
+  const at = ops.findIndex((op) => {
+    const guarded = installedGuarded(state, op);
+    return guarded !== undefined && (guarded.pins === undefined || addsProtectionOf(guarded));
+  });
   return at < 0 ? { first: ops, rest: [] } : { first: ops.slice(0, at), rest: ops.slice(at) };
 }
 
-/** The second stage: `rest` without the overrides of a family whose protection the first stage saw refused. */
+/** The second stage: `rest` without the guarded routes whose protection the first stage saw refused. */
 export function secondStage(
   state: NodeState,
   rest: readonly Op[],
   firstApplied: readonly { readonly op: Op; readonly result: OpResult }[],
 ): readonly Op[] {
-  const refused = new Set<Family>();
-  for (const { op, result } of firstApplied) {
-    if (result.ok) continue;
-    const family = protectedFamily(state, opObjectKey(op));
-    if (family !== undefined) refused.add(family);
-  }
-  if (refused.size === 0) return rest;
+  const refused = firstApplied.filter(({ result }) => !result.ok).map(({ op }) => opObjectKey(op));
+  if (refused.length === 0) return rest;
   return rest.filter((op) => {
-    const override = installedOverride(state, op);
-    return override === undefined || !refused.has(override.family);
+    const guarded = installedGuarded(state, op);
+    return guarded === undefined || !refused.some((key) => protects(state, guarded, key));
   });
 }

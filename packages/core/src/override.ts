@@ -15,7 +15,7 @@
 import { hmGet } from "./hashmap.ts";
 import type { Family, Prefix } from "./ip.ts";
 import { prefixLength } from "./ip.ts";
-import { type KernelRoute, routeKey } from "./kernel.ts";
+import { type KernelRoute, routeKey, sharedRouteKey } from "./kernel.ts";
 import type { NodeState } from "./state.ts";
 
 const HALVES: Record<Family, readonly [Prefix, Prefix]> = {
@@ -49,11 +49,21 @@ export function overrideNeedsSplit(kroutesMetric: number, originalMetric: number
 /**
  * Whether a desired route overrides the node's default route: a default route (outside
  * the reply table), or a half of a split override, which its winning claim says; a
- * Route's own 0.0.0.0/1 is no override, and nothing protects the node from it.
+ * Route's own 0.0.0.0/1 is no override: it pins the protected addresses it holds
+ * instead (capturedPins), without the reply rules.
  */
 export function isOverrideRoute(state: NodeState, route: KernelRoute): boolean {
   if (route.table === state.settings.replyTable) return false;
   if (prefixLength(route.dst) === 0) return true;
   if (!coversDefault(route.dst)) return false;
   return hmGet(state.derived.contenders, routeKey(route))?.[0]?.rank.startsWith(SPLIT_HALF_RANK) === true;
+}
+
+/**
+ * The protected addresses a desired route takes from the node's default route without
+ * being an override: the pins of its winning claim (a Route's destination narrower than
+ * a default route that holds them, contribution.ts), or undefined when it takes none.
+ */
+export function capturedPins(state: NodeState, route: KernelRoute): readonly Prefix[] | undefined {
+  return hmGet(state.derived.contenders, sharedRouteKey(route))?.[0]?.pins;
 }

@@ -84,7 +84,8 @@ export interface OpFailure {
 export interface Claim {
   readonly owner: string;
   /**
-   * "0|name" for protected/reply routes of an override, "1|creation time|name" for
+   * "0|name" for protected/reply routes of an override (and the protected routes of a
+   * destination holding protected addresses, see pins), "1|creation time|name" for
    * destinations (see ageKey), "2|creation time|name" for the halves of a split override
    * (override.ts): below every destination, so a Route's own /1 keeps its key, as it
    * keeps its traffic beside an unsplit default route.
@@ -97,6 +98,12 @@ export interface Claim {
   readonly dst: Prefix;
   /** Key of the gateway set the route goes through. */
   readonly set: string;
+  /**
+   * For a Route's destination narrower than a default route: the protected addresses
+   * inside it that its host routes keep on the original gateway (contribution.ts). The
+   * route waits for them as an override does for its protection (override-stages.ts).
+   */
+  readonly pins?: readonly Prefix[];
 }
 
 /** A destination as concluded from its Route and the node's context, before conflicts and health. */

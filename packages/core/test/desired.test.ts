@@ -935,3 +935,107 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     expect(routeOutcome(state, "pin-api")?.destinations[0]?.state).toBe("conflicted");
   });
 });
+
+describe("desiredTable: Routes that capture protected addresses without a default route (SPEC §3.5)", () => {
+  const vpn = route("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.114.0.5"] });
+  const pinned = (state: NodeState) =>
+    desiredTable(state)
+      .routes.filter((r) => r.target.kind === "gateways" && r.target.nexthops[0]?.gateway === "10.0.0.1")
+      .map((r) => r.dst)
+      .sort();
+
+  it("pins the protected addresses a Route's destination holds, via the original gateway, and no reply rule", () => {
+    const state = upsert(readyState(MULTIPATH), vpn);
+    // The fixture's API server, resolver and metadata address are all in 128.0.0.0/1.
+    expect(pinned(state)).toEqual(["169.254.169.254/32", "198.51.100.53/32", "203.0.113.100/32"]);
+    for (const dst of pinned(state)) expect(inlineVia(state, dst)).toEqual(["10.0.0.1@eth0"]);
+    expect(routeTo(state, "128.0.0.0/1")).toBeDefined();
+    expect(desiredTable(state).rules).toEqual([]);
+    expect(routeTo(state, "0.0.0.0/0", 135)).toBeUndefined();
+  });
+
+  it("pins only what a destination strictly holds and a default route would carry", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(
+      state,
+      ev(
+        hostFacts({
+          apiServers: ["10.114.8.5" as never, "203.0.113.100" as never],
+          dns: ["10.0.0.53" as never],
+        }),
+      ),
+    );
+    // 203.0.0.0/8 holds the API server's public address; 10.0.0.0/8 holds only addresses on
+    // the node's own networks (connected routes keep them); 198.51.100.0/24 holds nothing.
+    const wide = route("wide", {
+      destinations: ["203.0.0.0/8", "10.0.0.0/8", "198.51.100.0/24"],
+      gateways: ["10.114.0.5"],
+    });
+    state = upsert(state, wide);
+    expect(pinned(state)).toEqual(["203.0.113.100/32"]);
+    // A destination equal to a protected address is the operator's own route to it, not a capture.
+    state = upsert(state, route("wide", { destinations: ["203.0.113.100/32"], gateways: ["10.114.0.5"] }));
+    expect(pinned(state)).toEqual([]);
+    expect(inlineVia(state, "203.0.113.100/32")).toEqual(["10.114.0.5@eth1"]);
+  });
+
+  it("pins nothing without a default route of the family to keep the addresses on", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(state, ev(hostFacts({ defaultGateways: [] })));
+    state = upsert(state, vpn);
+    expect(pinned(state)).toEqual([]);
+    expect(routeTo(state, "128.0.0.0/1")).toBeDefined();
+  });
+
+  it("pins IPv6 protected addresses under an IPv6 destination, via the IPv6 default gateway", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(
+      state,
+      ev(
+        hostFacts({
+          defaultGateways: [
+            { via: "10.0.0.1" as never, dev: "eth0", metric: 100 },
+            { via: "fe80::1" as never, dev: "eth0", metric: 100 },
+          ],
+          addresses: [
+            { ip: "10.0.0.10" as never, dev: "eth0", prefixLength: 24 },
+            { ip: "fd00::10" as never, dev: "eth1", prefixLength: 64 },
+            { ip: "fe80::10" as never, dev: "eth0", prefixLength: 64 },
+          ],
+          apiServers: ["2001:db8:5::10" as never],
+          dns: ["2001:4860:4860::8888" as never],
+        }),
+      ),
+    );
+    state = upsert(state, route("vpn6", { destinations: ["2000::/3"], gateways: ["fd00::5"] }));
+    expect(inlineVia(state, "2001:db8:5::10/128")).toEqual(["fe80::1@eth0"]);
+    expect(inlineVia(state, "2001:4860:4860::8888/128")).toEqual(["fe80::1@eth0"]);
+    expect(routeTo(state, "2000::/3")).toBeDefined();
+  });
+
+  it("a Route naming a protected address that another Route's destination holds loses it, named", () => {
+    const pin = route(
+      "pin-api",
+      { destinations: ["203.0.113.100/32"], gateways: ["10.114.0.4"] },
+      "2020-01-01T00:00:00Z",
+    );
+    const state = upsert(readyState(MULTIPATH), pin, vpn);
+    expect(routeOutcome(state, "pin-api")?.destinations[0]).toMatchObject({
+      state: "conflicted",
+      reason:
+        "reserved by Route vpn, whose destination 128.0.0.0/1 holds it: protected addresses keep the original gateway",
+    });
+  });
+
+  it("unpins an address once no destination holds it any more", () => {
+    let state = upsert(readyState(MULTIPATH), vpn);
+    state = upsert(
+      state,
+      route("vpn", { destinations: ["0.0.0.0/1", "192.0.0.0/2"], gateways: ["10.114.0.5"] }),
+    );
+    // 192.0.0.0/2 holds the API server (203.x) and the resolver (198.x), not 169.254.169.254.
+    expect(pinned(state)).toEqual(["198.51.100.53/32", "203.0.113.100/32"]);
+    state = upsert(state, route("vpn", { destinations: ["0.0.0.0/1"], gateways: ["10.114.0.5"] }));
+    expect(pinned(state)).toEqual([]);
+  });
+});

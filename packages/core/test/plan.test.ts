@@ -370,11 +370,12 @@ describe("plan", () => {
       ]);
     });
 
-  it("holds back the halves of a split override while a protection is refused, never a Route's own /1", () => {
+  it("holds back the halves of a split override while a protection is refused, not a Route's own /1 that holds none of it", () => {
     const egress = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3", "10.114.0.4"] });
     const vpn = route(
       "vpn",
-      { destinations: ["128.0.0.0/1"], gateways: ["10.114.0.5"] },
+      // Holds no protected address: the fixture's are all in 128.0.0.0/1, 10.0.0.0/8 is connected.
+      { destinations: ["0.0.0.0/1"], gateways: ["10.114.0.5"] },
       "2024-01-01T00:00:00Z",
     );
     const facts = hostFacts({ defaultGateways: [{ via: "10.0.0.1" as never, dev: "eth0", metric: 0 }] });
@@ -391,10 +392,11 @@ describe("plan", () => {
       op,
       result: isRoute(op, "203.0.113.100/32") ? refusal : ({ ok: true } as OpResult),
     }));
-    const secondRoutes = secondStage(state, rest, refusedFirst).flatMap((o) =>
+    const appliedRoutes = [...first, ...secondStage(state, rest, refusedFirst)].flatMap((o) =>
       o.object === "route" && o.action === "add" ? [o.to.dst] : [],
     );
-    expect(secondRoutes).toEqual(["128.0.0.0/1"]);
+    expect(appliedRoutes).toContain("0.0.0.0/1");
+    expect(appliedRoutes).not.toContain("128.0.0.0/1");
     state = applyAll(
       state,
       ops,
@@ -408,7 +410,62 @@ describe("plan", () => {
     const retried = plan(state).flatMap((o) =>
       o.object === "route" && o.action === "add" ? [o.to.dst] : [],
     );
-    expect(retried.sort()).toEqual(["128.0.0.0/1", "203.0.113.100/32"]);
+    expect(retried.sort()).toEqual(["0.0.0.0/1", "203.0.113.100/32"]);
+  });
+
+  it("holds back a Route's destination that holds a protected address while that address's route is refused, not its others", () => {
+    // A VPN pair written by the operator, no default route: 128.0.0.0/1 holds the API
+    // server 203.0.113.100, the resolver and the metadata address; 0.0.0.0/1 holds none.
+    const vpn = route("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.114.0.5"] });
+    let state = reduceAll(readyState(), [ev(hostFacts()), ev({ type: "route/upserted", route: vpn })]);
+    const ops = plan(state);
+    const adds = (list: readonly Op[]) =>
+      list.flatMap((o) => (o.object === "route" && o.action === "add" ? [o.to.dst] : []));
+    // The host routes go in first, the half that holds them after them.
+    expect(adds(ops)).toEqual([
+      "169.254.169.254/32",
+      "198.51.100.53/32",
+      "203.0.113.100/32",
+      "0.0.0.0/1",
+      "128.0.0.0/1",
+    ]);
+    const refusal: OpResult = { ok: false, errno: 17, code: "EEXIST", message: "File exists" };
+    const isApiServer = (o: Op) =>
+      o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32";
+    const { first, rest } = splitBeforeOverride(state, ops);
+    expect(adds(first)).toEqual(["169.254.169.254/32", "198.51.100.53/32", "203.0.113.100/32", "0.0.0.0/1"]);
+    const firstApplied = first.map((op) => ({
+      op,
+      result: isApiServer(op) ? refusal : ({ ok: true } as OpResult),
+    }));
+    expect(adds(secondStage(state, rest, firstApplied))).toEqual([]);
+    state = applyAll(
+      state,
+      [...first],
+      firstApplied.map((a) => a.result),
+    );
+    expect(adds(plan(state))).toEqual([]);
+    expect(routeOutcome(state, "vpn")?.destinations[1]).toMatchObject({
+      state: "failed",
+      reason:
+        "held back: the kernel refused the route that keeps 203.0.113.100/32 on the original gateway (File exists), and the route to 128.0.0.0/1 waits for it",
+    });
+    state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
+    expect(adds(plan(state))).toEqual(["203.0.113.100/32"]);
+    state = applyAll(state, plan(state), [{ ok: true }]);
+    expect(adds(plan(state))).toEqual(["128.0.0.0/1"]);
+  });
+
+  it("adds a route after the more specific ones it holds: the API server's host route before a /8 holding it", () => {
+    const wide = route("wide", { destinations: ["203.0.0.0/8", "203.0.113.0/24"], gateways: ["10.114.0.5"] });
+    const state = reduceAll(readyState(), [ev(hostFacts()), ev({ type: "route/upserted", route: wide })]);
+    const ops = plan(state);
+    const adds = (list: readonly Op[]) =>
+      list.flatMap((o) => (o.object === "route" && o.action === "add" ? [o.to.dst] : []));
+    // Address order would add 203.0.0.0/8 first, and the API server would follow it until its host route is in.
+    expect(adds(ops)).toEqual(["203.0.113.100/32", "203.0.113.0/24", "203.0.0.0/8"]);
+    // Both hold the API server: the apply is cut before the first of them.
+    expect(adds(splitBeforeOverride(state, ops).first)).toEqual(["203.0.113.100/32"]);
   });
 
   it("a changed desire is tried at once, even while the old op is backing off", () => {

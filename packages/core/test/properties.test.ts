@@ -10,8 +10,15 @@ import { desiredTable } from "../src/desired.ts";
 import { diff } from "../src/diff.ts";
 import type { EngineEvent, EventBody } from "../src/events.ts";
 import { hmGet, hmKeys } from "../src/hashmap.ts";
-import { familyOf, type IpAddr, type Prefix } from "../src/ip.ts";
-import type { KernelNexthop, KernelRoute, KernelRule, KernelSnapshot, Op } from "../src/kernel.ts";
+import { familyOf, hostPrefix, type IpAddr, type Prefix, prefixContains, prefixLength } from "../src/ip.ts";
+import {
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  type KernelSnapshot,
+  type Op,
+  routeKey,
+} from "../src/kernel.ts";
 import { applyOps, nexthopIdInRange, ownedObjects, ownsNexthop } from "../src/owned.ts";
 import { canPrune, plan } from "../src/plan.ts";
 import { reduce } from "../src/reducer.ts";
@@ -28,6 +35,9 @@ const DESTINATIONS = [
   "203.0.113.100",
   "172.16.0.0/12",
   "1.2.3.4/5",
+  // Hold protected addresses of the host facts without being a default route.
+  "128.0.0.0/1",
+  "203.0.0.0/8",
   "0.0.0.0/0",
   "127.0.0.0/8",
   "fd50::/48",
@@ -107,8 +117,17 @@ const eventArb: fc.Arbitrary<EventBody> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .constantFrom(100, 0)
-      .map((metric) => hostFacts({ defaultGateways: [{ via: "10.0.0.1" as IpAddr, dev: "eth0", metric }] })),
+      .record({
+        metric: fc.constantFrom(100, 0, undefined),
+        // The API server behind the default route, or on the node's own eth1 network.
+        apiServer: fc.constantFrom("203.0.113.100", "10.114.0.50"),
+      })
+      .map(({ metric, apiServer }) =>
+        hostFacts({
+          defaultGateways: metric === undefined ? [] : [{ via: "10.0.0.1" as IpAddr, dev: "eth0", metric }],
+          apiServers: [apiServer as IpAddr],
+        }),
+      ),
   },
 );
 
@@ -455,6 +474,36 @@ describe("core properties", () => {
           const members = set.members.map((m) => m.gateway);
           const healthy = set.probe ? members.filter((g) => state.probes[g]?.up !== false) : members;
           expect([...gateways].sort()).toEqual([...(healthy.length > 0 ? healthy : members)].sort());
+        }
+      }),
+    );
+  });
+
+  it("(9) a protected address a desired route holds, which the default route would carry, keeps the original gateway", () => {
+    fc.assert(
+      fc.property(settingsArb, fc.array(eventArb, { maxLength: 30 }), (settings, events) => {
+        const state = run(settings, [...synced(emptySnapshot), ...events]);
+        const facts = state.host.facts;
+        if (facts === undefined || facts.defaultGateways.length === 0) return;
+        const connected = ["10.0.0.0/24", "10.114.0.0/20"] as Prefix[];
+        const candidates = [
+          ...facts.apiServers.map(hostPrefix),
+          ...facts.dns.map(hostPrefix),
+          ...facts.protect,
+        ];
+        const table = desiredTable(state);
+        for (const route of table.routes) {
+          if (route.table === settings.replyTable) continue;
+          for (const candidate of candidates) {
+            if (familyOf(candidate) !== route.family || prefixLength(candidate) <= prefixLength(route.dst))
+              continue;
+            if (!prefixContains(route.dst, candidate) || connected.some((c) => prefixContains(c, candidate)))
+              continue;
+            const pin = table.routes.find((r) => r.table === route.table && r.dst === candidate);
+            const via =
+              pin === undefined ? undefined : hmGet(state.derived.contenders, routeKey(pin))?.[0]?.set;
+            expect(via, `${candidate} under ${route.dst} in table ${route.table}`).toBe("4|0|10.0.0.1@eth0");
+          }
         }
       }),
     );

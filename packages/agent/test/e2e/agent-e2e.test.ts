@@ -36,27 +36,27 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   const { world: w, startAgent } = worldPerTest();
 
   it("creates, updates gateways, destinations and selector, and deletes a Route", async () => {
-    w().api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    w().api.apply(route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3", "10.0.0.4"] }),
     );
 
-    w().api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.4", "10.0.0.6"] }));
+    w().api.apply(route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.4", "10.0.0.6"] }));
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.4", "10.0.0.6"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.4", "10.0.0.6"] }),
     );
 
     w().api.apply(
       route("egress", {
-        destinations: ["198.51.100.0/24", "203.0.113.7"],
+        destinations: ["198.18.1.0/24", "203.0.113.7"],
         gateways: ["10.0.0.4", "10.0.0.6"],
       }),
     );
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 198.51.100.0/24": ["10.0.0.4", "10.0.0.6"],
+        "main 198.18.1.0/24": ["10.0.0.4", "10.0.0.6"],
         "main 203.0.113.7": ["10.0.0.4", "10.0.0.6"],
       }),
     );
@@ -65,7 +65,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["b"] }] }],
     };
     w().api.apply(
-      route("egress", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"], nodeSelector: elsewhere }),
+      route("egress", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"], nodeSelector: elsewhere }),
     );
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
 
@@ -73,12 +73,12 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [NODE] }] }],
     };
     w().api.apply(
-      route("egress", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"], nodeSelector: here }),
+      route("egress", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"], nodeSelector: here }),
     );
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.51.100.0/24": ["10.0.0.4"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.1.0/24": ["10.0.0.4"] }),
     );
-    expect(await routeGet(w().ns, "198.51.100.20")).toBe("10.0.0.4");
+    expect(await routeGet(w().ns, "198.18.1.20")).toBe("10.0.0.4");
 
     w().api.delete("Route", "egress");
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
@@ -89,7 +89,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
       nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: [value] }] }],
     });
     w().api.apply(
-      route("pool-b", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], nodeSelector: pool("b") }),
+      route("pool-b", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"], nodeSelector: pool("b") }),
     );
     const agent = await startAgent();
     await agent.ready;
@@ -98,7 +98,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
 
     w().api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { pool: "b" } } });
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
 
     w().api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { pool: "c" } } });
@@ -108,17 +108,17 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   it("restarts with unchanged Routes without one kernel write, and prunes what was deleted meanwhile", async () => {
     w().api.apply(
       route("a", {
-        destinations: ["192.0.2.0/24", "2001:db8::/48"],
+        destinations: ["198.18.0.0/24", "2001:db8::/48"],
         gateways: ["10.0.0.3", "10.0.0.4", "fd00::3"],
       }),
     );
-    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("b", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.3"] }));
     await w().ns.ip("-6", "addr", "add", "fd00::5/64", "dev", "eth0", "nodad");
     let agent = await startAgent();
     await agent.ready;
     const expected = {
-      "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
-      "main 198.51.100.0/24": ["10.0.0.3"],
+      "main 198.18.0.0/24": ["10.0.0.3", "10.0.0.4"],
+      "main 198.18.1.0/24": ["10.0.0.3"],
       "main 2001:db8::/48": ["fd00::3"],
     };
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual(expected));
@@ -143,31 +143,31 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
+        "main 198.18.0.0/24": ["10.0.0.3", "10.0.0.4"],
         "main 2001:db8::/48": ["fd00::3"],
       }),
     );
   });
 
   it("keeps the kernel as it is through an API outage, and catches up after it", async () => {
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
 
     w().api.faults.failNext(1_000_000, { status: 503 });
     w().api.faults.dropWatches("abrupt");
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+    expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] });
 
     w().api.faults.clear();
-    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    w().api.apply(route("b", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"] }));
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 192.0.2.0/24": ["10.0.0.3"],
-        "main 198.51.100.0/24": ["10.0.0.4"],
+        "main 198.18.0.0/24": ["10.0.0.3"],
+        "main 198.18.1.0/24": ["10.0.0.4"],
       }),
     );
   });
@@ -176,18 +176,18 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const agent = await startAgent();
     await agent.ready;
     w().api.faults.stallWatches();
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
 
     w().api.compact();
     w().api.faults.dropWatches("clean");
     // The double's WatchStream.end() leaves the stream writable until its close event.
     await new Promise((r) => setTimeout(r, 100));
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.4"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.4"] }));
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.4"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.4"] }),
     );
     const metrics = await agent.metrics.registry.getSingleMetricAsString("kroute_watch_restarts_total");
     expect(metrics).toMatch(/kroute_watch_restarts_total\{source="routes"\} [1-9]/);
@@ -196,19 +196,19 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
   it("reports invalid input and isolates it: other destinations and Routes are programmed", async () => {
     w().api.apply(
       route("mixed", {
-        destinations: ["192.0.2.0/24", "127.0.0.0/8", "2001:db8::/32"],
+        destinations: ["198.18.0.0/24", "127.0.0.0/8", "2001:db8::/32"],
         gateways: ["10.0.0.3"],
       }),
     );
     w().api.apply(route("broken", { destinations: "not-a-list", gateways: ["10.0.0.3"] }));
-    w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    w().api.apply(route("good", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"] }));
     const logs = capturedLog();
     const agent = await startAgent([], logs.logger);
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 192.0.2.0/24": ["10.0.0.3"],
-        "main 198.51.100.0/24": ["10.0.0.4"],
+        "main 198.18.0.0/24": ["10.0.0.3"],
+        "main 198.18.1.0/24": ["10.0.0.4"],
       }),
     );
     const { desiredTable } = await import("@kroute/core");
@@ -216,7 +216,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const mixed = outcomes.find((o) => o.route === "mixed");
     expect(mixed?.accepted).toBe(true);
     expect(mixed?.destinations.map((d) => [d.destination, d.state])).toEqual([
-      ["192.0.2.0/24", "programmed"],
+      ["198.18.0.0/24", "programmed"],
       ["127.0.0.0/8", "invalid"],
       ["2001:db8::/32", "invalid"],
     ]);
@@ -290,21 +290,21 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     await w().ns.ipBatch(["addr add fd00::5/64 dev eth0 nodad"]);
     w().api.apply(
       route("nat", {
-        destinations: ["192.0.2.0/24", "2001:db8:1::/48"],
+        destinations: ["198.18.0.0/24", "2001:db8:1::/48"],
         gateways: ["10.0.0.5", "10.0.0.4", "fd00::5"],
       }),
     );
-    w().api.apply(route("good", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    w().api.apply(route("good", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.51.100.0/24": ["10.0.0.4"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.1.0/24": ["10.0.0.4"] }),
     );
     await eventually(() => {
       const table = w().api.get("NodeRouteTable", NODE) as Loose;
       expect(table?.status).toMatchObject({ programmed: 1, failed: 0, skipped: 2 });
       expect(table.status.problems).toEqual([
-        expect.objectContaining({ route: "nat", destination: "192.0.2.0/24", state: "skipped" }),
+        expect.objectContaining({ route: "nat", destination: "198.18.0.0/24", state: "skipped" }),
         expect.objectContaining({ route: "nat", destination: "2001:db8:1::/48", state: "skipped" }),
       ]);
       expect(nodeRouteTableSchema(table)).toMatchObject({ ok: true, errors: [] });
@@ -313,7 +313,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(routeOutcome(agent.state(), "nat")).toMatchObject({
       accepted: true,
       destinations: [
-        { destination: "192.0.2.0/24", state: "skipped", reason: expect.stringContaining("10.0.0.5") },
+        { destination: "198.18.0.0/24", state: "skipped", reason: expect.stringContaining("10.0.0.5") },
         { destination: "2001:db8:1::/48", state: "skipped", reason: expect.stringContaining("fd00::5") },
       ],
     });
@@ -443,5 +443,45 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     w().api.delete("Route", "egress");
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
+  });
+
+  it("keeps protected addresses on the original gateway under a Route that captures them without being a default route", async () => {
+    // The classic VPN pair: two halves of the address space, more specific than any
+    // default route, written by the operator. Without protection the API server endpoint
+    // 192.0.2.10 and the resolver followed the VPN gateways, and the agent lost the API server.
+    w().api.apply(
+      route("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.0.0.3", "10.0.0.4"] }),
+    );
+    const agent = await startAgent(["--keep-original=203.0.113.0/24"]);
+    await agent.ready;
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main 0.0.0.0/1"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+      expect(routes["main 128.0.0.0/1"]).toEqual(["10.0.0.3", "10.0.0.4"]);
+      expect(routes["main 192.0.2.10"]).toEqual(["10.0.0.1"]); // API server endpoint
+      expect(routes["main 198.51.100.53"]).toEqual(["10.0.0.1"]); // node resolver
+      expect(routes["main 169.254.169.254"]).toEqual(["10.0.0.1"]); // metadata
+      expect(routes["main 203.0.113.0/24"]).toEqual(["10.0.0.1"]); // --keep-original
+    });
+    expect(["10.0.0.3", "10.0.0.4"]).toContain(await routeGet(w().ns, "8.8.8.8"));
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "198.51.100.53")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "169.254.169.254")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "203.0.113.99")).toBe("10.0.0.1");
+    // The node's own network stays on its link, as under an override.
+    expect(await routeGet(w().ns, "10.0.0.20")).toBe("dev eth0");
+    // Not a default route, so none of the override's reply rules or table.
+    expect(await w().ns.ipJson<unknown[]>("rule", "show", "table", "135")).toEqual([]);
+    const table = () => w().api.get("NodeRouteTable", NODE) as Loose;
+    await eventually(() => expect(table()?.status).toMatchObject({ programmed: 2, failed: 0, problems: [] }));
+
+    // A narrower Route that holds no protected address gets no protection.
+    w().api.apply(route("vpn", { destinations: ["8.0.0.0/8"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 8.0.0.0/8": ["10.0.0.3", "10.0.0.4"] }),
+    );
+    w().api.delete("Route", "vpn");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");
   });
 });

@@ -15,7 +15,7 @@ import { type AgentProcess, spawnAgent } from "./bin-process.ts";
 import { createWorld, destroyWorld, eventually, kernelRoutes, route, type World } from "./e2e-support.ts";
 
 const faultOnSigusr2 = resolve(import.meta.dirname, "fixtures/fault-on-sigusr2.mjs");
-const EGRESS = { "main 192.0.2.0/24": ["10.0.0.3"] };
+const EGRESS = { "main 198.18.0.0/24": ["10.0.0.3"] };
 
 let world: World | undefined;
 let agent: AgentProcess | undefined;
@@ -31,7 +31,7 @@ afterEach(async () => {
 
 async function runningAgent(options: Parameters<typeof spawnAgent>[1] = {}): Promise<AgentProcess> {
   world = await createWorld();
-  world.api.apply(route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], probe: false }));
+  world.api.apply(route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"], probe: false }));
   agent = await spawnAgent(world, options);
   await agent.ready();
   const ns = world.ns;

@@ -43,13 +43,13 @@ function binTests(binPath: () => string): void {
     const bin = binPath();
     world = await createWorld();
     world.api.apply(
-      route("egress", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"], probe: false }),
+      route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"], probe: false }),
     );
     agent = await spawnAgent(world, { bin });
     const ns = world.ns;
     await agent.ready();
     await eventually(async () =>
-      expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
 
     agent.child.kill("SIGTERM");
@@ -58,7 +58,7 @@ function binTests(binPath: () => string): void {
     const lines = agent.logLines();
     expect(lines.every((l) => l.node === NODE)).toBe(true);
     expect(lines.map((l) => l.msg)).toContain("stopping; routes stay in place");
-    expect(await kernelRoutes(ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+    expect(await kernelRoutes(ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] });
 
     const { stdout: report } = await promisify(execFile)(process.execPath, [
       bin,

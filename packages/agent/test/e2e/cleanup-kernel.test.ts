@@ -19,14 +19,14 @@ describeAsRoot("kroute-agent cleanup (kernel namespace)", () => {
   const { world: w, startAgent } = worldPerTest();
 
   async function programmedAndStopped(): Promise<void> {
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
-    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.7"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    w().api.apply(route("b", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.7"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 192.0.2.0/24": ["10.0.0.3", "10.0.0.4"],
-        "main 198.51.100.0/24": ["10.0.0.7"],
+        "main 198.18.0.0/24": ["10.0.0.3", "10.0.0.4"],
+        "main 198.18.1.0/24": ["10.0.0.7"],
       }),
     );
     await agent.stop();

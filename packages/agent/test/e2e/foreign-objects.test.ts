@@ -30,21 +30,21 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
   }
 
   it("leaves another protocol's nexthop at a free id of its range, through a resync and a change", async () => {
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
 
     const id = String(FREE_ID_IN_RANGE);
     await w().ns.ip("nexthop", "add", "id", id, "via", "10.0.0.9", "dev", "eth0", "proto", "202");
     const theirs = await w().ns.ip("nexthop", "show", "id", id);
-    w().api.apply(route("b", { destinations: ["198.51.100.0/24"], gateways: ["10.0.0.4"] }));
+    w().api.apply(route("b", { destinations: ["198.18.1.0/24"], gateways: ["10.0.0.4"] }));
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({
-        "main 192.0.2.0/24": ["10.0.0.3"],
-        "main 198.51.100.0/24": ["10.0.0.4"],
+        "main 198.18.0.0/24": ["10.0.0.3"],
+        "main 198.18.1.0/24": ["10.0.0.4"],
       }),
     );
     // Past a periodic resync (2 s here) too.
@@ -53,12 +53,12 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
   });
 
   it("moves off an id another protocol's nexthop took from one of its own: its route goes through a free id, theirs is untouched", async () => {
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.7"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.7"] }));
     // No periodic resync in the test's time: the change notification alone must tell.
     const agent = await startAgent(["--resync-interval=1h"]);
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.7"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.7"] }),
     );
     const [ours] = await w().ns.ipJson<{ id: number }[]>("nexthop", "show", "proto", "201");
     const id = String(ours!.id);
@@ -68,9 +68,9 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     await eventually(async () => {
       const [moved] = await w().ns.ipJson<{ id: number }[]>("nexthop", "show", "proto", "201");
       expect(moved?.id).not.toBe(ours!.id);
-      const [ipRoute] = await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24");
+      const [ipRoute] = await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "198.18.0.0/24");
       expect(ipRoute?.nhid).toBe(moved?.id);
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.7"] });
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.7"] });
     });
     expect((await w().ns.ip("nexthop", "show", "id", id)).trim()).toBe(theirs);
     expect(agent.state().failures).toEqual({});
@@ -87,16 +87,16 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
     await w().ns.ip("link", "set", "lo", "up");
     await w().ns.ip("nexthop", "add", "id", String(home), "blackhole", "proto", "99");
     const theirs = await w().ns.ip("nexthop", "show", "id", String(home));
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     const agent = await startAgent();
     await agent.ready;
     await eventually(async () =>
-      expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] }),
+      expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] }),
     );
     const nhid = async () =>
-      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24"))[0]?.nhid;
+      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "198.18.0.0/24"))[0]?.nhid;
     expect(await nhid()).toBe(next);
-    expect(await routeGet(w().ns, "192.0.2.1")).toBe("10.0.0.3");
+    expect(await routeGet(w().ns, "198.18.0.1")).toBe("10.0.0.3");
     await eventually(() => {
       const table = w().api.get("NodeRouteTable", NODE) as { status?: unknown } | undefined;
       expect(table?.status).toMatchObject({ programmed: 1, failed: 0 });
