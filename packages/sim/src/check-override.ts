@@ -1,7 +1,10 @@
 /**
  * The default-route override invariant: under an override of the main table's default
  * route, protected addresses and replies from the node's own addresses on the original
- * interface must keep the original gateway, during an apply as well as after it.
+ * interface must keep the original gateway, during an apply as well as after it. So must
+ * a protected address that one of kroute's narrower main-table routes holds (a Route's
+ * 0.0.0.0/1 and 128.0.0.0/1, a /8 holding the API server): a default route would carry
+ * it otherwise.
  */
 import {
   type AddressBits,
@@ -15,8 +18,10 @@ import {
   type LookupResult,
   maskedAddress,
   maxPrefixLength,
+  networkPrefix,
   type Op,
   type OpResult,
+  type Prefix,
   prefixAddress,
   prefixLength,
 } from "@kroute/core";
@@ -35,11 +40,44 @@ export type OverrideTest = (route: KernelRoute) => boolean;
 /** Destinations used to check that replies from the node's own addresses keep the original gateway. */
 const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
 
-/** Whether a batch writes a default route or half of one (an override split in halves, see core override.ts). */
-export function touchesDefaultRoute(ops: readonly Op[]): boolean {
-  return ops.some(
-    (op) => op.object === "route" && coversDefault(op.action === "delete" ? op.from.dst : op.to.dst),
-  );
+/**
+ * Whether a batch writes a default route or half of one (an override split in halves,
+ * see core override.ts), or a route that holds a protected address: one that can move
+ * where a protected address goes.
+ */
+export function touchesProtectedRoute(ops: readonly Op[], host: Host | undefined): boolean {
+  let watched: AddressBits[] | undefined;
+  const holding = holdingByHost(host);
+  return ops.some((op) => {
+    if (op.object !== "route") return false;
+    const route = op.action === "delete" ? op.from : op.to;
+    if (coversDefault(route.dst)) return true;
+    let holds = holding.get(route);
+    if (holds === undefined) {
+      watched ??= protectedAddresses(host).flatMap((a) => addressBits(a) ?? []);
+      holds = holdsAny(route.dst, watched);
+      holding.set(route, holds);
+    }
+    return holds;
+  });
+}
+
+/**
+ * Whether a route object holds a protected address, per host facts event: route objects
+ * are shared by every node and come back in every batch that moves them (a label move
+ * writes hundreds), and parsing each one's prefix every time cost the replay dearly.
+ */
+const holdingRoutes = new WeakMap<Host, WeakMap<KernelRoute, boolean>>();
+const NO_HOST = {} as Host;
+
+function holdingByHost(host: Host | undefined): WeakMap<KernelRoute, boolean> {
+  const key = host ?? NO_HOST;
+  let holding = holdingRoutes.get(key);
+  if (holding === undefined) {
+    holding = new WeakMap();
+    holdingRoutes.set(key, holding);
+  }
+  return holding;
 }
 
 /**
@@ -121,7 +159,44 @@ export function overrideProblems(
       }
     }
   }
+  capturedProblems(kernel, host, owned, problems, hostBefore);
   return problems;
+}
+
+/**
+ * The protected addresses that one of kroute's main-table routes holds without being a
+ * default route (or half of one), routed elsewhere than via the original gateway: that
+ * route took them from the default route. Only looked up when kroute routes a prefix
+ * holding one: a protected address has at most 127 such prefixes, each an index lookup.
+ */
+function capturedProblems(
+  kernel: FakeKernel,
+  host: Host,
+  owned: OwnedMirror,
+  problems: Map<string, string>,
+  hostBefore: Host | undefined,
+): void {
+  for (const address of protectedAddresses(host)) {
+    if (problems.has(address)) continue;
+    const family = familyOf(address);
+    const original = originalDefault(host, family);
+    const bits = addressBits(address);
+    if (original === undefined || bits === undefined) continue;
+    let held = false;
+    for (let length = 1; length < maxPrefixLength(family) && !held; length++)
+      held = owned.routesTo(254, networkPrefix(bits, length));
+    if (!held) continue;
+    const answer = kernel.lookupSync({ dst: address });
+    // A directly connected address is not captured: its connected route is more specific.
+    if (answer.ok && answer.gateway === undefined) continue;
+    const previous = hostBefore !== undefined ? originalDefault(hostBefore, family)?.via : undefined;
+    if (answer.ok && (answer.gateway === original.via || answer.gateway === previous)) continue;
+    const where = answer.ok ? `via ${answer.gateway} (route ${answer.dst})` : answer.message;
+    problems.set(
+      address,
+      `protected ${address} is routed ${where}, not via the original gateway ${original.via}`,
+    );
+  }
 }
 
 /** The original default of a family: its lowest metric, as the core takes it. */
@@ -145,8 +220,14 @@ function protectedAddresses(host: Host | undefined): IpAddr[] {
 function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
   if (op.object !== "route") return true;
   const dst = op.action === "delete" ? op.from.dst : op.to.dst;
+  if (prefixLength(dst) === 0) return true;
+  return holdsAny(dst, watched);
+}
+
+/** Whether `dst` holds one of the addresses (or is one's host prefix). */
+function holdsAny(dst: Prefix, watched: readonly AddressBits[]): boolean {
+  if (watched.length === 0) return false;
   const length = prefixLength(dst);
-  if (length === 0) return true;
   // One parse per op, not one per protected address: this runs for every op of a big batch.
   const network = addressBits(prefixAddress(dst));
   if (network === undefined) return true;

@@ -33,7 +33,7 @@ import {
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
 import { healthProblems } from "./check-health.ts";
 import { releasesOnlyWaitingOverrides, secondPlanProblem } from "./check-idempotence.ts";
-import { applyWatchingOverride, overrideProblems, touchesDefaultRoute } from "./check-override.ts";
+import { applyWatchingOverride, overrideProblems, touchesProtectedRoute } from "./check-override.ts";
 import { changedObject, foreignChangeProblem, foreignOpProblems } from "./check-ownership.ts";
 import { applyToFake } from "./external-change.ts";
 import { hostDescription } from "./host-kernel.ts";
@@ -346,14 +346,16 @@ export class NodeSim {
     return results;
   }
 
-  /** Applies a batch to the fake kernel; one that touches a default route op by op (applyOneByOne). */
+  /** Applies a batch to the fake kernel; one that can move a protected address op by op (applyOneByOne). */
   private applyBatch(kernel: FakeKernel, ops: readonly Op[]): { op: Op; result: OpResult }[] {
     if (ops.length === 0) return [];
-    const answers = touchesDefaultRoute(ops) ? this.applyOneByOne(kernel, ops) : kernel.applySync(ops);
+    const answers = touchesProtectedRoute(ops, this.host)
+      ? this.applyOneByOne(kernel, ops)
+      : kernel.applySync(ops);
     return ops.map((op, i) => ({ op, result: answers[i] ?? { ok: true as const } }));
   }
 
-  /** Applies a batch that touches a default route op by op, checking the override between ops. */
+  /** Applies a batch that can move a protected address op by op, checking the override between ops. */
   private applyOneByOne(kernel: FakeKernel, ops: readonly Op[]): OpResult[] {
     const { answers, problems } = applyWatchingOverride(
       kernel,

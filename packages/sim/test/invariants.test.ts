@@ -76,8 +76,9 @@ describe("replay invariants fire when the core misbehaves", () => {
     expect(violations(FAILOVER)).toEqual([]);
     expect(violations(log([route("override", ["0.0.0.0/0"])]))).toEqual([]);
     expect(violations(log([route("override", ["0.0.0.0/0"])], [], METRIC_ZERO_HEADER))).toEqual([]);
-    // A Route's own halves are no override: nothing is promised about protected addresses.
+    // A Route's own halves, or a /8, are no override, but hold the protected addresses.
     expect(violations(log([route("def1", ["0.0.0.0/1", "128.0.0.0/1"])]))).toEqual([]);
+    expect(violations(log([route("wide", ["198.0.0.0/8"])]))).toEqual([]);
   });
 
   it("a route left via a gateway known down while another is up", () => {
@@ -135,6 +136,37 @@ describe("replay invariants fire when the core misbehaves", () => {
         ),
       ).toBe(true);
     });
+
+  for (const destinations of [["0.0.0.0/1", "128.0.0.0/1"], ["198.0.0.0/8"]])
+    it(`a protected address captured by a Route's own ${destinations.join(" and ")}`, () => {
+      // The host route that keeps the API server on the original gateway is never written.
+      sabotage.current = (ops) =>
+        ops.filter(
+          (op) => !(op.object === "route" && op.action === "add" && op.to.dst === "198.51.100.20/32"),
+        );
+      const found = violations(log([route("vpn", destinations)]));
+      expect(found).toContainEqual(
+        expect.stringMatching(
+          /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34] \(route 1\d+\.0\.0\.0\/[18]\), not via the original gateway 203\.0\.113\.1$/,
+        ),
+      );
+    });
+
+  it("a protected address captured during the apply, by a Route's /8 added before the host route", () => {
+    // The /8 goes in just before the API server's host route instead of after it.
+    const isAdd = (op: Op, dst: string) => op.object === "route" && op.action === "add" && op.to.dst === dst;
+    sabotage.current = (ops) => {
+      const wide = ops.find((op) => isAdd(op, "198.0.0.0/8"));
+      if (wide === undefined) return ops;
+      return ops.flatMap((op) => (op === wide ? [] : isAdd(op, "198.51.100.20/32") ? [wide, op] : [op]));
+    };
+    const found = violations(log([route("wide", ["198.0.0.0/8"])]));
+    expect(found).toContainEqual(
+      expect.stringMatching(
+        /^protected 198\.51\.100\.20 is routed via 10\.114\.0\.[34] \(route 198\.0\.0\.0\/8\), not via the original gateway 203\.0\.113\.1 during the apply/,
+      ),
+    );
+  });
 
   it("a protected route deleted behind kroute's back, never put back", () => {
     const deleted = JSON.stringify({
