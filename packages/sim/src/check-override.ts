@@ -176,16 +176,10 @@ function capturedProblems(
   problems: Map<string, string>,
   hostBefore: Host | undefined,
 ): void {
-  for (const address of protectedAddresses(host)) {
+  for (const { address, family, holders } of protectedHolders(host)) {
     if (problems.has(address)) continue;
-    const family = familyOf(address);
     const original = originalDefault(host, family);
-    const bits = addressBits(address);
-    if (original === undefined || bits === undefined) continue;
-    let held = false;
-    for (let length = 1; length < maxPrefixLength(family) && !held; length++)
-      held = owned.routesTo(254, networkPrefix(bits, length));
-    if (!held) continue;
+    if (original === undefined || !holders.some((prefix) => owned.routesTo(254, prefix))) continue;
     const answer = kernel.lookupSync({ dst: address });
     // A directly connected address is not captured: its connected route is more specific.
     if (answer.ok && answer.gateway === undefined) continue;
@@ -197,6 +191,35 @@ function capturedProblems(
       `protected ${address} is routed ${where}, not via the original gateway ${original.via}`,
     );
   }
+}
+
+/**
+ * Each protected address with the prefixes that hold it without being a default route
+ * (/1 to one bit short of a host route), per host facts event: built once, not for every
+ * check of every step (a v6 address has 127).
+ */
+const holdersByHost = new WeakMap<
+  Host,
+  readonly { address: IpAddr; family: 4 | 6; holders: readonly Prefix[] }[]
+>();
+
+function protectedHolders(
+  host: Host,
+): readonly { address: IpAddr; family: 4 | 6; holders: readonly Prefix[] }[] {
+  let found = holdersByHost.get(host);
+  if (found === undefined) {
+    found = protectedAddresses(host).flatMap((address) => {
+      const bits = addressBits(address);
+      if (bits === undefined) return [];
+      const family = familyOf(address);
+      const holders: Prefix[] = [];
+      for (let length = 1; length < maxPrefixLength(family); length++)
+        holders.push(networkPrefix(bits, length));
+      return [{ address, family, holders }];
+    });
+    holdersByHost.set(host, found);
+  }
+  return found;
 }
 
 /** The original default of a family: its lowest metric, as the core takes it. */
