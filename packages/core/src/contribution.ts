@@ -355,34 +355,47 @@ function protectionCandidates(facts: HostFacts): Prefix[] {
   return [...facts.apiServers.map(hostPrefix), ...facts.dns.map(hostPrefix), ...facts.protect];
 }
 
-const holding = new WeakMap<ValidRoute, WeakMap<HostFacts, boolean>>();
+/** Per host facts: their protection candidates, and a key equal for facts naming the same ones. */
+const candidatesByFacts = new WeakMap<
+  HostFacts,
+  { readonly key: string; readonly prefixes: readonly Prefix[] }
+>();
+
+function candidatesOf(facts: HostFacts): { readonly key: string; readonly prefixes: readonly Prefix[] } {
+  let found = candidatesByFacts.get(facts);
+  if (found === undefined) {
+    const prefixes = protectionCandidates(facts);
+    found = { key: prefixes.join(" "), prefixes };
+    candidatesByFacts.set(facts, found);
+  }
+  return found;
+}
+
+/** Per Route: the answer for the last candidates asked about (nodes of one cluster name the same ones). */
+const holding = new WeakMap<ValidRoute, { readonly key: string; readonly holds: boolean }>();
 
 /**
  * Whether a destination of the Route narrower than a default route strictly holds one
  * of the host facts' protection candidates: only then can it pin host routes as an
- * override does. Remembered per Route and facts (both replaced, never changed): a
- * contribution is computed again and again, and most Routes hold none.
+ * override does. Remembered per Route for the candidates last asked about, not per
+ * node's facts: a contribution is computed again and again, on every node, most Routes
+ * hold none, and an answer per Route and node would hold one entry per node for each of
+ * thousands of Routes.
  */
 export function holdsProtection(route: ValidRoute, facts: HostFacts | undefined): boolean {
   if (facts === undefined) return false;
-  let byFacts = holding.get(route);
-  if (byFacts === undefined) {
-    byFacts = new WeakMap();
-    holding.set(route, byFacts);
-  }
-  let holds = byFacts.get(facts);
-  if (holds === undefined) {
-    const candidates = protectionCandidates(facts);
-    holds = route.destinations.some(({ prefix }) =>
-      candidates.some(
-        (p) =>
-          prefixLength(prefix) < prefixLength(p) &&
-          familyOf(p) === familyOf(prefix) &&
-          prefixContains(prefix, p),
-      ),
-    );
-    byFacts.set(facts, holds);
-  }
+  const candidates = candidatesOf(facts);
+  const last = holding.get(route);
+  if (last !== undefined && last.key === candidates.key) return last.holds;
+  const holds = route.destinations.some(({ prefix }) =>
+    candidates.prefixes.some(
+      (p) =>
+        prefixLength(prefix) < prefixLength(p) &&
+        familyOf(p) === familyOf(prefix) &&
+        prefixContains(prefix, p),
+    ),
+  );
+  holding.set(route, { key: candidates.key, holds });
   return holds;
 }
 
