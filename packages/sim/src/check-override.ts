@@ -7,8 +7,6 @@
  * it otherwise.
  */
 import {
-  type AddressBits,
-  addressBits,
   coversDefault,
   defaultRouteFamily,
   type EventOf,
@@ -16,18 +14,14 @@ import {
   type IpAddr,
   type KernelRoute,
   type LookupResult,
-  maskedAddress,
-  maxPrefixLength,
-  networkPrefix,
   type Op,
   type OpResult,
-  type Prefix,
-  prefixAddress,
   prefixLength,
 } from "@kroute/core";
 import type { FakeKernel } from "@kroute/driver-fake";
 import { formatOp } from "./format.ts";
 import type { OwnedMirror } from "./mirror.ts";
+import { type ProtectedView, protectedAddresses, protectedView } from "./protected-view.ts";
 
 type Host = EventOf<"host/observed">;
 
@@ -46,38 +40,12 @@ const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:
  * where a protected address goes.
  */
 export function touchesProtectedRoute(ops: readonly Op[], host: Host | undefined): boolean {
-  let watched: AddressBits[] | undefined;
-  const holding = holdingByHost(host);
+  const view = protectedView(host);
   return ops.some((op) => {
     if (op.object !== "route") return false;
     const route = op.action === "delete" ? op.from : op.to;
-    if (coversDefault(route.dst)) return true;
-    let holds = holding.get(route);
-    if (holds === undefined) {
-      watched ??= protectedAddresses(host).flatMap((a) => addressBits(a) ?? []);
-      holds = holdsAny(route.dst, watched);
-      holding.set(route, holds);
-    }
-    return holds;
+    return coversDefault(route.dst) || view.holds(route);
   });
-}
-
-/**
- * Whether a route object holds a protected address, per host facts event: route objects
- * are shared by every node and come back in every batch that moves them (a label move
- * writes hundreds), and parsing each one's prefix every time cost the replay dearly.
- */
-const holdingRoutes = new WeakMap<Host, WeakMap<KernelRoute, boolean>>();
-const NO_HOST = {} as Host;
-
-function holdingByHost(host: Host | undefined): WeakMap<KernelRoute, boolean> {
-  const key = host ?? NO_HOST;
-  let holding = holdingRoutes.get(key);
-  if (holding === undefined) {
-    holding = new WeakMap();
-    holdingRoutes.set(key, holding);
-  }
-  return holding;
 }
 
 /**
@@ -98,10 +66,10 @@ export function applyWatchingOverride(
 ): { answers: OpResult[]; problems: string[] } {
   const answers: OpResult[] = [];
   const transient = new Map<string, string>();
-  const watched = protectedAddresses(host).flatMap((a) => addressBits(a) ?? []);
+  const view = protectedView(host);
   for (const op of ops) {
     answers.push(...kernel.applySync([op]));
-    if (!mayMoveProtected(op, watched)) continue;
+    if (!mayMoveProtected(op, view)) continue;
     for (const [subject, problem] of overrideProblems(kernel, host, owned, isOverride, hostBefore)) {
       if (!transient.has(subject))
         transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
@@ -176,10 +144,10 @@ function capturedProblems(
   problems: Map<string, string>,
   hostBefore: Host | undefined,
 ): void {
-  for (const { address, family, holders } of protectedHolders(host)) {
+  for (const { address, family, mainTableHolders } of protectedView(host).addresses) {
     if (problems.has(address)) continue;
     const original = originalDefault(host, family);
-    if (original === undefined || !holders.some((prefix) => owned.routesTo(254, prefix))) continue;
+    if (original === undefined || !mainTableHolders.some((key) => owned.routesTo(key))) continue;
     const answer = kernel.lookupSync({ dst: address });
     // A directly connected address is not captured: its connected route is more specific.
     if (answer.ok && answer.gateway === undefined) continue;
@@ -193,35 +161,6 @@ function capturedProblems(
   }
 }
 
-/**
- * Each protected address with the prefixes that hold it without being a default route
- * (/1 to one bit short of a host route), per host facts event: built once, not for every
- * check of every step (a v6 address has 127).
- */
-const holdersByHost = new WeakMap<
-  Host,
-  readonly { address: IpAddr; family: 4 | 6; holders: readonly Prefix[] }[]
->();
-
-function protectedHolders(
-  host: Host,
-): readonly { address: IpAddr; family: 4 | 6; holders: readonly Prefix[] }[] {
-  let found = holdersByHost.get(host);
-  if (found === undefined) {
-    found = protectedAddresses(host).flatMap((address) => {
-      const bits = addressBits(address);
-      if (bits === undefined) return [];
-      const family = familyOf(address);
-      const holders: Prefix[] = [];
-      for (let length = 1; length < maxPrefixLength(family); length++)
-        holders.push(networkPrefix(bits, length));
-      return [{ address, family, holders }];
-    });
-    holdersByHost.set(host, found);
-  }
-  return found;
-}
-
 /** The original default of a family: its lowest metric, as the core takes it. */
 function originalDefault(host: Host, family: 4 | 6): Host["defaultGateways"][number] | undefined {
   return host.defaultGateways
@@ -229,33 +168,9 @@ function originalDefault(host: Host, family: 4 | 6): Host["defaultGateways"][num
     .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
 }
 
-/** The addresses a default-route override must not capture (host facts; host prefixes of `protect`). */
-function protectedAddresses(host: Host | undefined): IpAddr[] {
-  if (host === undefined) return [];
-  return [
-    ...host.apiServers,
-    ...host.dns,
-    ...host.protect.filter((p) => prefixLength(p) === maxPrefixLength(familyOf(p))).map(prefixAddress),
-  ];
-}
-
 /** Whether an op can change where a protected address or a reply goes: only those are checked op by op. */
-function mayMoveProtected(op: Op, watched: readonly AddressBits[]): boolean {
+function mayMoveProtected(op: Op, view: ProtectedView): boolean {
   if (op.object !== "route") return true;
-  const dst = op.action === "delete" ? op.from.dst : op.to.dst;
-  if (prefixLength(dst) === 0) return true;
-  return holdsAny(dst, watched);
-}
-
-/** Whether `dst` holds one of the addresses (or is one's host prefix). */
-function holdsAny(dst: Prefix, watched: readonly AddressBits[]): boolean {
-  if (watched.length === 0) return false;
-  const length = prefixLength(dst);
-  // One parse per op, not one per protected address: this runs for every op of a big batch.
-  const network = addressBits(prefixAddress(dst));
-  if (network === undefined) return true;
-  // Prefixes are canonical (host bits clear), so the address's network equals it when inside.
-  return watched.some(
-    (address) => address.family === network.family && maskedAddress(address, length).bits === network.bits,
-  );
+  const route = op.action === "delete" ? op.from : op.to;
+  return prefixLength(route.dst) === 0 || view.holds(route);
 }

@@ -37,6 +37,11 @@ function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   if (set.size === 0) index.delete(key);
 }
 
+/** A destination in a table, as the mirror counts the routes to it (at any metric). */
+export function destinationKey(table: number, dst: Prefix): string {
+  return `${table}|${dst}`;
+}
+
 export class OwnedMirror {
   readonly routes = new Map<string, KernelRoute>();
   readonly nexthops = new Map<number, KernelNexthop>();
@@ -54,9 +59,9 @@ export class OwnedMirror {
   /** Member id → ids of groups containing it. */
   private readonly groupsByMember = new Map<number, Set<number>>();
 
-  /** Whether kroute owns a route to `dst` in `table`. */
-  routesTo(table: number, dst: Prefix): boolean {
-    return this.destinations.has(`${table}|${dst}`);
+  /** Whether kroute owns a route to a destination, by destinationKey(). */
+  routesTo(key: string): boolean {
+    return this.destinations.has(key);
   }
 
   reset(
@@ -196,7 +201,7 @@ export class OwnedMirror {
     if (previous === route) return;
     if (previous !== undefined) this.removeRoute(previous);
     this.routes.set(key, route);
-    const at = `${route.table}|${route.dst}`;
+    const at = destinationKey(route.table, route.dst);
     this.destinations.set(at, (this.destinations.get(at) ?? 0) + 1);
     if (coversDefault(route.dst)) this.defaultRoutes.set(key, route);
     if (route.target.kind === "gateways")
@@ -209,7 +214,7 @@ export class OwnedMirror {
     const stored = this.routes.get(key);
     if (stored === undefined) return;
     this.routes.delete(key);
-    const at = `${stored.table}|${stored.dst}`;
+    const at = destinationKey(stored.table, stored.dst);
     const count = (this.destinations.get(at) ?? 1) - 1;
     if (count > 0) this.destinations.set(at, count);
     else this.destinations.delete(at);

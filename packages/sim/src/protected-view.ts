@@ -1,0 +1,105 @@
+/**
+ * What the override checks (check-override.ts) need of a node's protected addresses,
+ * built once per distinct set of them and shared by every node that names the same set
+ * (a cluster's nodes name one API server, the same resolvers and metadata address).
+ *
+ * Why shared, not per node: the checks run at every step, and which of the thousands of
+ * route objects (shared by every node) hold a protected address was asked per node's
+ * host facts, one cache entry per node and route object: a hundred megabytes at 1,000
+ * nodes, and the prefixes holding each address were built again at every check.
+ */
+import {
+  type AddressBits,
+  addressBits,
+  type EventOf,
+  familyOf,
+  type IpAddr,
+  type KernelRoute,
+  maskedAddress,
+  maxPrefixLength,
+  networkPrefix,
+  type Prefix,
+  prefixAddress,
+  prefixLength,
+} from "@kroute/core";
+import { destinationKey } from "./mirror.ts";
+
+type Host = EventOf<"host/observed">;
+
+export interface ProtectedAddress {
+  readonly address: IpAddr;
+  readonly family: 4 | 6;
+  /** destinationKey() of the main-table prefixes holding it without being a default route (/1 to one bit short of a host route). */
+  readonly mainTableHolders: readonly string[];
+}
+
+export interface ProtectedView {
+  readonly addresses: readonly ProtectedAddress[];
+  /** Whether a route's destination holds one of the addresses (or is one's host prefix). */
+  holds(route: KernelRoute): boolean;
+}
+
+/** The addresses a default-route override must not capture (host facts; host prefixes of `protect`). */
+export function protectedAddresses(host: Host | undefined): IpAddr[] {
+  if (host === undefined) return [];
+  return [
+    ...host.apiServers,
+    ...host.dns,
+    ...host.protect.filter((p) => prefixLength(p) === maxPrefixLength(familyOf(p))).map(prefixAddress),
+  ];
+}
+
+const byAddresses = new Map<string, ProtectedView>();
+const byHost = new WeakMap<Host, ProtectedView>();
+const NO_HOST = {} as Host;
+
+export function protectedView(host: Host | undefined): ProtectedView {
+  const key = host ?? NO_HOST;
+  let view = byHost.get(key);
+  if (view === undefined) {
+    const addresses = protectedAddresses(host);
+    const name = addresses.join(" ");
+    view = byAddresses.get(name) ?? createView(addresses);
+    byAddresses.set(name, view);
+    byHost.set(key, view);
+  }
+  return view;
+}
+
+function createView(addresses: readonly IpAddr[]): ProtectedView {
+  const watched = addresses.flatMap((a) => addressBits(a) ?? []);
+  // Route objects are shared by every node and come back in every batch that moves them.
+  const holding = new WeakMap<KernelRoute, boolean>();
+  return {
+    addresses: addresses.flatMap((address) => {
+      const bits = addressBits(address);
+      if (bits === undefined) return [];
+      const family = familyOf(address);
+      const mainTableHolders: string[] = [];
+      for (let length = 1; length < maxPrefixLength(family); length++)
+        mainTableHolders.push(destinationKey(254, networkPrefix(bits, length)));
+      return [{ address, family, mainTableHolders }];
+    }),
+    holds(route) {
+      let holds = holding.get(route);
+      if (holds === undefined) {
+        holds = holdsAny(route.dst, watched);
+        holding.set(route, holds);
+      }
+      return holds;
+    },
+  };
+}
+
+/** Whether `dst` holds one of the addresses (or is one's host prefix). */
+function holdsAny(dst: Prefix, watched: readonly AddressBits[]): boolean {
+  if (watched.length === 0) return false;
+  const length = prefixLength(dst);
+  // One parse per prefix, not one per protected address.
+  const network = addressBits(prefixAddress(dst));
+  if (network === undefined) return true;
+  // Prefixes are canonical (host bits clear), so the address's network equals it when inside.
+  return watched.some(
+    (address) => address.family === network.family && maskedAddress(address, length).bits === network.bits,
+  );
+}
