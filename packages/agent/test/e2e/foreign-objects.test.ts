@@ -120,17 +120,17 @@ describeAsRoot("the agent and objects it does not own (kernel namespace)", () =>
       "link set eth9 up",
     ]);
     await w().ns.ip("nexthop", "add", "id", String(home), "dev", "eth9", "proto", "99");
-    w().api.apply(route("a", { destinations: ["192.0.2.0/24"], gateways: ["10.0.0.3"] }));
+    w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     // No periodic resync in the test's time: the link notification alone must tell.
     const agent = await startAgent(["--resync-interval=1h"]);
     await agent.ready;
     const nhid = async () =>
-      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "192.0.2.0/24"))[0]?.nhid;
+      (await w().ns.ipJson<{ nhid?: number }[]>("route", "show", "198.18.0.0/24"))[0]?.nhid;
     await eventually(async () => expect(await nhid()).toBe(next));
 
     await w().ns.ip("link", "set", "eth9p", "down");
     await eventually(async () => expect(await nhid()).toBe(home));
-    expect(await kernelRoutes(w().ns)).toEqual({ "main 192.0.2.0/24": ["10.0.0.3"] });
+    expect(await kernelRoutes(w().ns)).toEqual({ "main 198.18.0.0/24": ["10.0.0.3"] });
     expect(agent.state().failures).toEqual({});
   });
 });
