@@ -1,7 +1,7 @@
 /**
  * What the agent learns about its host for `host/observed`: the ORIGINAL default
- * gateway(s) (default routes not tagged with kroute's protocol: kroute's own override
- * must never be mistaken for the original), the node's addresses, its DNS resolvers,
+ * gateway(s) (default routes not tagged with kroute's protocols: kroute's own override,
+ * or the one it hands over from, must never be mistaken for the original), the node's addresses, its DNS resolvers,
  * the API servers' real endpoints, the metadata address and the configured protected
  * prefixes.
  */
@@ -75,7 +75,7 @@ function expiresAt(route: KernelRoute, readAtMs: number): { expiresAt?: string }
  */
 export function originalDefaultGateways(
   snapshot: KernelSnapshot,
-  ownProtocol: number,
+  ownProtocols: readonly number[],
   readAtMs: number,
 ): DefaultGateway[] {
   const byId = new Map(snapshot.nexthops.map((n) => [n.id, n]));
@@ -87,7 +87,7 @@ export function originalDefaultGateways(
           r.family === family &&
           r.table === MAIN_TABLE &&
           prefixLength(r.dst) === 0 &&
-          r.protocol !== ownProtocol &&
+          !ownProtocols.includes(r.protocol) &&
           !expired(r) &&
           gatewaysOfRoute(r, byId).length > 0,
       )
@@ -132,14 +132,14 @@ export interface HostFactsOptions {
  */
 export async function kernelHostFacts(
   dataplane: Dataplane,
-  protocol: number,
+  ownProtocols: readonly number[],
   now: () => number = Date.now,
 ): Promise<{ defaultGateways: DefaultGateway[]; addresses: HostAddress[] }> {
   const snapshot = await dataplane.list({ tables: [MAIN_TABLE] });
   if (!snapshot.complete) throw new Error("the read of the main table and addresses was incomplete");
   return {
     // Read after the dump: the kernel counted the time left during it.
-    defaultGateways: originalDefaultGateways(snapshot, protocol, now()),
+    defaultGateways: originalDefaultGateways(snapshot, ownProtocols, now()),
     addresses: nodeAddresses(snapshot.addresses),
   };
 }

@@ -45,7 +45,7 @@ describe("originalDefaultGateways", () => {
         route("0.0.0.0/0", 50, 201, [["10.114.0.3", "eth1"]]), // kroute's override
         route("10.0.0.0/8", 0, 4, [["10.0.0.254", "eth0"]]),
       ]),
-      201,
+      [201],
       READ_AT,
     );
     expect(facts).toEqual([{ via: "10.0.0.1", dev: "eth0", metric: 100 }]);
@@ -60,7 +60,7 @@ describe("originalDefaultGateways", () => {
         ]),
         route("::/0", 1024, 9, [["fe80::1", "eth0"]], 6),
       ]),
-      201,
+      [201],
       READ_AT,
     );
     expect(facts).toEqual([
@@ -76,7 +76,7 @@ describe("originalDefaultGateways", () => {
         route("0.0.0.0/0", 20, 186, [["fe80::1", "eth0"]]),
         route("::/0", 1024, 9, [["fe80::2", "eth0"]], 6),
       ]),
-      201,
+      [201],
       READ_AT,
     );
     expect(facts).toEqual([
@@ -103,7 +103,7 @@ describe("originalDefaultGateways", () => {
           { kind: "gateway", id: 2, family: 4, protocol: 4, gateway: ip("10.0.0.2"), dev: "eth1" },
         ],
       }),
-      201,
+      [201],
       READ_AT,
     );
     expect(facts).toEqual([
@@ -113,7 +113,7 @@ describe("originalDefaultGateways", () => {
   });
 
   it("tells when a default route learned from a router advertisement expires, rounded up to the second", () => {
-    const facts = originalDefaultGateways(snapshot([raDefault("fe80::1", 1_799_990)]), 201, READ_AT + 250);
+    const facts = originalDefaultGateways(snapshot([raDefault("fe80::1", 1_799_990)]), [201], READ_AT + 250);
     expect(facts).toEqual([
       { via: "fe80::1", dev: "eth0", metric: 1024, expiresAt: "2026-01-01T00:30:01.000Z" },
     ]);
@@ -121,17 +121,17 @@ describe("originalDefaultGateways", () => {
 
   it("never takes a default route past its expiry for the original: Linux lists it but no longer uses it", () => {
     const stale = raDefault("fe80::1", -5000);
-    expect(originalDefaultGateways(snapshot([stale]), 201, READ_AT)).toEqual([]);
+    expect(originalDefaultGateways(snapshot([stale]), [201], READ_AT)).toEqual([]);
     // The next one the kernel uses takes its place, here a static route at a higher metric.
     const fallback = route("::/0", 2048, 4, [["fe80::2", "eth1"]], 6);
-    expect(originalDefaultGateways(snapshot([stale, fallback]), 201, READ_AT)).toEqual([
+    expect(originalDefaultGateways(snapshot([stale, fallback]), [201], READ_AT)).toEqual([
       { via: "fe80::2", dev: "eth1", metric: 2048 },
     ]);
   });
 
   it("ignores device-only defaults (nothing to route protected addresses via)", () => {
     const devOnly: KernelRoute = { ...route("0.0.0.0/0", 0, 4, []), target: { kind: "device", dev: "ppp0" } };
-    expect(originalDefaultGateways(snapshot([devOnly]), 201, READ_AT)).toEqual([]);
+    expect(originalDefaultGateways(snapshot([devOnly]), [201], READ_AT)).toEqual([]);
   });
 });
 
@@ -161,7 +161,7 @@ describe("kernelHostFacts and hostObserved", () => {
       addresses: [{ dev: "eth0", ip: ip("10.0.0.5"), prefixLength: 24 }],
       routes: [route("0.0.0.0/0", 0, 3, [["10.0.0.1", "eth0"]])],
     });
-    const kernelFacts = await kernelHostFacts(kernel, 201);
+    const kernelFacts = await kernelHostFacts(kernel, [201]);
     const body = hostObserved(
       { nodeName: "n1", metadataAddress: ip("169.254.169.254"), keepOriginal: [prefix("203.0.113.0/24")] },
       kernelFacts,

@@ -152,7 +152,8 @@ export interface KernelAddress {
 export interface DumpScope {
   readonly families?: readonly Family[];
   readonly tables?: readonly number[];
-  readonly protocol?: number;
+  /** Routes, rules and nexthops of these protocols only (kroute's own, see owned.ts); absent: all. */
+  readonly protocols?: readonly number[];
   /**
    * Nexthops at ids from `base` (`count` of them) come whatever their protocol: another's
    * nexthop in kroute's id range holds an id kroute cannot use, so it must be seen.
@@ -160,9 +161,14 @@ export interface DumpScope {
   readonly nexthopIds?: { readonly base: number; readonly count: number };
 }
 
+/** Whether `scope` takes objects of `protocol`. */
+export function inProtocols(scope: DumpScope, protocol: number): boolean {
+  return scope.protocols === undefined || scope.protocols.includes(protocol);
+}
+
 /** Whether a dump of `scope` lists a nexthop of `protocol` at `id`. */
 export function nexthopInScope(scope: DumpScope, id: number, protocol: number): boolean {
-  if (scope.protocol === undefined || scope.protocol === protocol) return true;
+  if (inProtocols(scope, protocol)) return true;
   const range = scope.nexthopIds;
   return range !== undefined && id >= range.base && id < range.base + range.count;
 }

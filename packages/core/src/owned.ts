@@ -20,10 +20,21 @@ import { forgetOthersFlushedWith, othersFromNexthops, withOthersNexthop } from "
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
 
-type Ownership = Pick<EngineSettings, "protocol" | "nexthopIdBase" | "nexthopIdCount">;
+type Ownership = Pick<EngineSettings, "protocol" | "adoptProtocol" | "nexthopIdBase" | "nexthopIdCount">;
+
+/** The protocols of kroute's objects: its own, and the one it hands over from (settings.ts). */
+export function krouteProtocols(settings: Pick<EngineSettings, "protocol" | "adoptProtocol">): number[] {
+  return settings.adoptProtocol === undefined
+    ? [settings.protocol]
+    : [settings.protocol, settings.adoptProtocol];
+}
+
+function isKroutes(protocol: number, settings: Ownership): boolean {
+  return protocol === settings.protocol || protocol === settings.adoptProtocol;
+}
 
 export function ownsRoute(route: KernelRoute, settings: Ownership): boolean {
-  return route.protocol === settings.protocol;
+  return isKroutes(route.protocol, settings);
 }
 
 export function nexthopIdInRange(id: number, settings: Ownership): boolean {
@@ -36,14 +47,20 @@ export function nexthopIdInRange(id: number, settings: Ownership): boolean {
  * someone else's, and deleting it would flush their routes).
  */
 export function ownsNexthop(nexthop: KernelNexthop, settings: Ownership): boolean {
-  return nexthop.protocol === settings.protocol && nexthopIdInRange(nexthop.id, settings);
+  return isKroutes(nexthop.protocol, settings) && nexthopIdInRange(nexthop.id, settings);
 }
 
 export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
-  return rule.protocol === settings.protocol;
+  return isKroutes(rule.protocol, settings);
 }
 
-/** Another protocol's nexthop at an id of kroute's range: not kroute's, but an id it cannot use. */
+/**
+ * Another protocol's nexthop at an id of kroute's range: an id it cannot use. A nexthop
+ * of the protocol kroute hands over from is one too, though kroute's own to delete:
+ * Linux keeps a group's protocol through a replace, so no old nexthop can be rewritten
+ * in place; kroute builds the new ones at other ids, moves its routes onto them (each
+ * route replaced in place: never without a way) and then deletes the old ones.
+ */
 export function holdsOthersId(nexthop: KernelNexthop, settings: Ownership): boolean {
   return nexthop.protocol !== settings.protocol && nexthopIdInRange(nexthop.id, settings);
 }
@@ -179,7 +196,9 @@ export function applyOp(kernel: OwnedKernelState, op: Op, touched: Touched = [])
       return putRoute(kernel, route, op.action !== "delete");
     }
     case "nexthop":
-      if (op.action === "delete") return deleteNexthopCascade(kernel, op.from.id, touched);
+      // An adopted nexthop also held its id (holdsOthersId): deleted, the id is free.
+      if (op.action === "delete")
+        return deleteNexthopCascade(withOthersNexthop(kernel, op.from, false), op.from.id, touched);
       touched.push(`n|${op.to.id}`);
       return { ...kernel, nexthops: hmSet(kernel.nexthops, String(op.to.id), op.to) };
     case "rule": {

@@ -74,7 +74,10 @@ function selectedRoutes(state: NodeState): RouteValidation[] {
 
 function ownershipChanged(a: EngineSettings, b: EngineSettings): boolean {
   return (
-    a.protocol !== b.protocol || a.nexthopIdBase !== b.nexthopIdBase || a.nexthopIdCount !== b.nexthopIdCount
+    a.protocol !== b.protocol ||
+    a.adoptProtocol !== b.adoptProtocol ||
+    a.nexthopIdBase !== b.nexthopIdBase ||
+    a.nexthopIdCount !== b.nexthopIdCount
   );
 }
 

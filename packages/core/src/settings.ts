@@ -8,6 +8,12 @@ import type { ResilientParams } from "./kernel.ts";
 export interface EngineSettings {
   /** rtm_protocol tag of every route, rule and nexthop kroute owns. */
   readonly protocol: number;
+  /**
+   * The protocol kroute tagged its objects with before `protocol` changed: they are its own
+   * to hand over. Each is rewritten under `protocol` (a route in place, a rule or nexthop
+   * made anew beside it) or pruned as a stale object of its own would be. Absent: none.
+   */
+  readonly adoptProtocol?: number;
   /** Metric of kroute's routes, the default-route override included. */
   readonly metric: number;
   /** Nexthop ids kroute owns: [nexthopIdBase, nexthopIdBase + nexthopIdCount). */

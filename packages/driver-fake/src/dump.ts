@@ -1,13 +1,14 @@
 /**
  * Filtered dumps, as a netlink client gets them. Families filter routes, rules,
  * addresses and gateway nexthops (groups have no family and always come); tables
- * filter routes and rules; a protocol filters routes, nexthops and rules (but for the
+ * filter routes and rules; protocols filter routes, nexthops and rules (but for the
  * nexthops of the scope's id range, whoever holds them). Links
  * always come whole. The order is deterministic; readers must not rely on it.
  */
 import {
   type DumpScope,
   type Family,
+  inProtocols,
   type KernelNexthop,
   type KernelRoute,
   type KernelRule,
@@ -22,10 +23,6 @@ function inFamilies(scope: DumpScope, family: Family): boolean {
 
 function inTables(scope: DumpScope, table: number): boolean {
   return scope.tables === undefined || scope.tables.includes(table);
-}
-
-function ofProtocol(scope: DumpScope, protocol: number): boolean {
-  return scope.protocol === undefined || scope.protocol === protocol;
 }
 
 function byRouteKey(a: KernelRoute, b: KernelRoute): number {
@@ -43,7 +40,7 @@ export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
     if (
       inFamilies(scope, route.family) &&
       inTables(scope, route.table) &&
-      ofProtocol(scope, route.protocol)
+      inProtocols(scope, route.protocol)
     ) {
       routes.push(observedRoute(state, route));
     }
@@ -56,7 +53,7 @@ export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
     .sort((a, b) => a.id - b.id);
   const rules: KernelRule[] = state.rules.filter(
     (rule) =>
-      inFamilies(scope, rule.family) && inTables(scope, rule.table) && ofProtocol(scope, rule.protocol),
+      inFamilies(scope, rule.family) && inTables(scope, rule.table) && inProtocols(scope, rule.protocol),
   );
   return {
     routes,

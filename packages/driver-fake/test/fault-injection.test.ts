@@ -28,7 +28,7 @@ describe("fault injection", () => {
       { ok: false, errno: 105, code: "ENOBUFS", message: "No buffer space available" },
       { ok: true },
     ]);
-    expect((await kernel.list({ protocol: 250 })).routes.map((r) => r.dst)).toEqual(["192.0.4.0/24"]);
+    expect((await kernel.list({ protocols: [250] })).routes.map((r) => r.dst)).toEqual(["192.0.4.0/24"]);
     kernel.failNext(1, 16);
     expect(kernel.applySync([add(route("192.0.2.0/24"))])[0]).toMatchObject({ errno: 16, code: "EBUSY" });
     expect(() => kernel.failNext(1, "EWHATEVER")).toThrow(/unknown errno/);
@@ -40,10 +40,10 @@ describe("fault injection", () => {
       ["192.0.2.0/24", "192.0.3.0/24", "192.0.4.0/24", "192.0.5.0/24"].map((dst) => add(route(dst))),
     );
     kernel.interruptNextDump();
-    const partial = await kernel.list({ protocol: 250 });
+    const partial = await kernel.list({ protocols: [250] });
     expect(partial.complete).toBe(false);
     expect(partial.routes.length).toBeLessThan(4);
-    const full = await kernel.list({ protocol: 250 });
+    const full = await kernel.list({ protocols: [250] });
     expect(full.complete).toBe(true);
     expect(full.routes).toHaveLength(4);
   });

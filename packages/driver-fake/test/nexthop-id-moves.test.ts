@@ -35,7 +35,7 @@ const v4Candidates = Array.from({ length: 240 }, (_, i) => `10.1.0.${i + 11}`);
 function scenario(v6Route: unknown, v4Route: unknown) {
   const n = reconciledNode({ settings: SETTINGS, host: HOST, routes: [v6Route] });
   n.reconcile();
-  const nexthops = () => n.kernel.listSync({ protocol: SETTINGS.protocol }).nexthops;
+  const nexthops = () => n.kernel.listSync({ protocols: [SETTINGS.protocol] }).nexthops;
   const before = nexthops();
   n.resync([v6Route, v4Route]);
   n.reconcile();
@@ -108,7 +108,7 @@ describe("nexthop ids laid out again", () => {
     n.reconcile();
     const idOf = (gateway: string) =>
       n.kernel
-        .listSync({ protocol: SETTINGS.protocol })
+        .listSync({ protocols: [SETTINGS.protocol] })
         .nexthops.find((nexthop) => nexthop.kind === "gateway" && nexthop.gateway === gateway)?.id;
     const v6Id = idOf(v6Gateway);
     expect(idOf(v4Gateway)).not.toBe(v6Id);

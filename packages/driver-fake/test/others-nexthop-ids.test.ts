@@ -32,7 +32,7 @@ const nextId = (id: number) =>
 function node(routes: readonly unknown[]) {
   const n = reconciledNode({ settings: SETTINGS, host: HOST, routes });
   const all = () => n.kernel.listSync({}).nexthops;
-  const ours = () => n.kernel.listSync({ protocol: SETTINGS.protocol });
+  const ours = () => n.kernel.listSync({ protocols: [SETTINGS.protocol] });
   /** The nexthop id kroute's route to `dst` goes through. */
   const nhid = (dst: string) => {
     const target = ours().routes.find((r) => r.dst === dst)?.target;

@@ -71,11 +71,14 @@ export function reconciledNode({ settings, host, routes }: ReconciledNodeSetup) 
     }
   };
   const kernelRoutes = () =>
-    kernel.listSync({ protocol: settings.protocol }).routes.map(canonicalRoute).sort();
+    kernel
+      .listSync({ protocols: [settings.protocol] })
+      .routes.map(canonicalRoute)
+      .sort();
   const viewedRoutes = () => ownedObjects(state.kernel).routes.map(canonicalRoute).sort();
   const gateways = (dst: string) =>
     kernel
-      .listSync({ protocol: settings.protocol })
+      .listSync({ protocols: [settings.protocol] })
       .routes.filter((r) => r.dst === dst)
       .flatMap((r) =>
         r.target.kind === "gateways" ? r.target.nexthops.map((h) => `${h.gateway}@${h.dev}`) : [],

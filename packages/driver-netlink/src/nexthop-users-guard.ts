@@ -18,12 +18,18 @@ import { EBUSY } from "./ffi.ts";
 
 const FAMILIES: readonly Family[] = [4, 6];
 
-/** Nexthop id → what of other owners uses it, as text for the refusal. */
+/**
+ * Nexthop id → what of other owners uses it, as text for the refusal. `protocols` holds
+ * the protocol of each nexthop to delete: what uses it under the same protocol is
+ * kroute's too. Per nexthop, since a batch handing kroute's objects over from an older
+ * protocol deletes nexthops of both (core owned.ts).
+ */
 async function othersUsing(
   dumps: BatchDumps,
-  ids: ReadonlySet<number>,
-  ours: number,
+  protocols: ReadonlyMap<number, number>,
 ): Promise<Map<number, string[]>> {
+  const othersUse = (id: number | undefined, protocol: number): id is number =>
+    id !== undefined && protocols.has(id) && protocols.get(id) !== protocol;
   const users = new Map<number, string[]>();
   const add = (id: number, user: string) => users.set(id, [...(users.get(id) ?? []), user]);
   for (const family of FAMILIES) {
@@ -31,7 +37,7 @@ async function othersUsing(
     for (const message of result.messages) {
       if (message.body.kind !== "route") continue;
       const route = message.body.route;
-      if (route.nhId === undefined || !ids.has(route.nhId) || route.protocol === ours) continue;
+      if (!othersUse(route.nhId, route.protocol)) continue;
       const af = familyOfAf(route.family);
       const dst = af === undefined ? "?" : bytesToPrefix(af, route.dst, route.dstLen);
       add(route.nhId, `route ${dst} table ${route.tableId ?? route.table} protocol ${route.protocol}`);
@@ -40,9 +46,10 @@ async function othersUsing(
   const nexthops = await dumps.nexthops();
   for (const message of nexthops.messages) {
     const nexthop = message.body.kind === "nexthop" ? message.body.nexthop : undefined;
-    if (nexthop?.group === undefined || nexthop.protocol === ours) continue;
+    if (nexthop?.group === undefined) continue;
     for (const member of nexthop.group) {
-      if (ids.has(member.id)) add(member.id, `group ${nexthop.id} protocol ${nexthop.protocol}`);
+      if (othersUse(member.id, nexthop.protocol))
+        add(member.id, `group ${nexthop.id} protocol ${nexthop.protocol}`);
     }
   }
   return users;
@@ -60,8 +67,7 @@ export async function deletesOfNexthopsOthersUse(
       deletes.set(index, { id: op.from.id, protocol: op.from.protocol });
   });
   if (deletes.size === 0) return refused;
-  const ours = [...deletes.values()][0]?.protocol ?? 0;
-  const users = await othersUsing(dumps, new Set([...deletes.values()].map((d) => d.id)), ours);
+  const users = await othersUsing(dumps, new Map([...deletes.values()].map((d) => [d.id, d.protocol])));
   for (const [index, { id }] of deletes) {
     const using = users.get(id);
     if (using === undefined) continue;

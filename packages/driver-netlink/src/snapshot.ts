@@ -7,6 +7,7 @@
 import {
   type DumpScope,
   type Family,
+  inProtocols,
   type KernelAddress,
   type KernelLink,
   type KernelNexthop,
@@ -108,19 +109,22 @@ export async function dumpSnapshot(
   let complete = linkDump.complete;
   const inScope = (object: { readonly table: number; readonly protocol: number }): boolean =>
     (scope.tables === undefined || scope.tables.includes(object.table)) &&
-    (scope.protocol === undefined || scope.protocol === object.protocol);
+    inProtocols(scope, object.protocol);
 
   const routes: KernelRoute[] = [];
   for (const family of families) {
     for (const table of scope.tables ?? [undefined]) {
-      const result = await dump(connection, routeDump(family, table, scope.protocol));
-      // Asking for a table that does not exist (yet) is ENOENT: it is simply empty.
-      const missingTable = table !== undefined && result.error?.error === -ENOENT;
-      if (!clean(result) && !missingTable) complete = false;
-      for (const m of result.messages) {
-        const route = m.body.kind === "route" ? messageToRoute(m.body.route, names) : undefined;
-        // The kernel filtered already; checking again costs little and guards older kernels.
-        if (route !== undefined && inScope(route)) routes.push(route);
+      // The kernel filters a dump by one protocol: one dump for each of the scope's.
+      for (const protocol of scope.protocols ?? [undefined]) {
+        const result = await dump(connection, routeDump(family, table, protocol));
+        // Asking for a table that does not exist (yet) is ENOENT: it is simply empty.
+        const missingTable = table !== undefined && result.error?.error === -ENOENT;
+        if (!clean(result) && !missingTable) complete = false;
+        for (const m of result.messages) {
+          const route = m.body.kind === "route" ? messageToRoute(m.body.route, names) : undefined;
+          // The kernel filtered already; checking again costs little and guards older kernels.
+          if (route !== undefined && inScope(route)) routes.push(route);
+        }
       }
     }
   }

@@ -314,8 +314,8 @@ describeAsRoot("differential: fake kernel vs Linux", () => {
               const real = (await linux.apply(batch)).map(code);
               const modelled = (await fake.apply(batch)).map(code);
               expect({ event, batch, results: modelled }).toEqual({ event, batch, results: real });
-              const realDump = await linux.list({ protocol: PROTO });
-              const fakeDump = await fake.list({ protocol: PROTO });
+              const realDump = await linux.list({ protocols: [PROTO] });
+              const fakeDump = await fake.list({ protocols: [PROTO] });
               expect(realDump.complete).toBe(true);
               expect({ event, batch, dump: canonical(fakeDump) }).toEqual({
                 event,

@@ -82,7 +82,7 @@ describeAsRoot("netlink driver", () => {
     const esrch = results[5];
     expect(esrch).toMatchObject({ ok: false, errno: 3, code: "ESRCH" });
     if (esrch !== undefined && !esrch.ok) expect(esrch.message.length).toBeGreaterThan(0);
-    const snapshot = await dp.list({ families: [4], tables: [101], protocol: PROTO });
+    const snapshot = await dp.list({ families: [4], tables: [101], protocols: [PROTO] });
     expect(snapshot.complete).toBe(true);
     expect(snapshot.routes).toHaveLength(count - expectedFailures.size);
   });
@@ -102,7 +102,7 @@ describeAsRoot("netlink driver", () => {
     expect(await dp.apply([{ object: "route", action: "add", to: from }])).toEqual([{ ok: true }]);
     const to = { ...from, metric: 20 };
     expect(await dp.apply([{ object: "route", action: "replace", from, to }])).toEqual([{ ok: true }]);
-    const snapshot = await dp.list({ families: [4], tables: [102], protocol: PROTO });
+    const snapshot = await dp.list({ families: [4], tables: [102], protocols: [PROTO] });
     expect(snapshot.routes).toEqual([to]);
   });
 
@@ -172,7 +172,7 @@ describeAsRoot("netlink driver", () => {
     // so the bound is relative rather than a fixed number of milliseconds.
     expect(maxGap).toBeLessThan(elapsed / 2);
     expect(ticks).toBeGreaterThan(20);
-    const snapshot = await dp.list({ families: [4], tables: [103], protocol: PROTO });
+    const snapshot = await dp.list({ families: [4], tables: [103], protocols: [PROTO] });
     expect(snapshot.complete).toBe(true);
     expect(snapshot.routes).toHaveLength(count);
     const deleted = await dp.apply(
@@ -189,7 +189,7 @@ describeAsRoot("netlink driver", () => {
     for (let i = 0; i < count; i++) ops.push({ object: "route", action: "add", to: hostRoute(i, 108) });
     expect((await dp.apply(ops)).every((r) => r.ok)).toBe(true);
     try {
-      const scope = { families: [4], tables: [108], protocol: PROTO } as const;
+      const scope = { families: [4], tables: [108], protocols: [PROTO] } as const;
       const lists = await Promise.all([dp.list(scope), dp.list(scope), dp.list(scope)]);
       for (const snapshot of lists) {
         expect(snapshot.complete).toBe(true);
@@ -225,7 +225,7 @@ describeAsRoot("netlink driver", () => {
       ]),
     ).toEqual([{ ok: true }, { ok: true }]);
     expect(await ns.ip("route", "show", "table", "main")).toMatch(/100\.64\.0\.9 via inet6 fd10::2 dev kr0/);
-    const snapshot = await dp.list({ families: [4], tables: [254], protocol: PROTO });
+    const snapshot = await dp.list({ families: [4], tables: [254], protocols: [PROTO] });
     expect(snapshot.routes).toEqual([route, multipath]);
     expect(await dp.lookup({ dst: "100.64.0.9" as IpAddr })).toMatchObject({
       ok: true,
@@ -249,7 +249,7 @@ describeAsRoot("netlink driver", () => {
       const expired = await read();
       expect(expired?.expiresInMs).toBeLessThan(0);
       expect(expired?.expiresInMs).toBeGreaterThan(-2000);
-      const own = await dp.list({ families: [6], tables: [254], protocol: PROTO });
+      const own = await dp.list({ families: [6], tables: [254], protocols: [PROTO] });
       expect(own.routes.filter((r) => r.expiresInMs !== undefined)).toEqual([]);
     } finally {
       await ns.ip(..."-6 route del default via fe80::1 dev kr0".split(" "));
@@ -355,7 +355,7 @@ describeAsRoot("netlink driver", () => {
       const { nexthops } = await dp.list({});
       expect(nexthops.filter((n) => n.id === 901 || n.id === 902)).toEqual([blackhole, device]);
       // A dump of kroute's protocol has others' nexthops of its id range, and only those.
-      const scoped = await dp.list({ protocol: PROTO, nexthopIds: { base: 900, count: 2 } });
+      const scoped = await dp.list({ protocols: [PROTO], nexthopIds: { base: 900, count: 2 } });
       expect(scoped.nexthops.filter((n) => n.protocol !== PROTO)).toEqual([blackhole]);
     } finally {
       subscription.unsubscribe();
@@ -387,7 +387,7 @@ describeAsRoot("netlink driver", () => {
     // suppress_prefixlength is modelled (kroute writes one before its reply rules).
     await ns.ip("rule", "add", "suppress_prefixlength", "1", "pref", "126", ...proto);
     try {
-      const rules = (await dp.list({ families: [4], protocol: PROTO })).rules;
+      const rules = (await dp.list({ families: [4], protocols: [PROTO] })).rules;
       expect(rules).toEqual([
         { family: 4, priority: 124, table: 120, protocol: PROTO, src: "10.4.0.0/16" },
         { family: 4, priority: 126, table: 120, protocol: PROTO, suppressPrefixLength: 1 },
@@ -431,7 +431,7 @@ describeAsRoot("netlink driver", () => {
           { ok: true },
         ]);
         expect(await other.ip("route", "show", "table", "all", "proto", String(PROTO))).toBe("");
-        expect((await otherDp.list({ protocol: PROTO })).routes).toEqual([]);
+        expect((await otherDp.list({ protocols: [PROTO] })).routes).toEqual([]);
         expect((await otherDp.list({})).links.map((l) => l.name).sort()).toEqual(["kr0", "kr0p", "lo"]);
       } finally {
         await otherDp.close();

@@ -138,4 +138,27 @@ describeAsRoot("netlink driver: others' nexthops at kroute's ids, and others' us
     expect(await dp.apply([{ object: "nexthop", action: "delete", from: ours }])).toEqual([{ ok: true }]);
     expect(await ns.ip("nexthop", "show")).not.toContain("id 601");
   });
+
+  it("deletes its old protocol's nexthop that the old protocol's route used until the batch moved it, beside a stale one of its own", async () => {
+    // kroute hands over from protocol OLD (core owned.ts): its route moves onto a new
+    // nexthop, and the old one goes in the same batch as a stale one of the new protocol.
+    const OLD = 239;
+    const old: KernelNexthop = { ...gateway(611, "10.10.0.2"), protocol: OLD };
+    const stale = gateway(610, "10.10.0.3");
+    const moved = gateway(615, "10.10.0.2");
+    expect(await dp.apply([{ object: "nexthop", action: "add", to: stale }])).toEqual([{ ok: true }]);
+    await ns.ip("nexthop", "add", "id", "611", "via", "10.10.0.2", "dev", "kr0", "proto", String(OLD));
+    await ns.ip("route", "add", "198.18.0.0/24", "nhid", "611", "proto", String(OLD));
+    const from: KernelRoute = { ...routeThrough(611, "198.18.0.0/24"), protocol: OLD };
+
+    const results = await dp.apply([
+      { object: "nexthop", action: "add", to: moved },
+      { object: "route", action: "replace", from, to: routeThrough(615, "198.18.0.0/24") },
+      { object: "nexthop", action: "delete", from: stale },
+      { object: "nexthop", action: "delete", from: old },
+    ]);
+    expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }, { ok: true }]);
+    expect(await ns.ip("route", "show", "198.18.0.0/24")).toContain(`nhid 615`);
+    expect(await ns.ip("nexthop", "show")).not.toMatch(/id 61[01] /);
+  });
 });

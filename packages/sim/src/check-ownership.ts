@@ -2,7 +2,15 @@
  * The ownership invariant: kroute's ops name only its own objects (its protocol, its
  * nexthop id range), and no foreign object changes while it applies them.
  */
-import type { EngineSettings, KernelChange, KernelNexthop, KernelRoute, KernelRule, Op } from "@kroute/core";
+import {
+  type EngineSettings,
+  type KernelChange,
+  type KernelNexthop,
+  type KernelRoute,
+  type KernelRule,
+  krouteProtocols,
+  type Op,
+} from "@kroute/core";
 import { formatOp } from "./format.ts";
 
 /** A kernel change about an object that has an owner (a route, a nexthop or a rule). */
@@ -37,12 +45,19 @@ export function foreignChangeProblem(changed: ChangedObject): string {
   return `a foreign ${changed.kind} changed while kroute applied its ops: ${changed.action} ${JSON.stringify(changed.object)}`;
 }
 
+/**
+ * What an op replaces or deletes is kroute's (its protocol, or the one it hands over
+ * from); what it writes carries its own protocol: the old one is never written again.
+ */
 function opIsOwned(op: Op, settings: EngineSettings): boolean {
-  const { protocol, nexthopIdBase, nexthopIdCount } = settings;
-  const objects = [...("from" in op ? [op.from] : []), ...("to" in op ? [op.to] : [])];
-  return objects.every((o) => {
-    if (o.protocol !== protocol) return false;
-    if ("id" in o && (o.id < nexthopIdBase || o.id >= nexthopIdBase + nexthopIdCount)) return false;
-    return true;
-  });
+  const { nexthopIdBase, nexthopIdCount } = settings;
+  const inRange = (o: object) =>
+    !("id" in o) ||
+    (typeof o.id === "number" && o.id >= nexthopIdBase && o.id < nexthopIdBase + nexthopIdCount);
+  const from = "from" in op ? [op.from] : [];
+  const to = "to" in op ? [op.to] : [];
+  return (
+    from.every((o) => krouteProtocols(settings).includes(o.protocol) && inRange(o)) &&
+    to.every((o) => o.protocol === settings.protocol && inRange(o))
+  );
 }

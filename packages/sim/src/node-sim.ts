@@ -20,6 +20,7 @@ import {
   type KernelChange,
   type KernelRoute,
   type KernelSnapshot,
+  krouteProtocols,
   type LookupResult,
   type NodeState,
   nexthopIdInRange,
@@ -96,7 +97,7 @@ export class NodeSim {
   }
 
   isOwned(protocol: number): boolean {
-    return protocol === this.state.settings.protocol;
+    return krouteProtocols(this.state.settings).includes(protocol);
   }
 
   /** Feeds one event (already addressed to this node) and reconciles. */
@@ -283,7 +284,9 @@ export class NodeSim {
   private followSilentFlush(kernel: FakeKernel): void {
     const routesBefore = [...this.owned.routes.keys()];
     const nexthopsBefore = [...this.owned.nexthops.keys()];
-    this.owned.reset(kernel.listSync({ protocol: this.state.settings.protocol }), (p) => this.isOwned(p));
+    this.owned.reset(kernel.listSync({ protocols: krouteProtocols(this.state.settings) }), (p) =>
+      this.isOwned(p),
+    );
     this.recorded?.forget(
       routesBefore.filter((key) => !this.owned.routes.has(key)),
       nexthopsBefore.filter((id) => !this.owned.nexthops.has(id)),
@@ -392,7 +395,9 @@ export class NodeSim {
   }
 
   /** The fake kernel's dump: kroute's own objects, unless the scope says otherwise. */
-  snapshot(scope: DumpScope = { protocol: this.state.settings.protocol }): KernelSnapshot | undefined {
+  snapshot(
+    scope: DumpScope = { protocols: krouteProtocols(this.state.settings) },
+  ): KernelSnapshot | undefined {
     return this.kernel?.listSync(scope);
   }
 }

@@ -16,6 +16,7 @@ import {
   type EventBody,
   gatewayStatuses,
   type IpAddr,
+  krouteProtocols,
   type NodeState,
   type Op,
   type OpResult,
@@ -214,7 +215,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
 
     // Others' nexthops in kroute's id range too: ids it cannot use (core nexthop-ids.ts).
     const scope = {
-      protocol: engineSettings.protocol,
+      protocols: krouteProtocols(engineSettings),
       nexthopIds: { base: engineSettings.nexthopIdBase, count: engineSettings.nexthopIdCount },
     };
     // Followed from before the start-up dump, so that a change made after it is not lost.
@@ -260,7 +261,7 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
         }),
         hostSource(kernel, {
           nodeName: node,
-          protocol: engineSettings.protocol,
+          protocols: krouteProtocols(engineSettings),
           metadataAddress: settings.metadataAddress,
           keepOriginal: settings.keepOriginal,
           resolvConf: settings.resolvConf,

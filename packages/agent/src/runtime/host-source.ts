@@ -58,7 +58,8 @@ function earliestExpiry(gateways: readonly DefaultGateway[]): number | undefined
 }
 
 export interface HostSourceOptions extends HostFactsOptions {
-  readonly protocol: number;
+  /** kroute's protocols (core krouteProtocols): its default routes are never the original. */
+  readonly protocols: readonly number[];
   /** The host's resolv.conf files, as host paths, read under `hostRoot` (settings/host-files.ts). */
   readonly resolvConf: readonly string[];
   readonly hostRoot: string;
@@ -75,7 +76,7 @@ export interface HostSourceOptions extends HostFactsOptions {
 }
 
 /** Changes that can move the original default route or the node's addresses. */
-function affectsHostFacts(change: KernelChange, protocol: number): boolean {
+function affectsHostFacts(change: KernelChange, protocols: readonly number[]): boolean {
   switch (change.kind) {
     case "address":
     case "link":
@@ -83,10 +84,12 @@ function affectsHostFacts(change: KernelChange, protocol: number): boolean {
       return true;
     case "route":
       return (
-        change.route.table === 254 && change.route.dst.endsWith("/0") && change.route.protocol !== protocol
+        change.route.table === 254 &&
+        change.route.dst.endsWith("/0") &&
+        !protocols.includes(change.route.protocol)
       );
     case "nexthop":
-      return change.nexthop.protocol !== protocol;
+      return !protocols.includes(change.nexthop.protocol);
     case "rule":
       return false;
   }
@@ -96,7 +99,7 @@ export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Ob
   const scheduler = options.scheduler ?? asyncScheduler;
   // A failed read is tried again, the wait doubling from the settle time to a minute,
   // until one is whole.
-  const read$ = defer(() => kernelHostFacts(dataplane, options.protocol, () => scheduler.now())).pipe(
+  const read$ = defer(() => kernelHostFacts(dataplane, options.protocols, () => scheduler.now())).pipe(
     retry({
       delay: (error: unknown, attempt: number) => {
         options.onReadError?.(error);
@@ -106,7 +109,7 @@ export function hostSource(dataplane: Dataplane, options: HostSourceOptions): Ob
     }),
   );
   const kernel$ = dataplane.watch().pipe(
-    filter((change) => affectsHostFacts(change, options.protocol)),
+    filter((change) => affectsHostFacts(change, options.protocols)),
     debounceTime(options.settleMs ?? 200, scheduler),
     startWith(undefined),
     // Each read is followed by another at the earliest expiry it found, until one finds

@@ -51,13 +51,13 @@ async function programmedAndStopped(kernel: FakeKernel, routes: readonly RouteOb
 }
 
 function owned(kernel: FakeKernel): KernelRoute[] {
-  return [...kernel.listSync({ protocol: 201 }).routes].sort((a, b) => a.dst.localeCompare(b.dst));
+  return [...kernel.listSync({ protocols: [201] }).routes].sort((a, b) => a.dst.localeCompare(b.dst));
 }
 
 function gatewaysOf(kernel: FakeKernel, route: KernelRoute): string[] {
   if (route.target.kind === "gateways") return route.target.nexthops.map((n) => n.gateway).sort();
   if (route.target.kind !== "nexthop-object") return [];
-  const { nexthops } = kernel.listSync({ protocol: 201 });
+  const { nexthops } = kernel.listSync({ protocols: [201] });
   const byId = new Map(nexthops.map((n) => [n.id, n]));
   const resolve = (id: number): string[] => {
     const nh = byId.get(id);

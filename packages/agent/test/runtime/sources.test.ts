@@ -39,8 +39,8 @@ describe("kernelSource", () => {
     subscriptions.push(
       kernelSource(kernel, {
         node: "n",
-        scope: { protocol: 201 },
-        initial: kernel.listSync({ protocol: 201 }),
+        scope: { protocols: [201] },
+        initial: kernel.listSync({ protocols: [201] }),
         resyncIntervalMs: 60_000,
         onResync: (reason) => resyncs.push(reason),
       }).subscribe((e) => events.push(e)),
@@ -72,7 +72,7 @@ describe("kernelSource", () => {
     subscriptions.push(
       kernelSource(flaky, {
         node: "n",
-        scope: { protocol: 201 },
+        scope: { protocols: [201] },
         resyncIntervalMs: 60_000,
         onResync: (reason) => resyncs.push(reason),
         onError: (error) => errors.push(error),
@@ -87,7 +87,7 @@ describe("kernelSource", () => {
     const kernel = createFakeKernel(NODE_HOST);
     const events: EventBody[] = [];
     subscriptions.push(
-      kernelSource(kernel, { node: "n", scope: { protocol: 201 }, resyncIntervalMs: 40 }).subscribe((e) =>
+      kernelSource(kernel, { node: "n", scope: { protocols: [201] }, resyncIntervalMs: 40 }).subscribe((e) =>
         events.push(e),
       ),
     );
@@ -104,7 +104,7 @@ describe("hostSource", () => {
   /** Node "n", kroute's protocol 201, no resolv.conf, and a quick settle after kernel changes. */
   const hostOptions = (apiServers: BehaviorSubject<readonly IpAddr[]>): HostSourceOptions => ({
     nodeName: "n",
-    protocol: 201,
+    protocols: [201],
     metadataAddress: "169.254.169.254" as IpAddr,
     keepOriginal: [],
     resolvConf: [],

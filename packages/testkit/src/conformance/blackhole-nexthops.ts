@@ -26,7 +26,7 @@ const blackhole = (id: number): KernelNexthop => ({
 const theirs = (nexthop: KernelNexthop): KernelNexthop => ({ ...nexthop, protocol: OTHER_PROTO });
 
 async function othersNexthops(h: ConformanceHarness): Promise<KernelNexthop[]> {
-  return [...(await h.dataplane.list({ protocol: OTHER_PROTO })).nexthops];
+  return [...(await h.dataplane.list({ protocols: [OTHER_PROTO] })).nexthops];
 }
 
 export function blackholeNexthopConformance(harness: () => ConformanceHarness): void {

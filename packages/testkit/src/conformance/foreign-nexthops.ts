@@ -40,7 +40,7 @@ const fdbGroup = (id: number, members: readonly number[]): KernelNexthop => ({
 });
 
 async function othersNexthops(h: ConformanceHarness): Promise<KernelNexthop[]> {
-  return [...(await h.dataplane.list({ protocol: OTHER_PROTO })).nexthops];
+  return [...(await h.dataplane.list({ protocols: [OTHER_PROTO] })).nexthops];
 }
 
 /** Sets up one of each on kr1, and checks that the link event takes only the device-only ones. */

@@ -156,7 +156,7 @@ export function lookupConformance(harness: () => ConformanceHarness): void {
         table: MAIN,
         gateway: "10.11.0.3",
       });
-      const { rules } = await h.dataplane.list({ families: [4], protocol: 250 });
+      const { rules } = await h.dataplane.list({ families: [4], protocols: [250] });
       expect(rules.find((rule) => rule.priority === 1000)).toEqual({
         family: 4,
         priority: 1000,

@@ -140,7 +140,7 @@ export function notificationConformance(harness: () => ConformanceHarness): void
       await notificationBarrier(h, recorder.changes);
       recorder.stop();
       expect(recorder.changes.filter(isOurs).map(summary)).toEqual([]);
-      expect((await h.dataplane.list({ protocol: PROTO })).nexthops).toEqual([]);
+      expect((await h.dataplane.list({ protocols: [PROTO] })).nexthops).toEqual([]);
     });
 
     it("replacing a nexthop re-announces the routes using it, through groups too (nexthop_compat_mode)", async () => {

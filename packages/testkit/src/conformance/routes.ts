@@ -138,7 +138,7 @@ export function routeConformance(harness: () => ConformanceHarness): void {
           expectOk(await h.dataplane.apply([routeAdd(foreign)]));
           const [result] = await h.dataplane.apply([routeDelete(route)]);
           expectErrno(result, "ESRCH");
-          const snapshot = await h.dataplane.list({ protocol: OTHER_PROTO, families: [family] });
+          const snapshot = await h.dataplane.list({ protocols: [OTHER_PROTO], families: [family] });
           expect(snapshot.routes).toEqual([foreign]);
         });
 
@@ -259,11 +259,25 @@ export function routeConformance(harness: () => ConformanceHarness): void {
       expectOk(await h.dataplane.apply([routeAdd(a), routeAdd(b), routeAdd(c), routeAdd(d)]));
       const tableOnly = await h.dataplane.list({ tables: [TABLE] });
       expect(tableOnly.routes.map((route) => route.dst).sort()).toEqual([a.dst, d.dst, c.dst].sort());
-      const protocolOnly = await h.dataplane.list({ protocol: PROTO });
+      const protocolOnly = await h.dataplane.list({ protocols: [PROTO] });
       expect(protocolOnly.routes.map((route) => route.dst).sort()).toEqual([a.dst, b.dst, d.dst].sort());
-      const narrow = await h.dataplane.list({ families: [4], tables: [TABLE], protocol: PROTO });
+      const narrow = await h.dataplane.list({ families: [4], tables: [TABLE], protocols: [PROTO] });
       expect(narrow.routes).toEqual([a]);
       expect(narrow.complete).toBe(true);
+    });
+
+    it("lists the routes of every protocol of the scope, and of no other (an agent handing over from an old one)", async () => {
+      const h = harness();
+      const ours = viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]], { table: TABLE });
+      const old = viaRoute("198.51.100.0/24", [["10.10.0.2", "kr0"]], {
+        table: TABLE,
+        protocol: OTHER_PROTO,
+      });
+      const third = viaRoute("203.0.113.0/24", [["10.10.0.2", "kr0"]], { table: TABLE, protocol: 186 });
+      expectOk(await h.dataplane.apply([routeAdd(ours), routeAdd(old), routeAdd(third)]));
+      const both = await h.dataplane.list({ tables: [TABLE], protocols: [PROTO, OTHER_PROTO] });
+      expect(both.routes.map((route) => route.dst).sort()).toEqual([ours.dst, old.dst].sort());
+      expect(both.complete).toBe(true);
     });
 
     it("keeps special routes (blackhole, unreachable) as they are", async () => {

@@ -24,7 +24,7 @@ export function ruleConformance(harness: () => ConformanceHarness): void {
   describe("policy rules", () => {
     it("starts with the kernel's default rules, protocol kernel", async () => {
       const h = harness();
-      const snapshot = await h.dataplane.list({ protocol: 2 });
+      const snapshot = await h.dataplane.list({ protocols: [2] });
       expect(snapshot.rules).toEqual(
         expect.arrayContaining([
           { family: 4, priority: 32766, table: MAIN, protocol: 2 },
@@ -36,10 +36,10 @@ export function ruleConformance(harness: () => ConformanceHarness): void {
     it("adds, dumps by protocol and deletes rules of both families", async () => {
       const h = harness();
       expectOk(await h.dataplane.apply([ruleAdd(FROM_KR0), ruleAdd(FROM_KR0_V6)]));
-      expect((await h.dataplane.list({ protocol: PROTO })).rules).toEqual([FROM_KR0, FROM_KR0_V6]);
-      expect((await h.dataplane.list({ protocol: PROTO, families: [6] })).rules).toEqual([FROM_KR0_V6]);
+      expect((await h.dataplane.list({ protocols: [PROTO] })).rules).toEqual([FROM_KR0, FROM_KR0_V6]);
+      expect((await h.dataplane.list({ protocols: [PROTO], families: [6] })).rules).toEqual([FROM_KR0_V6]);
       expectOk(await h.dataplane.apply([ruleDelete(FROM_KR0), ruleDelete(FROM_KR0_V6)]));
-      expect((await h.dataplane.list({ protocol: PROTO })).rules).toEqual([]);
+      expect((await h.dataplane.list({ protocols: [PROTO] })).rules).toEqual([]);
     });
 
     it("an identical rule is EEXIST; one differing only by protocol is another rule", async () => {
@@ -48,7 +48,7 @@ export function ruleConformance(harness: () => ConformanceHarness): void {
       expectOk(await h.dataplane.apply([ruleAdd(FROM_KR0)]));
       expectErrno((await h.dataplane.apply([ruleAdd(FROM_KR0)]))[0], "EEXIST", "File exists");
       expectOk(await h.dataplane.apply([ruleAdd(foreign)]));
-      expect((await h.dataplane.list({ protocol: OTHER_PROTO })).rules).toEqual([foreign]);
+      expect((await h.dataplane.list({ protocols: [OTHER_PROTO] })).rules).toEqual([foreign]);
     });
 
     it("deleting a missing rule is ENOENT, and names the protocol", async () => {

@@ -159,13 +159,13 @@ export async function ourRoutes(
   h: ConformanceHarness,
   families: readonly Family[] = [4, 6],
 ): Promise<KernelRoute[]> {
-  const snapshot = await h.dataplane.list({ families, protocol: PROTO });
+  const snapshot = await h.dataplane.list({ families, protocols: [PROTO] });
   expect(snapshot.complete).toBe(true);
   return sortRoutes(snapshot.routes.map(canonicalRoute));
 }
 
 export async function ourNexthops(h: ConformanceHarness): Promise<KernelNexthop[]> {
-  const snapshot = await h.dataplane.list({ protocol: PROTO });
+  const snapshot = await h.dataplane.list({ protocols: [PROTO] });
   return [...snapshot.nexthops];
 }
 
