@@ -105,6 +105,18 @@ describe("parseAgentSettings", () => {
     expect(s.probe.fall).toBe(5);
   });
 
+  it("hands over from the protocol --adopt-protocol names, and from none without it (or with it empty, as the chart's default)", () => {
+    const s = parseAgentSettings(["--protocol=202", "--adopt-protocol=201"], env);
+    expect(s.engine).toMatchObject({ protocol: 202, adoptProtocol: 201 });
+    expect(parseAgentSettings([], env).engine.adoptProtocol).toBeUndefined();
+    expect("adoptProtocol" in parseAgentSettings([], { ...env, KROUTE_ADOPT_PROTOCOL: "" }).engine).toBe(
+      false,
+    );
+    expect(() => parseAgentSettings([], { ...env, KROUTE_ADOPT_PROTOCOL: "201" })).toThrow(
+      /KROUTE_ADOPT_PROTOCOL \(--adopt-protocol\): "201" is --protocol itself/,
+    );
+  });
+
   it("turns off resilient groups with zero buckets, and uses multipath when asked", () => {
     expect(parseAgentSettings(["--resilient-buckets=0"], env).engine.resilient).toBeUndefined();
     const multipath = parseAgentSettings(["--nexthop-mode=multipath"], env);
@@ -115,6 +127,13 @@ describe("parseAgentSettings", () => {
     [["--protocol=4"], /--protocol: "4" is the well-known route protocol "static"/],
     [["--protocol=300"], /--protocol: "300" is out of range \(1\.\.255\)/],
     [["--protocol=abc"], /--protocol: "abc" is not a whole number/],
+    [
+      ["--adopt-protocol=186"],
+      /--adopt-protocol: "186" is the well-known route protocol "bgp": kroute never used it/,
+    ],
+    [["--adopt-protocol=201"], /--adopt-protocol: "201" is --protocol itself/],
+    [["--adopt-protocol=0"], /--adopt-protocol: "0" is out of range \(1\.\.255\)/],
+    [["--adopt-protocol=old"], /--adopt-protocol: "old" is not a whole number/],
     [["--table-reply=254"], /--table-reply: "254" is the kernel's "main" table/],
     [["--nexthop-mode=ecmp"], /--nexthop-mode: "ecmp" is not one of auto, groups, multipath/],
     [["--api-group=example.com"], /--api-group: "example.com" is not one of/],

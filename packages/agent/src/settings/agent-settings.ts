@@ -13,7 +13,7 @@ import {
 } from "@kroute/core";
 import { FLAGS, type FlagName, parseFlags, type RawFlags } from "./flags.ts";
 import { type HostFiles, hostFiles } from "./host-files.ts";
-import { protocolNumber, replyTable } from "./ownership-numbers.ts";
+import { adoptProtocolNumber, protocolNumber, replyTable } from "./ownership-numbers.ts";
 import { fail, SettingsError } from "./settings-error.ts";
 import {
   duration,
@@ -118,9 +118,12 @@ function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {
   if (!metadataIp.ok) fail("metadata-address", metadata, "is not an IP address");
 
   const { resilient: _defaultResilient, ...defaults } = DEFAULT_SETTINGS;
+  const protocol = protocolNumber(raw);
+  const adoptProtocol = adoptProtocolNumber(raw, protocol);
   const engine: EngineSettings = {
     ...defaults,
-    protocol: protocolNumber(raw),
+    protocol,
+    ...(adoptProtocol !== undefined ? { adoptProtocol } : {}),
     metric: integer(raw, "metric", DEFAULT_SETTINGS.metric, 1, 0xffffffff),
     replyTable: replyTable(raw),
     nexthopMode: nexthopMode === "multipath" ? "multipath" : "groups",

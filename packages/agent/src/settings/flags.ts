@@ -10,6 +10,7 @@ export const FLAGS = {
   "api-group": { type: "string" },
   "api-server-namespace": { type: "string" },
   protocol: { type: "string" },
+  "adopt-protocol": { type: "string" },
   metric: { type: "string" },
   "table-reply": { type: "string" },
   "nexthop-mode": { type: "string" },

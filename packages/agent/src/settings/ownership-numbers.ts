@@ -1,11 +1,13 @@
 /**
  * The route protocol and reply table kroute marks its kernel objects with. Both
  * the agent and cleanup read the protocol: it is how cleanup finds what to remove.
+ * The agent may also be told the protocol it used before (--adopt-protocol), to hand
+ * its objects over to the new one.
  */
 import { DEFAULT_SETTINGS } from "@kroute/core";
 import type { RawFlags } from "./flags.ts";
 import { fail } from "./settings-error.ts";
-import { integer } from "./values.ts";
+import { integer, str } from "./values.ts";
 
 /**
  * Route protocol numbers registered in iproute2's rt_protos (and the kernel's
@@ -57,6 +59,28 @@ export function protocolNumber(raw: RawFlags): number {
     );
   }
   return protocol;
+}
+
+/**
+ * The protocol kroute's objects carried before --protocol changed, or undefined. Every
+ * object of it is taken for kroute's own and rewritten or deleted: a well-known one (or
+ * the new protocol itself) is refused, as no kroute ever held it.
+ */
+export function adoptProtocolNumber(raw: RawFlags, protocol: number): number | undefined {
+  const text = str(raw, "adopt-protocol");
+  if (text === undefined || text.trim() === "") return undefined;
+  const adopt = integer(raw, "adopt-protocol", 0, 1, 255);
+  const known = WELL_KNOWN_PROTOCOLS[adopt];
+  if (known !== undefined) {
+    fail(
+      "adopt-protocol",
+      text,
+      `is the well-known route protocol "${known}": kroute never used it, and adopting it would take another program's routes`,
+    );
+  }
+  if (adopt === protocol)
+    fail("adopt-protocol", text, "is --protocol itself: name the protocol kroute used before");
+  return adopt;
 }
 
 export function replyTable(raw: RawFlags): number {

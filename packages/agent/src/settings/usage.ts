@@ -15,6 +15,8 @@ flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --api-server-namespace NS    namespace of the kubernetes Service (its EndpointSlices) (default
                                default); Events are written in default whatever it is
   --protocol N                 route protocol tag kroute owns, 1..255 (default ${DEFAULT_SETTINGS.protocol})
+  --adopt-protocol N           the tag kroute used before --protocol changed: its routes, rules and
+                               nexthops are handed over to --protocol without a gap (deploy/README.md)
   --metric N                   metric of kroute's routes (default ${DEFAULT_SETTINGS.metric})
   --table-reply N              table of the reply source rule (default ${DEFAULT_SETTINGS.replyTable})
   --nexthop-mode MODE          auto | groups | multipath (default auto)

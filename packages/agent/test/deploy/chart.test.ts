@@ -136,6 +136,20 @@ describe("the Helm chart", () => {
     expect(defaults.spec.template.spec.containers[0].image).toBe("ghcr.io/kroute/kroute-agent:0.1.0");
   });
 
+  it("passes protocol and adoptProtocol to the agent when set, and neither by default", () => {
+    const settingsOf = (values: Record<string, unknown>) => {
+      const [container] = (find(rendered(values), "DaemonSet") as Loose).spec.template.spec.containers;
+      return parseAgentSettings(container.args, { NODE_NAME: "node-a" }).engine;
+    };
+    expect(settingsOf({ protocol: 202, adoptProtocol: 201 })).toMatchObject({
+      protocol: 202,
+      adoptProtocol: 201,
+    });
+    const defaults = settingsOf({});
+    expect(defaults.protocol).toBe(201);
+    expect(defaults).not.toHaveProperty("adoptProtocol");
+  });
+
   it("gives Node the memory settings the agent-memory bench measures, in a form it accepts", () => {
     const envOf = (values: Record<string, unknown>): Record<string, string> => {
       const [container] = (find(rendered(values), "DaemonSet") as Loose).spec.template.spec.containers;

@@ -182,10 +182,11 @@ interface IpNexthop {
  * kroute's routes in the namespace as `ip` sees them: "table dst" → sorted gateways. `ip`
  * calls both families' default routes "default"; the IPv6 one is "::/0" here.
  */
-export async function kernelRoutes(ns: Netns): Promise<Record<string, string[]>> {
+export async function kernelRoutes(ns: Netns, protocol = 201): Promise<Record<string, string[]>> {
+  const proto = String(protocol);
   const routes = [
-    ...(await ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "all", "proto", "201")),
-    ...(await ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "all", "proto", "201")).map((r) =>
+    ...(await ns.ipJson<IpRoute[]>("-4", "route", "show", "table", "all", "proto", proto)),
+    ...(await ns.ipJson<IpRoute[]>("-6", "route", "show", "table", "all", "proto", proto)).map((r) =>
       r.dst === "default" ? { ...r, dst: "::/0" } : r,
     ),
   ];
