@@ -29,12 +29,16 @@ export function krouteProtocols(settings: Pick<EngineSettings, "protocol" | "ado
     : [settings.protocol, settings.adoptProtocol];
 }
 
-function isKroutes(protocol: number, settings: Ownership): boolean {
+/** Whether `protocol` is one of kroute's (krouteProtocols), without building the list: this runs for every object seen. */
+export function isKroutesProtocol(
+  protocol: number,
+  settings: Pick<EngineSettings, "protocol" | "adoptProtocol">,
+): boolean {
   return protocol === settings.protocol || protocol === settings.adoptProtocol;
 }
 
 export function ownsRoute(route: KernelRoute, settings: Ownership): boolean {
-  return isKroutes(route.protocol, settings);
+  return isKroutesProtocol(route.protocol, settings);
 }
 
 export function nexthopIdInRange(id: number, settings: Ownership): boolean {
@@ -47,11 +51,11 @@ export function nexthopIdInRange(id: number, settings: Ownership): boolean {
  * someone else's, and deleting it would flush their routes).
  */
 export function ownsNexthop(nexthop: KernelNexthop, settings: Ownership): boolean {
-  return isKroutes(nexthop.protocol, settings) && nexthopIdInRange(nexthop.id, settings);
+  return isKroutesProtocol(nexthop.protocol, settings) && nexthopIdInRange(nexthop.id, settings);
 }
 
 export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
-  return isKroutes(rule.protocol, settings);
+  return isKroutesProtocol(rule.protocol, settings);
 }
 
 /**

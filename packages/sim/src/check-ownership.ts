@@ -4,11 +4,11 @@
  */
 import {
   type EngineSettings,
+  isKroutesProtocol,
   type KernelChange,
   type KernelNexthop,
   type KernelRoute,
   type KernelRule,
-  krouteProtocols,
   type Op,
 } from "@kroute/core";
 import { formatOp } from "./format.ts";
@@ -57,7 +57,7 @@ function opIsOwned(op: Op, settings: EngineSettings): boolean {
   const from = "from" in op ? [op.from] : [];
   const to = "to" in op ? [op.to] : [];
   return (
-    from.every((o) => krouteProtocols(settings).includes(o.protocol) && inRange(o)) &&
+    from.every((o) => isKroutesProtocol(o.protocol, settings) && inRange(o)) &&
     to.every((o) => o.protocol === settings.protocol && inRange(o))
   );
 }

@@ -16,6 +16,7 @@ import {
   type FlowQuery,
   type IpAddr,
   initialNodeState,
+  isKroutesProtocol,
   isOverrideRoute,
   type KernelChange,
   type KernelRoute,
@@ -97,7 +98,7 @@ export class NodeSim {
   }
 
   isOwned(protocol: number): boolean {
-    return krouteProtocols(this.state.settings).includes(protocol);
+    return isKroutesProtocol(protocol, this.state.settings);
   }
 
   /** Feeds one event (already addressed to this node) and reconciles. */

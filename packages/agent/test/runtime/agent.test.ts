@@ -458,7 +458,7 @@ describe("the agent runtime on the fake kernel", () => {
   it("gives the kernel's resilient groups the bucket count and idle timer it is given", async () => {
     const groups = (kernel: FakeKernel) =>
       kernel
-        .listSync({ protocol: 201 })
+        .listSync({ protocols: [201] })
         .nexthops.flatMap((n) => (n.kind === "group" ? [[n.groupType, n.resilient]] : []));
     for (const [flags, resilient] of [
       [[], { buckets: 128, idleTimer: 120, unbalancedTimer: 0 }],
