@@ -35,14 +35,26 @@ function familyName(family: Family): string {
 export function destinationRefusal(
   prefix: Prefix,
   route: ValidRoute,
-  settings: Pick<EngineSettings, "protectedPrefixes">,
+  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable">,
 ): string | undefined {
-  const refused = protectedReason(prefix, settings.protectedPrefixes);
+  const refused = tableRefusal(route.table, settings) ?? protectedReason(prefix, settings.protectedPrefixes);
   if (refused !== undefined) return refused;
   const family = familyOf(prefix);
   if (!route.gateways.some((gateway) => familyOf(gateway) === family))
     return `no ${familyName(family)} gateway: spec.gateways has none of the destination's family`;
   return undefined;
+}
+
+/**
+ * Why a Route may not write its table, or undefined. The reply table is kroute's own:
+ * its reply rules send whatever the node answers from its own addresses (and main routes
+ * only by default) there, so a Route's route in it, 0.0.0.0/1 say, would take the
+ * node's replies off the original gateway that the table keeps them on.
+ */
+function tableRefusal(table: number, settings: Pick<EngineSettings, "replyTable">): string | undefined {
+  return table === settings.replyTable
+    ? `spec.table: ${table} is kroute's reply table (--table-reply), which keeps the node's replies on its original default gateway; no Route may write it`
+    : undefined;
 }
 
 /**
@@ -61,7 +73,7 @@ export function writtenDestinations(route: ValidRoute): Map<number, string> {
 /** The Route's verdict, the same on every node of agents sharing `settings`. */
 export function routeVerdict(
   validation: RouteValidation,
-  settings: Pick<EngineSettings, "protectedPrefixes">,
+  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable">,
 ): RouteVerdict {
   if (!validation.ok) {
     return {

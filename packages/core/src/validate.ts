@@ -13,9 +13,10 @@
  * - normalisations (host bits cleared, duplicates dropped, unknown fields ignored)
  *   are `warnings`.
  *
- * Protected destinations and "no gateway of this destination's family" depend on the
- * node and the agent's settings, so the desired-table computation judges them (see
- * protectedReason and gatewaysForFamily).
+ * Protected destinations, "no gateway of this destination's family" and a table that is
+ * the agent's reply table depend on the node and the agent's settings, so the
+ * desired-table computation judges them (see protectedReason, gatewaysForFamily and
+ * tableRefusal).
  *
  * A missing (or unparseable) creationTimestamp becomes "", which the conflict rule
  * (oldest wins) ranks before every real time: a hand-written Route without one counts

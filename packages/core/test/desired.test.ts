@@ -702,6 +702,35 @@ describe("desiredTable: default-route override (SPEC §3.5)", () => {
     ]);
   });
 
+  it("no Route writes the reply table: its /1 there would take the node's replies off the original gateway", () => {
+    // Older than the override, so age does not decide it; the reply table is kroute's own.
+    const intoReplies = route(
+      "replies",
+      { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.114.0.4"], table: 135 },
+      "2020-01-01T00:00:00Z",
+    );
+    const state = upsert(readyState(MULTIPATH), override, intoReplies);
+    expect(
+      desiredTable(state)
+        .routes.filter((r) => r.table === 135)
+        .map((r) => r.dst),
+    ).toEqual(["0.0.0.0/0"]);
+    expect(inlineVia(state, "0.0.0.0/0", 135)).toEqual(["10.0.0.1@eth0"]);
+    const outcome = routeOutcome(state, "replies");
+    expect(outcome).toMatchObject({ accepted: false, reason: "NoUsableDestination" });
+    expect(outcome?.destinations.map((d) => [d.destination, d.state, d.reason])).toEqual(
+      ["0.0.0.0/1", "128.0.0.0/1"].map((dst) => [
+        dst,
+        "invalid",
+        "spec.table: 135 is kroute's reply table (--table-reply), which keeps the node's replies on its original default gateway; no Route may write it",
+      ]),
+    );
+    // The reply table is the agent's setting: elsewhere 135 is an ordinary table.
+    const moved = upsert(readyState({ ...MULTIPATH, replyTable: 200 }), override, intoReplies);
+    expect(inlineVia(moved, "0.0.0.0/1", 135)).toEqual(["10.114.0.4@eth1"]);
+    expect(inlineVia(moved, "0.0.0.0/0", 200)).toEqual(["10.0.0.1@eth0"]);
+  });
+
   it("wider protected CIDRs from the host facts are routed via the original gateway too", () => {
     let state = readyState(MULTIPATH);
     state = reduce(
