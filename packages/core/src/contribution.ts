@@ -18,6 +18,7 @@ import {
   prefixContains,
   prefixLength,
 } from "./ip.ts";
+import { show } from "./json-reader.ts";
 import { type KernelRule, routeKey } from "./kernel.ts";
 import { defaultHalves, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
@@ -329,7 +330,9 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     const match = DESTINATION_FIELD.exec(issue.field);
     if (match === null) continue;
     destinations.push({
-      destination: written.get(Number(match[1])) ?? JSON.stringify(issue.value),
+      // Not JSON.stringify: an entry that is not a string (a CRD without a schema lets one
+      // through) may be nested too deep for it to return, or be megabytes long.
+      destination: written.get(Number(match[1])) ?? show(issue.value),
       invalid: `${issue.field}: ${issue.message}`,
     });
   }

@@ -271,6 +271,25 @@ describe("desiredTable: selection and validity", () => {
     expect(other).toBe(state);
   });
 
+  it("a destination that is not a string, however deep or long, is refused by a short name, the rest routed", () => {
+    // A CRD without a schema lets anything through; JSON.stringify throws past a few
+    // thousand levels and copies megabytes into the status.
+    let deep: unknown = "10.1.0.0/16";
+    for (let level = 0; level < 10_000; level++) deep = [deep];
+    const huge = { note: "x".repeat(1_000_000) };
+    const state = upsert(
+      readyState(),
+      route("hostile", { destinations: ["10.9.0.0/16", deep, huge] as string[], gateways: ["10.114.0.3"] }),
+    );
+    expect(routeTo(state, "10.9.0.0/16")).toBeDefined();
+    const outcome = routeOutcome(state, "hostile");
+    expect(outcome?.destinations.map((d) => [d.destination, d.state, d.reason])).toEqual([
+      ["10.9.0.0/16", "pending", "not yet applied"],
+      ["a list", "invalid", "spec.destinations[1]: a list is not a string"],
+      ["an object", "invalid", "spec.destinations[2]: an object is not a string"],
+    ]);
+  });
+
   it("protected destinations are refused for that destination only (SPEC §3.7)", () => {
     const settings = { ...DEFAULT_SETTINGS, protectedPrefixes: ["10.96.0.0/12" as never] };
     const state = upsert(
