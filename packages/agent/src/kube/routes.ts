@@ -10,6 +10,7 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { Observable } from "rxjs";
 import { type SupervisorOptions, superviseListWatch } from "./list-watch.ts";
 import { type KubeRoute, RouteCache } from "./route-cache.ts";
+import { boundSpecDepth } from "./spec-depth.ts";
 
 export interface RouteWatchOptions extends SupervisorOptions {
   /** API group: networking.kroute.dev, or networking.doks.digitalocean.com with --api-group. */
@@ -34,7 +35,7 @@ export function toRouteObject(route: KubeRoute): RouteObject | undefined {
         : {}),
       ...(typeof metadata.uid === "string" ? { uid: metadata.uid } : {}),
     },
-    spec: route.spec ?? null,
+    spec: boundSpecDepth(route.spec ?? null),
   };
 }
 
