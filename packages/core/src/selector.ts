@@ -24,6 +24,16 @@ export const NODE_NAME_FIELD = "metadata.name";
 
 const OPERATORS: readonly string[] = ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
 
+/**
+ * Sizes a Route's nodeSelector may have, as the CRD's maxItems say (Kubernetes sets none
+ * for a Pod's): generous for any real selector, and what bounds the work and memory one
+ * Route costs every agent where admission did not check them (older CRDs, other groups).
+ */
+export const MAX_SELECTOR_TERMS = 32;
+/** Per term, of matchExpressions and of matchFields each. */
+export const MAX_SELECTOR_REQUIREMENTS = 32;
+export const MAX_SELECTOR_VALUES = 64;
+
 // Label keys and values as Kubernetes validates them (IsQualifiedName, IsValidLabelValue).
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -102,6 +112,13 @@ export function requirementProblem(
     };
   }
   const list: readonly unknown[] = Array.isArray(values) ? values : [];
+  if (list.length > MAX_SELECTOR_VALUES) {
+    return {
+      field: "values",
+      value: values,
+      message: `${list.length} values; at most ${MAX_SELECTOR_VALUES}`,
+    };
+  }
   const bad = list.findIndex((v) => typeof v !== "string");
   if (bad >= 0)
     return {

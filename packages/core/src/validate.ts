@@ -44,7 +44,7 @@ import type {
   RouteValidation,
   ValidDestination,
 } from "./route.ts";
-import { requirementProblem } from "./selector.ts";
+import { MAX_SELECTOR_REQUIREMENTS, MAX_SELECTOR_TERMS, requirementProblem } from "./selector.ts";
 
 export const MAX_DESTINATIONS = 1024;
 export const MAX_GATEWAYS = 32;
@@ -168,6 +168,10 @@ function readRequirements(
     found.fatal.push(issue(path, raw, `must be a list of requirements, got ${show(raw)}`));
     return [];
   }
+  if (raw.length > MAX_SELECTOR_REQUIREMENTS) {
+    found.fatal.push(issue(path, raw, `${raw.length} requirements; at most ${MAX_SELECTOR_REQUIREMENTS}`));
+    return [];
+  }
   const requirements: NodeSelectorRequirement[] = [];
   raw.forEach((entry: unknown, index) => {
     const problem = requirementProblem(entry, kind);
@@ -187,6 +191,17 @@ function readNodeSelector(raw: unknown, found: Findings): NodeSelector | undefin
   if (raw === undefined || raw === null) return undefined;
   if (!isRecord(raw) || !Array.isArray(raw.nodeSelectorTerms)) {
     found.fatal.push(issue(field, raw, "must be an object with a nodeSelectorTerms list"));
+    return undefined;
+  }
+  if (raw.nodeSelectorTerms.length > MAX_SELECTOR_TERMS) {
+    const count = raw.nodeSelectorTerms.length;
+    found.fatal.push(
+      issue(
+        `${field}.nodeSelectorTerms`,
+        raw.nodeSelectorTerms,
+        `${count} terms; at most ${MAX_SELECTOR_TERMS}`,
+      ),
+    );
     return undefined;
   }
   const terms: NodeSelectorTerm[] = [];

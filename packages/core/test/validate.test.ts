@@ -269,6 +269,39 @@ describe("validateRoute: nodeSelector", () => {
     expect(refusal(withSelector(selector))).toEqual([message]);
   });
 
+  it("refuses a selector larger than the CRD admits, naming the list and its size; at the limits it is accepted", () => {
+    const values = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+    const requirements = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ key: `k${i}`, operator: "Exists" }));
+    const terms = (n: number) => Array.from({ length: n }, () => ({ matchExpressions: requirements(1) }));
+    const node = { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-1"] }] };
+    expect(refusal(withSelector(term({ key: "a", operator: "In", values: values(65) })))).toEqual([
+      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0].values: 65 values; at most 64",
+    ]);
+    expect(refusal(withSelector({ nodeSelectorTerms: [{ matchExpressions: requirements(33) }] }))).toEqual([
+      "spec.nodeSelector.nodeSelectorTerms[0].matchExpressions: 33 requirements; at most 32",
+    ]);
+    const fields = Array.from({ length: 33 }, () => node.matchFields[0]);
+    expect(refusal(withSelector({ nodeSelectorTerms: [{ matchFields: fields }] }))).toEqual([
+      "spec.nodeSelector.nodeSelectorTerms[0].matchFields: 33 requirements; at most 32",
+    ]);
+    expect(refusal(withSelector({ nodeSelectorTerms: terms(33) }))).toEqual([
+      "spec.nodeSelector.nodeSelectorTerms: 33 terms; at most 32",
+    ]);
+    // A hostile size costs one count, not a message listing every value.
+    const huge = refusal(withSelector(term({ key: "a", operator: "Lt", values: values(100_000) })));
+    expect(huge.join("").length).toBeLessThan(200);
+    const atLimits = accepted(
+      withSelector({
+        nodeSelectorTerms: [
+          ...terms(31),
+          { matchExpressions: [{ key: "a", operator: "In", values: values(64) }, ...requirements(31)] },
+        ],
+      }),
+    );
+    expect(atLimits.nodeSelector?.nodeSelectorTerms).toHaveLength(32);
+  });
+
   it("accepts Gt/Lt with one integer, and matchFields on metadata.name", () => {
     const valid = accepted(
       withSelector({

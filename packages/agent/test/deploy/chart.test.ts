@@ -1,6 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import {
+  MAX_DESTINATIONS,
+  MAX_GATEWAYS,
+  MAX_SELECTOR_REQUIREMENTS,
+  MAX_SELECTOR_TERMS,
+  MAX_SELECTOR_VALUES,
+} from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { DOKS_GROUP, generatedDeployFiles, KROUTE_GROUP, renderChart } from "../../src/deploy/chart.ts";
@@ -316,6 +323,40 @@ describe("the CRDs", () => {
       "Last-Sync",
       "Age",
     ]);
+  });
+
+  it("bound every list and string of a Route's spec, the lists at the agent's own limits", () => {
+    const [route] = crdsOf(KROUTE_GROUP);
+    const spec = route.spec.versions[0].schema.openAPIV3Schema.properties.spec;
+    // Without a bound, one Route's size is up to the API server's request limit, on every node.
+    const unbounded: string[] = [];
+    const walk = (schema: Loose, path: string) => {
+      if (schema.type === "array" && schema.maxItems === undefined) unbounded.push(`${path} maxItems`);
+      if (schema.type === "string" && schema.maxLength === undefined && schema.enum === undefined)
+        unbounded.push(`${path} maxLength`);
+      for (const [key, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${key}`);
+      if (schema.items !== undefined) walk(schema.items, `${path}[]`);
+    };
+    walk(spec, "spec");
+    expect(unbounded).toEqual([]);
+    // What admission refuses the agent refuses too, where admission did not run.
+    const selector = spec.properties.nodeSelector.properties.nodeSelectorTerms;
+    const term = selector.items.properties;
+    expect({
+      destinations: spec.properties.destinations.maxItems,
+      gateways: spec.properties.gateways.maxItems,
+      nodeSelectorTerms: selector.maxItems,
+      matchExpressions: term.matchExpressions.maxItems,
+      matchFields: term.matchFields.maxItems,
+      values: term.matchExpressions.items.properties.values.maxItems,
+    }).toEqual({
+      destinations: MAX_DESTINATIONS,
+      gateways: MAX_GATEWAYS,
+      nodeSelectorTerms: MAX_SELECTOR_TERMS,
+      matchExpressions: MAX_SELECTOR_REQUIREMENTS,
+      matchFields: MAX_SELECTOR_REQUIREMENTS,
+      values: MAX_SELECTOR_VALUES,
+    });
   });
 
   it("carry CEL rules for addresses and CIDRs", () => {
