@@ -115,12 +115,25 @@ describe("the Helm chart", () => {
       name: "NODE_NAME",
       valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } },
     });
-    expect(container.securityContext).toMatchObject({
+    expect(container.securityContext).toEqual({
       privileged: false,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
+      // Root: a container runtime gives the added capabilities to uid 0 only (none are
+      // ambient), and with no privilege escalation file capabilities are not granted.
+      runAsUser: 0,
+      runAsNonRoot: false,
       capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
     });
+    // The node's network namespace, and nothing else of the node's.
+    for (const shared of ["hostPID", "hostIPC", "shareProcessNamespace", "securityContext"])
+      expect(pod).not.toHaveProperty(shared);
+    // The node's files are only read: every hostPath is mounted read-only.
+    const hostPaths = new Set(pod.volumes.filter((v: Loose) => v.hostPath).map((v: Loose) => v.name));
+    const mounts = container.volumeMounts.filter((m: Loose) => hostPaths.has(m.name));
+    expect(mounts.length).toBe(hostPaths.size);
+    for (const mount of mounts) expect([mount.name, mount.readOnly]).toEqual([mount.name, true]);
     for (const probe of [container.livenessProbe, container.readinessProbe]) {
       expect(probe.httpGet.host).toBe("127.0.0.1");
       expect(probe.httpGet.port).toBe(9465);
@@ -141,6 +154,9 @@ describe("the Helm chart", () => {
     expect(settings.healthAddress).toEqual({ host: "127.0.0.1", port: container.livenessProbe.httpGet.port });
     const defaults = find(rendered(), "DaemonSet") as Loose;
     expect(defaults.spec.template.spec.containers[0].image).toBe("ghcr.io/kroute/kroute-agent:0.1.0");
+    const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
+    const pinned = find(rendered({ image: { tag: "dev", digest } }), "DaemonSet") as Loose;
+    expect(pinned.spec.template.spec.containers[0].image).toBe(`ghcr.io/kroute/kroute-agent@${digest}`);
   });
 
   it("passes protocol and adoptProtocol to the agent when set, and neither by default", () => {
