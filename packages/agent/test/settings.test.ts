@@ -44,6 +44,7 @@ describe("parseAgentSettings", () => {
         "150",
         "--metric=20",
         "--table-reply=200",
+        "--route-tables=254, 100-199",
         "--nexthop-mode=groups",
         "--resilient-buckets=64",
         "--resilient-idle-timer=30s",
@@ -75,6 +76,10 @@ describe("parseAgentSettings", () => {
     expect(s.engine.protocol).toBe(150);
     expect(s.engine.metric).toBe(20);
     expect(s.engine.replyTable).toBe(200);
+    expect(s.engine.routeTables).toEqual([
+      { first: 254, last: 254 },
+      { first: 100, last: 199 },
+    ]);
     expect(s.engine.nexthopMode).toBe("groups");
     expect(s.engine.resilient).toEqual({ buckets: 64, idleTimer: 30, unbalancedTimer: 0 });
     expect(s.engine.protectedPrefixes).toEqual(["10.244.0.0/16", "fd00::/8"]);
@@ -135,6 +140,12 @@ describe("parseAgentSettings", () => {
     [["--adopt-protocol=0"], /--adopt-protocol: "0" is out of range \(1\.\.255\)/],
     [["--adopt-protocol=old"], /--adopt-protocol: "old" is not a whole number/],
     [["--table-reply=254"], /--table-reply: "254" is the kernel's "main" table/],
+    [
+      ["--route-tables=254,200-100"],
+      /--route-tables: "254,200-100" has "200-100": not a table id N or range N-M/,
+    ],
+    [["--route-tables=main"], /--route-tables: "main" has "main": not a table id N or range N-M/],
+    [["--route-tables=0"], /--route-tables: "0" has "0": not a table id/],
     [["--nexthop-mode=ecmp"], /--nexthop-mode: "ecmp" is not one of auto, groups, multipath/],
     [["--api-group=example.com"], /--api-group: "example.com" is not one of/],
     [["--probe-interval=fast"], /--probe-interval: "fast" is not a duration/],

@@ -33,7 +33,7 @@ import {
 } from "./json-reader.ts";
 import { kernelChange, kernelSnapshot, op, opResult } from "./kernel-reader.ts";
 import type { RouteObject } from "./route.ts";
-import type { EngineSettings } from "./settings.ts";
+import type { EngineSettings, TableRange } from "./settings.ts";
 
 export const EVENT_LOG_VERSION = 1;
 
@@ -137,6 +137,14 @@ const hostAddress: Reader<HostAddress> = (value, path) => {
   };
 };
 
+const tableRange: Reader<TableRange> = (value, path) => {
+  const o = object(value, path);
+  return {
+    first: field(o, "first", integer(1, 0xffffffff), path),
+    last: field(o, "last", integer(1, 0xffffffff), path),
+  };
+};
+
 const settings: Reader<EngineSettings> = (value, path) => {
   const o = object(value, path);
   const resilient: Reader<NonNullable<EngineSettings["resilient"]>> = (r, p) => {
@@ -158,6 +166,7 @@ const settings: Reader<EngineSettings> = (value, path) => {
     // At least 1: the rule that lets main's specific routes go first sits just before it.
     replyRulePriority: field(o, "replyRulePriority", integer(1, 0xffffffff), path),
     protectedPrefixes: field(o, "protectedPrefixes", arrayOf(prefix), path),
+    ...optionalField(o, "routeTables", arrayOf(tableRange), path),
   };
 };
 

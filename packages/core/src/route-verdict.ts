@@ -11,7 +11,7 @@
 import { type Family, familyOf, type Prefix } from "./ip.ts";
 import { protectedReason } from "./protected.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
-import type { EngineSettings } from "./settings.ts";
+import { type EngineSettings, formatTableRanges } from "./settings.ts";
 
 export interface RouteVerdict {
   /** False when no destination of the Route can be routed on any node, or the Route is invalid. */
@@ -35,7 +35,7 @@ function familyName(family: Family): string {
 export function destinationRefusal(
   prefix: Prefix,
   route: ValidRoute,
-  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable">,
+  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable" | "routeTables">,
 ): string | undefined {
   const refused = tableRefusal(route.table, settings) ?? protectedReason(prefix, settings.protectedPrefixes);
   if (refused !== undefined) return refused;
@@ -46,15 +46,22 @@ export function destinationRefusal(
 }
 
 /**
- * Why a Route may not write its table, or undefined. The reply table is kroute's own:
+ * Why a Route may not write its table, or undefined: outside the tables the operator
+ * lets Routes write (--route-tables), or the reply table. The reply table is kroute's own:
  * its reply rules send whatever the node answers from its own addresses (and main routes
  * only by default) there, so a Route's route in it, 0.0.0.0/1 say, would take the
  * node's replies off the original gateway that the table keeps them on.
  */
-function tableRefusal(table: number, settings: Pick<EngineSettings, "replyTable">): string | undefined {
-  return table === settings.replyTable
-    ? `spec.table: ${table} is kroute's reply table (--table-reply), which keeps the node's replies on its original default gateway; no Route may write it`
-    : undefined;
+function tableRefusal(
+  table: number,
+  settings: Pick<EngineSettings, "replyTable" | "routeTables">,
+): string | undefined {
+  if (table === settings.replyTable)
+    return `spec.table: ${table} is kroute's reply table (--table-reply), which keeps the node's replies on its original default gateway; no Route may write it`;
+  const allowed = settings.routeTables;
+  if (allowed !== undefined && !allowed.some((r) => r.first <= table && table <= r.last))
+    return `spec.table: ${table} is not a table this agent lets Routes write (--route-tables ${formatTableRanges(allowed)})`;
+  return undefined;
 }
 
 /**
@@ -73,7 +80,7 @@ export function writtenDestinations(route: ValidRoute): Map<number, string> {
 /** The Route's verdict, the same on every node of agents sharing `settings`. */
 export function routeVerdict(
   validation: RouteValidation,
-  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable">,
+  settings: Pick<EngineSettings, "protectedPrefixes" | "replyTable" | "routeTables">,
 ): RouteVerdict {
   if (!validation.ok) {
     return {

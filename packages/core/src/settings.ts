@@ -31,6 +31,23 @@ export interface EngineSettings {
   readonly replyRulePriority: number;
   /** Prefixes no Route may target (cluster pod and service CIDRs, say), beyond the built-in ones. */
   readonly protectedPrefixes: readonly Prefix[];
+  /**
+   * The tables Routes may write, as inclusive ranges; absent = any table but the kernel's
+   * local and default ones and the reply table. Other programs route through tables of
+   * their own (a VPN's, a CNI's), which a Route author could otherwise fill.
+   */
+  readonly routeTables?: readonly TableRange[];
+}
+
+/** Table ids first..last, inclusive. */
+export interface TableRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** "254,100-199", as --route-tables takes it. */
+export function formatTableRanges(ranges: readonly TableRange[]): string {
+  return ranges.map((r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`)).join(",");
 }
 
 export const DEFAULT_SETTINGS: EngineSettings = {

@@ -290,6 +290,29 @@ describe("desiredTable: selection and validity", () => {
     ]);
   });
 
+  it("only the tables the operator lets Routes write (--route-tables) are written", () => {
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      routeTables: [
+        { first: 254, last: 254 },
+        { first: 100, last: 199 },
+      ],
+    };
+    const state = upsert(
+      readyState(settings),
+      route("main", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"] }),
+      route("ranged", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"], table: 199 }),
+      route("vpn", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"], table: 51820 }),
+    );
+    expect(desiredTable(state).routes.map((r) => r.table)).toEqual([199, 254]);
+    expect(routeOutcome(state, "vpn")).toMatchObject({
+      accepted: false,
+      reason: "NoUsableDestination",
+      message:
+        "10.9.0.0/16: spec.table: 51820 is not a table this agent lets Routes write (--route-tables 254,100-199)",
+    });
+  });
+
   it("protected destinations are refused for that destination only (SPEC §3.7)", () => {
     const settings = { ...DEFAULT_SETTINGS, protectedPrefixes: ["10.96.0.0/12" as never] };
     const state = upsert(

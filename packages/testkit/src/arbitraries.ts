@@ -370,6 +370,12 @@ export const engineSettings = (): fc.Arbitrary<EngineSettings> =>
       replyTable: fc.integer({ min: 1, max: 252 }),
       replyRulePriority: fc.integer({ min: 1, max: 32765 }),
       protectedPrefixes: fc.array(prefix(), { maxLength: 3 }),
+      routeTables: fc.array(
+        fc
+          .tuple(fc.integer({ min: 1, max: 0xffffffff }), fc.integer({ min: 1, max: 0xffffffff }))
+          .map(([a, b]) => ({ first: Math.min(a, b), last: Math.max(a, b) })),
+        { minLength: 1, maxLength: 3 },
+      ),
     },
     {
       requiredKeys: [

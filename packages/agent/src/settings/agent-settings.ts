@@ -13,7 +13,7 @@ import {
 } from "@kroute/core";
 import { FLAGS, type FlagName, parseFlags, type RawFlags } from "./flags.ts";
 import { type HostFiles, hostFiles } from "./host-files.ts";
-import { adoptProtocolNumber, protocolNumber, replyTable } from "./ownership-numbers.ts";
+import { adoptProtocolNumber, protocolNumber, replyTable, routeTables } from "./ownership-numbers.ts";
 import { fail, SettingsError } from "./settings-error.ts";
 import {
   duration,
@@ -126,6 +126,7 @@ function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {
     ...(adoptProtocol !== undefined ? { adoptProtocol } : {}),
     metric: integer(raw, "metric", DEFAULT_SETTINGS.metric, 1, 0xffffffff),
     replyTable: replyTable(raw),
+    ...routeTables(raw),
     nexthopMode: nexthopMode === "multipath" ? "multipath" : "groups",
     ...(buckets > 0 ? { resilient: { buckets, idleTimer: idleTimerMs / 1000, unbalancedTimer: 0 } } : {}),
     protectedPrefixes: prefixList(raw, "protect"),

@@ -13,6 +13,7 @@ export const FLAGS = {
   "adopt-protocol": { type: "string" },
   metric: { type: "string" },
   "table-reply": { type: "string" },
+  "route-tables": { type: "string" },
   "nexthop-mode": { type: "string" },
   "resilient-buckets": { type: "string" },
   "resilient-idle-timer": { type: "string" },

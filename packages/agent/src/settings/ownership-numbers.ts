@@ -4,7 +4,7 @@
  * The agent may also be told the protocol it used before (--adopt-protocol), to hand
  * its objects over to the new one.
  */
-import { DEFAULT_SETTINGS } from "@kroute/core";
+import { DEFAULT_SETTINGS, type TableRange } from "@kroute/core";
 import type { RawFlags } from "./flags.ts";
 import { fail } from "./settings-error.ts";
 import { integer, str } from "./values.ts";
@@ -88,4 +88,27 @@ export function replyTable(raw: RawFlags): number {
   const reserved = RESERVED_TABLES[table];
   if (reserved !== undefined) fail("table-reply", String(table), `is the kernel's "${reserved}" table`);
   return table;
+}
+
+/**
+ * The tables Routes may write (--route-tables "254,100-199"); absent, any. A Route
+ * outside them has its destinations refused, naming the table and this list.
+ */
+export function routeTables(raw: RawFlags): { routeTables?: TableRange[] } {
+  const text = str(raw, "route-tables");
+  if (text === undefined) return {};
+  const ranges = text.split(",").map((item) => {
+    const match = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(item);
+    const first = Number(match?.[1]);
+    const last = match?.[2] === undefined ? first : Number(match[2]);
+    if (match === null || first < 1 || last > 0xffffffff || first > last) {
+      fail(
+        "route-tables",
+        text,
+        `has ${JSON.stringify(item)}: not a table id N or range N-M within 1..${0xffffffff}`,
+      );
+    }
+    return { first, last };
+  });
+  return { routeTables: ranges };
 }

@@ -19,6 +19,8 @@ flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
                                nexthops are handed over to --protocol without a gap (deploy/README.md)
   --metric N                   metric of kroute's routes (default ${DEFAULT_SETTINGS.metric})
   --table-reply N              table of the reply source rule (default ${DEFAULT_SETTINGS.replyTable})
+  --route-tables LIST          the only tables Routes may write, e.g. 254,100-199 (default any
+                               but 253, 255 and the reply table)
   --nexthop-mode MODE          auto | groups | multipath (default auto)
   --resilient-buckets N        buckets of resilient groups, 0 = hash-threshold groups (default 128)
   --resilient-idle-timer DUR   e.g. 120s (default 120s)

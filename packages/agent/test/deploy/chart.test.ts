@@ -64,6 +64,7 @@ describe("the Helm chart", () => {
     doks: { apiGroup: DOKS_GROUP },
     customised: {
       protect: ["10.244.0.0/16", "10.96.0.0/12"],
+      routeTables: ["254", "100-199"],
       extraArgs: ["--probe-interval=250ms", "--probe-timeout=200ms"],
       image: { tag: "dev" },
     },
@@ -150,6 +151,10 @@ describe("the Helm chart", () => {
     for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
     const settings = parseAgentSettings(container.args, env);
     expect(settings.engine.protectedPrefixes).toEqual(["10.244.0.0/16", "10.96.0.0/12"]);
+    expect(settings.engine.routeTables).toEqual([
+      { first: 254, last: 254 },
+      { first: 100, last: 199 },
+    ]);
     expect(settings.probe.intervalMs).toBe(250);
     expect(settings.healthAddress).toEqual({ host: "127.0.0.1", port: container.livenessProbe.httpGet.port });
     const defaults = find(rendered(), "DaemonSet") as Loose;
