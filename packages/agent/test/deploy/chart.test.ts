@@ -419,6 +419,26 @@ describe("the CRDs", () => {
         { destinations: ["2001:db8::/32", "198.51.100.7"], gateways: ["fd00::1", "10.0.0.1"] },
       ],
       ["extensions", { destinations: ["10.1.0.0/16"], gateways: ["10.0.0.1"], probe: false, table: 100 }],
+      [
+        "a node by a name longer than a label value",
+        {
+          destinations: ["10.1.0.0/16"],
+          gateways: ["10.0.0.1"],
+          nodeSelector: {
+            nodeSelectorTerms: [
+              {
+                matchFields: [
+                  {
+                    key: "metadata.name",
+                    operator: "In",
+                    values: [`${"n".repeat(60)}.${"c".repeat(60)}.example`],
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      ],
     ])("admits %s", (_name, spec) => {
       expect(check(make(spec))).toMatchObject({ ok: true, errors: [] });
     });
@@ -457,6 +477,17 @@ describe("the CRDs", () => {
         /operator must be equal to one of the allowed values/,
       ],
       ["table 0", { destinations: ["10.0.0.0/8"], gateways: ["10.0.0.1"], table: 0 }, /table must be >= 1/],
+      [
+        "a node field other than metadata.name",
+        {
+          destinations: ["10.0.0.0/8"],
+          gateways: ["10.0.0.1"],
+          nodeSelector: {
+            nodeSelectorTerms: [{ matchFields: [{ key: "metadata.uid", operator: "In", values: ["x"] }] }],
+          },
+        },
+        /matchFields\/0\/key must be equal to one of the allowed values/,
+      ],
     ])("refuses %s", (_name, spec, message) => {
       const result = check(make(spec));
       expect(result.ok).toBe(false);
