@@ -18,6 +18,10 @@
  * A dropped recovery, though, leaves a warning as the subject's last Event until its
  * next change; the Route's status and the NodeRouteTable say what holds now.
  *
+ * One desired table writes at most MAX_DESTINATION_EVENTS of a Route's destination
+ * Events, and one Event counting the rest: a Route of 1024 destinations all refused
+ * (protected, say) would otherwise be 1024 Events from each node it selects.
+ *
  * A write the API server sheds (429, 5xx) or that gets no answer is retried a few
  * times, with backoff and never sooner than its Retry-After: Events are wanted most
  * when the cluster is in trouble, which is when API Priority and Fairness turns them
@@ -137,6 +141,8 @@ const EVENT_NAMESPACE = "default";
 /** The API server refuses an Event whose reportingInstance is longer (a node name may have 253). */
 const MAX_REPORTING_INSTANCE = 128;
 const INSTANCE_PREFIX = "kroute-agent-";
+/** A Route's destination Events one desired table may write on a node; the rest are counted in one. */
+export const MAX_DESTINATION_EVENTS = 8;
 /** Attempts at one Event, the first included: with the default backoff, about 15 s of trying. */
 export const MAX_EVENT_ATTEMPTS = 6;
 
@@ -161,6 +167,8 @@ export class EventRecorder {
   /** Timers of failed writes waiting for their retry. */
   readonly #retries = new Set<unknown>();
   #sequence = 0;
+  /** During update: per Route, its destination Events written so far and the states of those left out. */
+  #perRoute: Map<string, { written: number; omitted: Map<string, number> }> | undefined;
 
   constructor(options: EventRecorderOptions) {
     this.#o = options;
@@ -188,6 +196,10 @@ export class EventRecorder {
     if (told === spec.state) return true;
     if (spec.onlyAfter !== undefined && (told === undefined || !spec.onlyAfter.includes(told))) {
       // The normal state, first seen or seen again: nothing happened worth an Event.
+      this.#told.set(spec.subject, spec.state);
+      return true;
+    }
+    if (!this.#withinRouteAllowance(spec)) {
       this.#told.set(spec.subject, spec.state);
       return true;
     }
@@ -286,8 +298,54 @@ export class EventRecorder {
     this.#queued.clear();
   }
 
+  /**
+   * Whether a destination's Event is within its Route's allowance in this update (counted
+   * when it is); one beyond it is counted among the omitted, told without an Event.
+   */
+  #withinRouteAllowance(spec: EventSpec): boolean {
+    if (this.#perRoute === undefined || !spec.subject.startsWith("destination/")) return true;
+    const [route = ""] = splitDestinationSubject(spec.subject);
+    const entry = this.#perRoute.get(route) ?? { written: 0, omitted: new Map<string, number>() };
+    this.#perRoute.set(route, entry);
+    if (entry.written < MAX_DESTINATION_EVENTS) {
+      entry.written += 1;
+      return true;
+    }
+    entry.omitted.set(spec.state, (entry.omitted.get(spec.state) ?? 0) + 1);
+    return false;
+  }
+
+  /** One Event per Route for the destination Events left out of this update, throttled like any subject. */
+  #sendOmitted(): void {
+    for (const [route, { omitted }] of this.#perRoute ?? []) {
+      if (omitted.size === 0) continue;
+      const total = [...omitted.values()].reduce((a, b) => a + b, 0);
+      const states = [...omitted].map(([state, n]) => `${n} ${state}`).join(", ");
+      const spec: EventSpec = {
+        subject: `destinations/${route}`,
+        state: "omitted",
+        reason: "DestinationEventsOmitted",
+        type: [...omitted.keys()].some((s) => WARNING_STATES.has(s)) ? "Warning" : "Normal",
+        action: "Select",
+        note: `${total} more destinations of Route ${route} changed on node ${this.#o.nodeName} (${states}), past the ${MAX_DESTINATION_EVENTS} Events one change writes; the Route's status and NodeRouteTable ${this.#o.nodeName} list them`,
+        regarding: { apiVersion: this.#o.routeApiVersion, kind: "Route", name: route },
+      };
+      if (this.#overallAllows(spec) && this.#take(spec.subject) === 0) this.#send(spec);
+    }
+  }
+
   /** A StatusSink: derive the transitions from the latest desired table. */
   update(table: DesiredTable): void {
+    this.#perRoute = new Map();
+    try {
+      this.#update(table);
+      this.#sendOmitted();
+    } finally {
+      this.#perRoute = undefined;
+    }
+  }
+
+  #update(table: DesiredTable): void {
     const seen = new Set<string>();
     for (const g of table.gateways) {
       seen.add(gatewaySubject(g.gateway));
@@ -351,7 +409,12 @@ export class EventRecorder {
     for (const subject of [...this.#seen.keys()]) {
       if (seen.has(subject)) continue;
       const withdrawn = this.#withdrawn(subject, this.#told.get(subject));
-      if (withdrawn !== undefined && this.#overallAllows(withdrawn) && this.#take(subject) === 0)
+      if (
+        withdrawn !== undefined &&
+        this.#withinRouteAllowance(withdrawn) &&
+        this.#overallAllows(withdrawn) &&
+        this.#take(subject) === 0
+      )
         this.#send(withdrawn);
       this.#seen.delete(subject);
       this.#told.delete(subject);

@@ -7,6 +7,7 @@ import {
   type DroppedEvent,
   EventRecorder,
   type EventRecorderOptions,
+  MAX_DESTINATION_EVENTS,
   type Transition,
 } from "../../src/kube/event-recorder.ts";
 import type { Timers } from "../../src/kube/timing.ts";
@@ -335,6 +336,37 @@ describe("EventRecorder", () => {
     expect(
       events().filter((e) => e.note.startsWith("destination 10.1.0.0/16 on node n1: every gateway")),
     ).toHaveLength(2);
+  });
+
+  it("writes a few of one Route's destination Events per change and one counting the rest, however many change", async () => {
+    const r = recorder();
+    const refused = (state: "invalid" | "programmed") =>
+      Array.from({ length: 1024 }, (_, i) =>
+        destination("big", `10.96.${i >> 2}.${(i & 3) * 64}/26`, state, "within 10.96.0.0/12 (protected)"),
+      );
+    const small = [destination("small", "10.97.0.0/16", "invalid", "within 10.96.0.0/12 (protected)")];
+    r.update(
+      table([
+        outcome("big", 1, true, { destinations: refused("invalid") }),
+        outcome("small", 1, true, { destinations: small }),
+      ]),
+    );
+    await r.settled();
+    const count = (reason: string, route: string) =>
+      events().filter((e) => e.reason === reason && e.regarding.name === route).length;
+    expect(count("InvalidDestination", "big")).toBe(MAX_DESTINATION_EVENTS);
+    expect(count("InvalidDestination", "small")).toBe(1);
+    const [omitted] = events().filter((e) => e.reason === "DestinationEventsOmitted");
+    expect(events()).toHaveLength(MAX_DESTINATION_EVENTS + 2);
+    expect(omitted).toMatchObject({ type: "Warning", regarding: { kind: "Route", name: "big" } });
+    expect(omitted?.note).toBe(
+      `${1024 - MAX_DESTINATION_EVENTS} more destinations of Route big changed on node n1 (${1024 - MAX_DESTINATION_EVENTS} invalid), past the ${MAX_DESTINATION_EVENTS} Events one change writes; the Route's status and NodeRouteTable n1 list them`,
+    );
+    // Deleted: the last words on its refused destinations are capped as well.
+    r.update(table([outcome("small", 1, true, { destinations: small })]));
+    await r.settled();
+    expect(count("RouteWithdrawn", "big")).toBe(MAX_DESTINATION_EVENTS);
+    expect(events()).toHaveLength(2 * MAX_DESTINATION_EVENTS + 3);
   });
 
   it("throttles a flapping subject", async () => {
