@@ -61,6 +61,8 @@ export function applyWatchingOverride(
   host: Host | undefined,
   owned: OwnedMirror,
   isOverride: OverrideTest,
+  /** kroute's metric: its routes' keys (routeKey) carry it. */
+  metric: number,
   /** The facts before this step's `host/observed`: mid-batch, their original gateway still counts. */
   hostBefore?: Host,
 ): { answers: OpResult[]; problems: string[] } {
@@ -70,12 +72,12 @@ export function applyWatchingOverride(
   for (const op of ops) {
     answers.push(...kernel.applySync([op]));
     if (!mayMoveProtected(op, view)) continue;
-    for (const [subject, problem] of overrideProblems(kernel, host, owned, isOverride, hostBefore)) {
+    for (const [subject, problem] of overrideProblems(kernel, host, owned, isOverride, metric, hostBefore)) {
       if (!transient.has(subject))
         transient.set(subject, `${problem} during the apply, after "${formatOp(op)}"`);
     }
   }
-  const settled = overrideProblems(kernel, host, owned, isOverride);
+  const settled = overrideProblems(kernel, host, owned, isOverride, metric);
   const problems: string[] = [];
   for (const [subject, problem] of transient) if (!settled.has(subject)) problems.push(problem);
   return { answers, problems };
@@ -90,6 +92,7 @@ export function overrideProblems(
   host: Host | undefined,
   owned: OwnedMirror,
   isOverride: OverrideTest,
+  metric: number,
   hostBefore?: Host,
 ): Map<string, string> {
   const problems = new Map<string, string>();
@@ -127,7 +130,7 @@ export function overrideProblems(
       }
     }
   }
-  capturedProblems(kernel, host, owned, problems, hostBefore);
+  capturedProblems(kernel, host, owned, metric, problems, hostBefore);
   return problems;
 }
 
@@ -141,13 +144,16 @@ function capturedProblems(
   kernel: FakeKernel,
   host: Host,
   owned: OwnedMirror,
+  metric: number,
   problems: Map<string, string>,
   hostBefore: Host | undefined,
 ): void {
-  for (const { address, family, mainTableHolders } of protectedView(host).addresses) {
+  const view = protectedView(host);
+  const holderKeys = view.mainTableHolderKeys(metric);
+  for (const [i, { address, family }] of view.addresses.entries()) {
     if (problems.has(address)) continue;
     const original = originalDefault(host, family);
-    if (original === undefined || !mainTableHolders.some((key) => owned.routesTo(key))) continue;
+    if (original === undefined || !holderKeys[i]?.some((key) => owned.routes.has(key))) continue;
     const answer = kernel.lookupSync({ dst: address });
     // A directly connected address is not captured: its connected route is more specific.
     if (answer.ok && answer.gateway === undefined) continue;

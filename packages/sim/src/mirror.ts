@@ -15,7 +15,6 @@ import {
   type KernelSnapshot,
   type Op,
   type OpResult,
-  type Prefix,
   ruleKey,
   sharedRouteKey,
 } from "@kroute/core";
@@ -37,19 +36,12 @@ function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
   if (set.size === 0) index.delete(key);
 }
 
-/** A destination in a table, as the mirror counts the routes to it (at any metric). */
-export function destinationKey(table: number, dst: Prefix): string {
-  return `${table}|${dst}`;
-}
-
 export class OwnedMirror {
   readonly routes = new Map<string, KernelRoute>();
   readonly nexthops = new Map<number, KernelNexthop>();
   readonly rules = new Map<string, KernelRule>();
   /** Default routes (/0, or the halves of a split override) by key: overrides are checked only when one exists. */
   readonly defaultRoutes = new Map<string, KernelRoute>();
-  /** "table|dst" → how many owned routes go there (at any metric): which prefixes kroute routes. */
-  private readonly destinations = new Map<string, number>();
   /** Gateway → keys of routes naming it inline. */
   private readonly inlineByGateway = new Map<string, Set<string>>();
   /** Nexthop id → keys of routes pointing at it. */
@@ -58,11 +50,6 @@ export class OwnedMirror {
   private readonly leavesByGateway = new Map<string, Set<number>>();
   /** Member id → ids of groups containing it. */
   private readonly groupsByMember = new Map<number, Set<number>>();
-
-  /** Whether kroute owns a route to a destination, by destinationKey(). */
-  routesTo(key: string): boolean {
-    return this.destinations.has(key);
-  }
 
   reset(
     snapshot: Pick<KernelSnapshot, "routes" | "nexthops" | "rules">,
@@ -201,8 +188,6 @@ export class OwnedMirror {
     if (previous === route) return;
     if (previous !== undefined) this.removeRoute(previous);
     this.routes.set(key, route);
-    const at = destinationKey(route.table, route.dst);
-    this.destinations.set(at, (this.destinations.get(at) ?? 0) + 1);
     if (coversDefault(route.dst)) this.defaultRoutes.set(key, route);
     if (route.target.kind === "gateways")
       for (const nh of route.target.nexthops) addTo(this.inlineByGateway, nh.gateway, key);
@@ -214,10 +199,6 @@ export class OwnedMirror {
     const stored = this.routes.get(key);
     if (stored === undefined) return;
     this.routes.delete(key);
-    const at = destinationKey(stored.table, stored.dst);
-    const count = (this.destinations.get(at) ?? 1) - 1;
-    if (count > 0) this.destinations.set(at, count);
-    else this.destinations.delete(at);
     this.defaultRoutes.delete(key);
     if (stored.target.kind === "gateways") {
       for (const nh of stored.target.nexthops) removeFrom(this.inlineByGateway, nh.gateway, key);

@@ -156,7 +156,9 @@ export class NodeSim {
     // protected route deleted) where a protected address goes, with no op written: check them anyway.
     const movesOverride = event.type === "host/observed" || event.type === "kernel/changed";
     if (movesOverride && results.length === 0 && this.kernel !== undefined)
-      this.report(overrideProblems(this.kernel, this.host, this.owned, this.isOverride).values());
+      this.report(
+        overrideProblems(this.kernel, this.host, this.owned, this.isOverride, this.settings.metric).values(),
+      );
     this.hostBefore = undefined;
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
     this.violations.push(...this.stepViolations);
@@ -324,7 +326,9 @@ export class NodeSim {
     const written = new Set<IpAddr>(recheck);
     for (const { op } of results) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
     this.checkHealth(written);
-    this.report(overrideProblems(kernel, this.host, this.owned, this.isOverride).values());
+    this.report(
+      overrideProblems(kernel, this.host, this.owned, this.isOverride, this.settings.metric).values(),
+    );
     return results;
   }
 
@@ -367,6 +371,7 @@ export class NodeSim {
       this.host,
       this.owned,
       this.isOverride,
+      this.settings.metric,
       this.hostBefore,
     );
     this.report(problems);

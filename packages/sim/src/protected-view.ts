@@ -21,20 +21,24 @@ import {
   type Prefix,
   prefixAddress,
   prefixLength,
+  routeKey,
 } from "@kroute/core";
-import { destinationKey } from "./mirror.ts";
 
 type Host = EventOf<"host/observed">;
 
 export interface ProtectedAddress {
   readonly address: IpAddr;
   readonly family: 4 | 6;
-  /** destinationKey() of the main-table prefixes holding it without being a default route (/1 to one bit short of a host route). */
-  readonly mainTableHolders: readonly string[];
 }
 
 export interface ProtectedView {
   readonly addresses: readonly ProtectedAddress[];
+  /**
+   * For each address (in the order of `addresses`), the routeKey()s of main-table routes
+   * at `metric` holding it without being a default route (/1 to one bit short of a host
+   * route): what the owned mirror is asked, with no index of its own per node.
+   */
+  mainTableHolderKeys(metric: number): readonly (readonly string[])[];
   /** Whether a route's destination holds one of the addresses (or is one's host prefix). */
   holds(route: KernelRoute): boolean;
 }
@@ -48,6 +52,8 @@ export function protectedAddresses(host: Host | undefined): IpAddr[] {
     ...host.protect.filter((p) => prefixLength(p) === maxPrefixLength(familyOf(p))).map(prefixAddress),
   ];
 }
+
+const MAIN_TABLE = 254;
 
 const byAddresses = new Map<string, ProtectedView>();
 const byHost = new WeakMap<Host, ProtectedView>();
@@ -67,19 +73,29 @@ export function protectedView(host: Host | undefined): ProtectedView {
 }
 
 function createView(addresses: readonly IpAddr[]): ProtectedView {
-  const watched = addresses.flatMap((a) => addressBits(a) ?? []);
+  const parsed = addresses.flatMap((address) => {
+    const bits = addressBits(address);
+    return bits === undefined ? [] : [{ address, family: familyOf(address), bits }];
+  });
+  const watched = parsed.map((p) => p.bits);
   // Route objects are shared by every node and come back in every batch that moves them.
   const holding = new WeakMap<KernelRoute, boolean>();
+  const keysByMetric = new Map<number, readonly (readonly string[])[]>();
   return {
-    addresses: addresses.flatMap((address) => {
-      const bits = addressBits(address);
-      if (bits === undefined) return [];
-      const family = familyOf(address);
-      const mainTableHolders: string[] = [];
-      for (let length = 1; length < maxPrefixLength(family); length++)
-        mainTableHolders.push(destinationKey(254, networkPrefix(bits, length)));
-      return [{ address, family, mainTableHolders }];
-    }),
+    addresses: parsed.map(({ address, family }) => ({ address, family })),
+    mainTableHolderKeys(metric) {
+      let keys = keysByMetric.get(metric);
+      if (keys === undefined) {
+        keys = parsed.map(({ family, bits }) => {
+          const holders: string[] = [];
+          for (let length = 1; length < maxPrefixLength(family); length++)
+            holders.push(routeKey({ family, table: MAIN_TABLE, dst: networkPrefix(bits, length), metric }));
+          return holders;
+        });
+        keysByMetric.set(metric, keys);
+      }
+      return keys;
+    },
     holds(route) {
       let holds = holding.get(route);
       if (holds === undefined) {
