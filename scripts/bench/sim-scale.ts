@@ -19,6 +19,7 @@
  * replay's time): held whole, the log would be held once per thread.
  *
  * Replays run with the heap settings the kroute-sim CLI applies (sim/src/heap.ts).
+ * `peak_rss_mib` is the process's peak when the full replay ends, before its peers run.
  *
  * `by_type` says where the full replay's time went, by event type (thread-seconds,
  * node-events, share of the time): what to look at before trying to make it faster.
@@ -135,10 +136,15 @@ const sliceNames = Array.from(
   { length: SLICE },
   (_, i) => `node-${String(i).padStart(String(NODES - 1).length, "0")}`,
 );
+// The full replay first, and its peak taken before the peers run: the one-thread slice
+// replays in this thread, whose heap V8 then keeps committed for a while, and run
+// before the full replay it added some 370 MiB to the peak (a 30,000-event log: 1,876
+// MiB for the whole bench, 1,505 for the full replay alone in a process of its own).
+const full = await replay(`full (${NODES} nodes)`, undefined);
+const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
 const slice = await replay(`slice (${SLICE} nodes)`, sliceNames);
 // The threads' own peer: the same slice on one thread.
 const sliceOneThread = JOBS > 1 ? await replay(`slice (${SLICE} nodes)`, sliceNames, 1) : slice;
-const full = await replay(`full (${NODES} nodes)`, undefined);
 
 const rate = (run: Run): number => Math.round(run.nodeEvents / run.seconds);
 /**
@@ -160,7 +166,6 @@ function byType(run: Run): Record<string, { node_events: number; thread_s: numbe
       ]),
   );
 }
-const peakRssMib = Math.round(process.resourceUsage().maxRSS / 1024);
 console.log(
   JSON.stringify({
     bench: "sim-scale",

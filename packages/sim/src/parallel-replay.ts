@@ -13,6 +13,7 @@
  */
 import { extname } from "node:path";
 import { Worker } from "node:worker_threads";
+import { REPLAY_YOUNG_GENERATION_MIB } from "./heap.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import type { NodeResult } from "./render.ts";
 import {
@@ -65,6 +66,7 @@ function inWorkers(share: Omit<ShareTask, "part" | "parts">, jobs: number, hooks
       // This module's own extension: .ts run from the sources, .js from a built package (lib/).
       new Worker(new URL(`./replay-worker${extname(import.meta.url)}`, import.meta.url), {
         workerData: { ...share, part, parts: jobs } satisfies ShareTask,
+        resourceLimits: { maxYoungGenerationSizeMb: REPLAY_YOUNG_GENERATION_MIB },
       }),
   );
   const progress = new Array<ReplayProgress>(jobs).fill({ events: 0, fraction: 0 });
