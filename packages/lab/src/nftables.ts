@@ -36,6 +36,25 @@ export async function dropEverything(ns: Netns): Promise<void> {
   ]);
 }
 
+/**
+ * As dropEverything, but only from `atMs` (ms since the epoch, a whole second: nft
+ * compares with seconds): the kernel starts dropping at that instant by its own clock,
+ * however long loading the rules took, so a test knows exactly when the failure began.
+ */
+export async function dropEverythingFrom(ns: Netns, atMs: number): Promise<void> {
+  if (!Number.isInteger(atMs / 1000)) {
+    throw new Error(`dropEverythingFrom: atMs must be a whole second since the epoch, got ${String(atMs)}`);
+  }
+  const from = `meta time >= ${String(atMs / 1000)} drop;`;
+  await load(ns, [
+    `table inet ${DROP_TABLE} {`,
+    `  chain input { type filter hook input priority -500; policy accept; ${from} }`,
+    `  chain forward { type filter hook forward priority -500; policy accept; ${from} }`,
+    `  chain output { type filter hook output priority -500; policy accept; ${from} }`,
+    "}",
+  ]);
+}
+
 /** Undoes dropEverything. */
 export async function stopDropping(ns: Netns): Promise<void> {
   await ns.exec("nft", ["delete", "table", "inet", DROP_TABLE]);

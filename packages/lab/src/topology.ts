@@ -22,7 +22,7 @@
  */
 import type { IpAddr, Prefix } from "@kroute/core";
 import { createNetnsWithoutDad, type Netns } from "./netns.ts";
-import { dropEverything, masqueradeVia, stopDropping } from "./nftables.ts";
+import { dropEverything, dropEverythingFrom, masqueradeVia, stopDropping } from "./nftables.ts";
 
 export interface TopologyGateway {
   /** 1-based index, as in `gw1`. */
@@ -52,6 +52,11 @@ export interface Topology {
   readonly targetV6: IpAddr;
   /** Drops all IP traffic at the gateway (its link stays up). Idempotent. */
   kill(index: number): Promise<void>;
+  /**
+   * Kills gateway `index` from `atMs` on (ms since the epoch, a whole second), by the
+   * kernel's clock: for measuring from the instant of the failure. Idempotent.
+   */
+  killAt(index: number, atMs: number): Promise<void>;
   /** Removes the drop. Idempotent. */
   recover(index: number): Promise<void>;
   isKilled(index: number): boolean;
@@ -168,6 +173,12 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
         const gateway = gatewayAt(index);
         if (killed.has(index)) return;
         await dropEverything(gateway.ns);
+        killed.add(index);
+      },
+      async killAt(index, atMs) {
+        const gateway = gatewayAt(index);
+        if (killed.has(index)) return;
+        await dropEverythingFrom(gateway.ns, atMs);
         killed.add(index);
       },
       async recover(index) {

@@ -22,12 +22,23 @@ import { EventRecorder } from "../../src/kube/event-recorder.ts";
 import { nodeRouteTableStatus } from "../../src/kube/node-route-table.ts";
 import { createLogger } from "../../src/log.ts";
 import { type AgentInNetns, NODE, probeFlags, routeObject, startAgentInNetns } from "./agent-in-netns.ts";
+import { type KernelChangeSeen, monitorKernel } from "./kernel-monitor.ts";
 import { routeGateways, waitUntil } from "./kernel-view.ts";
 
 const PORT = 7010;
 // Far longer than any test here: repairs must come from kernel notifications, not the resync.
 const RESYNC_MS = 10 * 60_000;
 const REPAIR_MS = 3000;
+// Bounds a wait for what must happen at some point (only a hang should reach it); the
+// one deadline that is a requirement, failover within a second, is measured apart.
+const EVENTUALLY_MS = 20_000;
+
+/** When the kernel first announced, among `changes`, a route to `prefix` that does not go through `gateway`. */
+function announcedWithout(changes: readonly KernelChangeSeen[], prefix: string, gateway: string) {
+  return changes.find(
+    (change) => change.text.startsWith(`${prefix} `) && !change.text.includes(`via ${gateway} `),
+  )?.at;
+}
 
 describeAsRoot("gateway failover end to end (four gateways, fast probes)", () => {
   let topology: Topology;
@@ -113,7 +124,7 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
     };
   };
   const flows = (firstPort: number) =>
-    sendUdpFlows(topology.node, topology.targetV4, PORT, { count: 64, firstPort, timeoutMs: 1000 });
+    sendUdpFlows(topology.node, topology.targetV4, PORT, { count: 64, firstPort, timeoutMs: EVENTUALLY_MS });
 
   it("programs one resilient group per gateway set, and a layer-4 multipath hash", async () => {
     await waitUntil(
@@ -142,13 +153,31 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
 
   it("takes a dead gateway out within a second, traffic keeps reaching the destination, and recovery puts it back", async () => {
     const dead = topology.gateways[0]!;
-    await topology.kill(1);
-    const tookMs = await waitUntil(
-      "the dead gateway to leave both routes",
-      async () => !(await gateways4()).includes(dead.v4) && !(await gateways6()).includes(dead.v6),
-      5000,
-    );
-    expect(tookMs).toBeLessThan(1000);
+    // The second is the kernel's, not this test's: the gateway dies at a whole second of
+    // the kernel's clock (its drop rules loaded beforehand, however long that takes), and
+    // leaves a route when the kernel announces the route without it, as `ip -ts monitor`
+    // stamps it. Asking the kernel with `ip` instead would time the test's own process
+    // spawns, each of which also stalls the agent sharing this process on a loaded machine.
+    const monitor = await monitorKernel(topology.node);
+    try {
+      const diesAt = Math.ceil((Date.now() + 2000) / 1000) * 1000;
+      await topology.killAt(dead.index, diesAt);
+      const outAt = { v4: Number.NaN, v6: Number.NaN };
+      await waitUntil(
+        "the kernel to announce both routes without the dead gateway",
+        async () => {
+          const since = monitor.changes().filter((change) => change.at >= diesAt);
+          outAt.v4 = announcedWithout(since, topology.destinationV4, dead.v4) ?? Number.NaN;
+          outAt.v6 = announcedWithout(since, topology.destinationV6, dead.v6) ?? Number.NaN;
+          return !Number.isNaN(outAt.v4 + outAt.v6);
+        },
+        EVENTUALLY_MS,
+      );
+      expect(outAt.v4 - diesAt).toBeLessThanOrEqual(1000);
+      expect(outAt.v6 - diesAt).toBeLessThanOrEqual(1000);
+    } finally {
+      await monitor.stop();
+    }
     expect(await gateways4()).toEqual(all4.filter((g) => g !== dead.v4));
     const during = await flows(22000);
     expect(during.answered).toBe(64);
@@ -158,7 +187,7 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
     await waitUntil(
       "the recovered gateway to return",
       async () => (await gateways4()).length === 4 && (await gateways6()).length === 4,
-      5000,
+      EVENTUALLY_MS,
     );
     expect(await gateways4()).toEqual(all4);
     expect((await flows(23000)).answered).toBe(64);
@@ -166,7 +195,7 @@ describeAsRoot("gateway failover end to end (four gateways, fast probes)", () =>
       e.type === "probe/result" && e.gateway === dead.v4 ? [e.up] : [],
     );
     expect(verdicts.slice(-2)).toEqual([false, true]);
-  });
+  }, 60_000);
 
   it("keeps all four when all four are dead (fail-static), and reports it", async () => {
     await Promise.all(topology.gateways.map((g) => topology.kill(g.index)));

@@ -61,7 +61,7 @@ export async function monitorKernel(ns: Netns): Promise<KernelMonitor> {
         await ns.ip("route", "del", ...MARKER);
         return false;
       },
-      10_000,
+      30_000, // only a hang takes this long: `ip` starts late on a loaded machine
       100,
     );
   } catch (error) {
