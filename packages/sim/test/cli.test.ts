@@ -299,7 +299,7 @@ describe("kroute-sim CLI", () => {
       expect(empty.stderr).toContain(`kroute-sim replay: ${path}: no events in it (${holds})\n`);
     });
     await Promise.all(runs);
-  }, 60_000);
+  });
 
   it("refuses a LOG that names no node (only Route events), instead of printing nothing and exiting 0", async () => {
     const lines = readFileSync(`${EXAMPLES}sim/pools-and-conflicts.jsonl`, "utf8").split("\n");
@@ -335,7 +335,7 @@ describe("kroute-sim CLI", () => {
     );
     expect(first.code).toBe(0);
     expect(atLast.stdout).toBe(whole.stdout);
-  }, 60_000);
+  });
 
   it("refuses a --report path it cannot write before it replays, naming the path", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;

@@ -148,5 +148,5 @@ describeAsRoot("kroute-sim cluster --report on real kernels", () => {
     const html = expectReport(report, ["node-1"]);
     // Routes programmed on the real node: some ops ticks.
     expect(html).toMatch(/class="op"><title>seq \d+: \d+ ops<\/title>/);
-  }, 90_000);
+  });
 });

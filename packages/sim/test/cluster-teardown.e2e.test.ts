@@ -246,7 +246,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
     } finally {
       if (run.child.exitCode === null) run.child.kill("SIGKILL");
     }
-  }, 60_000);
+  });
 
   it("when an agent dies, says which and where its log is, and tears everything else down", async () => {
     const run = startCluster("--nodes", "2", "--gateways", "1");
@@ -279,7 +279,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       if (run.child.exitCode === null) run.child.kill("SIGKILL");
       if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
   it("when an echo server dies, says which, fails the run and tears everything else down", async () => {
     const run = startCluster("--nodes", "1", "--gateways", "1");
     let workDir: string | undefined;
@@ -305,5 +305,5 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       if (run.child.exitCode === null) run.child.kill("SIGKILL");
       if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });

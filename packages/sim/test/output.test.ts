@@ -168,7 +168,7 @@ describe("kroute-sim replay, progress and messages on a terminal", () => {
     expect(file.endsWith("\r\x1b[K")).toBe(true);
     expect(pipe).toMatch(/^\rreplay \/dev\/stdin: 500 events\r/);
     expect(pipe).not.toContain("%");
-  }, 60_000);
+  });
 
   it("writes nothing to a stderr that is not a terminal", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kroute-sim-pipe-"));
@@ -177,5 +177,5 @@ describe("kroute-sim replay, progress and messages on a terminal", () => {
     const { stdout, stderr } = await run(process.execPath, [CLI, "replay", log, "--json"]);
     expect(stderr).toBe("");
     expect(JSON.parse(stdout)).toHaveProperty("nodes");
-  }, 60_000);
+  });
 });

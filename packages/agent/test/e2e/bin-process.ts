@@ -78,10 +78,12 @@ export async function spawnAgent(world: World, options: AgentProcessOptions = {}
         .filter((line) => line !== "")
         .map((line) => JSON.parse(line) as LogLine),
     exited,
+    // Bounds a hang only: started from the sources on a loaded machine, the agent has
+    // taken longer than 15 s to load its modules and answer.
     ready: () =>
       eventually(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(response.status).toBe(200);
-      }, 15_000),
+      }, 60_000),
   };
 }

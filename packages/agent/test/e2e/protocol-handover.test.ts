@@ -108,5 +108,5 @@ describeAsRoot("changing --protocol with --adopt-protocol (kernel namespace)", (
 
     expect(await objectsOf(w().ns, "186")).toEqual(third);
     expect(await w().ns.ip("nexthop", "show", "id", "1795162113")).toBe(thirdNexthop);
-  }, 60_000);
+  });
 });
