@@ -20,7 +20,7 @@ import {
 } from "./ip.ts";
 import { show } from "./json-reader.ts";
 import { type KernelRule, routeKey } from "./kernel.ts";
-import { defaultHalves, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
+import { defaultHalves, isDefaultHalf, overrideNeedsSplit, SPLIT_HALF_RANK } from "./override.ts";
 import type { RouteValidation, ValidRoute } from "./route.ts";
 import { destinationRefusal, writtenDestinations } from "./route-verdict.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -225,15 +225,49 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     dst: Prefix,
     set: string,
     pins?: readonly Prefix[],
+    replies?: true,
   ): string => {
     const key = routeKey({ family, table, dst, metric: settings.metric });
     const id = `${ownerRank}#${key}`;
     if (!claimed.has(id)) {
       claimed.add(id);
       const pinned = pins === undefined || pins.length === 0 ? {} : { pins };
-      claims.push({ owner: route.name, rank: ownerRank, key, family, table, dst, set, ...pinned });
+      const guarded = replies === undefined ? {} : { replies };
+      claims.push({
+        owner: route.name,
+        rank: ownerRank,
+        key,
+        family,
+        table,
+        dst,
+        set,
+        ...pinned,
+        ...guarded,
+      });
     }
     return key;
+  };
+  /**
+   * SPEC §3.5's reply protection for a route to `dst` that takes what the original
+   * default route carried: `dst` in the reply table via the original gateway, and the
+   * rules sending there what the node's addresses on the original interface send and
+   * main's specific routes do not take. Shared by every destination (and Route) needing
+   * them: rules are counted by owner, the reply table's routes by claim (derive.ts).
+   */
+  const protectReplies = (family: Family, dst: Prefix, original: DefaultGateway, via: string) => {
+    claim(systemRank, family, settings.replyTable, dst, via);
+    for (const address of ctx.host.facts?.addresses ?? []) {
+      if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
+      const rule: KernelRule = {
+        family,
+        priority: settings.replyRulePriority,
+        src: hostPrefix(address.ip),
+        table: settings.replyTable,
+        protocol: settings.protocol,
+      };
+      rules.set(`${rule.src}`, rule);
+      rules.set(`main-first|${family}`, mainBeforeReplies(family, settings));
+    }
   };
 
   for (const destination of route.destinations) {
@@ -286,24 +320,24 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
         if (route.table === MAIN_TABLE && overrideNeedsSplit(settings.metric, originalMetric)) {
           split = `split into ${defaultHalves(family).join(" and ")}: the original default route has metric ${originalMetric}, which kroute's metric ${settings.metric} cannot undercut`;
         }
-        const via = setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]);
+        const via = originalSet(original);
         for (const dst of protectedDestinations(ctx, destination.prefix, networks))
           claim(systemRank, family, route.table, dst, via);
-        claim(systemRank, family, settings.replyTable, destination.prefix, via);
-        for (const address of ctx.host.facts?.addresses ?? []) {
-          if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
-          const rule: KernelRule = {
-            family,
-            priority: settings.replyRulePriority,
-            src: hostPrefix(address.ip),
-            table: settings.replyTable,
-            protocol: settings.protocol,
-          };
-          rules.set(`${rule.src}`, rule);
-          rules.set(`main-first|${family}`, mainBeforeReplies(family, settings));
-        }
+        protectReplies(family, destination.prefix, original, via);
       }
     }
+    // A Route's own half of the address space (a VPN's 0.0.0.0/1 and 128.0.0.0/1, as
+    // OpenVPN's def1 writes them) takes all that the default route carried in it, the
+    // node's replies to inbound connections (SSH, NodePorts) included: it gets the
+    // override's reply protection for its half, and its claim says so (replies) so that
+    // it goes in only after it (override-stages.ts). A narrower destination (a corporate
+    // 10.0.0.0/8) does not: the node's own traffic to it is what the Route is for.
+    const halfOriginal =
+      !isDefault && isDefaultHalf(destination.prefix) && ctx.host.observed
+        ? originalDefault(ctx, family)
+        : undefined;
+    if (halfOriginal !== undefined)
+      protectReplies(family, destination.prefix, halfOriginal, originalSet(halfOriginal));
     // A narrower destination that still holds protected addresses (a VPN's 0.0.0.0/1 and
     // 128.0.0.0/1, a /8 holding the API server's public address) captures them as an
     // override would: they get the override's host routes via the original gateway, and
@@ -312,9 +346,10 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
       isDefault || !mayCapture ? undefined : capturedProtections(ctx, destination.prefix, networks);
     if (captured !== undefined)
       for (const dst of captured.pins) claim(systemRank, family, route.table, dst, captured.via);
+    const replies = halfOriginal === undefined ? undefined : true;
     const keys =
       split === undefined
-        ? [claim(rank, family, route.table, destination.prefix, set, captured?.pins)]
+        ? [claim(rank, family, route.table, destination.prefix, set, captured?.pins, replies)]
         : defaultHalves(family).map((dst) => claim(splitRank, family, route.table, dst, set));
     const leftOut = offLinkNote(slot.offLink);
     destinations.push({
@@ -468,7 +503,12 @@ function capturedProtections(
   if (original === undefined) return undefined;
   const pins = protectedDestinations(ctx, dst, networks);
   if (pins.length === 0) return undefined;
-  return { pins, via: setKeyOf(family, false, [{ gateway: original.via, dev: original.dev }]) };
+  return { pins, via: originalSet(original) };
+}
+
+/** The gateway set of the original default route: what protected routes and reply routes go through. */
+function originalSet(original: DefaultGateway): string {
+  return setKeyOf(defaultRouteFamily(original), false, [{ gateway: original.via, dev: original.dev }]);
 }
 
 /** Which protection candidates a default route could capture, as a key: what a change of context may move. */

@@ -380,8 +380,9 @@ function refreshRoute(w: Work, key: string): void {
 }
 
 function claimId(claim: Claim): string {
-  // The pins too: a claim that now pins other addresses is another claim (stages, status).
-  return `${claim.rank}#${claim.key}#${claim.set}${claim.pins === undefined ? "" : `#${claim.pins.join(",")}`}`;
+  // The pins and replies too: a claim that now waits for other protection is another claim (stages, status).
+  const pins = claim.pins === undefined ? "" : `#${claim.pins.join(",")}`;
+  return `${claim.rank}#${claim.key}#${claim.set}${pins}${claim.replies === true ? "#replies" : ""}`;
 }
 
 function addClaim(w: Work, claim: Claim): void {

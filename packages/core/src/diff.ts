@@ -9,7 +9,7 @@
  * the kernel dump complete).
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
-import { hmEntries, hmGet, hmKeys, hmValues } from "./hashmap.ts";
+import { hmEntries, hmForEach, hmGet, hmKeys, hmValues } from "./hashmap.ts";
 import { prefixContains, prefixLength } from "./ip.ts";
 import {
   type KernelNexthop,
@@ -86,7 +86,7 @@ export function ruleOps(
 interface Batch {
   /** Nexthop ids deleted and re-added in this batch. */
   readonly recreated: ReadonlySet<number>;
-  /** Tables that rules of this batch point at: their default routes are reply routes, not overrides. */
+  /** Tables that kroute's rules point at, in this batch or in the kernel: their default routes and halves are reply routes, not overrides. */
   readonly ruleTables: ReadonlySet<number>;
   /** Routes added that hold another route added in the batch (containingAdds). */
   readonly containers: ReadonlySet<KernelRoute>;
@@ -222,13 +222,17 @@ export function orderOps(
   observed: OwnedKernelState,
 ): Op[] {
   const ruleTables = new Set<number>();
-  for (const op of ops) {
-    if (op.object !== "rule") continue;
-    const rule = op.action === "delete" ? op.from : op.to;
+  const pointsAt = (rule: KernelRule) => {
     // A rule that passes over a table's short routes (main's, before the reply rules)
     // never takes its default routes: they are no reply routes for it.
     if (rule.suppressPrefixLength === undefined) ruleTables.add(rule.table);
-  }
+  };
+  for (const op of ops) if (op.object === "rule") pointsAt(op.action === "delete" ? op.from : op.to);
+  // The kernel's too: a batch that takes out a Route's half and its reply route but not
+  // the reply rules (another half or an override still needs them) took the reply route
+  // for an override, and out first (the reply table, 135, sorts before main): for a
+  // moment the node's replies into that half followed the Route.
+  hmForEach(observed.rules, pointsAt);
   const batch: Batch = {
     recreated: recreatedIds(ops),
     ruleTables,

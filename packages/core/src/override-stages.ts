@@ -3,7 +3,9 @@
  * is in: the protected host routes and the reply rules of its family. So does a Route's
  * destination narrower than a default route that holds protected addresses (a VPN's
  * 0.0.0.0/1 and 128.0.0.0/1): once the host routes of the addresses it holds (its pins,
- * contribution.ts) are in. Both are "guarded" routes here.
+ * contribution.ts) are in, and, for a Route's own half of the address space, its reply
+ * protection too (the reply table's route to the half and the reply rules of its
+ * family). All are "guarded" routes here.
  *
  * Across applies, plan() holds a guarded route back while the kernel refuses one of its
  * protections (overrideWaitsForProtection). Within one apply, orderOps puts them before
@@ -19,20 +21,25 @@ import { opObjectKey } from "./canonical.ts";
 import { hmGet } from "./hashmap.ts";
 import type { Family, Prefix } from "./ip.ts";
 import { type KernelRoute, type Op, type OpResult, routeKey } from "./kernel.ts";
-import { capturedPins, isOverrideRoute } from "./override.ts";
+import { isOverrideRoute, ownProtection } from "./override.ts";
 import type { NodeState, OpFailure } from "./state.ts";
 
-/** A route that waits for its protection: an override (no pins: its family's whole protection), or one that captures `pins`. */
+/**
+ * A route that waits for its protection: an override (no pins: its family's whole
+ * protection), or one that captures `pins` and, with `replies`, takes the node's
+ * replies to its own prefix (a Route's half of the address space).
+ */
 export interface GuardedRoute {
   readonly route: KernelRoute;
   readonly pins?: readonly Prefix[];
+  readonly replies?: boolean;
 }
 
 /** The guarded route a desired route is, if it is one. */
 export function guardedRoute(state: NodeState, route: KernelRoute): GuardedRoute | undefined {
   if (isOverrideRoute(state, route)) return { route };
-  const pins = capturedPins(state, route);
-  return pins === undefined ? undefined : { route, pins };
+  const own = ownProtection(state, route);
+  return own === undefined ? undefined : { route, ...own };
 }
 
 /** The guarded route an op adds or replaces, if it is one. */
@@ -56,16 +63,14 @@ export function protectedFamily(state: NodeState, objectKey: string): Family | u
 
 /** Whether an object (by key) protects the node from `guarded`: one of the routes or rules it waits for. */
 function protects(state: NodeState, guarded: GuardedRoute, objectKey: string): boolean {
-  const { route, pins } = guarded;
+  const { route, pins, replies = false } = guarded;
   if (pins === undefined) return protectedFamily(state, objectKey) === route.family;
+  if (objectKey.startsWith("u|")) return replies && protectedFamily(state, objectKey) === route.family;
   if (!objectKey.startsWith("r|")) return false;
   const winner = hmGet(state.derived.contenders, objectKey.slice(2))?.[0];
-  return (
-    winner?.rank.startsWith("0|") === true &&
-    winner.family === route.family &&
-    winner.table === route.table &&
-    pins.includes(winner.dst)
-  );
+  if (winner?.rank.startsWith("0|") !== true || winner.family !== route.family) return false;
+  if (replies && winner.table === state.settings.replyTable && winner.dst === route.dst) return true;
+  return winner.table === route.table && pins.includes(winner.dst);
 }
 
 /**
@@ -99,21 +104,30 @@ export function refusedProtection(
 
 /**
  * An ordered batch cut before its first override, or its first route that captures
- * protected addresses whose host routes the batch adds too: `rest` is empty when it
- * installs none. (A capturing route whose protection is in the kernel already waits for
- * nothing in the batch.)
+ * protected addresses or takes replies whose protection the batch adds too: `rest` is
+ * empty when it installs none. (A guarded route whose protection is in the kernel
+ * already waits for nothing in the batch.)
  */
 export function splitBeforeOverride(
   state: NodeState,
   ops: readonly Op[],
 ): { readonly first: readonly Op[]; readonly rest: readonly Op[] } {
-  let added: Set<string> | undefined;
-  const addsProtectionOf = ({ route, pins = [] }: GuardedRoute) => {
-    added ??= new Set(
-      ops.flatMap((op) => (op.object === "route" && op.action !== "delete" ? [routeKey(op.to)] : [])),
+  let added: { readonly routes: Set<string>; readonly ruleFamilies: Set<Family> } | undefined;
+  const addsProtectionOf = ({ route, pins = [], replies = false }: GuardedRoute) => {
+    added ??= {
+      routes: new Set(
+        ops.flatMap((op) => (op.object === "route" && op.action !== "delete" ? [routeKey(op.to)] : [])),
+      ),
+      ruleFamilies: new Set(
+        ops.flatMap((op) => (op.object === "rule" && op.action !== "delete" ? [op.to.family] : [])),
+      ),
+    };
+    const { routes, ruleFamilies } = added;
+    if (pins.some((dst) => routes.has(routeKey({ ...route, dst })))) return true;
+    return (
+      replies &&
+      (routes.has(routeKey({ ...route, table: state.settings.replyTable })) || ruleFamilies.has(route.family))
     );
-    const set = added;
-    return pins.some((dst) => set.has(routeKey({ ...route, dst })));
   };
   const at = ops.findIndex((op) => {
     const guarded = installedGuarded(state, op);

@@ -28,6 +28,11 @@ export function defaultHalves(family: Family): readonly [Prefix, Prefix] {
   return HALVES[family];
 }
 
+/** Whether `dst` is exactly one of the halves of its family's address space. */
+export function isDefaultHalf(dst: Prefix): boolean {
+  return prefixLength(dst) === 1 && (HALVES[4].includes(dst) || HALVES[6].includes(dst));
+}
+
 /** Rank class of a split override's halves (see Claim.rank): below every Route's own destinations. */
 export const SPLIT_HALF_RANK = "2|";
 
@@ -37,8 +42,7 @@ export const SPLIT_HALF_RANK = "2|";
  * them changes nothing); where it matters, isOverrideRoute says which /1 is a half.
  */
 export function coversDefault(dst: Prefix): boolean {
-  const length = prefixLength(dst);
-  return length === 0 || (length === 1 && (HALVES[4].includes(dst) || HALVES[6].includes(dst)));
+  return prefixLength(dst) === 0 || isDefaultHalf(dst);
 }
 
 /** Whether an override in the main table must be split: no metric is below the original's. */
@@ -49,8 +53,8 @@ export function overrideNeedsSplit(kroutesMetric: number, originalMetric: number
 /**
  * Whether a desired route overrides the node's default route: a default route (outside
  * the reply table), or a half of a split override, which its winning claim says; a
- * Route's own 0.0.0.0/1 is no override: it pins the protected addresses it holds
- * instead (capturedPins), without the reply rules.
+ * Route's own 0.0.0.0/1 is no override: it pins the protected addresses it holds and
+ * protects the replies of its half only (ownProtection).
  */
 export function isOverrideRoute(state: NodeState, route: KernelRoute): boolean {
   if (route.table === state.settings.replyTable) return false;
@@ -60,10 +64,18 @@ export function isOverrideRoute(state: NodeState, route: KernelRoute): boolean {
 }
 
 /**
- * The protected addresses a desired route takes from the node's default route without
- * being an override: the pins of its winning claim (a Route's destination narrower than
- * a default route that holds them, contribution.ts), or undefined when it takes none.
+ * What a desired route that is no override waits for, from its winning claim
+ * (contribution.ts): `pins`, the protected addresses it takes from the node's default
+ * route (a Route's destination narrower than a default route that holds them), and
+ * `replies`, set for a Route's own half of the address space, which takes the node's
+ * replies too: the reply table's route to its prefix and its family's reply rules.
+ * Undefined when it waits for nothing.
  */
-export function capturedPins(state: NodeState, route: KernelRoute): readonly Prefix[] | undefined {
-  return hmGet(state.derived.contenders, sharedRouteKey(route))?.[0]?.pins;
+export function ownProtection(
+  state: NodeState,
+  route: KernelRoute,
+): { readonly pins: readonly Prefix[]; readonly replies: boolean } | undefined {
+  const winner = hmGet(state.derived.contenders, sharedRouteKey(route))?.[0];
+  if (winner === undefined || (winner.pins === undefined && winner.replies !== true)) return undefined;
+  return { pins: winner.pins ?? [], replies: winner.replies === true };
 }

@@ -85,7 +85,8 @@ export interface Claim {
   readonly owner: string;
   /**
    * "0|name" for protected/reply routes of an override (and the protected routes of a
-   * destination holding protected addresses, see pins), "1|creation time|name" for
+   * destination holding protected addresses, see pins, and the reply routes of a Route's
+   * own half of the address space, see replies), "1|creation time|name" for
    * destinations (see ageKey), "2|creation time|name" for the halves of a split override
    * (override.ts): below every destination, so a Route's own /1 keeps its key, as it
    * keeps its traffic beside an unsplit default route.
@@ -104,6 +105,12 @@ export interface Claim {
    * route waits for them as an override does for its protection (override-stages.ts).
    */
   readonly pins?: readonly Prefix[];
+  /**
+   * For a Route's own half of the address space (0.0.0.0/1, 128.0.0.0/1, ::/1, 8000::/1):
+   * it takes the node's replies as an override would, so it waits for the reply
+   * protection of its half as an override does for its own (override-stages.ts).
+   */
+  readonly replies?: true;
 }
 
 /** A destination as concluded from its Route and the node's context, before conflicts and health. */

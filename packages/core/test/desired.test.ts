@@ -1011,18 +1011,115 @@ describe("desiredTable: Routes that capture protected addresses without a defaul
   const vpn = route("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.114.0.5"] });
   const pinned = (state: NodeState) =>
     desiredTable(state)
-      .routes.filter((r) => r.target.kind === "gateways" && r.target.nexthops[0]?.gateway === "10.0.0.1")
+      .routes.filter(
+        (r) =>
+          r.table === 254 && r.target.kind === "gateways" && r.target.nexthops[0]?.gateway === "10.0.0.1",
+      )
       .map((r) => r.dst)
       .sort();
+  const replyRoutes = (state: NodeState) =>
+    desiredTable(state)
+      .routes.filter((r) => r.table === 135)
+      .map((r) => `${r.dst} via ${gatewaysOf(state, r).join(",")}`);
+  const replyRules = [
+    { family: 4, priority: 1349, table: 254, protocol: 201, suppressPrefixLength: 1 },
+    { family: 4, priority: 1350, src: "10.0.0.10/32", table: 135, protocol: 201 },
+  ];
 
-  it("pins the protected addresses a Route's destination holds, via the original gateway, and no reply rule", () => {
+  it("pins the protected addresses a Route's destination holds, via the original gateway", () => {
     const state = upsert(readyState(MULTIPATH), vpn);
     // The fixture's API server, resolver and metadata address are all in 128.0.0.0/1.
     expect(pinned(state)).toEqual(["169.254.169.254/32", "198.51.100.53/32", "203.0.113.100/32"]);
     for (const dst of pinned(state)) expect(inlineVia(state, dst)).toEqual(["10.0.0.1@eth0"]);
     expect(routeTo(state, "128.0.0.0/1")).toBeDefined();
+  });
+
+  it("keeps the node's replies under a Route's own half of the address space on the original gateway, as an override does", () => {
+    const state = upsert(readyState(MULTIPATH), vpn);
+    expect(inlineVia(state, "0.0.0.0/1")).toEqual(["10.114.0.5@eth1"]);
+    expect(inlineVia(state, "128.0.0.0/1")).toEqual(["10.114.0.5@eth1"]);
+    // Each half in the reply table via the original gateway, and the override's rules.
+    expect(replyRoutes(state)).toEqual(["0.0.0.0/1 via 10.0.0.1", "128.0.0.0/1 via 10.0.0.1"]);
+    expect(desiredTable(state).rules).toEqual(replyRules);
+    // One half: its own reply route only.
+    const half = upsert(state, route("vpn", { destinations: ["128.0.0.0/1"], gateways: ["10.114.0.5"] }));
+    expect(replyRoutes(half)).toEqual(["128.0.0.0/1 via 10.0.0.1"]);
+    expect(desiredTable(half).rules).toEqual(replyRules);
+    // Gone with the last half.
+    const none = upsert(half, route("vpn", { destinations: ["192.0.0.0/2"], gateways: ["10.114.0.5"] }));
+    expect(replyRoutes(none)).toEqual([]);
+    expect(desiredTable(none).rules).toEqual([]);
+  });
+
+  it("gives no reply protection to a narrower destination: the node's own traffic to it is the Route's", () => {
+    // A corporate network, another quarter of the space (holding the API server), and a /2 inside 0.0.0.0/1.
+    const corporate = route("corp", {
+      destinations: ["11.0.0.0/8", "192.0.0.0/2", "0.0.0.0/2"],
+      gateways: ["10.114.0.5"],
+    });
+    const state = upsert(readyState(MULTIPATH), corporate);
+    expect(replyRoutes(state)).toEqual([]);
     expect(desiredTable(state).rules).toEqual([]);
-    expect(routeTo(state, "0.0.0.0/0", 135)).toBeUndefined();
+    expect(pinned(state)).toEqual(["198.51.100.53/32", "203.0.113.100/32"]);
+  });
+
+  it("gives the IPv6 halves the IPv6 reply protection, and none without a default route of the family", () => {
+    let state = readyState(MULTIPATH);
+    state = reduce(
+      state,
+      ev(
+        hostFacts({
+          defaultGateways: [{ via: "fe80::1" as never, dev: "eth0", metric: 1024 }],
+          addresses: [
+            { ip: "10.0.0.10" as never, dev: "eth0", prefixLength: 24 },
+            { ip: "2001:db8:1::10" as never, dev: "eth0", prefixLength: 64 },
+            { ip: "10.114.0.10" as never, dev: "eth1", prefixLength: 20 },
+            { ip: "fd00::10" as never, dev: "eth1", prefixLength: 64 },
+          ],
+        }),
+      ),
+    );
+    state = upsert(
+      state,
+      route("vpn", {
+        destinations: ["::/1", "8000::/1", "0.0.0.0/1", "128.0.0.0/1"],
+        gateways: ["fd00::5", "10.114.0.5"],
+      }),
+    );
+    expect(replyRoutes(state)).toEqual(["::/1 via fe80::1", "8000::/1 via fe80::1"]);
+    expect(desiredTable(state).rules).toEqual([
+      { family: 6, priority: 1349, table: 254, protocol: 201, suppressPrefixLength: 1 },
+      { family: 6, priority: 1350, src: "2001:db8:1::10/128", table: 135, protocol: 201 },
+    ]);
+    expect(inlineVia(state, "::/1")).toEqual(["fd00::5@eth1"]);
+    expect(inlineVia(state, "0.0.0.0/1")).toEqual(["10.114.0.5@eth1"]);
+  });
+
+  it("shares the reply rules with an override: each keeps what the other still needs", () => {
+    const override = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3"] });
+    const both = upsert(readyState(MULTIPATH), override, vpn);
+    expect(replyRoutes(both)).toEqual([
+      "0.0.0.0/0 via 10.0.0.1",
+      "0.0.0.0/1 via 10.0.0.1",
+      "128.0.0.0/1 via 10.0.0.1",
+    ]);
+    expect(desiredTable(both).rules).toEqual(replyRules);
+    const vpnOnly = reduce(both, ev({ type: "route/deleted", name: "egress" }));
+    expect(replyRoutes(vpnOnly)).toEqual(["0.0.0.0/1 via 10.0.0.1", "128.0.0.0/1 via 10.0.0.1"]);
+    expect(desiredTable(vpnOnly).rules).toEqual(replyRules);
+    const overrideOnly = reduce(both, ev({ type: "route/deleted", name: "vpn" }));
+    expect(replyRoutes(overrideOnly)).toEqual(["0.0.0.0/0 via 10.0.0.1"]);
+    expect(desiredTable(overrideOnly).rules).toEqual(replyRules);
+    // Two Routes naming the same half (one conflicted) share its reply route: it stays with either.
+    const twin = route(
+      "vpn-b",
+      { destinations: ["0.0.0.0/1"], gateways: ["10.114.0.4"] },
+      "2030-01-01T00:00:00Z",
+    );
+    const twins = upsert(readyState(MULTIPATH), vpn, twin);
+    const leftTwin = reduce(twins, ev({ type: "route/deleted", name: "vpn" }));
+    expect(replyRoutes(leftTwin)).toEqual(["0.0.0.0/1 via 10.0.0.1"]);
+    expect(desiredTable(leftTwin).rules).toEqual(replyRules);
   });
 
   it("pins only what a destination strictly holds and a default route would carry", () => {

@@ -420,29 +420,32 @@ describe("plan", () => {
     let state = reduceAll(readyState(), [ev(hostFacts()), ev({ type: "route/upserted", route: vpn })]);
     const ops = plan(state);
     const adds = (list: readonly Op[]) =>
-      list.flatMap((o) => (o.object === "route" && o.action === "add" ? [o.to.dst] : []));
-    // The host routes go in first, the half that holds them after them.
+      list.flatMap((o) => (o.object === "route" && o.action === "add" ? [`${o.to.table} ${o.to.dst}`] : []));
+    // The host routes and each half's reply route go in first, the halves after them.
     expect(adds(ops)).toEqual([
-      "169.254.169.254/32",
-      "198.51.100.53/32",
-      "203.0.113.100/32",
-      "0.0.0.0/1",
-      "128.0.0.0/1",
+      "135 0.0.0.0/1",
+      "135 128.0.0.0/1",
+      "254 169.254.169.254/32",
+      "254 198.51.100.53/32",
+      "254 203.0.113.100/32",
+      "254 0.0.0.0/1",
+      "254 128.0.0.0/1",
     ]);
     const refusal: OpResult = { ok: false, errno: 17, code: "EEXIST", message: "File exists" };
     const isApiServer = (o: Op) =>
       o.object === "route" && o.action === "add" && o.to.dst === "203.0.113.100/32";
     const { first, rest } = splitBeforeOverride(state, ops);
-    expect(adds(first)).toEqual(["169.254.169.254/32", "198.51.100.53/32", "203.0.113.100/32", "0.0.0.0/1"]);
+    expect(adds(first)).toEqual(adds(ops).slice(0, 5));
     const firstApplied = first.map((op) => ({
       op,
       result: isApiServer(op) ? refusal : ({ ok: true } as OpResult),
     }));
-    expect(adds(secondStage(state, rest, firstApplied))).toEqual([]);
+    const second = secondStage(state, rest, firstApplied);
+    expect(adds(second)).toEqual(["254 0.0.0.0/1"]);
     state = applyAll(
       state,
-      [...first],
-      firstApplied.map((a) => a.result),
+      [...first, ...second],
+      [...firstApplied.map((a) => a.result), ...second.map(() => ({ ok: true }) as OpResult)],
     );
     expect(adds(plan(state))).toEqual([]);
     expect(routeOutcome(state, "vpn")?.destinations[1]).toMatchObject({
@@ -451,9 +454,100 @@ describe("plan", () => {
         "held back: the kernel refused the route that keeps 203.0.113.100/32 on the original gateway (File exists), and the route to 128.0.0.0/1 waits for it",
     });
     state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
-    expect(adds(plan(state))).toEqual(["203.0.113.100/32"]);
+    expect(adds(plan(state))).toEqual(["254 203.0.113.100/32"]);
     state = applyAll(state, plan(state), [{ ok: true }]);
-    expect(adds(plan(state))).toEqual(["128.0.0.0/1"]);
+    expect(adds(plan(state))).toEqual(["254 128.0.0.0/1"]);
+  });
+
+  describe("a Route's own half of the address space and its reply protection (SPEC §3.5)", () => {
+    const vpn = route("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.114.0.5"] });
+    const egress = route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.114.0.3"] });
+    const describeOp = (o: Op) =>
+      o.object === "rule"
+        ? `rule ${o.action} ${(o.action === "delete" ? o.from : o.to).priority}`
+        : o.object === "route"
+          ? `${o.action} ${(o.action === "delete" ? o.from : o.to).table} ${(o.action === "delete" ? o.from : o.to).dst}`
+          : undefined;
+    const routesAndRules = (ops: readonly Op[]) => ops.flatMap((o) => describeOp(o) ?? []);
+    const upsert = (...routes: ReturnType<typeof route>[]) =>
+      reduceAll(readyState(), [
+        ev(hostFacts()),
+        ...routes.map((r) => ev({ type: "route/upserted", route: r })),
+      ]);
+
+    it("waits for a refused reply rule, named, and goes in once it is in", () => {
+      let state = upsert(vpn);
+      const ops = plan(state);
+      const refusal: OpResult = { ok: false, errno: 17, code: "EEXIST", message: "File exists" };
+      const isReplyRule = (o: Op) => o.object === "rule" && o.action === "add" && o.to.priority === 1350;
+      const { first, rest } = splitBeforeOverride(state, ops);
+      expect(routesAndRules(rest)).toEqual(["add 254 0.0.0.0/1", "add 254 128.0.0.0/1"]);
+      const firstApplied = first.map((op) => ({
+        op,
+        result: isReplyRule(op) ? refusal : ({ ok: true } as OpResult),
+      }));
+      expect(secondStage(state, rest, firstApplied)).toEqual([]);
+      state = applyAll(
+        state,
+        first,
+        firstApplied.map((a) => a.result),
+      );
+      expect(routesAndRules(plan(state))).toEqual([]);
+      for (const destination of routeOutcome(state, "vpn")?.destinations ?? [])
+        expect(destination).toMatchObject({
+          state: "failed",
+          reason: `held back: the kernel refused kroute's rule at priority 1350 (File exists), and the route to ${destination.destination} waits for it`,
+        });
+      state = reduce(state, ev({ type: "timer/fired", node: NODE, timer: "retry" }, 5000));
+      expect(routesAndRules(plan(state))).toEqual(["rule add 1350"]);
+      state = applyAll(state, plan(state), [{ ok: true }], 5000);
+      expect(routesAndRules(plan(state))).toEqual(["add 254 0.0.0.0/1", "add 254 128.0.0.0/1"]);
+    });
+
+    it("comes out before its reply protection, and leaves what an override still needs", () => {
+      let state = converge(upsert(vpn));
+      state = reduce(state, ev({ type: "route/deleted", name: "vpn" }));
+      expect(routesAndRules(plan(state))).toEqual([
+        "delete 254 0.0.0.0/1",
+        "delete 254 128.0.0.0/1",
+        "rule delete 1350",
+        "rule delete 1349",
+        "delete 135 0.0.0.0/1",
+        "delete 135 128.0.0.0/1",
+        "delete 254 169.254.169.254/32",
+        "delete 254 198.51.100.53/32",
+        "delete 254 203.0.113.100/32",
+      ]);
+
+      // Beside an override, the reply rules are both's: the halves' reply routes still go after the halves.
+      state = converge(upsert(egress, vpn));
+      state = reduce(state, ev({ type: "route/deleted", name: "vpn" }));
+      expect(routesAndRules(plan(state))).toEqual([
+        "delete 254 0.0.0.0/1",
+        "delete 254 128.0.0.0/1",
+        "delete 135 0.0.0.0/1",
+        "delete 135 128.0.0.0/1",
+      ]);
+      state = converge(state);
+      expect(desiredTable(state).rules.map((r) => r.priority)).toEqual([1349, 1350]);
+
+      // And the override gone, the halves keep their reply protection.
+      state = converge(upsert(egress, vpn));
+      state = reduce(state, ev({ type: "route/deleted", name: "egress" }));
+      expect(routesAndRules(plan(state))).toEqual(["delete 254 0.0.0.0/0", "delete 135 0.0.0.0/0"]);
+    });
+
+    it("one half dropped takes its reply route out after it, the other half keeping the rules", () => {
+      let state = converge(upsert(vpn));
+      state = reduce(
+        state,
+        ev({
+          type: "route/upserted",
+          route: route("vpn", { destinations: ["128.0.0.0/1"], gateways: ["10.114.0.5"] }),
+        }),
+      );
+      expect(routesAndRules(plan(state))).toEqual(["delete 254 0.0.0.0/1", "delete 135 0.0.0.0/1"]);
+    });
   });
 
   it("adds a route after the more specific ones it holds: the API server's host route before a /8 holding it", () => {

@@ -445,7 +445,7 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "8.8.8.8")).toBe("10.0.0.1");
   });
 
-  it("keeps protected addresses on the original gateway under a Route that captures them without being a default route", async () => {
+  it("keeps protected addresses and the node's replies on the original gateway under a VPN-style /1 pair, not under a narrower Route", async () => {
     // The classic VPN pair: two halves of the address space, more specific than any
     // default route, written by the operator. Without protection the API server endpoint
     // 192.0.2.10 and the resolver followed the VPN gateways, and the agent lost the API server.
@@ -470,16 +470,38 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     expect(await routeGet(w().ns, "203.0.113.99")).toBe("10.0.0.1");
     // The node's own network stays on its link, as under an override.
     expect(await routeGet(w().ns, "10.0.0.20")).toBe("dev eth0");
-    // Not a default route, so none of the override's reply rules or table.
-    expect(await w().ns.ipJson<unknown[]>("rule", "show", "table", "135")).toEqual([]);
+    // The pair takes what the default route took, replies included: the node's replies
+    // to inbound connections (SSH, NodePorts) keep the original gateway, as under an
+    // override, through the reply table holding each half; main's specific routes first.
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["135 0.0.0.0/1"]).toEqual(["10.0.0.1"]);
+      expect(routes["135 128.0.0.0/1"]).toEqual(["10.0.0.1"]);
+    });
+    expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "200.1.1.1", "10.0.0.5")).toBe("10.0.0.1");
+    expect(await routeGet(w().ns, "10.0.0.20", "10.0.0.5")).toBe("dev eth0");
     const table = () => w().api.get("NodeRouteTable", NODE) as Loose;
     await eventually(() => expect(table()?.status).toMatchObject({ programmed: 2, failed: 0, problems: [] }));
 
-    // A narrower Route that holds no protected address gets no protection.
+    // One half left: its reply protection stays, the other half's goes.
+    w().api.apply(route("vpn", { destinations: ["0.0.0.0/1"], gateways: ["10.0.0.3", "10.0.0.4"] }));
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["135 0.0.0.0/1"]).toEqual(["10.0.0.1"]);
+      expect(routes["135 128.0.0.0/1"]).toBeUndefined();
+      expect(routes["main 128.0.0.0/1"]).toBeUndefined();
+    });
+    expect(await routeGet(w().ns, "8.8.8.8", "10.0.0.5")).toBe("10.0.0.1");
+
+    // A narrower Route that holds no protected address gets no protection, replies
+    // included: the node's own traffic to a corporate network keeps the Route's gateways.
     w().api.apply(route("vpn", { destinations: ["8.0.0.0/8"], gateways: ["10.0.0.3", "10.0.0.4"] }));
     await eventually(async () =>
       expect(await kernelRoutes(w().ns)).toEqual({ "main 8.0.0.0/8": ["10.0.0.3", "10.0.0.4"] }),
     );
+    expect(await w().ns.ipJson<unknown[]>("rule", "show", "table", "135")).toEqual([]);
+    expect(["10.0.0.3", "10.0.0.4"]).toContain(await routeGet(w().ns, "8.8.8.8", "10.0.0.5"));
     w().api.delete("Route", "vpn");
     await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
     expect(await routeGet(w().ns, "192.0.2.10")).toBe("10.0.0.1");

@@ -67,6 +67,32 @@ describeAsRoot("dual-stack default-route overrides (API double + kernel namespac
     expect(await routeGet(w().ns, INTERNET_V6)).toBe("fe80::2");
   });
 
+  it("keeps the node's IPv6 replies on its router under a Route's own ::/1 and 8000::/1", async () => {
+    w().api.apply(route("vpn", { destinations: ["::/1", "8000::/1"], gateways: ["fd00::3", "fd00::4"] }));
+    const agent = await startAgent();
+    await agent.ready;
+    await eventually(async () =>
+      expect(await kernelRoutes(w().ns)).toEqual({
+        "main ::/1": ["fd00::3", "fd00::4"],
+        "main 8000::/1": ["fd00::3", "fd00::4"],
+        [`main ${API_SERVER_V6}`]: ["fe80::2"],
+        [`main ${RESOLVER_V6}`]: ["fe80::2"],
+        "135 ::/1": ["fe80::2"],
+        "135 8000::/1": ["fe80::2"],
+      }),
+    );
+    expect(["fd00::3", "fd00::4"]).toContain(await routeGet(w().ns, INTERNET_V6));
+    expect(["fd00::3", "fd00::4"]).toContain(await routeGet(w().ns, "c000::1"));
+    // The node's replies to inbound connections, in either half, keep its router.
+    expect(await routeGet(w().ns, INTERNET_V6, NODE_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, "c000::1", NODE_V6)).toBe("fe80::2");
+    expect(await routeGet(w().ns, "fd00::20", NODE_V6)).toBe("dev eth0");
+
+    w().api.delete("Route", "vpn");
+    await eventually(async () => expect(await kernelRoutes(w().ns)).toEqual({}));
+    expect(await w().ns.ipJson<unknown[]>("-6", "rule", "show", "table", "135")).toEqual([]);
+  });
+
   it("stops taking an RA-learned router for the original once its route expires, before the kernel deletes it", async () => {
     // The router stops advertising: its route expires, and Linux keeps listing it, unused,
     // without a word until its garbage collector deletes it. The collector is held off
