@@ -4,7 +4,8 @@
  * interface must keep the original gateway, during an apply as well as after it. So must
  * a protected address that one of kroute's narrower main-table routes holds (a Route's
  * 0.0.0.0/1 and 128.0.0.0/1, a /8 holding the API server): a default route would carry
- * it otherwise.
+ * it otherwise; and so must those replies under a Route's own half of the address space,
+ * which takes all that the default route carried in it.
  */
 import {
   coversDefault,
@@ -12,6 +13,7 @@ import {
   type EventOf,
   familyOf,
   type IpAddr,
+  isDefaultHalf,
   type KernelRoute,
   type LookupResult,
   type Op,
@@ -33,6 +35,14 @@ export type OverrideTest = (route: KernelRoute) => boolean;
 
 /** Destinations used to check that replies from the node's own addresses keep the original gateway. */
 const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
+
+/** The same, inside each half of the address space, for a Route's own half. */
+const HALF_REPLY_PROBE: Readonly<Record<string, IpAddr>> = {
+  "0.0.0.0/1": "64.0.0.1" as IpAddr,
+  "128.0.0.0/1": REPLY_PROBE[4],
+  "::/1": REPLY_PROBE[6],
+  "8000::/1": "c000::1" as IpAddr,
+};
 
 /**
  * Whether a batch writes a default route or half of one (an override split in halves,
@@ -99,7 +109,9 @@ export function overrideProblems(
   if (host === undefined) return problems;
   for (const route of owned.defaultRoutes.values()) {
     // Only the main table decides where the node's own traffic goes by default.
-    if (route.table !== 254 || !isOverride(route)) continue;
+    if (route.table !== 254) continue;
+    const override = isOverride(route);
+    if (!override && !isDefaultHalf(route.dst)) continue;
     const family = route.family;
     const original = originalDefault(host, family);
     if (original === undefined) continue;
@@ -109,6 +121,10 @@ export function overrideProblems(
     const protectedOfFamily = protectedAddresses(host).filter((a) => familyOf(a) === family);
     const describe = (answer: LookupResult): string =>
       answer.ok ? `via ${answer.gateway ?? `dev ${answer.dev}`}` : answer.message;
+    if (!override) {
+      halfReplyProblems(kernel, host, route, original, keepsOriginal, describe, problems);
+      continue;
+    }
     for (const address of protectedOfFamily) {
       const answer = kernel.lookupSync({ dst: address });
       // A directly connected address is not captured by the override either.
@@ -132,6 +148,35 @@ export function overrideProblems(
   }
   capturedProblems(kernel, host, owned, metric, problems, hostBefore);
   return problems;
+}
+
+/**
+ * Replies from the node's addresses on the original interface into a Route's own half
+ * of the address space: they must not take the half (nor a default route). A narrower
+ * route of main that holds the probe takes them by design (a Route's own /8 keeps the
+ * node's traffic to it), so only a reply through a route of prefix length 1 or less
+ * not via the original gateway is a problem.
+ */
+function halfReplyProblems(
+  kernel: FakeKernel,
+  host: Host,
+  half: KernelRoute,
+  original: Host["defaultGateways"][number],
+  keepsOriginal: (gateway: IpAddr | undefined) => boolean,
+  describe: (answer: LookupResult) => string,
+  problems: Map<string, string>,
+): void {
+  const probe = HALF_REPLY_PROBE[half.dst];
+  if (probe === undefined) return;
+  for (const address of host.addresses) {
+    if (address.dev !== original.dev || familyOf(address.ip) !== half.family) continue;
+    const answer = kernel.lookupSync({ dst: probe, src: address.ip });
+    if (answer.ok && (prefixLength(answer.dst) > 1 || keepsOriginal(answer.gateway))) continue;
+    problems.set(
+      `from ${address.ip} to ${half.dst}`,
+      `replies from ${address.ip} to ${probe} are routed ${describe(answer)}${answer.ok ? ` (route ${answer.dst})` : ""}, not via the original gateway ${original.via}`,
+    );
+  }
 }
 
 /**
@@ -178,5 +223,5 @@ function originalDefault(host: Host, family: 4 | 6): Host["defaultGateways"][num
 function mayMoveProtected(op: Op, view: ProtectedView): boolean {
   if (op.object !== "route") return true;
   const route = op.action === "delete" ? op.from : op.to;
-  return prefixLength(route.dst) === 0 || view.holds(route);
+  return coversDefault(route.dst) || view.holds(route);
 }

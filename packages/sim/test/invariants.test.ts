@@ -152,6 +152,42 @@ describe("replay invariants fire when the core misbehaves", () => {
       );
     });
 
+  for (const [what, destinations, expected] of [
+    [
+      "a default-route override",
+      ["0.0.0.0/0"],
+      /^replies from 203\.0\.113\.10 are routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1$/,
+    ],
+    [
+      "a Route's own 0.0.0.0/1 and 128.0.0.0/1",
+      ["0.0.0.0/1", "128.0.0.0/1"],
+      /^replies from 203\.0\.113\.10 to 64\.0\.0\.1 are routed via 10\.114\.0\.[34] \(route 0\.0\.0\.0\/1\), not via the original gateway 203\.0\.113\.1$/,
+    ],
+  ] as const)
+    it(`the node's replies taken by ${what}`, () => {
+      // The rule sending the node's replies to the reply table is never written.
+      sabotage.current = (ops) =>
+        ops.filter((op) => !(op.object === "rule" && op.action === "add" && op.to.priority === 1350));
+      const found = violations(log([route("vpn", [...destinations])]));
+      expect(found).toContainEqual(expect.stringMatching(expected));
+    });
+
+  it("the node's replies taken during the apply, by a Route's own half added before its reply route", () => {
+    const isAdd = (op: Op, table: number) =>
+      op.object === "route" && op.action === "add" && op.to.dst === "0.0.0.0/1" && op.to.table === table;
+    sabotage.current = (ops) => {
+      const half = ops.find((op) => isAdd(op, 254));
+      if (half === undefined) return ops;
+      return ops.flatMap((op) => (op === half ? [] : isAdd(op, 135) ? [half, op] : [op]));
+    };
+    const found = violations(log([route("vpn", ["0.0.0.0/1", "128.0.0.0/1"])]));
+    expect(found).toContainEqual(
+      expect.stringMatching(
+        /^replies from 203\.0\.113\.10 to 64\.0\.0\.1 are routed via 10\.114\.0\.[34] \(route 0\.0\.0\.0\/1\), not via the original gateway 203\.0\.113\.1 during the apply/,
+      ),
+    );
+  });
+
   it("a protected address captured during the apply, by a Route's /8 added before the host route", () => {
     // The /8 goes in just before the API server's host route instead of after it.
     const isAdd = (op: Op, dst: string) => op.object === "route" && op.action === "add" && op.to.dst === dst;
