@@ -13,6 +13,7 @@ import {
   familyOf,
   hostPrefix,
   type IpAddr,
+  maxPrefixLength,
   type Prefix,
   parsePrefix,
   prefixContains,
@@ -34,6 +35,11 @@ export type ContributionContext = Pick<NodeState, "nodeName" | "node" | "host" |
 };
 
 const DESTINATION_FIELD = /^spec\.destinations\[(\d+)\]$/;
+
+/** Why a destination waits for the node's host facts (see computeContribution). */
+const WAITING_TO_OVERRIDE = "waiting for the node's host facts before overriding its default route";
+const WAITING_TO_JUDGE =
+  "waiting for the node's host facts: until they name the protected addresses (API servers, resolvers, metadata, --keep-original), whether it holds one is not known";
 
 export interface Network {
   readonly prefix: Prefix;
@@ -304,16 +310,16 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     }
     const set = setKeyOf(family, route.probe, slot.members);
     const isDefault = prefixLength(destination.prefix) === 0;
+    // Which addresses must keep the original gateway (and which gateway that is) only the
+    // host facts say: until they are in, a destination that could hold one would go in
+    // unpinned and take the API server with it. A host route holds nothing narrower.
+    if (!ctx.host.observed && prefixLength(destination.prefix) < maxPrefixLength(family)) {
+      destinations.push({ ...base, pending: isDefault ? WAITING_TO_OVERRIDE : WAITING_TO_JUDGE });
+      continue;
+    }
     /** Set when the override goes in as the halves of the address space (see override.ts): why. */
     let split: string | undefined;
     if (isDefault) {
-      if (!ctx.host.observed) {
-        destinations.push({
-          ...base,
-          pending: "waiting for the node's host facts before overriding its default route",
-        });
-        continue;
-      }
       const original = originalDefault(ctx, family);
       if (original !== undefined) {
         const originalMetric = original.metric ?? 0;
@@ -489,15 +495,15 @@ function protectedDestinations(
 /**
  * The protected addresses a destination narrower than a default route takes from the
  * node's default route (SPEC §3.5, "Routes that capture protected addresses"), and the
- * original gateway's set that keeps them. None when the host facts are not in yet or the
- * node has no default route of the family: no default route carries them then.
+ * original gateway's set that keeps them. None when the node has no default route of the
+ * family: none carries them then. Asked only once the host facts are in (until then the
+ * destination waits, see computeContribution).
  */
 function capturedProtections(
   ctx: ContributionContext,
   dst: Prefix,
   networks: readonly Network[],
 ): { readonly pins: readonly Prefix[]; readonly via: string } | undefined {
-  if (!ctx.host.observed) return undefined;
   const family = familyOf(dst);
   const original = originalDefault(ctx, family);
   if (original === undefined) return undefined;

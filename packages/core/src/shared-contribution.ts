@@ -71,7 +71,7 @@ function placeOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr,
 
 /**
  * What computeContribution reads of a node that selects the Route, besides the settings:
- * whether addresses are known, each gateway's device (or that it is the node's own), and (only for a default-route
+ * whether addresses and host facts are known, each gateway's device (or that it is the node's own), and (only for a default-route
  * override, which pins host routes and reply rules, or a destination holding a protected
  * address, which pins host routes) the host facts whole and which protected addresses
  * are reachable without a gateway.
@@ -79,7 +79,8 @@ function placeOf(gateway: IpAddr, ctx: ContributionContext, devices: Map<IpAddr,
 function contextKey(route: ValidRoute, ctx: ContributionContext): string {
   const devices = devicesOf(ctx);
   const known = ctx.host.observed || ctx.kernel.observed;
-  let key = known ? "1" : "0";
+  // Without host facts every destination but a host route waits for them.
+  let key = `${known ? "1" : "0"}${ctx.host.observed ? "1" : "0"}`;
   for (const gateway of route.gateways) key += `|${placeOf(gateway, ctx, devices) ?? ""}`;
   if (route.destinations.some((d) => d.prefix.endsWith("/0")) || holdsProtection(route, ctx.host.facts)) {
     // The networks the node is connected to decide which protected addresses need a pin.

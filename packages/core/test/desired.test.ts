@@ -1195,6 +1195,64 @@ describe("desiredTable: Routes that capture protected addresses without a defaul
     });
   });
 
+  /** A node whose labels, addresses and Routes are in, but not its host facts. */
+  const beforeHostFacts = (): NodeState =>
+    [
+      ev({ type: "node/observed", node: NODE, labels: {} }),
+      ev({ type: "route/resynced", routes: [] }),
+      ev({
+        type: "kernel/observed",
+        node: NODE,
+        snapshot: {
+          routes: [],
+          nexthops: [],
+          rules: [],
+          links: [],
+          addresses: [
+            { ip: ip("10.0.0.10"), prefixLength: 24, dev: "eth0" },
+            { ip: ip("10.114.0.10"), prefixLength: 20, dev: "eth1" },
+            { ip: ip("fd00::10"), prefixLength: 64, dev: "eth1" },
+          ],
+          complete: true,
+        },
+      }),
+    ].reduce(reduce, initialNodeState(NODE, MULTIPATH));
+
+  it("a destination that could hold a protected address waits for the host facts, named, never unpinned", () => {
+    let state = upsert(
+      beforeHostFacts(),
+      vpn,
+      route("wide", { destinations: ["203.0.0.0/8", "2000::/3"], gateways: ["10.114.0.5", "fd00::5"] }),
+    );
+    for (const name of ["vpn", "wide"])
+      for (const destination of routeOutcome(state, name)?.destinations ?? [])
+        expect(destination).toMatchObject({
+          state: "pending",
+          reason:
+            "waiting for the node's host facts: until they name the protected addresses (API servers, resolvers, metadata, --keep-original), whether it holds one is not known",
+        });
+    expect(desiredTable(state).routes).toEqual([]);
+    expect(plan(state)).toEqual([]);
+    state = reduce(state, ev(hostFacts()));
+    expect(pinned(state)).toEqual(["169.254.169.254/32", "198.51.100.53/32", "203.0.113.100/32"]);
+    expect(routeTo(state, "128.0.0.0/1")).toBeDefined();
+    expect(routeTo(state, "203.0.0.0/8")).toBeDefined();
+    // No IPv6 default route in the facts: nothing to pin, so ::/3 goes in as it is.
+    expect(routeTo(state, "2000::/3")).toBeDefined();
+  });
+
+  it("a host route, which holds no narrower address, goes in before the host facts", () => {
+    const state = upsert(
+      beforeHostFacts(),
+      route("host", {
+        destinations: ["203.0.113.7/32", "2001:db8::7/128"],
+        gateways: ["10.114.0.5", "fd00::5"],
+      }),
+    );
+    expect(inlineVia(state, "203.0.113.7/32")).toEqual(["10.114.0.5@eth1"]);
+    expect(inlineVia(state, "2001:db8::7/128")).toEqual(["fd00::5@eth1"]);
+  });
+
   it("unpins an address once no destination holds it any more", () => {
     let state = upsert(readyState(MULTIPATH), vpn);
     state = upsert(

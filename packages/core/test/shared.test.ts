@@ -65,6 +65,34 @@ describe("sharing across node states", () => {
     ).toEqual(["eth1"]);
   });
 
+  it("computes its own contribution for a node whose host facts are in, or not yet", () => {
+    // 10.9.0.0/16 holds no protected address of these facts, but without them none can tell.
+    const own = route("own", { destinations: ["10.9.0.0/16"], gateways: ["10.114.0.3"] });
+    const addresses: EventBody = {
+      type: "kernel/observed",
+      node: "a",
+      snapshot: {
+        routes: [],
+        nexthops: [],
+        rules: [],
+        links: [],
+        addresses: [{ ip: ip("10.114.0.10"), prefixLength: 20, dev: "eth1" }],
+        complete: true,
+      },
+    };
+    const start = (name: string, facts: readonly EventBody[]) =>
+      node(name, [
+        { type: "node/observed", node: name, labels: {} },
+        addresses,
+        ...facts,
+        { type: "route/resynced", routes: [own] },
+      ]);
+    const routed = (state: NodeState) => desiredTable(state).routes.map((r) => r.dst);
+    expect(routed(start("k", [hostFacts()]))).toEqual(["10.9.0.0/16"]);
+    expect(routed(start("w", []))).toEqual([]);
+    expect(routed(start("k", [hostFacts()]))).toEqual(["10.9.0.0/16"]);
+  });
+
   it("a label move gives the table of a node that saw only the final labels", () => {
     const moved = node("a", [
       { type: "node/observed", node: "a", labels: { pool: "a" } },

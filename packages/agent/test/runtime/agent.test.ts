@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeLog, type KernelRoute, type RouteObject } from "@kroute/core";
+import { decodeLog, type IpAddr, type KernelRoute, type RouteObject, routeOutcome } from "@kroute/core";
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -125,6 +125,51 @@ describe("the agent runtime on the fake kernel", () => {
     });
   });
 
+  it("routes no destination that could hold a protected address before the host facts are in", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    // After every kernel batch: 128.0.0.0/1 holds the API server and 169.254.169.254, so
+    // it must never be in the kernel without their host routes via the original gateway.
+    const unpinned: string[][] = [];
+    const apply = kernel.apply.bind(kernel);
+    kernel.apply = async (ops) => {
+      const results = await apply(ops);
+      const dsts: string[] = owned(kernel).map((r) => r.dst);
+      if (dsts.includes("128.0.0.0/1") && !dsts.includes("203.0.113.100/32")) unpinned.push(dsts);
+      return results;
+    };
+    // The API server's EndpointSlices not listed yet (slower than the Routes, or failing
+    // and retried): the host facts wait for them.
+    const cluster = new HandCluster("node-a", {}, undefined);
+    const agent = await start(kernel, cluster);
+    cluster.resync([
+      routeObject("vpn", { destinations: ["0.0.0.0/1", "128.0.0.0/1"], gateways: ["10.0.0.3"] }),
+    ]);
+    await eventually(() =>
+      expect(routeOutcome(agent.state(), "vpn")?.destinations.map((d) => d.state)).toEqual([
+        "pending",
+        "pending",
+      ]),
+    );
+    expect(routeOutcome(agent.state(), "vpn")?.destinations[1]?.reason).toMatch(
+      /^waiting for the node's host facts/,
+    );
+    expect(owned(kernel)).toEqual([]);
+    cluster.apiServers.next(["203.0.113.100" as IpAddr]);
+    await eventually(() =>
+      expect(owned(kernel).map((r) => r.dst)).toEqual([
+        "0.0.0.0/1",
+        "128.0.0.0/1",
+        "169.254.169.254/32",
+        "203.0.113.100/32",
+      ]),
+    );
+    for (const dst of ["169.254.169.254/32", "203.0.113.100/32"]) {
+      const pin = owned(kernel).find((r) => r.dst === dst);
+      expect(pin === undefined ? [] : gatewaysOf(kernel, pin)).toEqual(["10.0.0.1"]);
+    }
+    expect(unpinned).toEqual([]);
+  });
+
   it("is not ready before the Routes have synced, and says what it waits for", async () => {
     const kernel = createFakeKernel(NODE_HOST);
     const agent = await start(kernel, new HandCluster());
@@ -151,6 +196,25 @@ describe("the agent runtime on the fake kernel", () => {
     expect(b.opsWritten()).toBe(0);
     expect(JSON.stringify(kernel.listSync({}))).toBe(before);
     expect(sysctlWrites).not.toHaveBeenCalled();
+  });
+
+  it("restarts with its Routes in place while the host facts are late, and writes nothing once they come", async () => {
+    const kernel = createFakeKernel(NODE_HOST);
+    await programmedAndStopped(kernel, [routeObject("egress", twoGateways)]);
+    const before = JSON.stringify(kernel.listSync({}));
+
+    // The Routes wait for the host facts, but what the kernel holds of them stays.
+    const second = new HandCluster("node-a", {}, undefined);
+    const b = await start(kernel, second);
+    second.resync([routeObject("egress", twoGateways)]);
+    await eventually(() => expect(routeOutcome(b.state(), "egress")?.destinations[0]?.state).toBe("pending"));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(JSON.stringify(kernel.listSync({}))).toBe(before);
+    second.apiServers.next(["10.0.0.100" as IpAddr]);
+    await b.ready;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.opsWritten()).toBe(0);
+    expect(JSON.stringify(kernel.listSync({}))).toBe(before);
   });
 
   it("prunes a Route deleted while it was down, only after every source synced", async () => {

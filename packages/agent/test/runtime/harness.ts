@@ -5,7 +5,7 @@
 import type { EventBody, IpAddr, RouteObject } from "@kroute/core";
 import type { HostDescription } from "@kroute/driver-fake";
 import { type Logger, pino } from "pino";
-import { BehaviorSubject, Subject } from "rxjs";
+import { BehaviorSubject, ReplaySubject, Subject } from "rxjs";
 import type { ClusterSources } from "../../src/runtime/agent.ts";
 import { type AgentSettings, parseAgentSettings } from "../../src/settings.ts";
 
@@ -44,12 +44,17 @@ export function testSettings(extra: readonly string[] = [], node = "node-a"): Ag
 export class HandCluster implements ClusterSources {
   readonly routes: Subject<EventBody> = new Subject<EventBody>();
   readonly node: BehaviorSubject<EventBody>;
-  readonly apiServers: BehaviorSubject<readonly IpAddr[]> = new BehaviorSubject<readonly IpAddr[]>([
-    "10.0.0.100" as IpAddr,
-  ]);
+  /** Replays the last endpoints pushed; none until the first push when started with none. */
+  readonly apiServers: ReplaySubject<readonly IpAddr[]> = new ReplaySubject<readonly IpAddr[]>(1);
 
-  constructor(nodeName = "node-a", labels: Record<string, string> = {}) {
+  /** `apiServers` undefined: the endpoints are not listed yet (the test pushes them). */
+  constructor(
+    nodeName = "node-a",
+    labels: Record<string, string> = {},
+    apiServers: readonly IpAddr[] | undefined = ["10.0.0.100" as IpAddr],
+  ) {
     this.node = new BehaviorSubject<EventBody>({ type: "node/observed", node: nodeName, labels });
+    if (apiServers !== undefined) this.apiServers.next(apiServers);
   }
 
   resync(routes: readonly RouteObject[]): void {
