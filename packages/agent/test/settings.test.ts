@@ -22,6 +22,7 @@ describe("parseAgentSettings", () => {
     expect(s.apiServerNamespace).toBe("default");
     expect(s.engine.protocol).toBe(DEFAULT_SETTINGS.protocol);
     expect(s.engine.metric).toBe(DEFAULT_SETTINGS.metric);
+    expect(s.engine.maxDestinations).toBe(20_000);
     expect(s.engine.resilient).toEqual({ buckets: 128, idleTimer: 120, unbalancedTimer: 0 });
     expect(s.nexthopMode).toBe("auto");
     expect(s.multipathHashPolicy).toBe(1);
@@ -45,6 +46,7 @@ describe("parseAgentSettings", () => {
         "--metric=20",
         "--table-reply=200",
         "--route-tables=254, 100-199",
+        "--max-destinations=5000",
         "--nexthop-mode=groups",
         "--resilient-buckets=64",
         "--resilient-idle-timer=30s",
@@ -80,6 +82,7 @@ describe("parseAgentSettings", () => {
       { first: 254, last: 254 },
       { first: 100, last: 199 },
     ]);
+    expect(s.engine.maxDestinations).toBe(5000);
     expect(s.engine.nexthopMode).toBe("groups");
     expect(s.engine.resilient).toEqual({ buckets: 64, idleTimer: 30, unbalancedTimer: 0 });
     expect(s.engine.protectedPrefixes).toEqual(["10.244.0.0/16", "fd00::/8"]);
@@ -146,6 +149,8 @@ describe("parseAgentSettings", () => {
     ],
     [["--route-tables=main"], /--route-tables: "main" has "main": not a table id N or range N-M/],
     [["--route-tables=0"], /--route-tables: "0" has "0": not a table id/],
+    [["--max-destinations=0"], /--max-destinations: "0" is out of range \(1\.\.4294967295\)/],
+    [["--max-destinations=lots"], /--max-destinations: "lots" is not a whole number/],
     [["--nexthop-mode=ecmp"], /--nexthop-mode: "ecmp" is not one of auto, groups, multipath/],
     [["--api-group=example.com"], /--api-group: "example.com" is not one of/],
     [["--probe-interval=fast"], /--probe-interval: "fast" is not a duration/],

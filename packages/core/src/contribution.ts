@@ -26,7 +26,15 @@ import type { RouteValidation, ValidRoute } from "./route.ts";
 import { destinationRefusal, writtenDestinations } from "./route-verdict.ts";
 import type { EngineSettings } from "./settings.ts";
 import { selectedOn } from "./shared-selection.ts";
-import type { Claim, Contribution, DestinationPlan, HostFacts, NodeState, SetMember } from "./state.ts";
+import type {
+  Claim,
+  Contribution,
+  DestinationPlan,
+  HostFacts,
+  NodeState,
+  RoutableEnd,
+  SetMember,
+} from "./state.ts";
 import { MAIN_TABLE } from "./validate.ts";
 
 /** The parts of the state a contribution depends on; a change that matters (see contextAffects) recomputes them all. */
@@ -172,6 +180,8 @@ function unselected(validation: RouteValidation): Contribution {
     rules: [],
     probe: route?.probe ?? true,
     gateways: route?.gateways ?? [],
+    seniority: route === undefined ? "" : seniorityOf(route),
+    routableEnds: [],
   };
 }
 
@@ -183,6 +193,11 @@ function unselected(validation: RouteValidation): Contribution {
 function ageKey(creationTimestamp: string): string {
   const ms = Date.parse(creationTimestamp);
   return Number.isNaN(ms) || ms < 0 ? "-" : String(ms).padStart(16, "0");
+}
+
+/** Older Routes first: creation time, then name (ageKey's order, as for a conflict). */
+function seniorityOf(route: ValidRoute): string {
+  return `${ageKey(route.creationTimestamp)}|${route.name}`;
 }
 
 /** Whether the Route's selector selects this node (remembered per selector, see shared-selection.ts). */
@@ -221,6 +236,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
   }
 
   const destinations: DestinationPlan[] = [];
+  const routableEnds: RoutableEnd[] = [];
   const claims: Claim[] = [];
   const claimed = new Set<string>();
   const rules = new Map<string, KernelRule>();
@@ -365,6 +381,7 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
       ...(leftOut === undefined ? {} : { leftOut }),
       ...(split === undefined ? {} : { split }),
     });
+    routableEnds.push({ claims: claims.length, rules: rules.size });
   }
 
   for (const issue of route.issues) {
@@ -388,6 +405,8 @@ export function computeContribution(validation: RouteValidation, ctx: Contributi
     rules: [...rules.values()],
     probe: route.probe,
     gateways: [...new Set(route.gateways)].sort(compareAddresses),
+    seniority: seniorityOf(route),
+    routableEnds,
   };
 }
 

@@ -7,10 +7,23 @@
  * Works on a local mutable record of immutable maps; callers pass a fresh copy and
  * keep the result, so the reducer stays pure.
  */
+
+import { admission, admittedClaims, admittedRules, routableCount } from "./admission.ts";
 import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
 import { parseSetKey } from "./contribution.ts";
 import { type GatewayHealth, usableMembers } from "./gateway-health.ts";
-import { emptyHashMap, hmDelete, hmEntries, hmForEach, hmGet, hmKeys, hmPut, hmSet } from "./hashmap.ts";
+import {
+  emptyHashMap,
+  type HashMap,
+  hmDelete,
+  hmEntries,
+  hmForEach,
+  hmGet,
+  hmKeys,
+  hmPut,
+  hmSet,
+  hmValues,
+} from "./hashmap.ts";
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import { allocateId, freeFromOther, holdForOther, type IdMove, releaseId } from "./nexthop-ids.ts";
@@ -425,24 +438,110 @@ function removeRule(w: Work, rule: KernelRule, owner: string): void {
   touch(w, `u|${key}`);
 }
 
-/** Replaces one Route's contribution (undefined removes it), touching only what differs. */
+/** The most destinations this node programs (--max-destinations); absent, no cap. */
+function capOf(w: Work): number {
+  return w.settings.maxDestinations ?? Number.POSITIVE_INFINITY;
+}
+
+/** How many of a Route's destinations are admitted now: all, unless the cap leaves it fewer. */
+function admittedOf(w: Work, contribution: Contribution): number {
+  return hmGet(w.d.capped, contribution.name) ?? routableCount(contribution);
+}
+
+/** Replaces one Route's contribution (undefined removes it), touching only what differs (see setContributions). */
 export function setContribution(w: Work, name: string, next: Contribution | undefined): void {
+  // setContributions' common case without its lists: this runs for every Route event.
   const previous = hmGet(w.d.contributions, name);
+  const wanted = w.d.destinationsWanted + routableCount(selectedOnly(next)) - routableCount(previous);
+  if (wanted > capOf(w) || w.d.capped.size > 0) {
+    setContributions(w, [[name, next]]);
+    return;
+  }
+  w.d.destinationsWanted = wanted;
+  replaceContribution(w, name, previous, routableCount(previous), next, routableCount(selectedOnly(next)));
+}
+
+/** A contribution as derive keeps it: only a selected Route's. */
+function selectedOnly(contribution: Contribution | undefined): Contribution | undefined {
+  return contribution?.selected === true ? contribution : undefined;
+}
+
+/**
+ * Replaces the contributions of several Routes, each named once (undefined removes one).
+ * While the node's Routes want no more destinations than --max-destinations, and did not
+ * before, every one is admitted whole and this costs what the Routes touch; only over
+ * the cap (or coming back under it) is the admission worked out again (admission.ts),
+ * once for all of them: a label move flips many Routes at once.
+ */
+export function setContributions(
+  w: Work,
+  changes: readonly (readonly [string, Contribution | undefined])[],
+): void {
+  const previousOf = new Map(changes.map(([name]) => [name, hmGet(w.d.contributions, name)]));
+  for (const [name, next] of changes)
+    w.d.destinationsWanted += routableCount(selectedOnly(next)) - routableCount(previousOf.get(name));
+  if (w.d.destinationsWanted <= capOf(w) && w.d.capped.size === 0) {
+    for (const [name, next] of changes) {
+      const previous = previousOf.get(name);
+      replaceContribution(
+        w,
+        name,
+        previous,
+        routableCount(previous),
+        next,
+        routableCount(selectedOnly(next)),
+      );
+    }
+    return;
+  }
+  const cappedBefore = w.d.capped;
+  let contributions = w.d.contributions;
+  for (const [name, next] of changes) contributions = hmPut(contributions, name, selectedOnly(next));
+  const capped = admission(hmValues(contributions), capOf(w));
+  w.d.capped = capped;
+  const admitted = (map: HashMap<number>, contribution: Contribution | undefined): number =>
+    contribution === undefined ? 0 : (hmGet(map, contribution.name) ?? routableCount(contribution));
+  // Every other Route whose admission moved: those losing destinations first, so that
+  // what they free (nexthop ids too) is free for those gaining them.
+  const moved = new Set([...hmKeys(cappedBefore), ...hmKeys(capped)]);
+  for (const [name] of changes) moved.delete(name);
+  const shifts: { route: Contribution; before: number; after: number }[] = [];
+  for (const other of moved) {
+    const route = hmGet(contributions, other);
+    if (route === undefined) continue;
+    const before = admitted(cappedBefore, route);
+    const after = admitted(capped, route);
+    if (before !== after) shifts.push({ route, before, after });
+  }
+  for (const s of shifts) if (s.after < s.before) replaceAdmitted(w, s.route, s.before, s.route, s.after);
+  for (const [name, next] of changes) {
+    const previous = previousOf.get(name);
+    const selected = selectedOnly(next);
+    replaceContribution(
+      w,
+      name,
+      previous,
+      admitted(cappedBefore, previous),
+      next,
+      admitted(capped, selected),
+    );
+  }
+  for (const s of shifts) if (s.after > s.before) replaceAdmitted(w, s.route, s.before, s.route, s.after);
+}
+
+/** One Route's contribution replaced, `before` and `after` of its destinations admitted. */
+function replaceContribution(
+  w: Work,
+  name: string,
+  previous: Contribution | undefined,
+  before: number,
+  next: Contribution | undefined,
+  after: number,
+): void {
   // Only selected Routes are kept: an unselected one contributes nothing, and most Routes
   // are unselected on most nodes (a node of one pool in ten: 4,500 of 5,000).
   w.d.contributions = hmPut(w.d.contributions, name, next?.selected === true ? next : undefined);
-  const before = previous?.claims ?? [];
-  const after = next?.claims ?? [];
-  // Selection changes (a Route gained or lost on a label move) leave one side empty: no sets to build.
-  if (before.length === 0 || after.length === 0) {
-    for (const claim of before) removeClaim(w, claim);
-    for (const claim of after) addClaim(w, claim);
-  } else if (before !== after) {
-    const nextClaims = new Set(after.map(claimId));
-    const previousClaims = new Set(before.map(claimId));
-    for (const claim of before) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
-    for (const claim of after) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
-  }
+  replaceAdmitted(w, previous, before, next, after);
   for (const gateway of previous?.selected ? previous.gateways : []) {
     const count = (hmGet(w.d.gatewayUse, gateway) ?? 1) - 1;
     w.d.gatewayUse = hmPut(w.d.gatewayUse, gateway, count === 0 ? undefined : count);
@@ -450,10 +549,36 @@ export function setContribution(w: Work, name: string, next: Contribution | unde
   for (const gateway of next?.selected ? next.gateways : []) {
     w.d.gatewayUse = hmSet(w.d.gatewayUse, gateway, (hmGet(w.d.gatewayUse, gateway) ?? 0) + 1);
   }
-  const nextRules = new Set((next?.rules ?? []).map(ruleKey));
-  const previousRules = new Set((previous?.rules ?? []).map(ruleKey));
-  for (const rule of previous?.rules ?? []) if (!nextRules.has(ruleKey(rule))) removeRule(w, rule, name);
-  for (const rule of next?.rules ?? []) if (!previousRules.has(ruleKey(rule))) addRule(w, rule, name);
+}
+
+/** The claims and rules of a Route's admitted destinations, from `before` of the previous version to `after` of the next. */
+function replaceAdmitted(
+  w: Work,
+  previous: Contribution | undefined,
+  before: number,
+  next: Contribution | undefined,
+  after: number,
+): void {
+  const name = (next ?? previous)?.name ?? "";
+  const claimsBefore = admittedClaims(previous, before);
+  const claimsAfter = admittedClaims(next, after);
+  // Selection changes (a Route gained or lost on a label move) leave one side empty: no sets to build.
+  if (claimsBefore.length === 0 || claimsAfter.length === 0) {
+    for (const claim of claimsBefore) removeClaim(w, claim);
+    for (const claim of claimsAfter) addClaim(w, claim);
+  } else if (claimsBefore !== claimsAfter) {
+    const nextClaims = new Set(claimsAfter.map(claimId));
+    const previousClaims = new Set(claimsBefore.map(claimId));
+    for (const claim of claimsBefore) if (!nextClaims.has(claimId(claim))) removeClaim(w, claim);
+    for (const claim of claimsAfter) if (!previousClaims.has(claimId(claim))) addClaim(w, claim);
+  }
+  const rulesBefore = admittedRules(previous, before);
+  const rulesAfter = admittedRules(next, after);
+  if (rulesBefore === rulesAfter) return;
+  const nextRules = new Set(rulesAfter.map(ruleKey));
+  const previousRules = new Set(rulesBefore.map(ruleKey));
+  for (const rule of rulesBefore) if (!nextRules.has(ruleKey(rule))) removeRule(w, rule, name);
+  for (const rule of rulesAfter) if (!previousRules.has(ruleKey(rule))) addRule(w, rule, name);
 }
 
 /** Derived state built from scratch from every contribution (sorted, so the result is order-free). */
@@ -473,11 +598,13 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.starved = emptyHashMap();
   empty.nexthops = emptyHashMap();
   empty.rules = emptyHashMap();
+  const selected = contributions.filter((c) => c.selected);
+  // Admission worked out once for all of them, not again at each Route past the cap.
+  empty.destinationsWanted = selected.reduce((sum, c) => sum + routableCount(c), 0);
+  empty.capped = empty.destinationsWanted > capOf(w) ? admission(selected, capOf(w)) : emptyHashMap();
   w.deferTouch = true;
-  for (const contribution of [...contributions].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  ))
-    setContribution(w, contribution.name, contribution);
+  for (const contribution of selected.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+    replaceContribution(w, contribution.name, undefined, 0, contribution, admittedOf(w, contribution));
   w.deferTouch = false;
   touchAll(w);
 }

@@ -5,6 +5,7 @@
  * (plan() works from the mismatch set instead).
  */
 
+import { cappedReason } from "./admission.ts";
 import { sameRoute } from "./canonical.ts";
 import { usableMembers } from "./gateway-health.ts";
 import { hmGet, hmKeys, hmValues } from "./hashmap.ts";
@@ -121,6 +122,18 @@ function destinationOutcome(state: NodeState, route: string, plan: DestinationPl
   };
 }
 
+/** A destination the cap leaves out: refused like a protected one, naming the setting. */
+function cappedOutcome(state: NodeState, route: string, plan: DestinationPlan): DestinationOutcome {
+  return {
+    route,
+    destination: plan.destination,
+    ...(plan.prefix === undefined ? {} : { prefix: plan.prefix }),
+    ...(plan.table === undefined ? {} : { table: plan.table }),
+    state: "invalid",
+    reason: cappedReason(state.settings.maxDestinations ?? 0),
+  };
+}
+
 /**
  * What a protected host route is kept for, for a destination it beats: the default-route
  * override of its Route, or else the Route's destination that holds the address.
@@ -152,12 +165,18 @@ export function routeOutcome(state: NodeState, name: string): RouteOutcome | und
   const generation = validation.ok ? validation.route.generation : validation.generation;
   const contribution = hmGet(state.derived.contributions, name);
   const plans = contribution?.selected ? contribution.destinations : undefined;
+  // Past --max-destinations, a Route's later routable destinations are left out (admission.ts).
+  const admitted = hmGet(state.derived.capped, name) ?? Number.POSITIVE_INFINITY;
+  let routable = 0;
   return {
     route: name,
     generation,
     selected: plans !== undefined,
     ...verdict,
-    destinations: (plans ?? []).map((plan) => destinationOutcome(state, name, plan)),
+    destinations: (plans ?? []).map((plan) => {
+      if (plan.keys !== undefined && ++routable > admitted) return cappedOutcome(state, name, plan);
+      return destinationOutcome(state, name, plan);
+    }),
   };
 }
 

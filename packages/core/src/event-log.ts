@@ -167,6 +167,7 @@ const settings: Reader<EngineSettings> = (value, path) => {
     replyRulePriority: field(o, "replyRulePriority", integer(1, 0xffffffff), path),
     protectedPrefixes: field(o, "protectedPrefixes", arrayOf(prefix), path),
     ...optionalField(o, "routeTables", arrayOf(tableRange), path),
+    ...optionalField(o, "maxDestinations", integer(1, 0xffffffff), path),
   };
 };
 

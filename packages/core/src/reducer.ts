@@ -12,6 +12,7 @@ import {
   gatewayHealthChanged,
   rebuild,
   setContribution,
+  setContributions,
   startWork,
   syncOthersIds,
   touch,
@@ -351,7 +352,10 @@ function reselected(state: NodeState): NodeState["derived"] {
   });
   if (flipped.length > kept) return rebuilt(state, selectedNow);
   const w = work(state);
-  for (const [name, validation] of flipped) setContribution(w, name, sharedContribution(validation, state));
+  setContributions(
+    w,
+    flipped.map(([name, validation]) => [name, sharedContribution(validation, state)] as const),
+  );
   return w.d;
 }
 

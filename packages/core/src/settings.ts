@@ -37,6 +37,12 @@ export interface EngineSettings {
    * their own (a VPN's, a CNI's), which a Route author could otherwise fill.
    */
   readonly routeTables?: readonly TableRange[];
+  /**
+   * The most destinations one node programs (--max-destinations); past it, older Routes'
+   * destinations first (admission.ts), the rest refused naming the setting. Absent: no
+   * cap (an event log recorded before the setting existed).
+   */
+  readonly maxDestinations?: number;
 }
 
 /** Table ids first..last, inclusive. */
@@ -50,6 +56,13 @@ export function formatTableRanges(ranges: readonly TableRange[]): string {
   return ranges.map((r) => (r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`)).join(",");
 }
 
+/**
+ * --max-destinations by default: twice the table the agent's memory is measured with
+ * (10,000 destinations, deploy/helm/kroute/values.yaml), far past what Routes written
+ * by hand come to, and well inside the chart's memory limit (deploy/README.md, Security).
+ */
+export const DEFAULT_MAX_DESTINATIONS = 20_000;
+
 export const DEFAULT_SETTINGS: EngineSettings = {
   protocol: 201,
   metric: 50,
@@ -60,4 +73,5 @@ export const DEFAULT_SETTINGS: EngineSettings = {
   replyTable: 135,
   replyRulePriority: 1350,
   protectedPrefixes: [],
+  maxDestinations: DEFAULT_MAX_DESTINATIONS,
 };

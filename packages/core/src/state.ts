@@ -145,6 +145,23 @@ export interface Contribution {
   readonly rules: readonly KernelRule[];
   readonly probe: boolean;
   readonly gateways: readonly IpAddr[];
+  /**
+   * Where the Route stands when --max-destinations leaves no room for every destination:
+   * older Routes first (creation time, then name; see ageKey), as conflicts are settled.
+   */
+  readonly seniority: string;
+  /**
+   * One entry per destination that claims a route here, in the spec's order: how many of
+   * `claims` and `rules` there are up to and including its own. A destination's claims
+   * and rules are made while it is read, so the first n such destinations hold exactly
+   * the first `routableEnds[n - 1]` claims and rules (derive.ts admits those).
+   */
+  readonly routableEnds: readonly RoutableEnd[];
+}
+
+export interface RoutableEnd {
+  readonly claims: number;
+  readonly rules: number;
 }
 
 export interface SetMember {
@@ -200,6 +217,13 @@ export interface DerivedState {
   readonly rules: HashMap<{ readonly rule: KernelRule; readonly owners: readonly string[] }>;
   /** Object keys ("r|…", "n|…", "u|…") where desired and observed differ: what plan() looks at. */
   readonly mismatch: HashMap<true>;
+  /** Destinations of the selected Routes that claim a route here (routableEnds), admitted or not. */
+  readonly destinationsWanted: number;
+  /**
+   * Route name → how many of its destinations are admitted, for the Routes that
+   * --max-destinations admits less than whole (admission.ts); empty while every one fits.
+   */
+  readonly capped: HashMap<number>;
 }
 
 export interface NodeState {
@@ -258,6 +282,8 @@ export function emptyDerivedState(): DerivedState {
     nexthops: emptyHashMap(),
     rules: emptyHashMap(),
     mismatch: emptyHashMap(),
+    destinationsWanted: 0,
+    capped: emptyHashMap(),
   };
 }
 

@@ -77,11 +77,15 @@ const settingsArb: fc.Arbitrary<EngineSettings> = fc
     mode: fc.constantFrom("groups" as const, "multipath" as const),
     range: fc.constantFrom(undefined, 16, 3),
     resilient: fc.boolean(),
+    // Fewer than the Routes want, often: which destinations get in must not depend on
+    // the order of events (admission.ts).
+    cap: fc.constantFrom(undefined, 1, 3),
   })
-  .map(({ mode, range, resilient }) => {
-    const { resilient: params, ...rest } = DEFAULT_SETTINGS;
+  .map(({ mode, range, resilient, cap }) => {
+    const { resilient: params, maxDestinations: _default, ...rest } = DEFAULT_SETTINGS;
     return {
       ...rest,
+      ...(cap === undefined ? {} : { maxDestinations: cap }),
       nexthopMode: mode,
       // A tiny id range forces collisions and linear probing; one of 3 ids runs out
       // (two gateways and their group fill it), and frees up as Routes go.

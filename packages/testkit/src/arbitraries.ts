@@ -376,6 +376,7 @@ export const engineSettings = (): fc.Arbitrary<EngineSettings> =>
           .map(([a, b]) => ({ first: Math.min(a, b), last: Math.max(a, b) })),
         { minLength: 1, maxLength: 3 },
       ),
+      maxDestinations: fc.integer({ min: 1, max: 0xffffffff }),
     },
     {
       requiredKeys: [

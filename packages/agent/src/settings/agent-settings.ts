@@ -4,6 +4,7 @@
  * downward API) unless --node-name is given.
  */
 import {
+  DEFAULT_MAX_DESTINATIONS,
   DEFAULT_SETTINGS,
   type EngineSettings,
   type IpAddr,
@@ -127,6 +128,7 @@ function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {
     metric: integer(raw, "metric", DEFAULT_SETTINGS.metric, 1, 0xffffffff),
     replyTable: replyTable(raw),
     ...routeTables(raw),
+    maxDestinations: integer(raw, "max-destinations", DEFAULT_MAX_DESTINATIONS, 1, 0xffffffff),
     nexthopMode: nexthopMode === "multipath" ? "multipath" : "groups",
     ...(buckets > 0 ? { resilient: { buckets, idleTimer: idleTimerMs / 1000, unbalancedTimer: 0 } } : {}),
     protectedPrefixes: prefixList(raw, "protect"),

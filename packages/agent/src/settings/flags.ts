@@ -14,6 +14,7 @@ export const FLAGS = {
   metric: { type: "string" },
   "table-reply": { type: "string" },
   "route-tables": { type: "string" },
+  "max-destinations": { type: "string" },
   "nexthop-mode": { type: "string" },
   "resilient-buckets": { type: "string" },
   "resilient-idle-timer": { type: "string" },

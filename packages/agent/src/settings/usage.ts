@@ -1,4 +1,4 @@
-import { DEFAULT_SETTINGS } from "@kroute/core";
+import { DEFAULT_MAX_DESTINATIONS, DEFAULT_SETTINGS } from "@kroute/core";
 import { API_GROUPS, LOG_LEVELS } from "./agent-settings.ts";
 
 /**
@@ -21,6 +21,8 @@ flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --table-reply N              table of the reply source rule (default ${DEFAULT_SETTINGS.replyTable})
   --route-tables LIST          the only tables Routes may write, e.g. 254,100-199 (default any
                                but 253, 255 and the reply table)
+  --max-destinations N         the most Route destinations this node programs; past it older Routes
+                               go first, the rest are refused in status (default ${DEFAULT_MAX_DESTINATIONS})
   --nexthop-mode MODE          auto | groups | multipath (default auto)
   --resilient-buckets N        buckets of resilient groups, 0 = hash-threshold groups (default 128)
   --resilient-idle-timer DUR   e.g. 120s (default 120s)

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
+  DEFAULT_MAX_DESTINATIONS,
   MAX_DESTINATIONS,
   MAX_GATEWAYS,
   MAX_SELECTOR_REQUIREMENTS,
@@ -65,6 +66,7 @@ describe("the Helm chart", () => {
     customised: {
       protect: ["10.244.0.0/16", "10.96.0.0/12"],
       routeTables: ["254", "100-199"],
+      maxDestinations: 500,
       extraArgs: ["--probe-interval=250ms", "--probe-timeout=200ms"],
       image: { tag: "dev" },
     },
@@ -155,6 +157,7 @@ describe("the Helm chart", () => {
       { first: 254, last: 254 },
       { first: 100, last: 199 },
     ]);
+    expect(settings.engine.maxDestinations).toBe(500);
     expect(settings.probe.intervalMs).toBe(250);
     expect(settings.healthAddress).toEqual({ host: "127.0.0.1", port: container.livenessProbe.httpGet.port });
     const defaults = find(rendered(), "DaemonSet") as Loose;
@@ -162,6 +165,17 @@ describe("the Helm chart", () => {
     const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
     const pinned = find(rendered({ image: { tag: "dev", digest } }), "DaemonSet") as Loose;
     expect(pinned.spec.template.spec.containers[0].image).toBe(`ghcr.io/kroute/kroute-agent@${digest}`);
+  });
+
+  it("caps the destinations a node programs at the agent's default unless maxDestinations says otherwise", () => {
+    const engineOf = (values: Record<string, unknown>) => {
+      const [container] = (find(rendered(values), "DaemonSet") as Loose).spec.template.spec.containers;
+      const env: Record<string, string> = { NODE_NAME: "node-a" };
+      for (const e of container.env) if (e.value !== undefined) env[e.name] = e.value;
+      return parseAgentSettings(container.args, env).engine;
+    };
+    expect(engineOf({}).maxDestinations).toBe(DEFAULT_MAX_DESTINATIONS);
+    expect(engineOf({ maxDestinations: 100_000 }).maxDestinations).toBe(100_000);
   });
 
   it("passes protocol and adoptProtocol to the agent when set, and neither by default", () => {
