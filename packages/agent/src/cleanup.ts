@@ -1,9 +1,11 @@
 /**
  * `kroute-agent cleanup`: removes everything kroute owns on this node, for uninstall:
- * routes and rules tagged with kroute's protocol, nexthops in kroute's id range with
- * its protocol (the agent's own test, core's ownsNexthop). Nothing else is touched; the
- * original default route, never changed by kroute, carries traffic again as soon as the
- * override is gone.
+ * routes and rules tagged with one of kroute's protocols, nexthops in kroute's id range
+ * with one of them (the agent's own test, core's ownsNexthop, for each protocol). The
+ * protocols are the agent's own and the one it hands over from, or a list: after a
+ * change of protocol, or where agents of several protocols ran, one run removes them
+ * all. Nothing else is touched; the original default route, never changed by kroute,
+ * carries traffic again as soon as the override is gone.
  *
  * Others can build on kroute's nexthop objects (`ip route add X nhid N`, or a group of
  * their own with N as a member). Deleting such an object makes Linux flush their routes
@@ -14,9 +16,9 @@ import {
   type KernelNexthop,
   type KernelRoute,
   type KernelRule,
+  nexthopIdInRange,
   type Op,
   type OpResult,
-  ownsNexthop,
 } from "@kroute/core";
 import type { CleanupSettings } from "./settings.ts";
 
@@ -38,18 +40,23 @@ interface CleanupSnapshot {
   readonly rules: readonly KernelRule[];
 }
 
+/** Whether cleanup removes the nexthop: one of its protocols, in kroute's id range (core's ownsNexthop). */
+function removable(nexthop: KernelNexthop, settings: CleanupSettings): boolean {
+  return settings.protocols.includes(nexthop.protocol) && nexthopIdInRange(nexthop.id, settings);
+}
+
 /**
  * Owned nexthop id → what keeps it: others' routes and groups that use it, and then
  * the members of a kept group of kroute's (deleting one would change that group).
  */
 function usersOfOwnedNexthops(snapshot: CleanupSnapshot, settings: CleanupSettings): Map<number, string[]> {
-  const owned = new Map(snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [n.id, n]));
+  const owned = new Map(snapshot.nexthops.filter((n) => removable(n, settings)).map((n) => [n.id, n]));
   const users = new Map<number, string[]>();
   const addUser = (id: number, user: string) => {
     if (owned.has(id)) users.set(id, [...(users.get(id) ?? []), user]);
   };
   for (const route of snapshot.routes) {
-    if (route.protocol === settings.protocol || route.target.kind !== "nexthop-object") continue;
+    if (settings.protocols.includes(route.protocol) || route.target.kind !== "nexthop-object") continue;
     addUser(route.target.id, `route ${route.dst} table ${route.table} protocol ${route.protocol}`);
   }
   for (const group of snapshot.nexthops) {
@@ -74,12 +81,12 @@ export function cleanupPlan(
   settings: CleanupSettings,
 ): { ops: Op[]; kept: KeptNexthop[] } {
   const users = usersOfOwnedNexthops(snapshot, settings);
-  const owned = snapshot.nexthops.filter((n) => ownsNexthop(n, settings));
+  const owned = snapshot.nexthops.filter((n) => removable(n, settings));
   const removed = owned.filter((n) => !users.has(n.id));
   return {
     ops: [
       ...snapshot.routes
-        .filter((r) => r.protocol === settings.protocol)
+        .filter((r) => settings.protocols.includes(r.protocol))
         .map((from): Op => ({ object: "route", action: "delete", from })),
       ...removed
         .filter((n) => n.kind === "group")
@@ -88,7 +95,7 @@ export function cleanupPlan(
         .filter((n) => n.kind === "gateway")
         .map((from): Op => ({ object: "nexthop", action: "delete", from })),
       ...snapshot.rules
-        .filter((r) => r.protocol === settings.protocol)
+        .filter((r) => settings.protocols.includes(r.protocol))
         .map((from): Op => ({ object: "rule", action: "delete", from })),
     ],
     kept: owned.flatMap((nexthop) => {

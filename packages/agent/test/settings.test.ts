@@ -246,7 +246,7 @@ describe("parseCleanupSettings", () => {
   it("needs no node name and accepts only cleanup's flags", () => {
     const s = parseCleanupSettings(["--protocol=150", "--netns=kr-x", "--dry-run"], {});
     expect(s).toEqual({
-      protocol: 150,
+      protocols: [150],
       nexthopIdBase: DEFAULT_SETTINGS.nexthopIdBase,
       nexthopIdCount: DEFAULT_SETTINGS.nexthopIdCount,
       netns: "kr-x",
@@ -258,6 +258,46 @@ describe("parseCleanupSettings", () => {
     // Rules and routes are found by protocol in every table: the reply table is not needed.
     expect(errorOf(() => parseCleanupSettings(["--table-reply=200"], {}))).toMatch(
       /Unknown option '--table-reply'/,
+    );
+  });
+
+  it("removes the protocols the agent owns: its own and the one it hands over from, as the agent reads them", () => {
+    expect(parseCleanupSettings([], {}).protocols).toEqual([201]);
+    expect(parseCleanupSettings(["--protocol=202", "--adopt-protocol=201"], {}).protocols).toEqual([
+      202, 201,
+    ]);
+    expect(
+      parseCleanupSettings([], { KROUTE_PROTOCOL: "202", KROUTE_ADOPT_PROTOCOL: "201" }).protocols,
+    ).toEqual([202, 201]);
+    expect(errorOf(() => parseCleanupSettings(["--adopt-protocol=201"], {}))).toMatch(
+      /^--adopt-protocol: "201" is --protocol itself/,
+    );
+  });
+
+  it("removes each protocol of a list, and refuses a bad one naming the flag and the list", () => {
+    expect(parseCleanupSettings(["--protocols=201, 202,150,202"], {}).protocols).toEqual([201, 202, 150]);
+    expect(parseCleanupSettings([], { KROUTE_PROTOCOLS: "203" }).protocols).toEqual([203]);
+    expect(errorOf(() => parseCleanupSettings(["--protocols=201,bgp"], {}))).toMatch(
+      /^--protocols: "201,bgp" has "bgp": not a route protocol number \(1\.\.255\)/,
+    );
+    expect(errorOf(() => parseCleanupSettings(["--protocols=201,256"], {}))).toMatch(
+      /^--protocols: "201,256" has "256": not a route protocol number/,
+    );
+    expect(errorOf(() => parseCleanupSettings(["--protocols=201,"], {}))).toMatch(
+      /^--protocols: "201," has "": not a route protocol number/,
+    );
+    expect(errorOf(() => parseCleanupSettings(["--protocols=201,186"], {}))).toMatch(
+      /^--protocols: "201,186" has 186, the well-known route protocol "bgp"/,
+    );
+    expect(errorOf(() => parseCleanupSettings([], { KROUTE_PROTOCOLS: "0" }))).toMatch(
+      /^KROUTE_PROTOCOLS \(--protocols\): "0" has "0": not a route protocol number/,
+    );
+    expect(errorOf(() => parseCleanupSettings(["--protocols=201,202", "--protocol=202"], {}))).toMatch(
+      /^--protocols: "201,202" names the protocols itself: give it or --protocol, not both/,
+    );
+    // The agent has one protocol (and the one it hands over from), never a list.
+    expect(errorOf(() => parseAgentSettings(["--protocols=201,202"], env))).toMatch(
+      /Unknown option '--protocols'/,
     );
   });
 

@@ -41,7 +41,10 @@ export function ownsRoute(route: KernelRoute, settings: Ownership): boolean {
   return isKroutesProtocol(route.protocol, settings);
 }
 
-export function nexthopIdInRange(id: number, settings: Ownership): boolean {
+export function nexthopIdInRange(
+  id: number,
+  settings: Pick<Ownership, "nexthopIdBase" | "nexthopIdCount">,
+): boolean {
   return id >= settings.nexthopIdBase && id < settings.nexthopIdBase + settings.nexthopIdCount;
 }
 

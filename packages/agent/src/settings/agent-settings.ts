@@ -73,9 +73,12 @@ export interface AgentSettings extends HostFiles {
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Every flag but cleanup's own list of protocols, which the agent would only ignore. */
+const AGENT_FLAGS = (Object.keys(FLAGS) as FlagName[]).filter((flag) => flag !== "protocols");
+
 /** Parses and validates the agent's flags; throws SettingsError naming the flag (or variable) and value. */
 export function parseAgentSettings(argv: readonly string[], env: NodeJS.ProcessEnv): AgentSettings {
-  return parseFlags(argv, env, Object.keys(FLAGS) as FlagName[], (raw) => agentSettings(raw, env));
+  return parseFlags(argv, env, AGENT_FLAGS, (raw) => agentSettings(raw, env));
 }
 
 function agentSettings(raw: RawFlags, env: NodeJS.ProcessEnv): AgentSettings {

@@ -11,6 +11,8 @@ export const FLAGS = {
   "api-server-namespace": { type: "string" },
   protocol: { type: "string" },
   "adopt-protocol": { type: "string" },
+  /** `cleanup` only: the protocols whose objects it removes. */
+  protocols: { type: "string" },
   metric: { type: "string" },
   "table-reply": { type: "string" },
   "route-tables": { type: "string" },

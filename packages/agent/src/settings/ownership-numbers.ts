@@ -5,7 +5,7 @@
  * its objects over to the new one.
  */
 import { DEFAULT_SETTINGS, type TableRange } from "@kroute/core";
-import type { RawFlags } from "./flags.ts";
+import type { FlagName, RawFlags } from "./flags.ts";
 import { fail } from "./settings-error.ts";
 import { integer, str } from "./values.ts";
 
@@ -58,6 +58,25 @@ export function protocolNumber(raw: RawFlags): number {
       `is the well-known route protocol "${known}"; choose an unused number`,
     );
   }
+  return protocol;
+}
+
+/**
+ * One protocol of a list (cleanup's --protocols), refused as the whole list's value: a
+ * well-known one is another program's, whose routes cleanup would delete.
+ */
+export function checkedProtocol(flag: FlagName, list: string, item: string): number {
+  const text = item.trim();
+  const protocol = Number(text);
+  if (!/^\d+$/.test(text) || protocol < 1 || protocol > 255)
+    fail(flag, list, `has ${JSON.stringify(item)}: not a route protocol number (1..255)`);
+  const known = WELL_KNOWN_PROTOCOLS[protocol];
+  if (known !== undefined)
+    fail(
+      flag,
+      list,
+      `has ${protocol}, the well-known route protocol "${known}": kroute never used it, and cleanup would delete another program's routes`,
+    );
   return protocol;
 }
 

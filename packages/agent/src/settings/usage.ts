@@ -6,8 +6,9 @@ import { API_GROUPS, LOG_LEVELS } from "./agent-settings.ts";
  * them together with the parser's fallback in agent-settings.ts.
  */
 export const USAGE = `usage: kroute-agent [flags]        run the agent (NODE_NAME must be set)
-       kroute-agent cleanup [flags] remove every route, rule and nexthop kroute owns on this node
-                                    (flags: --protocol, --netns, --dry-run)
+       kroute-agent cleanup [flags] remove every route, rule and nexthop kroute owns on this node:
+                                    those of --protocol and --adopt-protocol, or of each protocol
+                                    of --protocols LIST (e.g. 201,202); flags: --netns, --dry-run
 
 flags (each also as env KROUTE_<FLAG>, e.g. KROUTE_PROBE_INTERVAL):
   --node-name NAME             default: env NODE_NAME (downward API)
