@@ -42,6 +42,8 @@ const nexthopId = integer(1, 0xffffffff);
 /** rta_expires is an s32 of 10 ms ticks. */
 const expiresInMs = integer(-(2 ** 31) * 10, (2 ** 31 - 1) * 10);
 const weight = integer(1, 256);
+/** A route's TOS is recorded only when set (absent is 0), and only IPv4 routes have one. */
+const tos = integer(1, 255);
 
 const inlineNexthop: Reader<InlineNexthop> = (value, path) => {
   const o = object(value, path);
@@ -79,11 +81,15 @@ export const kernelRoute: Reader<KernelRoute> = (value, path) => {
   }
   const prefsrc = optionalField(o, "prefsrc", ipAddr, path);
   if (prefsrc.prefsrc !== undefined) sameFamily(prefsrc.prefsrc, fam, `${path}.prefsrc`);
+  const routeTos = optionalField(o, "tos", tos, path);
+  if (routeTos.tos !== undefined && fam === 6)
+    fail(`${path}.tos`, routeTos.tos, "allowed: IPv6 routes have no TOS");
   return {
     family: fam,
     table: field(o, "table", U32, path),
     dst: sameFamily(field(o, "dst", prefix, path), fam, `${path}.dst`),
     metric: field(o, "metric", U32, path),
+    ...routeTos,
     protocol: field(o, "protocol", U8, path),
     scope: field(o, "scope", U8, path),
     target,

@@ -36,6 +36,12 @@ export interface KernelRoute {
   readonly dst: Prefix;
   /** RTA_PRIORITY; Linux keys routes by (table, dst, tos, priority). */
   readonly metric: number;
+  /**
+   * rtm_tos, IPv4 only (IPv6 refuses it): the route serves only flows of this DSCP,
+   * and a route with it stands beside one without at the same metric. kroute writes
+   * none; another program's are kept apart from kroute's by it. Absent: 0.
+   */
+  readonly tos?: number;
   /** rtm_protocol: the owner tag. */
   readonly protocol: number;
   /** rtm_scope as a number (0 universe, 253 link, 254 host). */
@@ -53,12 +59,14 @@ export interface KernelRoute {
   readonly expiresInMs?: number;
 }
 
-/** Identity of a route in the kernel. kroute never uses TOS, so it is not modelled. */
+/** Identity of a route in the kernel, as Linux keys it: (table, dst, tos, priority). */
 export interface RouteKey {
   readonly family: Family;
   readonly table: number;
   readonly dst: Prefix;
   readonly metric: number;
+  /** Absent: 0, which every route kroute writes has. */
+  readonly tos?: number;
 }
 
 export interface NexthopGroupMember {
@@ -261,8 +269,10 @@ export interface Dataplane {
   close(): Promise<void>;
 }
 
+/** A TOS of 0 adds nothing to the key: a route without one is keyed as before TOS was modelled. */
 export function routeKey(route: RouteKey): string {
-  return `${route.family}|${route.table}|${route.dst}|${route.metric}`;
+  const key = `${route.family}|${route.table}|${route.dst}|${route.metric}`;
+  return route.tos === undefined || route.tos === 0 ? key : `${key}|tos${route.tos}`;
 }
 
 const routeKeys = new WeakMap<KernelRoute, string>();

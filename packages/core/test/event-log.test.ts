@@ -93,6 +93,25 @@ describe("decodeLine", () => {
     ).toMatchObject({ kind: "event", event: { change: { route: { expiresInMs: -5000 } } } });
   });
 
+  it("keeps an IPv4 route's TOS: another program's route beside one without it at the same metric", () => {
+    const route = {
+      family: 4,
+      table: 254,
+      dst: "0.0.0.0/0",
+      metric: 0,
+      tos: 0x10,
+      protocol: 99,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.0.0.1", dev: "eth0", weight: 1 }] },
+    };
+    expect(
+      decodeLine(
+        line({ type: "kernel/changed", node: "n", change: { kind: "route", action: "new", route } }),
+        1,
+      ),
+    ).toMatchObject({ kind: "event", event: { change: { route: { tos: 0x10 } } } });
+  });
+
   it("reads another's blackhole nexthop as opaque, its id and owner, in a dump and in a change", () => {
     const blackhole = { kind: "opaque", id: 1795162112, protocol: 99, type: "blackhole" };
     const snapshot = {
@@ -266,6 +285,36 @@ describe("decodeLine", () => {
       }),
       "line 4: kernel/changed.change.route.expiresInMs: 1.5 is not an integer",
     ],
+    ...[
+      [
+        6,
+        "::/0",
+        0x10,
+        "line 4: kernel/changed.change.route.tos: 16 is not allowed: IPv6 routes have no TOS",
+      ],
+      // Absent is 0: a recorded 0 would make two records of one route differ.
+      [4, "0.0.0.0/0", 0, "line 4: kernel/changed.change.route.tos: 0 is not an integer 1..255"],
+    ].map(([family, dst, tos, message]) => [
+      line({
+        type: "kernel/changed",
+        node: "n",
+        change: {
+          kind: "route",
+          action: "new",
+          route: {
+            family,
+            table: 254,
+            dst,
+            metric: 0,
+            tos,
+            protocol: 9,
+            scope: 0,
+            target: { kind: "device", dev: "eth0" },
+          },
+        },
+      }),
+      message as string,
+    ]),
     [
       hostObserved([{ via: "10.0.0.1", dev: "eth0", family: 4 }]),
       "line 4: host/observed.defaultGateways[0].family: 4 is only for an IPv4 default route via an IPv6 gateway, and via is 10.0.0.1",
