@@ -229,6 +229,8 @@ export interface FlowQuery {
   readonly sport?: number;
   readonly dport?: number;
   readonly table?: number;
+  /** `ip route get ... tos T`: the flow's TOS byte; absent 0. IPv4 routes with a TOS serve only flows of theirs. */
+  readonly tos?: number;
 }
 
 export type LookupResult =

@@ -35,7 +35,13 @@ export function errorResult(error: ErrorMessage): OpResult & { ok: false } {
 }
 
 export function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
-  return a.family === b.family && a.table === b.table && a.dst === b.dst && a.metric === b.metric;
+  return (
+    a.family === b.family &&
+    a.table === b.table &&
+    a.dst === b.dst &&
+    a.metric === b.metric &&
+    (a.tos ?? 0) === (b.tos ?? 0)
+  );
 }
 
 function newRoute(route: KernelRoute, flags: number, names: LinkNames): Request {

@@ -21,7 +21,7 @@ import { EEXIST } from "./ffi.ts";
 import { sameRouteKey } from "./ops.ts";
 
 function keyOf(route: KernelRoute): string {
-  return `${route.table}|${route.dst}|${route.metric}`;
+  return `${route.table}|${route.dst}|${route.tos ?? 0}|${route.metric}`;
 }
 
 /** In-place IPv4 route replaces of a batch, by index: the ops a foreign route can lead. */
@@ -55,7 +55,7 @@ export async function replacesLedByOthers(
   const leaders = new Map<string, number>();
   const tables = new Set([...replaces.values()].map((route) => route.table));
   for (const message of (await dumps.routes(4)).messages) {
-    if (message.body.kind !== "route" || message.body.route.tos !== 0) continue;
+    if (message.body.kind !== "route") continue;
     const route = messageToRoute(message.body.route, names);
     if (route === undefined || !tables.has(route.table)) continue;
     const key = keyOf(route);

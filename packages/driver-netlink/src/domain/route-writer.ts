@@ -52,7 +52,8 @@ export function newRouteBody(route: KernelRoute, names: LinkNames): BodyWriter {
   let gateway = NONE;
   let nhId = NONE;
   let type = RTN_UNICAST;
-  let fast = dst !== NONE && (route.prefsrc === undefined || prefsrc !== NONE);
+  // A TOS (another program's route, never kroute's) goes the reference way.
+  let fast = dst !== NONE && route.tos === undefined && (route.prefsrc === undefined || prefsrc !== NONE);
   if (fast) {
     switch (target.kind) {
       case "gateways": {
@@ -101,7 +102,7 @@ export function newRouteBody(route: KernelRoute, names: LinkNames): BodyWriter {
 export function routeKeyBody(route: KernelRoute): BodyWriter {
   const slash = route.family === 4 ? route.dst.indexOf("/") : -1;
   const dst = slash > 0 ? (v4Value(route.dst, 0, slash) ?? NONE) : NONE;
-  if (dst === NONE) {
+  if (dst === NONE || route.tos !== undefined) {
     const message = routeKeyMessage(route);
     return (w) => encodeRoute(w, message);
   }

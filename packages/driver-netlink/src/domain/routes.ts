@@ -87,7 +87,7 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
     family: afOf(route.family),
     dstLen: dst.length,
     srcLen: 0,
-    tos: 0,
+    tos: route.tos ?? 0,
     table: rtmTable(route.table),
     protocol: route.protocol,
     scope: route.scope,
@@ -130,14 +130,14 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
   }
 }
 
-/** RTM_DELROUTE by the full key (table, dst, metric) and owner protocol; any scope, any nexthop. */
+/** RTM_DELROUTE by the full key (table, dst, tos, metric) and owner protocol; any scope, any nexthop. */
 export function routeKeyMessage(route: KernelRoute): RouteMessage {
   const dst = prefixBytes(route.dst);
   return {
     family: afOf(route.family),
     dstLen: dst.length,
     srcLen: 0,
-    tos: 0,
+    tos: route.tos ?? 0,
     table: rtmTable(route.table),
     protocol: route.protocol,
     scope: RT_SCOPE_NOWHERE,
@@ -191,6 +191,8 @@ export function messageToRoute(m: RouteMessage, names: LinkNames): KernelRoute |
     table: m.tableId ?? m.table,
     dst: bytesToPrefix(family, m.dst, m.dstLen),
     metric: m.priority ?? 0,
+    // Absent is 0: only another program's IPv4 routes have one.
+    ...(m.tos !== 0 ? { tos: m.tos } : {}),
     protocol: m.protocol,
     scope: m.scope,
     target,
@@ -210,7 +212,7 @@ export function lookupMessage(query: FlowQuery, fibMatch: boolean): RouteMessage
     family: afOf(family),
     dstLen: full,
     srcLen: query.src !== undefined ? full : 0,
-    tos: 0,
+    tos: query.tos ?? 0,
     table: 0,
     protocol: 0,
     scope: 0,
