@@ -12,6 +12,7 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
   RTPROT_KERNEL,
+  sameKey,
 } from "./state.ts";
 
 function connectedRoute(address: KernelAddress): KernelRoute | undefined {
@@ -37,7 +38,7 @@ function connectedRoute(address: KernelAddress): KernelRoute | undefined {
 function heldBy(state: KernelState, key: KernelRoute, dev: string): boolean {
   const routes = state.byDestination.get(destinationKey(key.family, key.table, key.dst)) ?? [];
   return routes.some(
-    (route) => route.metric === key.metric && route.target.kind === "device" && route.target.dev === dev,
+    (route) => sameKey(route, key) && route.target.kind === "device" && route.target.dev === dev,
   );
 }
 

@@ -25,11 +25,13 @@ function inTables(scope: DumpScope, table: number): boolean {
   return scope.tables === undefined || scope.tables.includes(table);
 }
 
+/** As Linux lists a destination's routes (state.ts's kernelOrder); the sort keeps the order within a key. */
 function byRouteKey(a: KernelRoute, b: KernelRoute): number {
   return (
     a.family - b.family ||
     a.table - b.table ||
     (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0) ||
+    (b.tos ?? 0) - (a.tos ?? 0) ||
     a.metric - b.metric
   );
 }

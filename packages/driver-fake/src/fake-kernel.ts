@@ -26,8 +26,9 @@ import type { HostDescription } from "./host-description.ts";
 import * as links from "./link-events.ts";
 import { lookupFlow } from "./lookup.ts";
 import { addNexthop, deleteNexthop, replaceNexthop } from "./nexthop-ops.ts";
+import { replaceLedByOther } from "./replace-guard.ts";
 import { rebalance } from "./resilient-buckets.ts";
-import { addRoute, changeRoute, deleteRoute, replaceRoute } from "./route-ops.ts";
+import { addRoute, deleteRoute, newRoute, type RouteFlags, replaceRoute } from "./route-ops.ts";
 import { addRule, defaultRules, deleteRule } from "./rule-ops.ts";
 import type { KernelState } from "./state.ts";
 
@@ -35,8 +36,12 @@ export interface FakeKernel extends Dataplane {
   applySync(ops: readonly Op[]): OpResult[];
   listSync(scope?: DumpScope): KernelSnapshot;
   lookupSync(query: FlowQuery): LookupResult;
-  /** `ip route change`: NLM_F_REPLACE without NLM_F_CREATE (ENOENT when the key is absent). */
-  changeRouteSync(route: KernelRoute): OpResult;
+  /**
+   * A route request as other programs send it and kroute never does: `ip route change`
+   * (NLM_F_REPLACE without NLM_F_CREATE: ENOENT when the key is absent), `append` or
+   * `prepend` (a second route at a taken key).
+   */
+  routeRequestSync(route: KernelRoute, request: OthersRouteRequest): OpResult;
 
   // Host control: what an operator, a cable or a DHCP client does. Misuse throws.
   addLink(name: string): void;
@@ -59,6 +64,14 @@ export interface FakeKernel extends Dataplane {
   /** The member id serving each bucket of a resilient group (for tests). */
   bucketsOf(groupId: number): readonly number[] | undefined;
 }
+
+export type OthersRouteRequest = "change" | "append" | "prepend";
+
+const REQUEST_FLAGS: Record<OthersRouteRequest, RouteFlags> = {
+  change: "replace-only",
+  append: "append",
+  prepend: "prepend",
+};
 
 /** Both requests of a move are made; the op reports the first refusal. */
 function firstFailure(first: OpResult, second: OpResult): OpResult {
@@ -107,7 +120,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     byDestination: new Map(),
     prefixLengths: new Map(),
     byNexthop: new Map(),
-    deviceRoutes: new Map(),
+    deviceRoutes: new Set(),
     onlinkVerdicts: { 4: new Map(), 6: new Map() },
     tables: new Set(["4|254", "4|255", "6|254", "6|255"]),
     nexthops: new Map(),
@@ -145,7 +158,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
           case "replace":
             // A replace naming another key is a move, as the netlink driver sends it.
             return routeKey(op.from) === routeKey(op.to)
-              ? replaceRoute(state, op.to)
+              ? (replaceLedByOther(state, op.from) ?? replaceRoute(state, op.to))
               : firstFailure(deleteRoute(state, op.from), addRoute(state, op.to));
           case "delete":
             return deleteRoute(state, op.from);
@@ -197,7 +210,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     applySync: (ops) => burst(() => ops.map(applyOne)),
     listSync,
     lookupSync: (query) => lookupFlow(state, query),
-    changeRouteSync: (route) => burst(() => changeRoute(state, route)),
+    routeRequestSync: (route, request) => burst(() => newRoute(state, route, REQUEST_FLAGS[request])),
 
     features: () => live(() => state.features),
     list: (scope) => live(() => listSync(scope)),

@@ -24,7 +24,7 @@ import {
   forgetGatewayVerdicts,
   type KernelState,
   observedRoute,
-  putRoute,
+  swapRoute,
 } from "./state.ts";
 
 function requireLink(state: KernelState, name: string): void {
@@ -149,7 +149,7 @@ export function deleteLink(state: KernelState, dev: string): void {
           action: "del",
           route: observedRoute(state, { ...route, target: { kind: "gateways", nexthops: through } }),
         });
-        putRoute(state, { ...route, target: { kind: "gateways", nexthops: others } });
+        swapRoute(state, route, { ...route, target: { kind: "gateways", nexthops: others } });
         continue;
       }
     }

@@ -1,6 +1,7 @@
 /**
  * `ip route get`: the policy rules in priority order choose tables; in a table the
- * longest matching prefix wins, then the lowest metric; a multipath route or group
+ * longest matching prefix wins, then the first route serving the flow's TOS (the
+ * highest TOS, then the lowest metric); a multipath route or group
  * then picks one nexthop by the flow's hash. Special routes answer with Linux's
  * errnos (blackhole EINVAL, unreachable EHOSTUNREACH, prohibit EACCES; throw moves on
  * to the next rule, as does an answer a rule's suppress_prefixlength passes over).
@@ -25,11 +26,34 @@ import type { KernelState } from "./state.ts";
 
 type Hop = { readonly gateway?: IpAddr; readonly dev: string };
 
-function bestRoute(state: KernelState, table: number, address: AddressBits): KernelRoute | undefined {
-  // Lowest metric first.
-  for (const routes of matchingRoutes(state, table, address)) if (routes[0] !== undefined) return routes[0];
+/**
+ * The first route of the longest prefix that serves the flow's TOS; a prefix with none
+ * for it (only routes of other TOS) is passed over for a shorter one.
+ */
+function bestRoute(
+  state: KernelState,
+  table: number,
+  address: AddressBits,
+  flowTos: number,
+): KernelRoute | undefined {
+  for (const routes of matchingRoutes(state, table, address)) {
+    const route = routes.find((candidate) => servesTos(candidate, flowTos));
+    if (route !== undefined) return route;
+  }
   return undefined;
 }
+
+/**
+ * Linux (fib_dscp_masked_match) compares a route's TOS with the flow's RFC 1349 TOS
+ * bits alone (0x1c): a flow of TOS 0xf0 takes a route of TOS 0x10, and a route of TOS
+ * 0xe0 serves no flow at all. A route without one serves every flow.
+ */
+function servesTos(route: KernelRoute, flowTos: number): boolean {
+  const tos = route.tos ?? 0;
+  return tos === 0 || tos === (flowTos & LEGACY_TOS_BITS);
+}
+
+const LEGACY_TOS_BITS = 0x1c;
 
 function chooseHop(state: KernelState, route: KernelRoute, query: FlowQuery): Hop | "throw" | LookupResult {
   const hash = (): number => flowHash(query, state.hashPolicy[route.family]);
@@ -94,6 +118,8 @@ export function lookupFlow(state: KernelState, query: FlowQuery): LookupResult {
   const parsed = parseIp(query.dst);
   const address = parsed.ok ? addressBits(parsed.value) : undefined;
   if (address === undefined) return kernelError("EINVAL");
+  const flowTos = query.tos ?? 0;
+  if (!Number.isInteger(flowTos) || flowTos < 0 || flowTos > 255) return kernelError("EINVAL");
   const lookups: readonly { readonly table: number; readonly suppressPrefixLength?: number }[] =
     query.table !== undefined
       ? [{ table: query.table }]
@@ -101,7 +127,7 @@ export function lookupFlow(state: KernelState, query: FlowQuery): LookupResult {
           .filter((rule) => rule.family === address.family)
           .filter((rule) => ruleMatches(rule.src, query.src) && ruleMatches(rule.dst, query.dst));
   for (const { table, suppressPrefixLength } of lookups) {
-    const route = bestRoute(state, table, address);
+    const route = bestRoute(state, table, address, flowTos);
     if (route === undefined) continue;
     // suppress_prefixlength N: the table's answer, when it is that short or shorter, is
     // passed over, and the next rule consulted.

@@ -6,7 +6,7 @@
  *
  * - IPv4 (fib_check_nh_v4_gw) looks up at scope link, which passes over routes via
  *   gateways (scope universe) and routes out of other devices: any device route of
- *   scope link or host out of the device that contains the gateway will do.
+ *   scope link or host and TOS 0 out of the device that contains the gateway will do.
  * - IPv6 (ip6_route_check_nh) takes the longest match among the routes leaving
  *   through the device, the lowest metric at that prefix, and wants it without a
  *   gateway: a more specific route via a gateway hides the connected one.
@@ -21,6 +21,8 @@ export function onlinkThrough(state: KernelState, table: number, gateway: IpAddr
   if (address.family === 4) {
     for (const route of state.deviceRoutes.values()) {
       if (route.target.kind !== "device" || route.target.dev !== dev || route.scope < RT_SCOPE_LINK) continue;
+      // The gateway is looked up as a flow of TOS 0: a route of another TOS does not serve it.
+      if ((route.tos ?? 0) !== 0) continue;
       if (route.table !== table && route.table !== RT_TABLE_MAIN) continue;
       if (prefixContains(route.dst, gateway)) return true;
     }

@@ -1,7 +1,9 @@
 /**
  * Route requests with Linux's flag semantics. Ops map to flags as a driver sends
- * them: add = NLM_F_CREATE|NLM_F_EXCL, replace = NLM_F_CREATE|NLM_F_REPLACE, delete;
- * `change` (NLM_F_REPLACE alone, `ip route change`) exists for conformance only.
+ * them: add = NLM_F_CREATE|NLM_F_EXCL, replace = NLM_F_CREATE|NLM_F_REPLACE, delete.
+ * Other programs also send what kroute never does (FakeKernel.routeRequestSync): `ip
+ * route change` (NLM_F_REPLACE alone), `append` (NLM_F_CREATE|NLM_F_APPEND) and
+ * `prepend` (NLM_F_CREATE), which put a second route at a taken key (route-append.ts).
  */
 import {
   familyOf,
@@ -16,13 +18,16 @@ import {
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { isFdb } from "./nexthop-ops.ts";
 import { checkDevice, checkGateway } from "./onlink.ts";
+import { appendAtKey, inlineGateways, sameRoute } from "./route-append.ts";
 import {
+  appendRoute,
   destinationKey,
-  findRoute,
   type KernelState,
   observedRoute,
-  putRoute,
   removeRoute,
+  routesAtKey,
+  sameKey,
+  swapRoute,
   tableKey,
 } from "./state.ts";
 
@@ -77,6 +82,23 @@ function destinationIsWellFormed(route: KernelRoute): boolean {
   return true;
 }
 
+/**
+ * The TOS, which Linux reads before anything else of a request (before it creates the
+ * table, in a delete too): IPv6 has none, and IPv4's must leave the ECN bits clear.
+ */
+function checkTos(route: KernelRoute): KernelError | undefined {
+  const tos = route.tos ?? 0;
+  if (!Number.isInteger(tos) || tos < 0 || tos > 255) return kernelError("EINVAL");
+  if (tos === 0) return undefined;
+  if (route.family === 6)
+    return kernelError("EINVAL", "Invalid dsfield (tos): option not available for IPv6");
+  return (tos & ECN_BITS) === 0
+    ? undefined
+    : kernelError("EINVAL", "Invalid dsfield (tos): ECN bits must be 0");
+}
+
+const ECN_BITS = 0x3;
+
 export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
   if (!destinationIsWellFormed(route)) return kernelError("EINVAL");
   if (!isUint32(route.table) || route.table === 0 || !isUint32(route.metric)) return kernelError("EINVAL");
@@ -110,7 +132,7 @@ export function validateRoute(state: KernelState, route: KernelRoute): KernelErr
 }
 
 /** The stored form: linkdown is the kernel's to set, never the writer's. */
-function stored(route: KernelRoute): KernelRoute {
+export function stored(route: KernelRoute): KernelRoute {
   if (route.target.kind !== "gateways") return route;
   const nexthops = route.target.nexthops.map(({ linkdown: _ignored, ...nexthop }) => nexthop);
   return { ...route, target: { kind: "gateways", nexthops } };
@@ -130,34 +152,68 @@ function createTable(state: KernelState, route: KernelRoute): void {
   }
 }
 
-function install(state: KernelState, route: KernelRoute): OpResult {
-  const value = stored(route);
-  putRoute(state, value);
-  state.emit({ kind: "route", action: "new", route: observedRoute(state, value) });
+function announce(state: KernelState, route: KernelRoute): OpResult {
+  state.emit({ kind: "route", action: "new", route: observedRoute(state, route) });
   return OK;
 }
 
-type Flags = "create-exclusive" | "create-replace" | "replace-only";
+/** The flags of one RTM_NEWROUTE: see the file's comment. */
+export type RouteFlags = "create-exclusive" | "create-replace" | "replace-only" | "append" | "prepend";
 
 /**
- * One RTM_NEWROUTE. Linux creates the table, then builds (and so validates) the
- * route, and only then looks at the key: a bad route at a taken key is refused for
- * being bad, not for the key.
+ * One RTM_NEWROUTE. Linux reads the TOS, creates the table, then builds (and so
+ * validates) the route, and only then looks at the key: a bad route at a taken key is
+ * refused for being bad, not for the key.
  */
-function newRoute(state: KernelState, request: KernelRoute, flags: Flags): OpResult {
+export function newRoute(state: KernelState, request: KernelRoute, flags: RouteFlags): OpResult {
   const route = withKernelMetric(request);
+  const tosError = checkTos(route);
+  if (tosError !== undefined) return tosError;
   createTable(state, route);
   const error = validateRoute(state, route);
   if (error !== undefined) return error;
-  const exists = findRoute(state, route) !== undefined;
-  if (flags === "create-exclusive" && exists) return kernelError("EEXIST");
-  if (flags === "replace-only" && !exists) {
-    // IPv4 answers plain ENOENT, IPv6 adds an extack.
-    return route.family === 4
-      ? kernelError("ENOENT")
-      : kernelError("ENOENT", "Can not replace route - no match found");
+  const value = stored(route);
+  const atKey = routesAtKey(state, value);
+  if (atKey.length === 0) {
+    if (flags === "replace-only") {
+      // IPv4 answers plain ENOENT, IPv6 adds an extack.
+      return route.family === 4
+        ? kernelError("ENOENT")
+        : kernelError("ENOENT", "Can not replace route - no match found");
+    }
+    appendRoute(state, value);
+    return announce(state, value);
   }
-  return install(state, route);
+  switch (flags) {
+    case "create-exclusive":
+      return kernelError("EEXIST");
+    case "create-replace":
+    case "replace-only":
+      return replaceAtKey(state, atKey, value);
+    case "append":
+    case "prepend":
+      return appendAtKey(state, atKey, value, flags);
+  }
+}
+
+/**
+ * A replace at a taken key. IPv4 (fib_table_insert) replaces the first route of the
+ * key, whoever owns it; a route just like the request (owner, scope, source, target)
+ * already there is "done" when it is that first one (and nothing is announced), EEXIST
+ * when it is a later one. IPv6 (fib6_add_rt2node) replaces the first route of the
+ * request's kind (through gateways inline, or not), else the first.
+ */
+function replaceAtKey(state: KernelState, atKey: readonly KernelRoute[], route: KernelRoute): OpResult {
+  const first = atKey[0] as KernelRoute;
+  if (route.family === 4) {
+    const same = atKey.find((other) => sameRoute(other, route));
+    if (same !== undefined) return same === first ? OK : kernelError("EEXIST");
+    swapRoute(state, first, route);
+    return announce(state, route);
+  }
+  const kind = atKey.find((other) => inlineGateways(other) === inlineGateways(route)) ?? first;
+  swapRoute(state, kind, route);
+  return announce(state, route);
 }
 
 export function addRoute(state: KernelState, route: KernelRoute): OpResult {
@@ -168,30 +224,30 @@ export function replaceRoute(state: KernelState, route: KernelRoute): OpResult {
   return newRoute(state, route, "create-replace");
 }
 
-/** NLM_F_REPLACE without NLM_F_CREATE (`ip route change`). */
-export function changeRoute(state: KernelState, route: KernelRoute): OpResult {
-  return newRoute(state, route, "replace-only");
-}
-
 /**
- * Deletes the route at the key. The request names the protocol, as Linux matches
- * it when given: a route another owner put at the same key is not deleted (ESRCH).
+ * Deletes the first route of the key that the request's owner holds: the request
+ * names the protocol and Linux matches it (a route another owner put at the same key
+ * is not deleted: ESRCH), walking past others' routes at that key to the owner's.
  * Both families read metric 0 in a delete as "any metric" (IPv4's fib_nh_match
- * compares the priority only when one is given): an IPv4 route stored at metric 0
- * is the lowest, so its own delete still finds it first.
+ * compares the priority only when one is given): an IPv4 route stored at metric 0 is
+ * the lowest, so its own delete still finds it first. The TOS must match (IPv6 refuses
+ * one as it does in an add).
  */
 export function deleteRoute(state: KernelState, route: KernelRoute): OpResult {
+  const tosError = checkTos(route);
+  if (tosError !== undefined) return tosError;
   if (!state.tables.has(tableKey(route.family, route.table)))
     return kernelError("ESRCH", "FIB table does not exist");
-  const existing = route.metric === 0 ? anyMetric(state, route) : findRoute(state, route);
-  if (existing === undefined || existing.protocol !== route.protocol) return kernelError("ESRCH");
+  const existing = candidates(state, route).find((candidate) => candidate.protocol === route.protocol);
+  if (existing === undefined) return kernelError("ESRCH");
   removeRoute(state, existing);
   state.emit({ kind: "route", action: "del", route: observedRoute(state, existing) });
   return OK;
 }
 
-/** The first (lowest-metric) route of the request's owner at its destination. */
-function anyMetric(state: KernelState, route: KernelRoute): KernelRoute | undefined {
-  const candidates = state.byDestination.get(destinationKey(route.family, route.table, route.dst)) ?? [];
-  return candidates.find((c) => c.protocol === route.protocol);
+/** The routes a delete may take, in the kernel's order: those of its key, or of its TOS at any metric. */
+function candidates(state: KernelState, route: KernelRoute): readonly KernelRoute[] {
+  if (route.metric !== 0) return routesAtKey(state, route);
+  const routes = state.byDestination.get(destinationKey(route.family, route.table, route.dst)) ?? [];
+  return routes.filter((candidate) => sameKey(candidate, { ...route, metric: candidate.metric }));
 }

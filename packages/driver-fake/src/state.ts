@@ -1,7 +1,7 @@
 /**
  * The fake kernel's mutable state and the small helpers every operation shares.
- * Routes are stored keyed as Linux keys them (family, table, dst, priority) and also
- * indexed by destination for lookups.
+ * Routes are stored keyed as Linux keys them (family, table, dst, tos, priority) and
+ * also indexed by destination for lookups.
  */
 import type {
   DataplaneFeatures,
@@ -16,7 +16,7 @@ import type {
   MultipathHashPolicy,
   RouteKey,
 } from "@kroute/core";
-import { prefixLength, sharedRouteKey } from "@kroute/core";
+import { prefixLength } from "@kroute/core";
 import type { KernelError } from "./errno.ts";
 import type { BucketTable } from "./resilient-buckets.ts";
 
@@ -32,8 +32,8 @@ export interface KernelState {
   nextLinkIndex: number;
   addresses: KernelAddress[];
   /**
-   * The routes: `family|table|dst` to the routes of that destination, lowest metric
-   * first (a route's key adds the metric). The only store, no second map by full key:
+   * The routes: `family|table|dst` to the routes of that destination in Linux's order
+   * (highest TOS, then lowest metric, first; a route's key adds the TOS and metric). The only store, no second map by full key:
    * a simulated node holds thousands of routes, a replay a million (sim-scale).
    */
   readonly byDestination: Map<string, readonly KernelRoute[]>;
@@ -45,8 +45,11 @@ export interface KernelState {
    * (a simulated node holds thousands; its gateway flaps replace groups all the time).
    */
   readonly byNexthop: Map<number, Set<KernelRoute>>;
-  /** Routes straight out of a device (connected routes, mostly), by key and device: what makes an IPv4 gateway on-link. */
-  readonly deviceRoutes: Map<string, KernelRoute>;
+  /**
+   * Routes straight out of a device (connected routes, mostly): what makes an IPv4
+   * gateway on-link. The stored objects themselves: appended routes may share a key and device.
+   */
+  readonly deviceRoutes: Set<KernelRoute>;
   /** Answers of the gateway check by the gateway's family, until `forgetGatewayVerdicts`. */
   readonly onlinkVerdicts: Record<Family, Map<string, KernelError | undefined>>;
   /** `family|table` of every table that exists: main and local from the start, others from their first request. */
@@ -98,20 +101,42 @@ function routeDestinationKey(route: KernelRoute): string {
   return key;
 }
 
-/** Device routes by key and device: several links may hold one key (see appendRoute). */
-function deviceRouteKey(route: KernelRoute, dev: string): string {
-  return `${sharedRouteKey(route)}|${dev}`;
+/** Whether two routes of one destination share a key: Linux keys them by TOS and metric. */
+export function sameKey(a: RouteKey, b: RouteKey): boolean {
+  return a.metric === b.metric && (a.tos ?? 0) === (b.tos ?? 0);
 }
 
 /**
- * The route stored at a key (family, table, dst, metric); the first, when several are.
- * The key is most often a route object that was stored before (ops carry the core's
- * shared objects): its cached key spares building the string again for every op.
+ * Linux's order of one destination's routes: IPv4's FIB by TOS, highest first, then
+ * metric (fib_find_alias); IPv6 by metric. Within a key, in the order they were put
+ * there (append adds after, prepend before).
  */
+function kernelOrder(a: KernelRoute, b: KernelRoute): number {
+  return (b.tos ?? 0) - (a.tos ?? 0) || a.metric - b.metric;
+}
+
+/**
+ * The routes stored at a key (family, table, dst, tos, metric), first first: several
+ * when others were appended or prepended there. The key is most often a route object
+ * that was stored before (ops carry the core's shared objects): its cached key spares
+ * building the string again for every op.
+ */
+export function routesAtKey(state: KernelState, key: RouteKey): readonly KernelRoute[] {
+  const routes = state.byDestination.get(
+    destinationKeys.get(key) ?? destinationKey(key.family, key.table, key.dst),
+  );
+  if (routes === undefined) return [];
+  // Nearly every destination holds one route: no new array for it.
+  return routes.length === 1 && sameKey(routes[0] as KernelRoute, key)
+    ? routes
+    : routes.filter((route) => sameKey(route, key));
+}
+
+/** The first route stored at a key: the one Linux replaces, deletes and routes through. */
 export function findRoute(state: KernelState, key: RouteKey): KernelRoute | undefined {
   return state.byDestination
     .get(destinationKeys.get(key) ?? destinationKey(key.family, key.table, key.dst))
-    ?.find((route) => route.metric === key.metric);
+    ?.find((route) => sameKey(route, key));
 }
 
 /** Every stored route. */
@@ -119,55 +144,62 @@ export function* allRoutes(state: KernelState): Generator<KernelRoute> {
   for (const routes of state.byDestination.values()) yield* routes;
 }
 
-/** Stores a route, replacing whatever held its key. */
+/** Stores a route in the place of the first at its key (a replace), or as the only one. */
 export function putRoute(state: KernelState, route: KernelRoute): void {
-  const previous = state.byDestination
-    .get(routeDestinationKey(route))
-    ?.find((other) => other.metric === route.metric);
-  if (previous !== undefined) removeRoute(state, previous);
-  appendRoute(state, route);
+  const previous = findRoute(state, route);
+  if (previous === undefined) appendRoute(state, route);
+  else swapRoute(state, previous, route);
+}
+
+/** Puts `next` where the stored `previous` is, at the same key: a replace keeps the route's place. */
+export function swapRoute(state: KernelState, previous: KernelRoute, next: KernelRoute): void {
+  const destination = routeDestinationKey(previous);
+  const routes = state.byDestination.get(destination);
+  if (routes === undefined || !routes.includes(previous)) return;
+  untrack(state, previous);
+  track(state, next);
+  state.byDestination.set(
+    destination,
+    routes.map((route) => (route === previous ? next : route)),
+  );
 }
 
 /**
- * Stores a route after any at its key. Only the kernel's own connected routes need it:
- * Linux adds them without NLM_F_EXCL, so each link's `fe80::/64 metric 256`, or each of
- * two links' routes to one IPv4 subnet, stands beside the others' (a request from
- * outside gets EEXIST instead).
+ * Stores a route after any at its key: `ip route append`, and the kernel's own
+ * connected routes (Linux adds them without NLM_F_EXCL, so each link's
+ * `fe80::/64 metric 256`, or each of two links' routes to one IPv4 subnet, stands
+ * beside the others'; a request from outside gets EEXIST instead).
  */
 export function appendRoute(state: KernelState, route: KernelRoute): void {
+  storeRoute(state, route, (others) => [...others, route]);
+}
+
+/** Stores a route before any at its key: `ip route prepend` of an IPv4 route. */
+export function prependRoute(state: KernelState, route: KernelRoute): void {
+  storeRoute(state, route, (others) => [route, ...others]);
+}
+
+function storeRoute(
+  state: KernelState,
+  route: KernelRoute,
+  place: (others: readonly KernelRoute[]) => KernelRoute[],
+): void {
   const destination = routeDestinationKey(route);
-  if (route.target.kind === "nexthop-object") {
-    let routes = state.byNexthop.get(route.target.id);
-    if (routes === undefined) {
-      routes = new Set();
-      state.byNexthop.set(route.target.id, routes);
-    }
-    routes.add(route);
-  }
-  if (route.target.kind === "device") state.deviceRoutes.set(deviceRouteKey(route, route.target.dev), route);
-  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
+  track(state, route);
   const others = state.byDestination.get(destination);
   if (others === undefined) {
     state.byDestination.set(destination, [route]);
     countPrefixLength(state, route, 1);
   } else {
     // Arrays rather than a Map per destination: nearly every destination holds one route.
-    state.byDestination.set(
-      destination,
-      [...others, route].sort((a, b) => a.metric - b.metric),
-    );
+    // The sort is stable: the placed route keeps its place among those of its key.
+    state.byDestination.set(destination, place(others).sort(kernelOrder));
   }
 }
 
 /** Removes a stored route (the object `findRoute` or `allRoutes` gave). */
 export function removeRoute(state: KernelState, route: KernelRoute): void {
-  if (route.target.kind === "nexthop-object") {
-    const routes = state.byNexthop.get(route.target.id);
-    routes?.delete(route);
-    if (routes?.size === 0) state.byNexthop.delete(route.target.id);
-  }
-  if (route.target.kind === "device") state.deviceRoutes.delete(deviceRouteKey(route, route.target.dev));
-  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
+  untrack(state, route);
   const destination = routeDestinationKey(route);
   const others = state.byDestination.get(destination);
   if (others === undefined) return;
@@ -178,6 +210,30 @@ export function removeRoute(state: KernelState, route: KernelRoute): void {
     state.byDestination.delete(destination);
     countPrefixLength(state, route, -1);
   }
+}
+
+/** Indexes a route is entered in besides byDestination (see KernelState). */
+function track(state: KernelState, route: KernelRoute): void {
+  if (route.target.kind === "nexthop-object") {
+    let routes = state.byNexthop.get(route.target.id);
+    if (routes === undefined) {
+      routes = new Set();
+      state.byNexthop.set(route.target.id, routes);
+    }
+    routes.add(route);
+  }
+  if (route.target.kind === "device") state.deviceRoutes.add(route);
+  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
+}
+
+function untrack(state: KernelState, route: KernelRoute): void {
+  if (route.target.kind === "nexthop-object") {
+    const routes = state.byNexthop.get(route.target.id);
+    routes?.delete(route);
+    if (routes?.size === 0) state.byNexthop.delete(route.target.id);
+  }
+  if (route.target.kind === "device") state.deviceRoutes.delete(route);
+  if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
 }
 
 /**

@@ -14,7 +14,7 @@ dataplaneConformance("fake kernel", async (): Promise<ConformanceHarness> => {
       setAdminUp: async (name, up) => kernel.setAdminUp(name, up),
       addAddress: async (dev, ip, prefixLength) => kernel.addAddress(dev, ip, prefixLength),
     },
-    replaceWithoutCreate: async (route) => kernel.changeRouteSync(route),
+    othersRouteRequest: async (route, request) => kernel.routeRequestSync(route, request),
     cleanup: () => kernel.close(),
   };
 });

@@ -15,7 +15,7 @@ import type {
 } from "@kroute/core";
 import { type Observable, Subject } from "rxjs";
 import { BatchDumps } from "./batch-dumps.ts";
-import { NLM_F_REPLACE, RTM_NEWROUTE } from "./codec/constants.ts";
+import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, RTM_NEWROUTE } from "./codec/constants.ts";
 import { NetlinkConnection, type Request } from "./connection.ts";
 import { LinkTable } from "./domain/names.ts";
 import { routeToMessage, UnknownDeviceError } from "./domain/routes.ts";
@@ -37,10 +37,24 @@ export interface NetlinkDataplaneOptions {
   readonly notificationBufferBytes?: number;
 }
 
+/** Route requests other programs send and no Op does (see OTHERS_ROUTE_FLAGS). */
+export type OthersRouteRequest = "change" | "append" | "prepend";
+
+/**
+ * As iproute2 sends them: `ip route change` is NLM_F_REPLACE without NLM_F_CREATE
+ * (ENOENT when the key is absent); `append` and `prepend` create without NLM_F_EXCL,
+ * so a taken key gets a second route.
+ */
+const OTHERS_ROUTE_FLAGS: Record<OthersRouteRequest, number> = {
+  change: NLM_F_REPLACE,
+  append: NLM_F_CREATE | NLM_F_APPEND,
+  prepend: NLM_F_CREATE,
+};
+
 export interface NetlinkDataplane extends Dataplane {
   readonly netns: string | undefined;
-  /** `ip route change`: NLM_F_REPLACE without NLM_F_CREATE, which no Op sends (ENOENT when absent). */
-  changeRoute(route: KernelRoute): Promise<OpResult>;
+  /** A route request as other programs send it (OthersRouteRequest), for tests of how Linux answers. */
+  routeRequest(route: KernelRoute, request: OthersRouteRequest): Promise<OpResult>;
   /** A net.* sysctl of this namespace, e.g. "net.ipv4.nexthop_compat_mode". */
   getSysctl(name: string): Promise<string>;
   /**
@@ -129,12 +143,12 @@ export async function createNetlinkDataplane(
     return changes.asObservable();
   };
 
-  const changeRoute = async (route: KernelRoute): Promise<OpResult> => {
+  const routeRequest = async (route: KernelRoute, kind: OthersRouteRequest): Promise<OpResult> => {
     live();
     let result: OpResult = OK;
     const request: Request = {
       type: RTM_NEWROUTE,
-      flags: NLM_F_REPLACE,
+      flags: OTHERS_ROUTE_FLAGS[kind],
       body: { kind: "route", route: routeToMessage(route, links) },
     };
     await connection.batch([request], (_, error) => {
@@ -145,7 +159,7 @@ export async function createNetlinkDataplane(
 
   return {
     netns,
-    changeRoute,
+    routeRequest,
     features: async () => {
       live();
       features ??= await probeFeatures(connection);

@@ -16,7 +16,7 @@ describeAsRoot("netlink driver in a fresh network namespace", () => {
         dataplane,
         host,
         topology: BASELINE_TOPOLOGY,
-        replaceWithoutCreate: (route) => dataplane.changeRoute(route),
+        othersRouteRequest: (route, request) => dataplane.routeRequest(route, request),
         cleanup: async () => {
           await dataplane.close();
           await ns.destroy();

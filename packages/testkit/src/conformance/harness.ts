@@ -62,11 +62,12 @@ export interface ConformanceHarness {
   readonly host: HostControl;
   readonly topology: BaselineTopology;
   /**
-   * A route request with NLM_F_REPLACE but without NLM_F_CREATE (`ip route change`),
-   * which the Dataplane ops never send; the suite checks both drivers give Linux's
-   * answer (ENOENT).
+   * A route request as other programs send it and the Dataplane ops never do: `ip
+   * route change` (NLM_F_REPLACE without NLM_F_CREATE), `ip route append`
+   * (NLM_F_CREATE|NLM_F_APPEND) or `ip route prepend` (NLM_F_CREATE). The suite checks
+   * both drivers give Linux's answers, and that kroute's ops keep such routes.
    */
-  replaceWithoutCreate(route: KernelRoute): Promise<OpResult>;
+  othersRouteRequest(route: KernelRoute, request: "change" | "append" | "prepend"): Promise<OpResult>;
   /** Closes the dataplane and removes everything the harness created. */
   cleanup(): Promise<void>;
 }

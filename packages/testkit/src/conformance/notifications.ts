@@ -118,6 +118,28 @@ export function notificationConformance(harness: () => ConformanceHarness): void
       expect(ours[2]).toEqual({ kind: "rule", action: "new", rule });
     });
 
+    it("a replace with the route already there: IPv4 is done silently, IPv6 announces it again", async () => {
+      const h = harness();
+      const recorder = recordChanges(h);
+      const v4 = viaRoute("192.0.2.0/24", [["10.10.0.2", "kr0"]]);
+      const v6 = viaRoute("2001:db8:5::/48", [["fd10::2", "kr0"]]);
+      expectOk(
+        await h.dataplane.apply([
+          { object: "route", action: "add", to: v4 },
+          { object: "route", action: "replace", from: v4, to: v4 },
+          { object: "route", action: "add", to: v6 },
+          { object: "route", action: "replace", from: v6, to: v6 },
+        ]),
+      );
+      await notificationBarrier(h, recorder.changes);
+      recorder.stop();
+      expect(recorder.changes.filter(isOurs).map(summary)).toEqual([
+        "route new 192.0.2.0/24 metric 100",
+        "route new 2001:db8:5::/48 metric 100",
+        "route new 2001:db8:5::/48 metric 100",
+      ]);
+    });
+
     it("carrier loss is announced on the link only: the flushed nexthops and IPv4 routes go silently", async () => {
       const h = harness();
       const nexthop = gatewayNexthop(2, "10.11.0.2", "kr1");

@@ -144,7 +144,7 @@ export function routeConformance(harness: () => ConformanceHarness): void {
 
         it("replace without create on a missing key is ENOENT (`ip route change`)", async () => {
           const h = harness();
-          const result = await h.replaceWithoutCreate(route);
+          const result = await h.othersRouteRequest(route, "change");
           // IPv4 answers with strerror, IPv6 with an extack.
           expectErrno(
             result,

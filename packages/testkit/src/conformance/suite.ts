@@ -6,6 +6,7 @@
  * Each test gets a fresh harness in the baseline topology and cleans it up.
  */
 import { afterEach, beforeEach, describe } from "vitest";
+import { appendedRouteConformance } from "./appended-routes.ts";
 import { blackholeNexthopConformance } from "./blackhole-nexthops.ts";
 import { foreignNexthopConformance } from "./foreign-nexthops.ts";
 import { gatewayConformance } from "./gateways.ts";
@@ -17,6 +18,7 @@ import { nexthopConformance } from "./nexthops.ts";
 import { notificationConformance } from "./notifications.ts";
 import { routeConformance } from "./routes.ts";
 import { ruleConformance } from "./rules.ts";
+import { tosConformance } from "./tos.ts";
 
 export function dataplaneConformance(name: string, setup: () => Promise<ConformanceHarness>): void {
   describe(`Dataplane conformance: ${name}`, () => {
@@ -33,6 +35,8 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
       return current;
     };
     routeConformance(harness);
+    tosConformance(harness);
+    appendedRouteConformance(harness);
     nexthopConformance(harness);
     blackholeNexthopConformance(harness);
     foreignNexthopConformance(harness);

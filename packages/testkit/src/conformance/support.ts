@@ -146,11 +146,18 @@ const ERRNO: Record<string, number> = {
   EHOSTUNREACH: 113,
 };
 
-/** Routes in key order (family, table, destination, metric), whatever order a dump had. */
+/**
+ * Routes in key order (family, table, destination, TOS highest first, metric), whatever
+ * order a dump had; routes of one key stay in the dump's order.
+ */
 export function sortRoutes(routes: readonly KernelRoute[]): KernelRoute[] {
   return [...routes].sort(
     (a, b) =>
-      a.family - b.family || a.table - b.table || comparePrefixes(a.dst, b.dst) || a.metric - b.metric,
+      a.family - b.family ||
+      a.table - b.table ||
+      comparePrefixes(a.dst, b.dst) ||
+      (b.tos ?? 0) - (a.tos ?? 0) ||
+      a.metric - b.metric,
   );
 }
 
