@@ -70,8 +70,8 @@ function expiresAt(route: KernelRoute, readAtMs: number): { expiresAt?: string }
 
 /**
  * The original default gateways: per family, the foreign default route in the main
- * table with the lowest metric among those the kernel still uses (not expired), each
- * of its gateways, with the route's expiry when it has one.
+ * table with the lowest metric among those the kernel still uses (not expired) for
+ * every flow (no TOS), each of its gateways, with the route's expiry when it has one.
  */
 export function originalDefaultGateways(
   snapshot: KernelSnapshot,
@@ -88,6 +88,8 @@ export function originalDefaultGateways(
           r.table === MAIN_TABLE &&
           prefixLength(r.dst) === 0 &&
           !ownProtocols.includes(r.protocol) &&
+          // A default route with a TOS serves only flows of that TOS, not the node's own.
+          r.tos === undefined &&
           !expired(r) &&
           gatewaysOfRoute(r, byId).length > 0,
       )

@@ -129,6 +129,14 @@ describe("originalDefaultGateways", () => {
     ]);
   });
 
+  it("passes over a default route with a TOS: it serves only that TOS's flows, not the node's own", () => {
+    const marked: KernelRoute = { ...route("0.0.0.0/0", 0, 4, [["10.0.0.9", "eth1"]]), tos: 0x10 };
+    const plain = route("0.0.0.0/0", 100, 4, [["10.0.0.1", "eth0"]]);
+    expect(originalDefaultGateways(snapshot([marked, plain]), [201], READ_AT)).toEqual([
+      { via: "10.0.0.1", dev: "eth0", metric: 100 },
+    ]);
+  });
+
   it("ignores device-only defaults (nothing to route protected addresses via)", () => {
     const devOnly: KernelRoute = { ...route("0.0.0.0/0", 0, 4, []), target: { kind: "device", dev: "ppp0" } };
     expect(originalDefaultGateways(snapshot([devOnly]), [201], READ_AT)).toEqual([]);
