@@ -132,7 +132,7 @@ export function validateRoute(state: KernelState, route: KernelRoute): KernelErr
 }
 
 /** The stored form: linkdown is the kernel's to set, never the writer's. */
-export function stored(route: KernelRoute): KernelRoute {
+function stored(route: KernelRoute): KernelRoute {
   if (route.target.kind !== "gateways") return route;
   const nexthops = route.target.nexthops.map(({ linkdown: _ignored, ...nexthop }) => nexthop);
   return { ...route, target: { kind: "gateways", nexthops } };

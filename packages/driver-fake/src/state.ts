@@ -33,8 +33,9 @@ export interface KernelState {
   addresses: KernelAddress[];
   /**
    * The routes: `family|table|dst` to the routes of that destination in Linux's order
-   * (highest TOS, then lowest metric, first; a route's key adds the TOS and metric). The only store, no second map by full key:
-   * a simulated node holds thousands of routes, a replay a million (sim-scale).
+   * (highest TOS, then lowest metric, first; a route's key adds the TOS and metric).
+   * The only store, no second map by full key: a simulated node holds thousands of
+   * routes, a replay a million (sim-scale).
    */
   readonly byDestination: Map<string, readonly KernelRoute[]>;
   /** `family|table` to how many destinations there are of each prefix length: lookups try only these. */
@@ -144,13 +145,6 @@ export function* allRoutes(state: KernelState): Generator<KernelRoute> {
   for (const routes of state.byDestination.values()) yield* routes;
 }
 
-/** Stores a route in the place of the first at its key (a replace), or as the only one. */
-export function putRoute(state: KernelState, route: KernelRoute): void {
-  const previous = findRoute(state, route);
-  if (previous === undefined) appendRoute(state, route);
-  else swapRoute(state, previous, route);
-}
-
 /** Puts `next` where the stored `previous` is, at the same key: a replace keeps the route's place. */
 export function swapRoute(state: KernelState, previous: KernelRoute, next: KernelRoute): void {
   const destination = routeDestinationKey(previous);
@@ -168,7 +162,7 @@ export function swapRoute(state: KernelState, previous: KernelRoute, next: Kerne
  * Stores a route after any at its key: `ip route append`, and the kernel's own
  * connected routes (Linux adds them without NLM_F_EXCL, so each link's
  * `fe80::/64 metric 256`, or each of two links' routes to one IPv4 subnet, stands
- * beside the others'; a request from outside gets EEXIST instead).
+ * beside the others'; an exclusive add from outside gets EEXIST instead).
  */
 export function appendRoute(state: KernelState, route: KernelRoute): void {
   storeRoute(state, route, (others) => [...others, route]);

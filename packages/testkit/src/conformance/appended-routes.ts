@@ -163,6 +163,31 @@ export function appendedRouteConformance(harness: () => ConformanceHarness): voi
         ]);
       });
 
+      it("several gateways appended at once join the key's route, announced as the joined route", async () => {
+        const h = harness();
+        const recorder = recordChanges(h);
+        expectOk(await h.dataplane.apply([routeAdd(first)]));
+        const theirs = viaRoute(
+          dst,
+          [
+            ["fd10::3", "kr0"],
+            ["fd11::2", "kr1"],
+          ],
+          { protocol: OTHER_PROTO },
+        );
+        expectOk([await h.othersRouteRequest(theirs, "append")]);
+        const joined = viaRoute(dst, [
+          ["fd10::2", "kr0"],
+          ["fd10::3", "kr0"],
+          ["fd11::2", "kr1"],
+        ]);
+        expect(await routesAt(h, 6, dst)).toEqual([joined]);
+        expect(await announced(h, recorder, dst)).toEqual([
+          ["new", first],
+          ["new", joined],
+        ]);
+      });
+
       it("a nexthop any route of the key has is EEXIST, whoever appends it", async () => {
         const h = harness();
         expectOk(await h.dataplane.apply([routeAdd(first)]));
