@@ -78,6 +78,7 @@ describeAsRoot("agent restart with a gateway down (two gateways, fast probes)", 
         const judged = probes[dead.v4]?.up === true && probes[dead.v6]?.up === true;
         return judged && (await both()) === withDead;
       });
+      await monitor.flush();
       const { probes } = recovered.agent.state();
       for (const gateway of [dead.v4, dead.v6]) {
         const back = monitor.changes().find((c) => byKroute(c) && c.text.includes(`via ${gateway} `));
