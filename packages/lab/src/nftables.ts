@@ -37,20 +37,35 @@ export async function dropEverything(ns: Netns): Promise<void> {
 }
 
 /**
- * As dropEverything, but only from `atMs` (ms since the epoch, a whole second: nft
- * compares with seconds): the kernel starts dropping at that instant by its own clock,
- * however long loading the rules took, so a test knows exactly when the failure began.
+ * As dropEverything, but only from `atMs` and, given `untilMs`, only until then (ms
+ * since the epoch, whole seconds: nft compares with seconds): the kernel starts and
+ * stops dropping at those instants by its own clock, however long loading the rules
+ * took, so a test knows exactly when the failure began and ended.
  */
-export async function dropEverythingFrom(ns: Netns, atMs: number): Promise<void> {
-  if (!Number.isInteger(atMs / 1000)) {
-    throw new Error(`dropEverythingFrom: atMs must be a whole second since the epoch, got ${String(atMs)}`);
+export async function dropEverythingFrom(ns: Netns, atMs: number, untilMs?: number): Promise<void> {
+  const second = (name: string, ms: number) => {
+    if (!Number.isInteger(ms / 1000)) {
+      throw new Error(
+        `dropEverythingFrom: ${name} must be a whole second since the epoch, got ${String(ms)}`,
+      );
+    }
+    return String(ms / 1000);
+  };
+  let window = `meta time >= ${second("atMs", atMs)}`;
+  if (untilMs !== undefined) {
+    if (!(untilMs > atMs)) {
+      throw new Error(
+        `dropEverythingFrom: untilMs must be after atMs (${String(atMs)}), got ${String(untilMs)}`,
+      );
+    }
+    window += ` meta time < ${second("untilMs", untilMs)}`;
   }
-  const from = `meta time >= ${String(atMs / 1000)} drop;`;
+  const drop = `${window} drop;`;
   await load(ns, [
     `table inet ${DROP_TABLE} {`,
-    `  chain input { type filter hook input priority -500; policy accept; ${from} }`,
-    `  chain forward { type filter hook forward priority -500; policy accept; ${from} }`,
-    `  chain output { type filter hook output priority -500; policy accept; ${from} }`,
+    `  chain input { type filter hook input priority -500; policy accept; ${drop} }`,
+    `  chain forward { type filter hook forward priority -500; policy accept; ${drop} }`,
+    `  chain output { type filter hook output priority -500; policy accept; ${drop} }`,
     "}",
   ]);
 }

@@ -54,9 +54,11 @@ export interface Topology {
   kill(index: number): Promise<void>;
   /**
    * Kills gateway `index` from `atMs` on (ms since the epoch, a whole second), by the
-   * kernel's clock: for measuring from the instant of the failure. Idempotent.
+   * kernel's clock: for measuring from the instant of the failure. Given `untilMs` (a
+   * whole second too), it answers again from then, for measuring from the instant of
+   * the recovery; it counts as killed until recover() removes the rule. Idempotent.
    */
-  killAt(index: number, atMs: number): Promise<void>;
+  killAt(index: number, atMs: number, untilMs?: number): Promise<void>;
   /** Removes the drop. Idempotent. */
   recover(index: number): Promise<void>;
   isKilled(index: number): boolean;
@@ -175,10 +177,10 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
         await dropEverything(gateway.ns);
         killed.add(index);
       },
-      async killAt(index, atMs) {
+      async killAt(index, atMs, untilMs) {
         const gateway = gatewayAt(index);
         if (killed.has(index)) return;
-        await dropEverythingFrom(gateway.ns, atMs);
+        await dropEverythingFrom(gateway.ns, atMs, untilMs);
         killed.add(index);
       },
       async recover(index) {

@@ -75,6 +75,33 @@ describeAsRoot("gateway topology", () => {
     expect(await pings(topology, topology.targetV4)).toBe(true);
   });
 
+  it("given an end, answers again from that second of the kernel's clock, and counts as killed until recovered", async () => {
+    await topology.node.ip("route", "replace", topology.destinationV4, "via", topology.gateways[0]!.v4);
+    const diesAt = Math.floor(Date.now() / 1000) * 1000;
+    const recoversAt = diesAt + 5000;
+    await topology.killAt(1, diesAt, recoversAt);
+    try {
+      expect(await pings(topology, topology.targetV4)).toBe(false);
+      expect(Date.now()).toBeLessThan(recoversAt);
+      await new Promise((resolve) => setTimeout(resolve, recoversAt - Date.now()));
+      expect(await pings(topology, topology.targetV4)).toBe(true);
+      expect(topology.isKilled(1)).toBe(true);
+    } finally {
+      await topology.recover(1);
+    }
+    expect(topology.isKilled(1)).toBe(false);
+  });
+
+  it("refuses a kill that ends at or before it begins, or at no whole second, naming the value", async () => {
+    await expect(topology.killAt(1, 1_796_670_000_000, 1_796_670_000_000)).rejects.toThrow(
+      "dropEverythingFrom: untilMs must be after atMs (1796670000000), got 1796670000000",
+    );
+    await expect(topology.killAt(1, 1_796_670_000_000, 1_796_670_001_500)).rejects.toThrow(
+      "dropEverythingFrom: untilMs must be a whole second since the epoch, got 1796670001500",
+    );
+    expect(topology.isKilled(1)).toBe(false);
+  });
+
   it("refuses to kill a gateway from a time that is not a whole second, naming it", async () => {
     await expect(topology.killAt(1, 1_796_670_000_500)).rejects.toThrow(
       "dropEverythingFrom: atMs must be a whole second since the epoch, got 1796670000500",
