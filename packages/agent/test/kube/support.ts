@@ -36,7 +36,12 @@ export function collect<T>(source: Observable<T>): { items: T[]; errors: unknown
   return { items, errors, stop: () => subscription.unsubscribe() };
 }
 
-export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+/**
+ * Waits until `check` holds. The bound only stops a hang (it returns as soon as the check
+ * holds): on a loaded 2-core runner what takes a moment alone can take many seconds. A
+ * time that is a requirement is measured in the test, not by this bound.
+ */
+export async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
