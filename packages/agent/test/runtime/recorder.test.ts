@@ -180,7 +180,9 @@ describe("openEventRecorder", () => {
     for (let seq = 1; seq <= 2000; seq++) recorder.record(timer(seq));
     const started = performance.now();
     await recorder.close();
-    expect(performance.now() - started).toBeLessThan(2000);
+    // Its 300 ms, not the 5 s default nor forever: the margin up to the default is for the
+    // timer firing late on a loaded machine, which the agent's stop would see just the same.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(errors.map((e) => e.message)).toEqual([
       expect.stringMatching(
         /^it took no more within 300 ms of the stop: \d+ bytes of events given up, and its last line may be cut short$/,
