@@ -65,13 +65,27 @@ async function expectLinkLocal(
   dev: string,
   otherRoutes: string[],
 ): Promise<KernelAddress> {
-  const seen = await ipv6Of(h, dev);
-  expect(seen.linkLocal).toHaveLength(1);
-  expect(seen.linkLocal[0]).toMatchObject({ prefixLength: 64, dev });
-  expect(seen.routes.find((route) => route.dst === LINK_LOCAL)).toEqual(linkLocalRoute(dev));
-  expect(seen.routes.map((route) => route.dst).sort()).toEqual([...otherRoutes, LINK_LOCAL].sort());
-  return seen.linkLocal[0] as KernelAddress;
+  // Linux adds it when the link's carrier is seen on, which its link watch does some time
+  // after the link goes up (past a second on a loaded machine); the fake, at once. Its
+  // removal, on the way down, is immediate in both.
+  const deadline = Date.now() + LINK_LOCAL_WAIT_MS;
+  for (;;) {
+    const seen = await ipv6Of(h, dev);
+    try {
+      expect(seen.linkLocal).toHaveLength(1);
+      expect(seen.linkLocal[0]).toMatchObject({ prefixLength: 64, dev });
+      expect(seen.routes.find((route) => route.dst === LINK_LOCAL)).toEqual(linkLocalRoute(dev));
+      expect(seen.routes.map((route) => route.dst).sort()).toEqual([...otherRoutes, LINK_LOCAL].sort());
+      return seen.linkLocal[0] as KernelAddress;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }
+
+/** Bounds the wait for a link-local address to appear: only a hang reaches it. */
+const LINK_LOCAL_WAIT_MS = 20_000;
 
 async function expectNoIpv6(h: ConformanceHarness, dev: string): Promise<void> {
   expect(await ipv6Of(h, dev)).toEqual({ linkLocal: [], others: [], routes: [] });
