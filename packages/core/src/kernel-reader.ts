@@ -211,7 +211,12 @@ export const kernelChange: Reader<KernelChange> = (value, path) => {
   const action = field(o, "action", literal("new", "del"), path);
   switch (kind) {
     case "route":
-      return { kind, action, route: field(o, "route", kernelRoute, path) };
+      return {
+        kind,
+        action,
+        route: field(o, "route", kernelRoute, path),
+        ...optionalField(o, "replaced", literal(true), path),
+      };
     case "nexthop":
       return { kind, action, nexthop: field(o, "nexthop", kernelNexthop, path) };
     case "rule":

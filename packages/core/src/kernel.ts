@@ -213,7 +213,17 @@ export type OpResult =
   | { readonly ok: false; readonly errno: number; readonly code: string; readonly message: string };
 
 export type KernelChange =
-  | { readonly kind: "route"; readonly action: "new" | "del"; readonly route: KernelRoute }
+  | {
+      readonly kind: "route";
+      readonly action: "new" | "del";
+      readonly route: KernelRoute;
+      /**
+       * The route took the place of one at its key (NLM_F_REPLACE on the notification).
+       * Absent for a route added beside those there: another program's `ip route append`
+       * or `prepend` at kroute's key leaves kroute's route in the kernel.
+       */
+      readonly replaced?: true;
+    }
   | { readonly kind: "nexthop"; readonly action: "new" | "del"; readonly nexthop: KernelNexthop }
   | { readonly kind: "rule"; readonly action: "new" | "del"; readonly rule: KernelRule }
   | { readonly kind: "link"; readonly action: "new" | "del"; readonly link: KernelLink }

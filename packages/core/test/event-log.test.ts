@@ -112,6 +112,32 @@ describe("decodeLine", () => {
     ).toMatchObject({ kind: "event", event: { change: { route: { tos: 0x10 } } } });
   });
 
+  it("keeps whether a route replaced the one at its key; an appended route is not read as one", () => {
+    const route = {
+      family: 4,
+      table: 254,
+      dst: "10.9.0.0/24",
+      metric: 50,
+      protocol: 99,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.0.0.1", dev: "eth0", weight: 1 }] },
+    };
+    const read = (change: object) => decodeLine(line({ type: "kernel/changed", node: "n", change }), 1);
+    const replaced = read({ kind: "route", action: "new", route, replaced: true });
+    expect(replaced).toMatchObject({ kind: "event", event: { change: { replaced: true } } });
+    const appended = read({ kind: "route", action: "new", route });
+    expect(appended).toMatchObject({ kind: "event", event: { change: { kind: "route" } } });
+    expect(
+      appended.kind === "event" &&
+        appended.event.type === "kernel/changed" &&
+        "replaced" in appended.event.change,
+    ).toBe(false);
+    expect(read({ kind: "route", action: "new", route, replaced: false })).toMatchObject({
+      kind: "error",
+      error: { message: expect.stringContaining("change.replaced") },
+    });
+  });
+
   it("reads another's blackhole nexthop as opaque, its id and owner, in a dump and in a change", () => {
     const blackhole = { kind: "opaque", id: 1795162112, protocol: 99, type: "blackhole" };
     const snapshot = {

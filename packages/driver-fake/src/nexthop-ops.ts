@@ -178,10 +178,11 @@ export function replaceNexthop(state: KernelState, nexthop: KernelNexthop): OpRe
   const value = normalised(nexthop);
   store(state, value);
   state.emit({ kind: "nexthop", action: "new", nexthop: value });
-  // nexthop_compat_mode (on by default) re-announces every route using a replaced nexthop.
+  // nexthop_compat_mode (on by default) re-announces every route using a replaced
+  // nexthop, flagged NLM_F_REPLACE as Linux does.
   const affected = new Set([nexthop.id, ...groupsHolding(state, nexthop.id)]);
   for (const route of routesUsing(state, affected)) {
-    state.emit({ kind: "route", action: "new", route: observedRoute(state, route) });
+    state.emit({ kind: "route", action: "new", route: observedRoute(state, route), replaced: true });
   }
   return OK;
 }

@@ -157,6 +157,12 @@ function announce(state: KernelState, route: KernelRoute): OpResult {
   return OK;
 }
 
+/** A route that took another's place at its key: Linux announces it with NLM_F_REPLACE. */
+function announceReplaced(state: KernelState, route: KernelRoute): OpResult {
+  state.emit({ kind: "route", action: "new", route: observedRoute(state, route), replaced: true });
+  return OK;
+}
+
 /** The flags of one RTM_NEWROUTE: see the file's comment. */
 export type RouteFlags = "create-exclusive" | "create-replace" | "replace-only" | "append" | "prepend";
 
@@ -209,11 +215,11 @@ function replaceAtKey(state: KernelState, atKey: readonly KernelRoute[], route: 
     const same = atKey.find((other) => sameRoute(other, route));
     if (same !== undefined) return same === first ? OK : kernelError("EEXIST");
     swapRoute(state, first, route);
-    return announce(state, route);
+    return announceReplaced(state, route);
   }
   const kind = atKey.find((other) => inlineGateways(other) === inlineGateways(route)) ?? first;
   swapRoute(state, kind, route);
-  return announce(state, route);
+  return announceReplaced(state, route);
 }
 
 export function addRoute(state: KernelState, route: KernelRoute): OpResult {

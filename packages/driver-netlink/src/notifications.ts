@@ -1,6 +1,7 @@
 /** Multicast notifications → KernelChange. */
 import type { KernelChange } from "@kroute/core";
 import {
+  NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEXTHOP,
@@ -39,7 +40,14 @@ export function notificationToChange(message: Message, links: LinkTable): Kernel
   switch (body.kind) {
     case "route": {
       const route = messageToRoute(body.route, links);
-      return route && { kind: "route", action: message.type === RTM_DELROUTE ? "del" : "new", route };
+      if (route === undefined) return undefined;
+      if (message.type === RTM_DELROUTE) return { kind: "route", action: "del", route };
+      // NLM_F_REPLACE: the route took the place of one at its key (a replace, or a route
+      // re-announced as its nexthop object is replaced). An add, an append or a prepend
+      // leave the key's other routes in place and carry NLM_F_CREATE without it.
+      return (message.flags & NLM_F_REPLACE) === 0
+        ? { kind: "route", action: "new", route }
+        : { kind: "route", action: "new", route, replaced: true };
     }
     case "nexthop": {
       const nexthop = messageToNexthop(body.nexthop, links);

@@ -81,7 +81,7 @@ export function notificationConformance(harness: () => ConformanceHarness): void
         "rule new 1000",
         "rule del 1000",
       ]);
-      expect(ours[1]).toEqual({ kind: "route", action: "new", route: moved });
+      expect(ours[1]).toEqual({ kind: "route", action: "new", route: moved, replaced: true });
       expect(ours[3]).toEqual({ kind: "nexthop", action: "new", nexthop });
       expect(ours[5]).toEqual({ kind: "rule", action: "new", rule });
     });
@@ -191,6 +191,9 @@ export function notificationConformance(harness: () => ConformanceHarness): void
         "route new 192.0.2.0/24 metric 100",
         "route new 192.0.3.0/24 metric 100",
       ]);
+      // Flagged NLM_F_REPLACE, as a replace of each route would be.
+      const routes = recorder.changes.filter((change) => change.kind === "route" && isOurs(change));
+      expect(routes.map((change) => change.kind === "route" && change.replaced)).toEqual([true, true]);
     });
 
     it("deleting a nexthop announces IPv6 route removals but not IPv4 ones", async () => {

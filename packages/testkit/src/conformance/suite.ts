@@ -16,6 +16,7 @@ import { linkConformance } from "./links.ts";
 import { lookupConformance } from "./lookups.ts";
 import { nexthopConformance } from "./nexthops.ts";
 import { notificationConformance } from "./notifications.ts";
+import { replacedFlagConformance } from "./replaced-flag.ts";
 import { routeConformance } from "./routes.ts";
 import { ruleConformance } from "./rules.ts";
 import { tosConformance } from "./tos.ts";
@@ -46,5 +47,6 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     ruleConformance(harness);
     lookupConformance(harness);
     notificationConformance(harness);
+    replacedFlagConformance(harness);
   });
 }
