@@ -184,6 +184,23 @@ function afterDelete(held: KernelRoute, deleted: KernelRoute): KernelRoute | und
   return { ...held, target: { kind: "gateways", nexthops: left } };
 }
 
+/**
+ * What a held route is after another program appended or prepended a route at its key
+ * (a notification without `replaced`). IPv4 keeps theirs as a second route beside ours,
+ * and so does IPv6 unless both go through gateways inline: then theirs joins ours as
+ * more nexthops, after ours, and the kernel dumps the joined route as ours. It is
+ * announced in their name, their nexthops first (driver-fake's route-append.ts), and
+ * the view takes the joined route as a dump would show it, so the drift is repaired.
+ */
+function afterJoin(held: KernelRoute, appended: KernelRoute): KernelRoute | undefined {
+  if (held.family !== 6 || held.target.kind !== "gateways" || appended.target.kind !== "gateways")
+    return undefined;
+  const have = new Set(held.target.nexthops.map((hop) => `${hop.gateway}@${hop.dev}`));
+  const added = appended.target.nexthops.filter((hop) => !have.has(`${hop.gateway}@${hop.dev}`));
+  if (added.length === 0) return undefined;
+  return { ...held, target: { kind: "gateways", nexthops: [...held.target.nexthops, ...added] } };
+}
+
 function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
   const key = sharedRouteKey(route);
   return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
@@ -235,12 +252,18 @@ export function applyKernelChange(
   switch (change.kind) {
     case "route":
       if (!ownsRoute(change.route, settings)) {
-        // Someone replaced our route with theirs (same key): ours is gone. Their route is never touched.
-        const replaced =
-          change.action === "new" && hmGet(kernel.routes, routeKey(change.route)) !== undefined;
-        if (!replaced) return kernel;
-        touched.push(routeObjectKey(change.route));
-        return putRoute(kernel, change.route, false);
+        // Their route is never touched; ours at its key is gone only if theirs replaced it.
+        if (change.action !== "new") return kernel;
+        const held = hmGet(kernel.routes, routeKey(change.route));
+        if (held === undefined) return kernel;
+        if (change.replaced === true) {
+          touched.push(routeObjectKey(change.route));
+          return putRoute(kernel, change.route, false);
+        }
+        const joined = afterJoin(held, change.route);
+        if (joined === undefined) return kernel;
+        touched.push(routeObjectKey(held));
+        return putRoute(kernel, joined, true);
       }
       touched.push(routeObjectKey(change.route));
       if (change.action === "new") return putRoute(kernel, change.route, true);

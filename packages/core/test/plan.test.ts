@@ -10,7 +10,7 @@ import { canPrune, kernelHoldsDesired, kernelResyncNeeded, nextRetryAt, plan } f
 import { reduce } from "../src/reducer.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
 import { emptyKernelState, initialNodeState, type NodeState } from "../src/state.ts";
-import { emptySnapshot, ev, hostFacts, NODE, readyState, reduceAll, route } from "./fixtures.ts";
+import { emptySnapshot, ev, hostFacts, MULTIPATH, NODE, readyState, reduceAll, route } from "./fixtures.ts";
 
 const basic = route("basic", {
   destinations: ["10.9.0.0/16", "10.10.0.0/16"],
@@ -178,7 +178,11 @@ describe("plan", () => {
     const theirs: KernelRoute = { ...ours, protocol: 4, target: { kind: "device", dev: "eth9" } };
     state = reduce(
       state,
-      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "new", route: theirs } }),
+      ev({
+        type: "kernel/changed",
+        node: NODE,
+        change: { kind: "route", action: "new", route: theirs, replaced: true },
+      }),
     );
     const ops = plan(state);
     expect(ops).toEqual([{ object: "route", action: "add", to: ours }]);
@@ -187,6 +191,47 @@ describe("plan", () => {
       state: "failed",
       reason: "File exists",
     });
+  });
+
+  it("a foreign IPv4 route appended or prepended at our key leaves ours in the view: nothing to redo", () => {
+    let state = converge(reduce(readyState(), ev({ type: "route/upserted", route: basic })));
+    const [ours] = desiredTable(state).routes;
+    if (ours === undefined) throw new Error("no route");
+    const theirs: KernelRoute = { ...ours, protocol: 4, target: { kind: "device", dev: "eth9" } };
+    // `ip route append` (NLM_F_CREATE|NLM_F_APPEND) and `prepend` (NLM_F_CREATE): no replace.
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "new", route: theirs } }),
+    );
+    expect(ownedObjects(state.kernel).routes).toContainEqual(ours);
+    expect(plan(state)).toEqual([]);
+  });
+
+  it("a gateway another program appends to our IPv6 route joins it: the view holds the joined route, which is repaired", () => {
+    const v6 = route("v6", { destinations: ["2001:db8:9::/64"], gateways: ["fd00::3"] });
+    // Inline gateways (nexthopMode "multipath"): only those join; a route through a nexthop object stays apart.
+    let state = converge(reduce(readyState(MULTIPATH), ev({ type: "route/upserted", route: v6 })));
+    const ours = desiredTable(state).routes.find((r) => r.family === 6);
+    if (ours === undefined || ours.target.kind !== "gateways")
+      throw new Error("no IPv6 route through gateways");
+    const added = { gateway: "fd00::9" as never, dev: "eth1", weight: 1 };
+    // Linux announces the joined route in the appender's name, its gateway first.
+    const announced: KernelRoute = {
+      ...ours,
+      protocol: 4,
+      target: { kind: "gateways", nexthops: [added, ...ours.target.nexthops] },
+    };
+    state = reduce(
+      state,
+      ev({ type: "kernel/changed", node: NODE, change: { kind: "route", action: "new", route: announced } }),
+    );
+    // As a dump would show it: our route, our gateways first.
+    const joined: KernelRoute = {
+      ...ours,
+      target: { kind: "gateways", nexthops: [...ours.target.nexthops, added] },
+    };
+    expect(ownedObjects(state.kernel).routes).toContainEqual(joined);
+    expect(plan(state)).toEqual([{ object: "route", action: "replace", from: joined, to: ours }]);
   });
 
   it("a nexthop lost with its link leaves its group, and takes the routes using it directly", () => {

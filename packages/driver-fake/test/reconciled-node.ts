@@ -92,5 +92,10 @@ export function reconciledNode({ settings, host, routes }: ReconciledNodeSetup) 
     gateways,
     refused,
     failures: () => Object.keys(state.failures),
+    /** What the core would do next, once the notifications waiting are read. */
+    nextPlan: () => {
+      for (const change of inbox.splice(0)) feed({ type: "kernel/changed", node: NODE, change });
+      return plan(state);
+    },
   };
 }
