@@ -4,7 +4,7 @@
  * them, so that an agent's echo of its own op changes nothing.
  */
 
-import type { KernelChange, Op } from "@kroute/core";
+import type { InlineNexthop, KernelChange, KernelRoute, Op } from "@kroute/core";
 import type { FakeKernel } from "@kroute/driver-fake";
 
 export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
@@ -12,6 +12,9 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
     case "route":
     case "nexthop":
     case "rule": {
+      if (change.kind === "route" && change.action === "new" && change.replaced !== true) {
+        if (appendBeside(change.route, kernel)) return;
+      }
       const ops = externalOps(change, kernel);
       if (ops.length > 0) kernel.applySync(ops);
       return;
@@ -43,6 +46,36 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
     }
   }
 }
+
+/**
+ * Another owner's route announced at a key that holds one without replacing it: put
+ * there with `ip route append`, as the key's route stays. An IPv6 gateway joined to
+ * the key's route is announced with the route's own gateways after it: only the new
+ * ones are appended. False when the key is free or the route is the key's owner's.
+ */
+function appendBeside(route: KernelRoute, kernel: FakeKernel): boolean {
+  const atKey = kernel
+    .listSync({ families: [route.family], tables: [route.table] })
+    .routes.filter(
+      (r) => r.dst === route.dst && r.metric === route.metric && (r.tos ?? 0) === (route.tos ?? 0),
+    );
+  if (atKey.length === 0 || atKey.some((r) => r.protocol === route.protocol)) return false;
+  const held = new Set(
+    atKey.flatMap((r) => (r.target.kind === "gateways" ? r.target.nexthops : [])).map(hop),
+  );
+  const appended =
+    route.target.kind === "gateways"
+      ? {
+          ...route,
+          target: { ...route.target, nexthops: route.target.nexthops.filter((h) => !held.has(hop(h))) },
+        }
+      : route;
+  if (appended.target.kind === "gateways" && appended.target.nexthops.length === 0) return true;
+  kernel.routeRequestSync(appended, "append");
+  return true;
+}
+
+const hop = (nexthop: InlineNexthop): string => `${nexthop.gateway}@${nexthop.dev}`;
 
 /** The ops that make the fake kernel show a recorded change, or none when it already does. */
 function externalOps(change: KernelChange, kernel: FakeKernel): Op[] {

@@ -206,6 +206,34 @@ describe("replay", () => {
 });
 
 describe("replay of changes made behind kroute's back", () => {
+  it("a foreign route appended at kroute's key (not a replace) stands beside kroute's, which stays", () => {
+    const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
+    const ours = replay(log).results[0]?.snapshot?.routes[0] as KernelRoute;
+    const theirs: KernelRoute = {
+      ...ours,
+      protocol: 4,
+      target: { kind: "gateways", nexthops: [{ gateway: "10.114.0.9" as never, dev: "eth1", weight: 1 }] },
+    };
+    const appended: EngineEvent = {
+      v: 1,
+      seq: 10,
+      at: "2025-11-25T10:01:00.000Z",
+      node: "worker-1",
+      type: "kernel/changed",
+      change: { kind: "route", action: "new", route: theirs },
+    };
+    const steps: number[] = [];
+    const { replayer, results } = replay([...log, appended], {
+      onStep: (_node, step) => {
+        if (step.results.length > 0) steps.push(step.seq);
+      },
+    });
+    expect(steps).not.toContain(10);
+    expect(results[0]?.violations).toEqual([]);
+    expect(results[0]?.snapshot?.routes).toEqual([ours]);
+    expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(1);
+  });
+
   it("puts kroute's group beside another's blackhole at its id, the same way on every replay", () => {
     const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
     const group = replay(log).results[0]?.snapshot?.nexthops.find((n) => n.kind === "group");
