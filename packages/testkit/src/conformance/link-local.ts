@@ -68,20 +68,16 @@ async function expectLinkLocal(
   // Linux adds it when the link's carrier is seen on, which its link watch does some time
   // after the link goes up (past a second on a loaded machine); the fake, at once. Its
   // removal, on the way down, is immediate in both.
-  const deadline = Date.now() + LINK_LOCAL_WAIT_MS;
-  for (;;) {
+  let address: KernelAddress | undefined;
+  await eventually(async () => {
     const seen = await ipv6Of(h, dev);
-    try {
-      expect(seen.linkLocal).toHaveLength(1);
-      expect(seen.linkLocal[0]).toMatchObject({ prefixLength: 64, dev });
-      expect(seen.routes.find((route) => route.dst === LINK_LOCAL)).toEqual(linkLocalRoute(dev));
-      expect(seen.routes.map((route) => route.dst).sort()).toEqual([...otherRoutes, LINK_LOCAL].sort());
-      return seen.linkLocal[0] as KernelAddress;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+    expect(seen.linkLocal).toHaveLength(1);
+    expect(seen.linkLocal[0]).toMatchObject({ prefixLength: 64, dev });
+    expect(seen.routes.find((route) => route.dst === LINK_LOCAL)).toEqual(linkLocalRoute(dev));
+    expect(seen.routes.map((route) => route.dst).sort()).toEqual([...otherRoutes, LINK_LOCAL].sort());
+    address = seen.linkLocal[0];
+  }, LINK_LOCAL_WAIT_MS);
+  return address as KernelAddress;
 }
 
 /** Bounds the wait for a link-local address to appear: only a hang reaches it. */

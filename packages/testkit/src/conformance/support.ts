@@ -183,12 +183,12 @@ export function recordChanges(h: ConformanceHarness): { readonly changes: Kernel
   return { changes, stop: () => subscription.unsubscribe() };
 }
 
-/** Retries an assertion until it holds or the time is up (notifications arrive asynchronously). */
-export async function eventually(check: () => void, timeoutMs = 3000): Promise<void> {
+/** Retries an assertion (one that reads the kernel too) until it holds or the time is up (notifications arrive asynchronously). */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
