@@ -87,6 +87,8 @@ describe("the Helm chart", () => {
         "RoleBinding",
         "RoleBinding",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
       ]);
       expect(objects.flatMap(kubernetesSchemaProblems)).toEqual([]);
     },

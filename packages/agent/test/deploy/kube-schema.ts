@@ -7,6 +7,8 @@
  *   allow additional properties, so a misspelt field would otherwise pass).
  */
 import * as k8s from "@kubernetes/client-node";
+import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
+import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
@@ -38,6 +40,14 @@ const MODELS: Record<string, { model: new (data: never) => Validatable; clientTy
   },
   "rbac.authorization.k8s.io/v1/Role": { model: Role, clientType: "V1Role" },
   "rbac.authorization.k8s.io/v1/RoleBinding": { model: RoleBinding, clientType: "V1RoleBinding" },
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": {
+    model: ValidatingAdmissionPolicy,
+    clientType: "V1ValidatingAdmissionPolicy",
+  },
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": {
+    model: ValidatingAdmissionPolicyBinding,
+    clientType: "V1ValidatingAdmissionPolicyBinding",
+  },
   "apiextensions.k8s.io/v1/CustomResourceDefinition": {
     model: CustomResourceDefinition,
     clientType: "V1CustomResourceDefinition",

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describeAsRoot } from "@kroute/testkit";
 import { expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { chartAdmission, loggedWrite } from "../deploy/admission-policy.ts";
 import { compileCrdSchema } from "../deploy/crd-schema.ts";
 import { chartGrants, grantsNeeded } from "../deploy/rbac.ts";
 import { capturedLog } from "../runtime/harness.ts";
@@ -282,6 +283,22 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
         .flatMap((entry) => grantsNeeded(entry, grants)),
     );
     expect([...needed].sort()).toEqual([...grants].sort());
+
+    // And each write passes the chart's admission policy (its NodeRouteTable is its own
+    // node's), as the API server would see it: the agent's ServiceAccount, with the node
+    // its pod-bound token names.
+    const { admit } = chartAdmission();
+    const agentUser = {
+      username: "system:serviceaccount:kroute-system:kroute-agent",
+      extra: { "authentication.kubernetes.io/node-name": [NODE] },
+    };
+    const writes = w()
+      .api.requests()
+      .flatMap((entry) => loggedWrite(entry, agentUser) ?? []);
+    expect(writes.filter((r) => r.resource === "noderoutetables").length).toBeGreaterThan(0);
+    expect(writes.map((r) => ({ write: `${r.resource}/${r.name}`, ...admit(r) }))).toEqual(
+      writes.map((r) => ({ write: `${r.resource}/${r.name}`, allowed: true })),
+    );
   });
 
   it("routes nothing through the node itself when it is one of a Route's gateways, and says so", async () => {
