@@ -429,7 +429,7 @@ describe("NodeRouteTableWriter", () => {
     });
     api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (r) => r.verb === "apply" });
     writer.update(sample, undefined, "2026-01-01T00:00:00Z");
-    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table after the 429", 4000);
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table after the 429");
     const applies = nrtWrites();
     expect(applies.map((r) => r.status)).toEqual([429, 201, 200]);
     expect(applies[1]!.at - applies[0]!.at).toBeGreaterThanOrEqual(1000);

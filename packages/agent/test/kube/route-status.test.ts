@@ -7,7 +7,7 @@ import { acceptedCondition, PER_NODE_POINTER, RouteStatusWriter } from "../../sr
 import { watchRoutes } from "../../src/kube/routes.ts";
 import { realTimers, type Timers } from "../../src/kube/timing.ts";
 import { outcome } from "./fixtures.ts";
-import { collect, fastSupervisor, GROUP, route, sleep, startApi, until, VERSION } from "./support.ts";
+import { collect, fastSupervisor, GROUP, route, startApi, until, VERSION } from "./support.ts";
 
 interface Condition {
   type: string;
@@ -201,7 +201,7 @@ describe("RouteStatusWriter", () => {
     const { writer } = await node();
     api.faults.failNext(1, { status: 429, retryAfterSeconds: 1, match: (r) => r.verb === "apply" });
     writer.updateOutcomes([outcome("a", 1)]);
-    await until(() => conditions(api, "a").length === 1, "the condition after the 429", 4000);
+    await until(() => conditions(api, "a").length === 1, "the condition after the 429");
     const writes = statusWrites(api);
     expect(writes.map((r) => r.status)).toEqual([429, 200]);
     expect(writes[1]!.at - writes[0]!.at).toBeGreaterThanOrEqual(1000);
@@ -234,7 +234,9 @@ describe("RouteStatusWriter", () => {
     const { writer } = await node({ random: () => 0.5, jitterMs: 200 });
     writer.updateOutcomes([outcome("a", 1)]);
     writer.updateOutcomes([]);
-    await sleep(250);
+    // Settled waits out a write still pending (its 100 ms delay) and any in flight: a
+    // write that was not dropped would be in by then.
+    await writer.settled();
     expect(statusWrites(api)).toHaveLength(0);
   });
 });
