@@ -5,6 +5,7 @@
  */
 import { routeObjectKey } from "./canonical.ts";
 import { hmDelete, hmForEach, hmFromEntries, hmGet, hmHas, hmSet, hmValues } from "./hashmap.ts";
+import { familyOf } from "./ip.ts";
 import {
   type KernelChange,
   type KernelNexthop,
@@ -311,7 +312,14 @@ export function applyKernelChange(
       const addresses = kernel.addresses.filter(
         (x) => !(x.ip === a.ip && x.dev === a.dev && x.prefixLength === a.prefixLength),
       );
-      return { ...kernel, addresses: change.action === "new" ? [...addresses, a] : addresses };
+      const next = { ...kernel, addresses: change.action === "new" ? [...addresses, a] : addresses };
+      // A device's last IPv4 address gone, Linux disables IPv4 on it (fib_disable_ip):
+      // IPv4 routes whose every nexthop is there go, silently, as on administrative down.
+      const lastV4Gone =
+        change.action === "del" &&
+        familyOf(a.ip) === 4 &&
+        !addresses.some((x) => x.dev === a.dev && familyOf(x.ip) === 4);
+      return lastV4Gone ? flushInlineV4On(next, a.dev, "all", touched) : next;
     }
     case "overflow":
       return { ...kernel, complete: false };

@@ -301,6 +301,36 @@ describe("plan", () => {
     expect(plan(state)).toEqual([]);
   });
 
+  it("a device's last IPv4 address going flushes our IPv4 routes through it, silently as Linux; IPv6 ones stay", () => {
+    const dual = route("dual", {
+      destinations: ["10.9.0.0/16", "2001:db8:9::/64"],
+      gateways: ["10.114.0.3", "10.114.0.4", "fd00::3"],
+    });
+    // Inline gateways (nexthopMode "multipath"): routes through nexthop objects survive the address.
+    let state = converge(reduce(readyState(MULTIPATH), ev({ type: "route/upserted", route: dual })));
+    const address = (ip: string, action: "new" | "del") =>
+      ev({
+        type: "kernel/changed",
+        node: NODE,
+        change: { kind: "address", action, address: { ip: ip as never, prefixLength: 20, dev: "eth1" } },
+      });
+    state = reduceAll(state, [address("10.114.0.10", "new"), address("10.114.0.11", "new")]);
+    const routes = () => ownedObjects(state.kernel).routes.map((r) => r.dst);
+    expect(routes().sort()).toEqual(["10.9.0.0/16", "2001:db8:9::/64"]);
+    // Another IPv4 address stays on eth1: Linux keeps the routes.
+    state = reduce(state, address("10.114.0.11", "del"));
+    expect(routes().sort()).toEqual(["10.9.0.0/16", "2001:db8:9::/64"]);
+    state = reduce(state, address("10.114.0.10", "del"));
+    expect(routes()).toEqual(["2001:db8:9::/64"]);
+    expect(plan(state)).toContainEqual(
+      expect.objectContaining({
+        object: "route",
+        action: "add",
+        to: expect.objectContaining({ dst: "10.9.0.0/16" }),
+      }),
+    );
+  });
+
   it("a kernel refusal marks the route failed with the kernel's message and backs off", () => {
     let state = reduce(readyState(), ev({ type: "route/upserted", route: basic }));
     const ops = plan(state);
