@@ -44,9 +44,9 @@ export interface AgentSettings extends HostFiles {
   readonly apiGroup: ApiGroup;
   readonly apiVersion: "v1alpha1";
   /**
-   * Namespace of the `kubernetes` Service: its EndpointSlices name the API servers, and
-   * Events about the cluster-scoped Routes and Node are written there (the Helm chart's
-   * Role is in this namespace).
+   * Namespace of the `kubernetes` Service: its EndpointSlices name the API servers (the
+   * Helm chart's Role is in this namespace). Events about the cluster-scoped Routes and
+   * Node go to `default` whatever it is (kube/event-recorder.ts).
    */
   readonly apiServerNamespace: string;
   /** `auto` picks nexthop groups when the kernel has nexthop objects, multipath otherwise. */
