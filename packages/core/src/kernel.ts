@@ -281,6 +281,18 @@ export interface Dataplane {
   close(): Promise<void>;
 }
 
+/**
+ * Why a route's or a flow's TOS cannot be sent, or undefined when it can. rtm_tos is
+ * one byte: a netlink encoder would keep its low 8 bits (0x110 goes out as 0x10, at
+ * another route's key), so a driver refuses any other value with EINVAL and this text
+ * before encoding. The ECN bits and IPv6's TOS the kernel refuses itself.
+ */
+export function tosOutOfRange(tos: number): string | undefined {
+  return Number.isInteger(tos) && tos >= 0 && tos <= 255
+    ? undefined
+    : `tos ${tos} is out of range: rtm_tos is one byte (0 to 255)`;
+}
+
 /** A TOS of 0 adds nothing to the key: a route without one is keyed as before TOS was modelled. */
 export function routeKey(route: RouteKey): string {
   const key = `${route.family}|${route.table}|${route.dst}|${route.metric}`;

@@ -28,7 +28,14 @@ import { lookupFlow } from "./lookup.ts";
 import { addNexthop, deleteNexthop, replaceNexthop } from "./nexthop-ops.ts";
 import { replaceLedByOther } from "./replace-guard.ts";
 import { rebalance } from "./resilient-buckets.ts";
-import { addRoute, deleteRoute, newRoute, type RouteFlags, replaceRoute } from "./route-ops.ts";
+import {
+  addRoute,
+  deleteRoute,
+  newRoute,
+  type RouteFlags,
+  replaceRoute,
+  unsendableTos,
+} from "./route-ops.ts";
 import { addRule, defaultRules, deleteRule } from "./rule-ops.ts";
 import type { KernelState } from "./state.ts";
 
@@ -156,10 +163,13 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
           case "add":
             return addRoute(state, op.to);
           case "replace":
-            // A replace naming another key is a move, as the netlink driver sends it.
+            // A replace naming another key is a move, as the netlink driver sends it; a TOS
+            // no request can carry refuses the move before its delete, as there.
             return routeKey(op.from) === routeKey(op.to)
               ? (replaceLedByOther(state, op.from) ?? replaceRoute(state, op.to))
-              : firstFailure(deleteRoute(state, op.from), addRoute(state, op.to));
+              : (unsendableTos(op.from) ??
+                  unsendableTos(op.to) ??
+                  firstFailure(deleteRoute(state, op.from), addRoute(state, op.to)));
           case "delete":
             return deleteRoute(state, op.from);
         }

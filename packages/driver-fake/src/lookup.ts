@@ -16,6 +16,7 @@ import {
   parseIp,
   prefixContains,
   prefixLength,
+  tosOutOfRange,
 } from "@kroute/core";
 import { kernelError } from "./errno.ts";
 import { flowHash } from "./flow-hash.ts";
@@ -119,7 +120,8 @@ export function lookupFlow(state: KernelState, query: FlowQuery): LookupResult {
   const address = parsed.ok ? addressBits(parsed.value) : undefined;
   if (address === undefined) return kernelError("EINVAL");
   const flowTos = query.tos ?? 0;
-  if (!Number.isInteger(flowTos) || flowTos < 0 || flowTos > 255) return kernelError("EINVAL");
+  const outOfRange = tosOutOfRange(flowTos);
+  if (outOfRange !== undefined) return kernelError("EINVAL", outOfRange);
   const lookups: readonly { readonly table: number; readonly suppressPrefixLength?: number }[] =
     query.table !== undefined
       ? [{ table: query.table }]

@@ -14,6 +14,7 @@ import {
   type OpResult,
   parsePrefix,
   prefixLength,
+  tosOutOfRange,
 } from "@kroute/core";
 import { type KernelError, kernelError, OK } from "./errno.ts";
 import { isFdb } from "./nexthop-ops.ts";
@@ -88,7 +89,8 @@ function destinationIsWellFormed(route: KernelRoute): boolean {
  */
 function checkTos(route: KernelRoute): KernelError | undefined {
   const tos = route.tos ?? 0;
-  if (!Number.isInteger(tos) || tos < 0 || tos > 255) return kernelError("EINVAL");
+  const unsendable = unsendableTos(route);
+  if (unsendable !== undefined) return unsendable;
   if (tos === 0) return undefined;
   if (route.family === 6)
     return kernelError("EINVAL", "Invalid dsfield (tos): option not available for IPv6");
@@ -98,6 +100,15 @@ function checkTos(route: KernelRoute): KernelError | undefined {
 }
 
 const ECN_BITS = 0x3;
+
+/**
+ * A TOS rtm_tos cannot hold: no request could carry it, so a driver refuses the op
+ * before it sends any of it (a move's delete included), naming the field and value.
+ */
+export function unsendableTos(route: KernelRoute): KernelError | undefined {
+  const outOfRange = tosOutOfRange(route.tos ?? 0);
+  return outOfRange === undefined ? undefined : kernelError("EINVAL", outOfRange);
+}
 
 export function validateRoute(state: KernelState, route: KernelRoute): KernelError | undefined {
   if (!destinationIsWellFormed(route)) return kernelError("EINVAL");

@@ -18,14 +18,13 @@ import { BatchDumps } from "./batch-dumps.ts";
 import { NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, RTM_NEWROUTE } from "./codec/constants.ts";
 import { NetlinkConnection, type Request } from "./connection.ts";
 import { LinkTable } from "./domain/names.ts";
-import { routeToMessage, UnknownDeviceError } from "./domain/routes.ts";
+import { routeToMessage } from "./domain/routes.ts";
 import { probeFeatures } from "./features.ts";
-import { ENODEV } from "./ffi.ts";
 import { lookupFlow } from "./lookup.ts";
 import { opsOnOthersNexthops } from "./nexthop-guard.ts";
 import { deletesOfNexthopsOthersUse } from "./nexthop-users-guard.ts";
 import { NOTIFICATION_GROUPS, notificationToChange } from "./notifications.ts";
-import { errorResult, namesUnknownDevice, OK, opRequests } from "./ops.ts";
+import { errorResult, namesUnknownDevice, OK, opRequests, refusedBeforeSending } from "./ops.ts";
 import { replacesLedByOthers } from "./replace-guard.ts";
 import { dumpLinks, dumpSnapshot } from "./snapshot.ts";
 import * as sysctl from "./sysctl.ts";
@@ -107,8 +106,9 @@ export async function createNetlinkDataplane(
         try {
           built = opRequests(ops[index] as Op, links);
         } catch (error) {
-          if (!(error instanceof UnknownDeviceError)) throw error;
-          results[index] = { ok: false, errno: ENODEV, code: "ENODEV", message: error.message };
+          const refusal = refusedBeforeSending(error);
+          if (refusal === undefined) throw error;
+          results[index] = refusal;
           continue;
         }
         for (const request of built) {
@@ -146,10 +146,18 @@ export async function createNetlinkDataplane(
   const routeRequest = async (route: KernelRoute, kind: OthersRouteRequest): Promise<OpResult> => {
     live();
     let result: OpResult = OK;
+    let message: ReturnType<typeof routeToMessage>;
+    try {
+      message = routeToMessage(route, links);
+    } catch (error) {
+      const refusal = refusedBeforeSending(error);
+      if (refusal === undefined) throw error;
+      return refusal;
+    }
     const request: Request = {
       type: RTM_NEWROUTE,
       flags: OTHERS_ROUTE_FLAGS[kind],
-      body: { kind: "route", route: routeToMessage(route, links) },
+      body: { kind: "route", route: message },
     };
     await connection.batch([request], (_, error) => {
       result = errorResult(error);

@@ -3,7 +3,7 @@
  * one resolves the flow (which gateway and device the hash chose); the one with
  * RTM_F_FIB_MATCH returns the route that matched (its prefix and table).
  */
-import type { Family, FlowQuery, LookupResult } from "@kroute/core";
+import { type Family, type FlowQuery, type LookupResult, tosOutOfRange } from "@kroute/core";
 import { bytesToIp, bytesToPrefix } from "./address.ts";
 import { RTM_GETROUTE } from "./codec/constants.ts";
 import type { ErrorMessage } from "./codec/error.ts";
@@ -47,6 +47,8 @@ export async function lookupFlow(
   query: FlowQuery,
 ): Promise<LookupResult> {
   const family: Family = query.dst.includes(":") ? 6 : 4;
+  const tosRefusal = query.tos === undefined ? undefined : tosOutOfRange(query.tos);
+  if (tosRefusal !== undefined) return { ok: false, errno: EINVAL, code: "EINVAL", message: tosRefusal };
   const resolved = await routeGet(connection, query, false);
   if (isError(resolved)) return errorResult(resolved);
   const matched = await routeGet(connection, query, true);

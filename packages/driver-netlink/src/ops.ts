@@ -21,8 +21,9 @@ import type { Request } from "./connection.ts";
 import type { LinkNames } from "./domain/names.ts";
 import { nexthopKeyMessage, nexthopToMessage } from "./domain/nexthops.ts";
 import { newRouteBody, routeKeyBody } from "./domain/route-writer.ts";
+import { TosOutOfRangeError, UnknownDeviceError } from "./domain/routes.ts";
 import { ruleToMessage } from "./domain/rules.ts";
-import { errnoName, strerror } from "./ffi.ts";
+import { EINVAL, ENODEV, errnoName, strerror } from "./ffi.ts";
 
 export const OK: OpResult = { ok: true };
 const CREATE_EXCL = NLM_F_CREATE | NLM_F_EXCL;
@@ -32,6 +33,19 @@ const CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE;
 export function errorResult(error: ErrorMessage): OpResult & { ok: false } {
   const errno = -error.error;
   return { ok: false, errno, code: errnoName(errno), message: error.extackMessage ?? strerror(errno) };
+}
+
+/**
+ * An op refused while its requests were built, before anything of it was sent: a
+ * device the namespace lacks (ENODEV), a TOS a byte cannot hold (EINVAL). Undefined for
+ * any other error, which is a bug and is thrown on.
+ */
+export function refusedBeforeSending(error: unknown): (OpResult & { ok: false }) | undefined {
+  if (error instanceof UnknownDeviceError)
+    return { ok: false, errno: ENODEV, code: "ENODEV", message: error.message };
+  if (error instanceof TosOutOfRangeError)
+    return { ok: false, errno: EINVAL, code: "EINVAL", message: error.message };
+  return undefined;
 }
 
 export function sameRouteKey(a: KernelRoute, b: KernelRoute): boolean {
@@ -64,7 +78,10 @@ function delNexthop(nexthop: KernelNexthop): Request {
   return { type: RTM_DELNEXTHOP, flags: 0, body: { kind: "nexthop", nexthop: nexthopKeyMessage(nexthop) } };
 }
 
-/** The requests one op becomes. Throws UnknownDeviceError for a device the namespace lacks. */
+/**
+ * The requests one op becomes, all built before any is sent. Throws UnknownDeviceError
+ * for a device the namespace lacks, TosOutOfRangeError for a TOS a byte cannot hold.
+ */
 export function opRequests(op: Op, names: LinkNames): Request[] {
   switch (op.object) {
     case "route":

@@ -39,8 +39,9 @@ import {
 const NONE = -1;
 
 /**
- * The body of RTM_NEWROUTE for `route`. Devices are resolved now, so an unknown one
- * throws UnknownDeviceError here (per op), not while the batch is being written.
+ * The body of RTM_NEWROUTE for `route`. Devices are resolved and the TOS checked now,
+ * so an unknown device (UnknownDeviceError) or a TOS a byte cannot hold
+ * (TosOutOfRangeError) throws here, per op, not while the batch is being written.
  */
 export function newRouteBody(route: KernelRoute, names: LinkNames): BodyWriter {
   const slash = route.family === 4 ? route.dst.indexOf("/") : -1;
@@ -98,7 +99,10 @@ export function newRouteBody(route: KernelRoute, names: LinkNames): BodyWriter {
   return (w) => writeIpv4Route(w, fields);
 }
 
-/** The body of RTM_DELROUTE naming `route` by its full key (routeKeyMessage's bytes). */
+/**
+ * The body of RTM_DELROUTE naming `route` by its full key (routeKeyMessage's bytes);
+ * throws TosOutOfRangeError now, per op, for a TOS a byte cannot hold.
+ */
 export function routeKeyBody(route: KernelRoute): BodyWriter {
   const slash = route.family === 4 ? route.dst.indexOf("/") : -1;
   const dst = slash > 0 ? (v4Value(route.dst, 0, slash) ?? NONE) : NONE;

@@ -1,5 +1,11 @@
 /** KernelRoute ↔ rtmsg. */
-import type { FlowQuery, InlineNexthop, KernelRoute, RouteTarget } from "@kroute/core";
+import {
+  type FlowQuery,
+  type InlineNexthop,
+  type KernelRoute,
+  type RouteTarget,
+  tosOutOfRange,
+} from "@kroute/core";
 import { afOf, bytesToIp, bytesToPrefix, familyOfAf, ipToBytes, prefixBytes } from "../address.ts";
 import {
   RT_TABLE_UNSPEC,
@@ -62,6 +68,23 @@ function gatewayToBytes(gateway: string): Uint8Array {
   return bytes;
 }
 
+/** A TOS rtm_tos cannot hold (core's tosOutOfRange): the op is refused before it is encoded. */
+export class TosOutOfRangeError extends Error {
+  readonly tos: number;
+  constructor(tos: number, reason: string) {
+    super(reason);
+    this.tos = tos;
+  }
+}
+
+/** rtm_tos of a route: its TOS, or TosOutOfRangeError for one a byte cannot hold. */
+function tosByte(route: KernelRoute): number {
+  const tos = route.tos ?? 0;
+  const reason = tosOutOfRange(tos);
+  if (reason !== undefined) throw new TosOutOfRangeError(tos, reason);
+  return tos;
+}
+
 export function ifindex(names: LinkNames, dev: string): number {
   const index = names.indexOf(dev);
   if (index === undefined) throw new UnknownDeviceError(dev);
@@ -79,7 +102,10 @@ export function specialType(name: string): number {
   return type;
 }
 
-/** The rtmsg to create or replace `route`. Throws UnknownDeviceError for an unknown dev. */
+/**
+ * The rtmsg to create or replace `route`. Throws UnknownDeviceError for an unknown dev,
+ * TosOutOfRangeError for a TOS a byte cannot hold.
+ */
 export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessage {
   const dst = prefixBytes(route.dst);
   // One object, filled in place: this runs per route in 100,000-route batches.
@@ -87,7 +113,7 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
     family: afOf(route.family),
     dstLen: dst.length,
     srcLen: 0,
-    tos: route.tos ?? 0,
+    tos: tosByte(route),
     table: rtmTable(route.table),
     protocol: route.protocol,
     scope: route.scope,
@@ -130,14 +156,17 @@ export function routeToMessage(route: KernelRoute, names: LinkNames): RouteMessa
   }
 }
 
-/** RTM_DELROUTE by the full key (table, dst, tos, metric) and owner protocol; any scope, any nexthop. */
+/**
+ * RTM_DELROUTE by the full key (table, dst, tos, metric) and owner protocol; any scope,
+ * any nexthop. Throws TosOutOfRangeError for a TOS a byte cannot hold.
+ */
 export function routeKeyMessage(route: KernelRoute): RouteMessage {
   const dst = prefixBytes(route.dst);
   return {
     family: afOf(route.family),
     dstLen: dst.length,
     srcLen: 0,
-    tos: route.tos ?? 0,
+    tos: tosByte(route),
     table: rtmTable(route.table),
     protocol: route.protocol,
     scope: RT_SCOPE_NOWHERE,

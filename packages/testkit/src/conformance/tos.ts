@@ -64,6 +64,30 @@ export function tosConformance(harness: () => ConformanceHarness): void {
       expectErrno(deleted, "ESRCH", "FIB table does not exist");
     });
 
+    it("refuses a TOS a byte cannot hold, naming it, and the rest of the batch goes in", async () => {
+      const h = harness();
+      // rtm_tos is one byte: 0x110 cut to it would be 0x10, a key another route may hold.
+      const wide = withTos(viaRoute("198.18.0.0/24", [["10.10.0.2", "kr0"]]), 0x110);
+      const other = viaRoute("198.19.0.0/24", [["10.10.0.4", "kr0"]]);
+      const refusal = (tos: number) => `tos ${tos} is out of range: rtm_tos is one byte (0 to 255)`;
+      expectOk(await h.dataplane.apply([routeAdd(plain)]));
+      const results = await h.dataplane.apply([
+        routeAdd(wide),
+        routeReplace(plain, withTos(plain, 0x110)),
+        routeDelete(withTos(plain, 256)),
+        routeAdd(withTos(other, -1)),
+        routeAdd(other),
+      ]);
+      expectErrno(results[0], "EINVAL", refusal(0x110));
+      expectErrno(results[1], "EINVAL", refusal(0x110));
+      expectErrno(results[2], "EINVAL", refusal(256));
+      expectErrno(results[3], "EINVAL", refusal(-1));
+      expect(results[4]).toEqual({ ok: true });
+      expect(await ourRoutes(h, [4])).toEqual([plain, other]);
+      const lookup = await h.dataplane.lookup({ dst: ip("192.0.2.1"), tos: 0x110 });
+      expectErrno(lookup, "EINVAL", refusal(0x110));
+    });
+
     it("IPv6 refuses a TOS, in an add and in a delete", async () => {
       const h = harness();
       const route = withTos(viaRoute("2001:db8:1::/64", [["fd10::2", "kr0"]]), 0x10);
