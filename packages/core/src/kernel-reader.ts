@@ -216,6 +216,7 @@ export const kernelChange: Reader<KernelChange> = (value, path) => {
         action,
         route: field(o, "route", kernelRoute, path),
         ...optionalField(o, "replaced", literal(true), path),
+        ...optionalField(o, "appended", literal(true), path),
       };
     case "nexthop":
       return { kind, action, nexthop: field(o, "nexthop", kernelNexthop, path) };

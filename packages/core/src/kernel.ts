@@ -223,6 +223,12 @@ export type KernelChange =
        * or `prepend` at kroute's key leaves kroute's route in the kernel.
        */
       readonly replaced?: true;
+      /**
+       * The route went after the key's other routes (NLM_F_APPEND: `ip route append`).
+       * Absent on an add and on a prepend, which puts an IPv4 route before those there,
+       * where it leads the key; IPv6 puts it after them either way.
+       */
+      readonly appended?: true;
     }
   | { readonly kind: "nexthop"; readonly action: "new" | "del"; readonly nexthop: KernelNexthop }
   | { readonly kind: "rule"; readonly action: "new" | "del"; readonly rule: KernelRule }

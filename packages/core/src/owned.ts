@@ -17,6 +17,15 @@ import {
   ruleKey,
   sharedRouteKey,
 } from "./kernel.ts";
+import {
+  forgetSharersAt,
+  forgetSharersFlushed,
+  replacedAt,
+  sharerAdded,
+  sharerDeleted,
+  sharerReplaced,
+  sharersFromDump,
+} from "./key-sharers.ts";
 import { forgetOthersFlushedWith, othersFromNexthops, withOthersNexthop } from "./others-nexthops.ts";
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
@@ -78,10 +87,11 @@ export function holdsOthersId(nexthop: KernelNexthop, settings: Ownership): bool
  * at again, but for the ids of kroute's range that others' nexthops hold.
  */
 export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership): OwnedKernelState {
+  const owns = (route: KernelRoute) => ownsRoute(route, settings);
+  const routes = hmFromEntries(snapshot.routes.filter(owns).map((r) => [sharedRouteKey(r), r]));
   return {
-    routes: hmFromEntries(
-      snapshot.routes.filter((r) => ownsRoute(r, settings)).map((r) => [sharedRouteKey(r), r]),
-    ),
+    routes,
+    sharers: sharersFromDump(snapshot.routes, owns, (key) => hmHas(routes, key)),
     nexthops: hmFromEntries(
       snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
     ),
@@ -124,11 +134,13 @@ function deleteNexthopCascade(kernel: OwnedKernelState, id: number, touched: Tou
     if (route.target.kind === "nexthop-object" && gone.has(route.target.id)) flushed.push([key, route]);
   });
   let routes = kernel.routes;
+  let sharers = kernel.sharers;
   for (const [key, route] of flushed) {
     routes = hmDelete(routes, key);
+    sharers = forgetSharersAt(sharers, key);
     touched.push(routeObjectKey(route));
   }
-  return { ...kernel, nexthops, routes };
+  return { ...kernel, nexthops, routes, sharers };
 }
 
 /**
@@ -160,14 +172,21 @@ function flushInlineV4On(
 ): OwnedKernelState {
   let next = kernel;
   for (const route of hmValues(kernel.routes)) {
-    if (route.family !== 4 || route.target.kind !== "gateways") continue;
-    const onDev = (hop: { readonly dev: string }) => hop.dev === dev;
-    const hops = route.target.nexthops;
-    if (which === "all" ? !hops.every(onDev) : !hops.some(onDev)) continue;
+    if (route.target.kind !== "gateways" || !flushedWith(route, dev, which)) continue;
     touched.push(routeObjectKey(route));
     next = putRoute(next, route, false);
   }
-  return next;
+  return { ...next, sharers: forgetSharersFlushed(next.sharers, (route) => flushedWith(route, dev, which)) };
+}
+
+/** Whether Linux drops an IPv4 route out of `dev` without a word (see flushInlineV4On). */
+function flushedWith(route: KernelRoute, dev: string, which: "all" | "any"): boolean {
+  if (route.family !== 4) return false;
+  const target = route.target;
+  const onDev = (hop: { readonly dev: string }) => hop.dev === dev;
+  if (target.kind === "device") return target.dev === dev;
+  if (target.kind !== "gateways") return false;
+  return which === "all" ? target.nexthops.every(onDev) : target.nexthops.some(onDev);
 }
 
 /**
@@ -202,14 +221,44 @@ function afterJoin(held: KernelRoute, appended: KernelRoute): KernelRoute | unde
   return { ...held, target: { kind: "gateways", nexthops: [...held.target.nexthops, ...added] } };
 }
 
+/** kroute's route at its key, or none there (then others' routes at the key are no longer kept). */
 function putRoute(kernel: OwnedKernelState, route: KernelRoute, present: boolean): OwnedKernelState {
   const key = sharedRouteKey(route);
-  return { ...kernel, routes: present ? hmSet(kernel.routes, key, route) : hmDelete(kernel.routes, key) };
+  return present
+    ? { ...kernel, routes: hmSet(kernel.routes, key, route) }
+    : { ...kernel, routes: hmDelete(kernel.routes, key), sharers: forgetSharersAt(kernel.sharers, key) };
 }
 
 function putRule(kernel: OwnedKernelState, rule: KernelRule, present: boolean): OwnedKernelState {
   const key = ruleKey(rule);
   return { ...kernel, rules: present ? hmSet(kernel.rules, key, rule) : hmDelete(kernel.rules, key) };
+}
+
+/**
+ * Another program's route changed at a key. Theirs is never touched; at kroute's key it
+ * is kept beside kroute's (key-sharers.ts), and kroute's is gone only if a replace of
+ * theirs took kroute's route rather than one of theirs that led the key.
+ */
+function othersRouteChanged(
+  kernel: OwnedKernelState,
+  change: KernelChange & { kind: "route" },
+  touched: Touched,
+): OwnedKernelState {
+  const held = hmGet(kernel.routes, routeKey(change.route));
+  if (held === undefined) return kernel;
+  if (change.action === "del") return { ...kernel, sharers: sharerDeleted(kernel.sharers, change.route) };
+  if (change.replaced === true) {
+    const taken = replacedAt(held, hmGet(kernel.sharers, routeKey(change.route)), change.route);
+    if (taken !== "ours")
+      return { ...kernel, sharers: sharerReplaced(kernel.sharers, change.route, taken.where, taken.index) };
+    touched.push(routeObjectKey(change.route));
+    return putRoute(kernel, change.route, false);
+  }
+  const joined = afterJoin(held, change.route);
+  if (joined === undefined)
+    return { ...kernel, sharers: sharerAdded(kernel.sharers, change.route, change.appended === true) };
+  touched.push(routeObjectKey(held));
+  return putRoute(kernel, joined, true);
 }
 
 /** Applies one successful op to the owned state. */
@@ -252,20 +301,7 @@ export function applyKernelChange(
 ): OwnedKernelState {
   switch (change.kind) {
     case "route":
-      if (!ownsRoute(change.route, settings)) {
-        // Their route is never touched; ours at its key is gone only if theirs replaced it.
-        if (change.action !== "new") return kernel;
-        const held = hmGet(kernel.routes, routeKey(change.route));
-        if (held === undefined) return kernel;
-        if (change.replaced === true) {
-          touched.push(routeObjectKey(change.route));
-          return putRoute(kernel, change.route, false);
-        }
-        const joined = afterJoin(held, change.route);
-        if (joined === undefined) return kernel;
-        touched.push(routeObjectKey(held));
-        return putRoute(kernel, joined, true);
-      }
+      if (!ownsRoute(change.route, settings)) return othersRouteChanged(kernel, change, touched);
       touched.push(routeObjectKey(change.route));
       if (change.action === "new") return putRoute(kernel, change.route, true);
       {
@@ -305,7 +341,9 @@ export function applyKernelChange(
       });
       const flushed = forgetOthersFlushedWith(ownFlushed, dev, ownGone);
       if (change.action === "del") return flushInlineV4On(flushed, dev, "any", touched);
-      return change.link.up ? flushed : flushInlineV4On(flushed, dev, "all", touched);
+      if (!change.link.up) return flushInlineV4On(flushed, dev, "all", touched);
+      // A lost carrier keeps IPv4 routes; others' through nexthop objects may be gone.
+      return { ...flushed, sharers: forgetSharersFlushed(flushed.sharers, () => false) };
     }
     case "address": {
       const a = change.address;

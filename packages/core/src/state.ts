@@ -7,6 +7,7 @@ import type { DefaultGateway, HostAddress } from "./events.ts";
 import { emptyHashMap, type HashMap } from "./hashmap.ts";
 import type { Family, IpAddr, Prefix } from "./ip.ts";
 import type { KernelAddress, KernelLink, KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
+import type { SharersByKey } from "./key-sharers.ts";
 import type { RouteValidation } from "./route.ts";
 import type { EngineSettings } from "./settings.ts";
 
@@ -59,6 +60,11 @@ export interface OwnedKernelState {
   readonly othersIds: HashMap<number>;
   /** Those nexthops themselves, String(id) → nexthop: the link that takes them (others-nexthops.ts). */
   readonly othersNexthops: HashMap<KernelNexthop>;
+  /**
+   * Others' routes at the keys of kroute's routes, before and after kroute's: whether
+   * another program's replace there took kroute's route or theirs (key-sharers.ts).
+   */
+  readonly sharers: SharersByKey;
   /** False until a complete dump, and again after a notification overflow (a resync is due). */
   readonly complete: boolean;
   readonly observed: boolean;
@@ -255,6 +261,7 @@ export function emptyKernelState(): OwnedKernelState {
     rules: emptyHashMap(),
     othersIds: emptyHashMap(),
     othersNexthops: emptyHashMap(),
+    sharers: emptyHashMap(),
     links: [],
     addresses: [],
     complete: false,

@@ -138,6 +138,27 @@ describe("decodeLine", () => {
     });
   });
 
+  it("keeps whether a route was appended after the key's others, which tells an IPv4 append from a prepend", () => {
+    const route = {
+      family: 4,
+      table: 254,
+      dst: "10.9.0.0/24",
+      metric: 50,
+      protocol: 99,
+      scope: 0,
+      target: { kind: "device", dev: "eth0" },
+    };
+    const read = (change: object) => decodeLine(line({ type: "kernel/changed", node: "n", change }), 1);
+    expect(read({ kind: "route", action: "new", route, appended: true })).toMatchObject({
+      kind: "event",
+      event: { change: { appended: true } },
+    });
+    expect(read({ kind: "route", action: "new", route, appended: 1 })).toMatchObject({
+      kind: "error",
+      error: { message: expect.stringContaining("change.appended") },
+    });
+  });
+
   it("reads another's blackhole nexthop as opaque, its id and owner, in a dump and in a change", () => {
     const blackhole = { kind: "opaque", id: 1795162112, protocol: 99, type: "blackhole" };
     const snapshot = {

@@ -29,13 +29,13 @@ export function appendAtKey(
     if (atKey.some((other) => sameRoute(other, route))) return kernelError("EEXIST");
     if (flags === "append") appendRoute(state, route);
     else prependRoute(state, route);
-    return announced(state, route);
+    return announced(state, route, flags);
   }
   if (atKey.some((other) => sharesNexthop(other, route))) return kernelError("EEXIST");
   const joined = inlineGateways(route) ? atKey.find(inlineGateways) : undefined;
   if (joined === undefined || joined.target.kind !== "gateways" || route.target.kind !== "gateways") {
     appendRoute(state, route);
-    return announced(state, route);
+    return announced(state, route, flags);
   }
   const existing = joined.target.nexthops;
   const added = route.target.nexthops;
@@ -51,7 +51,7 @@ export function appendAtKey(
           target: { kind: "gateways", nexthops: [...added, ...existing] },
         }
       : merged;
-  return announced(state, announcedAs);
+  return announced(state, announcedAs, flags);
 }
 
 /** Linux's fib_info match: the same owner, scope, preferred source and target. */
@@ -64,8 +64,14 @@ export function inlineGateways(route: KernelRoute): boolean {
   return route.target.kind === "gateways";
 }
 
-function announced(state: KernelState, route: KernelRoute): OpResult {
-  state.emit({ kind: "route", action: "new", route: observedRoute(state, route) });
+/** Linux flags an append at a taken key NLM_F_APPEND (both families), a prepend not. */
+function announced(state: KernelState, route: KernelRoute, flags: "append" | "prepend"): OpResult {
+  const observed = observedRoute(state, route);
+  state.emit(
+    flags === "append"
+      ? { kind: "route", action: "new", route: observed, appended: true }
+      : { kind: "route", action: "new", route: observed },
+  );
   return OK;
 }
 

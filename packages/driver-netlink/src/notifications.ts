@@ -1,6 +1,7 @@
 /** Multicast notifications → KernelChange. */
 import type { KernelChange } from "@kroute/core";
 import {
+  NLM_F_APPEND,
   NLM_F_REPLACE,
   RTM_DELADDR,
   RTM_DELLINK,
@@ -44,10 +45,13 @@ export function notificationToChange(message: Message, links: LinkTable): Kernel
       if (message.type === RTM_DELROUTE) return { kind: "route", action: "del", route };
       // NLM_F_REPLACE: the route took the place of one at its key (a replace, or a route
       // re-announced as its nexthop object is replaced). An add, an append or a prepend
-      // leave the key's other routes in place and carry NLM_F_CREATE without it.
-      return (message.flags & NLM_F_REPLACE) === 0
+      // leave the key's other routes in place and carry NLM_F_CREATE without it; an
+      // append at a taken key carries NLM_F_APPEND (an IPv4 prepend goes first instead).
+      if ((message.flags & NLM_F_REPLACE) !== 0)
+        return { kind: "route", action: "new", route, replaced: true };
+      return (message.flags & NLM_F_APPEND) === 0
         ? { kind: "route", action: "new", route }
-        : { kind: "route", action: "new", route, replaced: true };
+        : { kind: "route", action: "new", route, appended: true };
     }
     case "nexthop": {
       const nexthop = messageToNexthop(body.nexthop, links);

@@ -13,7 +13,7 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
     case "nexthop":
     case "rule": {
       if (change.kind === "route" && change.action === "new" && change.replaced !== true) {
-        if (appendBeside(change.route, kernel)) return;
+        if (addBeside(change.route, change.appended === true ? "append" : "prepend", kernel)) return;
       }
       const ops = externalOps(change, kernel);
       if (ops.length > 0) kernel.applySync(ops);
@@ -49,11 +49,13 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
 
 /**
  * Another owner's route announced at a key that holds one without replacing it: put
- * there with `ip route append`, as the key's route stays. An IPv6 gateway joined to
- * the key's route is announced with the route's own gateways after it: only the new
- * ones are appended. False when the key is free or the route is the key's owner's.
+ * there as it was, with `ip route append` when the change says appended, else `ip
+ * route prepend` (before the key's routes in IPv4), as the key's route stays. An IPv6
+ * gateway joined to the key's route is announced with the route's own gateways after
+ * it: only the new ones are added. False when the key is free or the route is the
+ * key's owner's.
  */
-function appendBeside(route: KernelRoute, kernel: FakeKernel): boolean {
+function addBeside(route: KernelRoute, request: "append" | "prepend", kernel: FakeKernel): boolean {
   const atKey = kernel
     .listSync({ families: [route.family], tables: [route.table] })
     .routes.filter(
@@ -71,7 +73,7 @@ function appendBeside(route: KernelRoute, kernel: FakeKernel): boolean {
         }
       : route;
   if (appended.target.kind === "gateways" && appended.target.nexthops.length === 0) return true;
-  kernel.routeRequestSync(appended, "append");
+  kernel.routeRequestSync(appended, request);
   return true;
 }
 

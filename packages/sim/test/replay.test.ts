@@ -5,6 +5,7 @@ import {
   type EngineEvent,
   type IpAddr,
   initialNodeState,
+  type KernelChange,
   type KernelRoute,
   type KernelSnapshot,
   type Op,
@@ -229,6 +230,40 @@ describe("replay of changes made behind kroute's back", () => {
       },
     });
     expect(steps).not.toContain(10);
+    expect(results[0]?.violations).toEqual([]);
+    expect(results[0]?.snapshot?.routes).toEqual([ours]);
+    expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(1);
+  });
+
+  it("another's replace at kroute's key where its prepended route leads takes theirs; kroute's stays", () => {
+    const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
+    const ours = replay(log).results[0]?.snapshot?.routes[0] as KernelRoute;
+    const theirs = (gateway: string): KernelRoute => ({
+      ...ours,
+      protocol: 4,
+      target: { kind: "gateways", nexthops: [{ gateway: gateway as never, dev: "eth1", weight: 1 }] },
+    });
+    const changed = (seq: number, change: KernelChange): EngineEvent => ({
+      v: 1,
+      seq,
+      at: "2025-11-25T10:01:00.000Z",
+      node: "worker-1",
+      type: "kernel/changed",
+      change,
+    });
+    // `ip route prepend` (no flag: before kroute's), then `ip route replace`.
+    const events = [
+      changed(10, { kind: "route", action: "new", route: theirs("10.114.0.9") }),
+      changed(11, { kind: "route", action: "new", route: theirs("10.114.0.8"), replaced: true }),
+    ];
+    const steps: number[] = [];
+    const { replayer, results } = replay([...log, ...events], {
+      onStep: (_node, step) => {
+        if (step.results.length > 0) steps.push(step.seq);
+      },
+    });
+    expect(steps).not.toContain(10);
+    expect(steps).not.toContain(11);
     expect(results[0]?.violations).toEqual([]);
     expect(results[0]?.snapshot?.routes).toEqual([ours]);
     expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(1);

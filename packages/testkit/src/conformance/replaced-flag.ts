@@ -4,6 +4,8 @@
  * a replace at a free key, an append or a prepend do not, and for those the key's
  * other routes stay. kroute's view depends on telling them apart: another program's
  * route at kroute's key is news that kroute's route is gone only when it replaced it.
+ * An append at a taken key says so (`appended`, NLM_F_APPEND): an IPv4 prepend, which
+ * does not, puts the route first, where a later replace takes it rather than kroute's.
  * Flags read with a netlink listener on Linux 6.18.
  */
 import type { KernelRoute } from "@kroute/core";
@@ -12,7 +14,7 @@ import type { ConformanceHarness } from "./harness.ts";
 import { routeReplace } from "./ops.ts";
 import { expectOk, notificationBarrier, OTHER_PROTO, PROTO, recordChanges, viaRoute } from "./support.ts";
 
-/** Each route notification about `dst`, as "new <protocol>" with " replaced" when flagged. */
+/** Each route notification about `dst`, as "new <protocol>" with " replaced" or " appended" when flagged. */
 async function announcedFlags(
   h: ConformanceHarness,
   dst: string,
@@ -24,7 +26,11 @@ async function announcedFlags(
   recorder.stop();
   return recorder.changes.flatMap((change) =>
     change.kind === "route" && change.route.dst === dst
-      ? [`${change.action} ${change.route.protocol}${change.replaced === true ? " replaced" : ""}`]
+      ? [
+          `${change.action} ${change.route.protocol}${change.replaced === true ? " replaced" : ""}${
+            change.appended === true ? " appended" : ""
+          }`,
+        ]
       : [],
   );
 }
@@ -36,7 +42,7 @@ export function replacedFlagConformance(harness: () => ConformanceHarness): void
       { family: "IPv6", dst: "2001:db8:1::/64", gateways: ["fd10::2", "fd10::3", "fd10::4", "fd10::5"] },
     ] as const;
     for (const { family, dst, gateways } of cases) {
-      it(`${family}: a replace and a change are flagged; an add, an append and a prepend are not`, async () => {
+      it(`${family}: a replace and a change are flagged replaced; an append at a taken key appended; an add and a prepend neither`, async () => {
         const h = harness();
         const [a, b, c, d] = gateways;
         const ours = viaRoute(dst, [[a, "kr0"]]);
@@ -53,7 +59,7 @@ export function replacedFlagConformance(harness: () => ConformanceHarness): void
         expect(flags).toEqual([
           `new ${PROTO}`,
           `new ${PROTO} replaced`,
-          `new ${OTHER_PROTO}`,
+          `new ${OTHER_PROTO} appended`,
           `new ${OTHER_PROTO}`,
         ]);
         // `ip route change`: the key's first route (IPv4), or its inline route (IPv6), replaced.
