@@ -210,7 +210,10 @@ function afterDelete(held: KernelRoute, deleted: KernelRoute): KernelRoute | und
  * and so does IPv6 unless both go through gateways inline: then theirs joins ours as
  * more nexthops, after ours, and the kernel dumps the joined route as ours. It is
  * announced in their name, their nexthops first (driver-fake's route-append.ts), and
- * the view takes the joined route as a dump would show it, so the drift is repaired.
+ * the view takes the joined route as a dump would show it, so the drift is repaired:
+ * their gateway goes. It cannot be kept apart (README, "Other programs' routes at
+ * kroute's keys"): a dump, and an append of several gateways, show it as kroute's, and
+ * any replace or delete of kroute's route takes it with the rest.
  */
 function afterJoin(held: KernelRoute, appended: KernelRoute): KernelRoute | undefined {
   if (held.family !== 6 || held.target.kind !== "gateways" || appended.target.kind !== "gateways")

@@ -4,7 +4,7 @@
  * kroute's, so kroute's route is still there and its view must say so; IPv6 joins
  * its gateway to kroute's route through inline gateways, which kroute repairs.
  */
-import { DEFAULT_SETTINGS, type IpAddr, type KernelRoute, type Prefix } from "@kroute/core";
+import { canonicalRoute, DEFAULT_SETTINGS, type IpAddr, type KernelRoute, type Prefix } from "@kroute/core";
 import { describe, expect, it } from "vitest";
 import type { HostDescription } from "../src/index.ts";
 import { reconciledNode } from "./reconciled-node.ts";
@@ -73,7 +73,7 @@ describe("another program's route appended or prepended at kroute's key", () => 
     expect(n.kernel.listSync({ protocols: [OTHER] }).routes).toEqual([other]);
   });
 
-  it("IPv6, kroute's route through inline gateways: theirs joins it, and kroute puts its own back", () => {
+  it("IPv6, kroute's route through inline gateways: theirs joins it, and kroute puts its own back, without theirs", () => {
     const settings = { ...DEFAULT_SETTINGS, nexthopMode: "multipath" as const };
     const dst = "2001:db8:9::/64";
     const n = reconciledNode({ settings, host: HOST, routes: [route(dst, ["fd01::1"])] });
@@ -89,6 +89,32 @@ describe("another program's route appended or prepended at kroute's key", () => 
     expect(n.gateways(dst)).toEqual(["fd01::1@eth1"]);
     expect(n.viewedRoutes()).toEqual(ours);
     expect(n.kernelRoutes()).toEqual(ours);
+    expect(n.nextPlan()).toEqual([]);
+  });
+
+  it("IPv6, kroute's route through inline gateways: several gateways appended at once read as kroute's own route's, and go the same way", () => {
+    const settings = { ...DEFAULT_SETTINGS, nexthopMode: "multipath" as const };
+    const dst = "2001:db8:9::/64";
+    const n = reconciledNode({ settings, host: HOST, routes: [route(dst, ["fd01::1"])] });
+    n.reconcile();
+    const ours = n.kernelRoutes();
+    const hop = (gateway: string) => ({ gateway: gateway as IpAddr, dev: "eth1", weight: 1 });
+    const at = (protocol: number, gateways: string[]): KernelRoute => ({
+      ...theirs(6, dst, "fd01::9"),
+      protocol,
+      target: { kind: "gateways", nexthops: gateways.map(hop) },
+    });
+    expect(ours).toEqual([canonicalRoute(at(DEFAULT_SETTINGS.protocol, ["fd01::1"]))]);
+    expect(n.kernel.routeRequestSync(at(OTHER, ["fd01::8", "fd01::9"]), "append")).toEqual({ ok: true });
+    // Announced as the joined route under kroute's protocol, as Linux does: drift to repair.
+    expect(n.nextPlan()).toMatchObject([{ object: "route", action: "replace" }]);
+    expect(n.viewedRoutes()).toEqual([
+      canonicalRoute(at(DEFAULT_SETTINGS.protocol, ["fd01::1", "fd01::8", "fd01::9"])),
+    ]);
+    n.reconcile();
+    expect(n.refused).toEqual([]);
+    expect(n.gateways(dst)).toEqual(["fd01::1@eth1"]);
+    expect(n.kernel.listSync({ protocols: [OTHER] }).routes).toEqual([]);
     expect(n.nextPlan()).toEqual([]);
   });
 });

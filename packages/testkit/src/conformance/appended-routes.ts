@@ -188,6 +188,25 @@ export function appendedRouteConformance(harness: () => ConformanceHarness): voi
         ]);
       });
 
+      it("kroute's replace, and its delete, of its route take the gateways another program joined to it", async () => {
+        // A multipath route has one owner to a request naming its key (README, "Other
+        // programs' routes at kroute's keys"): kroute cannot leave a joined gateway.
+        const h = harness();
+        const theirs = viaRoute(dst, [["fd10::3", "kr0"]], { protocol: OTHER_PROTO });
+        expectOk(await h.dataplane.apply([routeAdd(first)]));
+        expectOk([await h.othersRouteRequest(theirs, "append")]);
+        const joined = viaRoute(dst, [
+          ["fd10::2", "kr0"],
+          ["fd10::3", "kr0"],
+        ]);
+        expect(await routesAt(h, 6, dst)).toEqual([joined]);
+        expectOk(await h.dataplane.apply([routeReplace(joined, first)]));
+        expect(await routesAt(h, 6, dst)).toEqual([first]);
+        expectOk([await h.othersRouteRequest(theirs, "append")]);
+        expectOk(await h.dataplane.apply([routeDelete(joined)]));
+        expect(await routesAt(h, 6, dst)).toEqual([]);
+      });
+
       it("a nexthop any route of the key has is EEXIST, whoever appends it", async () => {
         const h = harness();
         expectOk(await h.dataplane.apply([routeAdd(first)]));
