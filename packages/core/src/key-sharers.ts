@@ -84,8 +84,8 @@ function inlineGateways(route: KernelRoute): boolean {
 }
 
 /**
- * Which route at kroute's key another program's replace took: "ours", or where theirs
- * was. IPv4 (fib_table_insert) takes the key's first route. IPv6 (fib6_add_rt2node)
+ * Which route at kroute's key another program's replace took: "ours", where theirs
+ * was, or "none" when it was a route of theirs re-announced. IPv4 (fib_table_insert) takes the key's first route. IPv6 (fib6_add_rt2node)
  * takes the first whose kind (through gateways inline, or not) is the replacing
  * route's, else the first.
  */
@@ -93,8 +93,13 @@ export function replacedAt(
   held: KernelRoute,
   at: KeySharers | undefined,
   replacing: KernelRoute,
-): "ours" | { readonly where: "before" | "after"; readonly index: number } {
+): "ours" | "none" | { readonly where: "before" | "after"; readonly index: number } {
   if (at === undefined) return "ours";
+  // A route just like one of theirs already there: Linux re-announcing it, flagged, as
+  // its nexthop object is replaced (nexthop_compat_mode). A replace with a route the
+  // key holds changes nothing and announces nothing.
+  if (at.before.some((r) => sameRoute(r, replacing)) || at.after.some((r) => sameRoute(r, replacing)))
+    return "none";
   const order: { readonly route: KernelRoute; readonly where: "before" | "after" | "ours"; index: number }[] =
     [
       ...at.before.map((route, index) => ({ route, where: "before" as const, index })),

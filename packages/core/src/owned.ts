@@ -252,6 +252,7 @@ function othersRouteChanged(
   if (change.action === "del") return { ...kernel, sharers: sharerDeleted(kernel.sharers, change.route) };
   if (change.replaced === true) {
     const taken = replacedAt(held, hmGet(kernel.sharers, routeKey(change.route)), change.route);
+    if (taken === "none") return kernel;
     if (taken !== "ours")
       return { ...kernel, sharers: sharerReplaced(kernel.sharers, change.route, taken.where, taken.index) };
     touched.push(routeObjectKey(change.route));

@@ -134,6 +134,16 @@ describe("another program's replace at a key kroute shares", () => {
     expect(plan(state)).toEqual(ADD(ours));
   });
 
+  it("IPv4: theirs through a nexthop object after ours, re-announced (flagged) as its object is replaced, takes nothing", () => {
+    const { state: start, ours } = holding(4);
+    const viaObject: KernelRoute = { ...ours, protocol: OTHER, target: { kind: "nexthop-object", id: 70 } };
+    let state = changed(start, theirsNew(viaObject, { appended: true }));
+    // nexthop_compat_mode=1 (Linux's default): `ip nexthop replace id 70 ...` re-announces it, 0x100.
+    state = changed(state, theirsNew(viaObject, { replaced: true }));
+    expect(ownedObjects(state.kernel).routes).toContainEqual(ours);
+    expect(plan(state)).toEqual([]);
+  });
+
   it("IPv6: their device route after our inline route is what their device replace takes", () => {
     const { state: start, ours } = holding(6);
     let state = changed(start, theirsNew(through(ours, "eth9"), { appended: true }));
