@@ -1,7 +1,7 @@
 /**
  * The route Linux adds for an address: its network out of its device, in main,
- * `proto kernel`, while the device is administratively up (with or without carrier).
- * A host address (/32, /128) has none.
+ * `proto kernel`, while the device is administratively up (with or without carrier),
+ * and deletes, announced, with the address. A host address (/32, /128) has none.
  */
 import { type KernelAddress, type KernelRoute, maxPrefixLength, parsePrefix } from "@kroute/core";
 import {
@@ -12,6 +12,7 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
   RTPROT_KERNEL,
+  removeRoute,
   sameKey,
 } from "./state.ts";
 
@@ -52,4 +53,32 @@ export function installConnected(state: KernelState, address: KernelAddress): vo
   if (heldBy(state, route, address.dev)) return;
   appendRoute(state, route);
   state.emit({ kind: "route", action: "new", route });
+}
+
+/**
+ * Takes away, announced, the connected route a removed address gave its link. IPv4's
+ * route carries the address as its source, so it goes only with the address that made
+ * it (a second address in the subnet added none); IPv6's stays while another address
+ * of the link is in its prefix.
+ */
+export function removeConnected(state: KernelState, address: KernelAddress): void {
+  const key = connectedRoute(address);
+  if (key === undefined) return;
+  if (key.family === 6 && state.addresses.some((other) => sameNetwork(other, address))) return;
+  const routes = state.byDestination.get(destinationKey(key.family, key.table, key.dst)) ?? [];
+  const route = routes.find(
+    (candidate) =>
+      sameKey(candidate, key) &&
+      candidate.protocol === RTPROT_KERNEL &&
+      candidate.target.kind === "device" &&
+      candidate.target.dev === address.dev &&
+      candidate.prefsrc === key.prefsrc,
+  );
+  if (route === undefined) return;
+  removeRoute(state, route);
+  state.emit({ kind: "route", action: "del", route });
+}
+
+function sameNetwork(a: KernelAddress, b: KernelAddress): boolean {
+  return a.dev === b.dev && connectedRoute(a)?.dst === connectedRoute(b)?.dst;
 }

@@ -20,6 +20,7 @@ import {
   routeKey,
 } from "@kroute/core";
 import { type Observable, Subject } from "rxjs";
+import { removeAddress } from "./address-removal.ts";
 import { dump } from "./dump.ts";
 import { type ErrnoCode, errnoCode, kernelError } from "./errno.ts";
 import type { HostDescription } from "./host-description.ts";
@@ -56,6 +57,8 @@ export interface FakeKernel extends Dataplane {
   setCarrier(name: string, carrier: boolean): void;
   setAdminUp(name: string, up: boolean): void;
   addAddress(dev: string, ip: IpAddr, prefixLength: number): void;
+  /** `ip address del`, with what Linux removes with the address (address-removal.ts). */
+  removeAddress(dev: string, ip: IpAddr, prefixLength: number): void;
 
   // Fault injection.
   /** The next `count` ops fail with this errno (number or name), changing nothing. */
@@ -128,6 +131,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     prefixLengths: new Map(),
     byNexthop: new Map(),
     deviceRoutes: new Set(),
+    deadHops: new Map(),
     onlinkVerdicts: { 4: new Map(), 6: new Map() },
     tables: new Set(["4|254", "4|255", "6|254", "6|255"]),
     nexthops: new Map(),
@@ -246,6 +250,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     setCarrier: (name, carrier) => burst(() => links.setCarrier(state, name, carrier)),
     setAdminUp: (name, up) => burst(() => links.setAdminUp(state, name, up)),
     addAddress: (dev, ip, prefixLength) => burst(() => links.addAddress(state, dev, ip, prefixLength)),
+    removeAddress: (dev, ip, prefixLength) => burst(() => removeAddress(state, dev, ip, prefixLength)),
 
     failNext: (count, errno) => {
       if (!Number.isInteger(count) || count < 0) throw new Error(`failNext: count must be >= 0: ${count}`);

@@ -6,15 +6,24 @@
  *   no device) are flushed (no notification), with
  *   the groups and routes depending on them; legacy routes stay, flagged linkdown.
  * - Administratively down: the same flush; IPv4 routes out of the device go silently
- *   (a multipath route only when all its nexthops are down); IPv6 loses the device's
+ *   (a multipath route only when all its nexthops are dead); IPv6 loses the device's
  *   addresses and routes, each announced, multipath routes keeping a dead nexthop.
+ *   Set up again, its dead nexthops live again (also those its last IPv4 address took:
+ *   address-removal.ts), as does an IPv4 address added while it is up.
  * - Deleted: everything on it goes; an IPv4 multipath route with any nexthop there
  *   goes whole and silently, an IPv6 one loses just that nexthop (announced as a
  *   deletion of a route through it).
  * - Up with carrier (created so, set up, or carrier back while up): it gets its IPv6
  *   link-local address, unless it has it, with its connected route (link-local.ts).
  */
-import { type IpAddr, type KernelAddress, type KernelRoute, maxPrefixLength, parseIp } from "@kroute/core";
+import {
+  type Family,
+  type IpAddr,
+  type KernelAddress,
+  type KernelRoute,
+  maxPrefixLength,
+  parseIp,
+} from "@kroute/core";
 import { installConnected } from "./connected-route.ts";
 import { LINK_LOCAL_PREFIX_LENGTH, linkLocalAddress, wantsLinkLocal } from "./link-local.ts";
 import { removeNexthops } from "./nexthop-ops.ts";
@@ -22,12 +31,14 @@ import {
   allRoutes,
   dropRoute,
   forgetGatewayVerdicts,
+  hopIsDead,
   type KernelState,
+  linkIsUp,
   observedRoute,
   swapRoute,
 } from "./state.ts";
 
-function requireLink(state: KernelState, name: string): void {
+export function requireLink(state: KernelState, name: string): void {
   if (!state.links.has(name)) throw new Error(`no such link: ${JSON.stringify(name)}`);
 }
 
@@ -76,9 +87,25 @@ export function addAddress(state: KernelState, dev: string, ip: IpAddr, prefixLe
   forgetGatewayVerdicts(state, 6);
   state.emit({ kind: "address", action: "new", address });
   installConnected(state, address);
+  if (family === 4) reviveNexthops(state, dev);
 }
 
-function devicesOf(route: KernelRoute): string[] {
+/**
+ * An IPv4 address added, or the link set up, brings back to life the nexthops through
+ * the link that died with its last IPv4 address (fib_sync_up, silently), while it is up.
+ */
+function reviveNexthops(state: KernelState, dev: string): void {
+  if (!linkIsUp(state, dev)) return;
+  for (const [route, devices] of state.deadHops) {
+    if (!devices.has(dev)) continue;
+    const left = new Set([...devices].filter((other) => other !== dev));
+    if (left.size === 0) state.deadHops.delete(route);
+    else state.deadHops.set(route, left);
+  }
+}
+
+/** The devices a route's own nexthops leave through (none for nexthop objects and special routes). */
+export function devicesOf(route: KernelRoute): string[] {
   switch (route.target.kind) {
     case "gateways":
       return route.target.nexthops.map((nexthop) => nexthop.dev);
@@ -100,7 +127,8 @@ function flushNexthops(state: KernelState, dev: string): void {
   removeNexthops(state, ids, false);
 }
 
-function removeAddresses(state: KernelState, keep: (address: KernelAddress) => boolean): void {
+/** Removes the addresses `keep` refuses, announcing each. */
+export function removeAddresses(state: KernelState, keep: (address: KernelAddress) => boolean): void {
   const removed = state.addresses.filter((address) => !keep(address));
   state.addresses = state.addresses.filter(keep);
   if (removed.length > 0) forgetGatewayVerdicts(state, 6);
@@ -120,17 +148,27 @@ export function setAdminUp(state: KernelState, dev: string, up: boolean): void {
   if (state.links.get(dev)?.up === up) return;
   setLink(state, dev, { up });
   if (up) {
+    reviveNexthops(state, dev);
     for (const address of state.addresses) if (address.dev === dev) installConnected(state, address);
     configureLinkLocal(state, dev);
     return;
   }
   flushNexthops(state, dev);
   removeAddresses(state, (address) => address.dev !== dev || !address.ip.includes(":"));
+  dropDeadRoutesThrough(state, dev, [4, 6]);
+}
+
+/**
+ * Linux's flush once a device's nexthops died (fib_sync_down_dev, then fib_flush): each
+ * route of the families leaving through the device goes when every nexthop of it is
+ * dead, IPv4 silently; a multipath route with a live nexthop elsewhere stays.
+ */
+export function dropDeadRoutesThrough(state: KernelState, dev: string, families: readonly Family[]): void {
   for (const route of [...allRoutes(state)]) {
+    if (!families.includes(route.family)) continue;
     const devices = devicesOf(route);
-    if (devices.length === 0 || !devices.includes(dev)) continue;
-    // A multipath route stays while one of its nexthops is still up.
-    if (devices.some((other) => state.links.get(other)?.up === true)) continue;
+    if (!devices.includes(dev)) continue;
+    if (devices.some((other) => !hopIsDead(state, route, other))) continue;
     dropRoute(state, route);
   }
 }

@@ -23,7 +23,7 @@ import { flowHash } from "./flow-hash.ts";
 import { selectHashThreshold } from "./hash-threshold.ts";
 import { matchingRoutes } from "./longest-match.ts";
 import { selectBucket } from "./resilient-buckets.ts";
-import type { KernelState } from "./state.ts";
+import { hopIsDead, type KernelState } from "./state.ts";
 
 type Hop = { readonly gateway?: IpAddr; readonly dev: string };
 
@@ -76,8 +76,9 @@ function chooseHop(state: KernelState, route: KernelRoute, query: FlowQuery): Ho
           return { dev: "lo" };
       }
     case "gateways": {
-      // Nexthops on administratively down links are dead; linkdown ones still count.
-      const live = target.nexthops.filter((nexthop) => state.links.get(nexthop.dev)?.up === true);
+      // Dead nexthops (link administratively down, or its last IPv4 address gone) are
+      // skipped; linkdown ones still count.
+      const live = target.nexthops.filter((nexthop) => !hopIsDead(state, route, nexthop.dev));
       const index = selectHashThreshold(
         live.map((nexthop) => nexthop.weight),
         hash(),

@@ -51,6 +51,13 @@ export interface KernelState {
    * gateway on-link. The stored objects themselves: appended routes may share a key and device.
    */
   readonly deviceRoutes: Set<KernelRoute>;
+  /**
+   * The devices of a stored IPv4 route's inline nexthops that Linux marked dead
+   * (RTNH_F_DEAD) when the device lost its last IPv4 address, while the route kept a
+   * live nexthop elsewhere (address-removal.ts). By stored object: a replace makes a
+   * new route, whose nexthops start alive.
+   */
+  readonly deadHops: Map<KernelRoute, ReadonlySet<string>>;
   /** Answers of the gateway check by the gateway's family, until `forgetGatewayVerdicts`. */
   readonly onlinkVerdicts: Record<Family, Map<string, KernelError | undefined>>;
   /** `family|table` of every table that exists: main and local from the start, others from their first request. */
@@ -227,6 +234,7 @@ function untrack(state: KernelState, route: KernelRoute): void {
     if (routes?.size === 0) state.byNexthop.delete(route.target.id);
   }
   if (route.target.kind === "device") state.deviceRoutes.delete(route);
+  state.deadHops.delete(route);
   if (steersGatewayChecks(route)) forgetGatewayVerdicts(state, route.family);
 }
 
@@ -251,10 +259,21 @@ export function linkIsUp(state: KernelState, dev: string): boolean {
   return state.links.get(dev)?.up === true;
 }
 
-/** Linux flags a nexthop linkdown when its device lacks carrier or is down (then also dead). */
-function linkIsDown(state: KernelState, dev: string): boolean {
+/**
+ * Whether a stored route's nexthops out of a device carry no traffic: the device is
+ * administratively down, or lost its last IPv4 address (see deadHops).
+ */
+export function hopIsDead(state: KernelState, route: KernelRoute, dev: string): boolean {
+  return !linkIsUp(state, dev) || state.deadHops.get(route)?.has(dev) === true;
+}
+
+/**
+ * Linux flags a nexthop linkdown when its device lacks carrier or is down (then also
+ * dead), and a dead one too: it marks both when the device loses its last IPv4 address.
+ */
+function linkIsDown(state: KernelState, route: KernelRoute, dev: string): boolean {
   const link = state.links.get(dev);
-  return link === undefined || !link.up || !link.carrier;
+  return link === undefined || !link.carrier || hopIsDead(state, route, dev);
 }
 
 /** A route as a dump or notification shows it: inline nexthops carry the current linkdown flag. */
@@ -262,7 +281,7 @@ export function observedRoute(state: KernelState, route: KernelRoute): KernelRou
   if (route.target.kind !== "gateways") return route;
   const nexthops = route.target.nexthops.map((nexthop): InlineNexthop => {
     const { linkdown: _ignored, ...rest } = nexthop;
-    return linkIsDown(state, nexthop.dev) ? { ...rest, linkdown: true } : rest;
+    return linkIsDown(state, route, nexthop.dev) ? { ...rest, linkdown: true } : rest;
   });
   return { ...route, target: { kind: "gateways", nexthops } };
 }

@@ -13,6 +13,7 @@ dataplaneConformance("fake kernel", async (): Promise<ConformanceHarness> => {
       setCarrier: async (name, carrier) => kernel.setCarrier(name, carrier),
       setAdminUp: async (name, up) => kernel.setAdminUp(name, up),
       addAddress: async (dev, ip, prefixLength) => kernel.addAddress(dev, ip, prefixLength),
+      removeAddress: async (dev, ip, prefixLength) => kernel.removeAddress(dev, ip, prefixLength),
     },
     othersRouteRequest: async (route, request) => kernel.routeRequestSync(route, request),
     cleanup: () => kernel.close(),

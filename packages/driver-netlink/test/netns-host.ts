@@ -36,6 +36,9 @@ function netnsHostControl(ns: Netns, segments: Netns): HostControl {
       const v6 = ip.includes(":");
       await ns.ip("address", "add", `${ip}/${prefixLength}`, "dev", dev, ...(v6 ? ["nodad"] : []));
     },
+    async removeAddress(dev, ip: IpAddr, prefixLength) {
+      await ns.ip("address", "del", `${ip}/${prefixLength}`, "dev", dev);
+    },
   };
 }
 

@@ -22,6 +22,8 @@ export interface HostControl {
   setAdminUp(name: string, up: boolean): Promise<void>;
   /** Adds `ip/prefixLength` on a link (IPv6 without duplicate address detection). */
   addAddress(dev: string, ip: IpAddr, prefixLength: number): Promise<void>;
+  /** Removes `ip/prefixLength` from a link (`ip address del`). */
+  removeAddress(dev: string, ip: IpAddr, prefixLength: number): Promise<void>;
 }
 
 export interface TopologyLink {

@@ -6,6 +6,7 @@
  * Each test gets a fresh harness in the baseline topology and cleans it up.
  */
 import { afterEach, beforeEach, describe } from "vitest";
+import { addressRemovalConformance } from "./address-removal.ts";
 import { appendedRouteConformance } from "./appended-routes.ts";
 import { blackholeNexthopConformance } from "./blackhole-nexthops.ts";
 import { foreignNexthopConformance } from "./foreign-nexthops.ts";
@@ -43,6 +44,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     foreignNexthopConformance(harness);
     gatewayConformance(harness);
     linkConformance(harness);
+    addressRemovalConformance(harness);
     linkLocalConformance(harness);
     ruleConformance(harness);
     lookupConformance(harness);
