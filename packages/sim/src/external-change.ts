@@ -33,9 +33,11 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
     }
     case "address": {
       const { ip, dev, prefixLength: length } = change.address;
-      const present = kernel.listSync({}).addresses.some((a) => a.ip === ip && a.dev === dev);
-      // The fake kernel cannot remove an address; a removal is only told to the core.
+      const present = kernel
+        .listSync({})
+        .addresses.some((a) => a.ip === ip && a.dev === dev && a.prefixLength === length);
       if (change.action === "new" && !present) kernel.addAddress(dev, ip, length);
+      if (change.action === "del" && present) kernel.removeAddress(dev, ip, length);
       return;
     }
     case "overflow":

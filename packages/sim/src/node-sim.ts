@@ -270,7 +270,7 @@ export class NodeSim {
     } finally {
       this.external = undefined;
     }
-    if (event.change.kind === "link") this.followSilentFlush(kernel);
+    if (event.change.kind === "link" || event.change.kind === "address") this.followSilentFlush(kernel);
     if (notified.length === 0) {
       this.feed(event);
       return;
@@ -280,9 +280,10 @@ export class NodeSim {
 
   /**
    * A link losing carrier, going down or deleted takes its nexthops, the groups left
-   * empty and the routes using them, and Linux announces none of it (driver-fake
-   * nexthop-ops.ts): the owned mirror, kept from notifications, is read again from the
-   * kernel, or the checks would judge routes that are gone.
+   * empty and the routes using them, and a device's last IPv4 address removed takes
+   * the IPv4 routes through it; Linux announces none of it (driver-fake nexthop-ops.ts,
+   * address-removal.ts): the owned mirror, kept from notifications, is read again from
+   * the kernel, or the checks would judge routes that are gone.
    */
   private followSilentFlush(kernel: FakeKernel): void {
     const routesBefore = [...this.owned.routes.keys()];
