@@ -5,11 +5,18 @@
  * if the wrong file (or a recording that never started) were a cluster where all is well.
  */
 import { createReadStream, fstatSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
 import { notText } from "./not-text.ts";
+import { LineTooLongError, textLines } from "./text-lines.ts";
 
 export class MalformedLogError extends Error {}
+
+/**
+ * The longest line read, in characters: 128 times a sim-scale log's longest (its
+ * `route/resynced` of 5,000 Routes, 2 MB), and half the longest string V8 holds, so that
+ * decoding it stays within memory. A longer line is no event: the wrong file, most likely.
+ */
+export const MAX_LINE_CHARS = 256 * 1024 * 1024;
 
 /** An event with the line it was read from: facts found bad only when replayed are reported by line too. */
 export interface LoggedEvent {
@@ -32,11 +39,11 @@ export async function* readLog(
     const stat = fstatSync(fd);
     if (stat.isFile() && stat.size > 0) size = stat.size;
   });
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = textLines(input, MAX_LINE_CHARS);
   let lineNumber = 0;
   let events = 0;
   let unknown = 0;
-  for await (const read of lines) {
+  for await (const read of refuseLongLines(lines, path)) {
     lineNumber++;
     // A byte order mark, as editors on Windows save UTF-8, is no part of the first event.
     const line = lineNumber === 1 && read.startsWith("\ufeff") ? read.slice(1) : read;
@@ -58,7 +65,6 @@ export async function* readLog(
       case "blank":
         break;
       case "error":
-        lines.close();
         throw new MalformedLogError(`${path}: ${notText(line, lineNumber) ?? result.error.message}`);
       default: {
         const unreachable: never = result;
@@ -68,6 +74,17 @@ export async function* readLog(
   }
   if (events === 0)
     throw new MalformedLogError(`${path}: no events in it (${whatItHolds(lineNumber, unknown)})`);
+}
+
+async function* refuseLongLines(lines: AsyncGenerator<string>, path: string): AsyncGenerator<string> {
+  try {
+    yield* lines;
+  } catch (error) {
+    if (!(error instanceof LineTooLongError)) throw error;
+    throw new MalformedLogError(
+      `${path}: line ${error.line}: more than ${error.maxChars / (1024 * 1024)} Mi characters long, which no event is: is this an event log?`,
+    );
+  }
 }
 
 function whatItHolds(lines: number, unknown: number): string {

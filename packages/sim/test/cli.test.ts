@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +90,20 @@ describe("kroute-sim CLI", () => {
     expect(bin.stderr).toBe(
       `kroute-sim replay: ${binary}: line 1: not text (control character 0x00 at character 4): an event log is JSON lines\n`,
     );
+  });
+
+  it("refuses a line too long to be an event, naming it, with no stack trace", async () => {
+    // Past the longest string V8 holds (a file without newlines, an image given by mistake):
+    // read whole, it crashed with "RangeError: Invalid string length". Sparse: no disk used.
+    const path = join(dir, "one-long-line.jsonl");
+    writeFileSync(path, `${readFileSync(`${EXAMPLES}sim/ecmp-failover.jsonl`, "utf8").split("\n")[0]}\n`);
+    truncateSync(path, 600 * 1024 * 1024);
+    const { code, stdout, stderr } = await sim("replay", path);
+    expect({ code, stdout }).toEqual({ code: 1, stdout: "" });
+    expect(stderr).toBe(
+      `kroute-sim replay: ${path}: line 2: more than 256 Mi characters long, which no event is: is this an event log?\n`,
+    );
+    rmSync(path);
   });
 
   it("reads a log as Windows editors save it (byte order mark, CRLF) like the original", async () => {
