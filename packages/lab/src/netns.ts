@@ -73,13 +73,16 @@ function commandError(command: string, args: readonly string[], error: unknown):
 /**
  * Creates a fresh namespace with its loopback up. The caller must `destroy()` it
  * (use afterAll / try-finally); a leaked `kr-*` namespace can be listed with `ip netns`.
- * `onAdded` hears the name as soon as the namespace exists, before anything else is
- * awaited: a caller that must remove it on any exit registers it there.
+ * `onNamed` hears the name before `ip netns add` runs: a caller that must remove the
+ * namespace on any exit registers it there, as an `ip` killed half way (a Ctrl-C reaches
+ * the whole process group) leaves the name in /run/netns. A teardown that begins during
+ * the add must let this promise settle, then remove the name: removed first, it would
+ * be added after. A throw from `onNamed` refuses the namespace: nothing is added.
  */
-export async function createNetns(prefix = "kr", onAdded?: (name: string) => void): Promise<Netns> {
+export async function createNetns(prefix = "kr", onNamed?: (name: string) => void): Promise<Netns> {
   const name = randomNetnsName(prefix);
+  onNamed?.(name);
   await run("ip", ["netns", "add", name]);
-  onAdded?.(name);
   const ns: Netns = {
     name,
     async ip(...args) {

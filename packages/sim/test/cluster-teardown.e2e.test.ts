@@ -5,7 +5,17 @@
  * agent logs it names on a failure).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeAsRoot } from "@kroute/testkit";
 import { expect, it } from "vitest";
@@ -19,9 +29,14 @@ interface Run {
 }
 
 function startCluster(...args: string[]): Run {
+  return startClusterWith(process.env, ...args);
+}
+
+function startClusterWith(env: NodeJS.ProcessEnv, ...args: string[]): Run {
   // Its own process group, so that a SIGINT to the group is what a terminal's Ctrl-C sends.
   const child = spawn(process.execPath, [CLI, "cluster", ...args], {
     detached: true,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = { stdout: "", stderr: "" };
@@ -227,6 +242,66 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
       }
     },
     60_000,
+  );
+
+  it.each([
+    ["the command alone (kill -INT): its teardown must wait for the add", false],
+    ["its process group, as a terminal's Ctrl-C does: ip dies half way, its namespace added", true],
+  ] as const)(
+    "on SIGINT to %s while a namespace is being added, removes that namespace too",
+    async (_, group) => {
+      // An `ip` in front of the real one: it adds the cluster's LAN namespace, then says
+      // its name and lingers, as an add caught mid-way by the signal (the window is
+      // milliseconds with the real ip alone; a Ctrl-C there left the namespace behind).
+      const bin = mkdtempSync(join(tmpdir(), "kroute-slow-ip-"));
+      const mark = join(bin, "adding");
+      const realIp = execFileSync("sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim();
+      writeFileSync(
+        join(bin, "ip"),
+        [
+          "#!/bin/sh",
+          'case "$1 $2 $3" in',
+          `"netns add kr-lan-"*) ${realIp} "$@" || exit; echo "$3 $$" > ${mark}.tmp; mv ${mark}.tmp ${mark}; sleep 1 ;;`,
+          `*) exec ${realIp} "$@" ;;`,
+          "esac",
+        ].join("\n"),
+      );
+      chmodSync(join(bin, "ip"), 0o755);
+      let lan: string | undefined;
+      const run = startClusterWith(
+        { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        "--nodes",
+        "1",
+        "--gateways",
+        "1",
+      );
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!existsSync(mark)) {
+          if (run.child.exitCode !== null || Date.now() > deadline)
+            throw new Error(`no namespace being added; stderr: ${run.output.stderr}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const [name, ipPid] = readFileSync(mark, "utf8").trim().split(" ") as [string, string];
+        lan = name;
+        expect(netnsList()).toContain(lan);
+
+        process.kill(group ? -(run.child.pid as number) : (run.child.pid as number), "SIGINT");
+        const { code } = await run.exited;
+        expect(code).toBe(130);
+        expect(run.output.stderr.trim().split("\n")).toEqual([
+          "kroute-sim cluster: SIGINT: tearing everything down",
+        ]);
+        // The add may outlive the command only if the command leaves it behind: let it end first.
+        while (alive(Number(ipPid))) await new Promise((r) => setTimeout(r, 20));
+        expect(netnsList()).not.toContain(lan);
+      } finally {
+        if (run.child.exitCode === null) run.child.kill("SIGKILL");
+        rmSync(bin, { recursive: true, force: true });
+        // Failing, the test must not leave it behind either.
+        if (lan !== undefined && netnsList().includes(lan)) execFileSync("ip", ["netns", "del", lan]);
+      }
+    },
   );
 
   it("when its reader stops early (| head), removes every namespace, process and the temp dir", async () => {

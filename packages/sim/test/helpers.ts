@@ -48,6 +48,7 @@ export function trackingNamespaces(cleanup: Cleanup, namespaces: string[]): Tear
       namespaces.push(n);
       cleanup.namespace(n);
     },
+    creating: cleanup.creating.bind(cleanup),
     child: cleanup.child.bind(cleanup),
     defer: cleanup.defer.bind(cleanup),
   };

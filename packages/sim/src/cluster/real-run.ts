@@ -26,8 +26,10 @@ const PROTOCOL = DEFAULT_SETTINGS.protocol;
 const CONVERGE_MS = 30_000;
 
 export interface Teardown {
-  /** Called with every namespace name as it is created and every child as it starts. */
+  /** Called with every namespace name before it is added (may refuse it by throwing), and every child as it starts. */
   namespace(name: string): void;
+  /** A namespace's creation, which the teardown lets end before removing the names. */
+  creating<T>(creation: Promise<T>): Promise<T>;
   child(child: ChildProcess): void;
   /** Async cleanups, run in reverse order. */
   defer(step: () => Promise<void>): void;
@@ -115,7 +117,7 @@ export async function runOnRealKernels(
   const topology: ClusterTopology = await createClusterTopology(
     s.nodes.length,
     s.gateways.length,
-    (p, onAdded) => testkit.createNetns(p, onAdded),
+    (p, onNamed) => teardown.creating(testkit.createNetns(p, onNamed)),
     (n) => teardown.namespace(n),
   );
   teardown.defer(() => topology.destroy());

@@ -66,12 +66,12 @@ async function sysctl(ns: Netns, ...settings: string[]): Promise<void> {
 export async function createClusterTopology(
   nodeCount: number,
   gatewayCount: number,
-  createNetns: (prefix: string, onAdded: (name: string) => void) => Promise<Netns>,
-  onCreated: (name: string) => void,
+  createNetns: (prefix: string, onNamed: (name: string) => void) => Promise<Netns>,
+  onNamed: (name: string) => void,
 ): Promise<ClusterTopology> {
   const created: Netns[] = [];
   const make = async (prefix: string): Promise<Netns> => {
-    const ns = await createNetns(prefix, onCreated);
+    const ns = await createNetns(prefix, onNamed);
     created.push(ns);
     return ns;
   };
