@@ -51,36 +51,49 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${line}\n`);
   };
   let violations: number;
-  const whyFake = values.fake === true ? undefined : await whyNoNamespaces();
+  const cleanup = new Cleanup();
+  let workDir: string | undefined;
+  const removeWorkDir = (): void => {
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  };
+  // Set on a signal: tears down, removes the work directory and exits 130; whatever the
+  // interrupted run then trips over (a namespace gone, an agent that got the terminal's
+  // SIGINT too) is a consequence, not a failure to report. From before the check for
+  // namespaces, which makes one: a Ctrl-C there left it behind.
+  let interrupted: Promise<never> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted !== undefined) return; // a second Ctrl-C must not cut the teardown short
+    process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
+    interrupted = cleanup.run().then(() => {
+      removeWorkDir();
+      return process.exit(128 + constants.signals[signal]);
+    });
+  };
+  // process.exit (a closed stdout, say) skips the async steps: kill, delete, remove here.
+  const onExit = (): void => {
+    cleanup.runSync();
+    removeWorkDir();
+  };
+  const stopHandlingSignals = (): void => {
+    for (const signal of TEARDOWN_SIGNALS) process.off(signal, onSignal);
+    process.off("exit", onExit);
+  };
+  if (values.fake !== true) {
+    for (const signal of TEARDOWN_SIGNALS) process.on(signal, onSignal);
+    process.once("exit", onExit);
+  }
+  const whyFake = values.fake === true ? undefined : await whyNoNamespaces(cleanup);
+  if (interrupted !== undefined) await interrupted;
   const real = values.fake !== true && whyFake === undefined;
   if (!real) {
+    stopHandlingSignals();
     if (whyFake !== undefined)
       process.stderr.write(
         `kroute-sim cluster: ${whyFake}, so no network namespaces: running the same scenario on fake kernels\n`,
       );
     violations = runOnFakeKernels(s, print, timeline);
   } else {
-    const cleanup = new Cleanup();
-    const workDir = mkdtempSync(join(tmpdir(), "kroute-cluster-"));
-    // Set on a signal: tears down, removes the work directory and exits 130; whatever the
-    // interrupted run then trips over (a namespace gone, an agent that got the terminal's
-    // SIGINT too) is a consequence, not a failure to report.
-    let interrupted: Promise<never> | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (interrupted !== undefined) return; // a second Ctrl-C must not cut the teardown short
-      process.stderr.write(`\nkroute-sim cluster: ${signal}: tearing everything down\n`);
-      interrupted = cleanup.run().then(() => {
-        rmSync(workDir, { recursive: true, force: true });
-        return process.exit(128 + constants.signals[signal]);
-      });
-    };
-    // process.exit (a closed stdout, say) skips the async steps: kill, delete, remove here.
-    const onExit = (): void => {
-      cleanup.runSync();
-      rmSync(workDir, { recursive: true, force: true });
-    };
-    for (const signal of TEARDOWN_SIGNALS) process.on(signal, onSignal);
-    process.once("exit", onExit);
+    workDir = mkdtempSync(join(tmpdir(), "kroute-cluster-"));
     try {
       const { runOnRealKernels } = await import("./cluster/real-run.ts");
       violations = (await runOnRealKernels(s, print, timeline, workDir, cleanup)).problems;
@@ -94,10 +107,9 @@ export async function runCluster(argv: readonly string[]): Promise<number> {
       return 1;
     } finally {
       await cleanup.run();
-      for (const signal of TEARDOWN_SIGNALS) process.off(signal, onSignal);
-      process.off("exit", onExit);
+      stopHandlingSignals();
     }
-    rmSync(workDir, { recursive: true, force: true });
+    removeWorkDir();
   }
   if (report !== undefined) writeFileSync(report, renderReport("kroute-sim cluster", timeline));
   const torn = real ? "; everything torn down" : "";

@@ -245,14 +245,20 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
   );
 
   it.each([
-    ["the command alone (kill -INT): its teardown must wait for the add", false],
-    ["its process group, as a terminal's Ctrl-C does: ip dies half way, its namespace added", true],
+    ["the command alone (kill -INT): its teardown must wait for the add", "kr-lan-", false],
+    [
+      "its process group, as a terminal's Ctrl-C does: ip dies half way, its namespace added",
+      "kr-lan-",
+      true,
+    ],
+    ["the command alone, during the check that namespaces can be made (as root)", "kr-check-", false],
+    ["its process group, during the check that namespaces can be made", "kr-check-", true],
   ] as const)(
     "on SIGINT to %s while a namespace is being added, removes that namespace too",
-    async (_, group) => {
-      // An `ip` in front of the real one: it adds the cluster's LAN namespace, then says
-      // its name and lingers, as an add caught mid-way by the signal (the window is
-      // milliseconds with the real ip alone; a Ctrl-C there left the namespace behind).
+    async (_, prefix, group) => {
+      // An `ip` in front of the real one: it adds the namespace (the LAN's, or the root
+      // check's), then says its name and lingers, as an add caught mid-way by the signal
+      // (the window is milliseconds with the real ip alone; a Ctrl-C there left it behind).
       const bin = mkdtempSync(join(tmpdir(), "kroute-slow-ip-"));
       const mark = join(bin, "adding");
       const realIp = execFileSync("sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim();
@@ -261,7 +267,7 @@ describeAsRoot("cluster: Ctrl-C and a crashed agent tear everything down", () =>
         [
           "#!/bin/sh",
           'case "$1 $2 $3" in',
-          `"netns add kr-lan-"*) ${realIp} "$@" || exit; echo "$3 $$" > ${mark}.tmp; mv ${mark}.tmp ${mark}; sleep 1 ;;`,
+          `"netns add ${prefix}"*) ${realIp} "$@" || exit; echo "$3 $$" > ${mark}.tmp; mv ${mark}.tmp ${mark}; sleep 1 ;;`,
           `*) exec ${realIp} "$@" ;;`,
           "esac",
         ].join("\n"),

@@ -5,12 +5,18 @@
  * such a machine it says why and runs on fake kernels instead of failing half-built.
  */
 import { createNetns } from "@kroute/lab";
+import type { Teardown } from "./real-run.ts";
 
-/** Undefined when a namespace could be made (it is removed at once), else why not. */
-export async function whyNoNamespaces(): Promise<string | undefined> {
+/**
+ * Undefined when a namespace could be made (it is removed at once), else why not. The
+ * namespace is the run's (`teardown`), so that a Ctrl-C while it exists removes it too.
+ */
+export async function whyNoNamespaces(
+  teardown: Pick<Teardown, "namespace" | "creating">,
+): Promise<string | undefined> {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return "not root";
   try {
-    const ns = await createNetns("kr-check");
+    const ns = await teardown.creating(createNetns("kr-check", (name) => teardown.namespace(name)));
     await ns.destroy();
     return undefined;
   } catch (error) {
