@@ -63,7 +63,10 @@ export function intFlag(
   }
   const text = String(raw);
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
+  // Past 2^53 - 1 a number has no exact value here: no flag takes one, and saying it is no integer would be wrong.
+  if (/^\d+$/.test(text) && !Number.isSafeInteger(value))
+    throw new UsageError(`--${name} ${text} is too large`);
+  if (!/^\d+$/.test(text) || value < min) {
     throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
   }
   return value;

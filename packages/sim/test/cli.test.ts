@@ -280,6 +280,17 @@ describe("kroute-sim CLI", () => {
     expect(forgotten.stderr).toContain("Did you forget to specify the option argument for '--node'?");
   });
 
+  it("says a number too large for any flag is too large, not that it is no integer", async () => {
+    const log = `${EXAMPLES}sim/ecmp-failover.jsonl`;
+    const huge = "99999999999999999999";
+    for (const [args, message] of [
+      [["generate", "--seed", huge], `kroute-sim generate: --seed ${huge} is too large\n`],
+      [["replay", log, "--until", huge], `kroute-sim replay: --until ${huge} is too large\n`],
+    ] as const) {
+      expect(await sim(...args)).toEqual({ code: 2, stdout: "", stderr: message });
+    }
+  });
+
   it("refuses a --node the log has no events for, instead of printing an empty table", async () => {
     const log = `${EXAMPLES}sim/pools-and-conflicts.jsonl`;
     expect((await sim("replay", log, "--node", "worker-1")).code).toBe(0);
