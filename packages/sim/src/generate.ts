@@ -250,8 +250,10 @@ export function* generateLog(options: GenerateOptions): Generator<string> {
         break;
       }
       case "labelMove": {
+        // Into another pool: a relabel to the same one moves nothing (with one pool, none can move).
+        if (pools === 1) break;
         const node = prng.int(options.nodes);
-        nodePool[node] = prng.int(pools);
+        nodePool[node] = ((nodePool[node] as number) + 1 + prng.int(pools - 1)) % pools;
         yield nodeObserved(node);
         break;
       }

@@ -39,13 +39,22 @@ describe("generate: label moves and Route deletions", () => {
       const to = line.labels?.[POOL_LABEL] as string;
       expect(to).toMatch(/^pool-0[0-2]$/);
       const from = pool.get(node);
-      if (from !== undefined && from !== to) moves.push({ node, from, to });
+      // A relabel into the pool the node is in already would be no move.
+      if (from !== undefined)
+        expect(to, `seq ${line.seq} "moves" ${node} into ${to}, its pool`).not.toBe(from);
+      if (from !== undefined) moves.push({ node, from, to });
       pool.set(node, to);
     }
     expect(moves.length).toBeGreaterThanOrEqual(20);
     // Every node moves, and into every other pool.
     expect(new Set(moves.map((m) => m.node)).size).toBe(options.nodes);
     expect(new Set(moves.map((m) => `${m.from}>${m.to}`)).size).toBe(6);
+  });
+
+  it("moves no node with a single pool, where there is nowhere to move to", () => {
+    const single = [...generateLog({ ...options, pools: 1 })].map((l) => JSON.parse(l) as Line);
+    const relabels = single.filter((l) => l.type === "node/observed").length;
+    expect(relabels).toBe(options.nodes);
   });
 
   it("deletes Routes that exist, by name, and never upserts a deleted one again (new Routes get new names)", () => {
