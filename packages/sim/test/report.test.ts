@@ -19,4 +19,14 @@ describe("the --report page", () => {
     const lanes = [...renderReport("r", timeline).matchAll(/>gw ([^<]+)<\/text>/g)].map((m) => m[1]);
     expect(lanes).toEqual(["10.114.0.2", "10.114.0.9", "10.114.0.10", "fd00::9", "fd00::a"]);
   });
+
+  it("counts its nodes in words that agree (1 node, 2 nodes)", () => {
+    const timeline = new Timeline(true);
+    const at = "2026-01-01T00:00:00.000Z";
+    timeline.seen(1);
+    timeline.gateway("node-a", "10.114.0.2", { seq: 1, at, up: true });
+    expect(renderReport("r", timeline)).toContain("; 1 node. ");
+    timeline.gateway("node-b", "10.114.0.2", { seq: 1, at, up: true });
+    expect(renderReport("r", timeline)).toContain("; 2 nodes. ");
+  });
 });
