@@ -416,12 +416,14 @@ describe("kube-api double", () => {
     });
 
     it("creates a NodeRouteTable when absent, with ownerReferences, then applies its status", async () => {
+      // Its owner exists: the garbage collector deletes a table whose owner does not.
+      const uid = String((api.apply(node("n1")).metadata as JsonObject).uid);
       const body = {
         apiVersion: `${G}/${V}`,
         kind: "NodeRouteTable",
         metadata: {
           name: "n1",
-          ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: "u-1" }],
+          ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid }],
         },
       };
       const params = {

@@ -273,16 +273,17 @@ describe("NodeRouteTableWriter", () => {
   });
 
   const nrtWrites = () => api.requests((r) => r.resource === `${GROUP}/${VERSION}/noderoutetables`);
+  /** The Node's real uid: the API double's garbage collector deletes a table owned by any other. */
+  const nodeUid = (name: string) => (api.get("Node", name)!.metadata as { uid: string }).uid;
 
   it("creates the table owned by its Node, then updates its status by server-side apply", async () => {
     writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
     writer.update(sample, undefined, "2026-01-01T00:01:00Z");
     await writer.settled();
-    const nodeUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
     const created = api.get(NRT, "n1");
     expect(created?.metadata).toMatchObject({
       name: "n1",
-      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: nodeUid }],
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: nodeUid("n1") }],
     });
     expect(created?.status).toEqual(nodeRouteTableStatus(sample, "2026-01-01T00:01:00Z"));
     // The uid came from a list of this node only.
@@ -307,7 +308,7 @@ describe("NodeRouteTableWriter", () => {
   });
 
   it("coalesces bursts of updates and spaces writes by the minimum interval, always writing the latest", async () => {
-    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", nodeUid: "uid-n1", minIntervalMs: 500 });
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", nodeUid: nodeUid("n1"), minIntervalMs: 500 });
     const tableWith = (n: number) =>
       table([
         outcome("r", 1, true, {
@@ -329,7 +330,7 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({
       kc,
       nodeName: "n1",
-      nodeUid: "uid-n1",
+      nodeUid: nodeUid("n1"),
       minIntervalMs: 0,
       syncRefreshMs: 60_000,
     });
@@ -349,7 +350,7 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({
       kc,
       nodeName: "n1",
-      nodeUid: "uid-n1",
+      nodeUid: nodeUid("n1"),
       minIntervalMs: 0,
       syncRefreshMs: 60_000,
       timers: { ...realTimers, now: () => now },
@@ -386,7 +387,7 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({
       kc,
       nodeName: "n1",
-      nodeUid: "uid-n1",
+      nodeUid: nodeUid("n1"),
       minIntervalMs: 0,
       syncRefreshMs: 60_000,
     });
@@ -403,7 +404,7 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({
       kc,
       nodeName: "n1",
-      nodeUid: "uid-n1",
+      nodeUid: nodeUid("n1"),
       minIntervalMs: 0,
       backoff: { initialMs: 20, jitter: 0 },
       onError: (e) => errors.push(e),
@@ -423,7 +424,7 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({
       kc,
       nodeName: "n1",
-      nodeUid: "uid-n1",
+      nodeUid: nodeUid("n1"),
       minIntervalMs: 0,
       backoff: { initialMs: 20, jitter: 0 },
     });
@@ -439,13 +440,13 @@ describe("NodeRouteTableWriter", () => {
     writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
     writer.update(sample, undefined, "2026-01-01T00:00:00Z");
     await writer.settled();
-    const firstUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+    const firstUid = nodeUid("n1");
     // The Node goes (the garbage collector takes its table with it) and registers again.
     api.delete("Node", "n1");
-    api.delete(NRT, "n1");
     api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
-    const secondUid = (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+    const secondUid = nodeUid("n1");
     expect(secondUid).not.toBe(firstUid);
+    await until(() => api.get(NRT, "n1") === undefined, "the garbage collector to delete the table");
     writer.update(table([]), undefined, "2026-01-01T00:00:10Z");
     await until(() => api.get(NRT, "n1") !== undefined, "the table to be recreated");
     await writer.settled();
@@ -453,4 +454,5 @@ describe("NodeRouteTableWriter", () => {
       ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: secondUid }],
     });
   });
+
 });

@@ -1,14 +1,16 @@
 /**
  * A Kubernetes API server test double on real HTTP (127.0.0.1, random port): list,
  * get, create, update, merge patch, server-side apply, delete and watch for the
- * resource types kroute uses, with fault injection and a request log. What it does
- * not do like a real API server is written down in DIFFERENCES.md beside it.
+ * resource types kroute uses, garbage collection of dependents whose owners are gone,
+ * with fault injection and a request log. What it does not do like a real API server
+ * is written down in DIFFERENCES.md beside it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ApiError } from "./errors.ts";
 import { createFaultInjector, type KubeApiFaults } from "./faults.ts";
+import { GarbageCollector } from "./garbage-collector.ts";
 import { isObject, type JsonObject } from "./json.ts";
 import { readBody, sendJson } from "./json-http.ts";
 import { serveObjects } from "./object-endpoints.ts";
@@ -80,6 +82,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
   const crdGroups = options.crdGroups ?? [KROUTE_GROUP, DOKS_GROUP];
   const types = defaultResourceTypes(crdGroups);
   const store = new ObjectStore(options.historyLimit ?? 1000);
+  const collector = new GarbageCollector(store, types);
   const watches = new Set<WatchStream>();
   const log = new RequestLog();
   const injector = createFaultInjector(watches);
@@ -205,6 +208,7 @@ export async function createKubeApiDouble(options: KubeApiDoubleOptions = {}): P
     },
     faults: injector.faults,
     async close() {
+      collector.close();
       for (const w of watches) w.destroy();
       server.closeAllConnections();
       await new Promise<void>((ok) => server.close(() => ok()));

@@ -57,6 +57,21 @@ export class ObjectStore {
     return entry === undefined ? undefined : this.#render(type, entry);
   }
 
+  /** The object's uid, without rendering it (the garbage collector asks this of every owner reference). */
+  uidOf(type: ResourceType, namespace: string, name: string): string | undefined {
+    const entry = this.#entry(type, namespace, name);
+    const uid = entry === undefined ? undefined : metadataOf(entry.obj).uid;
+    return typeof uid === "string" ? uid : undefined;
+  }
+
+  /** The objects that name owners, with their namespace, name and uid (not rendered: the garbage collector scans them all). */
+  *dependents(type: ResourceType): Iterable<JsonObject> {
+    for (const entry of this.#entries.get(typeKey(type))?.values() ?? []) {
+      const owners = metadataOf(entry.obj).ownerReferences;
+      if (Array.isArray(owners) && owners.length > 0) yield metadataOf(entry.obj);
+    }
+  }
+
   create(type: ResourceType, namespace: string, body: JsonObject, manager: string): JsonObject {
     const metadata = metadataOf(body);
     let name = typeof metadata.name === "string" ? metadata.name : "";
