@@ -203,8 +203,8 @@ export interface NodeRouteTableWriterOptions {
   readonly group?: string;
   readonly version?: string;
   /**
-   * The Node's uid for the ownerReference; looked up (list by field selector) when absent,
-   * and again whenever the table has to be created again.
+   * The Node's uid for the ownerReference; looked up (list by field selector) when absent
+   * and not yet told by `nodeSeen`, and again whenever the table is found deleted.
    */
   readonly nodeUid?: string;
   readonly fieldManager?: string;
@@ -255,6 +255,25 @@ export class NodeRouteTableWriter {
     this.#schedule(0);
   }
 
+  /**
+   * The Node's uid, as the agent's watch of its Node sees it. A Node deleted and
+   * registered again (same name, new uid) took the table with it (the garbage collector
+   * deletes what only the old uid owns), and nothing else would tell the writer: a quiet
+   * node's table would be missing until its next change or the next sync-time refresh,
+   * minutes later. A new uid has the table created again, owned by it, at the next write
+   * the minimum interval allows.
+   */
+  nodeSeen(uid: string): void {
+    if (this.#closed || uid === this.#nodeUid) return;
+    this.#nodeUid = uid;
+    this.#created = false;
+    // A retry waiting out its backoff is cut short: what failed was most likely the
+    // write to the table of the Node that just came back.
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedule(0);
+  }
+
   /** Resolves once nothing is waiting or being written (for tests and shutdown). */
   async settled(): Promise<void> {
     while (this.#timer !== undefined || this.#writing !== undefined) {
@@ -272,6 +291,8 @@ export class NodeRouteTableWriter {
   #needsWrite(): boolean {
     const latest = this.#latest;
     if (latest === undefined) return false;
+    // The table must be created (again): at start, or for a Node registered again.
+    if (!this.#created) return true;
     const written = this.#written;
     if (written === undefined || contentKey(latest) !== contentKey(written)) return true;
     const refreshMs = this.#o.syncRefreshMs ?? 300_000;
@@ -335,7 +356,8 @@ export class NodeRouteTableWriter {
 
   async #create(): Promise<void> {
     const name = this.#o.nodeName;
-    this.#nodeUid ??= await this.#lookUpNodeUid();
+    const uid = this.#nodeUid ?? (await this.#lookUpNodeUid());
+    this.#nodeUid ??= uid;
     await this.#client.apply(
       this.#path(),
       {
@@ -344,12 +366,13 @@ export class NodeRouteTableWriter {
         metadata: {
           name,
           labels: { "app.kubernetes.io/managed-by": "kroute-agent" },
-          ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid: this.#nodeUid }],
+          ownerReferences: [{ apiVersion: "v1", kind: "Node", name, uid }],
         },
       },
       { fieldManager: this.#o.fieldManager ?? FIELD_MANAGER, force: true },
     );
-    this.#created = true;
+    // A new uid seen while this was written has the table created again, owned by it.
+    this.#created = this.#nodeUid === uid;
   }
 
   async #applyStatus(status: NodeRouteTableStatus): Promise<void> {

@@ -2,7 +2,8 @@
  * The agent's own Node, and only it (field selector metadata.name=NODE: watching every
  * Node from every node would cost the API server O(nodes²)), as `node/observed` events
  * whenever its labels change. Status heartbeats, which change nothing the engine reads,
- * are not forwarded.
+ * are not forwarded. Its uid goes to `uidSeen`: the NodeRouteTable is owned by it, and a
+ * Node registered again under the same name has a new one.
  */
 
 import type { EventBody } from "@kroute/core";
@@ -13,6 +14,7 @@ import { type SupervisorOptions, superviseListWatch } from "./list-watch.ts";
 interface KubeNode {
   readonly metadata?: {
     readonly name?: string;
+    readonly uid?: string;
     readonly resourceVersion?: string;
     readonly labels?: Readonly<Record<string, string>>;
   };
@@ -32,6 +34,7 @@ export function watchOwnNode(
   kc: KubeConfig,
   nodeName: string,
   options: SupervisorOptions = {},
+  uidSeen: (uid: string) => void = () => {},
 ): Observable<EventBody> {
   if (nodeName === "")
     throw new Error("watchOwnNode: nodeName is empty (set NODE_NAME from the downward API)");
@@ -45,6 +48,7 @@ export function watchOwnNode(
     let last: string | undefined;
     const observe = (node: KubeNode | undefined, forceEmit: boolean) => {
       if (node === undefined || node.metadata?.name !== nodeName) return;
+      if (node.metadata.uid !== undefined) uidSeen(node.metadata.uid);
       const labels = labelsOf(node);
       const key = JSON.stringify(labels);
       if (!forceEmit && key === last) return;

@@ -123,7 +123,7 @@ export function kubeClusterSources(
   });
   return {
     routes: watchRoutes(kc, { ...supervisor, group, version, cache }),
-    node: watchOwnNode(kc, settings.nodeName, supervisor),
+    node: watchOwnNode(kc, settings.nodeName, supervisor, (uid) => table.nodeSeen(uid)),
     apiServers: watchApiServerEndpoints(kc, { ...supervisor, namespace: settings.apiServerNamespace }),
     status: [routeStatus, table, events],
     async close() {

@@ -150,6 +150,36 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     );
   });
 
+  it("writes its NodeRouteTable again, owned by the new Node, when its Node is deleted and registers again", async () => {
+    w().api.apply(route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
+    const agent = await startAgent();
+    await agent.ready;
+    const table = () => w().api.get("NodeRouteTable", NODE) as Loose;
+    // Settled: the route in, its gateway probed up (a change the agent would write).
+    await eventually(() => expect(table()?.status).toMatchObject({ programmed: 1, gatewaysUp: 1 }));
+    const before = table().status;
+
+    // The Node goes, and the garbage collector with it takes the table it owns; the
+    // kubelet registers the node again, under the same name with a new uid. Nothing
+    // else changes: the agent has nothing new to write.
+    w().api.delete("Node", NODE);
+    await eventually(() => expect(table()).toBeUndefined());
+    const node = w().api.apply({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: NODE, labels: { pool: "a" } },
+    });
+    const uid = (node.metadata as Loose).uid;
+    // Within the bound, not at the sync-time refresh 5 minutes on.
+    await eventually(() => {
+      expect(table()?.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ kind: "Node", name: NODE, uid }),
+      ]);
+      // The same report; its sync time may have moved on meanwhile.
+      expect(table().status).toEqual({ ...before, lastSync: expect.any(String) });
+    });
+  });
+
   it("keeps the kernel as it is through an API outage, and catches up after it", async () => {
     w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     const agent = await startAgent();

@@ -455,4 +455,45 @@ describe("NodeRouteTableWriter", () => {
     });
   });
 
+  it("creates the table again, owned by the new uid, once told of a Node registered again, with nothing new to write", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
+    writer.nodeSeen(nodeUid("n1"));
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    // The uid came from the Node watch: no lookup.
+    expect(api.requests((r) => r.resource === "/v1/nodes")).toEqual([]);
+    api.delete("Node", "n1");
+    await until(() => api.get(NRT, "n1") === undefined, "the garbage collector to delete the table");
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    writer.nodeSeen(nodeUid("n1"));
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table to be created again");
+    expect(api.get(NRT, "n1")?.metadata).toMatchObject({
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "n1", uid: nodeUid("n1") }],
+    });
+    expect(api.get(NRT, "n1")?.status).toEqual(nodeRouteTableStatus(sample, "2026-01-01T00:00:00Z"));
+  });
+
+  it("does not wait out a retry's backoff for a Node registered again", async () => {
+    const errors: unknown[] = [];
+    writer = new NodeRouteTableWriter({
+      kc,
+      nodeName: "n1",
+      minIntervalMs: 0,
+      // Far longer than the test's bound.
+      backoff: { initialMs: 60_000, maxMs: 60_000, jitter: 0 },
+      onError: (e) => errors.push(e),
+    });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    api.delete("Node", "n1");
+    await until(() => api.get(NRT, "n1") === undefined, "the garbage collector to delete the table");
+    // A write finds the table gone and its Node too: it fails, and waits to be retried.
+    writer.update(table([]), undefined, "2026-01-01T00:00:10Z");
+    await until(() => errors.length > 0, "the write to fail without the Node");
+    expect(String(errors[0])).toMatch(/Node "n1" not found/);
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    writer.nodeSeen(nodeUid("n1"));
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table to be created again");
+    expect(api.get(NRT, "n1")?.status).toMatchObject({ programmed: 0, lastSync: "2026-01-01T00:00:10Z" });
+  });
 });

@@ -63,6 +63,21 @@ describe("watchOwnNode", () => {
     expect(running.items[1]).toEqual({ type: "node/observed", node: "n1", labels: { pool: "a" } });
   });
 
+  it("tells the Node's uid from the list, and the new one of a Node deleted and registered again", async () => {
+    const first = api.apply(node("n1", { pool: "a" }));
+    const uids: string[] = [];
+    running = collect(watchOwnNode(kc, "n1", fastSupervisor().options, (uid) => uids.push(uid)));
+    await until(() => running!.items.length === 1 && api.openWatches() === 1, "the first observation");
+    const uidOf = (n: typeof first) => (n.metadata as { uid: string }).uid;
+    expect(uids).toEqual([uidOf(first)]);
+    api.delete("Node", "n1");
+    const second = api.apply(node("n1", { pool: "a" }));
+    await until(() => uids.length === 2, "the new uid");
+    expect(uids).toEqual([uidOf(first), uidOf(second)]);
+    // Same labels, but the engine is told of the Node again.
+    expect(running.items).toHaveLength(2);
+  });
+
   it("refuses an empty node name", () => {
     expect(() => watchOwnNode(kc, "")).toThrow(/NODE_NAME/);
   });
