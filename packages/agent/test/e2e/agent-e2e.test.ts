@@ -131,9 +131,16 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     const nexthops = await w().ns.ip("nexthop", "show");
     await agent.stop();
 
+    const restarted = Date.now();
     agent = await startAgent();
     await agent.ready;
-    await new Promise((r) => setTimeout(r, 500));
+    // The restarted agent reports its first sync (the NodeRouteTable's lastSync, at the
+    // first step with the kernel holding the desired table: nothing left to write) only
+    // after any write its first reconcile needed was made and seen back from the kernel.
+    await eventually(() => {
+      const lastSync = (w().api.get("NodeRouteTable", NODE) as Loose)?.status?.lastSync;
+      expect(Date.parse(lastSync ?? "")).toBeGreaterThanOrEqual(restarted);
+    });
     expect(agent.opsWritten()).toBe(0);
     expect(await w().ns.ip("-d", "route", "show", "table", "all")).toBe(dump);
     expect(await w().ns.ip("nexthop", "show")).toBe(nexthops);
