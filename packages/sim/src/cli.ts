@@ -23,6 +23,7 @@ const USAGE = `usage: kroute-sim <command> [options]
   cluster [--nodes N] [--gateways G] [--report FILE] [--fake] [ROUTES.yaml ...]
                             a cluster in a box (network namespaces, real agents; needs root,
                             else, or with --fake, the same scenario on fake kernels)
+                            (defaults: 2 nodes, 3 gateways)
 `;
 
 type Command = (argv: readonly string[]) => Promise<number>;

@@ -254,7 +254,7 @@ describe("kroute-sim CLI", () => {
     expect((await sim("frobnicate")).code).toBe(2);
   });
 
-  it("prints the usage for --help after any command, with generate's defaults", async () => {
+  it("prints the usage for --help after any command, with generate's and cluster's defaults", async () => {
     for (const command of ["replay", "generate", "cluster", "demo"]) {
       const help = await sim(command, "--help");
       expect(help).toMatchObject({ code: 0, stderr: "" });
@@ -263,6 +263,7 @@ describe("kroute-sim CLI", () => {
     expect((await sim("generate", "-h")).stdout).toContain(
       "(defaults: 3 nodes, 10 Routes, 100 events, seed 1)",
     );
+    expect((await sim("cluster", "--help")).stdout).toContain("(defaults: 2 nodes, 3 gateways)");
   });
 
   it("names a negative number given to a flag, as any other bad value", async () => {
