@@ -16,12 +16,23 @@ function firstControl(line: string): number {
   return -1;
 }
 
+/**
+ * What a UTF-8 decoder puts for bytes that are not UTF-8. A binary file's first line can
+ * hold no control character (a PNG's is 89 50 4e 47, ended by its \r), and only this
+ * says it is not text. Only lines that are no JSON get here: a U+FFFD written in an
+ * event's strings is never taken for one, in a malformed line it is.
+ */
+const NOT_UTF8 = "\ufffd";
+
 /** Why the line cannot be a log line, when it is not text; undefined when it is. */
 export function notText(line: string, lineNumber: number): string | undefined {
   if (lineNumber === 1 && line.startsWith(GZIP_START))
     return "compressed with gzip (it starts with gzip's bytes 1f 8b): decompress it first (gunzip)";
-  const at = firstControl(line);
-  if (at < 0) return undefined;
-  const code = line.charCodeAt(at).toString(16).padStart(2, "0");
-  return `line ${lineNumber}: not text (control character 0x${code} at character ${at + 1}): an event log is JSON lines`;
+  const control = firstControl(line);
+  const notUtf8 = line.indexOf(NOT_UTF8);
+  if (control < 0 && notUtf8 < 0) return undefined;
+  if (notUtf8 >= 0 && (control < 0 || notUtf8 < control))
+    return `line ${lineNumber}: not text (bytes that are not UTF-8 at character ${notUtf8 + 1}): an event log is JSON lines`;
+  const code = line.charCodeAt(control).toString(16).padStart(2, "0");
+  return `line ${lineNumber}: not text (control character 0x${code} at character ${control + 1}): an event log is JSON lines`;
 }

@@ -92,6 +92,17 @@ describe("kroute-sim CLI", () => {
     );
   });
 
+  it("refuses a binary LOG whose first line has no control character (a PNG) as not text, quoting none of it", async () => {
+    const image = join(dir, "image.png");
+    // A PNG's signature: its first line, ended by the \r, is 89 50 4e 47.
+    writeFileSync(image, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]));
+    expect(await sim("replay", image)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `kroute-sim replay: ${image}: line 1: not text (bytes that are not UTF-8 at character 1): an event log is JSON lines\n`,
+    });
+  });
+
   it("refuses a line too long to be an event, naming it, with no stack trace", async () => {
     // Past the longest string V8 holds (a file without newlines, an image given by mistake):
     // read whole, it crashed with "RangeError: Invalid string length". Sparse: no disk used.
