@@ -6,6 +6,7 @@
  */
 import { createReadStream, fstatSync } from "node:fs";
 import { createLogDecoder, type EngineEvent, type LogWarning } from "@kroute/core";
+import { counted } from "./counted.ts";
 import { notText } from "./not-text.ts";
 import { LineTooLongError, textLines } from "./text-lines.ts";
 
@@ -89,8 +90,7 @@ async function* refuseLongLines(lines: AsyncGenerator<string>, path: string): As
 
 function whatItHolds(lines: number, unknown: number): string {
   if (lines === 0) return "the file is empty";
-  const plural = lines === 1 ? "line" : "lines";
-  if (unknown === 0) return `${lines} blank ${plural}`;
-  if (unknown === lines) return `${lines} ${plural}, all of unknown kinds`;
+  if (unknown === 0) return counted(lines, "blank line");
+  if (unknown === lines) return `${counted(lines, "line")}, all of unknown kinds`;
   return `${lines} lines: ${unknown} of unknown kinds, the others blank`;
 }

@@ -6,6 +6,7 @@
  */
 
 import type { KernelSnapshot } from "@kroute/core";
+import { counted } from "./counted.ts";
 import {
   compareRoutes,
   formatNexthop,
@@ -40,7 +41,7 @@ export function renderText(results: readonly NodeResult[]): string[] {
     } else {
       const nexthops = indexNexthops(snapshot.nexthops);
       const routes = [...snapshot.routes].sort(compareRoutes);
-      lines.push(`== node ${result.node}: ${routes.length} kroute routes`);
+      lines.push(`== node ${result.node}: ${counted(routes.length, "kroute route")}`);
       for (const route of routes) lines.push(...formatRoute(route, nexthops));
       if (snapshot.rules.length > 0) {
         lines.push("-- rules");

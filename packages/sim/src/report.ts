@@ -4,6 +4,7 @@
  * number of routes programmed, ticks where ops were applied, and violations.
  */
 import { compareAddresses, type IpAddr } from "@kroute/core";
+import { counted } from "./counted.ts";
 import type { NodeTimeline, Timeline } from "./timeline.ts";
 
 const WIDTH = 960;
@@ -139,7 +140,7 @@ export function renderReport(title: string, timeline: Timeline): string {
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>`,
     `<h1>${escapeHtml(title)}</h1>`,
-    `<p>Events ${first} to ${timeline.lastSeq}; ${timeline.nodes.size} ${timeline.nodes.size === 1 ? "node" : "nodes"}. Gateway lanes: green up, red down. Ticks: ops applied. Red dots: invariant violations (hover for details).</p>`,
+    `<p>Events ${first} to ${timeline.lastSeq}; ${counted(timeline.nodes.size, "node")}. Gateway lanes: green up, red down. Ticks: ops applied. Red dots: invariant violations (hover for details).</p>`,
     ...sections,
     "</body></html>",
     "",

@@ -2,6 +2,8 @@
  * What both runs of the cluster in a box print: a header, phase titles, and the egress
  * view (which source address the destination saw, and so which way the flows left).
  */
+
+import { counted } from "../counted.ts";
 import type { Scenario } from "./scenario.ts";
 import { ECHO, POOLS } from "./topology.ts";
 
@@ -12,7 +14,7 @@ export const DESTINATIONS = [ECHO.basic, ECHO.single, ECHO.internet] as const;
 
 export function header(s: Scenario, mode: string, print: Print): void {
   print(
-    `== cluster in a box (${mode}): ${s.nodes.length} nodes, ${s.gateways.length} gateways, ${s.routes.length} Routes`,
+    `== cluster in a box (${mode}): ${counted(s.nodes.length, "node")}, ${counted(s.gateways.length, "gateway")}, ${counted(s.routes.length, "Route")}`,
   );
   for (const node of s.nodes) print(`   ${node.name} ${node.address} pool ${node.pool}`);
   for (const [i, g] of s.gateways.entries()) print(`   gw-${i + 1} ${g} (masquerades as 198.18.${i + 1}.1)`);
