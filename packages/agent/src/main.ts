@@ -101,7 +101,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === "cleanup") return runCleanup(rest);
+  if (command === "cleanup") {
+    if (rest.some((arg) => arg === "--help" || arg === "-h")) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    return runCleanup(rest);
+  }
   return runAgent(argv);
 }
 

@@ -72,6 +72,14 @@ function binTests(binPath: () => string): void {
     ]);
   });
 
+  it("prints its usage, cleanup's included, for --help after cleanup too", async () => {
+    for (const args of [["--help"], ["cleanup", "--help"], ["cleanup", "--dry-run", "-h"]]) {
+      const { stdout } = await promisify(execFile)(process.execPath, [binPath(), ...args]);
+      expect(stdout).toMatch(/^usage: kroute-agent \[flags\]/);
+      expect(stdout).toMatch(/kroute-agent cleanup \[flags\]/);
+    }
+  });
+
   it("exits with status 2 and names the flag on bad settings", async () => {
     const bin = binPath();
     const result = await promisify(execFile)(process.execPath, [bin, "--probe-fall=zero"], {
