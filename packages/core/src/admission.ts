@@ -12,6 +12,7 @@
  */
 import { emptyHashMap, type HashMap, hmSet } from "./hashmap.ts";
 import type { KernelRule } from "./kernel.ts";
+import { type Cut, cutOf, orderInsert, orderVisit, type SeniorityOrder } from "./seniority-order.ts";
 import type { Claim, Contribution } from "./state.ts";
 
 /** Destinations of the Route that claim a route on this node (the ones the cap counts). */
@@ -19,25 +20,36 @@ export function routableCount(contribution: Contribution | undefined): number {
   return contribution?.routableEnds.length ?? 0;
 }
 
+/** How many of a Route's `count` destinations are admitted, the cap cutting where `cut` says. */
+export function admittedAt(cut: Cut | undefined, seniority: string, count: number): number {
+  if (cut === undefined || seniority < cut.key) return count;
+  return seniority === cut.key ? cut.admitted : 0;
+}
+
+/**
+ * The seniority order of the Routes that want destinations, made when a node goes over
+ * the cap (O(Routes), once) and kept while it stays there (derive.ts).
+ */
+export function seniorityOrderOf(contributions: Iterable<Contribution>): SeniorityOrder {
+  let order: SeniorityOrder = null;
+  for (const contribution of contributions) {
+    const wanted = routableCount(contribution);
+    if (wanted > 0) order = orderInsert(order, contribution.seniority, contribution.name, wanted);
+  }
+  return order;
+}
+
 /**
  * Route name → destinations admitted, for the Routes admitted less than whole (none when
- * every one fits). Sorting every selected Route costs O(Routes): it is done only when the
- * node wants more than the cap, or did until this change (derive.ts).
+ * every one fits): the Route the cap cuts through and every one after it.
  */
-export function admission(contributions: Iterable<Contribution>, cap: number): HashMap<number> {
-  const wanting = [...contributions].filter((c) => routableCount(c) > 0);
-  wanting.sort((a, b) => (a.seniority < b.seniority ? -1 : a.seniority > b.seniority ? 1 : 0));
-  let room = cap;
+export function admission(order: SeniorityOrder, cap: number): HashMap<number> {
+  const cut = cutOf(order, cap);
   let capped = emptyHashMap<number>();
-  for (const contribution of wanting) {
-    const wanted = routableCount(contribution);
-    if (wanted <= room) {
-      room -= wanted;
-      continue;
-    }
-    capped = hmSet(capped, contribution.name, room);
-    room = 0;
-  }
+  if (cut === undefined) return capped;
+  orderVisit(order, cut.key, undefined, (route) => {
+    capped = hmSet(capped, route.name, admittedAt(cut, route.key, route.count));
+  });
   return capped;
 }
 

@@ -8,7 +8,14 @@
  * keep the result, so the reducer stays pure.
  */
 
-import { admission, admittedClaims, admittedRules, routableCount } from "./admission.ts";
+import {
+  admission,
+  admittedAt,
+  admittedClaims,
+  admittedRules,
+  routableCount,
+  seniorityOrderOf,
+} from "./admission.ts";
 import { canonicalRoute, sameNexthop, sameRoute, sameRule } from "./canonical.ts";
 import { parseSetKey } from "./contribution.ts";
 import { type GatewayHealth, usableMembers } from "./gateway-health.ts";
@@ -27,6 +34,7 @@ import {
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import { allocateId, freeFromOther, holdForOther, type IdMove, releaseId } from "./nexthop-ids.ts";
+import { cutOf, orderDelete, orderInsert, orderVisit } from "./seniority-order.ts";
 import type { EngineSettings } from "./settings.ts";
 import {
   type Claim,
@@ -469,9 +477,11 @@ function selectedOnly(contribution: Contribution | undefined): Contribution | un
 /**
  * Replaces the contributions of several Routes, each named once (undefined removes one).
  * While the node's Routes want no more destinations than --max-destinations, and did not
- * before, every one is admitted whole and this costs what the Routes touch; only over
- * the cap (or coming back under it) is the admission worked out again (admission.ts),
- * once for all of them: a label move flips many Routes at once.
+ * before, every one is admitted whole and this costs what the Routes touch. Over the
+ * cap (or coming back under it) the admission is worked out again (admission.ts), once
+ * for all of them (a label move flips many Routes at once), from the seniority order
+ * kept while over it: the cost is a path of the order per Route changed, and the Routes
+ * whose admission moves; the first event over the cap makes the order, O(Routes).
  */
 export function setContributions(
   w: Work,
@@ -494,25 +504,49 @@ export function setContributions(
     }
     return;
   }
+  const cap = capOf(w);
   const cappedBefore = w.d.capped;
-  let contributions = w.d.contributions;
-  for (const [name, next] of changes) contributions = hmPut(contributions, name, selectedOnly(next));
-  const capped = admission(hmValues(contributions), capOf(w));
+  const orderBefore = w.d.seniorityOrder ?? seniorityOrderOf(hmValues(w.d.contributions));
+  let order = orderBefore;
+  for (const [name, next] of changes) {
+    const previous = previousOf.get(name);
+    if (previous !== undefined && routableCount(previous) > 0) order = orderDelete(order, previous.seniority);
+    const selected = selectedOnly(next);
+    if (selected !== undefined && routableCount(selected) > 0)
+      order = orderInsert(order, selected.seniority, name, routableCount(selected));
+  }
+  const cutBefore = cutOf(orderBefore, cap);
+  const cutAfter = cutOf(order, cap);
+  let capped = cappedBefore;
+  for (const [name, next] of changes) {
+    const selected = selectedOnly(next);
+    const wanted = routableCount(selected);
+    const admitted = selected === undefined ? 0 : admittedAt(cutAfter, selected.seniority, wanted);
+    capped = hmPut(capped, name, admitted < wanted ? admitted : undefined);
+  }
+  // Every other Route whose admission moved lies between the two cuts (a missing cut is
+  // past the last Route): those senior to both are whole and those junior to both have
+  // none, before and after. Those losing destinations go first, so that what they free
+  // (nexthop ids too) is free for those gaining them.
+  const shifts: { route: Contribution; before: number; after: number }[] = [];
+  const cuts = [cutBefore, cutAfter].flatMap((cut) => (cut === undefined ? [] : [cut.key])).sort();
+  const [from, to] = cuts;
+  if (from !== undefined) {
+    orderVisit(order, from, to, ({ name, key, count }) => {
+      if (previousOf.has(name)) return;
+      const before = hmGet(cappedBefore, name) ?? count;
+      const after = admittedAt(cutAfter, key, count);
+      const route = hmGet(w.d.contributions, name);
+      if (before === after || route === undefined) return;
+      capped = hmPut(capped, name, after < count ? after : undefined);
+      shifts.push({ route, before, after });
+    });
+  }
   w.d.capped = capped;
+  // Kept only while over the cap: within it, Route events take the path above, which keeps no order.
+  w.d.seniorityOrder = cutAfter === undefined ? null : order;
   const admitted = (map: HashMap<number>, contribution: Contribution | undefined): number =>
     contribution === undefined ? 0 : (hmGet(map, contribution.name) ?? routableCount(contribution));
-  // Every other Route whose admission moved: those losing destinations first, so that
-  // what they free (nexthop ids too) is free for those gaining them.
-  const moved = new Set([...hmKeys(cappedBefore), ...hmKeys(capped)]);
-  for (const [name] of changes) moved.delete(name);
-  const shifts: { route: Contribution; before: number; after: number }[] = [];
-  for (const other of moved) {
-    const route = hmGet(contributions, other);
-    if (route === undefined) continue;
-    const before = admitted(cappedBefore, route);
-    const after = admitted(capped, route);
-    if (before !== after) shifts.push({ route, before, after });
-  }
   for (const s of shifts) if (s.after < s.before) replaceAdmitted(w, s.route, s.before, s.route, s.after);
   for (const [name, next] of changes) {
     const previous = previousOf.get(name);
@@ -601,7 +635,8 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   const selected = contributions.filter((c) => c.selected);
   // Admission worked out once for all of them, not again at each Route past the cap.
   empty.destinationsWanted = selected.reduce((sum, c) => sum + routableCount(c), 0);
-  empty.capped = empty.destinationsWanted > capOf(w) ? admission(selected, capOf(w)) : emptyHashMap();
+  empty.seniorityOrder = empty.destinationsWanted > capOf(w) ? seniorityOrderOf(selected) : null;
+  empty.capped = admission(empty.seniorityOrder, capOf(w));
   w.deferTouch = true;
   for (const contribution of selected.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
     replaceContribution(w, contribution.name, undefined, 0, contribution, admittedOf(w, contribution));

@@ -9,6 +9,7 @@ import type { Family, IpAddr, Prefix } from "./ip.ts";
 import type { KernelAddress, KernelLink, KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
 import type { SharersByKey } from "./key-sharers.ts";
 import type { RouteValidation } from "./route.ts";
+import type { SeniorityOrder } from "./seniority-order.ts";
 import type { EngineSettings } from "./settings.ts";
 
 export interface RoutesSlice {
@@ -230,6 +231,12 @@ export interface DerivedState {
    * --max-destinations admits less than whole (admission.ts); empty while every one fits.
    */
   readonly capped: HashMap<number>;
+  /**
+   * The selected Routes that want destinations, in seniority order (seniority-order.ts),
+   * kept while the node is over the cap (while `capped` is not empty); null otherwise,
+   * so a node within its cap keeps no second index of its Routes.
+   */
+  readonly seniorityOrder: SeniorityOrder;
 }
 
 export interface NodeState {
@@ -291,6 +298,7 @@ export function emptyDerivedState(): DerivedState {
     mismatch: emptyHashMap(),
     destinationsWanted: 0,
     capped: emptyHashMap(),
+    seniorityOrder: null,
   };
 }
 

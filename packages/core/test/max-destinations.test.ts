@@ -1,5 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { routableCount } from "../src/admission.ts";
 import { desiredTable, routeOutcome } from "../src/desired.ts";
+import type { EventBody } from "../src/events.ts";
+import { type HashMap, hmEntries, hmValues } from "../src/hashmap.ts";
 import { reduce } from "../src/reducer.ts";
 import type { RouteObject } from "../src/route.ts";
 import { DEFAULT_SETTINGS } from "../src/settings.ts";
@@ -145,5 +149,80 @@ describe("--max-destinations: the destinations one node programs", () => {
     );
     const state = upsert(readyState(CAPPED), refused, OLD, ALPHA);
     expect(programmedDestinations(state)).toEqual(["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]);
+  });
+
+  it("kept Route by Route, who gets in is what sorting every Route by seniority gives, and what a restart computes", () => {
+    const names = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    const prefixes = Array.from({ length: 8 }, (_, i) => `10.${i + 1}.0.0/16`);
+    // Few creation times, so that many Routes tie on one and the name decides; an upsert
+    // with another time is the Route deleted and created again.
+    const times = ["2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z"];
+    const inPoolA = {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: "pool", operator: "In", values: ["a"] }] }],
+    };
+    const routeArb = fc
+      .record({
+        name: fc.constantFrom(...names),
+        time: fc.constantFrom(...times),
+        destinations: fc.uniqueArray(fc.constantFrom(...prefixes, "127.0.0.0/8"), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        pooled: fc.boolean(),
+      })
+      .map(({ name, time, destinations, pooled }) =>
+        route(name, { destinations, gateways: GATEWAYS, ...(pooled ? { nodeSelector: inPoolA } : {}) }, time),
+      );
+    const eventArb: fc.Arbitrary<EventBody> = fc.oneof(
+      { weight: 6, arbitrary: routeArb.map((r): EventBody => ({ type: "route/upserted", route: r })) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(...names).map((name): EventBody => ({ type: "route/deleted", name })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom({}, { pool: "a" })
+          .map((labels): EventBody => ({ type: "node/observed", node: NODE, labels })),
+      },
+    );
+    /** The admission as first written: every Route wanting destinations, sorted, walked. */
+    const sortedAdmission = (state: NodeState, cap: number): [string, number][] => {
+      const wanting = hmValues(state.derived.contributions).filter((c) => routableCount(c) > 0);
+      wanting.sort((a, b) => (a.seniority < b.seniority ? -1 : 1));
+      let room = cap;
+      const capped: [string, number][] = [];
+      for (const c of wanting) {
+        if (routableCount(c) <= room) room -= routableCount(c);
+        else {
+          capped.push([c.name, room]);
+          room = 0;
+        }
+      }
+      return capped.sort();
+    };
+    const entries = (map: HashMap<number>) => hmEntries(map).sort();
+    fc.assert(
+      fc.property(fc.constantFrom(1, 4, 9, 16), fc.array(eventArb, { maxLength: 40 }), (cap, events) => {
+        const settings = { ...DEFAULT_SETTINGS, maxDestinations: cap };
+        let state = readyState(settings);
+        const final = new Map<string, RouteObject>();
+        let labels = {};
+        for (const body of events) {
+          state = reduceAll(state, [ev(body)]);
+          if (body.type === "route/upserted") final.set(body.route.metadata.name, body.route);
+          if (body.type === "route/deleted") final.delete(body.name);
+          if (body.type === "node/observed") labels = body.labels;
+          expect(entries(state.derived.capped)).toEqual(sortedAdmission(state, cap));
+          // The order is kept while over the cap only: a node within it holds no second index.
+          expect(state.derived.seniorityOrder === null).toBe(state.derived.capped.size === 0);
+        }
+        const restarted = reduceAll(readyState(settings, labels), [
+          ev({ type: "route/resynced", routes: [...final.values()] }),
+        ]);
+        expect(entries(state.derived.capped)).toEqual(entries(restarted.derived.capped));
+        expect(desiredTable(state)).toEqual(desiredTable(restarted));
+      }),
+    );
   });
 });
