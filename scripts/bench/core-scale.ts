@@ -34,9 +34,9 @@ const SMALL = 100;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 400);
 /**
  * The defaults without the cap on destinations: 10,000 Routes of 1 to 20 destinations
- * are about 105,000, past the default 20,000, and a node over its cap sorts every
- * selected Route again at each change (packages/core/src/admission.ts). With the cap
- * this would time that sort, not the incremental update it is about.
+ * are about 105,000, past the default 20,000, and a node over its cap also works out
+ * which Routes get in at each change (packages/core/src/admission.ts), and leaves most
+ * of them out: the CAPPED peer times that, this one the update of every Route.
  */
 const { maxDestinations: _cap, ...SETTINGS } = DEFAULT_SETTINGS;
 /** Below the LARGE state's ~105,000 destinations: about half of its Routes are left out. */
