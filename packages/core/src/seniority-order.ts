@@ -2,15 +2,17 @@
  * The selected Routes that want destinations, in seniority order (admission.ts), each
  * with its routable count and every subtree with the sum of its counts: where the cap
  * cuts is then found in the depth of the tree, and a Route event changes one path,
- * where sorting every Route again cost a node over the cap 18 ms an event with 10,000
+ * where sorting every Route again cost a node over the cap 14 ms an event with 10,000
  * Routes (scripts/bench/core-scale.ts).
  *
- * A persistent treap: a node's priority is the hash of its key, so the shape is a
- * function of the key set alone (as hashmap.ts's), whatever order the Routes came in,
- * and an update copies one path of expected depth O(log n). Keys are unique: a
- * seniority ends with the Route's name (contribution.ts).
+ * A persistent AVL tree: an update copies one path, and no path is longer than about
+ * 1.44 log2 of the Routes, whatever their names. (A treap keyed by a hash of the
+ * seniority would have had a shape independent of history, but names chosen so that
+ * their hashes rise with their seniority make it a list: O(Routes) an event and a
+ * recursion as deep as the Routes.) Its shape depends on the order Routes came in; what
+ * it answers does not. Keys are unique: a seniority ends with the Route's name
+ * (contribution.ts).
  */
-import { fnv1a } from "./hashmap.ts";
 
 export interface SeniorityNode {
   /** The Route's seniority: creation time, then name. */
@@ -20,7 +22,7 @@ export interface SeniorityNode {
   readonly count: number;
   /** The counts of this node and everything under it. */
   readonly sum: number;
-  readonly priority: number;
+  readonly height: number;
   readonly left: SeniorityOrder;
   readonly right: SeniorityOrder;
 }
@@ -28,49 +30,70 @@ export interface SeniorityNode {
 /** null: no Route. */
 export type SeniorityOrder = SeniorityNode | null;
 
+function heightOf(order: SeniorityOrder): number {
+  return order?.height ?? 0;
+}
+
 function node(
   key: string,
   name: string,
   count: number,
-  priority: number,
   left: SeniorityOrder,
   right: SeniorityOrder,
 ): SeniorityNode {
-  return { key, name, count, sum: count + (left?.sum ?? 0) + (right?.sum ?? 0), priority, left, right };
+  return {
+    key,
+    name,
+    count,
+    sum: count + (left?.sum ?? 0) + (right?.sum ?? 0),
+    height: 1 + Math.max(heightOf(left), heightOf(right)),
+    left,
+    right,
+  };
 }
 
 function withChildren(n: SeniorityNode, left: SeniorityOrder, right: SeniorityOrder): SeniorityNode {
-  return node(n.key, n.name, n.count, n.priority, left, right);
+  return node(n.key, n.name, n.count, left, right);
 }
 
-/** Whether `a` sits above `b`: the higher hash, the key breaking a tie (keys are unique). */
-function above(a: SeniorityNode, b: SeniorityNode): boolean {
-  return a.priority > b.priority || (a.priority === b.priority && a.key < b.key);
+function rotateRight(n: SeniorityNode, left: SeniorityNode): SeniorityNode {
+  return withChildren(left, left.left, withChildren(n, left.right, n.right));
 }
 
-/** The Routes below `key`, and those at or above it. */
-function split(order: SeniorityOrder, key: string): [SeniorityOrder, SeniorityOrder] {
-  if (order === null) return [null, null];
-  if (order.key < key) {
-    const [less, rest] = split(order.right, key);
-    return [withChildren(order, order.left, less), rest];
+function rotateLeft(n: SeniorityNode, right: SeniorityNode): SeniorityNode {
+  return withChildren(right, withChildren(n, n.left, right.left), right.right);
+}
+
+/** `n` with these children, rotated so that their heights differ by one at most (they differed by two at most). */
+function balanced(n: SeniorityNode, left: SeniorityOrder, right: SeniorityOrder): SeniorityNode {
+  if (heightOf(left) > heightOf(right) + 1 && left !== null) {
+    const l =
+      heightOf(left.left) < heightOf(left.right) && left.right !== null ? rotateLeft(left, left.right) : left;
+    return rotateRight(withChildren(n, l, right), l);
   }
-  const [less, rest] = split(order.left, key);
-  return [less, withChildren(order, rest, order.right)];
+  if (heightOf(right) > heightOf(left) + 1 && right !== null) {
+    const r =
+      heightOf(right.right) < heightOf(right.left) && right.left !== null
+        ? rotateRight(right, right.left)
+        : right;
+    return rotateLeft(withChildren(n, left, r), r);
+  }
+  return withChildren(n, left, right);
 }
 
-/** Every key of `low` below every key of `high`. */
-function merge(low: SeniorityOrder, high: SeniorityOrder): SeniorityOrder {
-  if (low === null) return high;
-  if (high === null) return low;
-  if (above(low, high)) return withChildren(low, low.left, merge(low.right, high));
-  return withChildren(high, merge(low, high.left), high.right);
-}
-
-/** The order with a Route added; its key must not be in it. */
+/** The order with a Route added (or its count replaced, were its key there). */
 export function orderInsert(order: SeniorityOrder, key: string, name: string, count: number): SeniorityOrder {
-  const [less, rest] = split(order, key);
-  return merge(merge(less, node(key, name, count, fnv1a(key), null, null)), rest);
+  if (order === null) return node(key, name, count, null, null);
+  if (key < order.key) return balanced(order, orderInsert(order.left, key, name, count), order.right);
+  if (key > order.key) return balanced(order, order.left, orderInsert(order.right, key, name, count));
+  return node(key, name, count, order.left, order.right);
+}
+
+/** The first Route of a non-empty order, and the order without it. */
+function withoutFirst(order: SeniorityNode): [SeniorityNode, SeniorityOrder] {
+  if (order.left === null) return [order, order.right];
+  const [first, left] = withoutFirst(order.left);
+  return [first, balanced(order, left, order.right)];
 }
 
 /** The order without the Route at `key` (the same order when none is there). */
@@ -78,13 +101,15 @@ export function orderDelete(order: SeniorityOrder, key: string): SeniorityOrder 
   if (order === null) return null;
   if (key < order.key) {
     const left = orderDelete(order.left, key);
-    return left === order.left ? order : withChildren(order, left, order.right);
+    return left === order.left ? order : balanced(order, left, order.right);
   }
   if (key > order.key) {
     const right = orderDelete(order.right, key);
-    return right === order.right ? order : withChildren(order, order.left, right);
+    return right === order.right ? order : balanced(order, order.left, right);
   }
-  return merge(order.left, order.right);
+  if (order.right === null) return order.left;
+  const [next, right] = withoutFirst(order.right);
+  return balanced(next, order.left, right);
 }
 
 /** The Route whose destinations the cap cuts through, and how many of them fit. */
