@@ -201,6 +201,44 @@ describe("kube-api double", () => {
     w.abort();
   });
 
+  it("filters a custom resource's list and watch by metadata.name, deletions included", async () => {
+    // Every resource, custom ones too, takes metadata.name as a field selector: the agent
+    // watches its own NodeRouteTable so.
+    const table = (name: string, routes: number) => ({
+      apiVersion: `${G}/${V}`,
+      kind: "NodeRouteTable",
+      metadata: { name },
+      status: { routes },
+    });
+    api.apply(table("n1", 1));
+    api.apply(table("n2", 1));
+    const list = await custom.listClusterCustomObject({
+      group: G,
+      version: V,
+      plural: "noderoutetables",
+      fieldSelector: "metadata.name=n2",
+    });
+    expect(list.items.map((t: { metadata: { name: string } }) => t.metadata.name)).toEqual(["n2"]);
+
+    const w = await openWatch(kc, `/apis/${G}/${V}/noderoutetables`, {
+      fieldSelector: "metadata.name=n2",
+      resourceVersion: list.metadata.resourceVersion,
+    });
+    api.apply(table("n1", 2));
+    api.delete({ apiVersion: `${G}/${V}`, kind: "NodeRouteTable" }, "n1");
+    api.apply(table("n2", 2));
+    api.delete({ apiVersion: `${G}/${V}`, kind: "NodeRouteTable" }, "n2");
+    api.apply(table("n2", 3));
+    await until(() => w.events.length === 3, "n2's three changes");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.events.map((e) => [e.type, e.object.metadata?.name])).toEqual([
+      ["MODIFIED", "n2"],
+      ["DELETED", "n2"],
+      ["ADDED", "n2"],
+    ]);
+    w.abort();
+  });
+
   it("turns objects entering and leaving a label selector into ADDED and DELETED", async () => {
     api.apply(node("n1", { pool: "a" }));
     const w = await openWatch(kc, "/api/v1/nodes", {
