@@ -76,7 +76,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Agent
   const watchRestarts = new Counter({
     name: "kroute_watch_restarts_total",
     // The kernel's notification stream has no restarts: an overflow is a resync (kroute_kernel_resyncs_total).
-    help: "Restarts of a Kubernetes list and watch, by source (routes, node, apiserver-endpoints).",
+    help: "Restarts of a Kubernetes list and watch, by source (routes, node, node-route-table, apiserver-endpoints).",
     labelNames: ["source"],
     registers: [registry],
   });

@@ -127,7 +127,7 @@ describe("health and metrics endpoints", () => {
     expect(body).toContain('kroute_watch_restarts_total{source="routes"} 1');
     // Only the Kubernetes side restarts: the kernel's notification stream is counted in resyncs.
     expect(body).toContain(
-      "# HELP kroute_watch_restarts_total Restarts of a Kubernetes list and watch, by source (routes, node, apiserver-endpoints).",
+      "# HELP kroute_watch_restarts_total Restarts of a Kubernetes list and watch, by source (routes, node, node-route-table, apiserver-endpoints).",
     );
     // The help says what is timed: the kernel's apply of one batch (see agent.ts), nothing before it.
     expect(body).toContain(

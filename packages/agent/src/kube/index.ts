@@ -21,6 +21,11 @@ export {
   nodeRouteTableStatus,
 } from "./node-route-table.ts";
 export { watchOwnNode } from "./own-node.ts";
+export {
+  type OwnNodeRouteTableWatchOptions,
+  type OwnTableObservation,
+  watchOwnNodeRouteTable,
+} from "./own-node-route-table.ts";
 export { type KubeCondition, type KubeRoute, RouteCache } from "./route-cache.ts";
 export {
   acceptedCondition,

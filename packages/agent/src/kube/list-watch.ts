@@ -84,7 +84,7 @@ export interface SupervisorOptions {
 }
 
 export interface ListWatchSpec {
-  /** Names this watch in hooks and metrics: "routes", "node", "apiserver-endpoints". */
+  /** Names this watch in hooks and metrics: "routes", "node", "node-route-table", "apiserver-endpoints". */
   readonly name: string;
   /** The collection path to watch, e.g. `/api/v1/nodes`. */
   readonly path: string;

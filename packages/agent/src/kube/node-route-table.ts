@@ -7,12 +7,14 @@
  * Writes are coalesced and rate-limited: at most one per `minIntervalMs`, always the
  * latest table; a table that differs only in its sync time or its gateways' round-trip
  * times is written no more often than `syncRefreshMs`, so a quiet node costs the API
- * server almost nothing.
+ * server almost nothing. The agent's watch of the table (own-node-route-table.ts) tells
+ * it when the table is gone, or owned by some other Node uid, and it is written again.
  */
 
 import type { DesiredTable, DestinationState, GatewayStatus } from "@kroute/core";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { failStaticReason, isFailStatic } from "../fail-static.ts";
+import type { OwnTableObservation } from "./own-node-route-table.ts";
 import { KubeClient } from "./rest.ts";
 import { FIELD_MANAGER, httpStatusOf } from "./ssa.ts";
 import { type BackoffOptions, type Random, realTimers, retryDelay, type Timers } from "./timing.ts";
@@ -233,6 +235,9 @@ export class NodeRouteTableWriter {
   #writing: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
+  /** The next write goes out without waiting for the minimum interval (a deleted table's re-creation). */
+  #atOnce = false;
+  #deletionAnsweredAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: NodeRouteTableWriterOptions) {
     if (options.nodeName === "") throw new Error("NodeRouteTableWriter: nodeName is empty");
@@ -274,6 +279,44 @@ export class NodeRouteTableWriter {
     this.#schedule(0);
   }
 
+  /**
+   * What the agent's watch of the table saw. A table the writer wrote is gone: deleted by
+   * hand, by a cleanup script, or by the garbage collector, which may act on the owner
+   * uid it read before the table was given the new Node's; or it is owned by some other
+   * uid than the Node's current one. Either way it is written again, through the same
+   * path as at start (created, owned by the Node's uid as the API server has it now, then
+   * its status). The agent's own writes leave the table there and owned by the uid it
+   * wrote, so they are never answered with another write.
+   */
+  tableObserved(table: OwnTableObservation): void {
+    // Not created yet (at start, or a Node registered again): a creation is due anyway.
+    if (this.#closed || !this.#created) return;
+    if (table.present) {
+      if (this.#nodeUid === undefined || table.nodeOwnerUids.includes(this.#nodeUid)) return;
+      this.#created = false;
+      this.#schedule(0);
+      return;
+    }
+    this.#created = false;
+    // The Node may be gone too (the garbage collector deletes the table with it): its uid
+    // is asked for again, as after a write that finds the table gone.
+    this.#nodeUid = undefined;
+    // Answered within the moment, not at the end of the minimum interval; but only one
+    // deletion in an interval: something that deletes the table as soon as it appears
+    // (a cleanup loop) meets the usual pacing, not a write for each of its deletions.
+    const now = this.#timers.now();
+    if (now - this.#deletionAnsweredAt < this.#minIntervalMs()) {
+      this.#schedule(0);
+      return;
+    }
+    this.#deletionAnsweredAt = now;
+    this.#atOnce = true;
+    // Also a retry waiting out its backoff: the watch that saw this shows the API server is answering.
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedule(0);
+  }
+
   /** Resolves once nothing is waiting or being written (for tests and shutdown). */
   async settled(): Promise<void> {
     while (this.#timer !== undefined || this.#writing !== undefined) {
@@ -308,7 +351,9 @@ export class NodeRouteTableWriter {
 
   #schedule(extraDelayMs: number): void {
     if (this.#timer !== undefined || this.#writing !== undefined || !this.#needsWrite()) return;
-    const interval = Math.max(0, this.#lastWriteAt + (this.#o.minIntervalMs ?? 5000) - this.#timers.now());
+    const interval = this.#atOnce
+      ? 0
+      : Math.max(0, this.#lastWriteAt + this.#minIntervalMs() - this.#timers.now());
     this.#timer = this.#timers.setTimeout(
       () => {
         this.#timer = undefined;
@@ -340,6 +385,7 @@ export class NodeRouteTableWriter {
       }
       this.#written = status;
       this.#failures = 0;
+      this.#atOnce = false;
       // The interval runs from the end of a write: a slow API server is written to less often.
       this.#lastWriteAt = this.#timers.now();
     } catch (err) {
@@ -386,6 +432,10 @@ export class NodeRouteTableWriter {
       },
       { fieldManager: this.#o.fieldManager ?? FIELD_MANAGER, force: true },
     );
+  }
+
+  #minIntervalMs(): number {
+    return this.#o.minIntervalMs ?? 5000;
   }
 
   #path(): string {

@@ -3,7 +3,8 @@
  * configured API group), the agent's own Node, and the API servers' endpoints, each
  * under the kube helpers' supervisor, with watch restarts counted in the metrics and
  * logged with what failed (as are failed status writes, counted by kind); and
- * what goes back: Route status, the node's NodeRouteTable, Events.
+ * what goes back: Route status, the node's NodeRouteTable, Events. The NodeRouteTable
+ * is watched too, for its writer only: the agent keeps it there, whoever deletes it.
  */
 import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import {
@@ -15,6 +16,7 @@ import {
   type SupervisorOptions,
   watchApiServerEndpoints,
   watchOwnNode,
+  watchOwnNodeRouteTable,
   watchRoutes,
 } from "../kube/index.ts";
 import type { Logger } from "../log.ts";
@@ -108,6 +110,12 @@ export function kubeClusterSources(
     },
     ...(options.tableMinIntervalMs !== undefined ? { minIntervalMs: options.tableMinIntervalMs } : {}),
   });
+  // For as long as the writer writes (till close), not only while the engine runs.
+  const tableWatch = watchOwnNodeRouteTable(kc, settings.nodeName, {
+    ...supervisor,
+    group,
+    version,
+  }).subscribe((seen) => table.tableObserved(seen));
   const events = new EventRecorder({
     kc,
     nodeName: settings.nodeName,
@@ -127,6 +135,8 @@ export function kubeClusterSources(
     apiServers: watchApiServerEndpoints(kc, { ...supervisor, namespace: settings.apiServerNamespace }),
     status: [routeStatus, table, events],
     async close() {
+      // A table deleted from here on is no longer the agent's to bring back.
+      tableWatch.unsubscribe();
       // Finish what is being written, then stop; but never hold up a shutdown for long
       // (during an API outage the writers would retry forever).
       const settled = Promise.all([routeStatus.settled(), table.settled(), events.settled()]);

@@ -256,6 +256,10 @@ describe("the Helm chart", () => {
         // to an object that does not exist yet is authorized as create.
         `cluster ${group} noderoutetables create`,
         `cluster ${group} noderoutetables patch`,
+        // kube/own-node-route-table.ts watchOwnNodeRouteTable (field selector
+        // metadata.name): list and watch, to write the table again once deleted.
+        `cluster ${group} noderoutetables list`,
+        `cluster ${group} noderoutetables watch`,
         // kube/node-route-table.ts #applyStatus: server-side apply of status (404 when
         // missing, never a create: the writer then applies the object again).
         `cluster ${group} noderoutetables/status patch`,

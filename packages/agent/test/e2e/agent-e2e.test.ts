@@ -187,6 +187,24 @@ describeAsRoot("agent end to end (API double + kernel namespace)", () => {
     });
   });
 
+  it("brings its NodeRouteTable back within a second or two when it is deleted, on a quiet node", async () => {
+    w().api.apply(route("egress", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
+    const agent = await startAgent();
+    await agent.ready;
+    const table = () => w().api.get("NodeRouteTable", NODE) as Loose;
+    await eventually(() => expect(table()?.status).toMatchObject({ programmed: 1, gatewaysUp: 1 }));
+    const before = table();
+
+    // `kubectl delete noderoutetable node-a`; nothing else changes.
+    w().api.delete("NodeRouteTable", NODE);
+    const deletedAt = Date.now();
+    await eventually(() => expect(table()?.status).toBeDefined());
+    expect(Date.now() - deletedAt).toBeLessThan(2000);
+    expect(table().metadata.ownerReferences).toEqual(before.metadata.ownerReferences);
+    // The same report; its sync time may have moved on meanwhile.
+    expect(table().status).toEqual({ ...before.status, lastSync: expect.any(String) });
+  });
+
   it("keeps the kernel as it is through an API outage, and catches up after it", async () => {
     w().api.apply(route("a", { destinations: ["198.18.0.0/24"], gateways: ["10.0.0.3"] }));
     const agent = await startAgent();

@@ -497,3 +497,92 @@ describe("NodeRouteTableWriter", () => {
     expect(api.get(NRT, "n1")?.status).toMatchObject({ programmed: 0, lastSync: "2026-01-01T00:00:10Z" });
   });
 });
+
+describe("NodeRouteTableWriter, told what the watch of its table sees", () => {
+  let api: KubeApiDouble;
+  let kc: KubeConfig;
+  let writer: NodeRouteTableWriter | undefined;
+
+  beforeEach(async () => {
+    ({ api, kc } = await startApi());
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+  });
+  afterEach(async () => {
+    writer?.close();
+    await api.close();
+  });
+
+  const nrtWrites = () => api.requests((r) => r.resource === `${GROUP}/${VERSION}/noderoutetables`);
+  const nodeUid = () => (api.get("Node", "n1")!.metadata as { uid: string }).uid;
+  const ownerUids = () =>
+    (
+      (api.get(NRT, "n1")?.metadata as { ownerReferences?: { uid: string }[] } | undefined)
+        ?.ownerReferences ?? []
+    ).map((r) => r.uid);
+
+  it("writes a table deleted under it again at once, not a minimum interval on, owned by the Node's current uid", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 1000 });
+    writer.nodeSeen(nodeUid());
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    // The Node is deleted and registers again: the collector deletes the table it owned,
+    // and the writer, told the new uid, creates it again, owned by that.
+    api.delete("Node", "n1");
+    await until(() => api.get(NRT, "n1") === undefined, "the garbage collector to delete the table");
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } });
+    writer.nodeSeen(nodeUid());
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table owned by the new Node");
+    await writer.settled();
+    expect(ownerUids()).toEqual([nodeUid()]);
+    // A collector that decided on the old uid deletes it all the same, just after.
+    api.delete(NRT, "n1");
+    const deletedAt = Date.now();
+    writer.tableObserved({ present: false });
+    await until(() => api.get(NRT, "n1")?.status !== undefined, "the table to be back");
+    // Well within the minimum interval since the last write.
+    expect(Date.now() - deletedAt).toBeLessThan(900);
+    await writer.settled();
+    expect(ownerUids()).toEqual([nodeUid()]);
+    expect(api.get(NRT, "n1")?.status).toEqual(nodeRouteTableStatus(sample, "2026-01-01T00:00:00Z"));
+    // Its uid asked of the API server, not taken from before: the Node may have gone with it.
+    expect(api.requests((r) => r.resource === "/v1/nodes").map((r) => r.verb)).toEqual(["list"]);
+  });
+
+  it("meets the minimum interval when the table is deleted again as soon as it is back (a cleanup loop)", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 1000 });
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    const creates = () => nrtWrites().filter((r) => r.subresource === "" && r.status === 201);
+    api.delete(NRT, "n1");
+    writer.tableObserved({ present: false });
+    await until(() => creates().length === 2, "the first re-creation");
+    await writer.settled();
+    api.delete(NRT, "n1");
+    writer.tableObserved({ present: false });
+    await until(() => creates().length === 3, "the second re-creation");
+    await writer.settled();
+    const [, first, second] = creates();
+    // The interval runs from the end of the first re-creation (its status write).
+    const firstEnd = nrtWrites().find((r) => r.subresource === "status" && r.at > first!.at)!;
+    expect(second!.at - firstEnd.at).toBeGreaterThanOrEqual(950);
+    expect(api.get(NRT, "n1")?.status).toEqual(nodeRouteTableStatus(sample, "2026-01-01T00:00:00Z"));
+  });
+
+  it("answers a table owned by another uid by owning it again, and its own writes by nothing", async () => {
+    writer = new NodeRouteTableWriter({ kc, nodeName: "n1", minIntervalMs: 0 });
+    writer.nodeSeen(nodeUid());
+    writer.update(sample, undefined, "2026-01-01T00:00:00Z");
+    await writer.settled();
+    expect(nrtWrites()).toHaveLength(2);
+    // Its own writes, as the watch reports them.
+    writer.tableObserved({ present: true, nodeOwnerUids: [nodeUid()] });
+    writer.tableObserved({ present: true, nodeOwnerUids: [nodeUid(), "an-extra-owner"] });
+    await writer.settled();
+    expect(nrtWrites()).toHaveLength(2);
+    // An owner reference taken out, or replaced: the table would outlive its Node.
+    writer.tableObserved({ present: true, nodeOwnerUids: [] });
+    await writer.settled();
+    expect(nrtWrites().map((r) => r.subresource)).toEqual(["", "status", "", "status"]);
+    expect(ownerUids()).toEqual([nodeUid()]);
+  });
+});

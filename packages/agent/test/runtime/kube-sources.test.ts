@@ -11,10 +11,12 @@ import { createServer as createTlsServer, type Server as TlsServer } from "node:
 import type { KubeApiDouble } from "@kroute/lab";
 import { afterEach, describe, expect, it } from "vitest";
 import { EventRecorder } from "../../src/kube/event-recorder.ts";
+import { NodeRouteTableWriter, nodeRouteTableStatus } from "../../src/kube/node-route-table.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { kubeClusterSources, loadKubeConfig } from "../../src/runtime/kube-sources.ts";
 import { parseAgentSettings, SettingsError } from "../../src/settings.ts";
-import { collect, fastSupervisor, startApi, until } from "../kube/support.ts";
+import { destination, outcome, table } from "../kube/fixtures.ts";
+import { collect, fastSupervisor, GROUP, sleep, startApi, until, VERSION } from "../kube/support.ts";
 import { capturedLog, quietLogger } from "./harness.ts";
 
 const SERVICE_ACCOUNT = "var/run/secrets/kubernetes.io/serviceaccount";
@@ -268,5 +270,85 @@ describe("kubeClusterSources", () => {
         msg: expect.stringMatching(/Event RouteFailed about destination\/r25\/10.0.0.0\/8 dropped/),
       }),
     ]);
+  });
+});
+
+describe("kubeClusterSources, the node's NodeRouteTable", () => {
+  const NRT = { apiVersion: `${GROUP}/${VERSION}`, kind: "NodeRouteTable" };
+  const report = (programmed: number) =>
+    table([
+      outcome("egress", 1, true, {
+        destinations: Array.from({ length: programmed }, (_, i) =>
+          destination("egress", `10.${i}.0.0/16`, "programmed"),
+        ),
+      }),
+    ]);
+
+  /** The agent's Kubernetes side for node-a, its Node there, as main.ts builds it, with `tableMinIntervalMs`. */
+  async function started(tableMinIntervalMs?: number) {
+    const { api, kc } = await startApi();
+    cleanups.push(() => api.close());
+    api.apply({ apiVersion: "v1", kind: "Node", metadata: { name: "node-a" } });
+    const sources = kubeClusterSources(
+      kc,
+      parseAgentSettings([], { NODE_NAME: "node-a" }),
+      createMetrics({ processMetrics: false }),
+      quietLogger,
+      {
+        supervisor: fastSupervisor().options,
+        ...(tableMinIntervalMs === undefined ? {} : { tableMinIntervalMs }),
+      },
+    );
+    const node = collect(sources.node);
+    cleanups.push(() => sources.close?.(), node.stop);
+    const writer = sources.status?.find((s): s is NodeRouteTableWriter => s instanceof NodeRouteTableWriter);
+    if (writer === undefined) throw new Error("no NodeRouteTable writer among the status sinks");
+    const tables = () => api.requests((r) => r.resource === `${GROUP}/${VERSION}/noderoutetables`);
+    await until(() => tables().some((r) => r.verb === "watch"), "the watch of the table");
+    const nodeUid = (api.get("Node", "node-a")!.metadata as { uid: string }).uid;
+    return { api, writer, tables, nodeUid };
+  }
+
+  it("is back within a second or two of its deletion, owned by its Node, with its report, at the agent's own pacing", async () => {
+    // The writer's minimum interval left at its default (5 s), as on a node.
+    const { api, writer, tables, nodeUid } = await started();
+    writer.update(report(3), undefined, "2026-01-01T00:00:00Z");
+    await until(() => api.get(NRT, "node-a")?.status !== undefined, "the table");
+    const before = api.get(NRT, "node-a")!;
+
+    // An operator's `kubectl delete noderoutetable node-a`, on a quiet node.
+    api.delete(NRT, "node-a");
+    const deletedAt = Date.now();
+    await until(() => api.get(NRT, "node-a")?.status !== undefined, "the table to be back");
+    expect(Date.now() - deletedAt).toBeLessThan(2000);
+    const after = api.get(NRT, "node-a")!;
+    expect(after.metadata).toMatchObject({
+      ownerReferences: [{ apiVersion: "v1", kind: "Node", name: "node-a", uid: nodeUid }],
+      labels: { "app.kubernetes.io/managed-by": "kroute-agent" },
+    });
+    expect(after.status).toEqual(before.status);
+    expect(after.status).toEqual(nodeRouteTableStatus(report(3), "2026-01-01T00:00:00Z"));
+    // Through the writer's path: the object (created), then its status.
+    const writes = tables().filter((r) => r.verb === "apply");
+    expect(writes.map((r) => [r.subresource, r.status])).toEqual([
+      ["", 201],
+      ["status", 200],
+      ["", 201],
+      ["status", 200],
+    ]);
+  });
+
+  it("writes once for each change of its report: its own writes, seen on its watch, bring no others", async () => {
+    const { writer, tables } = await started(50);
+    const writes = () => tables().filter((r) => r.verb === "apply");
+    for (let programmed = 1; programmed <= 4; programmed++) {
+      writer.update(report(programmed), undefined, "2026-01-01T00:00:00Z");
+      await until(() => writes().length === programmed + 1, `report ${programmed} written`);
+    }
+    // The watch has seen every one of them by now; nothing follows.
+    await sleep(500);
+    await writer.settled();
+    expect(writes().map((r) => r.subresource)).toEqual(["", "status", "status", "status", "status"]);
+    expect(tables().filter((r) => r.verb === "list" || r.verb === "watch")).toHaveLength(2);
   });
 });
