@@ -30,7 +30,10 @@ import { forgetOthersFlushedWith, othersFromNexthops, withOthersNexthop } from "
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
 
-type Ownership = Pick<EngineSettings, "protocol" | "adoptProtocol" | "nexthopIdBase" | "nexthopIdCount">;
+type Ownership = Pick<
+  EngineSettings,
+  "protocol" | "adoptProtocol" | "nexthopIdBase" | "nexthopIdCount" | "nexthopMode" | "resilient"
+>;
 
 /** The protocols of kroute's objects: its own, and the one it hands over from (settings.ts). */
 export function krouteProtocols(settings: Pick<EngineSettings, "protocol" | "adoptProtocol">): number[] {
@@ -76,10 +79,27 @@ export function ownsRule(rule: KernelRule, settings: Ownership): boolean {
  * of the protocol kroute hands over from is one too, though kroute's own to delete:
  * Linux keeps a group's protocol through a replace, so no old nexthop can be rewritten
  * in place; kroute builds the new ones at other ids, moves its routes onto them (each
- * route replaced in place: never without a way) and then deletes the old ones.
+ * route replaced in place: never without a way) and then deletes the old ones. So is a
+ * group of kroute's that none of its groups can replace (madeUnderOtherSettings).
  */
 export function holdsOthersId(nexthop: KernelNexthop, settings: Ownership): boolean {
-  return nexthop.protocol !== settings.protocol && nexthopIdInRange(nexthop.id, settings);
+  return (
+    (nexthop.protocol !== settings.protocol || madeUnderOtherSettings(nexthop, settings)) &&
+    nexthopIdInRange(nexthop.id, settings)
+  );
+}
+
+/**
+ * A group of another type or bucket count than kroute makes now (--resilient-buckets
+ * changed between runs): Linux replaces no group by one of another type, nor a resilient
+ * group by one of another bucket count. Deleted and made again at its id, it would take
+ * every route through it along (flushed with it, then added back one by one).
+ */
+function madeUnderOtherSettings(nexthop: KernelNexthop, settings: Ownership): boolean {
+  if (nexthop.kind !== "group" || settings.nexthopMode !== "groups") return false;
+  const wanted = settings.resilient;
+  if (wanted === undefined) return nexthop.groupType !== "mpath";
+  return nexthop.groupType !== "resilient" || nexthop.resilient?.buckets !== wanted.buckets;
 }
 
 /**
