@@ -12,6 +12,7 @@
  * or change their group, so it is kept, and named with its users, instead.
  */
 import {
+  coversDefault,
   type Dataplane,
   type KernelNexthop,
   type KernelRoute,
@@ -73,8 +74,25 @@ function usersOfOwnedNexthops(snapshot: CleanupSnapshot, settings: CleanupSettin
 }
 
 /**
- * The delete ops, in an order the kernel accepts (routes, then groups, then their
- * members, then rules), and the nexthops kept for others.
+ * kroute's routes, the default-route override first, as the agent takes it out (core's
+ * diff.ts): a default route or half outside the tables kroute's rules look up. Removed
+ * after the reply table's route or a protected host route, it would take the node's
+ * replies or its API server's traffic for a moment.
+ */
+function routesOverrideFirst(snapshot: CleanupSnapshot, settings: CleanupSettings): KernelRoute[] {
+  const ruleTables = new Set(
+    snapshot.rules
+      .filter((r) => settings.protocols.includes(r.protocol) && r.suppressPrefixLength === undefined)
+      .map((r) => r.table),
+  );
+  const isOverride = (route: KernelRoute) => coversDefault(route.dst) && !ruleTables.has(route.table);
+  const routes = snapshot.routes.filter((r) => settings.protocols.includes(r.protocol));
+  return [...routes.filter(isOverride), ...routes.filter((r) => !isOverride(r))];
+}
+
+/**
+ * The delete ops, in an order the kernel accepts (routes, the override first, then
+ * groups, then their members, then rules), and the nexthops kept for others.
  */
 export function cleanupPlan(
   snapshot: CleanupSnapshot,
@@ -85,9 +103,9 @@ export function cleanupPlan(
   const removed = owned.filter((n) => !users.has(n.id));
   return {
     ops: [
-      ...snapshot.routes
-        .filter((r) => settings.protocols.includes(r.protocol))
-        .map((from): Op => ({ object: "route", action: "delete", from })),
+      ...routesOverrideFirst(snapshot, settings).map(
+        (from): Op => ({ object: "route", action: "delete", from }),
+      ),
       ...removed
         .filter((n) => n.kind === "group")
         .map((from): Op => ({ object: "nexthop", action: "delete", from })),

@@ -7,6 +7,7 @@ import { describeAsRoot } from "@kroute/testkit";
 import { expect, it } from "vitest";
 import { type CleanupReport, cleanup } from "../../src/cleanup.ts";
 import { parseCleanupSettings } from "../../src/settings.ts";
+import { monitorKernel } from "../health/kernel-monitor.ts";
 import { eventually, kernelRoutes, route, worldPerTest } from "./e2e-support.ts";
 
 interface IpNexthop {
@@ -141,6 +142,34 @@ describeAsRoot("kroute-agent cleanup (kernel namespace)", () => {
       expect(await objectsOf(203)).toBe(third);
     });
   }
+
+  it("takes the default-route override out first: no moment where a reply or a protected address follows it", async () => {
+    w().api.apply(route("egress", { destinations: ["0.0.0.0/0"], gateways: ["10.0.0.7"] }));
+    const agent = await startAgent();
+    await agent.ready;
+    await eventually(async () => {
+      const routes = await kernelRoutes(w().ns);
+      expect(routes["main default"]).toEqual(["10.0.0.7"]);
+      expect(routes["135 default"]).toEqual(["10.0.0.1"]); // the reply table
+      expect(routes["main 192.0.2.10"]).toEqual(["10.0.0.1"]); // the API server, protected
+    });
+    await agent.stop();
+    const monitor = await monitorKernel(w().ns);
+    try {
+      const report = await runCleanup();
+      expect(report.results.every((r) => r.ok)).toBe(true);
+    } finally {
+      await monitor.stop();
+    }
+
+    const deleted = monitor
+      .changes()
+      .map((c) => c.text)
+      .filter((text) => text.startsWith("Deleted") && !text.startsWith("Deleted id"));
+    expect(deleted.length).toBeGreaterThan(2);
+    expect(deleted[0]).toMatch(/^Deleted default .*via 10\.0\.0\.7 dev eth0 proto 201 metric 50/);
+    expect(await w().ns.ip("route", "show", "table", "all", "proto", "201")).toBe("");
+  });
 
   it("keeps the nexthops others' routes and groups use (deleting them would flush or change those), and names them", async () => {
     await programmedAndStopped();
