@@ -4,6 +4,7 @@
  * and deletes, announced, with the address. A host address (/32, /128) has none.
  */
 import { type KernelAddress, type KernelRoute, maxPrefixLength, parsePrefix } from "@kroute/core";
+import { isSecondary } from "./secondary-addresses.ts";
 import {
   appendRoute,
   destinationKey,
@@ -47,10 +48,11 @@ function heldBy(state: KernelState, key: KernelRoute, dev: string): boolean {
 export function installConnected(state: KernelState, address: KernelAddress): void {
   const route = connectedRoute(address);
   if (route === undefined || !state.links.get(address.dev)?.up) return;
-  // A second address in the link's subnet adds no second connected route; another link
-  // in the same subnet keeps its own beside it (two links in 10.9.0.0/24, or each link's
-  // fe80::/64; checked with `ip` on 6.18).
-  if (heldBy(state, route, address.dev)) return;
+  // An IPv4 secondary makes none (fib_add_ifaddr skips IFA_F_SECONDARY), even where its
+  // primary's was deleted; a second IPv6 address in the link's prefix adds no second one.
+  // Another link in the same subnet keeps its own beside it (two links in 10.9.0.0/24, or
+  // each link's fe80::/64; checked with `ip` on 6.18).
+  if (isSecondary(state, address) || heldBy(state, route, address.dev)) return;
   appendRoute(state, route);
   state.emit({ kind: "route", action: "new", route });
 }

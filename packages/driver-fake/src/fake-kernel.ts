@@ -59,6 +59,8 @@ export interface FakeKernel extends Dataplane {
   addAddress(dev: string, ip: IpAddr, prefixLength: number): void;
   /** `ip address del`, with what Linux removes with the address (address-removal.ts). */
   removeAddress(dev: string, ip: IpAddr, prefixLength: number): void;
+  /** net.ipv4.conf.all.promote_secondaries (see HostDescription.promoteSecondaries). */
+  setPromoteSecondaries(promote: boolean): void;
 
   // Fault injection.
   /** The next `count` ops fail with this errno (number or name), changing nothing. */
@@ -86,6 +88,13 @@ const REQUEST_FLAGS: Record<OthersRouteRequest, RouteFlags> = {
 /** Both requests of a move are made; the op reports the first refusal. */
 function firstFailure(first: OpResult, second: OpResult): OpResult {
   return first.ok ? second : first;
+}
+
+/** A host description or caller in plain JavaScript may pass anything. */
+function promoteSecondariesSetting(value: unknown): boolean {
+  if (typeof value !== "boolean")
+    throw new Error(`promoteSecondaries must be true or false: ${JSON.stringify(value)}`);
+  return value;
 }
 
 const DEFAULT_FEATURES: DataplaneFeatures = { nexthopObjects: true, resilientGroups: true };
@@ -139,6 +148,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     rules: defaultRules(),
     hashPolicy: { 4: host.multipathHashPolicy?.[4] ?? 0, 6: host.multipathHashPolicy?.[6] ?? 0 },
     features: host.features ?? DEFAULT_FEATURES,
+    promoteSecondaries: promoteSecondariesSetting(host.promoteSecondaries ?? true),
     now: 0,
     emit,
   };
@@ -251,6 +261,9 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     setAdminUp: (name, up) => burst(() => links.setAdminUp(state, name, up)),
     addAddress: (dev, ip, prefixLength) => burst(() => links.addAddress(state, dev, ip, prefixLength)),
     removeAddress: (dev, ip, prefixLength) => burst(() => removeAddress(state, dev, ip, prefixLength)),
+    setPromoteSecondaries: (promote) => {
+      state.promoteSecondaries = promoteSecondariesSetting(promote);
+    },
 
     failNext: (count, errno) => {
       if (!Number.isInteger(count) || count < 0) throw new Error(`failNext: count must be >= 0: ${count}`);

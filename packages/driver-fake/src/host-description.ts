@@ -38,4 +38,13 @@ export interface HostDescription {
   readonly features?: DataplaneFeatures;
   /** Default 0 (L3) for both families, as Linux. */
   readonly multipathHashPolicy?: Partial<Record<Family, MultipathHashPolicy>>;
+  /**
+   * net.ipv4.conf.all.promote_secondaries: whether removing a subnet's primary IPv4
+   * address promotes its first secondary (true) or removes every secondary with it
+   * (false, the kernel's own default). Default true, as systemd's sysctl.d
+   * (50-default.conf) sets it on the hosts kroute runs on; and a log recorded on a
+   * host that removes the secondaries lists each removal before the primary's, so a
+   * fake that promotes replays it alike (secondary-addresses.ts).
+   */
+  readonly promoteSecondaries?: boolean;
 }

@@ -66,6 +66,8 @@ export interface KernelState {
   readonly buckets: Map<number, BucketTable>;
   rules: KernelRule[];
   readonly hashPolicy: Record<Family, MultipathHashPolicy>;
+  /** net.ipv4.conf.all.promote_secondaries, for every link (secondary-addresses.ts). */
+  promoteSecondaries: boolean;
   readonly features: DataplaneFeatures;
   /** Seconds; advances only when told. */
   now: number;

@@ -14,6 +14,7 @@ dataplaneConformance("fake kernel", async (): Promise<ConformanceHarness> => {
       setAdminUp: async (name, up) => kernel.setAdminUp(name, up),
       addAddress: async (dev, ip, prefixLength) => kernel.addAddress(dev, ip, prefixLength),
       removeAddress: async (dev, ip, prefixLength) => kernel.removeAddress(dev, ip, prefixLength),
+      setPromoteSecondaries: async (promote) => kernel.setPromoteSecondaries(promote),
     },
     othersRouteRequest: async (route, request) => kernel.routeRequestSync(route, request),
     cleanup: () => kernel.close(),

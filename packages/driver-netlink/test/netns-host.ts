@@ -39,6 +39,18 @@ function netnsHostControl(ns: Netns, segments: Netns): HostControl {
     async removeAddress(dev, ip: IpAddr, prefixLength) {
       await ns.ip("address", "del", `${ip}/${prefixLength}`, "dev", dev);
     },
+    async setPromoteSecondaries(promote) {
+      // Linux promotes when `all` or the link's own value says so: every link's is set,
+      // and `default`, which links made later start from.
+      const links = await ns.ipJson<{ ifname: string }[]>("link", "show");
+      const names = ["all", "default", ...links.map((link) => link.ifname)];
+      const value = promote ? 1 : 0;
+      await ns.exec("sysctl", [
+        "-q",
+        "-w",
+        ...names.map((name) => `net.ipv4.conf.${name}.promote_secondaries=${value}`),
+      ]);
+    },
   };
 }
 
@@ -57,6 +69,9 @@ export async function baselineNetns(): Promise<{ ns: Netns; host: HostControl }>
   try {
     segments = await createNetns("kr-seg");
     const host = netnsHostControl(ns, segments);
+    // A new namespace takes it from the host's (net.core.devconf_inherit_init_net=0); the
+    // baseline is the fake's default whatever the host's.
+    await host.setPromoteSecondaries(true);
     for (const link of BASELINE_TOPOLOGY.links) {
       await host.addLink(link.name);
       await host.addAddress(link.name, link.v4.ip, link.v4.prefixLength);

@@ -24,6 +24,12 @@ export interface HostControl {
   addAddress(dev: string, ip: IpAddr, prefixLength: number): Promise<void>;
   /** Removes `ip/prefixLength` from a link (`ip address del`). */
   removeAddress(dev: string, ip: IpAddr, prefixLength: number): Promise<void>;
+  /**
+   * net.ipv4.conf.*.promote_secondaries for every link, those made later too: whether
+   * removing a subnet's primary IPv4 address promotes a secondary or removes them all.
+   * The baseline has it on, as systemd sets it.
+   */
+  setPromoteSecondaries(promote: boolean): Promise<void>;
 }
 
 export interface TopologyLink {

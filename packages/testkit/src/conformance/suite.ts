@@ -20,6 +20,7 @@ import { notificationConformance } from "./notifications.ts";
 import { replacedFlagConformance } from "./replaced-flag.ts";
 import { routeConformance } from "./routes.ts";
 import { ruleConformance } from "./rules.ts";
+import { secondaryAddressConformance } from "./secondary-addresses.ts";
 import { tosConformance } from "./tos.ts";
 
 export function dataplaneConformance(name: string, setup: () => Promise<ConformanceHarness>): void {
@@ -45,6 +46,7 @@ export function dataplaneConformance(name: string, setup: () => Promise<Conforma
     gatewayConformance(harness);
     linkConformance(harness);
     addressRemovalConformance(harness);
+    secondaryAddressConformance(harness);
     linkLocalConformance(harness);
     ruleConformance(harness);
     lookupConformance(harness);
