@@ -86,11 +86,17 @@ function externalOps(change: KernelChange, kernel: FakeKernel): Op[] {
   switch (change.kind) {
     case "route": {
       const route = change.route;
-      const current = kernel
+      const atKey = kernel
         .listSync({ families: [route.family], tables: [route.table] })
-        .routes.find((r) => r.dst === route.dst && r.metric === route.metric);
-      if (change.action === "del")
-        return current === undefined ? [] : [{ object: "route", action: "delete", from: current }];
+        .routes.filter((r) => r.dst === route.dst && r.metric === route.metric);
+      if (change.action === "del") {
+        // Only the route the deletion names, by its owner and source: the connected route
+        // a promoted secondary address made again (driver-fake address-removal.ts) is
+        // recorded after the removed primary's deletion, and is not the one that went.
+        const named = atKey.find((r) => r.protocol === route.protocol && r.prefsrc === route.prefsrc);
+        return named === undefined ? [] : [{ object: "route", action: "delete", from: named }];
+      }
+      const current = atKey[0];
       if (current === undefined) return [{ object: "route", action: "add", to: route }];
       return JSON.stringify(current) === JSON.stringify(route)
         ? []
