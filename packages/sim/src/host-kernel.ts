@@ -5,6 +5,12 @@
  * link-local address (the agent leaves them out); the fake gives each link, up with
  * carrier, its own with its fe80::/64 route as Linux does, so a Route via fe80::1 finds
  * the same on-link devices as on the node.
+ *
+ * The fake promotes a removed primary's IPv4 secondary (HostDescription.promoteSecondaries,
+ * left at its default): the facts do not say how the node is set, and a log from a node
+ * that removes the secondaries instead lists each removal before the primary's, so it
+ * replays alike. The facts list addresses sorted, not in the kernel's order: of two in
+ * one subnet, the lower is taken for the primary, whichever came first on the node.
  */
 import { defaultPrefix, defaultRouteFamily, type EventOf, familyOf, type KernelRoute } from "@kroute/core";
 import type { HostDescription } from "@kroute/driver-fake";
