@@ -632,13 +632,15 @@ export function rebuild(w: Work, contributions: readonly Contribution[]): void {
   empty.starved = emptyHashMap();
   empty.nexthops = emptyHashMap();
   empty.rules = emptyHashMap();
-  const selected = contributions.filter((c) => c.selected);
+  const selected = contributions
+    .filter((c) => c.selected)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // Admission worked out once for all of them, not again at each Route past the cap.
   empty.destinationsWanted = selected.reduce((sum, c) => sum + routableCount(c), 0);
   empty.seniorityOrder = empty.destinationsWanted > capOf(w) ? seniorityOrderOf(selected) : null;
   empty.capped = admission(empty.seniorityOrder, capOf(w));
   w.deferTouch = true;
-  for (const contribution of selected.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+  for (const contribution of selected)
     replaceContribution(w, contribution.name, undefined, 0, contribution, admittedOf(w, contribution));
   w.deferTouch = false;
   touchAll(w);

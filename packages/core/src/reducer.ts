@@ -25,6 +25,7 @@ import { hmForEach, hmGet, hmHas, hmKeys } from "./hashmap.ts";
 import type { KernelChange } from "./kernel.ts";
 import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
+import { selectedRoutes } from "./selector-groups.ts";
 import type { EngineSettings } from "./settings.ts";
 import { sharedContribution } from "./shared-contribution.ts";
 import { validatedRoute, validatedSnapshot, validationName, withRoute } from "./shared-routes.ts";
@@ -55,22 +56,16 @@ function work(state: NodeState, kernel: OwnedKernelState = state.kernel): Work {
  * nothing, and they are most Routes on most nodes (a node of one pool in ten: 4,500 of
  * 5,000). `selected`: those Routes, when the caller has just found them (a label move).
  */
-function rebuilt(state: NodeState, selected = selectedRoutes(state)): NodeState["derived"] {
+function rebuilt(
+  state: NodeState,
+  selected = selectedRoutes(state.routes.byName, state),
+): NodeState["derived"] {
   const w = work(state);
   rebuild(
     w,
     selected.map((v) => sharedContribution(v, state)),
   );
   return w.d;
-}
-
-/** The valid Routes whose node selector selects this node. */
-function selectedRoutes(state: NodeState): RouteValidation[] {
-  const selected: RouteValidation[] = [];
-  hmForEach(state.routes.byName, (validation) => {
-    if (validation.ok && isSelected(validation.route, state)) selected.push(validation);
-  });
-  return selected;
 }
 
 function ownershipChanged(a: EngineSettings, b: EngineSettings): boolean {
@@ -334,23 +329,23 @@ function observeNode(state: NodeState, draft: Writable, event: EventOf<"node/obs
  * Routes flip than stay selected (a node moving between pools loses all of one pool's
  * and gains another's), the derived state is rebuilt from the selected ones instead:
  * taking each lost Route's claims out one by one costs as much as putting them in.
+ * Which way to go is counted from the Routes selected now, found by selector
+ * (selector-groups.ts), and those selected before, which are the contributions kept;
+ * only a few flips are worth finding one by one, in the index's order.
  */
 function reselected(state: NodeState): NodeState["derived"] {
-  const flipped: [string, RouteValidation][] = [];
-  const selectedNow: RouteValidation[] = [];
+  const selectedNow = selectedRoutes(state.routes.byName, state);
+  const before = state.derived.contributions;
   let kept = 0;
+  for (const validation of selectedNow) if (hmHas(before, validationName(validation))) kept++;
+  const flips = before.size - kept + (selectedNow.length - kept);
+  if (flips > kept) return rebuilt(state, selectedNow);
+  const flipped: [string, RouteValidation][] = [];
   hmForEach(state.routes.byName, (validation, name) => {
     const selected = validation.ok && isSelected(validation.route, state);
-    if (selected) selectedNow.push(validation);
-    const before = hmGet(state.derived.contributions, name) !== undefined;
     // Selected before and after: the same context gives the same contribution.
-    if (before === selected) {
-      if (selected) kept++;
-      return;
-    }
-    flipped.push([name, validation]);
+    if (hmHas(before, name) !== selected) flipped.push([name, validation]);
   });
-  if (flipped.length > kept) return rebuilt(state, selectedNow);
   const w = work(state);
   setContributions(
     w,

@@ -16,6 +16,7 @@
  */
 import { emptyHashMap, type HashMap, hmDelete, hmSet } from "./hashmap.ts";
 import type { RouteObject, RouteValidation } from "./route.ts";
+import { regroup } from "./selector-groups.ts";
 import { validateRoute } from "./validate.ts";
 
 const validations = new WeakMap<object, RouteValidation>();
@@ -73,6 +74,7 @@ export function withRoute(
   const shared = last?.name === name && last.validation === validation ? last.next.deref() : undefined;
   if (shared !== undefined) return shared;
   const next = validation === undefined ? hmDelete(byName, name) : hmSet(byName, name, validation);
+  regroup(byName, next, name, validation);
   nextVersions.set(byName, { name, validation, next: new WeakRef(next) });
   return next;
 }

@@ -16,7 +16,8 @@ import type { NodeState } from "./state.ts";
 const selectorKeys = new WeakMap<NodeSelector, string>();
 const answers = new WeakMap<object, Map<string, Map<string, boolean>>>();
 
-function selectorKey(selector: NodeSelector): string {
+/** The selector as text: selectors alike in it select alike. */
+export function selectorKey(selector: NodeSelector): string {
   let key = selectorKeys.get(selector);
   if (key === undefined) {
     key = JSON.stringify(selector);
@@ -27,8 +28,15 @@ function selectorKey(selector: NodeSelector): string {
 
 /** nodeSelectorMatches(route.nodeSelector, node), remembered per labels object, node name and selector. */
 export function selectedOn(route: ValidRoute, ctx: Pick<NodeState, "nodeName" | "node">): boolean {
+  return selects(route.nodeSelector, ctx);
+}
+
+/** Whether a node selector (none: every node) selects the node, remembered as selectedOn says. */
+export function selects(
+  selector: NodeSelector | undefined,
+  ctx: Pick<NodeState, "nodeName" | "node">,
+): boolean {
   if (!ctx.node.observed) return false;
-  const selector = route.nodeSelector;
   if (selector === undefined) return true;
   let byNode = answers.get(ctx.node.labels);
   if (byNode === undefined) {
