@@ -97,6 +97,28 @@ export function touch(w: Work, objectKey: string): void {
 }
 
 /**
+ * Re-checks many object keys (a plan's results fed back). When they are as many as the
+ * keys that differ now, the set is made again instead: the keys not re-checked, and those
+ * re-checked that still differ. A label move's results take some 2,000 keys out of the
+ * set, and deleting them one at a time copied a path of the set at each.
+ */
+export function touchMany(w: Work, objectKeys: readonly string[]): void {
+  if (w.deferTouch) return;
+  const checked = new Set(objectKeys);
+  if (checked.size === 0 || checked.size < w.d.mismatch.size) {
+    for (const key of checked) touch(w, key);
+    return;
+  }
+  let mismatch = emptyHashMap<true>();
+  hmForEach(w.d.mismatch, (_value, key) => {
+    if (!checked.has(key)) mismatch = hmSet(mismatch, key, true);
+  });
+  for (const key of checked)
+    if (!agrees(w, key[0] as string, key.slice(2))) mismatch = hmSet(mismatch, key, true);
+  w.d.mismatch = mismatch;
+}
+
+/**
  * Re-checks every key of both sides (after a full kernel dump or a rebuild). The set
  * starts empty and a key checked twice (on both sides) gets the same answer, so only
  * mismatches are written: a rebuild checks thousands of keys, nearly all in agreement.

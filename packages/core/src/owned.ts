@@ -129,20 +129,30 @@ export type Touched = string[];
 
 /**
  * Deleting a nexthop object makes Linux drop it from its groups (a group left empty
- * goes too) and flush the routes that used any of them, without notifications.
+ * goes too) and flush the routes that used any of them, without notifications. Several
+ * deleted together (a plan's deletes, which come in a run) are flushed in one scan: the
+ * same as one after the other, since a group is left empty by its last member's delete
+ * either way, and a route through anything gone is flushed either way.
  */
-function deleteNexthopCascade(kernel: OwnedKernelState, id: number, touched: Touched): OwnedKernelState {
-  const gone = new Set<number>([id]);
-  let nexthops = hmDelete(kernel.nexthops, String(id));
-  touched.push(`n|${id}`);
-  // Scanned without listing the entries first: a node leaving a pool deletes a dozen
-  // nexthops, each scanning every owned route.
+function deleteNexthopsCascade(
+  kernel: OwnedKernelState,
+  ids: readonly number[],
+  touched: Touched,
+): OwnedKernelState {
+  const gone = new Set<number>(ids);
+  let nexthops = kernel.nexthops;
+  for (const id of ids) {
+    nexthops = hmDelete(nexthops, String(id));
+    touched.push(`n|${id}`);
+  }
+  // Scanned without listing the entries first: each scan passes over every owned
+  // nexthop and route, once per run of deletes (applyAccepted) or per delete notified.
   const holders: [string, KernelNexthop & { kind: "group" }][] = [];
   hmForEach(nexthops, (nexthop, key) => {
-    if (nexthop.kind === "group" && nexthop.members.some((m) => m.id === id)) holders.push([key, nexthop]);
+    if (nexthop.kind === "group" && nexthop.members.some((m) => gone.has(m.id))) holders.push([key, nexthop]);
   });
   for (const [key, group] of holders) {
-    const members = group.members.filter((m) => m.id !== id);
+    const members = group.members.filter((m) => !gone.has(m.id));
     touched.push(`n|${key}`);
     if (members.length === 0) {
       nexthops = hmDelete(nexthops, key);
@@ -172,7 +182,7 @@ function flushNexthopsOn(kernel: OwnedKernelState, dev: string, touched: Touched
   let next = kernel;
   for (const nexthop of hmValues(kernel.nexthops)) {
     if (nexthop.kind === "gateway" && nexthop.dev === dev)
-      next = deleteNexthopCascade(next, nexthop.id, touched);
+      next = deleteNexthopsCascade(next, [nexthop.id], touched);
   }
   return next;
 }
@@ -296,7 +306,7 @@ export function applyOp(kernel: OwnedKernelState, op: Op, touched: Touched = [])
     case "nexthop":
       // An adopted nexthop also held its id (holdsOthersId): deleted, the id is free.
       if (op.action === "delete")
-        return deleteNexthopCascade(withOthersNexthop(kernel, op.from, false), op.from.id, touched);
+        return deleteNexthopsCascade(withOthersNexthop(kernel, op.from, false), [op.from.id], touched);
       touched.push(`n|${op.to.id}`);
       return { ...kernel, nexthops: hmSet(kernel.nexthops, String(op.to.id), op.to) };
     case "rule": {
@@ -305,6 +315,37 @@ export function applyOp(kernel: OwnedKernelState, op: Op, touched: Touched = [])
       return putRule(kernel, rule, op.action === "add");
     }
   }
+}
+
+/**
+ * Applies ops the kernel accepted, in order (a plan's results fed back). A run of
+ * nexthop deletes, as a plan orders them (after the routes), is flushed in one scan of
+ * the owned routes, not one scan per delete: a node leaving a pool deletes a dozen.
+ */
+export function applyAccepted(
+  kernel: OwnedKernelState,
+  ops: readonly Op[],
+  touched: Touched = [],
+): OwnedKernelState {
+  let next = kernel;
+  for (let i = 0; i < ops.length; ) {
+    const deleted: KernelNexthop[] = [];
+    for (let op = ops[i]; op?.object === "nexthop" && op.action === "delete"; op = ops[++i])
+      deleted.push(op.from);
+    if (deleted.length === 0) {
+      next = applyOp(next, ops[i] as Op, touched);
+      i++;
+      continue;
+    }
+    // An adopted nexthop also held its id (holdsOthersId): deleted, the id is free.
+    for (const nexthop of deleted) next = withOthersNexthop(next, nexthop, false);
+    next = deleteNexthopsCascade(
+      next,
+      deleted.map((nexthop) => nexthop.id),
+      touched,
+    );
+  }
+  return next;
 }
 
 /** Applies ops in order, as a kernel that accepts them all would. */
@@ -345,7 +386,7 @@ export function applyKernelChange(
         touched.push(`n|${change.nexthop.id}`);
         return { ...next, nexthops: hmDelete(next.nexthops, String(change.nexthop.id)) };
       }
-      if (change.action === "del") return deleteNexthopCascade(next, change.nexthop.id, touched);
+      if (change.action === "del") return deleteNexthopsCascade(next, [change.nexthop.id], touched);
       touched.push(`n|${change.nexthop.id}`);
       return { ...next, nexthops: hmSet(next.nexthops, String(change.nexthop.id), change.nexthop) };
     }

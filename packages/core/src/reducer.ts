@@ -17,13 +17,14 @@ import {
   syncOthersIds,
   touch,
   touchAll,
+  touchMany,
   type Work,
 } from "./derive.ts";
 import type { EngineEvent, EventOf } from "./events.ts";
 import { countsAsDown } from "./gateway-health.ts";
 import { hmForEach, hmGet, hmHas, hmKeys } from "./hashmap.ts";
-import type { KernelChange } from "./kernel.ts";
-import { applyKernelChange, applyOp, ownedFromSnapshot } from "./owned.ts";
+import type { KernelChange, Op } from "./kernel.ts";
+import { applyAccepted, applyKernelChange, ownedFromSnapshot } from "./owned.ts";
 import type { RouteValidation } from "./route.ts";
 import { selectedRoutes } from "./selector-groups.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -354,25 +355,34 @@ function reselected(state: NodeState): NodeState["derived"] {
   return w.d;
 }
 
+/**
+ * A plan's results fed back. The kernel takes the accepted ops in one pass (applyAccepted),
+ * and the objects they touched are checked again together (touchMany): a label move feeds
+ * back some 2,000 results.
+ */
 function applied(state: NodeState, draft: Writable, event: EventOf<"dataplane/applied">): void {
-  let kernel = state.kernel;
-  const touched: string[] = [];
   const failures: Record<string, OpFailure> = { ...state.failures };
+  // Without any refusal to forget, an accepted op needs no object key.
+  let failing = Object.keys(failures).length > 0;
   const echoed = new Set(event.echoed);
+  const accepted: Op[] = [];
   for (const [i, { op, result }] of event.results.entries()) {
-    const key = opObjectKey(op);
     if (result.ok) {
       // An echoed op is in the owned state already, with whatever the kernel announced after it.
-      if (!echoed.has(i)) kernel = applyOp(kernel, op, touched);
-      delete failures[key];
+      if (!echoed.has(i)) accepted.push(op);
+      if (failing) delete failures[opObjectKey(op)];
     } else {
+      const key = opObjectKey(op);
       failures[key] = failureAfter(failures[key], canonicalOp(op), result, event.at);
+      failing = true;
     }
   }
+  const touched: string[] = [];
+  const kernel = applyAccepted(state.kernel, accepted, touched);
   draft.failures = failures;
   draft.kernel = kernel;
   const w = work(state, kernel);
-  for (const key of touched) touch(w, key);
+  touchMany(w, touched);
   draft.derived = w.d;
 }
 
