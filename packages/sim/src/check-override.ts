@@ -23,7 +23,7 @@ import {
 import type { FakeKernel } from "@kroute/driver-fake";
 import { formatOp } from "./format.ts";
 import type { OwnedMirror } from "./mirror.ts";
-import { type ProtectedView, protectedAddresses, protectedView } from "./protected-view.ts";
+import { addressesView, type ProtectedView, protectedAddresses, protectedView } from "./protected-view.ts";
 
 type Host = EventOf<"host/observed">;
 
@@ -43,6 +43,26 @@ const HALF_REPLY_PROBE: Readonly<Record<string, IpAddr>> = {
   "::/1": REPLY_PROBE[6],
   "8000::/1": "c000::1" as IpAddr,
 };
+
+/** The reply probes as a view, to ask whether a route holds one (mayChangeOverrideAnswer). */
+const replyProbes = addressesView([...Object.values(REPLY_PROBE), ...Object.values(HALF_REPLY_PROBE)]);
+
+/**
+ * Whether an op can change an answer of overrideProblems: a nexthop or rule op (a route
+ * through the nexthop, or a reply sent by the rule, can move), or a route op whose route
+ * covers the default or holds an address the check looks up: a protected address, or a
+ * reply probe (a route to 64.0.0.0/24 can take the node's replies into a Route's own
+ * half, though it holds no protected address). Any other route op leaves every lookup
+ * where it was.
+ */
+export function mayChangeOverrideAnswer(op: Op, host: Host | undefined): boolean {
+  if (op.object !== "route") return true;
+  const view = protectedView(host);
+  const moves = (route: KernelRoute) =>
+    coversDefault(route.dst) || view.holds(route) || replyProbes.holds(route);
+  // A replace is checked on both sides: the kernel's route at the key goes as well.
+  return (op.action !== "add" && moves(op.from)) || (op.action !== "delete" && moves(op.to));
+}
 
 /**
  * Whether a batch writes a default route or half of one (an override split in halves,

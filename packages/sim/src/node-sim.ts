@@ -35,10 +35,11 @@ import {
 import { createFakeKernel, type FakeKernel } from "@kroute/driver-fake";
 import { healthProblems } from "./check-health.ts";
 import { releasesOnlyWaitingOverrides, secondPlanProblem } from "./check-idempotence.ts";
-import { applyWatchingOverride, overrideProblems, touchesProtectedRoute } from "./check-override.ts";
+import { applyWatchingOverride, touchesProtectedRoute } from "./check-override.ts";
 import { changedObject, foreignChangeProblem, foreignOpProblems } from "./check-ownership.ts";
 import { applyToFake } from "./external-change.ts";
 import { hostDescription } from "./host-kernel.ts";
+import { KeptOverrideCheck } from "./kept-override-check.ts";
 import { MalformedLogError } from "./log-reader.ts";
 import { OwnedMirror } from "./mirror.ts";
 import { recordedDifferences } from "./recorded-comparison.ts";
@@ -77,6 +78,8 @@ export class NodeSim {
   /** While an external change is applied: the fake kernel's notifications, for the core. */
   private external: KernelChange[] | undefined;
   private stepViolations: Violation[] = [];
+  /** The override check after a step, kept while nothing it read changed. */
+  private readonly overrideCheck = new KeptOverrideCheck();
   private seq = 0;
   /** Seq of the last event this node saw. */
   get lastSeq(): number {
@@ -156,9 +159,7 @@ export class NodeSim {
     // protected route deleted) where a protected address goes, with no op written: check them anyway.
     const movesOverride = event.type === "host/observed" || event.type === "kernel/changed";
     if (movesOverride && results.length === 0 && this.kernel !== undefined)
-      this.report(
-        overrideProblems(this.kernel, this.host, this.owned, this.isOverride, this.settings.metric).values(),
-      );
+      this.report(this.overrideProblems(this.kernel).values());
     this.hostBefore = undefined;
     const step: Step = { seq: event.seq, at: event.at, results, violations: this.stepViolations };
     this.violations.push(...this.stepViolations);
@@ -233,6 +234,7 @@ export class NodeSim {
   private seed(snapshot: KernelSnapshot): void {
     if (this.kernel === undefined) return;
     const inIdRange = (id: number) => nexthopIdInRange(id, this.state.settings);
+    this.overrideCheck.forget();
     this.report(seedKernel(this.kernel, snapshot, (p) => this.isOwned(p), inIdRange));
     this.touched = true;
   }
@@ -263,6 +265,7 @@ export class NodeSim {
       this.feed(event);
       return;
     }
+    this.overrideCheck.forget();
     const notified: KernelChange[] = [];
     this.external = notified;
     try {
@@ -327,9 +330,7 @@ export class NodeSim {
     const written = new Set<IpAddr>(recheck);
     for (const { op } of results) for (const g of this.owned.gatewaysWritten(op)) written.add(g);
     this.checkHealth(written);
-    this.report(
-      overrideProblems(kernel, this.host, this.owned, this.isOverride, this.settings.metric).values(),
-    );
+    this.report(this.overrideProblems(kernel).values());
     return results;
   }
 
@@ -358,6 +359,7 @@ export class NodeSim {
   /** Applies a batch to the fake kernel; one that can move a protected address op by op (applyOneByOne). */
   private applyBatch(kernel: FakeKernel, ops: readonly Op[]): { op: Op; result: OpResult }[] {
     if (ops.length === 0) return [];
+    this.overrideCheck.noteOps(ops, this.host);
     const answers = touchesProtectedRoute(ops, this.host)
       ? this.applyOneByOne(kernel, ops)
       : kernel.applySync(ops);
@@ -377,6 +379,11 @@ export class NodeSim {
     );
     this.report(problems);
     return answers;
+  }
+
+  /** The override's problems now (check-override.ts), by subject. */
+  private overrideProblems(kernel: FakeKernel): ReadonlyMap<string, string> {
+    return this.overrideCheck.problems(kernel, this.host, this.owned, this.isOverride, this.settings.metric);
   }
 
   /** Whether an owned route overrides the default route, as the core's claims say (see check-override.ts). */

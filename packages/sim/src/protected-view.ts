@@ -63,11 +63,19 @@ export function protectedView(host: Host | undefined): ProtectedView {
   const key = host ?? NO_HOST;
   let view = byHost.get(key);
   if (view === undefined) {
-    const addresses = protectedAddresses(host);
-    const name = addresses.join(" ");
-    view = byAddresses.get(name) ?? createView(addresses);
-    byAddresses.set(name, view);
+    view = addressesView(protectedAddresses(host));
     byHost.set(key, view);
+  }
+  return view;
+}
+
+/** The view of a list of addresses, shared by every caller naming the same list. */
+export function addressesView(addresses: readonly IpAddr[]): ProtectedView {
+  const name = addresses.join(" ");
+  let view = byAddresses.get(name);
+  if (view === undefined) {
+    view = createView(addresses);
+    byAddresses.set(name, view);
   }
   return view;
 }

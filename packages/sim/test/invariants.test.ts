@@ -246,6 +246,26 @@ describe("replay invariants fire when the core misbehaves", () => {
     );
   });
 
+  it("the node's replies dropped by a later step's route that holds only the reply probe", () => {
+    // The later step writes no default route, half or route holding a protected
+    // address: only a route to 64.0.0.0/24, made (by the sabotage) unreachable, which
+    // the node's replies to 64.0.0.1 under the Route's own half now meet. An override
+    // check kept from the step before, as for a route that moves no protected address,
+    // would miss it.
+    const later = `{"v":1,"seq":6,"at":"2026-01-01T00:00:05.000Z","type":"route/upserted","route":${route("docs", ["64.0.0.0/24"])}}`;
+    const text = log([route("vpn", ["0.0.0.0/1", "128.0.0.0/1"])], [later]);
+    expect(violations(text)).toEqual([]);
+    sabotage.current = (ops) =>
+      ops.map((op) =>
+        op.object === "route" && op.action === "add" && op.to.dst === "64.0.0.0/24"
+          ? { ...op, to: { ...op.to, target: { kind: "special", type: "unreachable" } } }
+          : op,
+      );
+    expect(violations(text)).toContainEqual(
+      expect.stringMatching(/^replies from 203\.0\.113\.10 to 64\.0\.0\.1 are routed /),
+    );
+  });
+
   it("judges the override by the latest host facts: a new original gateway, and the lowest metric first", () => {
     const newGateway = HEADER[1]?.replace(
       `"defaultGateways":[{"via":"203.0.113.1","dev":"eth0","metric":100}]`,
