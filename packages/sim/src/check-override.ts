@@ -33,19 +33,33 @@ type Host = EventOf<"host/observed">;
  */
 export type OverrideTest = (route: KernelRoute) => boolean;
 
-/** Destinations used to check that replies from the node's own addresses keep the original gateway. */
-const REPLY_PROBE: Record<4 | 6, IpAddr> = { 4: "192.0.2.1" as IpAddr, 6: "2001:db8::1" as IpAddr };
+/**
+ * Destinations used to check that replies from the node's own addresses keep the
+ * original gateway under a default-route override, in order of preference: the first
+ * that no route of main narrower than /1 holds. Such a route takes the replies to its
+ * addresses by design (main's routes longer than /1 are looked up before the reply
+ * rules), so a Route of the operator's own for 192.0.2.0/24 would otherwise read as
+ * replies taken by the override. Documentation prefixes, which real Routes seldom hold.
+ */
+const REPLY_PROBES: Record<4 | 6, readonly IpAddr[]> = {
+  4: ["192.0.2.1", "198.51.100.1", "203.0.113.1"] as IpAddr[],
+  6: ["2001:db8::1", "3fff::1"] as IpAddr[],
+};
 
 /** The same, inside each half of the address space, for a Route's own half. */
 const HALF_REPLY_PROBE: Readonly<Record<string, IpAddr>> = {
   "0.0.0.0/1": "64.0.0.1" as IpAddr,
-  "128.0.0.0/1": REPLY_PROBE[4],
-  "::/1": REPLY_PROBE[6],
+  "128.0.0.0/1": "192.0.2.1" as IpAddr,
+  "::/1": "2001:db8::1" as IpAddr,
   "8000::/1": "c000::1" as IpAddr,
 };
 
 /** The reply probes as a view, to ask whether a route holds one (mayChangeOverrideAnswer). */
-const replyProbes = addressesView([...Object.values(REPLY_PROBE), ...Object.values(HALF_REPLY_PROBE)]);
+const replyProbes = addressesView([
+  ...REPLY_PROBES[4],
+  ...REPLY_PROBES[6],
+  ...Object.values(HALF_REPLY_PROBE),
+]);
 
 /**
  * Whether an op can change an answer of overrideProblems: a nexthop or rule op (a route
@@ -157,7 +171,9 @@ export function overrideProblems(
     }
     for (const address of host.addresses) {
       if (address.dev !== original.dev || familyOf(address.ip) !== family) continue;
-      const answer = kernel.lookupSync({ dst: REPLY_PROBE[family], src: address.ip });
+      const answer = replyAnswer(kernel, family, address.ip);
+      // Every probe is held by a narrower route: nothing says where other replies go.
+      if (answer === undefined) continue;
       if (!answer.ok || answer.gateway === undefined || !keepsOriginal(answer.gateway)) {
         problems.set(
           `from ${address.ip}`,
@@ -168,6 +184,16 @@ export function overrideProblems(
   }
   capturedProblems(kernel, host, owned, metric, problems, hostBefore);
   return problems;
+}
+
+/** Where a reply from `src` goes, asked of the first reply probe no narrower route of main holds. */
+function replyAnswer(kernel: FakeKernel, family: 4 | 6, src: IpAddr): LookupResult | undefined {
+  for (const dst of REPLY_PROBES[family]) {
+    const answer = kernel.lookupSync({ dst, src });
+    if (answer.ok && prefixLength(answer.dst) > 1) continue;
+    return answer;
+  }
+  return undefined;
 }
 
 /**

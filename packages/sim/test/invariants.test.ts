@@ -172,6 +172,19 @@ describe("replay invariants fire when the core misbehaves", () => {
       expect(found).toContainEqual(expect.stringMatching(expected));
     });
 
+  it("the node's replies to a Route's own 192.0.2.0/24 are no violation under an override, and replies taken are still found", () => {
+    // 192.0.2.1 was the one reply probe: the Route's /24 takes replies to it by design.
+    const text = log([route("vpn", ["0.0.0.0/0"]), route("docs", ["192.0.2.0/24", "2001:db8::/32"])]);
+    expect(violations(text)).toEqual([]);
+    sabotage.current = (ops) =>
+      ops.filter((op) => !(op.object === "rule" && op.action === "add" && op.to.priority === 1350));
+    expect(violations(text)).toContainEqual(
+      expect.stringMatching(
+        /^replies from 203\.0\.113\.10 are routed via 10\.114\.0\.[34], not via the original gateway 203\.0\.113\.1$/,
+      ),
+    );
+  });
+
   it("the node's replies taken during the apply, by a Route's own half added before its reply route", () => {
     const isAdd = (op: Op, table: number) =>
       op.object === "route" && op.action === "add" && op.to.dst === "0.0.0.0/1" && op.to.table === table;
