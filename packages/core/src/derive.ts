@@ -34,6 +34,7 @@ import {
 import { compareAddresses, type IpAddr } from "./ip.ts";
 import { type KernelNexthop, type KernelRoute, type KernelRule, ruleKey } from "./kernel.ts";
 import { allocateId, freeFromOther, holdForOther, type IdMove, releaseId } from "./nexthop-ids.ts";
+import { keptForOthers } from "./nexthop-users.ts";
 import { cutOf, orderDelete, orderInsert, orderVisit } from "./seniority-order.ts";
 import type { EngineSettings } from "./settings.ts";
 import {
@@ -81,8 +82,14 @@ function agrees(w: Work, kind: string, key: string): boolean {
   switch (kind) {
     case "r":
       return sameRoute(hmGet(w.d.routes, key), hmGet(w.kernel.routes, key));
-    case "n":
-      return sameNexthop(hmGet(w.d.nexthops, key), hmGet(w.kernel.nexthops, key));
+    case "n": {
+      const desired = hmGet(w.d.nexthops, key);
+      const observed = hmGet(w.kernel.nexthops, key);
+      // Kept for another program's route through it: no Route wants it, yet it stays.
+      if (desired === undefined && observed !== undefined)
+        return keptForOthers(w.kernel.nexthopUsers, w.kernel.nexthops, observed.id);
+      return sameNexthop(desired, observed);
+    }
     default:
       return sameRule(hmGet(w.d.rules, key)?.rule, hmGet(w.kernel.rules, key));
   }

@@ -6,7 +6,7 @@
  *
  * Only objects in the owned state (kroute's protocol, its id range) or in the desired
  * table are ever named. Nothing is deleted unless `prune` (every source synced and
- * the kernel dump complete).
+ * the kernel dump complete), nor a nexthop another program's route uses (nexthop-users.ts).
  */
 import { sameNexthop, sameRoute } from "./canonical.ts";
 import { hmEntries, hmForEach, hmGet, hmKeys, hmValues } from "./hashmap.ts";
@@ -19,6 +19,7 @@ import {
   routeKey,
   ruleKey,
 } from "./kernel.ts";
+import { keptForOthers } from "./nexthop-users.ts";
 import { nexthopSortKey, routeSortKey, ruleSortKey, sortByKey } from "./order.ts";
 import type { DesiredTable } from "./outcome.ts";
 import { coversDefault } from "./override.ts";
@@ -319,7 +320,8 @@ export function diff(
   for (const [key, nexthop] of nexthops)
     ops.push(...nexthopOps(nexthop, hmGet(observed.nexthops, key), options.prune));
   for (const key of hmKeys(observed.nexthops)) {
-    if (!nexthops.has(key)) ops.push(...nexthopOps(undefined, hmGet(observed.nexthops, key), options.prune));
+    if (nexthops.has(key) || keptForOthers(observed.nexthopUsers, observed.nexthops, Number(key))) continue;
+    ops.push(...nexthopOps(undefined, hmGet(observed.nexthops, key), options.prune));
   }
   const rules = new Map(desired.rules.map((r) => [ruleKey(r), r]));
   for (const [key, rule] of rules) ops.push(...ruleOps(rule, hmGet(observed.rules, key), options.prune));

@@ -9,6 +9,7 @@ export * from "./hashmap.ts";
 export * from "./ip.ts";
 export * from "./kernel.ts";
 export * from "./nexthop-ids.ts";
+export * from "./nexthop-users.ts";
 export * from "./order.ts";
 export * from "./outcome.ts";
 export * from "./override.ts";

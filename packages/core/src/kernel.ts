@@ -164,7 +164,10 @@ export interface DumpScope {
   readonly protocols?: readonly number[];
   /**
    * Nexthops at ids from `base` (`count` of them) come whatever their protocol: another's
-   * nexthop in kroute's id range holds an id kroute cannot use, so it must be seen.
+   * nexthop in kroute's id range holds an id kroute cannot use, so it must be seen. So do
+   * routes through them: another program's route through kroute's nexthop keeps it
+   * (nexthop-users.ts). Linux filters no route dump by nexthop id, so a driver dumps
+   * every protocol's routes and keeps these.
    */
   readonly nexthopIds?: { readonly base: number; readonly count: number };
 }
@@ -172,6 +175,18 @@ export interface DumpScope {
 /** Whether `scope` takes objects of `protocol`. */
 export function inProtocols(scope: DumpScope, protocol: number): boolean {
   return scope.protocols === undefined || scope.protocols.includes(protocol);
+}
+
+/** Whether `scope` takes `route` by its owner: its protocol, or the nexthop id it goes through. */
+export function routeOwnerInScope(scope: DumpScope, route: KernelRoute): boolean {
+  if (inProtocols(scope, route.protocol)) return true;
+  const range = scope.nexthopIds;
+  return (
+    range !== undefined &&
+    route.target.kind === "nexthop-object" &&
+    route.target.id >= range.base &&
+    route.target.id < range.base + range.count
+  );
 }
 
 /** Whether a dump of `scope` lists a nexthop of `protocol` at `id`. */

@@ -26,6 +26,15 @@ import {
   sharerReplaced,
   sharersFromDump,
 } from "./key-sharers.ts";
+import {
+  nexthopUsersFromDump,
+  type ThroughRange,
+  userAdded,
+  userDeleted,
+  userReplaced,
+  usersFlushed,
+  usersOf,
+} from "./nexthop-users.ts";
 import { forgetOthersFlushedWith, othersFromNexthops, withOthersNexthop } from "./others-nexthops.ts";
 import type { EngineSettings } from "./settings.ts";
 import type { OwnedKernelState } from "./state.ts";
@@ -102,6 +111,64 @@ function madeUnderOtherSettings(nexthop: KernelNexthop, settings: Ownership): bo
   return nexthop.groupType !== "resilient" || nexthop.resilient?.buckets !== wanted.buckets;
 }
 
+/** The id of kroute's range another program's route goes through, if any (nexthop-users.ts). */
+function throughRange(settings: Ownership): ThroughRange {
+  return (route) =>
+    !ownsRoute(route, settings) &&
+    route.target.kind === "nexthop-object" &&
+    nexthopIdInRange(route.target.id, settings)
+      ? route.target.id
+      : undefined;
+}
+
+/** The same for a route already kept as such a user. */
+const keptVia: ThroughRange = (route) =>
+  route.target.kind === "nexthop-object" ? route.target.id : undefined;
+
+/**
+ * The object keys whose agreement changes with the users of nexthop `id`: the nexthop,
+ * and the members of kroute's group there, kept with it (derive.ts's agrees).
+ */
+function usersChangedAt(nexthops: OwnedKernelState["nexthops"], touched: Touched): (id: number) => void {
+  return (id) => {
+    touched.push(`n|${id}`);
+    const group = hmGet(nexthops, String(id));
+    if (group?.kind === "group") for (const member of group.members) touched.push(`n|${member.id}`);
+  };
+}
+
+/**
+ * Others' routes through an id no nexthop holds any more are gone: Linux flushed them
+ * with it, without a word. `before`: the state before the nexthops went, whose groups
+ * tell which members were kept with them.
+ */
+function forgetUsersOfGone(
+  kernel: OwnedKernelState,
+  before: OwnedKernelState,
+  touched: Touched,
+): OwnedKernelState {
+  const gone = (id: number) =>
+    !hmHas(kernel.nexthops, String(id)) && !hmHas(kernel.othersNexthops, String(id));
+  const nexthopUsers = usersFlushed(
+    kernel.nexthopUsers,
+    gone,
+    keptVia,
+    usersChangedAt(before.nexthops, touched),
+  );
+  return nexthopUsers === kernel.nexthopUsers ? kernel : { ...kernel, nexthopUsers };
+}
+
+/**
+ * A group of kroute's that others' routes use changed members: those it gave up are no
+ * longer kept with it, and those it took may be kept now.
+ */
+function regrouped(kernel: OwnedKernelState, nexthop: KernelNexthop, touched: Touched): void {
+  const old = hmGet(kernel.nexthops, String(nexthop.id));
+  if (usersOf(kernel.nexthopUsers, nexthop.id) === 0) return;
+  for (const held of [old, nexthop])
+    if (held?.kind === "group") for (const member of held.members) touched.push(`n|${member.id}`);
+}
+
 /**
  * The owned state seen in a full dump; foreign objects are dropped here and never looked
  * at again, but for the ids of kroute's range that others' nexthops hold.
@@ -112,6 +179,7 @@ export function ownedFromSnapshot(snapshot: KernelSnapshot, settings: Ownership)
   return {
     routes,
     sharers: sharersFromDump(snapshot.routes, owns, (key) => hmHas(routes, key)),
+    nexthopUsers: nexthopUsersFromDump(snapshot.routes, throughRange(settings)),
     nexthops: hmFromEntries(
       snapshot.nexthops.filter((n) => ownsNexthop(n, settings)).map((n) => [String(n.id), n]),
     ),
@@ -170,7 +238,7 @@ function deleteNexthopsCascade(
     sharers = forgetSharersAt(sharers, key);
     touched.push(routeObjectKey(route));
   }
-  return { ...kernel, nexthops, routes, sharers };
+  return forgetUsersOfGone({ ...kernel, nexthops, routes, sharers }, kernel, touched);
 }
 
 /**
@@ -275,6 +343,39 @@ function putRule(kernel: OwnedKernelState, rule: KernelRule, present: boolean): 
 function othersRouteChanged(
   kernel: OwnedKernelState,
   change: KernelChange & { kind: "route" },
+  settings: Ownership,
+  touched: Touched,
+): OwnedKernelState {
+  const next = sharersChanged(kernel, change, touched);
+  const nexthopUsers = usersAfter(kernel, change, throughRange(settings), touched);
+  return nexthopUsers === kernel.nexthopUsers ? next : { ...next, nexthopUsers };
+}
+
+/** Others' routes through kroute's range after a notification of one of theirs (nexthop-users.ts). */
+function usersAfter(
+  kernel: OwnedKernelState,
+  change: KernelChange & { kind: "route" },
+  through: ThroughRange,
+  touched: Touched,
+): OwnedKernelState["nexthopUsers"] {
+  const users = kernel.nexthopUsers;
+  const changedAt = usersChangedAt(kernel.nexthops, touched);
+  if (change.action === "del") return userDeleted(users, change.route, through, changedAt);
+  if (change.replaced !== true) return userAdded(users, change.route, through, changedAt);
+  const key = routeKey(change.route);
+  const held = hmGet(kernel.routes, key);
+  if (held === undefined) return userReplaced(users, change.route, "guess", through, changedAt);
+  // At kroute's key, the key's sharers tell which route the replace took.
+  const at = hmGet(kernel.sharers, key);
+  const taken = replacedAt(held, at, change.route);
+  const old = typeof taken === "string" ? undefined : at?.[taken.where][taken.index];
+  return userReplaced(users, change.route, old ?? "none", through, changedAt);
+}
+
+/** kroute's route and the others' beside it at the notified route's key (key-sharers.ts). */
+function sharersChanged(
+  kernel: OwnedKernelState,
+  change: KernelChange & { kind: "route" },
   touched: Touched,
 ): OwnedKernelState {
   const held = hmGet(kernel.routes, routeKey(change.route));
@@ -308,6 +409,7 @@ export function applyOp(kernel: OwnedKernelState, op: Op, touched: Touched = [])
       if (op.action === "delete")
         return deleteNexthopsCascade(withOthersNexthop(kernel, op.from, false), [op.from.id], touched);
       touched.push(`n|${op.to.id}`);
+      regrouped(kernel, op.to, touched);
       return { ...kernel, nexthops: hmSet(kernel.nexthops, String(op.to.id), op.to) };
     case "rule": {
       const rule = op.action === "delete" ? op.from : op.to;
@@ -366,7 +468,7 @@ export function applyKernelChange(
 ): OwnedKernelState {
   switch (change.kind) {
     case "route":
-      if (!ownsRoute(change.route, settings)) return othersRouteChanged(kernel, change, touched);
+      if (!ownsRoute(change.route, settings)) return othersRouteChanged(kernel, change, settings, touched);
       touched.push(routeObjectKey(change.route));
       if (change.action === "new") return putRoute(kernel, change.route, true);
       {
@@ -382,12 +484,14 @@ export function applyKernelChange(
         // Someone replaced our object with theirs (same id): ours is gone, theirs is never touched.
         const replaced =
           change.action === "new" && hmGet(next.nexthops, String(change.nexthop.id)) !== undefined;
-        if (!replaced) return next;
+        // Theirs deleted: the routes through it went with it.
+        if (!replaced) return change.action === "del" ? forgetUsersOfGone(next, kernel, touched) : next;
         touched.push(`n|${change.nexthop.id}`);
         return { ...next, nexthops: hmDelete(next.nexthops, String(change.nexthop.id)) };
       }
       if (change.action === "del") return deleteNexthopsCascade(next, [change.nexthop.id], touched);
       touched.push(`n|${change.nexthop.id}`);
+      regrouped(next, change.nexthop, touched);
       return { ...next, nexthops: hmSet(next.nexthops, String(change.nexthop.id), change.nexthop) };
     }
     case "rule":
@@ -404,7 +508,7 @@ export function applyKernelChange(
       hmForEach(next.nexthops, (nexthop, key) => {
         if (!hmHas(ownFlushed.nexthops, key)) ownGone.add(nexthop.id);
       });
-      const flushed = forgetOthersFlushedWith(ownFlushed, dev, ownGone);
+      const flushed = forgetUsersOfGone(forgetOthersFlushedWith(ownFlushed, dev, ownGone), next, touched);
       if (change.action === "del") return flushInlineV4On(flushed, dev, "any", touched);
       if (!change.link.up) return flushInlineV4On(flushed, dev, "all", touched);
       // A lost carrier keeps IPv4 routes; others' through nexthop objects may be gone.

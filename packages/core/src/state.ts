@@ -8,6 +8,7 @@ import { emptyHashMap, type HashMap } from "./hashmap.ts";
 import type { Family, IpAddr, Prefix } from "./ip.ts";
 import type { KernelAddress, KernelLink, KernelNexthop, KernelRoute, KernelRule } from "./kernel.ts";
 import type { SharersByKey } from "./key-sharers.ts";
+import { emptyNexthopUsers, type NexthopUsers } from "./nexthop-users.ts";
 import type { RouteValidation } from "./route.ts";
 import type { SeniorityOrder } from "./seniority-order.ts";
 import type { EngineSettings } from "./settings.ts";
@@ -66,6 +67,11 @@ export interface OwnedKernelState {
    * another program's replace there took kroute's route or theirs (key-sharers.ts).
    */
   readonly sharers: SharersByKey;
+  /**
+   * Others' routes through ids of kroute's range: the nexthops of kroute's they use are
+   * kept though no Route wants them (nexthop-users.ts).
+   */
+  readonly nexthopUsers: NexthopUsers;
   /** False until a complete dump, and again after a notification overflow (a resync is due). */
   readonly complete: boolean;
   readonly observed: boolean;
@@ -269,6 +275,7 @@ export function emptyKernelState(): OwnedKernelState {
     othersIds: emptyHashMap(),
     othersNexthops: emptyHashMap(),
     sharers: emptyHashMap(),
+    nexthopUsers: emptyNexthopUsers(),
     links: [],
     addresses: [],
     complete: false,

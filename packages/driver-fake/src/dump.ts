@@ -2,7 +2,7 @@
  * Filtered dumps, as a netlink client gets them. Families filter routes, rules,
  * addresses and gateway nexthops (groups have no family and always come); tables
  * filter routes and rules; protocols filter routes, nexthops and rules (but for the
- * nexthops of the scope's id range, whoever holds them). Links
+ * nexthops of the scope's id range and the routes through them, whoever holds them). Links
  * always come whole. The order is deterministic; readers must not rely on it.
  */
 import {
@@ -14,6 +14,7 @@ import {
   type KernelRule,
   type KernelSnapshot,
   nexthopInScope,
+  routeOwnerInScope,
 } from "@kroute/core";
 import { allRoutes, type KernelState, observedRoute } from "./state.ts";
 
@@ -39,11 +40,7 @@ function byRouteKey(a: KernelRoute, b: KernelRoute): number {
 export function dump(state: KernelState, scope: DumpScope): KernelSnapshot {
   const routes: KernelRoute[] = [];
   for (const route of allRoutes(state)) {
-    if (
-      inFamilies(scope, route.family) &&
-      inTables(scope, route.table) &&
-      inProtocols(scope, route.protocol)
-    ) {
+    if (inFamilies(scope, route.family) && inTables(scope, route.table) && routeOwnerInScope(scope, route)) {
       routes.push(observedRoute(state, route));
     }
   }

@@ -15,6 +15,7 @@ import {
   type KernelRule,
   type KernelSnapshot,
   nexthopInScope,
+  routeOwnerInScope,
 } from "@kroute/core";
 import { afOf, familyOfAf } from "./address.ts";
 import {
@@ -107,15 +108,19 @@ export async function dumpSnapshot(
   const families = scope.families ?? [4, 6];
   const linkDump = await dumpLinks(connection, names);
   let complete = linkDump.complete;
+  const inTables = (object: { readonly table: number }): boolean =>
+    scope.tables === undefined || scope.tables.includes(object.table);
   const inScope = (object: { readonly table: number; readonly protocol: number }): boolean =>
-    (scope.tables === undefined || scope.tables.includes(object.table)) &&
-    inProtocols(scope, object.protocol);
+    inTables(object) && inProtocols(scope, object.protocol);
+  // Routes through the scope's nexthop ids come whatever their protocol, and Linux
+  // filters no route dump by nexthop id: every protocol is dumped, and filtered here.
+  const routeProtocols = scope.nexthopIds === undefined ? (scope.protocols ?? [undefined]) : [undefined];
 
   const routes: KernelRoute[] = [];
   for (const family of families) {
     for (const table of scope.tables ?? [undefined]) {
       // The kernel filters a dump by one protocol: one dump for each of the scope's.
-      for (const protocol of scope.protocols ?? [undefined]) {
+      for (const protocol of routeProtocols) {
         const result = await dump(connection, routeDump(family, table, protocol));
         // Asking for a table that does not exist (yet) is ENOENT: it is simply empty.
         const missingTable = table !== undefined && result.error?.error === -ENOENT;
@@ -123,7 +128,7 @@ export async function dumpSnapshot(
         for (const m of result.messages) {
           const route = m.body.kind === "route" ? messageToRoute(m.body.route, names) : undefined;
           // The kernel filtered already; checking again costs little and guards older kernels.
-          if (route !== undefined && inScope(route)) routes.push(route);
+          if (route !== undefined && inTables(route) && routeOwnerInScope(scope, route)) routes.push(route);
         }
       }
     }

@@ -139,6 +139,30 @@ describeAsRoot("netlink driver: others' nexthops at kroute's ids, and others' us
     expect(await ns.ip("nexthop", "show")).not.toContain("id 601");
   });
 
+  it("dumps another's route through a nexthop of its id range with its own routes, whatever the route's protocol", async () => {
+    const ours = gateway(631, "10.10.0.2");
+    expect(await dp.apply([{ object: "nexthop", action: "add", to: ours }])).toEqual([{ ok: true }]);
+    expect(
+      await dp.apply([{ object: "route", action: "add", to: routeThrough(631, "198.18.7.0/24") }]),
+    ).toEqual([{ ok: true }]);
+    await ns.ip("route", "add", "203.0.113.0/24", "nhid", "631", "proto", "static");
+    await ns.ip("route", "add", "192.0.2.0/24", "via", "10.10.0.3", "proto", "static");
+    try {
+      const scoped = await dp.list({ protocols: [PROTO], nexthopIds: { base: 630, count: 10 } });
+      expect(scoped.routes.map((r) => `${r.dst} ${r.protocol}`).sort()).toEqual([
+        "198.18.7.0/24 240",
+        "203.0.113.0/24 4",
+      ]);
+      const unranged = await dp.list({ protocols: [PROTO] });
+      expect(unranged.routes.map((r) => `${r.dst} ${r.protocol}`)).toEqual(["198.18.7.0/24 240"]);
+    } finally {
+      await ns.ip("route", "del", "203.0.113.0/24", "proto", "static");
+      await ns.ip("route", "del", "192.0.2.0/24", "proto", "static");
+      await dp.apply([{ object: "route", action: "delete", from: routeThrough(631, "198.18.7.0/24") }]);
+      await dp.apply([{ object: "nexthop", action: "delete", from: ours }]);
+    }
+  });
+
   it("deletes its old protocol's nexthop that the old protocol's route used until the batch moved it, beside a stale one of its own", async () => {
     // kroute hands over from protocol OLD (core owned.ts): its route moves onto a new
     // nexthop, and the old one goes in the same batch as a stale one of the new protocol.
