@@ -46,6 +46,7 @@ import { dryRunDataplane } from "./dry-run.ts";
 import { chooseEngineSettings } from "./features.ts";
 import { hostSource } from "./host-source.ts";
 import { idleCollector } from "./idle-gc.ts";
+import { keptNexthopsLog } from "./kept-nexthops-log.ts";
 import { kernelSource } from "./kernel-source.ts";
 import { KernelSync } from "./kernel-sync.ts";
 import { type EventRecorder, openEventRecorder } from "./recorder.ts";
@@ -333,11 +334,13 @@ export async function startAgent(settings: AgentSettings, deps: AgentDeps): Prom
     const collector = idleCollector({ quietMs: 5000, minGrowthBytes: 4 * 1024 * 1024, releaseFreeMemory });
     cleanups.push(() => collector.stop());
     const subscriptions: Subscription[] = [];
+    const logKeptNexthops = keptNexthopsLog(log);
     subscriptions.push(
       steps$.subscribe({
         next: (step) => {
           state = step.state;
           kernelSync.step(step.event, step.state);
+          logKeptNexthops(step.state);
           collector.activity();
           recorder?.record(step.event);
           metrics.eventConsumed(step.event.type, Date.parse(step.event.at));
