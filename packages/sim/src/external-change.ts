@@ -13,7 +13,7 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
     case "nexthop":
     case "rule": {
       if (change.kind === "route" && change.action === "new" && change.replaced !== true) {
-        if (addBeside(change.route, change.appended === true ? "append" : "prepend", kernel)) return;
+        if (addBeside(change.route, change.appended === true, kernel)) return;
       }
       const ops = externalOps(change, kernel);
       if (ops.length > 0) kernel.applySync(ops);
@@ -50,32 +50,34 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
 }
 
 /**
- * Another owner's route announced at a key that holds one without replacing it: put
- * there as it was, with `ip route append` when the change says appended, else `ip
- * route prepend` (before the key's routes in IPv4), as the key's route stays. An IPv6
- * gateway joined to the key's route is announced with the route's own gateways after
- * it: only the new ones are added. False when the key is free or the route is the
- * key's owner's.
+ * A route announced at a key that holds one without replacing it: put there as it
+ * was, with `ip route append` when the change says appended, else `ip route prepend`
+ * (before the key's routes in IPv4), as the key's route stays. An IPv6 gateway joined
+ * to the key's route is announced with the route's own gateways after it: only the
+ * new ones are added. False when the key is free, or when the route is of an owner
+ * there and not appended (kroute's own echo: kroute never appends); an appended one
+ * of the same owner is another program's second route (`ip route append` of a second
+ * static route, the same address's connected route on a second link).
  */
-function addBeside(route: KernelRoute, request: "append" | "prepend", kernel: FakeKernel): boolean {
+function addBeside(route: KernelRoute, appended: boolean, kernel: FakeKernel): boolean {
   const atKey = kernel
     .listSync({ families: [route.family], tables: [route.table] })
     .routes.filter(
       (r) => r.dst === route.dst && r.metric === route.metric && (r.tos ?? 0) === (route.tos ?? 0),
     );
-  if (atKey.length === 0 || atKey.some((r) => r.protocol === route.protocol)) return false;
+  if (atKey.length === 0 || (!appended && atKey.some((r) => r.protocol === route.protocol))) return false;
   const held = new Set(
     atKey.flatMap((r) => (r.target.kind === "gateways" ? r.target.nexthops : [])).map(hop),
   );
-  const appended =
+  const joined =
     route.target.kind === "gateways"
       ? {
           ...route,
           target: { ...route.target, nexthops: route.target.nexthops.filter((h) => !held.has(hop(h))) },
         }
       : route;
-  if (appended.target.kind === "gateways" && appended.target.nexthops.length === 0) return true;
-  kernel.routeRequestSync(appended, request);
+  if (joined.target.kind === "gateways" && joined.target.nexthops.length === 0) return true;
+  kernel.routeRequestSync(joined, appended ? "append" : "prepend");
   return true;
 }
 

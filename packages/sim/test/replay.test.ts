@@ -235,6 +235,39 @@ describe("replay of changes made behind kroute's back", () => {
     expect(replayer.nodes.get("worker-1")?.owned.routes.size).toBe(1);
   });
 
+  it("a second route of another's at its key, announced appended, stands beside the first (same owner)", () => {
+    const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
+    const staticVia = (gateway: string): KernelRoute => ({
+      family: 4,
+      table: 254,
+      dst: "192.0.2.0/24" as never,
+      metric: 0,
+      protocol: 4,
+      scope: 0,
+      target: { kind: "gateways", nexthops: [{ gateway: gateway as never, dev: "eth1", weight: 1 }] },
+    });
+    const changed = (seq: number, change: KernelChange): EngineEvent => ({
+      v: 1,
+      seq,
+      at: "2025-11-25T10:01:00.000Z",
+      node: "worker-1",
+      type: "kernel/changed",
+      change,
+    });
+    // `ip route append` twice (NLM_F_APPEND, which kroute never sends): Linux keeps both.
+    const events = [
+      changed(10, { kind: "route", action: "new", route: staticVia("10.114.0.8") }),
+      changed(11, { kind: "route", action: "new", route: staticVia("10.114.0.9"), appended: true }),
+    ];
+    const { replayer, results } = replay([...log, ...events]);
+    expect(results[0]?.violations).toEqual([]);
+    const kernel = replayer.nodes.get("worker-1")?.snapshot({});
+    expect(kernel?.routes.filter((r) => r.dst === "192.0.2.0/24")).toEqual([
+      staticVia("10.114.0.8"),
+      staticVia("10.114.0.9"),
+    ]);
+  });
+
   it("another's replace at kroute's key where its prepended route leads takes theirs; kroute's stays", () => {
     const log = example("sim/ecmp-failover.jsonl").slice(0, 5);
     const ours = replay(log).results[0]?.snapshot?.routes[0] as KernelRoute;
