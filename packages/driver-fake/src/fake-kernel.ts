@@ -37,6 +37,7 @@ import {
   replaceRoute,
   unsendableTos,
 } from "./route-ops.ts";
+import { removeAnnouncedRoute } from "./route-removal.ts";
 import { addRule, defaultRules, deleteRule } from "./rule-ops.ts";
 import type { KernelState } from "./state.ts";
 
@@ -50,6 +51,12 @@ export interface FakeKernel extends Dataplane {
    * `prepend` (a second route at a taken key).
    */
   routeRequestSync(route: KernelRoute, request: OthersRouteRequest): OpResult;
+  /**
+   * Another program's route deletion as Linux announced it, made again (a replay): the
+   * route the announcement describes goes, not the first of its owner at the key
+   * (route-removal.ts). ESRCH when no route here is that one.
+   */
+  removeAnnouncedRouteSync(route: KernelRoute): OpResult;
 
   // Host control: what an operator, a cable or a DHCP client does. Misuse throws.
   addLink(name: string): void;
@@ -235,6 +242,7 @@ export function createFakeKernel(host: HostDescription = {}): FakeKernel {
     listSync,
     lookupSync: (query) => lookupFlow(state, query),
     routeRequestSync: (route, request) => burst(() => newRoute(state, route, REQUEST_FLAGS[request])),
+    removeAnnouncedRouteSync: (route) => burst(() => removeAnnouncedRoute(state, route)),
 
     features: () => live(() => state.features),
     list: (scope) => live(() => listSync(scope)),

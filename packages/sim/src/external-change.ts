@@ -10,11 +10,10 @@ import type { FakeKernel } from "@kroute/driver-fake";
 export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
   switch (change.kind) {
     case "route":
+      applyRouteChange(change, kernel);
+      return;
     case "nexthop":
     case "rule": {
-      if (change.kind === "route" && change.action === "new" && change.replaced !== true) {
-        if (addBeside(change.route, change.appended === true, kernel)) return;
-      }
       const ops = externalOps(change, kernel);
       if (ops.length > 0) kernel.applySync(ops);
       return;
@@ -47,6 +46,26 @@ export function applyToFake(change: KernelChange, kernel: FakeKernel): void {
       throw new Error(`unknown kernel change ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** A route change, made where the fake does not already show it. */
+function applyRouteChange(change: KernelChange & { kind: "route" }, kernel: FakeKernel): void {
+  const route = change.route;
+  if (change.action === "del") {
+    // The route the deletion names, not another at its key (driver-fake
+    // route-removal.ts), nor the connected route a promoted secondary address made
+    // again (address-removal.ts), recorded after the removed primary's deletion. One
+    // the fake took already stays taken.
+    kernel.removeAnnouncedRouteSync(route);
+    return;
+  }
+  if (change.replaced !== true && addBeside(route, change.appended === true, kernel)) return;
+  const current = kernel
+    .listSync({ families: [route.family], tables: [route.table] })
+    .routes.find((r) => r.dst === route.dst && r.metric === route.metric);
+  if (current === undefined) kernel.applySync([{ object: "route", action: "add", to: route }]);
+  else if (JSON.stringify(current) !== JSON.stringify(route))
+    kernel.applySync([{ object: "route", action: "replace", from: current, to: route }]);
 }
 
 /**
@@ -84,26 +103,8 @@ function addBeside(route: KernelRoute, appended: boolean, kernel: FakeKernel): b
 const hop = (nexthop: InlineNexthop): string => `${nexthop.gateway}@${nexthop.dev}`;
 
 /** The ops that make the fake kernel show a recorded change, or none when it already does. */
-function externalOps(change: KernelChange, kernel: FakeKernel): Op[] {
+function externalOps(change: KernelChange & { kind: "nexthop" | "rule" }, kernel: FakeKernel): Op[] {
   switch (change.kind) {
-    case "route": {
-      const route = change.route;
-      const atKey = kernel
-        .listSync({ families: [route.family], tables: [route.table] })
-        .routes.filter((r) => r.dst === route.dst && r.metric === route.metric);
-      if (change.action === "del") {
-        // Only the route the deletion names, by its owner and source: the connected route
-        // a promoted secondary address made again (driver-fake address-removal.ts) is
-        // recorded after the removed primary's deletion, and is not the one that went.
-        const named = atKey.find((r) => r.protocol === route.protocol && r.prefsrc === route.prefsrc);
-        return named === undefined ? [] : [{ object: "route", action: "delete", from: named }];
-      }
-      const current = atKey[0];
-      if (current === undefined) return [{ object: "route", action: "add", to: route }];
-      return JSON.stringify(current) === JSON.stringify(route)
-        ? []
-        : [{ object: "route", action: "replace", from: current, to: route }];
-    }
     case "nexthop": {
       const nh = change.nexthop;
       const current = kernel.listSync({}).nexthops.find((n) => n.id === nh.id);
@@ -119,14 +120,6 @@ function externalOps(change: KernelChange, kernel: FakeKernel): Op[] {
       const present = kernel.listSync({}).rules.some((r) => JSON.stringify(r) === JSON.stringify(rule));
       if (change.action === "del") return present ? [{ object: "rule", action: "delete", from: rule }] : [];
       return present ? [] : [{ object: "rule", action: "add", to: rule }];
-    }
-    case "link":
-    case "address":
-    case "overflow":
-      return [];
-    default: {
-      const unreachable: never = change;
-      return unreachable;
     }
   }
 }

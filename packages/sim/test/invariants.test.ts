@@ -218,25 +218,18 @@ describe("replay invariants fire when the core misbehaves", () => {
   });
 
   it("a protected route deleted behind kroute's back, never put back", () => {
+    // Announced as Linux does, naming the route the node holds (through kroute's nexthop object).
+    const held = replay(decode(log([route("override", ["0.0.0.0/0"])]))).results[0]?.snapshot?.routes.find(
+      (r) => r.dst === "198.51.100.20/32",
+    );
+    if (held === undefined) throw new Error("the override put no protected route");
     const deleted = JSON.stringify({
       v: 1,
       seq: 6,
       at: "2026-01-01T00:00:05.000Z",
       type: "kernel/changed",
       node: "n1",
-      change: {
-        kind: "route",
-        action: "del",
-        route: {
-          family: 4,
-          table: 254,
-          dst: "198.51.100.20/32",
-          metric: 50,
-          protocol: 201,
-          scope: 0,
-          target: { kind: "gateways", nexthops: [{ gateway: "203.0.113.1", dev: "eth0", weight: 1 }] },
-        },
-      },
+      change: { kind: "route", action: "del", route: held },
     });
     const text = log([route("override", ["0.0.0.0/0"])], [deleted]);
     // The core puts it back at once.
