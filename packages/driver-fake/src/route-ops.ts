@@ -152,7 +152,7 @@ function stored(route: KernelRoute): KernelRoute {
 /** IPv6 stores metric 0 as 1024 (IP6_RT_PRIO_USER), so the two are one key there. */
 const IP6_RT_PRIO_USER = 1024;
 
-function withKernelMetric(route: KernelRoute): KernelRoute {
+export function withKernelMetric(route: KernelRoute): KernelRoute {
   return route.family === 6 && route.metric === 0 ? { ...route, metric: IP6_RT_PRIO_USER } : route;
 }
 

@@ -17,9 +17,14 @@
  */
 import { canonicalRoute, type InlineNexthop, type KernelRoute, type OpResult } from "@kroute/core";
 import { kernelError, OK } from "./errno.ts";
+import { withKernelMetric } from "./route-ops.ts";
 import { type KernelState, observedRoute, removeRoute, routesAtKey, swapRoute } from "./state.ts";
 
-export function removeAnnouncedRoute(state: KernelState, announced: KernelRoute): OpResult {
+export function removeAnnouncedRoute(state: KernelState, request: KernelRoute): OpResult {
+  // Linux makes table local's IPv6 routes (an address's `local`, a subnet's `anycast`)
+  // at metric 0 and announces them so; the fake, given one, stored it where a request
+  // puts metric 0: at 1024.
+  const announced = withKernelMetric(request);
   const atKey = routesAtKey(state, announced);
   const named = canonicalRoute(announced);
   const same = atKey.find((route) => canonicalRoute(route) === named);
