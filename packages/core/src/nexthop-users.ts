@@ -52,7 +52,13 @@ export function nexthopUsersFromDump(routes: readonly KernelRoute[], through: Th
   return users;
 }
 
-/** Another program's route added (or appended, prepended) beside whatever is at its key. */
+/**
+ * Another program's route added (or appended, prepended) beside whatever is at its key.
+ * One just like a route kept there is that route told again (Linux refuses a second
+ * with EEXIST): a route added while the start-up dump ran is in the dump and in the
+ * notifications replayed after it, and counted twice it would keep the nexthop after
+ * its deletion.
+ */
 export function userAdded(
   users: NexthopUsers,
   route: KernelRoute,
@@ -62,7 +68,9 @@ export function userAdded(
   const id = through(route);
   if (id === undefined) return users;
   const key = sharedRouteKey(route);
-  const next = withRoutesAt(users, key, [...(hmGet(users.byKey, key) ?? []), route]);
+  const at = hmGet(users.byKey, key) ?? [];
+  if (at.some((r) => sameRoute(r, route))) return users;
+  const next = withRoutesAt(users, key, [...at, route]);
   return { ...next, countById: counted(next, id, 1, touched) };
 }
 

@@ -152,3 +152,14 @@ describe("kroute's nexthops that others' routes use", () => {
     expect(planned(flushed)).toEqual([]);
   });
 });
+
+describe("a route of theirs both dumped and notified", () => {
+  it("counts it once: the start-up dump and the changes made during it both show it", () => {
+    const { routes, nexthops, rules } = ownedObjects(withBasic.kernel);
+    const snapshot = { ...emptySnapshot, routes: [...routes, theirs(group.id)], nexthops, rules };
+    // Added while the dump ran: in the dump, and its notification replayed after it.
+    const twice = changed(routeDeleted(started(snapshot)), added(theirs(group.id)));
+    const left = converge(twice);
+    expect(deletedIds(planned(changed(left, deleted(theirs(group.id)))))).toEqual(ids(ownNexthops));
+  });
+});
