@@ -4,7 +4,7 @@
  * it lets them go: otherwise a stale nexthop object of proto 201 would be a mystery.
  * Logged once per change, not per step.
  */
-import { type KeptNexthop, keptNexthops, type NodeState } from "@kroute/core";
+import { hmGet, type KeptNexthop, keptNexthops, type NodeState } from "@kroute/core";
 import type { Logger } from "../log.ts";
 
 export function keptNexthopsLog(log: Pick<Logger, "info">): (state: NodeState) => void {
@@ -28,13 +28,23 @@ export function keptNexthopsLog(log: Pick<Logger, "info">): (state: NodeState) =
         );
     }
     const now = new Set(kept.map((k) => k.id));
-    for (const { id } of last)
-      if (!now.has(id))
+    for (const { id } of last) {
+      if (now.has(id)) continue;
+      // No longer kept for others either because their route went, or because a Route
+      // needs it again (their route may still go through it, as through any of kroute's).
+      if (hmGet(desired, String(id)) !== undefined)
+        log.info(
+          { nexthop: id },
+          "nexthop %d is needed by a Route again: kroute's to change as that Route does, whoever else routes through it",
+          id,
+        );
+      else
         log.info(
           { nexthop: id },
           "nexthop %d is no longer used by another program's route: deleting it if no Route needs it",
           id,
         );
+    }
     last = kept;
   };
 }
