@@ -207,6 +207,9 @@ function deleteNexthopsCascade(
   ids: readonly number[],
   touched: Touched,
 ): OwnedKernelState {
+  // Members are taken out only for the ids deleted, as one delete after another does:
+  // a group emptied here leaves no group that held it (Linux nests no groups anyway).
+  const deleted = new Set<number>(ids);
   const gone = new Set<number>(ids);
   let nexthops = kernel.nexthops;
   for (const id of ids) {
@@ -217,10 +220,11 @@ function deleteNexthopsCascade(
   // nexthop and route, once per run of deletes (applyAccepted) or per delete notified.
   const holders: [string, KernelNexthop & { kind: "group" }][] = [];
   hmForEach(nexthops, (nexthop, key) => {
-    if (nexthop.kind === "group" && nexthop.members.some((m) => gone.has(m.id))) holders.push([key, nexthop]);
+    if (nexthop.kind === "group" && nexthop.members.some((m) => deleted.has(m.id)))
+      holders.push([key, nexthop]);
   });
   for (const [key, group] of holders) {
-    const members = group.members.filter((m) => !gone.has(m.id));
+    const members = group.members.filter((m) => !deleted.has(m.id));
     touched.push(`n|${key}`);
     if (members.length === 0) {
       nexthops = hmDelete(nexthops, key);
