@@ -97,23 +97,24 @@ export function userDeleted(
 
 /**
  * Another program's route replaced one at its key. `replaced`: the route it took, when
- * known (one of theirs at a key kroute holds, see key-sharers.ts); else the first one
- * kept at the key is taken for it, as Linux takes the key's first route. A route kept
- * here just like the new one is Linux re-announcing it (its nexthop replaced): nothing
- * changed. The next dump puts right a guess that was wrong.
+ * known (one of theirs at a key kroute holds, see key-sharers.ts). Elsewhere it is not
+ * known: Linux replaces the key's first route, which may be one not through kroute's
+ * nexthops and so not kept here; the routes kept at the key are then kept on, and the
+ * next dump forgets one that went. A nexthop kept a while too long costs nothing; one
+ * deleted on a wrong guess would flush a route of theirs. A route kept here just like the
+ * new one is Linux re-announcing it (its nexthop replaced): nothing changed.
  */
 export function userReplaced(
   users: NexthopUsers,
   route: KernelRoute,
-  replaced: KernelRoute | "guess" | "none",
+  replaced: KernelRoute | undefined,
   through: ThroughRange,
   touched: Touched = () => {},
 ): NexthopUsers {
   const key = sharedRouteKey(route);
   const at = hmGet(users.byKey, key) ?? [];
   if (at.some((r) => sameRoute(r, route))) return users;
-  const old = replaced === "guess" ? at[0] : replaced === "none" ? undefined : replaced;
-  const without = old === undefined ? users : userDeleted(users, old, through, touched);
+  const without = replaced === undefined ? users : userDeleted(users, replaced, through, touched);
   return userAdded(without, route, through, touched);
 }
 

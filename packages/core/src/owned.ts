@@ -368,12 +368,12 @@ function usersAfter(
   if (change.replaced !== true) return userAdded(users, change.route, through, changedAt);
   const key = routeKey(change.route);
   const held = hmGet(kernel.routes, key);
-  if (held === undefined) return userReplaced(users, change.route, "guess", through, changedAt);
+  if (held === undefined) return userReplaced(users, change.route, undefined, through, changedAt);
   // At kroute's key, the key's sharers tell which route the replace took.
   const at = hmGet(kernel.sharers, key);
   const taken = replacedAt(held, at, change.route);
   const old = typeof taken === "string" ? undefined : at?.[taken.where][taken.index];
-  return userReplaced(users, change.route, old ?? "none", through, changedAt);
+  return userReplaced(users, change.route, old, through, changedAt);
 }
 
 /** kroute's route and the others' beside it at the notified route's key (key-sharers.ts). */
