@@ -325,6 +325,55 @@ describe("replay health invariant after a step that neither probes nor writes", 
   });
 });
 
+describe("replay health invariant after a Route event, for routes the event did not change", () => {
+  const at = (seq: number) => `"seq":${seq},"at":"2026-01-01T00:00:${String(seq).padStart(2, "0")}.000Z"`;
+  const probe = (seq: number, gateway: string, up: boolean) =>
+    `{"v":1,${at(seq)},"type":"probe/result","node":"n1","gateway":"${gateway}","up":${up}}`;
+  /** Another Route, of another destination and gateway: it changes the desired table, not egress's keys. */
+  const unrelated = (seq: number, destination: string) =>
+    `{"v":1,${at(seq)},"type":"route/upserted","route":${JSON.stringify({
+      apiVersion: "networking.kroute.dev/v1alpha1",
+      kind: "Route",
+      metadata: { name: "unrelated", generation: seq, creationTimestamp: "2026-01-01T00:00:00Z" },
+      spec: { destinations: [destination], gateways: ["10.114.0.5"] },
+    })}}`;
+  const messages = (text: string) => {
+    const { results } = replay(decode(text));
+    return results.flatMap((r) => r.violations.map((v) => `${v.seq} ${v.message}`));
+  };
+
+  it("a route that stays via a down gateway while another is up is reported again at each", () => {
+    // The failover is never written: the group keeps 10.114.0.4 after its failure probe.
+    sabotage.current = (ops, state) => (state.probes["10.114.0.4"]?.up === false ? [] : ops);
+    const text = [FAILOVER, unrelated(7, "198.18.0.0/24"), unrelated(8, "198.18.1.0/24")].join("\n");
+    const reported = messages(text).filter((m) => m.includes("(down)"));
+    expect(reported).toEqual([
+      "6 192.0.2.0/24 table 254 goes via 10.114.0.4 (down) while 10.114.0.3 is up",
+      "7 192.0.2.0/24 table 254 goes via 10.114.0.4 (down) while 10.114.0.3 is up",
+      "8 192.0.2.0/24 table 254 goes via 10.114.0.4 (down) while 10.114.0.3 is up",
+    ]);
+  });
+
+  it("a gateway the route does not go via came up: reported at the next Route event", () => {
+    // 10.114.0.4 fails and is left out of the group; then 10.114.0.3 fails and nothing is
+    // written from then on, so the group stays {10.114.0.3} when 10.114.0.4 comes back.
+    sabotage.current = (ops, state) => (state.probes["10.114.0.3"]?.up === false ? [] : ops);
+    const text = [
+      log([route("egress", ["192.0.2.0/24"])]),
+      probe(6, "10.114.0.4", false),
+      probe(7, "10.114.0.3", false),
+      // Every gateway of egress is down: fail-static via 10.114.0.3 is no problem yet.
+      unrelated(8, "198.18.0.0/24"),
+      probe(9, "10.114.0.4", true),
+      unrelated(10, "198.18.1.0/24"),
+    ].join("\n");
+    // The probe of 10.114.0.4 judges the routes through it, and this one no longer is.
+    expect(messages(text).filter((m) => m.includes("down"))).toEqual([
+      "10 192.0.2.0/24 table 254 goes only via down 10.114.0.3 while 10.114.0.4 is up",
+    ]);
+  });
+});
+
 describe("kroute-sim replay exit status", () => {
   it("is 1 when an invariant is violated, naming it", async () => {
     // The recording agent's kernel held a kroute route that nothing asks for and that it
