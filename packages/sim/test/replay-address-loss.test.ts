@@ -5,24 +5,10 @@
  * replay must drop it from the fake kernel too, or the core's add when the address
  * returns meets the route still there.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import {
-  DEFAULT_SETTINGS,
-  type EngineEvent,
-  type IpAddr,
-  type KernelChange,
-  type KernelRoute,
-} from "@kroute/core";
+import type { EngineEvent, IpAddr, KernelChange, KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
-import { decode, json, replay } from "./helpers.ts";
-
-const NODE = "worker-1";
-const example = decode(
-  readFileSync(fileURLToPath(new URL("../../../examples/sim/ecmp-failover.jsonl", import.meta.url)), "utf8"),
-);
-// The node, its host facts (eth1 10.114.0.2/20), the Route over 10.114.0.3 and .4, both probed up.
-const converged = example.filter((event) => event.seq <= 5);
+import { json, replay } from "./helpers.ts";
+import { converged, exampleHost, NODE, recordedLog } from "./recorded-log.ts";
 
 const address = { ip: "10.114.0.2" as IpAddr, dev: "eth1", prefixLength: 20 };
 /** eth1's connected route, as the recording agent's netlink driver decodes it. */
@@ -37,33 +23,10 @@ const connected = {
   prefsrc: "10.114.0.2",
 } as unknown as KernelRoute;
 
-/** The log: the agent configured for plain multipath routes, then `changes`, one event each. */
-function log(...changes: readonly (KernelChange | EngineEvent)[]): EngineEvent[] {
-  const at = "2025-11-25T10:00:00.000Z";
-  const configured = {
-    v: 1,
-    seq: 0,
-    at,
-    type: "agent/configured",
-    node: NODE,
-    settings: { ...DEFAULT_SETTINGS, nexthopMode: "multipath" },
-  } as EngineEvent;
-  const events: EngineEvent[] = [configured, ...converged];
-  for (const change of changes) {
-    const seq = events.length;
-    events.push(
-      "kind" in change ? { v: 1, seq, at, type: "kernel/changed", node: NODE, change } : { ...change, seq },
-    );
-  }
-  return events.map((event, seq) => ({ ...event, seq: seq + 1 }));
-}
-
-const host = converged.find((event) => event.type === "host/observed");
-if (host?.type !== "host/observed") throw new Error("the example has no host facts");
 /** The agent reads the host facts again after an address change (agent host-source.ts). */
 const hostWithout: EngineEvent = {
-  ...host,
-  addresses: host.addresses.filter((a) => a.ip !== address.ip),
+  ...exampleHost,
+  addresses: exampleHost.addresses.filter((a) => a.ip !== address.ip),
 };
 
 const addressLost: (KernelChange | EngineEvent)[] = [
@@ -74,14 +37,14 @@ const addressLost: (KernelChange | EngineEvent)[] = [
 const addressBack: (KernelChange | EngineEvent)[] = [
   { kind: "address", action: "new", address },
   { kind: "route", action: "new", route: connected },
-  host,
+  exampleHost,
 ];
 
 const bothGateways = [{ dst: "0.0.0.0/5", table: 254, gateways: ["10.114.0.3", "10.114.0.4"] }];
 
 describe("replay of the gateways' device losing its last IPv4 address (plain multipath routes)", () => {
   it("drops the route from the fake kernel with the address, and puts it back when the address returns", () => {
-    const events = log(...addressLost, ...addressBack);
+    const events = recordedLog(converged, [...addressLost, ...addressBack]);
     const lostFrom = events.length - addressBack.length - addressLost.length + 1;
     const lostAt = lostFrom + addressLost.length - 1;
     const whileLost = replay(events, { until: lostAt });
@@ -113,7 +76,7 @@ describe("replay of the gateways' device losing its last IPv4 address (plain mul
       gateway: "10.114.0.4" as never,
       up: false,
     };
-    const { results, replayer } = replay(log(...addressLost, probe));
+    const { results, replayer } = replay(recordedLog(converged, [...addressLost, probe]));
     expect(results[0]?.violations).toEqual([]);
     expect(results[0]?.snapshot?.routes).toEqual([]);
     expect(replayer.nodes.get(NODE)?.owned.routes.size).toBe(0);

@@ -7,26 +7,10 @@
  * The replay's fake kernel holds them as announced, and must let each go with its
  * recorded deletion: after the removal it holds what it held before the address came.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import {
-  DEFAULT_SETTINGS,
-  type EngineEvent,
-  type IpAddr,
-  type KernelChange,
-  type KernelRoute,
-} from "@kroute/core";
+import type { EngineEvent, IpAddr, KernelChange, KernelRoute } from "@kroute/core";
 import { describe, expect, it } from "vitest";
-import { decode, replay } from "./helpers.ts";
-
-const NODE = "worker-1";
-const example = decode(
-  readFileSync(fileURLToPath(new URL("../../../examples/sim/ecmp-failover.jsonl", import.meta.url)), "utf8"),
-);
-// The node, its host facts, the Route over 10.114.0.3 and .4, both probed up.
-const converged = example.filter((event) => event.seq <= 5);
-const host = converged.find((event) => event.type === "host/observed");
-if (host?.type !== "host/observed") throw new Error("the example has no host facts");
+import { replay } from "./helpers.ts";
+import { converged, exampleHost, NODE, recordedLog } from "./recorded-log.ts";
 
 const v4 = { ip: "192.168.60.1" as IpAddr, dev: "eth0", prefixLength: 24 };
 const v6 = { ip: "fd00:60::1" as IpAddr, dev: "eth0", prefixLength: 64 };
@@ -72,24 +56,6 @@ const local6 = kernelRoute({
   target: { kind: "special", type: "local" },
 });
 
-/** The log: the agent configured for plain multipath routes, then `changes`, one event each. */
-function log(...changes: readonly (KernelChange | EngineEvent)[]): EngineEvent[] {
-  const at = "2025-11-25T10:00:00.000Z";
-  const configured = {
-    v: 1,
-    seq: 0,
-    at,
-    type: "agent/configured",
-    node: NODE,
-    settings: { ...DEFAULT_SETTINGS, nexthopMode: "multipath" },
-  } as EngineEvent;
-  const events: EngineEvent[] = [configured, ...converged];
-  for (const change of changes) {
-    events.push("kind" in change ? { v: 1, seq: 0, at, type: "kernel/changed", node: NODE, change } : change);
-  }
-  return events.map((event, seq) => ({ ...event, seq: seq + 1 }));
-}
-
 const added: (KernelChange | EngineEvent)[] = [
   { kind: "address", action: "new", address: v4 },
   { kind: "route", action: "new", route: local4 },
@@ -99,7 +65,7 @@ const added: (KernelChange | EngineEvent)[] = [
   { kind: "route", action: "new", route: connected6 },
   { kind: "address", action: "new", address: v6 },
   { kind: "route", action: "new", route: local6 },
-  { ...host, addresses: [...host.addresses, v4, v6] },
+  { ...exampleHost, addresses: [...exampleHost.addresses, v4, v6] },
 ];
 const removed: (KernelChange | EngineEvent)[] = [
   { kind: "address", action: "del", address: v4 },
@@ -109,9 +75,9 @@ const removed: (KernelChange | EngineEvent)[] = [
   { kind: "address", action: "del", address: v6 },
   { kind: "route", action: "del", route: local6 },
   { kind: "route", action: "del", route: connected6 },
-  host,
+  exampleHost,
 ];
-const events = log(...added, ...removed);
+const events = recordedLog(converged, [...added, ...removed]);
 const start = converged.length + 1;
 
 /** The node's kernel, every table, after the event numbered `seq`. */

@@ -4,31 +4,13 @@
  * route-removal.ts), never the first of its owner at the key. Each case was checked
  * with `ip` and `ip monitor route` in a namespace on Linux 6.18.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import {
-  DEFAULT_SETTINGS,
-  type EngineEvent,
-  type IpAddr,
-  type KernelChange,
-  type KernelRoute,
-  type KernelSnapshot,
-} from "@kroute/core";
+import type { IpAddr, KernelChange, KernelRoute, KernelSnapshot } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
 import { describe, expect, it } from "vitest";
 import { applyToFake } from "../src/external-change.ts";
 import { hostDescription } from "../src/host-kernel.ts";
-import { decode, replay } from "./helpers.ts";
-
-const NODE = "worker-1";
-const example = decode(
-  readFileSync(fileURLToPath(new URL("../../../examples/sim/ecmp-failover.jsonl", import.meta.url)), "utf8"),
-);
-// The node, its host facts (eth0 198.51.100.20/24, eth1 10.114.0.2/20 and fd00:114::2/64),
-// the Route over 10.114.0.3 and .4, both probed up.
-const converged = example.filter((event) => event.seq <= 5);
-const host = converged.find((event) => event.type === "host/observed");
-if (host?.type !== "host/observed") throw new Error("the example has no host facts");
+import { replay } from "./helpers.ts";
+import { converged, exampleHost, NODE, recordedLog } from "./recorded-log.ts";
 
 /** 192.168.50.0/24's connected route out of `dev` from 192.168.50.1, as the recording agent decodes it. */
 const connectedOn = (dev: string) =>
@@ -44,22 +26,6 @@ const connectedOn = (dev: string) =>
   }) as unknown as KernelRoute;
 const addressOn = (dev: string) => ({ ip: "192.168.50.1" as IpAddr, dev, prefixLength: 24 });
 
-/** The log: the agent configured for plain multipath routes, then `changes`, one event each. */
-function log(...changes: readonly KernelChange[]): EngineEvent[] {
-  const at = "2025-11-25T10:00:00.000Z";
-  const configured = {
-    v: 1,
-    seq: 0,
-    at,
-    type: "agent/configured",
-    node: NODE,
-    settings: { ...DEFAULT_SETTINGS, nexthopMode: "multipath" },
-  } as EngineEvent;
-  const events: EngineEvent[] = [configured, ...converged];
-  for (const change of changes) events.push({ v: 1, seq: 0, at, type: "kernel/changed", node: NODE, change });
-  return events.map((event, seq) => ({ ...event, seq: seq + 1 }));
-}
-
 /** The routes to 192.168.50.0/24 in a dump, by device, in the kernel's order. */
 function subnetRoutes(snapshot: KernelSnapshot | undefined): string[] {
   return (snapshot?.routes ?? []).flatMap((r) =>
@@ -72,13 +38,13 @@ describe("replay of a connected route deleted beside the same subnet's on anothe
   // route at the key, of the same owner and source, announced appended (NLM_F_APPEND,
   // as the recording agent's netlink driver decodes it on 6.18); then `ip route del
   // 192.168.50.0/24 dev eth1`, announced with eth1's route.
-  const events = log(
+  const events = recordedLog(converged, [
     { kind: "address", action: "new", address: addressOn("eth0") },
     { kind: "route", action: "new", route: connectedOn("eth0") },
     { kind: "address", action: "new", address: addressOn("eth1") },
     { kind: "route", action: "new", route: connectedOn("eth1"), appended: true },
     { kind: "route", action: "del", route: connectedOn("eth1") },
-  );
+  ]);
 
   it("takes eth1's, and the subnet stays on eth0, with no write and no violation", () => {
     const written: string[] = [];
@@ -98,7 +64,7 @@ describe("replay of a connected route deleted beside the same subnet's on anothe
 
 /** A fake kernel of the example's host, and what it notifies from now on. */
 function watchedKernel() {
-  const kernel = createFakeKernel(hostDescription(host as Extract<EngineEvent, { type: "host/observed" }>));
+  const kernel = createFakeKernel(hostDescription(exampleHost));
   const notified: KernelChange[] = [];
   kernel.watch().subscribe((change) => notified.push(change));
   return { kernel, notified };

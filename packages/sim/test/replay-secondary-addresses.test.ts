@@ -8,31 +8,17 @@
  * fake kernel promotes (driver-fake host-description.ts): both must replay to what the
  * node held, with no write and no violation.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import {
-  DEFAULT_SETTINGS,
-  type EngineEvent,
-  type IpAddr,
-  type KernelChange,
-  type KernelRoute,
-  type KernelSnapshot,
-} from "@kroute/core";
+import type { EngineEvent, IpAddr, KernelChange, KernelRoute, KernelSnapshot } from "@kroute/core";
 import { createFakeKernel } from "@kroute/driver-fake";
 import { describe, expect, it } from "vitest";
 import { applyToFake } from "../src/external-change.ts";
 import { hostDescription } from "../src/host-kernel.ts";
-import { decode, json, replay } from "./helpers.ts";
+import { json, replay } from "./helpers.ts";
+import { example, exampleHost, NODE, recordedLog } from "./recorded-log.ts";
 
-const NODE = "worker-1";
-const example = decode(
-  readFileSync(fileURLToPath(new URL("../../../examples/sim/ecmp-failover.jsonl", import.meta.url)), "utf8"),
-);
 const primary = { ip: "10.114.0.2" as IpAddr, dev: "eth1", prefixLength: 20 };
 const secondary = { ip: "10.114.0.9" as IpAddr, dev: "eth1", prefixLength: 20 };
 
-const exampleHost = example.find((event) => event.type === "host/observed");
-if (exampleHost?.type !== "host/observed") throw new Error("the example has no host facts");
 /** The example's host facts with eth1's secondary after its primary, as the agent lists them (by address). */
 const host = { ...exampleHost, addresses: [...exampleHost.addresses, secondary] };
 /** The host facts the agent reads again after the change, eth1 left with these IPv4 addresses. */
@@ -57,24 +43,6 @@ const connectedFrom = (src: IpAddr) =>
     target: { kind: "device", dev: "eth1" },
     prefsrc: src,
   }) as unknown as KernelRoute;
-
-/** The log: the agent configured for plain multipath routes, then `changes`, one event each. */
-function log(...changes: readonly (KernelChange | EngineEvent)[]): EngineEvent[] {
-  const at = "2025-11-25T10:00:00.000Z";
-  const configured = {
-    v: 1,
-    seq: 0,
-    at,
-    type: "agent/configured",
-    node: NODE,
-    settings: { ...DEFAULT_SETTINGS, nexthopMode: "multipath" },
-  } as EngineEvent;
-  const events: EngineEvent[] = [configured, ...converged];
-  for (const change of changes) {
-    events.push("kind" in change ? { v: 1, seq: 0, at, type: "kernel/changed", node: NODE, change } : change);
-  }
-  return events.map((event, seq) => ({ ...event, seq: seq + 1 }));
-}
 
 /** promote_secondaries=1 (systemd's): the secondary promoted. */
 const promoted: (KernelChange | EngineEvent)[] = [
@@ -119,7 +87,7 @@ function connectedOnEth1(snapshot: KernelSnapshot | undefined): string[] {
 
 describe("replay of a subnet's primary address removed beside a secondary", () => {
   it("promote_secondaries=1: the fake promotes as the node did, and the route stays", () => {
-    const { written, results, kernel } = replayAfterConvergence(log(...promoted));
+    const { written, results, kernel } = replayAfterConvergence(recordedLog(converged, promoted));
     expect(results[0]?.violations).toEqual([]);
     expect(written).toEqual([]);
     expect(json(results).nodes[NODE]?.routes).toEqual(bothGateways);
@@ -128,7 +96,7 @@ describe("replay of a subnet's primary address removed beside a secondary", () =
   });
 
   it("promote_secondaries=1: the connected route's recorded removal does not take the one made again", () => {
-    const events = log(...promoted);
+    const events = recordedLog(converged, promoted);
     // Up to the recorded deletion of the connected route from the removed primary.
     const routeDeleted = converged.length + 3;
     const { replayer } = replay(events, { until: routeDeleted });
@@ -138,7 +106,7 @@ describe("replay of a subnet's primary address removed beside a secondary", () =
   });
 
   it("promote_secondaries=0: each removal replays in the order the node announced them", () => {
-    const { results, kernel } = replayAfterConvergence(log(...removedWith));
+    const { results, kernel } = replayAfterConvergence(recordedLog(converged, removedWith));
     expect(results[0]?.violations).toEqual([]);
     expect(kernel?.addresses.filter((a) => a.dev === "eth1" && !a.ip.includes(":"))).toEqual([]);
     // eth1 lost its last IPv4 address: Linux drops the route through it (replay-address-loss.test.ts).
